@@ -1,0 +1,35 @@
+#!/bin/sh
+# Installs the Debian packages that building, testing and the demo need, and
+# nothing when they are all present (so it is quiet and fast on every run).
+# As root it uses apt-get directly, otherwise sudo.
+set -eu
+
+PKGS="build-essential pkg-config meson ninja-build
+libssl-dev libevent-dev libnghttp2-dev libhttp-parser-dev libinih-dev
+libsqlite3-dev libcmocka-dev
+openssl python3 python3-pytest python3-cryptography"
+
+missing=""
+for p in $PKGS; do
+    st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+    [ "$st" = installed ] || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+echo "deps: installing:$missing" >&2
+if [ "$(id -u)" -eq 0 ]; then
+    SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+    SUDO="sudo"
+else
+    echo "deps: missing packages:$missing; run as root or install sudo" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+# A fresh machine has no package lists yet; refresh them once if the first
+# install attempt cannot find a package.
+# shellcheck disable=SC2086
+if ! $SUDO apt-get install -y -q --no-install-recommends $missing >/dev/null; then
+    $SUDO apt-get update -q >/dev/null
+    $SUDO apt-get install -y -q --no-install-recommends $missing >/dev/null
+fi

@@ -1,0 +1,34 @@
+/*
+ * Helpers shared by the subcommands' option parsing: the exit codes, the
+ * usage error, and the options every command takes (-h, -v, -q).
+ */
+#ifndef ISTHMUS_CLI_H
+#define ISTHMUS_CLI_H
+
+#include <stdio.h>
+
+#define EXIT_OK		0
+#define EXIT_FAIL	1	/* the operation ran and said no */
+#define EXIT_USAGE	2	/* bad usage or bad input; nothing was done */
+
+/* Prints "isthmus CMD: message" and the usage text to stderr; returns
+ * EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Prints "isthmus CMD: message" to stderr; returns code. */
+int cli_fail(const char *cmd, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* getopt_long option letters every command accepts. */
+#define CLI_COMMON_SHORT "hvq"
+#define CLI_COMMON_LONG \
+	{ "help", no_argument, NULL, 'h' }, \
+	{ "verbose", no_argument, NULL, 'v' }, \
+	{ "quiet", no_argument, NULL, 'q' }
+
+/* Handles -v/-q (log level); returns 1 if c was one of them. */
+int cli_common_option(int c);
+/* Resets getopt for a new argument vector. */
+void cli_getopt_reset(void);
+
+#endif

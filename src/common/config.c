@@ -1,0 +1,514 @@
+#include "common/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "common/names.h"
+
+#define CONF_FILE_MAX (1u << 20)
+
+struct instance {
+	const struct conf_section *sec;
+	void *storage;
+	char name[NAME_MAX_LEN + 1];
+	int line;		/* header line; 0: singleton absent from file */
+	uint64_t set;		/* bit i: key i was set by the file */
+	int key_line[64];
+};
+
+struct parse_state {
+	const struct conf_schema *schema;
+	void *ctx;
+	const char *filename;
+	const char *basedir;
+	const char *text;
+	size_t len, pos;
+	int lineno;
+	bool indented;		/* current line starts with blanks */
+	bool have_key;		/* a key was seen since the last header */
+	struct instance *inst;
+	size_t ninst;
+	struct instance *cur;	/* NULL: outside, or in a rejected section */
+	bool in_section;
+	struct conf_errors *errs;
+	int rc;
+};
+
+static void add_error(struct parse_state *st, int line, const char *what,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void
+add_error(struct parse_state *st, int line, const char *what,
+    const char *fmt, ...)
+{
+	struct conf_errors *errs = st->errs;
+	char msg[256];
+	va_list ap;
+
+	if (st->rc == 0)
+		st->rc = -EINVAL;
+	errs->total++;
+	if (errs->n >= CONF_MAX_ERRORS)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (line > 0)
+		snprintf(errs->line[errs->n++], sizeof(errs->line[0]),
+		    "%s:%d: %s: %s", st->filename, line, what, msg);
+	else
+		snprintf(errs->line[errs->n++], sizeof(errs->line[0]),
+		    "%s: %s: %s", st->filename, what, msg);
+}
+
+static const struct conf_section *
+find_section(const struct conf_schema *schema, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < schema->nsections; i++)
+		if (strcmp(schema->sections[i].name, name) == 0)
+			return &schema->sections[i];
+	return NULL;
+}
+
+static struct instance *
+find_instance(struct parse_state *st, const struct conf_section *sec,
+    const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < st->ninst; i++)
+		if (st->inst[i].sec == sec && strcmp(st->inst[i].name, name) == 0)
+			return &st->inst[i];
+	return NULL;
+}
+
+/* Parses value into the field of storage that key describes. append: the
+ * value continues a list on an indented line. */
+static int
+set_field(struct parse_state *st, const struct conf_key *key, void *storage,
+    const char *value, bool append, struct err *e)
+{
+	char *field = (char *)storage + key->offset;
+
+	switch (key->type) {
+	case CONF_BOOL:
+		return conf_parse_bool(value, (bool *)field, e);
+	case CONF_INT:
+		return conf_parse_int(value, key->min, key->max,
+		    (int64_t *)field, e);
+	case CONF_DURATION:
+		return conf_parse_duration(value, (uint64_t)key->min,
+		    (uint64_t)key->max, (uint64_t *)field, e);
+	case CONF_SIZE:
+		return conf_parse_size(value, (uint64_t)key->min,
+		    (uint64_t)key->max, (uint64_t *)field, e);
+	case CONF_HOSTPORT:
+		return conf_parse_hostport(value, key->flags & CONF_PORT0,
+		    (struct hostport *)field, e);
+	case CONF_ENUM:
+		return conf_parse_enum(value, key->choices, (int *)field, e);
+	case CONF_PATH:
+	case CONF_STRING: {
+		char **slot = (char **)field, *s = NULL;
+		int rc;
+
+		if (key->type == CONF_PATH) {
+			rc = conf_parse_path(value, st->basedir, &s, e);
+		} else if (value[0] == '\0') {
+			rc = err_set(e, -EINVAL, "empty value");
+		} else {
+			s = strdup(value);
+			rc = s == NULL ? err_set(e, -ENOMEM, "out of memory") : 0;
+		}
+		if (rc != 0)
+			return rc;
+		free(*slot);
+		*slot = s;
+		return 0;
+	}
+	case CONF_LIST: {
+		struct strlist *l = (struct strlist *)field, tmp = { 0 };
+		size_t i;
+		int rc;
+
+		rc = conf_parse_list(value, &tmp, e);
+		if (rc == 0 && !append)
+			strlist_free(l);
+		for (i = 0; rc == 0 && i < tmp.n; i++)
+			if (strlist_append(l, tmp.v[i], strlen(tmp.v[i])) != 0)
+				rc = err_set(e, -ENOMEM, "out of memory");
+		strlist_free(&tmp);
+		return rc;
+	}
+	}
+	return err_set(e, -EINVAL, "unsupported key type");
+}
+
+static struct instance *
+open_instance(struct parse_state *st, const struct conf_section *sec,
+    const char *name, int line)
+{
+	struct instance *ni, *in;
+	struct err e;
+	size_t i;
+
+	ni = realloc(st->inst, (st->ninst + 1) * sizeof(*ni));
+	if (ni == NULL) {
+		st->rc = -ENOMEM;
+		return NULL;
+	}
+	st->inst = ni;
+	in = &ni[st->ninst];
+	memset(in, 0, sizeof(*in));
+	in->sec = sec;
+	in->line = line;
+	snprintf(in->name, sizeof(in->name), "%s", name);
+	in->storage = sec->open(st->ctx, name);
+	if (in->storage == NULL) {
+		st->rc = -ENOMEM;
+		return NULL;
+	}
+	st->ninst++;
+	for (i = 0; i < sec->nkeys; i++) {
+		const struct conf_key *k = &sec->keys[i];
+
+		if (k->def != NULL &&
+		    set_field(st, k, in->storage, k->def, false, &e) != 0)
+			add_error(st, 0, k->name, "bad built-in default: %s",
+			    e.msg);
+	}
+	return in;
+}
+
+/* Called by the reader for each "[...]" line, before libinih sees it. */
+static void
+begin_section(struct parse_state *st, const char *inner, size_t len)
+{
+	char kind[64] = "", name[256] = "", what[128];
+	const struct conf_section *sec;
+	struct instance *in;
+	char buf[320];
+	int n;
+
+	st->cur = NULL;
+	st->in_section = true;
+	st->have_key = false;
+	if (len >= sizeof(buf))
+		len = sizeof(buf) - 1;
+	memcpy(buf, inner, len);
+	buf[len] = '\0';
+	n = sscanf(buf, "%63s %255s %127s", kind, name, what);
+	snprintf(what, sizeof(what), "[%.*s]", (int)len, inner);
+	if (n < 1 || n > 2) {
+		add_error(st, st->lineno, what, "malformed section header "
+		    "(expected [kind] or [kind name])");
+		return;
+	}
+	sec = find_section(st->schema, kind);
+	if (sec == NULL) {
+		add_error(st, st->lineno, what, "unknown section");
+		return;
+	}
+	if (!sec->named) {
+		if (n == 2) {
+			add_error(st, st->lineno, what, "[%s] takes no name",
+			    kind);
+			return;
+		}
+		in = find_instance(st, sec, "");
+		if (in->line != 0) {
+			add_error(st, st->lineno, what, "duplicate section "
+			    "(first on line %d)", in->line);
+			return;
+		}
+		in->line = st->lineno;
+		st->cur = in;
+		return;
+	}
+	if (n == 1) {
+		add_error(st, st->lineno, what, "section needs a name, as in "
+		    "[%s NAME]", kind);
+		return;
+	}
+	if (!name_valid(name)) {
+		add_error(st, st->lineno, what, "invalid name '%s' (letters, "
+		    "digits, '.', '_', '-'; at most %d)", name, NAME_MAX_LEN);
+		return;
+	}
+	in = find_instance(st, sec, name);
+	if (in != NULL) {
+		add_error(st, st->lineno, what, "duplicate section (first on "
+		    "line %d)", in->line);
+		return;
+	}
+	st->cur = open_instance(st, sec, name, st->lineno);
+}
+
+/* libinih reader over the in-memory text: one line per call. It counts
+ * lines (Debian's libinih is built without line numbers in the handler),
+ * refuses over-long lines instead of letting libinih split them, and notes
+ * section headers so that empty sections and repeated headers are seen. */
+static char *
+reader(char *str, int num, void *stream)
+{
+	struct parse_state *st = stream;
+	const char *line, *nl, *p;
+	size_t n, content;
+
+	if (st->pos >= st->len)
+		return NULL;
+	line = st->text + st->pos;
+	nl = memchr(line, '\n', st->len - st->pos);
+	n = nl != NULL ? (size_t)(nl - line) + 1 : st->len - st->pos;
+	st->pos += n;
+	st->lineno++;
+	content = n;
+	while (content > 0 && (line[content - 1] == '\n' ||
+	    line[content - 1] == '\r'))
+		content--;
+	if (memchr(line, '\0', content) != NULL) {
+		add_error(st, st->lineno, "line", "contains a NUL byte");
+		content = 0;
+	} else if (content + 2 > (size_t)num) {
+		add_error(st, st->lineno, "line", "too long (at most %d "
+		    "characters)", num - 2);
+		content = 0;
+	}
+	memcpy(str, line, content);
+	str[content] = '\n';
+	str[content + 1] = '\0';
+	st->indented = content > 0 && (line[0] == ' ' || line[0] == '\t');
+	for (p = str; *p == ' ' || *p == '\t'; p++)
+		;
+	if (*p == ';' || *p == '#' || *p == '\n')
+		st->indented = false;
+	if (*p == '[') {
+		const char *close = strchr(p, ']');
+
+		if (close != NULL)
+			begin_section(st, p + 1, (size_t)(close - p - 1));
+	}
+	return str;
+}
+
+static int
+handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse_state *st = user;
+	struct instance *in = st->cur;
+	bool continuation = st->indented && st->have_key;
+	const struct conf_key *key = NULL;
+	struct err e;
+	size_t i;
+
+	(void)section;
+	if (st->rc == -ENOMEM)
+		return 0;
+	if (in == NULL) {
+		if (!st->in_section)
+			add_error(st, st->lineno, name, "key outside of any "
+			    "section");
+		return 1;	/* a rejected section: reported once */
+	}
+	st->have_key = true;
+	for (i = 0; i < in->sec->nkeys; i++) {
+		if (strcmp(in->sec->keys[i].name, name) == 0) {
+			key = &in->sec->keys[i];
+			break;
+		}
+	}
+	if (key == NULL) {
+		add_error(st, st->lineno, name, "unknown key in [%s]",
+		    in->sec->name);
+		return 1;
+	}
+	if (continuation && key->type != CONF_LIST) {
+		add_error(st, st->lineno, name, "indented line continues the "
+		    "value; only lists may span lines (do not indent keys)");
+		return 1;
+	}
+	if (!continuation && (in->set & (1ull << i))) {
+		add_error(st, st->lineno, name, "duplicate key (first set on "
+		    "line %d)", in->key_line[i]);
+		return 1;
+	}
+	if (set_field(st, key, in->storage, value, continuation, &e) != 0) {
+		if (st->rc == 0 || st->rc == -EINVAL)
+			add_error(st, st->lineno, name, "%s", e.msg);
+		return 1;
+	}
+	if (!continuation) {
+		in->set |= 1ull << i;
+		in->key_line[i] = st->lineno;
+	}
+	return 1;
+}
+
+static void
+check_required(struct parse_state *st)
+{
+	size_t i, k;
+
+	for (i = 0; i < st->ninst; i++) {
+		const struct instance *in = &st->inst[i];
+		char what[NAME_MAX_LEN + 80];
+
+		for (k = 0; k < in->sec->nkeys; k++) {
+			const struct conf_key *key = &in->sec->keys[k];
+
+			if (!(key->flags & CONF_REQUIRED) ||
+			    (in->set & (1ull << k)))
+				continue;
+			if (in->line == 0) {
+				snprintf(what, sizeof(what), "[%s]",
+				    in->sec->name);
+				add_error(st, 0, what, "missing section "
+				    "(it must set '%s')", key->name);
+				break;
+			}
+			snprintf(what, sizeof(what), "[%s%s%s]", in->sec->name,
+			    in->name[0] ? " " : "", in->name);
+			add_error(st, in->line, key->name, "required in %s",
+			    what);
+		}
+	}
+}
+
+int
+conf_parse_text(const struct conf_schema *schema, void *ctx,
+    const char *filename, const char *text, size_t len, const char *basedir,
+    struct conf_errors *errs)
+{
+	struct parse_state st = {
+		.schema = schema, .ctx = ctx, .filename = filename,
+		.basedir = basedir, .text = text, .len = len, .errs = errs,
+	};
+	size_t i;
+	int rc;
+
+	memset(errs, 0, sizeof(*errs));
+	for (i = 0; i < schema->nsections && st.rc != -ENOMEM; i++)
+		if (!schema->sections[i].named)
+			open_instance(&st, &schema->sections[i], "", 0);
+	if (st.rc != -ENOMEM) {
+		rc = ini_parse_stream(reader, &st, handler, &st);
+		if (rc > 0)
+			add_error(&st, rc, "syntax", "expected 'key = value' "
+			    "or '[section]'");
+		else if (rc < 0 && st.rc == 0)
+			st.rc = -ENOMEM;
+	}
+	if (st.rc == 0)
+		check_required(&st);
+	free(st.inst);
+	if (st.rc == -ENOMEM) {
+		errs->total++;
+		if (errs->n < CONF_MAX_ERRORS)
+			snprintf(errs->line[errs->n++], sizeof(errs->line[0]),
+			    "%s: out of memory", filename);
+	}
+	return st.rc;
+}
+
+static int
+load_error(struct conf_errors *errs, const char *path, const char *why)
+{
+	snprintf(errs->line[0], sizeof(errs->line[0]),
+	    "%s: cannot read config: %s", path, why);
+	errs->n = errs->total = 1;
+	return -EINVAL;
+}
+
+int
+conf_load_file(const struct conf_schema *schema, void *ctx, const char *path,
+    struct conf_errors *errs)
+{
+	char *buf = NULL, *dir = NULL, *slash;
+	struct stat sb;
+	size_t got = 0;
+	ssize_t r;
+	int fd, rc;
+
+	memset(errs, 0, sizeof(*errs));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return load_error(errs, path, strerror(errno));
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))
+		rc = load_error(errs, path, "not a regular file");
+	else if (sb.st_size > (off_t)CONF_FILE_MAX)
+		rc = load_error(errs, path, "larger than 1 MiB");
+	else if ((buf = malloc((size_t)sb.st_size + 1)) == NULL ||
+	    (dir = strdup(path)) == NULL)
+		rc = load_error(errs, path, "out of memory");
+	else
+		rc = 0;
+	while (rc == 0 && got < (size_t)sb.st_size) {
+		r = read(fd, buf + got, (size_t)sb.st_size - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			rc = load_error(errs, path, strerror(errno));
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	if (rc == 0) {
+		slash = strrchr(dir, '/');
+		if (slash == NULL)
+			dir[0] = '\0';
+		else
+			slash[slash == dir ? 1 : 0] = '\0';
+		rc = conf_parse_text(schema, ctx, path, buf, got, dir, errs);
+	}
+	free(buf);
+	free(dir);
+	return rc;
+}
+
+void
+conf_free_fields(const struct conf_section *sec, void *storage)
+{
+	size_t i;
+
+	if (storage == NULL)
+		return;
+	for (i = 0; i < sec->nkeys; i++) {
+		char *field = (char *)storage + sec->keys[i].offset;
+
+		switch (sec->keys[i].type) {
+		case CONF_PATH:
+		case CONF_STRING:
+			free(*(char **)field);
+			*(char **)field = NULL;
+			break;
+		case CONF_LIST:
+			strlist_free((struct strlist *)field);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+void
+conf_errors_print(const struct conf_errors *errs, FILE *f)
+{
+	size_t i;
+
+	for (i = 0; i < errs->n; i++)
+		fprintf(f, "%s\n", errs->line[i]);
+	if (errs->total > errs->n)
+		fprintf(f, "(%zu more errors not shown)\n",
+		    errs->total - errs->n);
+}

@@ -1,0 +1,99 @@
+/*
+ * Table-driven INI loader on libinih. A schema lists sections; each section
+ * lists its keys with type, bounds, default and the offset of the field they
+ * fill. Unknown sections and keys, duplicate keys and sections, bad values and
+ * missing required keys are all errors of the form "file:line: key: what is
+ * wrong". Parsing and validation happen into fresh storage; the caller swaps
+ * it in only when conf_parse_text() returned 0 (nginx's reload model).
+ *
+ * Field types by conf_type: BOOL bool, INT int64_t, DURATION uint64_t (ms),
+ * SIZE uint64_t (bytes), HOSTPORT struct hostport, PATH and STRING char *,
+ * LIST struct strlist, ENUM int (index into choices).
+ *
+ * Sections are either singletons ("[cloud]") or named ("[tenant A]", which
+ * may repeat with different names). A list value may continue on following
+ * indented lines; no other value may.
+ */
+#ifndef ISTHMUS_CONFIG_H
+#define ISTHMUS_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/confparse.h"
+
+enum conf_type {
+	CONF_BOOL,
+	CONF_INT,
+	CONF_DURATION,
+	CONF_SIZE,
+	CONF_HOSTPORT,
+	CONF_PATH,
+	CONF_STRING,
+	CONF_LIST,
+	CONF_ENUM,
+};
+
+#define CONF_REQUIRED	0x1u
+#define CONF_PORT0	0x2u	/* HOSTPORT: port 0 (kernel picks) allowed */
+
+struct conf_key {
+	const char *name;
+	enum conf_type type;
+	size_t offset;
+	int64_t min, max;		/* INT, DURATION (ms), SIZE (bytes) */
+	const char *const *choices;	/* ENUM, NULL-terminated */
+	const char *def;		/* default, in config syntax, or NULL */
+	unsigned flags;
+};
+
+struct conf_section {
+	const char *name;
+	bool named;
+	const struct conf_key *keys;
+	size_t nkeys;			/* at most 64 */
+	/*
+	 * Returns zeroed storage for one occurrence of the section; name is the
+	 * section's name ("A" for "[tenant A]", "" for a singleton). Singletons
+	 * are opened once before parsing, so their defaults apply even when the
+	 * file omits them. Returns NULL when out of memory.
+	 */
+	void *(*open)(void *ctx, const char *name);
+};
+
+struct conf_schema {
+	const struct conf_section *sections;
+	size_t nsections;
+};
+
+#define CONF_MAX_ERRORS 20
+
+struct conf_errors {
+	size_t n;		/* lines stored */
+	size_t total;		/* errors found, possibly more than stored */
+	char line[CONF_MAX_ERRORS][384];
+};
+
+/*
+ * Parses text (not necessarily NUL-terminated) as the contents of file
+ * `filename`; relative paths are resolved against basedir. Returns 0, or
+ * -EINVAL with errs filled (-ENOMEM when out of memory). Does no file I/O.
+ */
+int conf_parse_text(const struct conf_schema *schema, void *ctx,
+    const char *filename, const char *text, size_t len, const char *basedir,
+    struct conf_errors *errs);
+
+/* Reads path and calls conf_parse_text with the file's directory as
+ * basedir. An unreadable file is reported as one error. */
+int conf_load_file(const struct conf_schema *schema, void *ctx,
+    const char *path, struct conf_errors *errs);
+
+/* Frees what the loader allocated inside one section's storage (strings,
+ * lists), not the storage itself. */
+void conf_free_fields(const struct conf_section *sec, void *storage);
+
+void conf_errors_print(const struct conf_errors *errs, FILE *f);
+
+#endif

@@ -1,0 +1,344 @@
+#include "common/confparse.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+/* Reads an unsigned decimal number at *s, advancing *s. Leading '+' or '-'
+ * and empty digit runs are rejected; overflow is reported. */
+static int
+take_u64(const char **s, uint64_t *out)
+{
+	const char *p = *s;
+	uint64_t v = 0;
+
+	if (!isdigit((unsigned char)*p))
+		return -EINVAL;
+	for (; isdigit((unsigned char)*p); p++) {
+		unsigned d = (unsigned)(*p - '0');
+
+		if (v > (UINT64_MAX - d) / 10)
+			return -ERANGE;
+		v = v * 10 + d;
+	}
+	*s = p;
+	*out = v;
+	return 0;
+}
+
+int
+conf_parse_bool(const char *s, bool *out, struct err *e)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+	size_t i;
+
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	return err_set(e, -EINVAL, "'%s' is not a boolean (use yes or no)", s);
+}
+
+int
+conf_parse_int(const char *s, int64_t min, int64_t max, int64_t *out,
+    struct err *e)
+{
+	const char *p = s;
+	bool neg = false;
+	uint64_t mag;
+	int64_t v;
+
+	if (*p == '-') {
+		neg = true;
+		p++;
+	}
+	if (take_u64(&p, &mag) != 0 || *p != '\0')
+		goto range;
+	if (neg ? mag > (uint64_t)INT64_MAX + 1 : mag > (uint64_t)INT64_MAX)
+		goto range;
+	v = neg ? (int64_t)(0 - mag) : (int64_t)mag;
+	if (v < min || v > max)
+		goto range;
+	*out = v;
+	return 0;
+range:
+	return err_set(e, -EINVAL, "'%s' is not an integer between %lld and %lld",
+	    s, (long long)min, (long long)max);
+}
+
+/* Parses "<number><unit>" where units[i] multiplies by mult[i]. */
+static int
+parse_scaled(const char *s, const char *const *units, const uint64_t *mult,
+    bool unit_required, uint64_t *out)
+{
+	const char *p = s;
+	uint64_t v;
+	size_t i;
+
+	if (take_u64(&p, &v) != 0)
+		return -EINVAL;
+	if (*p == '\0') {
+		if (unit_required)
+			return -EINVAL;
+		*out = v;
+		return 0;
+	}
+	for (i = 0; units[i] != NULL; i++) {
+		if (strcmp(p, units[i]) == 0) {
+			if (v != 0 && mult[i] > UINT64_MAX / v)
+				return -ERANGE;
+			*out = v * mult[i];
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+int
+conf_parse_duration(const char *s, uint64_t min_ms, uint64_t max_ms,
+    uint64_t *out_ms, struct err *e)
+{
+	static const char *const units[] = { "ms", "s", "m", "h", "d", NULL };
+	static const uint64_t mult[] = { 1, 1000, 60000, 3600000, 86400000 };
+	uint64_t v;
+	int rc;
+
+	rc = parse_scaled(s, units, mult, true, &v);
+	if (rc == -EINVAL)
+		return err_set(e, -EINVAL, "'%s' is not a duration "
+		    "(a number and a unit: 500ms, 5s, 2m, 1h, 1d)", s);
+	if (rc != 0 || v < min_ms || v > max_ms)
+		return err_set(e, -EINVAL, "'%s' is out of range "
+		    "(%llums to %llums)", s, (unsigned long long)min_ms,
+		    (unsigned long long)max_ms);
+	*out_ms = v;
+	return 0;
+}
+
+int
+conf_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out,
+    struct err *e)
+{
+	static const char *const units[] = {
+		"k", "K", "m", "M", "g", "G", NULL
+	};
+	static const uint64_t mult[] = {
+		1ULL << 10, 1ULL << 10, 1ULL << 20, 1ULL << 20,
+		1ULL << 30, 1ULL << 30,
+	};
+	uint64_t v;
+	int rc;
+
+	rc = parse_scaled(s, units, mult, false, &v);
+	if (rc == -EINVAL)
+		return err_set(e, -EINVAL, "'%s' is not a size "
+		    "(bytes, or a number with k, M or G: 64k, 16M)", s);
+	if (rc != 0 || v < min || v > max)
+		return err_set(e, -EINVAL, "'%s' is out of range "
+		    "(%llu to %llu bytes)", s, (unsigned long long)min,
+		    (unsigned long long)max);
+	*out = v;
+	return 0;
+}
+
+/* RFC 1123 host name: dot-separated labels of letters, digits and hyphens,
+ * no label empty, longer than 63, or starting or ending with a hyphen. */
+static bool
+valid_hostname(const char *h, size_t len)
+{
+	size_t label = 0, i;
+
+	if (len == 0 || len > 253)
+		return false;
+	for (i = 0; i < len; i++) {
+		char c = h[i];
+
+		if (c == '.') {
+			if (label == 0 || h[i - 1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!isalnum((unsigned char)c) && c != '-')
+			return false;
+		if (c == '-' && label == 0)
+			return false;
+		if (++label > 63)
+			return false;
+	}
+	return label > 0 && h[len - 1] != '-';
+}
+
+int
+conf_parse_hostport(const char *s, bool allow_port0, struct hostport *out,
+    struct err *e)
+{
+	const char *colon, *host = s, *port;
+	size_t hlen;
+	int64_t pv;
+	unsigned char buf[16];
+	char tmp[HOSTPORT_HOST_MAX];
+	struct hostport hp = { .family = AF_UNSPEC };
+
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+
+		if (close == NULL || close[1] != ':')
+			return err_set(e, -EINVAL, "'%s' is not an address "
+			    "(expected [IPv6]:port)", s);
+		host = s + 1;
+		hlen = (size_t)(close - host);
+		port = close + 2;
+		hp.family = AF_INET6;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon == NULL)
+			return err_set(e, -EINVAL, "'%s' has no port "
+			    "(expected host:port)", s);
+		if (memchr(s, ':', (size_t)(colon - s)) != NULL)
+			return err_set(e, -EINVAL, "'%s': an IPv6 address "
+			    "needs brackets, as in [::1]:443", s);
+		hlen = (size_t)(colon - s);
+		port = colon + 1;
+	}
+	if (hlen == 0 || hlen >= sizeof(tmp))
+		return err_set(e, -EINVAL, "'%s' has no valid host", s);
+	memcpy(tmp, host, hlen);
+	tmp[hlen] = '\0';
+	if (hp.family == AF_INET6) {
+		if (inet_pton(AF_INET6, tmp, buf) != 1)
+			return err_set(e, -EINVAL, "'%s' is not a valid IPv6 "
+			    "address", tmp);
+	} else if (inet_pton(AF_INET, tmp, buf) == 1) {
+		hp.family = AF_INET;
+	} else if (!valid_hostname(tmp, hlen)) {
+		return err_set(e, -EINVAL, "'%s' is not a valid IPv4 address "
+		    "or host name", tmp);
+	}
+	if (conf_parse_int(port, allow_port0 ? 0 : 1, 65535, &pv, NULL) != 0)
+		return err_set(e, -EINVAL, "'%s' is not a valid port "
+		    "(%d to 65535)", port, allow_port0 ? 0 : 1);
+	memcpy(hp.host, tmp, hlen + 1);
+	hp.port = (uint16_t)pv;
+	*out = hp;
+	return 0;
+}
+
+void
+hostport_format(const struct hostport *hp, char *buf, size_t cap)
+{
+	if (hp->family == AF_INET6)
+		snprintf(buf, cap, "[%s]:%u", hp->host, hp->port);
+	else
+		snprintf(buf, cap, "%s:%u", hp->host, hp->port);
+}
+
+int
+conf_parse_path(const char *s, const char *basedir, char **out,
+    struct err *e)
+{
+	char *p;
+
+	if (s[0] == '\0')
+		return err_set(e, -EINVAL, "empty path");
+	if (s[0] == '/' || basedir == NULL || basedir[0] == '\0') {
+		p = strdup(s);
+	} else {
+		size_t n = strlen(basedir) + strlen(s) + 2;
+
+		p = malloc(n);
+		if (p != NULL)
+			snprintf(p, n, "%s/%s", basedir, s);
+	}
+	if (p == NULL)
+		return err_set(e, -ENOMEM, "out of memory");
+	*out = p;
+	return 0;
+}
+
+int
+strlist_append(struct strlist *l, const char *item, size_t len)
+{
+	char **nv, *copy;
+
+	copy = strndup(item, len);
+	if (copy == NULL)
+		return -ENOMEM;
+	nv = realloc(l->v, (l->n + 1) * sizeof(*nv));
+	if (nv == NULL) {
+		free(copy);
+		return -ENOMEM;
+	}
+	nv[l->n++] = copy;
+	l->v = nv;
+	return 0;
+}
+
+void
+strlist_free(struct strlist *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+int
+conf_parse_list(const char *s, struct strlist *out, struct err *e)
+{
+	const char *p = s;
+
+	for (;;) {
+		const char *end = strchr(p, ',');
+		const char *stop = end != NULL ? end : p + strlen(p);
+
+		while (p < stop && isspace((unsigned char)*p))
+			p++;
+		while (stop > p && isspace((unsigned char)stop[-1]))
+			stop--;
+		if (stop == p)
+			return err_set(e, -EINVAL, "empty item in list '%s'", s);
+		if (strlist_append(out, p, (size_t)(stop - p)) != 0)
+			return err_set(e, -ENOMEM, "out of memory");
+		if (end == NULL)
+			return 0;
+		p = end + 1;
+	}
+}
+
+int
+conf_parse_enum(const char *s, const char *const *choices, int *out,
+    struct err *e)
+{
+	char alts[256] = "";
+	size_t len = 0;
+	int i;
+
+	for (i = 0; choices[i] != NULL; i++) {
+		if (strcmp(s, choices[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+		len += (size_t)snprintf(alts + len, len < sizeof(alts) ?
+		    sizeof(alts) - len : 0, "%s%s", i ? ", " : "", choices[i]);
+		if (len >= sizeof(alts))
+			len = sizeof(alts) - 1;
+	}
+	return err_set(e, -EINVAL, "'%s' is not one of: %s", s, alts);
+}

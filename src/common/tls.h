@@ -1,0 +1,47 @@
+/*
+ * TLS helpers shared by pki, cloud and edge: loading certificates, keys, CA
+ * bundles and CRLs from PEM files, and the one pin format used everywhere:
+ * "sha256:<64 lowercase hex>" over the certificate's DER encoding or over its
+ * SubjectPublicKeyInfo's DER encoding.
+ */
+#ifndef ISTHMUS_TLS_H
+#define ISTHMUS_TLS_H
+
+#include <stdint.h>
+
+#include <openssl/x509.h>
+
+#include "common/err.h"
+
+#define TLS_FP_LEN (7 + 64 + 1)	/* "sha256:" + hex + NUL */
+#define TLS_PEM_MAX (4u << 20)	/* largest PEM file we read */
+
+/* The first certificate in a PEM file. */
+int tls_load_cert(const char *path, X509 **out, struct err *e);
+/* Every certificate in a PEM file (at least one). */
+int tls_load_certs(const char *path, STACK_OF(X509) **out, struct err *e);
+/* An unencrypted PEM private key (encrypted keys are refused, never
+ * prompted for). */
+int tls_load_key(const char *path, EVP_PKEY **out, struct err *e);
+/* Adds every certificate of a PEM bundle to store as a trust anchor. */
+int tls_load_ca_bundle(const char *path, X509_STORE *store, struct err *e);
+/* Every CRL in a PEM file (at least one). */
+int tls_load_crls(const char *path, STACK_OF(X509_CRL) **out,
+    struct err *e);
+
+int tls_cert_sha256(X509 *cert, uint8_t out[32]);
+int tls_spki_sha256(X509 *cert, uint8_t out[32]);
+void tls_fp_format(const uint8_t digest[32], char out[TLS_FP_LEN]);
+/* Both fingerprints of cert, formatted. Returns 0 or -EINVAL. */
+int tls_fp_cert(X509 *cert, char out[TLS_FP_LEN]);
+int tls_fp_spki(X509 *cert, char out[TLS_FP_LEN]);
+/* Parses "sha256:<hex>" (hex in either case). */
+int tls_pin_parse(const char *s, uint8_t out[32], struct err *e);
+
+/* PEM encoding of cert / key into a malloc'd buffer. The key buffer holds
+ * secret material: free it with tls_free_secret. */
+int tls_cert_pem(X509 *cert, char **out, size_t *len);
+int tls_key_pem(EVP_PKEY *key, char **out, size_t *len);
+void tls_free_secret(char *buf, size_t len);
+
+#endif

@@ -1,0 +1,95 @@
+/*
+ * isthmus: one binary, one command table. The table drives dispatch and
+ * "isthmus help"; each command parses its own options and answers --help.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "version.h"
+
+#include "common/cli.h"
+#include "pki/pki.h"
+
+struct command {
+	const char *name;
+	const char *summary;
+	int (*run)(int argc, char **argv);
+	void (*usage)(FILE *f);
+};
+
+static const struct command commands[] = {
+	{ "pki", "create CAs; issue, revoke, show and verify certificates",
+	    pki_main, pki_usage },
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void
+usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: isthmus COMMAND [ARGS]\n"
+	    "       isthmus help [COMMAND]\n"
+	    "       isthmus --version\n\n"
+	    "isthmus carries IoT sites' device traffic to a multi-tenant "
+	    "cloud\ngateway over one mutually authenticated TLS 1.3 tunnel.\n\n"
+	    "Commands:\n");
+	for (i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "  %-8s %s\n", commands[i].name,
+		    commands[i].summary);
+	fprintf(f, "\nEvery command takes --help, -v (more log) and -q (less)."
+	    "\nExit status: 0 ok, 1 the operation failed, 2 bad usage or "
+	    "input.\n");
+}
+
+static const struct command *
+find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NCOMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct command *cmd;
+
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--version") == 0 ||
+	    strcmp(argv[1], "version") == 0) {
+		printf("isthmus %s\n", ISTHMUS_VERSION);
+		return EXIT_OK;
+	}
+	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0) {
+		if (argc < 3) {
+			usage(stdout);
+			return EXIT_OK;
+		}
+		cmd = find(argv[2]);
+		if (cmd == NULL) {
+			fprintf(stderr, "isthmus: unknown command '%s'\n",
+			    argv[2]);
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+		cmd->usage(stdout);
+		return EXIT_OK;
+	}
+	cmd = find(argv[1]);
+	if (cmd == NULL) {
+		fprintf(stderr, "isthmus: unknown command '%s'\n", argv[1]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	return cmd->run(argc - 1, argv + 1);
+}
