@@ -5,16 +5,36 @@
 
 #include "common/log.h"
 
+static void
+print_message(const char *cmd, const char *fmt, va_list ap)
+{
+	char msg[1024];
+	const char *p;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	fprintf(stderr, "isthmus %s: ", cmd);
+	for (p = msg; *p != '\0'; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c == '\n')
+			fputs("\\n", stderr);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(stderr, "\\x%02x", c);
+		else
+			fputc(c, stderr);
+	}
+	fputc('\n', stderr);
+}
+
 int
 cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "isthmus %s: ", cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	print_message(cmd, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\n%s", usage);
+	fputs(usage, stderr);
 	return EXIT_USAGE;
 }
 
@@ -23,12 +43,24 @@ cli_fail(const char *cmd, int code, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "isthmus %s: ", cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	print_message(cmd, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	return code;
+}
+
+int
+cli_bad_option(const char *cmd, const char *usage, char **argv, int c)
+{
+	const char *arg = optind > 0 ? argv[optind - 1] : "?";
+
+	if (c == ':')
+		return cli_usage_error(cmd, usage, "option '%s' needs a value",
+		    arg);
+	if (optopt != 0)
+		return cli_usage_error(cmd, usage, "unknown option '-%c'",
+		    optopt);
+	return cli_usage_error(cmd, usage, "unknown option '%s'", arg);
 }
 
 int

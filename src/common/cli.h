@@ -12,20 +12,24 @@
 #define EXIT_USAGE	2	/* bad usage or bad input; nothing was done */
 
 /* Prints "isthmus CMD: message" and the usage text to stderr; returns
- * EXIT_USAGE. */
+ * EXIT_USAGE. Control characters in the message (which may echo user
+ * input) are escaped, so the message stays one line. */
 int cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Prints "isthmus CMD: message" to stderr; returns code. */
 int cli_fail(const char *cmd, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* getopt_long option letters every command accepts. */
-#define CLI_COMMON_SHORT "hvq"
+/* getopt_long option letters every command accepts; the leading ':' makes
+ * getopt report a missing value as ':' rather than '?'. */
+#define CLI_COMMON_SHORT ":hvq"
 #define CLI_COMMON_LONG \
 	{ "help", no_argument, NULL, 'h' }, \
 	{ "verbose", no_argument, NULL, 'v' }, \
 	{ "quiet", no_argument, NULL, 'q' }
 
+/* The usage error for getopt's '?' or ':' result c. */
+int cli_bad_option(const char *cmd, const char *usage, char **argv, int c);
 /* Handles -v/-q (log level); returns 1 if c was one of them. */
 int cli_common_option(int c);
 /* Resets getopt for a new argument vector. */

@@ -303,6 +303,7 @@ int
 conf_parse_list(const char *s, struct strlist *out, struct err *e)
 {
 	const char *p = s;
+	size_t items = 0;
 
 	for (;;) {
 		const char *end = strchr(p, ',');
@@ -312,10 +313,13 @@ conf_parse_list(const char *s, struct strlist *out, struct err *e)
 			p++;
 		while (stop > p && isspace((unsigned char)stop[-1]))
 			stop--;
+		if (stop == p && end == NULL && items > 0)
+			return 0;	/* "a, b," : a trailing comma is fine */
 		if (stop == p)
 			return err_set(e, -EINVAL, "empty item in list '%s'", s);
 		if (strlist_append(out, p, (size_t)(stop - p)) != 0)
 			return err_set(e, -ENOMEM, "out of memory");
+		items++;
 		if (end == NULL)
 			return 0;
 		p = end + 1;

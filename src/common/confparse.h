@@ -47,7 +47,8 @@ void hostport_format(const struct hostport *hp, char *buf, size_t cap);
  * file's directory) when basedir is non-NULL. *out is malloc'd. */
 int conf_parse_path(const char *s, const char *basedir, char **out,
     struct err *e);
-/* Comma-separated, whitespace-trimmed, non-empty items appended to out. */
+/* Comma-separated, whitespace-trimmed, non-empty items appended to out; a
+ * trailing comma is allowed (lists continued on the next line). */
 int conf_parse_list(const char *s, struct strlist *out, struct err *e);
 /* Index of s in the NULL-terminated choices. */
 int conf_parse_enum(const char *s, const char *const *choices, int *out,

@@ -120,9 +120,20 @@ fs_abort(struct fs_pending *p, size_t n)
 int
 fs_commit(struct fs_pending *p, size_t n, bool overwrite, struct err *e)
 {
+	struct stat sb;
 	size_t i, done;
 	int rc = 0;
 
+	/* rename(2) over a directory or a device fails only after earlier
+	 * files were replaced; refuse before touching anything. */
+	for (i = 0; overwrite && i < n; i++) {
+		if (lstat(p[i].path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+			rc = err_set(e, -EEXIST, "%s exists and is not a "
+			    "regular file", p[i].path);
+			fs_abort(p, n);
+			return rc;
+		}
+	}
 	for (done = 0; done < n; done++) {
 		int r = overwrite ? rename(p[done].tmp, p[done].path) :
 		    link(p[done].tmp, p[done].path);

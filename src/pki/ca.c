@@ -334,8 +334,7 @@ ca_parse(int argc, char **argv, const char *usage, struct ca_opts *o,
 				return cli_fail(cmd, EXIT_USAGE, "%s", e.msg);
 			break;
 		default:
-			return cli_usage_error(cmd, usage, "unknown or "
-			    "incomplete option '%s'", argv[optind - 1]);
+			return cli_bad_option(cmd, usage, argv, c);
 		}
 	}
 	if (optind + 1 != argc)

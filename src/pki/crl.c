@@ -281,8 +281,7 @@ crl_parse(int argc, char **argv, const char *usage, struct crl_opts *o)
 				return cli_fail(cmd, EXIT_USAGE, "%s", e.msg);
 			break;
 		default:
-			return cli_usage_error(cmd, usage, "unknown or "
-			    "incomplete option '%s'", argv[optind - 1]);
+			return cli_bad_option(cmd, usage, argv, c);
 		}
 	}
 	if (o->ca == NULL)
@@ -312,8 +311,8 @@ pki_cmd_revoke(int argc, char **argv)
 		return cli_usage_error("pki revoke", usage_revoke,
 		    "expected one CERT");
 	if (reason_parse(o.reason, &reason) != 0)
-		return cli_usage_error("pki revoke", usage_revoke,
-		    "unknown reason '%s'", o.reason);
+		return cli_fail("pki revoke", EXIT_USAGE, "unknown reason '%s' "
+		    "(see isthmus pki revoke --help)", o.reason);
 	rc = tls_load_cert(argv[optind], &cert, &e);
 	if (rc == 0)
 		rc = pki_ca_load(o.ca, true, &ca, &e);

@@ -119,9 +119,7 @@ issue_parse(int argc, char **argv, struct issue_opts *o)
 			o->key_set = true;
 			break;
 		default:
-			return cli_usage_error("pki issue", usage_issue,
-			    "unknown or incomplete option '%s'",
-			    argv[optind - 1]);
+			return cli_bad_option("pki issue", usage_issue, argv, c);
 		}
 	}
 	if (argc - optind != 2)

@@ -242,8 +242,7 @@ pki_cmd_show(int argc, char **argv)
 			return EXIT_OK;
 		}
 		if (c != 'j')
-			return cli_usage_error("pki show", usage_show, "unknown "
-			    "option '%s'", argv[optind - 1]);
+			return cli_bad_option("pki show", usage_show, argv, c);
 		json = true;
 	}
 	if (optind + 1 != argc)

@@ -110,13 +110,30 @@ parse_usage(const char *s, int *purpose)
 static int
 infer_purpose(X509 *leaf)
 {
-	if (X509_check_ca(leaf) != 0)
+	uint32_t xku = X509_get_extended_key_usage(leaf);
+
+	/* Without an extendedKeyUsage, RFC 5280 allows any use; we insist on
+	 * a stated TLS role, as every certificate isthmus issues has. */
+	if (X509_check_ca(leaf) != 0 ||
+	    !(X509_get_extension_flags(leaf) & EXFLAG_XKUSAGE) ||
+	    !(xku & (XKU_SSL_CLIENT | XKU_SSL_SERVER)))
 		return 0;
 	if (X509_check_purpose(leaf, X509_PURPOSE_SSL_CLIENT, 0) == 1)
 		return X509_PURPOSE_SSL_CLIENT;
 	if (X509_check_purpose(leaf, X509_PURPOSE_SSL_SERVER, 0) == 1)
 		return X509_PURPOSE_SSL_SERVER;
 	return 0;
+}
+
+static bool
+chain_has(STACK_OF(X509) *chain, X509 *cert)
+{
+	int i;
+
+	for (i = 0; chain != NULL && i < sk_X509_num(chain); i++)
+		if (X509_cmp(sk_X509_value(chain, i), cert) == 0)
+			return true;
+	return false;
 }
 
 /* Runs the path validation; returns 0 when verified, else the X509_V_ERR
@@ -152,6 +169,10 @@ run_verify(const struct pki_ca *ca, X509 *leaf, STACK_OF(X509) *extra,
 		goto out;
 	if (X509_verify_cert(ctx) == 1) {
 		err = 0;
+		/* The root also vouches for its other intermediates' leaves;
+		 * "verify --ca DIR" asks whether DIR's CA issued this one. */
+		if (!chain_has(X509_STORE_CTX_get0_chain(ctx), ca->cert))
+			err = X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT;
 		goto out;
 	}
 	err = X509_STORE_CTX_get_error(ctx);
@@ -194,17 +215,15 @@ pki_cmd_verify(int argc, char **argv)
 		case 'c': cadir = optarg; break;
 		case 'u': usage = optarg; break;
 		default:
-			return cli_usage_error("pki verify", usage_verify,
-			    "unknown or incomplete option '%s'",
-			    argv[optind - 1]);
+			return cli_bad_option("pki verify", usage_verify, argv, c);
 		}
 	}
 	if (optind + 1 != argc || cadir == NULL)
 		return cli_usage_error("pki verify", usage_verify,
 		    "expected CERT and --ca DIR");
 	if (parse_usage(usage, &purpose) != 0)
-		return cli_usage_error("pki verify", usage_verify,
-		    "unknown usage '%s'", usage);
+		return cli_fail("pki verify", EXIT_USAGE, "unknown usage '%s' "
+		    "(expected client, server or any)", usage);
 	rc = tls_load_certs(argv[optind], &certs, &e);
 	if (rc == 0)
 		rc = pki_ca_load(cadir, false, &ca, &e);
@@ -218,7 +237,7 @@ pki_cmd_verify(int argc, char **argv)
 	if (purpose == 0 && (purpose = infer_purpose(leaf)) == 0) {
 		printf("wrong usage: %s\n", X509_check_ca(leaf) ?
 		    "a CA certificate, not one for a TLS client or server" :
-		    "no TLS client or server usage");
+		    "no extended key usage for a TLS client or server");
 		rc = EXIT_FAIL;
 		goto out;
 	}

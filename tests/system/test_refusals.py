@@ -84,13 +84,15 @@ def test_init_dir_is_regular_file(tmp_path):
 def test_bad_names(make_ca, field, bad):
     ca = make_ca()
     before = snapshot(ca.dir.parent)
+    # options first and "--" before the positional arguments, so that a
+    # name starting with "-" reaches the name check instead of getopt
     if field == "edge-name":
-        argv = ["edge", bad, "--tenant", "acme"]
+        opts, pos = ["--tenant", "acme"], ["edge", bad]
     elif field == "tenant":
-        argv = ["edge", "gw1", "--tenant", bad]
+        opts, pos = ["--tenant=" + bad], ["edge", "gw1"]
     else:
-        argv = ["cloud", bad, "--dns", "cloud.example"]
-    res = run("pki", "issue", *argv, "--ca", ca.dir)
+        opts, pos = ["--dns", "cloud.example"], ["cloud", bad]
+    res = run("pki", "issue", *opts, "--ca", ca.dir, "--", *pos)
     assert_refused(res)
     assert_unchanged(before, ca.dir.parent)
 

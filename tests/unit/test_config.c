@@ -1,0 +1,451 @@
+/* The table-driven INI loader: values, defaults, and every error with its
+ * file:line: key prefix. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "common/config.h"
+
+struct main_sec {
+	bool flag;
+	int64_t workers;
+	uint64_t timeout;
+	uint64_t buffer;
+	struct hostport listen;
+	char *cert;
+	char *label;
+	struct strlist names;
+	int mode;
+};
+
+struct tenant_sec {
+	char name[64];
+	struct strlist edges;
+	uint64_t idle;
+};
+
+struct test_ctx {
+	struct main_sec main;
+	struct tenant_sec *tenants[8];
+	int ntenants;
+};
+
+static const char *const modes[] = { "tcp", "http", NULL };
+
+static const struct conf_key main_keys[] = {
+	{ "flag", CONF_BOOL, offsetof(struct main_sec, flag), 0, 0, NULL,
+	    "no", 0 },
+	{ "workers", CONF_INT, offsetof(struct main_sec, workers), 1, 64,
+	    NULL, "2", 0 },
+	{ "timeout", CONF_DURATION, offsetof(struct main_sec, timeout), 100,
+	    60000, NULL, "5s", 0 },
+	{ "buffer", CONF_SIZE, offsetof(struct main_sec, buffer), 1024,
+	    16 << 20, NULL, "64k", 0 },
+	{ "listen", CONF_HOSTPORT, offsetof(struct main_sec, listen), 0, 0,
+	    NULL, NULL, CONF_REQUIRED | CONF_PORT0 },
+	{ "cert", CONF_PATH, offsetof(struct main_sec, cert), 0, 0, NULL,
+	    NULL, 0 },
+	{ "label", CONF_STRING, offsetof(struct main_sec, label), 0, 0, NULL,
+	    "default label", 0 },
+	{ "names", CONF_LIST, offsetof(struct main_sec, names), 0, 0, NULL,
+	    "x, y", 0 },
+	{ "mode", CONF_ENUM, offsetof(struct main_sec, mode), 0, 0, modes,
+	    "tcp", 0 },
+};
+
+static const struct conf_key tenant_keys[] = {
+	{ "edges", CONF_LIST, offsetof(struct tenant_sec, edges), 0, 0, NULL,
+	    NULL, CONF_REQUIRED },
+	{ "idle", CONF_DURATION, offsetof(struct tenant_sec, idle), 0,
+	    3600000, NULL, "1m", 0 },
+};
+
+static void *
+open_main(void *ctx, const char *name)
+{
+	(void)name;
+	return &((struct test_ctx *)ctx)->main;
+}
+
+static void *
+open_tenant(void *ctx, const char *name)
+{
+	struct test_ctx *c = ctx;
+	struct tenant_sec *t;
+
+	if (c->ntenants == 8)
+		return NULL;
+	t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return NULL;
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	c->tenants[c->ntenants++] = t;
+	return t;
+}
+
+static const struct conf_section sections[] = {
+	{ "main", false, main_keys, sizeof(main_keys) / sizeof(main_keys[0]),
+	    open_main },
+	{ "tenant", true, tenant_keys,
+	    sizeof(tenant_keys) / sizeof(tenant_keys[0]), open_tenant },
+};
+
+static const struct conf_schema schema = { sections, 2 };
+
+static struct test_ctx ctx;
+static struct conf_errors errs;
+
+static int
+parse(const char *text)
+{
+	return conf_parse_text(&schema, &ctx, "t.conf", text, strlen(text),
+	    "/etc/isthmus", &errs);
+}
+
+static int
+teardown(void **state)
+{
+	int i;
+
+	(void)state;
+	conf_free_fields(&sections[0], &ctx.main);
+	for (i = 0; i < ctx.ntenants; i++) {
+		conf_free_fields(&sections[1], ctx.tenants[i]);
+		free(ctx.tenants[i]);
+	}
+	memset(&ctx, 0, sizeof(ctx));
+	return 0;
+}
+
+/* errs must contain exactly one line, equal to want. */
+static void
+assert_one_error(const char *want)
+{
+	if (errs.n != 1 || strcmp(errs.line[0], want) != 0) {
+		size_t i;
+
+		for (i = 0; i < errs.n; i++)
+			print_error("got: %s\n", errs.line[i]);
+		print_error("want: %s\n", want);
+		fail();
+	}
+}
+
+static void
+test_all_types(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(
+	    "# comment\n"
+	    "[main]\n"
+	    "flag = yes\n"
+	    "workers = 4\n"
+	    "timeout = 500ms\n"
+	    "buffer = 1M\n"
+	    "listen = [::1]:0\n"
+	    "cert = pki/edge.crt ; inline comment\n"
+	    "label = hello world\n"
+	    "names = a, b,\n"
+	    "  c\n"
+	    "mode = http\n"
+	    "\n"
+	    "[tenant A]\n"
+	    "edges = agw\n"
+	    "[tenant B]\n"
+	    "edges = bgw1, bgw2\n"
+	    "idle = 2m\n"), 0);
+	assert_int_equal(errs.n, 0);
+	assert_true(ctx.main.flag);
+	assert_int_equal(ctx.main.workers, 4);
+	assert_int_equal(ctx.main.timeout, 500);
+	assert_int_equal(ctx.main.buffer, 1 << 20);
+	assert_string_equal(ctx.main.listen.host, "::1");
+	assert_int_equal(ctx.main.listen.port, 0);
+	assert_string_equal(ctx.main.cert, "/etc/isthmus/pki/edge.crt");
+	assert_string_equal(ctx.main.label, "hello world");
+	assert_int_equal(ctx.main.names.n, 3);
+	assert_string_equal(ctx.main.names.v[2], "c");
+	assert_int_equal(ctx.main.mode, 1);
+	assert_int_equal(ctx.ntenants, 2);
+	assert_string_equal(ctx.tenants[0]->name, "A");
+	assert_int_equal(ctx.tenants[0]->edges.n, 1);
+	assert_int_equal(ctx.tenants[0]->idle, 60000);	/* default */
+	assert_string_equal(ctx.tenants[1]->edges.v[1], "bgw2");
+	assert_int_equal(ctx.tenants[1]->idle, 120000);
+}
+
+static void
+test_defaults(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("[main]\nlisten = 127.0.0.1:80\n"), 0);
+	assert_false(ctx.main.flag);
+	assert_int_equal(ctx.main.workers, 2);
+	assert_int_equal(ctx.main.timeout, 5000);
+	assert_int_equal(ctx.main.buffer, 65536);
+	assert_null(ctx.main.cert);
+	assert_string_equal(ctx.main.label, "default label");
+	assert_int_equal(ctx.main.names.n, 2);	/* from the default */
+	assert_int_equal(ctx.main.mode, 0);
+}
+
+static void
+test_crlf(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("[main]\r\nlisten = 127.0.0.1:80\r\n"
+	    "workers = 3\r\n"), 0);
+	assert_int_equal(ctx.main.workers, 3);
+}
+
+static void
+test_unknown_key(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("[main]\nlisten = 127.0.0.1:1\nbogus = 1\n"),
+	    -EINVAL);
+	assert_one_error("t.conf:3: bogus: unknown key in [main]");
+}
+
+static void
+test_unknown_section(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("[main]\nlisten = 127.0.0.1:1\n\n[nope]\n"
+	    "x = 1\n"), -EINVAL);
+	assert_one_error("t.conf:4: [nope]: unknown section");
+}
+
+static void
+test_duplicate_key(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("[main]\nlisten = 127.0.0.1:1\nworkers = 2\n"
+	    "workers = 3\n"), -EINVAL);
+	assert_one_error("t.conf:4: workers: duplicate key (first set on "
+	    "line 3)");
+}
+
+static void
+test_duplicate_list_key(void **state)
+{
+	(void)state;
+	/* a list is not extended by repeating its key: that is a typo */
+	assert_int_equal(parse("[main]\nlisten = 127.0.0.1:1\nnames = a\n"
+	    "names = b\n"), -EINVAL);
+	assert_one_error("t.conf:4: names: duplicate key (first set on "
+	    "line 3)");
+}
+
+static void
+test_duplicate_sections(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("[main]\nlisten = 127.0.0.1:1\n"
+	    "[tenant A]\nedges = a\n[tenant A]\nedges = b\n[main]\n"),
+	    -EINVAL);
+	assert_int_equal(errs.n, 2);
+	assert_string_equal(errs.line[0], "t.conf:5: [tenant A]: duplicate "
+	    "section (first on line 3)");
+	assert_string_equal(errs.line[1], "t.conf:7: [main]: duplicate "
+	    "section (first on line 1)");
+}
+
+static void
+test_bad_values(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("[main]\n"
+	    "listen = 127.0.0.1\n"
+	    "workers = 65\n"
+	    "timeout = 5\n"
+	    "buffer = 512\n"
+	    "flag = maybe\n"
+	    "mode = udp\n"), -EINVAL);
+	assert_int_equal(errs.n, 6);
+	assert_string_equal(errs.line[0], "t.conf:2: listen: '127.0.0.1' has "
+	    "no port (expected host:port)");
+	assert_string_equal(errs.line[1], "t.conf:3: workers: '65' is not an "
+	    "integer between 1 and 64");
+	assert_non_null(strstr(errs.line[2], "t.conf:4: timeout: '5' is not "
+	    "a duration"));
+	assert_non_null(strstr(errs.line[3], "t.conf:5: buffer: '512' is out "
+	    "of range"));
+	assert_non_null(strstr(errs.line[4], "t.conf:6: flag: 'maybe' is not "
+	    "a boolean"));
+	assert_string_equal(errs.line[5], "t.conf:7: mode: 'udp' is not one "
+	    "of: tcp, http");
+}
+
+static void
+test_required(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("[main]\nworkers = 2\n[tenant A]\nidle = 1s\n"),
+	    -EINVAL);
+	assert_int_equal(errs.n, 2);
+	assert_string_equal(errs.line[0], "t.conf:1: listen: required in "
+	    "[main]");
+	assert_string_equal(errs.line[1], "t.conf:3: edges: required in "
+	    "[tenant A]");
+}
+
+static void
+test_missing_section(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("[tenant A]\nedges = a\n"), -EINVAL);
+	assert_one_error("t.conf: [main]: missing section (it must set "
+	    "'listen')");
+}
+
+static void
+test_key_outside_section(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("workers = 2\n[main]\nlisten = 127.0.0.1:1\n"),
+	    -EINVAL);
+	assert_one_error("t.conf:1: workers: key outside of any section");
+}
+
+static void
+test_section_names(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("[main]\nlisten = 127.0.0.1:1\n[tenant]\n"
+	    "edges = a\n[main x]\n[tenant a/b]\n[tenant a b c]\n"), -EINVAL);
+	assert_int_equal(errs.n, 4);
+	assert_string_equal(errs.line[0], "t.conf:3: [tenant]: section needs "
+	    "a name, as in [tenant NAME]");
+	assert_string_equal(errs.line[1], "t.conf:5: [main x]: [main] takes "
+	    "no name");
+	assert_non_null(strstr(errs.line[2], "t.conf:6: [tenant a/b]: invalid "
+	    "name 'a/b'"));
+	assert_non_null(strstr(errs.line[3], "t.conf:7: [tenant a b c]: "
+	    "malformed section header"));
+}
+
+static void
+test_indented_key(void **state)
+{
+	(void)state;
+	/* libinih reads an indented line as the previous value continuing;
+	 * only lists may do that, anything else is refused with a hint. */
+	assert_int_equal(parse("[main]\nlisten = 127.0.0.1:1\n"
+	    "  workers = 3\n"), -EINVAL);
+	assert_one_error("t.conf:3: listen: indented line continues the "
+	    "value; only lists may span lines (do not indent keys)");
+}
+
+static void
+test_syntax_error(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("[main]\nlisten = 127.0.0.1:1\njunk line\n"),
+	    -EINVAL);
+	assert_one_error("t.conf:3: syntax: expected 'key = value' or "
+	    "'[section]'");
+}
+
+static void
+test_long_line(void **state)
+{
+	char text[1024];
+
+	(void)state;
+	snprintf(text, sizeof(text), "[main]\nlisten = 127.0.0.1:1\n"
+	    "label = %0300d\n", 7);
+	assert_int_equal(parse(text), -EINVAL);
+	assert_one_error("t.conf:3: line: too long (at most 198 characters)");
+}
+
+static void
+test_nul_byte(void **state)
+{
+	static const char text[] = "[main]\nlisten = 127.0.0.1:1\nla\0el = x\n";
+
+	(void)state;
+	assert_int_equal(conf_parse_text(&schema, &ctx, "t.conf", text,
+	    sizeof(text) - 1, NULL, &errs), -EINVAL);
+	assert_one_error("t.conf:3: line: contains a NUL byte");
+}
+
+static void
+test_many_errors(void **state)
+{
+	char text[4096];
+	size_t len = 0;
+	int i;
+
+	(void)state;
+	len += (size_t)snprintf(text, sizeof(text), "[main]\n"
+	    "listen = 127.0.0.1:1\n");
+	for (i = 0; i < 30; i++)
+		len += (size_t)snprintf(text + len, sizeof(text) - len,
+		    "bogus%d = 1\n", i);
+	assert_int_equal(parse(text), -EINVAL);
+	assert_int_equal(errs.n, CONF_MAX_ERRORS);
+	assert_int_equal(errs.total, 30);
+	assert_string_equal(errs.line[0], "t.conf:3: bogus0: unknown key in "
+	    "[main]");
+}
+
+static void
+test_load_file(void **state)
+{
+	char path[] = "/tmp/isthmus-conf-XXXXXX";
+	int fd = mkstemp(path);
+	static const char text[] = "[main]\nlisten = 127.0.0.1:9\ncert = c.pem\n";
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, sizeof(text) - 1),
+	    (ssize_t)sizeof(text) - 1);
+	close(fd);
+	assert_int_equal(conf_load_file(&schema, &ctx, path, &errs), 0);
+	assert_string_equal(ctx.main.cert, "/tmp/c.pem");
+	unlink(path);
+	teardown(NULL);
+	assert_int_equal(conf_load_file(&schema, &ctx, path, &errs), -EINVAL);
+	assert_int_equal(errs.n, 1);
+	assert_non_null(strstr(errs.line[0], "cannot read config: No such "
+	    "file or directory"));
+	assert_int_equal(conf_load_file(&schema, &ctx, "/tmp", &errs),
+	    -EINVAL);
+	assert_non_null(strstr(errs.line[0], "not a regular file"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_all_types, teardown),
+		cmocka_unit_test_teardown(test_defaults, teardown),
+		cmocka_unit_test_teardown(test_crlf, teardown),
+		cmocka_unit_test_teardown(test_unknown_key, teardown),
+		cmocka_unit_test_teardown(test_unknown_section, teardown),
+		cmocka_unit_test_teardown(test_duplicate_key, teardown),
+		cmocka_unit_test_teardown(test_duplicate_list_key, teardown),
+		cmocka_unit_test_teardown(test_duplicate_sections, teardown),
+		cmocka_unit_test_teardown(test_bad_values, teardown),
+		cmocka_unit_test_teardown(test_required, teardown),
+		cmocka_unit_test_teardown(test_missing_section, teardown),
+		cmocka_unit_test_teardown(test_key_outside_section, teardown),
+		cmocka_unit_test_teardown(test_section_names, teardown),
+		cmocka_unit_test_teardown(test_indented_key, teardown),
+		cmocka_unit_test_teardown(test_syntax_error, teardown),
+		cmocka_unit_test_teardown(test_long_line, teardown),
+		cmocka_unit_test_teardown(test_nul_byte, teardown),
+		cmocka_unit_test_teardown(test_many_errors, teardown),
+		cmocka_unit_test_teardown(test_load_file, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
