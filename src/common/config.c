@@ -12,6 +12,7 @@
 #include <ini.h>
 
 #include "common/names.h"
+#include "common/tls.h"
 
 #define CONF_FILE_MAX (1u << 20)
 
@@ -117,6 +118,8 @@ set_field(struct parse_state *st, const struct conf_key *key, void *storage,
 		    (struct hostport *)field, e);
 	case CONF_ENUM:
 		return conf_parse_enum(value, key->choices, (int *)field, e);
+	case CONF_PIN:
+		return tls_pin_parse(value, (uint8_t *)field, e);
 	case CONF_PATH:
 	case CONF_STRING: {
 		char **slot = (char **)field, *s = NULL;

@@ -8,7 +8,8 @@
  *
  * Field types by conf_type: BOOL bool, INT int64_t, DURATION uint64_t (ms),
  * SIZE uint64_t (bytes), HOSTPORT struct hostport, PATH and STRING char *,
- * LIST struct strlist, ENUM int (index into choices).
+ * LIST struct strlist, ENUM int (index into choices), PIN uint8_t[32] (a
+ * "sha256:<hex>" pin as printed by isthmus pki show).
  *
  * Sections are either singletons ("[cloud]") or named ("[tenant A]", which
  * may repeat with different names). A list value may continue on following
@@ -34,6 +35,7 @@ enum conf_type {
 	CONF_STRING,
 	CONF_LIST,
 	CONF_ENUM,
+	CONF_PIN,
 };
 
 #define CONF_REQUIRED	0x1u

@@ -23,6 +23,7 @@ struct main_sec {
 	char *label;
 	struct strlist names;
 	int mode;
+	uint8_t pin[32];
 };
 
 struct tenant_sec {
@@ -58,6 +59,8 @@ static const struct conf_key main_keys[] = {
 	    "x, y", 0 },
 	{ "mode", CONF_ENUM, offsetof(struct main_sec, mode), 0, 0, modes,
 	    "tcp", 0 },
+	{ "pin", CONF_PIN, offsetof(struct main_sec, pin), 0, 0, NULL, NULL,
+	    0 },
 };
 
 static const struct conf_key tenant_keys[] = {
@@ -155,6 +158,8 @@ test_all_types(void **state)
 	    "names = a, b,\n"
 	    "  c\n"
 	    "mode = http\n"
+	    "pin = sha256:00112233445566778899aabbccddeeff"
+	    "00112233445566778899AABBCCDDEEFF\n"
 	    "\n"
 	    "[tenant A]\n"
 	    "edges = agw\n"
@@ -173,6 +178,9 @@ test_all_types(void **state)
 	assert_int_equal(ctx.main.names.n, 3);
 	assert_string_equal(ctx.main.names.v[2], "c");
 	assert_int_equal(ctx.main.mode, 1);
+	assert_int_equal(ctx.main.pin[0], 0x00);
+	assert_int_equal(ctx.main.pin[15], 0xff);
+	assert_int_equal(ctx.main.pin[31], 0xff);
 	assert_int_equal(ctx.ntenants, 2);
 	assert_string_equal(ctx.tenants[0]->name, "A");
 	assert_int_equal(ctx.tenants[0]->edges.n, 1);
@@ -268,8 +276,9 @@ test_bad_values(void **state)
 	    "timeout = 5\n"
 	    "buffer = 512\n"
 	    "flag = maybe\n"
-	    "mode = udp\n"), -EINVAL);
-	assert_int_equal(errs.n, 6);
+	    "mode = udp\n"
+	    "pin = sha1:abcd\n"), -EINVAL);
+	assert_int_equal(errs.n, 7);
 	assert_string_equal(errs.line[0], "t.conf:2: listen: '127.0.0.1' has "
 	    "no port (expected host:port)");
 	assert_string_equal(errs.line[1], "t.conf:3: workers: '65' is not an "
@@ -282,6 +291,8 @@ test_bad_values(void **state)
 	    "a boolean"));
 	assert_string_equal(errs.line[5], "t.conf:7: mode: 'udp' is not one "
 	    "of: tcp, http");
+	assert_non_null(strstr(errs.line[6], "t.conf:8: pin: 'sha1:abcd' is "
+	    "not a pin"));
 }
 
 static void
