@@ -5,7 +5,6 @@
 #include "pki/pki.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -288,93 +287,37 @@ static const char usage_intermediate[] =
 "  --days N    validity in days (default 1825)\n"
 "  --key TYPE  ed25519 (default) or p256\n";
 
-struct ca_opts {
-	const char *name, *ca, *out;
-	int days;
-	enum pki_key_type key;
-};
-
-/* Parses init/intermediate options; returns -1 to continue or an exit
- * code. */
-static int
-ca_parse(int argc, char **argv, const char *usage, struct ca_opts *o,
-    const char **pos)
-{
-	static const struct option opts[] = {
-		{ "name", required_argument, NULL, 'n' },
-		{ "days", required_argument, NULL, 'd' },
-		{ "key", required_argument, NULL, 'k' },
-		{ "ca", required_argument, NULL, 'c' },
-		{ "out", required_argument, NULL, 'o' },
-		CLI_COMMON_LONG,
-		{ NULL, 0, NULL, 0 },
-	};
-	char cmd[64];
-	struct err e;
-	int c;
-
-	snprintf(cmd, sizeof(cmd), "pki %s", argv[0]);
-	cli_getopt_reset();
-	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT, opts, NULL)) != -1) {
-		if (cli_common_option(c))
-			continue;
-		switch (c) {
-		case 'h':
-			fputs(usage, stdout);
-			return EXIT_OK;
-		case 'n': o->name = optarg; break;
-		case 'c': o->ca = optarg; break;
-		case 'o': o->out = optarg; break;
-		case 'd':
-			if (pki_parse_days(optarg, &o->days, &e) != 0)
-				return cli_fail(cmd, EXIT_USAGE, "%s", e.msg);
-			break;
-		case 'k':
-			if (pki_parse_key_type(optarg, &o->key, &e) != 0)
-				return cli_fail(cmd, EXIT_USAGE, "%s", e.msg);
-			break;
-		default:
-			return cli_bad_option(cmd, usage, argv, c);
-		}
-	}
-	if (optind + 1 != argc)
-		return cli_usage_error(cmd, usage, optind == argc ?
-		    "missing argument" : "too many arguments");
-	*pos = argv[optind];
-	return -1;
-}
-
 int
 pki_cmd_init(int argc, char **argv)
 {
-	struct ca_opts o = { .name = "isthmus root CA", .days = CA_DAYS_ROOT };
+	struct pki_opts o = {
+		.name = "isthmus root CA", .days = CA_DAYS_ROOT,
+		.key = PKI_KEY_ED25519,
+	};
 	struct pki_certspec spec = { .kind = PKI_CERT_ROOT };
-	const char *dir;
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
 	struct err e;
 	int rc;
 
-	rc = ca_parse(argc, argv, usage_init, &o, &dir);
+	rc = pki_getopt(argc, argv, usage_init, PKI_OPT_NAME | PKI_OPT_DAYS |
+	    PKI_OPT_KEY, 0, 1, 1, &o);
 	if (rc >= 0)
 		return rc;
-	if (o.ca != NULL || o.out != NULL)
-		return cli_usage_error("pki init", usage_init,
-		    "--ca and --out do not apply to init");
 	if (!label_valid(o.name))
 		return cli_fail("pki init", EXIT_USAGE, "invalid --name '%s': "
 		    "1 to 64 printable characters", o.name);
 	spec.cn = o.name;
 	spec.days = o.days;
-	rc = ca_dir_vacant(dir, &e);
+	rc = ca_dir_vacant(o.pos[0], &e);
 	if (rc == 0)
 		rc = pki_keygen(o.key, &key, &e);
 	if (rc == 0)
 		rc = pki_make_cert(&spec, key, NULL, NULL, &cert, &e);
 	if (rc == 0)
-		rc = ca_write_dir(dir, cert, key, NULL, &e);
+		rc = ca_write_dir(o.pos[0], cert, key, NULL, &e);
 	if (rc == 0)
-		print_ca("root CA", dir, cert);
+		print_ca("root CA", o.pos[0], cert);
 	X509_free(cert);
 	EVP_PKEY_free(key);
 	return rc == 0 ? EXIT_OK : cli_fail("pki init", EXIT_USAGE, "%s",
@@ -384,28 +327,25 @@ pki_cmd_init(int argc, char **argv)
 int
 pki_cmd_intermediate(int argc, char **argv)
 {
-	struct ca_opts o = { .days = CA_DAYS_INTERMEDIATE };
+	struct pki_opts o = {
+		.days = CA_DAYS_INTERMEDIATE, .key = PKI_KEY_ED25519,
+	};
 	struct pki_certspec spec = { .kind = PKI_CERT_INTERMEDIATE };
 	struct pki_ca ca = { 0 };
-	const char *name;
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
 	struct err e;
 	int rc;
 
-	rc = ca_parse(argc, argv, usage_intermediate, &o, &name);
+	rc = pki_getopt(argc, argv, usage_intermediate, PKI_OPT_CA |
+	    PKI_OPT_OUT | PKI_OPT_DAYS | PKI_OPT_KEY, PKI_OPT_CA | PKI_OPT_OUT,
+	    1, 1, &o);
 	if (rc >= 0)
 		return rc;
-	if (o.ca == NULL || o.out == NULL)
-		return cli_usage_error("pki intermediate", usage_intermediate,
-		    "--ca and --out are required");
-	if (o.name != NULL)
-		return cli_usage_error("pki intermediate", usage_intermediate,
-		    "--name does not apply; NAME is the argument");
-	if (!label_valid(name))
+	if (!label_valid(o.pos[0]))
 		return cli_fail("pki intermediate", EXIT_USAGE, "invalid NAME "
-		    "'%s': 1 to 64 printable characters", name);
-	spec.cn = name;
+		    "'%s': 1 to 64 printable characters", o.pos[0]);
+	spec.cn = o.pos[0];
 	spec.days = o.days;
 	rc = pki_ca_load(o.ca, true, &ca, &e);
 	if (rc == 0 && X509_get_pathlen(ca.cert) == 0)

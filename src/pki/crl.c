@@ -7,7 +7,6 @@
 #include "pki/pki.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -245,54 +244,10 @@ static const char usage_crl[] =
 "Re-signs DIR/crl.pem with a new next update, N days from now (default\n"
 "30). Run it before the CRL expires: peers refuse an expired CRL.\n";
 
-struct crl_opts {
-	const char *ca;
-	const char *reason;
-	int days;
-};
-
-static int
-crl_parse(int argc, char **argv, const char *usage, struct crl_opts *o)
-{
-	static const struct option opts[] = {
-		{ "ca", required_argument, NULL, 'c' },
-		{ "reason", required_argument, NULL, 'r' },
-		{ "days", required_argument, NULL, 'd' },
-		CLI_COMMON_LONG,
-		{ NULL, 0, NULL, 0 },
-	};
-	char cmd[32];
-	struct err e;
-	int c;
-
-	snprintf(cmd, sizeof(cmd), "pki %s", argv[0]);
-	cli_getopt_reset();
-	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT, opts, NULL)) != -1) {
-		if (cli_common_option(c))
-			continue;
-		switch (c) {
-		case 'h':
-			fputs(usage, stdout);
-			return EXIT_OK;
-		case 'c': o->ca = optarg; break;
-		case 'r': o->reason = optarg; break;
-		case 'd':
-			if (pki_parse_days(optarg, &o->days, &e) != 0)
-				return cli_fail(cmd, EXIT_USAGE, "%s", e.msg);
-			break;
-		default:
-			return cli_bad_option(cmd, usage, argv, c);
-		}
-	}
-	if (o->ca == NULL)
-		return cli_usage_error(cmd, usage, "--ca DIR is required");
-	return -1;
-}
-
 int
 pki_cmd_revoke(int argc, char **argv)
 {
-	struct crl_opts o = { .reason = "unspecified" };
+	struct pki_opts o = { .reason = "unspecified" };
 	struct pki_ca ca = { 0 };
 	X509_CRL *old = NULL;
 	X509_REVOKED *found = NULL;
@@ -301,19 +256,14 @@ pki_cmd_revoke(int argc, char **argv)
 	struct err e;
 	int rc, reason;
 
-	rc = crl_parse(argc, argv, usage_revoke, &o);
+	rc = pki_getopt(argc, argv, usage_revoke, PKI_OPT_CA | PKI_OPT_REASON,
+	    PKI_OPT_CA, 1, 1, &o);
 	if (rc >= 0)
 		return rc;
-	if (o.days != 0)
-		return cli_usage_error("pki revoke", usage_revoke,
-		    "--days applies to 'pki crl', not to revoke");
-	if (optind + 1 != argc)
-		return cli_usage_error("pki revoke", usage_revoke,
-		    "expected one CERT");
 	if (reason_parse(o.reason, &reason) != 0)
 		return cli_fail("pki revoke", EXIT_USAGE, "unknown reason '%s' "
 		    "(see isthmus pki revoke --help)", o.reason);
-	rc = tls_load_cert(argv[optind], &cert, &e);
+	rc = tls_load_cert(o.pos[0], &cert, &e);
 	if (rc == 0)
 		rc = pki_ca_load(o.ca, true, &ca, &e);
 	if (rc == 0 && (X509_NAME_cmp(X509_get_issuer_name(cert),
@@ -321,7 +271,7 @@ pki_cmd_revoke(int argc, char **argv)
 	    X509_verify(cert, X509_get0_pubkey(ca.cert)) != 1)) {
 		ERR_clear_error();
 		rc = err_set(&e, -EINVAL, "%s was not issued by the CA in %s",
-		    argv[optind], o.ca);
+		    o.pos[0], o.ca);
 	}
 	if (rc == 0)
 		rc = pki_crl_load(&ca, &old, &e);
@@ -331,7 +281,7 @@ pki_cmd_revoke(int argc, char **argv)
 	    X509_CRL_get0_by_serial(old, &found,
 	    X509_get0_serialNumber(cert)) == 1)
 		rc = err_set(&e, -EEXIST, "%s (serial %s) is already revoked",
-		    argv[optind], hex);
+		    o.pos[0], hex);
 	if (rc == 0)
 		rc = crl_write(&ca, old, X509_get0_serialNumber(cert), reason,
 		    0, &e);
@@ -352,21 +302,16 @@ pki_cmd_revoke(int argc, char **argv)
 int
 pki_cmd_crl(int argc, char **argv)
 {
-	struct crl_opts o = { .days = CRL_DAYS_DEFAULT };
+	struct pki_opts o = { .days = CRL_DAYS_DEFAULT };
 	struct pki_ca ca = { 0 };
 	X509_CRL *old = NULL;
 	struct err e;
 	int rc;
 
-	rc = crl_parse(argc, argv, usage_crl, &o);
+	rc = pki_getopt(argc, argv, usage_crl, PKI_OPT_CA | PKI_OPT_DAYS,
+	    PKI_OPT_CA, 0, 0, &o);
 	if (rc >= 0)
 		return rc;
-	if (strcmp(o.reason != NULL ? o.reason : "", "") != 0)
-		return cli_usage_error("pki crl", usage_crl,
-		    "--reason applies to 'pki revoke'");
-	if (optind != argc)
-		return cli_usage_error("pki crl", usage_crl,
-		    "unexpected argument '%s'", argv[optind]);
 	rc = pki_ca_load(o.ca, true, &ca, &e);
 	if (rc == 0)
 		rc = pki_crl_load(&ca, &old, &e);

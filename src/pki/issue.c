@@ -6,7 +6,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,21 +40,11 @@ static const char usage_issue[] =
 "MAC: aa:bb:cc:dd:ee:ff, aa-bb-cc-dd-ee-ff or aabbccddeeff.\n"
 "NAME, T: letters, digits, '.', '_', '-' (at most 63).\n";
 
-struct issue_opts {
+struct issue {
+	struct pki_opts o;
 	enum pki_cert_kind kind;
 	const char *name;
-	const char *tenant, *vendor, *ca, *out;
-	struct strlist dns, ips;
-	int days;
-	bool key_set, force;
-	enum pki_key_type key;
 };
-
-static int
-issue_fail(const struct err *e)
-{
-	return cli_fail("pki issue", EXIT_USAGE, "%s", e->msg);
-}
 
 static int
 parse_kind(const char *s, enum pki_cert_kind *kind)
@@ -71,96 +60,33 @@ parse_kind(const char *s, enum pki_cert_kind *kind)
 	return 0;
 }
 
-static int
-issue_parse(int argc, char **argv, struct issue_opts *o)
-{
-	static const struct option opts[] = {
-		{ "tenant", required_argument, NULL, 't' },
-		{ "dns", required_argument, NULL, 'D' },
-		{ "ip", required_argument, NULL, 'I' },
-		{ "vendor", required_argument, NULL, 'V' },
-		{ "ca", required_argument, NULL, 'c' },
-		{ "out", required_argument, NULL, 'o' },
-		{ "days", required_argument, NULL, 'd' },
-		{ "key", required_argument, NULL, 'k' },
-		{ "force", no_argument, NULL, 'f' },
-		CLI_COMMON_LONG,
-		{ NULL, 0, NULL, 0 },
-	};
-	struct err e;
-	int c;
-
-	cli_getopt_reset();
-	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT, opts, NULL)) != -1) {
-		if (cli_common_option(c))
-			continue;
-		switch (c) {
-		case 'h':
-			fputs(usage_issue, stdout);
-			return EXIT_OK;
-		case 't': o->tenant = optarg; break;
-		case 'V': o->vendor = optarg; break;
-		case 'c': o->ca = optarg; break;
-		case 'o': o->out = optarg; break;
-		case 'f': o->force = true; break;
-		case 'D':
-		case 'I':
-			if (conf_parse_list(optarg, c == 'D' ? &o->dns : &o->ips,
-			    &e) != 0)
-				return issue_fail(&e);
-			break;
-		case 'd':
-			if (pki_parse_days(optarg, &o->days, &e) != 0)
-				return issue_fail(&e);
-			break;
-		case 'k':
-			if (pki_parse_key_type(optarg, &o->key, &e) != 0)
-				return issue_fail(&e);
-			o->key_set = true;
-			break;
-		default:
-			return cli_bad_option("pki issue", usage_issue, argv, c);
-		}
-	}
-	if (argc - optind != 2)
-		return cli_usage_error("pki issue", usage_issue,
-		    "expected a kind (edge, cloud, device) and a name");
-	if (parse_kind(argv[optind], &o->kind) != 0)
-		return cli_usage_error("pki issue", usage_issue,
-		    "unknown certificate kind '%s'", argv[optind]);
-	o->name = argv[optind + 1];
-	if (o->ca == NULL)
-		return cli_usage_error("pki issue", usage_issue,
-		    "--ca DIR is required");
-	return -1;
-}
-
 /* Checks that each option belongs to the kind being issued, so that a
  * misplaced --tenant on a cloud certificate is not silently dropped. */
 static int
-issue_check(struct issue_opts *o, struct err *e)
+issue_check(const struct issue *is, struct err *e)
 {
+	const struct pki_opts *o = &is->o;
 	size_t i;
 
-	if (o->kind != PKI_CERT_EDGE && o->tenant != NULL)
+	if (is->kind != PKI_CERT_EDGE && o->tenant != NULL)
 		return err_set(e, -EINVAL, "--tenant applies to edge "
 		    "certificates only");
-	if (o->kind != PKI_CERT_CLOUD && (o->dns.n > 0 || o->ips.n > 0))
+	if (is->kind != PKI_CERT_CLOUD && (o->dns.n > 0 || o->ips.n > 0))
 		return err_set(e, -EINVAL, "--dns and --ip apply to cloud "
 		    "certificates only");
-	if (o->kind != PKI_CERT_DEVICE && o->vendor != NULL)
+	if (is->kind != PKI_CERT_DEVICE && o->vendor != NULL)
 		return err_set(e, -EINVAL, "--vendor applies to device "
 		    "certificates only");
-	if (o->kind == PKI_CERT_EDGE && o->tenant == NULL)
+	if (is->kind == PKI_CERT_EDGE && o->tenant == NULL)
 		return err_set(e, -EINVAL, "an edge certificate needs "
 		    "--tenant T");
 	if (o->tenant != NULL && !name_valid(o->tenant))
 		return err_set(e, -EINVAL, "invalid tenant '%s' (letters, "
 		    "digits, '.', '_', '-'; at most 63)", o->tenant);
-	if (o->kind != PKI_CERT_DEVICE && !name_valid(o->name))
+	if (is->kind != PKI_CERT_DEVICE && !name_valid(is->name))
 		return err_set(e, -EINVAL, "invalid name '%s' (letters, "
-		    "digits, '.', '_', '-'; at most 63)", o->name);
-	if (o->kind == PKI_CERT_CLOUD && o->dns.n == 0 && o->ips.n == 0)
+		    "digits, '.', '_', '-'; at most 63)", is->name);
+	if (is->kind == PKI_CERT_CLOUD && o->dns.n == 0 && o->ips.n == 0)
 		return err_set(e, -EINVAL, "a cloud certificate needs --dns "
 		    "and/or --ip (the names edges dial)");
 	for (i = 0; i < o->dns.n; i++) {
@@ -188,7 +114,7 @@ issue_check(struct issue_opts *o, struct err *e)
 }
 
 static int
-output_paths(const struct issue_opts *o, const char *base, char **crt,
+output_paths(const struct pki_opts *o, const char *base, char **crt,
     char **key, struct err *e)
 {
 	char prefix[4096];
@@ -205,7 +131,7 @@ output_paths(const struct issue_opts *o, const char *base, char **crt,
 		return err_set(e, -ENOMEM, "out of memory");
 	snprintf(*crt, n, "%s.crt", prefix);
 	snprintf(*key, n, "%s.key", prefix);
-	if (o->force)
+	if (o->seen & PKI_OPT_FORCE)
 		return 0;
 	if (fs_exists(*crt) || fs_exists(*key))
 		return err_set(e, -EEXIST, "%s already exists (use --force "
@@ -214,7 +140,7 @@ output_paths(const struct issue_opts *o, const char *base, char **crt,
 }
 
 static void
-print_issued(const struct issue_opts *o, const char *name, X509 *cert,
+print_issued(enum pki_cert_kind kind, const char *name, X509 *cert,
     const char *crt, const char *key)
 {
 	char fc[TLS_FP_LEN], fs[TLS_FP_LEN], until[32];
@@ -227,35 +153,36 @@ print_issued(const struct issue_opts *o, const char *name, X509 *cert,
 	tls_fp_cert(cert, fc);
 	tls_fp_spki(cert, fs);
 	pki_time_format(X509_get0_notAfter(cert), until, sizeof(until));
-	printf("issued %s certificate %s\n", kinds[o->kind], name);
+	printf("issued %s certificate %s\n", kinds[kind], name);
 	printf("  certificate  %s (valid until %s)\n", crt, until);
 	printf("  private key  %s (mode 0600)\n", key);
 	printf("  serial       %s\n", serial ? serial : "?");
 	printf("  cert_sha256  %s\n  spki_sha256  %s\n", fc, fs);
 	log_info("pki", "issued", "kind=%s name=%s serial=%s cert_sha256=%s "
-	    "path=%s", kinds[o->kind], name, serial ? serial : "?", fc, crt);
+	    "path=%s", kinds[kind], name, serial ? serial : "?", fc, crt);
 	OPENSSL_free(serial);
 }
 
 /* Fills the subject and SAN for the kind; base gets the default file
  * name. Strings point into o, uri, mac_str. */
 static int
-issue_spec(struct issue_opts *o, struct pki_certspec *spec, char *uri,
+issue_spec(const struct issue *is, struct pki_certspec *spec, char *uri,
     size_t urilen, char *mac_str, char *base, size_t baselen,
     struct err *e)
 {
+	const struct pki_opts *o = &is->o;
 	uint8_t mac[6];
 	int rc;
 
-	spec->kind = o->kind;
+	spec->kind = is->kind;
 	spec->days = o->days;
-	spec->cn = o->name;
-	snprintf(base, baselen, "%s", o->name);
-	switch (o->kind) {
+	spec->cn = is->name;
+	snprintf(base, baselen, "%s", is->name);
+	switch (is->kind) {
 	case PKI_CERT_EDGE:
 		spec->ou = "isthmus edge";
 		spec->o = o->tenant;
-		identity_edge_uri(o->tenant, o->name, uri, urilen);
+		identity_edge_uri(o->tenant, is->name, uri, urilen);
 		spec->uri = uri;
 		break;
 	case PKI_CERT_CLOUD:
@@ -265,7 +192,7 @@ issue_spec(struct issue_opts *o, struct pki_certspec *spec, char *uri,
 		spec->nips = o->ips.n;
 		break;
 	case PKI_CERT_DEVICE:
-		rc = mac_parse(o->name, mac, e);
+		rc = mac_parse(is->name, mac, e);
 		if (rc != 0)
 			return rc;
 		mac_format(mac, mac_str);
@@ -284,7 +211,8 @@ issue_spec(struct issue_opts *o, struct pki_certspec *spec, char *uri,
 int
 pki_cmd_issue(int argc, char **argv)
 {
-	struct issue_opts o = { .days = 0 };
+	struct issue is = { .o = { .days = 0 } };
+	struct pki_opts *o = &is.o;
 	struct pki_certspec spec = { 0 };
 	struct pki_ca ca = { 0 };
 	char uri[256], mac_str[MAC_STR_LEN], base[NAME_MAX_LEN + 1];
@@ -295,24 +223,33 @@ pki_cmd_issue(int argc, char **argv)
 	struct err e;
 	int rc, i;
 
-	rc = issue_parse(argc, argv, &o);
+	rc = pki_getopt(argc, argv, usage_issue, PKI_OPT_TENANT | PKI_OPT_DNS |
+	    PKI_OPT_IP | PKI_OPT_VENDOR | PKI_OPT_CA | PKI_OPT_OUT |
+	    PKI_OPT_DAYS | PKI_OPT_KEY | PKI_OPT_FORCE, PKI_OPT_CA, 2, 2, o);
 	if (rc >= 0)
 		goto done;
-	if (!o.key_set)
-		o.key = o.kind == PKI_CERT_DEVICE ? PKI_KEY_P256 :
+	if (parse_kind(o->pos[0], &is.kind) != 0) {
+		rc = cli_usage_error("pki issue", usage_issue, "unknown "
+		    "certificate kind '%s' (edge, cloud or device)", o->pos[0]);
+		goto done;
+	}
+	is.name = o->pos[1];
+	if (!(o->seen & PKI_OPT_KEY))
+		o->key = is.kind == PKI_CERT_DEVICE ? PKI_KEY_P256 :
 		    PKI_KEY_ED25519;
-	if (o.days == 0)
-		o.days = o.kind == PKI_CERT_DEVICE ? DAYS_DEVICE : DAYS_GATEWAY;
-	rc = issue_check(&o, &e);
+	if (o->days == 0)
+		o->days = is.kind == PKI_CERT_DEVICE ? DAYS_DEVICE :
+		    DAYS_GATEWAY;
+	rc = issue_check(&is, &e);
 	if (rc == 0)
-		rc = issue_spec(&o, &spec, uri, sizeof(uri), mac_str, base,
+		rc = issue_spec(&is, &spec, uri, sizeof(uri), mac_str, base,
 		    sizeof(base), &e);
 	if (rc == 0)
-		rc = pki_ca_load(o.ca, true, &ca, &e);
+		rc = pki_ca_load(o->ca, true, &ca, &e);
 	if (rc == 0)
-		rc = output_paths(&o, base, &crt, &keypath, &e);
+		rc = output_paths(o, base, &crt, &keypath, &e);
 	if (rc == 0)
-		rc = pki_keygen(o.key, &key, &e);
+		rc = pki_keygen(o->key, &key, &e);
 	if (rc == 0)
 		rc = pki_make_cert(&spec, key, ca.cert, ca.key, &cert, &e);
 	/* An intermediate's leaves carry it, so peers can build the chain to
@@ -325,12 +262,14 @@ pki_cmd_issue(int argc, char **argv)
 			sk_X509_push(chain, sk_X509_value(ca.chain, i));
 	}
 	if (rc == 0)
-		rc = pki_write_pair(crt, keypath, cert, chain, key, o.force, &e);
+		rc = pki_write_pair(crt, keypath, cert, chain, key,
+		    o->seen & PKI_OPT_FORCE, &e);
 	if (rc == -EEXIST)
 		err_wrap(&e, rc, "refused (use --force to replace)");
 	if (rc == 0)
-		print_issued(&o, spec.cn, cert, crt, keypath);
-	rc = rc == 0 ? EXIT_OK : issue_fail(&e);
+		print_issued(is.kind, spec.cn, cert, crt, keypath);
+	rc = rc == 0 ? EXIT_OK : cli_fail("pki issue", EXIT_USAGE, "%s",
+	    e.msg);
 done:
 	sk_X509_free(chain);
 	X509_free(cert);
@@ -338,7 +277,6 @@ done:
 	pki_ca_free(&ca);
 	free(crt);
 	free(keypath);
-	strlist_free(&o.dns);
-	strlist_free(&o.ips);
+	pki_opts_free(o);
 	return rc;
 }

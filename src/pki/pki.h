@@ -14,6 +14,7 @@
 
 #include <openssl/x509.h>
 
+#include "common/confparse.h"
 #include "common/err.h"
 
 /* Entry point for "isthmus pki ..." (argv[0] is "pki"). */
@@ -29,8 +30,45 @@ int pki_cmd_crl(int argc, char **argv);
 int pki_cmd_show(int argc, char **argv);
 int pki_cmd_verify(int argc, char **argv);
 
-/* Shared option parsing (pki.c). */
+/* Shared option parsing (pki.c): one option table for every subcommand;
+ * each says which options apply to it. */
 enum pki_key_type { PKI_KEY_ED25519, PKI_KEY_P256 };
+
+enum {
+	PKI_OPT_NAME = 1u << 0,
+	PKI_OPT_DAYS = 1u << 1,
+	PKI_OPT_KEY = 1u << 2,
+	PKI_OPT_CA = 1u << 3,
+	PKI_OPT_OUT = 1u << 4,
+	PKI_OPT_REASON = 1u << 5,
+	PKI_OPT_TENANT = 1u << 6,
+	PKI_OPT_DNS = 1u << 7,
+	PKI_OPT_IP = 1u << 8,
+	PKI_OPT_VENDOR = 1u << 9,
+	PKI_OPT_FORCE = 1u << 10,
+	PKI_OPT_JSON = 1u << 11,
+	PKI_OPT_USAGE = 1u << 12,
+};
+
+struct pki_opts {
+	unsigned seen;		/* PKI_OPT_* given on the command line */
+	const char *name, *ca, *out, *reason, *tenant, *vendor, *usage;
+	int days;
+	enum pki_key_type key;
+	struct strlist dns, ips;
+	char **pos;		/* positional arguments */
+	int npos;
+};
+
+/*
+ * Parses argv (argv[0] is the subcommand) into o, refusing options outside
+ * allowed, values that do not parse, and a positional count outside
+ * [npos_min, npos_max]; options in `required` must be present. Returns -1
+ * when the command should go on, else the exit code (0 after --help).
+ */
+int pki_getopt(int argc, char **argv, const char *usage, unsigned allowed,
+    unsigned required, int npos_min, int npos_max, struct pki_opts *o);
+void pki_opts_free(struct pki_opts *o);
 int pki_parse_key_type(const char *s, enum pki_key_type *out,
     struct err *e);
 int pki_parse_days(const char *s, int *out, struct err *e);

@@ -7,7 +7,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -222,36 +221,19 @@ print_text(const struct cert_info *ci)
 int
 pki_cmd_show(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		CLI_COMMON_LONG,
-		{ NULL, 0, NULL, 0 },
-	};
+	struct pki_opts o = { 0 };
 	struct cert_info ci;
-	bool json = false;
 	X509 *cert = NULL;
 	struct err e;
-	int c, rc;
+	int rc;
 
-	cli_getopt_reset();
-	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT, opts, NULL)) != -1) {
-		if (cli_common_option(c))
-			continue;
-		if (c == 'h') {
-			fputs(usage_show, stdout);
-			return EXIT_OK;
-		}
-		if (c != 'j')
-			return cli_bad_option("pki show", usage_show, argv, c);
-		json = true;
-	}
-	if (optind + 1 != argc)
-		return cli_usage_error("pki show", usage_show,
-		    "expected one CERT");
-	if (tls_load_cert(argv[optind], &cert, &e) != 0)
+	rc = pki_getopt(argc, argv, usage_show, PKI_OPT_JSON, 0, 1, 1, &o);
+	if (rc >= 0)
+		return rc;
+	if (tls_load_cert(o.pos[0], &cert, &e) != 0)
 		return cli_fail("pki show", EXIT_USAGE, "%s", e.msg);
 	rc = info_collect(cert, &ci);
-	if (rc == 0 && json)
+	if (rc == 0 && (o.seen & PKI_OPT_JSON))
 		print_json(&ci);
 	else if (rc == 0)
 		print_text(&ci);

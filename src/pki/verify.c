@@ -7,7 +7,6 @@
 #include "pki/pki.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <string.h>
 #include <time.h>
 
@@ -190,43 +189,24 @@ out:
 int
 pki_cmd_verify(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "ca", required_argument, NULL, 'c' },
-		{ "usage", required_argument, NULL, 'u' },
-		CLI_COMMON_LONG,
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *cadir = NULL, *usage = "any";
+	struct pki_opts o = { .usage = "any" };
 	STACK_OF(X509) *certs = NULL;
 	struct pki_ca ca = { 0 };
 	X509_CRL *crl = NULL;
 	X509 *leaf = NULL, *bad = NULL;
-	int c, purpose, depth, err, rc;
+	int purpose, depth, err, rc;
 	struct err e;
 
-	cli_getopt_reset();
-	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT, opts, NULL)) != -1) {
-		if (cli_common_option(c))
-			continue;
-		switch (c) {
-		case 'h':
-			fputs(usage_verify, stdout);
-			return EXIT_OK;
-		case 'c': cadir = optarg; break;
-		case 'u': usage = optarg; break;
-		default:
-			return cli_bad_option("pki verify", usage_verify, argv, c);
-		}
-	}
-	if (optind + 1 != argc || cadir == NULL)
-		return cli_usage_error("pki verify", usage_verify,
-		    "expected CERT and --ca DIR");
-	if (parse_usage(usage, &purpose) != 0)
+	rc = pki_getopt(argc, argv, usage_verify, PKI_OPT_CA | PKI_OPT_USAGE,
+	    PKI_OPT_CA, 1, 1, &o);
+	if (rc >= 0)
+		return rc;
+	if (parse_usage(o.usage, &purpose) != 0)
 		return cli_fail("pki verify", EXIT_USAGE, "unknown usage '%s' "
-		    "(expected client, server or any)", usage);
-	rc = tls_load_certs(argv[optind], &certs, &e);
+		    "(expected client, server or any)", o.usage);
+	rc = tls_load_certs(o.pos[0], &certs, &e);
 	if (rc == 0)
-		rc = pki_ca_load(cadir, false, &ca, &e);
+		rc = pki_ca_load(o.ca, false, &ca, &e);
 	if (rc == 0)
 		rc = pki_crl_load(&ca, &crl, &e);
 	if (rc != 0) {
@@ -246,7 +226,7 @@ pki_cmd_verify(int argc, char **argv)
 		printf("ok\n");
 		rc = EXIT_OK;
 	} else {
-		report(err, bad, depth, cadir);
+		report(err, bad, depth, o.ca);
 		rc = EXIT_FAIL;
 	}
 out:
