@@ -19,7 +19,7 @@
 struct instance {
 	const struct conf_section *sec;
 	void *storage;
-	char name[NAME_MAX_LEN + 1];
+	char name[2 * NAME_MAX_LEN + 2];
 	int line;		/* header line; 0: singleton absent from file */
 	uint64_t set;		/* bit i: key i was set by the file */
 	int key_line[64];
@@ -193,6 +193,22 @@ open_instance(struct parse_state *st, const struct conf_section *sec,
 	return in;
 }
 
+static bool
+section_name_valid(const struct conf_section *sec, const char *name)
+{
+	char scope[NAME_MAX_LEN + 2];
+	const char *slash = strchr(name, '/');
+	size_t n;
+
+	if (!sec->scoped)
+		return name_valid(name);
+	if (slash == NULL || (n = (size_t)(slash - name)) >= sizeof(scope))
+		return false;
+	memcpy(scope, name, n);
+	scope[n] = '\0';
+	return name_valid(scope) && name_valid(slash + 1);
+}
+
 /* Called by the reader for each "[...]" line, before libinih sees it. */
 static void
 begin_section(struct parse_state *st, const char *inner, size_t len)
@@ -243,9 +259,10 @@ begin_section(struct parse_state *st, const char *inner, size_t len)
 		    "[%s NAME]", kind);
 		return;
 	}
-	if (!name_valid(name)) {
-		add_error(st, st->lineno, what, "invalid name '%s' (letters, "
-		    "digits, '.', '_', '-'; at most %d)", name, NAME_MAX_LEN);
+	if (!section_name_valid(sec, name)) {
+		add_error(st, st->lineno, what, "invalid name '%s' (%sletters, "
+		    "digits, '.', '_', '-'; at most %d)", name, sec->scoped ?
+		    "TENANT/NAME, each " : "", NAME_MAX_LEN);
 		return;
 	}
 	in = find_instance(st, sec, name);
@@ -364,7 +381,7 @@ check_required(struct parse_state *st)
 
 	for (i = 0; i < st->ninst; i++) {
 		const struct instance *in = &st->inst[i];
-		char what[NAME_MAX_LEN + 80];
+		char what[2 * NAME_MAX_LEN + 80];
 
 		for (k = 0; k < in->sec->nkeys; k++) {
 			const struct conf_key *key = &in->sec->keys[k];

@@ -54,6 +54,7 @@ struct conf_key {
 struct conf_section {
 	const char *name;
 	bool named;
+	bool scoped;		/* named as "SCOPE/NAME", e.g. [service A/web] */
 	const struct conf_key *keys;
 	size_t nkeys;			/* at most 64 */
 	/*

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from isthmus_testlib import assert_unchanged, describe, run, snapshot
+from isthmus_testlib import REPO, assert_unchanged, describe, run, snapshot
 
 PKI_SUBCOMMANDS = ["init", "issue", "intermediate", "revoke", "crl", "show",
                    "verify"]
@@ -15,6 +15,14 @@ def test_version():
     assert re.fullmatch(r"isthmus \S+\n?", res.stdout), describe(res)
     # A version should contain at least one digit.
     assert re.search(r"\d", res.stdout), describe(res)
+
+
+def test_version_matches_meson_project():
+    meson = REPO / "meson.build"
+    m = re.search(r"project\([^)]*?version\s*:\s*'([^']+)'",
+                  meson.read_text(), re.S)
+    assert m, "cannot find the project version in meson.build"
+    assert run("--version", expect=0).stdout.strip() == f"isthmus {m.group(1)}"
 
 
 @pytest.mark.parametrize("argv", [["help"], ["--help"]])

@@ -11,7 +11,7 @@ BAD_NAMES = [
     "a" * 64, "gw\n", "g\u00fcw", "gw\\1",
 ]
 
-BAD_DAYS = ["0", "-3", "abc"]
+BAD_DAYS = ["0", "-3", "abc", "7x", ""]
 
 KINDS = {
     "edge": ["edge", "gw1", "--tenant", "acme"],
@@ -242,6 +242,16 @@ def test_issue_unwritable_out(make_ca, tmp_path, kind):
     before = snapshot(tmp_path)
     res = run("pki", "issue", *KINDS[kind], "--ca", ca.dir, "--out",
               blocker / "sub" / "name")
+    assert_refused(res)
+    assert_unchanged(before, tmp_path)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_issue_out_in_missing_directory(make_ca, tmp_path, kind):
+    ca = make_ca()
+    before = snapshot(tmp_path)
+    res = run("pki", "issue", *KINDS[kind], "--ca", ca.dir, "--out",
+              tmp_path / "no-such-dir" / "name")
     assert_refused(res)
     assert_unchanged(before, tmp_path)
 

@@ -93,14 +93,38 @@ open_tenant(void *ctx, const char *name)
 	return t;
 }
 
-static const struct conf_section sections[] = {
-	{ "main", false, main_keys, sizeof(main_keys) / sizeof(main_keys[0]),
-	    open_main },
-	{ "tenant", true, tenant_keys,
-	    sizeof(tenant_keys) / sizeof(tenant_keys[0]), open_tenant },
+struct svc_sec {
+	char name[130];
+	int64_t weight;
 };
 
-static const struct conf_schema schema = { sections, 2 };
+static void *
+open_svc(void *ctx, const char *name)
+{
+	static struct svc_sec svc;
+
+	(void)ctx;
+	snprintf(svc.name, sizeof(svc.name), "%s", name);
+	return &svc;
+}
+
+static const struct conf_key svc_keys[] = {
+	{ "weight", CONF_INT, offsetof(struct svc_sec, weight), 1, 100, NULL,
+	    "1", 0 },
+};
+
+static const struct conf_section sections[] = {
+	{ .name = "main", .keys = main_keys,
+	    .nkeys = sizeof(main_keys) / sizeof(main_keys[0]),
+	    .open = open_main },
+	{ .name = "tenant", .named = true, .keys = tenant_keys,
+	    .nkeys = sizeof(tenant_keys) / sizeof(tenant_keys[0]),
+	    .open = open_tenant },
+	{ .name = "service", .named = true, .scoped = true, .keys = svc_keys,
+	    .nkeys = 1, .open = open_svc },
+};
+
+static const struct conf_schema schema = { sections, 3 };
 
 static struct test_ctx ctx;
 static struct conf_errors errs;
@@ -344,6 +368,21 @@ test_section_names(void **state)
 }
 
 static void
+test_scoped_names(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("[main]\nlisten = 127.0.0.1:1\n"
+	    "[service A/telemetry]\nweight = 3\n"), 0);
+	assert_int_equal(parse("[main]\nlisten = 127.0.0.1:1\n"
+	    "[service telemetry]\n[service A/b/c]\n[service /x]\n"), -EINVAL);
+	assert_int_equal(errs.n, 3);
+	assert_non_null(strstr(errs.line[0], "t.conf:3: [service telemetry]: "
+	    "invalid name 'telemetry' (TENANT/NAME, each letters"));
+	assert_non_null(strstr(errs.line[1], "t.conf:4: [service A/b/c]"));
+	assert_non_null(strstr(errs.line[2], "t.conf:5: [service /x]"));
+}
+
+static void
 test_indented_key(void **state)
 {
 	(void)state;
@@ -450,6 +489,7 @@ main(void)
 		cmocka_unit_test_teardown(test_missing_section, teardown),
 		cmocka_unit_test_teardown(test_key_outside_section, teardown),
 		cmocka_unit_test_teardown(test_section_names, teardown),
+		cmocka_unit_test_teardown(test_scoped_names, teardown),
 		cmocka_unit_test_teardown(test_indented_key, teardown),
 		cmocka_unit_test_teardown(test_syntax_error, teardown),
 		cmocka_unit_test_teardown(test_long_line, teardown),
