@@ -9,6 +9,7 @@
 #include "version.h"
 
 #include "common/cli.h"
+#include "cloud/cloud.h"
 #include "pki/pki.h"
 
 struct command {
@@ -19,6 +20,8 @@ struct command {
 };
 
 static const struct command commands[] = {
+	{ "cloud", "run the multi-tenant cloud gateway", cloud_main,
+	    cloud_usage },
 	{ "pki", "create CAs; issue, revoke, show and verify certificates",
 	    pki_main, pki_usage },
 };

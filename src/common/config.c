@@ -176,7 +176,7 @@ open_instance(struct parse_state *st, const struct conf_section *sec,
 	in->sec = sec;
 	in->line = line;
 	snprintf(in->name, sizeof(in->name), "%s", name);
-	in->storage = sec->open(st->ctx, name);
+	in->storage = sec->open(st->ctx, name, line);
 	if (in->storage == NULL) {
 		st->rc = -ENOMEM;
 		return NULL;

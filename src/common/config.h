@@ -61,9 +61,10 @@ struct conf_section {
 	 * Returns zeroed storage for one occurrence of the section; name is the
 	 * section's name ("A" for "[tenant A]", "" for a singleton). Singletons
 	 * are opened once before parsing, so their defaults apply even when the
-	 * file omits them. Returns NULL when out of memory.
+	 * file omits them. line is the header's line (0 for singletons).
+	 * Returns NULL when out of memory.
 	 */
-	void *(*open)(void *ctx, const char *name);
+	void *(*open)(void *ctx, const char *name, int line);
 };
 
 struct conf_schema {

@@ -71,14 +71,14 @@ static const struct conf_key tenant_keys[] = {
 };
 
 static void *
-open_main(void *ctx, const char *name)
+open_main(void *ctx, const char *name, int line)
 {
 	(void)name;
 	return &((struct test_ctx *)ctx)->main;
 }
 
 static void *
-open_tenant(void *ctx, const char *name)
+open_tenant(void *ctx, const char *name, int line)
 {
 	struct test_ctx *c = ctx;
 	struct tenant_sec *t;
@@ -99,7 +99,7 @@ struct svc_sec {
 };
 
 static void *
-open_svc(void *ctx, const char *name)
+open_svc(void *ctx, const char *name, int line)
 {
 	static struct svc_sec svc;
 

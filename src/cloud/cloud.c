@@ -1,0 +1,271 @@
+/*
+ * isthmus cloud: the multi-tenant gateway. One event loop: the TLS
+ * listener, the tunnels (tunnel.c), signals (SIGHUP reload, SIGTERM drain).
+ */
+#include "cloud/cloud.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/listener.h>
+#include <openssl/ssl.h>
+
+#include "cloud/config.h"
+#include "cloud/tunnel.h"
+#include "common/cli.h"
+#include "common/log.h"
+#include "common/netutil.h"
+#include "common/tlsctx.h"
+
+static const char usage_cloud[] =
+"usage: isthmus cloud -c FILE [--check] [-v|-q]\n"
+"\n"
+"Runs the cloud gateway: a TLS 1.3 listener for edge tunnels, admitting an\n"
+"edge only if its certificate chains to the configured CA, is not revoked,\n"
+"names an edge of exactly one tenant and matches that edge's pin; streams\n"
+"reach only the services of the edge's tenant. See docs/cloud.md.\n"
+"  -c, --config FILE  the configuration (see examples/cloud.conf)\n"
+"  --check            validate the configuration and exit (0 or 2)\n"
+"Signals: SIGHUP reloads config and certificates; SIGTERM drains and\n"
+"exits.\n";
+
+struct cloud_daemon {
+	struct cloud cl;
+	const char *path;
+	struct evconnlistener *listener;
+	struct event *sig_hup, *sig_term, *sig_int, *drain_timer;
+};
+
+void
+cloud_usage(FILE *f)
+{
+	fputs(usage_cloud, f);
+}
+
+static int
+make_ssl_ctx(const struct cloud_conf *cf, SSL_CTX **out, struct err *e)
+{
+	struct tlsctx_opts o = {
+		.server = true, .cert = cf->cert, .key = cf->key, .ca = cf->ca,
+		.crl = cf->crl,
+	};
+
+	return tlsctx_new(&o, out, e);
+}
+
+static int
+load(const char *path, struct cloud_conf **cf, SSL_CTX **ctx)
+{
+	struct conf_errors errs;
+	struct err e;
+	size_t i;
+
+	if (cloud_conf_load(path, cf, &errs) != 0) {
+		for (i = 0; i < errs.n; i++)
+			log_error("cloud", "config_error", "error=%s",
+			    errs.line[i]);
+		conf_errors_print(&errs, stderr);
+		return -EINVAL;
+	}
+	if (make_ssl_ctx(*cf, ctx, &e) != 0) {
+		fprintf(stderr, "%s: %s\n", path, e.msg);
+		log_error("cloud", "config_error", "error=%s", e.msg);
+		cloud_conf_unref(*cf);
+		*cf = NULL;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void
+on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	struct cloud_daemon *d = arg;
+
+	(void)l;
+	tunnel_accept(&d->cl, fd, sa, salen);
+}
+
+static void
+on_reload(evutil_socket_t sig, short what, void *arg)
+{
+	struct cloud_daemon *d = arg;
+	struct cloud_conf *cf;
+	struct tunnel *t, *next;
+	SSL_CTX *ctx;
+
+	(void)sig;
+	(void)what;
+	if (load(d->path, &cf, &ctx) != 0) {
+		log_error("cloud", "reload_failed", "config=%s action=%s",
+		    d->path, "keeping the running configuration");
+		return;
+	}
+	/* The listen address stays: rebinding would drop the socket. */
+	SSL_CTX_free(d->cl.ssl_ctx);
+	d->cl.ssl_ctx = ctx;
+	cloud_conf_unref(d->cl.conf);
+	d->cl.conf = cf;
+	for (t = d->cl.tunnels; t != NULL; t = next) {
+		next = tunnel_next(t);
+		tunnel_recheck(t);
+	}
+	log_info("cloud", "reloaded", "config=%s", d->path);
+}
+
+static void
+on_empty(struct cloud *cl)
+{
+	if (cl->draining)
+		event_base_loopexit(cl->base, NULL);
+}
+
+static void
+on_drain_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct cloud_daemon *d = arg;
+
+	(void)fd;
+	(void)what;
+	log_warn("cloud", "drain_timeout", "action=%s", "closing open tunnels");
+	event_base_loopexit(d->cl.base, NULL);
+}
+
+static void
+on_terminate(evutil_socket_t sig, short what, void *arg)
+{
+	struct cloud_daemon *d = arg;
+	struct tunnel *t, *next;
+	struct timeval tv;
+
+	(void)what;
+	if (d->cl.draining)
+		return;
+	d->cl.draining = true;
+	log_info("cloud", "draining", "signal=%d", (int)sig);
+	evconnlistener_disable(d->listener);
+	for (t = d->cl.tunnels; t != NULL; t = next) {
+		next = tunnel_next(t);
+		tunnel_shutdown(t);
+	}
+	if (d->cl.tunnels == NULL) {
+		event_base_loopexit(d->cl.base, NULL);
+		return;
+	}
+	tv.tv_sec = (time_t)(d->cl.conf->drain_timeout / 1000);
+	tv.tv_usec = (suseconds_t)(d->cl.conf->drain_timeout % 1000) * 1000;
+	d->drain_timer = evtimer_new(d->cl.base, on_drain_timeout, d);
+	if (d->drain_timer != NULL)
+		evtimer_add(d->drain_timer, &tv);
+}
+
+static int
+serve(struct cloud_daemon *d)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	char bound[80];
+	struct err e;
+	struct tunnel *t;
+
+	if (net_resolve(&d->cl.conf->listen, &ss, &sslen, &e) != 0) {
+		fprintf(stderr, "isthmus cloud: %s\n", e.msg);
+		return EXIT_USAGE;
+	}
+	d->listener = evconnlistener_new_bind(d->cl.base, on_accept, d,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+	    1024, (struct sockaddr *)&ss, (int)sslen);
+	if (d->listener == NULL) {
+		fprintf(stderr, "isthmus cloud: cannot listen on %s:%u: %s\n",
+		    d->cl.conf->listen.host, d->cl.conf->listen.port,
+		    strerror(errno));
+		return EXIT_FAIL;
+	}
+	net_local_name(evconnlistener_get_fd(d->listener), bound,
+	    sizeof(bound));
+	d->sig_hup = evsignal_new(d->cl.base, SIGHUP, on_reload, d);
+	d->sig_term = evsignal_new(d->cl.base, SIGTERM, on_terminate, d);
+	d->sig_int = evsignal_new(d->cl.base, SIGINT, on_terminate, d);
+	evsignal_add(d->sig_hup, NULL);
+	evsignal_add(d->sig_term, NULL);
+	evsignal_add(d->sig_int, NULL);
+	log_info("cloud", "ready", "listen=%s tenants=%zu edges=%zu "
+	    "services=%zu", bound, d->cl.conf->ntenants, d->cl.conf->nedges,
+	    d->cl.conf->nservices);
+	printf("ready cloud listen=%s\n", bound);
+	fflush(stdout);
+	event_base_dispatch(d->cl.base);
+	while ((t = d->cl.tunnels) != NULL)
+		tunnel_free(t);
+	log_info("cloud", "stopped", "listen=%s", bound);
+	return EXIT_OK;
+}
+
+int
+cloud_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 'C' },
+		CLI_COMMON_LONG,
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cloud_daemon d;
+	bool check = false;
+	int c, rc;
+
+	memset(&d, 0, sizeof(d));
+	cli_getopt_reset();
+	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT "c:", opts,
+	    NULL)) != -1) {
+		if (cli_common_option(c))
+			continue;
+		switch (c) {
+		case 'h':
+			fputs(usage_cloud, stdout);
+			return EXIT_OK;
+		case 'c': d.path = optarg; break;
+		case 'C': check = true; break;
+		default:
+			return cli_bad_option("cloud", usage_cloud, argv, c);
+		}
+	}
+	if (d.path == NULL || optind != argc)
+		return cli_usage_error("cloud", usage_cloud, d.path == NULL ?
+		    "-c FILE is required" : "unexpected argument");
+	if (load(d.path, &d.cl.conf, &d.cl.ssl_ctx) != 0)
+		return EXIT_USAGE;
+	if (check) {
+		printf("%s: ok\n", d.path);
+		rc = EXIT_OK;
+		goto out;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	d.cl.base = event_base_new();
+	if (d.cl.base == NULL) {
+		rc = EXIT_FAIL;
+		goto out;
+	}
+	d.cl.on_empty = on_empty;
+	rc = serve(&d);
+out:
+	if (d.listener != NULL)
+		evconnlistener_free(d.listener);
+	if (d.sig_hup != NULL)
+		event_free(d.sig_hup);
+	if (d.sig_term != NULL)
+		event_free(d.sig_term);
+	if (d.sig_int != NULL)
+		event_free(d.sig_int);
+	if (d.drain_timer != NULL)
+		event_free(d.drain_timer);
+	if (d.cl.base != NULL)
+		event_base_free(d.cl.base);
+	SSL_CTX_free(d.cl.ssl_ctx);
+	cloud_conf_unref(d.cl.conf);
+	return rc;
+}

@@ -1,0 +1,341 @@
+#include "cloud/config.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const balance_names[] = {
+	"round-robin", "least-conn", "hash", NULL
+};
+
+static const struct conf_key cloud_keys[] = {
+	{ "listen", CONF_HOSTPORT, offsetof(struct cloud_conf, listen), 0, 0,
+	    NULL, NULL, CONF_REQUIRED | CONF_PORT0 },
+	{ "cert", CONF_PATH, offsetof(struct cloud_conf, cert), 0, 0, NULL,
+	    NULL, CONF_REQUIRED },
+	{ "key", CONF_PATH, offsetof(struct cloud_conf, key), 0, 0, NULL, NULL,
+	    CONF_REQUIRED },
+	{ "ca", CONF_PATH, offsetof(struct cloud_conf, ca), 0, 0, NULL, NULL,
+	    CONF_REQUIRED },
+	{ "crl", CONF_PATH, offsetof(struct cloud_conf, crl), 0, 0, NULL, NULL,
+	    0 },
+	{ "admin_socket", CONF_PATH, offsetof(struct cloud_conf, admin_socket),
+	    0, 0, NULL, NULL, 0 },
+	{ "handshake_timeout", CONF_DURATION,
+	    offsetof(struct cloud_conf, handshake_timeout), 100, 300000, NULL,
+	    "10s", 0 },
+	{ "drain_timeout", CONF_DURATION,
+	    offsetof(struct cloud_conf, drain_timeout), 0, 3600000, NULL,
+	    "30s", 0 },
+	{ "keepalive", CONF_DURATION, offsetof(struct cloud_conf, keepalive),
+	    1000, 3600000, NULL, "30s", 0 },
+};
+
+static const struct conf_key tenant_keys[] = {
+	{ "edges", CONF_LIST, offsetof(struct cloud_tenant, edges), 0, 0, NULL,
+	    NULL, CONF_REQUIRED },
+};
+
+static const struct conf_key edge_keys[] = {
+	{ "pin", CONF_PIN, offsetof(struct cloud_edge, pin), 0, 0, NULL, NULL,
+	    CONF_REQUIRED },
+};
+
+static const struct conf_key service_keys[] = {
+	{ "backends", CONF_LIST, offsetof(struct cloud_service, backends), 0,
+	    0, NULL, NULL, CONF_REQUIRED },
+	{ "balance", CONF_ENUM, offsetof(struct cloud_service, balance), 0, 0,
+	    balance_names, "round-robin", 0 },
+	{ "connect_timeout", CONF_DURATION,
+	    offsetof(struct cloud_service, connect_timeout), 100, 60000, NULL,
+	    "3s", 0 },
+};
+
+#define NKEYS(k) (sizeof(k) / sizeof((k)[0]))
+
+/* Appends p to the array *v of *n pointers; p is freed on failure. */
+static void *
+push(void ***v, size_t *n, void *p)
+{
+	void **nv;
+
+	if (p == NULL)
+		return NULL;
+	nv = realloc(*v, (*n + 1) * sizeof(*nv));
+	if (nv == NULL) {
+		free(p);
+		return NULL;
+	}
+	nv[(*n)++] = p;
+	*v = nv;
+	return p;
+}
+
+static void *
+open_cloud(void *ctx, const char *name, int line)
+{
+	(void)name;
+	(void)line;
+	return ctx;
+}
+
+static void *
+open_tenant(void *ctx, const char *name, int line)
+{
+	struct cloud_conf *cf = ctx;
+	struct cloud_tenant *t = calloc(1, sizeof(*t));
+
+	if (t != NULL) {
+		snprintf(t->name, sizeof(t->name), "%s", name);
+		t->line = line;
+	}
+	return push((void ***)&cf->tenants, &cf->ntenants, t);
+}
+
+static void *
+open_edge(void *ctx, const char *name, int line)
+{
+	struct cloud_conf *cf = ctx;
+	struct cloud_edge *ed = calloc(1, sizeof(*ed));
+
+	if (ed != NULL) {
+		snprintf(ed->name, sizeof(ed->name), "%s", name);
+		ed->line = line;
+	}
+	return push((void ***)&cf->edges, &cf->nedges, ed);
+}
+
+static void *
+open_service(void *ctx, const char *name, int line)
+{
+	struct cloud_conf *cf = ctx;
+	struct cloud_service *s = calloc(1, sizeof(*s));
+	const char *slash = strchr(name, '/');
+
+	if (s != NULL) {
+		snprintf(s->tenant_name, sizeof(s->tenant_name), "%.*s",
+		    (int)(slash - name), name);
+		snprintf(s->name, sizeof(s->name), "%s", slash + 1);
+		s->line = line;
+	}
+	return push((void ***)&cf->services, &cf->nservices, s);
+}
+
+static const struct conf_section sections[] = {
+	{ .name = "cloud", .keys = cloud_keys, .nkeys = NKEYS(cloud_keys),
+	    .open = open_cloud },
+	{ .name = "tenant", .named = true, .keys = tenant_keys,
+	    .nkeys = NKEYS(tenant_keys), .open = open_tenant },
+	{ .name = "edge", .named = true, .keys = edge_keys,
+	    .nkeys = NKEYS(edge_keys), .open = open_edge },
+	{ .name = "service", .named = true, .scoped = true,
+	    .keys = service_keys, .nkeys = NKEYS(service_keys),
+	    .open = open_service },
+};
+
+static const struct conf_schema schema = { sections, NKEYS(sections) };
+
+static void
+verr(struct conf_errors *errs, const char *file, int line, const char *what,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void
+verr(struct conf_errors *errs, const char *file, int line, const char *what,
+    const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	errs->total++;
+	if (errs->n >= CONF_MAX_ERRORS)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(errs->line[errs->n++], sizeof(errs->line[0]), "%s:%d: %s: %s",
+	    file, line, what, msg);
+}
+
+static struct cloud_edge *
+find_edge(struct cloud_conf *cf, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cf->nedges; i++)
+		if (strcmp(cf->edges[i]->name, name) == 0)
+			return cf->edges[i];
+	return NULL;
+}
+
+static struct cloud_tenant *
+find_tenant(struct cloud_conf *cf, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cf->ntenants; i++)
+		if (strcmp(cf->tenants[i]->name, name) == 0)
+			return cf->tenants[i];
+	return NULL;
+}
+
+/* Every edge is listed by exactly one tenant and has its [edge] section
+ * with a pin: an edge's tenant is never ambiguous. */
+static void
+check_edges(struct cloud_conf *cf, struct conf_errors *errs)
+{
+	size_t i, k;
+
+	for (i = 0; i < cf->ntenants; i++) {
+		struct cloud_tenant *t = cf->tenants[i];
+
+		for (k = 0; k < t->edges.n; k++) {
+			struct cloud_edge *ed = find_edge(cf, t->edges.v[k]);
+
+			if (ed == NULL)
+				verr(errs, cf->path, t->line, "edges", "edge "
+				    "'%s' has no [edge %s] section with its pin",
+				    t->edges.v[k], t->edges.v[k]);
+			else if (ed->tenant != NULL)
+				verr(errs, cf->path, t->line, "edges", "edge "
+				    "'%s' is already in tenant %s; an edge "
+				    "belongs to exactly one tenant",
+				    ed->name, ed->tenant->name);
+			else
+				ed->tenant = t;
+		}
+	}
+	for (i = 0; i < cf->nedges; i++)
+		if (cf->edges[i]->tenant == NULL)
+			verr(errs, cf->path, cf->edges[i]->line, "[edge]",
+			    "edge '%s' is in no tenant's edges list",
+			    cf->edges[i]->name);
+}
+
+static int
+resolve_backend(const char *spec, struct cloud_backend *be, char *why,
+    size_t whylen)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
+	struct hostport hp;
+	struct err e;
+	char port[8];
+	int rc;
+
+	if (conf_parse_hostport(spec, false, &hp, &e) != 0) {
+		snprintf(why, whylen, "%s", e.msg);
+		return -EINVAL;
+	}
+	snprintf(port, sizeof(port), "%u", hp.port);
+	rc = getaddrinfo(hp.host, port, &hints, &ai);
+	if (rc != 0) {
+		snprintf(why, whylen, "cannot resolve '%s': %s", hp.host,
+		    gai_strerror(rc));
+		return -EINVAL;
+	}
+	memcpy(&be->ss, ai->ai_addr, ai->ai_addrlen);
+	be->sslen = ai->ai_addrlen;
+	hostport_format(&hp, be->addr, sizeof(be->addr));
+	freeaddrinfo(ai);
+	return 0;
+}
+
+static void
+check_services(struct cloud_conf *cf, struct conf_errors *errs)
+{
+	size_t i, k;
+	char why[300];
+
+	for (i = 0; i < cf->nservices; i++) {
+		struct cloud_service *s = cf->services[i];
+
+		s->tenant = find_tenant(cf, s->tenant_name);
+		if (s->tenant == NULL)
+			verr(errs, cf->path, s->line, "[service]", "tenant "
+			    "'%s' has no [tenant %s] section", s->tenant_name,
+			    s->tenant_name);
+		s->be = calloc(s->backends.n, sizeof(*s->be));
+		if (s->be == NULL && s->backends.n > 0) {
+			verr(errs, cf->path, s->line, "backends",
+			    "out of memory");
+			continue;
+		}
+		for (k = 0; k < s->backends.n; k++) {
+			if (resolve_backend(s->backends.v[k], &s->be[s->nbe],
+			    why, sizeof(why)) != 0)
+				verr(errs, cf->path, s->line, "backends",
+				    "%s", why);
+			else
+				s->be[s->nbe++].healthy = true;
+		}
+	}
+}
+
+int
+cloud_conf_load(const char *path, struct cloud_conf **out,
+    struct conf_errors *errs)
+{
+	struct cloud_conf *cf = calloc(1, sizeof(*cf));
+	int rc;
+
+	if (cf == NULL || (cf->path = strdup(path)) == NULL) {
+		free(cf);
+		return -ENOMEM;
+	}
+	rc = conf_load_file(&schema, cf, path, errs);
+	if (rc == 0) {
+		check_edges(cf, errs);
+		check_services(cf, errs);
+		if (errs->total > 0)
+			rc = -EINVAL;
+	}
+	if (rc != 0) {
+		cloud_conf_free(cf);
+		return rc;
+	}
+	cf->refs = 1;
+	*out = cf;
+	return 0;
+}
+
+struct cloud_conf *
+cloud_conf_ref(struct cloud_conf *cf)
+{
+	cf->refs++;
+	return cf;
+}
+
+void
+cloud_conf_unref(struct cloud_conf *cf)
+{
+	if (cf != NULL && --cf->refs == 0)
+		cloud_conf_free(cf);
+}
+
+void
+cloud_conf_free(struct cloud_conf *cf)
+{
+	size_t i;
+
+	if (cf == NULL)
+		return;
+	conf_free_fields(&sections[0], cf);
+	for (i = 0; i < cf->ntenants; i++) {
+		conf_free_fields(&sections[1], cf->tenants[i]);
+		free(cf->tenants[i]);
+	}
+	for (i = 0; i < cf->nedges; i++)
+		free(cf->edges[i]);
+	for (i = 0; i < cf->nservices; i++) {
+		conf_free_fields(&sections[3], cf->services[i]);
+		free(cf->services[i]->be);
+		free(cf->services[i]);
+	}
+	free(cf->tenants);
+	free(cf->edges);
+	free(cf->services);
+	free(cf->path);
+	free(cf);
+}

@@ -1,0 +1,79 @@
+/*
+ * The cloud gateway's configuration (cloud.conf): the TLS listener, the
+ * tenants with their edges (each pinned) and their services (each a pool
+ * of backends). Loaded into a fresh struct, cross-checked as a whole, and
+ * only then used, so a bad reload leaves the running one untouched.
+ */
+#ifndef ISTHMUS_CLOUD_CONFIG_H
+#define ISTHMUS_CLOUD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "common/config.h"
+#include "common/names.h"
+
+enum balance { BALANCE_ROUND_ROBIN, BALANCE_LEAST_CONN, BALANCE_HASH };
+
+struct cloud_tenant {
+	char name[NAME_MAX_LEN + 1];
+	int line;
+	struct strlist edges;
+};
+
+struct cloud_edge {
+	char name[NAME_MAX_LEN + 1];
+	int line;
+	uint8_t pin[32];
+	struct cloud_tenant *tenant;	/* set by validation */
+};
+
+struct cloud_backend {
+	char addr[HOSTPORT_HOST_MAX + 8];	/* as configured, for logs */
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	unsigned active;			/* streams relayed now */
+	bool healthy;
+};
+
+struct cloud_service {
+	char tenant_name[NAME_MAX_LEN + 1];
+	char name[NAME_MAX_LEN + 1];
+	int line;
+	struct cloud_tenant *tenant;	/* set by validation */
+	struct strlist backends;
+	int balance;
+	uint64_t connect_timeout;
+	struct cloud_backend *be;	/* resolved backends */
+	size_t nbe;
+	size_t rr_next;			/* round-robin position */
+};
+
+struct cloud_conf {
+	unsigned refs;		/* the daemon, tunnels and streams using it */
+	char *path;
+	struct hostport listen;
+	char *cert, *key, *ca, *crl;
+	char *admin_socket;
+	uint64_t handshake_timeout;
+	uint64_t drain_timeout;
+	uint64_t keepalive;
+	struct cloud_tenant **tenants;
+	size_t ntenants;
+	struct cloud_edge **edges;
+	size_t nedges;
+	struct cloud_service **services;
+	size_t nservices;
+};
+
+/* Loads and validates path. Returns 0 or -EINVAL with errs filled. */
+int cloud_conf_load(const char *path, struct cloud_conf **out,
+    struct conf_errors *errs);
+void cloud_conf_free(struct cloud_conf *cf);
+/* A reload swaps configurations while streams still use the old one. */
+struct cloud_conf *cloud_conf_ref(struct cloud_conf *cf);
+void cloud_conf_unref(struct cloud_conf *cf);
+
+#endif

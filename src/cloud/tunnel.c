@@ -1,0 +1,409 @@
+#include "cloud/tunnel.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+
+#include "cloud/policy.h"
+#include "cloud/pool.h"
+#include "common/h2conn.h"
+#include "common/log.h"
+#include "common/netutil.h"
+#include "common/relay.h"
+#include "common/tlsctx.h"
+
+struct tunnel {
+	struct cloud *cl;
+	struct tunnel *next, **pprev;
+	struct cloud_conf *conf;	/* a reference */
+	struct bufferevent *bev;	/* during the handshake */
+	struct h2conn *h2;
+	const struct cloud_edge *edge;
+	enum admit admit;
+	int verify_err;
+	char edge_name[NAME_MAX_LEN + 1];
+	char peer[64];
+	time_t started;
+};
+
+/* One stream's way to a backend. */
+struct upstream {
+	struct tunnel *t;
+	struct relay *r;
+	struct cloud_conf *conf;	/* a reference: svc lives in it */
+	struct cloud_service *svc;
+	struct bufferevent *bev;	/* while connecting */
+	int idx;			/* backend, once connected */
+	uint64_t tried;
+	bool in_connect;	/* inside bufferevent_socket_connect() */
+	bool failed_in_connect;
+};
+
+static int tunnel_idx = -1;
+
+struct tunnel *
+tunnel_next(struct tunnel *t)
+{
+	return t->next;
+}
+
+void
+tunnel_free(struct tunnel *t)
+{
+	struct cloud *cl = t->cl;
+
+	if (t->pprev != NULL) {
+		*t->pprev = t->next;
+		if (t->next != NULL)
+			t->next->pprev = t->pprev;
+	}
+	if (t->h2 != NULL)
+		h2conn_free(t->h2);
+	else if (t->bev != NULL)
+		bufferevent_free(t->bev);
+	cloud_conf_unref(t->conf);
+	free(t);
+	if (cl->tunnels == NULL && cl->on_empty != NULL)
+		cl->on_empty(cl);
+}
+
+/* Certificate verification, with admission at the leaf: the edge's chain
+ * was checked by OpenSSL up to here; policy decides the rest. */
+static int
+verify_cb(int ok, X509_STORE_CTX *x)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(x,
+	    SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct tunnel *t = SSL_get_ex_data(ssl, tunnel_idx);
+
+	if (!ok) {
+		if (t->verify_err == 0)
+			t->verify_err = X509_STORE_CTX_get_error(x);
+		return 0;
+	}
+	if (X509_STORE_CTX_get_error_depth(x) != 0)
+		return 1;
+	t->admit = policy_admit(t->conf, X509_STORE_CTX_get_current_cert(x),
+	    &t->edge, t->edge_name, sizeof(t->edge_name));
+	if (t->admit != ADMIT_OK) {
+		X509_STORE_CTX_set_error(x, X509_V_ERR_APPLICATION_VERIFICATION);
+		return 0;
+	}
+	return 1;
+}
+
+static const char *
+handshake_reason(struct tunnel *t, short what)
+{
+	unsigned long e = bufferevent_get_openssl_error(t->bev);
+
+	if (t->admit != ADMIT_OK)
+		return policy_admit_reason(t->admit);
+	switch (t->verify_err) {
+	case 0: break;
+	case X509_V_ERR_CERT_REVOKED: return "revoked";
+	case X509_V_ERR_CERT_HAS_EXPIRED: return "expired";
+	case X509_V_ERR_CERT_NOT_YET_VALID: return "not_yet_valid";
+	case X509_V_ERR_CRL_HAS_EXPIRED: return "crl_expired";
+	default: return "untrusted";
+	}
+	if (what & BEV_EVENT_TIMEOUT)
+		return "timeout";
+	if (ERR_GET_REASON(e) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE)
+		return "no_client_cert";
+	if (ERR_GET_REASON(e) == SSL_R_NO_APPLICATION_PROTOCOL)
+		return "alpn";
+	if (ERR_GET_REASON(e) == SSL_R_UNSUPPORTED_PROTOCOL)
+		return "tls_version";
+	if (e == 0)
+		return "closed";
+	return "tls_error";
+}
+
+static void
+upstream_done(struct relay *r, void *arg)
+{
+	struct upstream *u = arg;
+
+	(void)r;
+	if (u->bev != NULL)
+		bufferevent_free(u->bev);	/* cancel the connect */
+	else if (u->idx >= 0)
+		u->svc->be[u->idx].active--;
+	cloud_conf_unref(u->conf);
+	free(u);
+}
+
+static void upstream_try(struct upstream *u);
+
+static void
+upstream_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct upstream *u = arg;
+	struct cloud_backend *be = &u->svc->be[u->idx];
+
+	if (u->in_connect) {
+		/* libevent reports a synchronous failure both ways; the
+		 * caller handles it. */
+		u->failed_in_connect = true;
+		return;
+	}
+	if (what & BEV_EVENT_CONNECTED) {
+		bufferevent_set_timeouts(bev, NULL, NULL);
+		u->bev = NULL;
+		be->active++;
+		log_debug("cloud", "stream_connected", "edge=%s service=%s "
+		    "backend=%s", u->t->edge_name, u->svc->name, be->addr);
+		relay_accept(u->r, bev);	/* may free u */
+		return;
+	}
+	/* Refused or timed out before any byte moved: the next backend gets
+	 * the stream, so the device loses nothing. */
+	log_info("cloud", "backend_failed", "tenant=%s service=%s backend=%s "
+	    "reason=%s", u->svc->tenant_name, u->svc->name, be->addr,
+	    (what & BEV_EVENT_TIMEOUT) ? "timeout" : "refused");
+	bufferevent_free(bev);
+	u->bev = NULL;
+	u->idx = -1;
+	upstream_try(u);
+}
+
+static void
+upstream_try(struct upstream *u)
+{
+	struct timeval tv;
+	struct bufferevent *bev;
+	int i;
+
+	i = pool_pick(u->svc, relay_info(u->r)->device, u->tried);
+	if (i < 0) {
+		u->t->cl->stats.streams_refused++;
+		log_info("cloud", "stream_refused", "edge=%s tenant=%s "
+		    "service=%s reason=%s", u->t->edge_name,
+		    u->svc->tenant_name, u->svc->name, "no_backend");
+		relay_refuse(u->r, 503);	/* frees u, now or later */
+		return;
+	}
+	u->tried |= 1ull << i;
+	u->idx = i;
+	bev = bufferevent_socket_new(u->t->cl->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		relay_refuse(u->r, 503);
+		return;
+	}
+	u->bev = bev;
+	tv.tv_sec = (time_t)(u->svc->connect_timeout / 1000);
+	tv.tv_usec = (suseconds_t)(u->svc->connect_timeout % 1000) * 1000;
+	bufferevent_set_timeouts(bev, &tv, &tv);
+	bufferevent_setcb(bev, NULL, NULL, upstream_event, u);
+	u->in_connect = true;
+	u->failed_in_connect = false;
+	if (bufferevent_socket_connect(bev,
+	    (struct sockaddr *)&u->svc->be[i].ss, (int)u->svc->be[i].sslen) != 0)
+		u->failed_in_connect = true;
+	u->in_connect = false;
+	if (u->failed_in_connect) {
+		log_info("cloud", "backend_failed", "tenant=%s service=%s "
+		    "backend=%s reason=%s", u->svc->tenant_name, u->svc->name,
+		    u->svc->be[i].addr, "connect");
+		u->bev = NULL;
+		bufferevent_free(bev);
+		u->idx = -1;
+		upstream_try(u);
+	}
+}
+
+static void
+on_request(struct h2conn *c, struct relay *r, void *arg)
+{
+	struct tunnel *t = arg;
+	const struct relay_info *ri = relay_info(r);
+	struct cloud_service *svc;
+	struct upstream *u;
+
+	(void)c;
+	svc = policy_service(t->conf, t->edge->tenant, ri->authority);
+	if (svc == NULL) {
+		t->cl->stats.streams_refused++;
+		log_info("cloud", "stream_refused", "edge=%s tenant=%s "
+		    "service=%s reason=%s", t->edge_name, t->edge->tenant->name,
+		    ri->authority, "unknown_service");
+		relay_refuse(r, 403);
+		return;
+	}
+	u = calloc(1, sizeof(*u));
+	if (u == NULL) {
+		relay_refuse(r, 503);
+		return;
+	}
+	u->t = t;
+	u->r = r;
+	u->conf = cloud_conf_ref(t->conf);
+	u->svc = svc;
+	u->idx = -1;
+	t->cl->stats.streams_opened++;
+	relay_pending(r, upstream_done, u);
+	upstream_try(u);
+}
+
+static void
+on_response(struct h2conn *c, struct relay *r, int status, void *arg)
+{
+	(void)c;
+	(void)r;
+	(void)status;
+	(void)arg;
+}
+
+static void
+on_closed(struct h2conn *c, const char *why, void *arg)
+{
+	struct tunnel *t = arg;
+	struct h2conn_stats st;
+
+	h2conn_stats(c, &st);
+	t->cl->stats.bytes_in += st.bytes_in;
+	t->cl->stats.bytes_out += st.bytes_out;
+	log_info("cloud", "tunnel_down", "edge=%s tenant=%s peer=%s reason=%s "
+	    "streams=%llu bytes_in=%llu bytes_out=%llu", t->edge_name,
+	    t->edge->tenant->name, t->peer, why,
+	    (unsigned long long)st.streams_opened,
+	    (unsigned long long)st.bytes_in, (unsigned long long)st.bytes_out);
+	tunnel_free(t);
+}
+
+static const struct h2conn_cbs tunnel_cbs = {
+	.request = on_request,
+	.response = on_response,
+	.closed = on_closed,
+};
+
+static void
+handshake_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct tunnel *t = arg;
+	SSL *ssl = bufferevent_openssl_get_ssl(bev);
+	const unsigned char *alpn = NULL;
+	unsigned int alpnlen = 0;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		SSL_get0_alpn_selected(ssl, &alpn, &alpnlen);
+		if (t->edge == NULL || alpnlen != strlen(TUNNEL_ALPN) ||
+		    memcmp(alpn, TUNNEL_ALPN, alpnlen) != 0) {
+			log_info("cloud", "handshake_failed", "peer=%s edge=%s "
+			    "reason=%s", t->peer, t->edge_name, "alpn");
+			t->cl->stats.handshakes_failed++;
+			tunnel_free(t);
+			return;
+		}
+		bufferevent_set_timeouts(bev, NULL, NULL);
+		t->bev = NULL;
+		if (h2conn_new(bev, true, &tunnel_cbs, t, &t->h2) != 0) {
+			bufferevent_free(bev);
+			tunnel_free(t);
+			return;
+		}
+		t->cl->stats.handshakes_ok++;
+		t->started = time(NULL);
+		log_info("cloud", "tunnel_up", "edge=%s tenant=%s peer=%s",
+		    t->edge_name, t->edge->tenant->name, t->peer);
+		return;
+	}
+	t->cl->stats.handshakes_failed++;
+	log_info("cloud", "handshake_failed", "peer=%s edge=%s reason=%s",
+	    t->peer, t->edge_name[0] ? t->edge_name : "-",
+	    handshake_reason(t, what));
+	tunnel_free(t);
+}
+
+void
+tunnel_accept(struct cloud *cl, evutil_socket_t fd, const struct sockaddr *sa,
+    int salen)
+{
+	struct tunnel *t;
+	struct timeval tv;
+	SSL *ssl;
+
+	(void)salen;
+	if (tunnel_idx < 0)
+		tunnel_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	t = calloc(1, sizeof(*t));
+	ssl = SSL_new(cl->ssl_ctx);
+	if (t == NULL || ssl == NULL) {
+		free(t);
+		SSL_free(ssl);
+		evutil_closesocket(fd);
+		return;
+	}
+	t->cl = cl;
+	t->conf = cloud_conf_ref(cl->conf);
+	net_format(sa, t->peer, sizeof(t->peer));
+	SSL_set_ex_data(ssl, tunnel_idx, t);
+	SSL_set_verify(ssl, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+	    verify_cb);
+	t->bev = bufferevent_openssl_socket_new(cl->base, fd, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (t->bev == NULL) {
+		SSL_free(ssl);
+		evutil_closesocket(fd);
+		cloud_conf_unref(t->conf);
+		free(t);
+		return;
+	}
+	t->next = cl->tunnels;
+	if (t->next != NULL)
+		t->next->pprev = &t->next;
+	t->pprev = &cl->tunnels;
+	cl->tunnels = t;
+	tv.tv_sec = (time_t)(cl->conf->handshake_timeout / 1000);
+	tv.tv_usec = (suseconds_t)(cl->conf->handshake_timeout % 1000) * 1000;
+	bufferevent_set_timeouts(t->bev, &tv, &tv);
+	bufferevent_setcb(t->bev, NULL, NULL, handshake_event, t);
+	bufferevent_enable(t->bev, EV_READ | EV_WRITE);
+}
+
+void
+tunnel_shutdown(struct tunnel *t)
+{
+	if (t->h2 != NULL)
+		h2conn_shutdown(t->h2);
+	else
+		tunnel_free(t);
+}
+
+void
+tunnel_recheck(struct tunnel *t)
+{
+	struct cloud_conf *old = t->conf;
+	const struct cloud_edge *edge = NULL;
+	X509 *cert;
+	char name[NAME_MAX_LEN + 1];
+	enum admit a;
+
+	if (t->h2 == NULL) {
+		tunnel_free(t);	/* mid-handshake: let it retry */
+		return;
+	}
+	cert = SSL_get0_peer_certificate(bufferevent_openssl_get_ssl(
+	    h2conn_bev(t->h2)));
+	a = cert != NULL ? policy_admit(t->cl->conf, cert, &edge, name,
+	    sizeof(name)) : ADMIT_NO_IDENTITY;
+	if (a != ADMIT_OK) {
+		log_info("cloud", "tunnel_revoked", "edge=%s reason=%s",
+		    t->edge_name, policy_admit_reason(a));
+		tunnel_free(t);
+		return;
+	}
+	t->conf = cloud_conf_ref(t->cl->conf);
+	t->edge = edge;
+	cloud_conf_unref(old);
+}

@@ -1,0 +1,388 @@
+#include "common/h2conn.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <nghttp2/nghttp2.h>
+
+#include "common/log.h"
+#include "common/relay.h"
+
+/* Stop producing frames while this much TLS output is queued; resume when
+ * the socket drained it to the low mark. Bounds memory per tunnel. */
+#define H2_OUT_HIGH (256u * 1024)
+#define H2_OUT_LOW (64u * 1024)
+/* Per-stream receive window: what a peer may send before we acknowledge
+ * it, i.e. the most one stream can buffer towards a slow TCP peer. */
+#define H2_STREAM_WINDOW (256 * 1024)
+#define H2_CONN_WINDOW (16 * 1024 * 1024)
+#define H2_MAX_STREAMS 10000
+
+struct relay_link {
+	struct relay *r;
+	struct relay_link *next;
+};
+
+struct h2conn {
+	nghttp2_session *session;
+	struct bufferevent *bev;
+	bool server;
+	bool closing;		/* the session is over */
+	const char *why;
+	/* The closed callback runs from its own event, never from inside
+	 * nghttp2 or a bufferevent callback, so the owner may free c in it. */
+	struct event *close_ev;
+	const struct h2conn_cbs *cbs;
+	void *arg;
+	struct relay_link *relays;
+	struct h2conn_stats stats;
+};
+
+nghttp2_session *
+h2conn_session(struct h2conn *c)
+{
+	return c->session;
+}
+
+struct bufferevent *
+h2conn_bev(struct h2conn *c)
+{
+	return c->bev;
+}
+
+void
+h2conn_stats(const struct h2conn *c, struct h2conn_stats *st)
+{
+	*st = c->stats;
+}
+
+void
+h2conn_count_bytes(struct h2conn *c, uint64_t in, uint64_t out)
+{
+	c->stats.bytes_in += in;
+	c->stats.bytes_out += out;
+}
+
+void
+h2conn_link(struct h2conn *c, struct relay *r)
+{
+	struct relay_link *l = malloc(sizeof(*l));
+
+	if (l == NULL)
+		abort();	/* 16 bytes; see relay.c for the error path */
+	l->r = r;
+	l->next = c->relays;
+	c->relays = l;
+	c->stats.streams_open++;
+	c->stats.streams_opened++;
+}
+
+void
+h2conn_unlink(struct h2conn *c, struct relay *r)
+{
+	struct relay_link **pp, *l;
+
+	for (pp = &c->relays; (l = *pp) != NULL; pp = &l->next) {
+		if (l->r == r) {
+			*pp = l->next;
+			free(l);
+			c->stats.streams_open--;
+			return;
+		}
+	}
+}
+
+static void
+deliver_closed(evutil_socket_t fd, short what, void *arg)
+{
+	struct h2conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	c->cbs->closed(c, c->why, c->arg);
+}
+
+static void
+conn_closed(struct h2conn *c, const char *why)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	c->why = why;
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	event_active(c->close_ev, EV_TIMEOUT, 0);
+}
+
+void
+h2conn_flush(struct h2conn *c)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	if (c->closing)
+		return;
+	while (evbuffer_get_length(out) < H2_OUT_HIGH) {
+		const uint8_t *data;
+		ssize_t n = nghttp2_session_mem_send(c->session, &data);
+
+		if (n < 0) {
+			conn_closed(c, nghttp2_strerror((int)n));
+			return;
+		}
+		if (n == 0)
+			break;
+		if (evbuffer_add(out, data, (size_t)n) != 0) {
+			conn_closed(c, "out of memory");
+			return;
+		}
+	}
+	if (!nghttp2_session_want_read(c->session) &&
+	    !nghttp2_session_want_write(c->session) &&
+	    evbuffer_get_length(out) == 0)
+		conn_closed(c, "session finished");
+}
+
+static void
+on_read(struct bufferevent *bev, void *arg)
+{
+	struct h2conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	while (!c->closing && evbuffer_get_length(in) > 0) {
+		size_t len = evbuffer_get_contiguous_space(in);
+		ssize_t n;
+
+		n = nghttp2_session_mem_recv(c->session,
+		    evbuffer_pullup(in, (ssize_t)len), len);
+		if (n < 0) {
+			conn_closed(c, nghttp2_strerror((int)n));
+			return;
+		}
+		evbuffer_drain(in, (size_t)n);
+	}
+	h2conn_flush(c);
+}
+
+static void
+on_write(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	h2conn_flush(arg);
+}
+
+static void
+on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct h2conn *c = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_EOF)
+		conn_closed(c, "peer closed the connection");
+	else if (what & BEV_EVENT_ERROR)
+		conn_closed(c, "connection error");
+	else if (what & BEV_EVENT_TIMEOUT)
+		conn_closed(c, "timeout");
+}
+
+static int
+on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *arg)
+{
+	struct h2conn *c = arg;
+	struct relay *r;
+
+	if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat !=
+	    NGHTTP2_HCAT_REQUEST)
+		return 0;
+	if (!c->server) {
+		/* The edge never accepts a stream from the cloud. */
+		nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, f->hd.stream_id,
+		    NGHTTP2_REFUSED_STREAM);
+		return 0;
+	}
+	r = relay_new_incoming(c, f->hd.stream_id);
+	if (r == NULL)
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	nghttp2_session_set_stream_user_data(s, f->hd.stream_id, r);
+	return 0;
+}
+
+static int
+on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name,
+    size_t nlen, const uint8_t *value, size_t vlen, uint8_t flags, void *arg)
+{
+	struct relay *r = nghttp2_session_get_stream_user_data(s,
+	    f->hd.stream_id);
+
+	(void)flags;
+	(void)arg;
+	if (r != NULL && f->hd.type == NGHTTP2_HEADERS)
+		relay_header(r, name, nlen, value, vlen);
+	return 0;
+}
+
+static int
+on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *arg)
+{
+	struct h2conn *c = arg;
+	struct relay *r = nghttp2_session_get_stream_user_data(s,
+	    f->hd.stream_id);
+
+	switch (f->hd.type) {
+	case NGHTTP2_HEADERS:
+		if (r == NULL)
+			break;
+		if (c->server && f->headers.cat == NGHTTP2_HCAT_REQUEST)
+			c->cbs->request(c, r, c->arg);
+		else if (!c->server && f->headers.cat == NGHTTP2_HCAT_RESPONSE) {
+			relay_on_response(r);
+			c->cbs->response(c, r, relay_info(r)->status, c->arg);
+		}
+		if (f->hd.flags & NGHTTP2_FLAG_END_STREAM)
+			relay_on_end_stream(r);
+		break;
+	case NGHTTP2_DATA:
+		if (r != NULL && (f->hd.flags & NGHTTP2_FLAG_END_STREAM))
+			relay_on_end_stream(r);
+		break;
+	case NGHTTP2_PING:
+		if ((f->hd.flags & NGHTTP2_FLAG_ACK) && c->cbs->pong != NULL)
+			c->cbs->pong(c, c->arg);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static int
+on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id,
+    const uint8_t *data, size_t len, void *arg)
+{
+	struct relay *r = nghttp2_session_get_stream_user_data(s, id);
+
+	(void)flags;
+	(void)arg;
+	if (r == NULL) {
+		/* No one to deliver to: still give the window back. */
+		nghttp2_session_consume(s, id, len);
+		return 0;
+	}
+	relay_on_data(r, data, len);
+	return 0;
+}
+
+static int
+on_stream_close(nghttp2_session *s, int32_t id, uint32_t error_code,
+    void *arg)
+{
+	struct relay *r = nghttp2_session_get_stream_user_data(s, id);
+
+	(void)arg;
+	if (r != NULL) {
+		nghttp2_session_set_stream_user_data(s, id, NULL);
+		relay_on_close(r, error_code);
+	}
+	return 0;
+}
+
+int
+h2conn_new(struct bufferevent *bev, bool server, const struct h2conn_cbs *cbs,
+    void *arg, struct h2conn **out)
+{
+	nghttp2_session_callbacks *cb;
+	nghttp2_option *opt;
+	struct h2conn *c;
+	nghttp2_settings_entry iv[] = {
+		{ NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, H2_MAX_STREAMS },
+		{ NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, H2_STREAM_WINDOW },
+		{ NGHTTP2_SETTINGS_ENABLE_PUSH, 0 },
+	};
+	int rc;
+
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return -ENOMEM;
+	if (nghttp2_session_callbacks_new(&cb) != 0) {
+		free(c);
+		return -ENOMEM;
+	}
+	nghttp2_session_callbacks_set_on_begin_headers_callback(cb,
+	    on_begin_headers);
+	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+	nghttp2_session_callbacks_set_on_frame_recv_callback(cb,
+	    on_frame_recv);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb,
+	    on_data_chunk);
+	nghttp2_session_callbacks_set_on_stream_close_callback(cb,
+	    on_stream_close);
+	rc = nghttp2_option_new(&opt);
+	if (rc == 0) {
+		/* We acknowledge received data ourselves, once the TCP peer
+		 * took it: that is the backpressure. */
+		nghttp2_option_set_no_auto_window_update(opt, 1);
+		rc = server ?
+		    nghttp2_session_server_new2(&c->session, cb, c, opt) :
+		    nghttp2_session_client_new2(&c->session, cb, c, opt);
+		nghttp2_option_del(opt);
+	}
+	nghttp2_session_callbacks_del(cb);
+	c->close_ev = rc == 0 ? event_new(bufferevent_get_base(bev), -1, 0,
+	    deliver_closed, c) : NULL;
+	if (rc != 0 || c->close_ev == NULL) {
+		if (rc == 0)
+			nghttp2_session_del(c->session);
+		free(c);
+		return -ENOMEM;
+	}
+	c->bev = bev;
+	c->server = server;
+	c->cbs = cbs;
+	c->arg = arg;
+	nghttp2_submit_settings(c->session, NGHTTP2_FLAG_NONE, iv,
+	    sizeof(iv) / sizeof(iv[0]));
+	nghttp2_session_set_local_window_size(c->session, NGHTTP2_FLAG_NONE, 0,
+	    H2_CONN_WINDOW);
+	bufferevent_setwatermark(bev, EV_WRITE, H2_OUT_LOW, 0);
+	bufferevent_setcb(bev, on_read, on_write, on_event, c);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	*out = c;
+	h2conn_flush(c);
+	/* Bytes that arrived with the handshake are waiting already. */
+	if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+		on_read(bev, c);
+	return 0;
+}
+
+void
+h2conn_free(struct h2conn *c)
+{
+	if (c == NULL)
+		return;
+	while (c->relays != NULL)
+		relay_free(c->relays->r);	/* unlinks itself */
+	nghttp2_session_del(c->session);
+	event_free(c->close_ev);
+	bufferevent_free(c->bev);
+	free(c);
+}
+
+int
+h2conn_ping(struct h2conn *c)
+{
+	int rc = nghttp2_submit_ping(c->session, NGHTTP2_FLAG_NONE, NULL);
+
+	h2conn_flush(c);
+	return rc == 0 ? 0 : -ENOMEM;
+}
+
+void
+h2conn_shutdown(struct h2conn *c)
+{
+	/* GOAWAY naming the last stream we took: those finish, no new one
+	 * starts, and the session ends when they are done. */
+	nghttp2_submit_goaway(c->session, NGHTTP2_FLAG_NONE,
+	    nghttp2_session_get_last_proc_stream_id(c->session),
+	    NGHTTP2_NO_ERROR, NULL, 0);
+	h2conn_flush(c);
+}

@@ -1,0 +1,66 @@
+/*
+ * The tunnel's HTTP/2 session (nghttp2) on a TLS bufferevent. nghttp2 is
+ * used as an I/O-free state machine: bytes move between the bufferevent and
+ * nghttp2_session_mem_recv/mem_send, and every callback is registered in
+ * h2conn_new. Each HTTP/2 stream is a struct relay (relay.h) that pipes
+ * bytes between the stream and one TCP connection, with flow control both
+ * ways so memory stays bounded whatever either peer does.
+ *
+ * The edge is the client: only it opens streams (CONNECT). The cloud is the
+ * server and never opens one; a server push or a stream from the wrong side
+ * is a protocol error.
+ */
+#ifndef ISTHMUS_H2CONN_H
+#define ISTHMUS_H2CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+struct h2conn;
+struct relay;
+
+struct h2conn_cbs {
+	/* Server: a CONNECT request's headers are complete. The callee
+	 * answers later with relay_accept()/relay_refuse(). */
+	void (*request)(struct h2conn *c, struct relay *r, void *arg);
+	/* Client: the response to r arrived (2xx: r now relays). */
+	void (*response)(struct h2conn *c, struct relay *r, int status,
+	    void *arg);
+	/* A PING we sent was acknowledged. */
+	void (*pong)(struct h2conn *c, void *arg);
+	/* The session is over (peer closed, protocol error, I/O error);
+	 * why says which. The owner must h2conn_free(c) (not from inside
+	 * this callback's caller: it is safe to call it here). */
+	void (*closed)(struct h2conn *c, const char *why, void *arg);
+};
+
+struct h2conn_stats {
+	uint64_t bytes_in, bytes_out;	/* payload (DATA) bytes */
+	uint64_t streams_opened;
+	unsigned streams_open;
+};
+
+/* Takes ownership of bev (already connected and past the TLS handshake). */
+int h2conn_new(struct bufferevent *bev, bool server,
+    const struct h2conn_cbs *cbs, void *arg, struct h2conn **out);
+/* Ends every stream (closing their TCP peers) and the session. */
+void h2conn_free(struct h2conn *c);
+/* Sends what nghttp2 has queued, as far as the TLS output allows. */
+void h2conn_flush(struct h2conn *c);
+int h2conn_ping(struct h2conn *c);
+/* Graceful end: GOAWAY, no new streams; the session closes when the open
+ * streams are done. */
+void h2conn_shutdown(struct h2conn *c);
+void h2conn_stats(const struct h2conn *c, struct h2conn_stats *st);
+struct bufferevent *h2conn_bev(struct h2conn *c);
+
+/* Internal, for relay.c. */
+struct nghttp2_session *h2conn_session(struct h2conn *c);
+void h2conn_count_bytes(struct h2conn *c, uint64_t in, uint64_t out);
+void h2conn_unlink(struct h2conn *c, struct relay *r);
+void h2conn_link(struct h2conn *c, struct relay *r);
+
+#endif

@@ -1,0 +1,18 @@
+/* Socket address helpers shared by the daemons. */
+#ifndef ISTHMUS_NETUTIL_H
+#define ISTHMUS_NETUTIL_H
+
+#include <sys/socket.h>
+
+#include "common/confparse.h"
+#include "common/err.h"
+
+/* Resolves a configured host:port (blocking; used at startup and reload). */
+int net_resolve(const struct hostport *hp, struct sockaddr_storage *ss,
+    socklen_t *len, struct err *e);
+/* "ip:port" / "[ip6]:port" of an address. */
+void net_format(const struct sockaddr *sa, char *buf, size_t cap);
+/* The local address a socket is bound to, formatted. */
+void net_local_name(int fd, char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,422 @@
+#include "common/relay.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <nghttp2/nghttp2.h>
+
+/* The most unsent bytes we hold from a peer before we stop reading it. */
+#define PEER_IN_HIGH (64u * 1024)
+/* Acknowledge stream data to HTTP/2 once the peer's socket took it down
+ * to this much. */
+#define PEER_OUT_LOW (16u * 1024)
+
+enum {
+	R_OPEN = 1u << 0,	/* 2xx sent/received: bytes flow */
+	R_PEER_EOF = 1u << 1,	/* peer sent FIN: END_STREAM follows */
+	R_H2_EOF = 1u << 2,	/* stream sent END_STREAM: FIN the peer */
+	R_PEER_SHUT = 1u << 3,	/* shutdown(SHUT_WR) done */
+	R_DEFERRED = 1u << 4,	/* data provider waits for peer bytes */
+	R_CLOSED = 1u << 5,	/* the stream is gone */
+	R_PENDING = 1u << 6,	/* server: the owner is connecting a peer */
+};
+
+struct relay {
+	struct h2conn *conn;
+	int32_t id;
+	struct bufferevent *peer;
+	unsigned flags;
+	size_t unacked;		/* written to peer, not yet consumed */
+	struct relay_info info;
+	relay_done_fn done;
+	void *done_arg;
+	void *owner;
+};
+
+const struct relay_info *
+relay_info(const struct relay *r)
+{
+	return &r->info;
+}
+
+int32_t
+relay_stream_id(const struct relay *r)
+{
+	return r->id;
+}
+
+void
+relay_set_owner(struct relay *r, void *owner)
+{
+	r->owner = owner;
+}
+
+void *
+relay_owner(const struct relay *r)
+{
+	return r->owner;
+}
+
+void
+relay_free(struct relay *r)
+{
+	h2conn_unlink(r->conn, r);
+	if (r->done != NULL)
+		r->done(r, r->done_arg);
+	if (r->peer != NULL)
+		bufferevent_free(r->peer);
+	free(r);
+}
+
+static void
+peer_shutdown_if_done(struct relay *r)
+{
+	if ((r->flags & R_H2_EOF) && !(r->flags & R_PEER_SHUT) &&
+	    r->peer != NULL &&
+	    evbuffer_get_length(bufferevent_get_output(r->peer)) == 0) {
+		shutdown(bufferevent_getfd(r->peer), SHUT_WR);
+		r->flags |= R_PEER_SHUT;
+	}
+}
+
+/* The stream is gone and the peer's output is flushed: free it all. */
+static void
+maybe_finish(struct relay *r)
+{
+	if (!(r->flags & R_CLOSED) || (r->flags & R_PENDING))
+		return;
+	if (r->peer != NULL &&
+	    evbuffer_get_length(bufferevent_get_output(r->peer)) > 0 &&
+	    !(r->flags & R_PEER_SHUT))
+		return;		/* let the last bytes reach the peer */
+	relay_free(r);
+}
+
+static ssize_t
+provider_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
+    uint32_t *data_flags, nghttp2_data_source *src, void *arg)
+{
+	struct relay *r = src->ptr;
+	struct evbuffer *in;
+	int n;
+
+	(void)s;
+	(void)id;
+	(void)arg;
+	if (r->peer == NULL || !(r->flags & R_OPEN)) {
+		r->flags |= R_DEFERRED;
+		return NGHTTP2_ERR_DEFERRED;
+	}
+	in = bufferevent_get_input(r->peer);
+	n = evbuffer_remove(in, buf, len);
+	if (n < 0)
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	if (n > 0)
+		h2conn_count_bytes(r->conn, 0, (uint64_t)n);
+	if (evbuffer_get_length(in) == 0 && (r->flags & R_PEER_EOF)) {
+		*data_flags |= NGHTTP2_DATA_FLAG_EOF;
+		return n;
+	}
+	if (n == 0) {
+		r->flags |= R_DEFERRED;
+		return NGHTTP2_ERR_DEFERRED;
+	}
+	return n;
+}
+
+static void
+resume(struct relay *r)
+{
+	if (r->flags & R_DEFERRED) {
+		r->flags &= ~R_DEFERRED;
+		nghttp2_session_resume_data(h2conn_session(r->conn), r->id);
+	}
+	h2conn_flush(r->conn);
+}
+
+static void
+peer_read(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	resume(arg);
+}
+
+static void
+peer_write(struct bufferevent *bev, void *arg)
+{
+	struct relay *r = arg;
+	size_t pending = evbuffer_get_length(bufferevent_get_output(bev));
+
+	/* What left the output buffer reached the peer's socket: give that
+	 * much window back to the stream. */
+	if (r->unacked > pending && !(r->flags & R_CLOSED)) {
+		nghttp2_session_consume(h2conn_session(r->conn), r->id,
+		    r->unacked - pending);
+		r->unacked = pending;
+		h2conn_flush(r->conn);
+	}
+	peer_shutdown_if_done(r);
+	maybe_finish(r);
+}
+
+static void
+peer_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct relay *r = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_EOF) {
+		r->flags |= R_PEER_EOF;
+		bufferevent_disable(r->peer, EV_READ);
+		if (r->flags & R_CLOSED) {
+			maybe_finish(r);
+			return;
+		}
+		/* Remaining bytes and END_STREAM go out via the provider. */
+		r->flags |= R_DEFERRED;
+		resume(r);
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		relay_abort(r);
+	}
+}
+
+static void
+attach_peer(struct relay *r, struct bufferevent *peer)
+{
+	r->peer = peer;
+	bufferevent_setwatermark(peer, EV_READ, 0, PEER_IN_HIGH);
+	bufferevent_setwatermark(peer, EV_WRITE, PEER_OUT_LOW, 0);
+	bufferevent_setcb(peer, peer_read, peer_write, peer_event, r);
+}
+
+static struct relay *
+relay_alloc(struct h2conn *c)
+{
+	struct relay *r = calloc(1, sizeof(*r));
+
+	if (r != NULL) {
+		r->conn = c;
+		h2conn_link(c, r);
+	}
+	return r;
+}
+
+struct relay *
+relay_new_incoming(struct h2conn *c, int32_t stream_id)
+{
+	struct relay *r = relay_alloc(c);
+
+	if (r != NULL)
+		r->id = stream_id;
+	return r;
+}
+
+int
+relay_open(struct h2conn *c, struct bufferevent *peer, const char *service,
+    const char *device, relay_done_fn done, void *arg, struct relay **out)
+{
+	nghttp2_session *s = h2conn_session(c);
+	struct relay *r;
+	nghttp2_data_provider prd;
+	int32_t id;
+
+	r = relay_alloc(c);
+	if (r == NULL)
+		return -ENOMEM;
+	snprintf(r->info.method, sizeof(r->info.method), "CONNECT");
+	snprintf(r->info.authority, sizeof(r->info.authority), "%s", service);
+	snprintf(r->info.device, sizeof(r->info.device), "%s", device);
+	nghttp2_nv nv[] = {
+		{ (uint8_t *)":method", (uint8_t *)r->info.method, 7, 7,
+		    NGHTTP2_NV_FLAG_NONE },
+		{ (uint8_t *)":authority", (uint8_t *)r->info.authority, 10,
+		    strlen(r->info.authority), NGHTTP2_NV_FLAG_NONE },
+		{ (uint8_t *)RELAY_DEVICE_HEADER, (uint8_t *)r->info.device,
+		    sizeof(RELAY_DEVICE_HEADER) - 1, strlen(r->info.device),
+		    NGHTTP2_NV_FLAG_NONE },
+	};
+	prd.source.ptr = r;
+	prd.read_callback = provider_read;
+	id = nghttp2_submit_request(s, NULL, nv, sizeof(nv) / sizeof(nv[0]),
+	    &prd, r);
+	if (id < 0) {
+		h2conn_unlink(c, r);
+		free(r);
+		return -EAGAIN;
+	}
+	r->id = id;
+	r->done = done;
+	r->done_arg = arg;
+	attach_peer(r, peer);
+	/* Device bytes wait in the kernel until the cloud says 2xx. */
+	bufferevent_disable(peer, EV_READ);
+	bufferevent_enable(peer, EV_WRITE);
+	*out = r;
+	h2conn_flush(c);
+	return 0;
+}
+
+void
+relay_on_response(struct relay *r)
+{
+	if (r->info.status >= 200 && r->info.status < 300) {
+		r->flags |= R_OPEN;
+		if (r->peer != NULL)
+			bufferevent_enable(r->peer, EV_READ);
+		r->flags |= R_DEFERRED;
+		nghttp2_session_resume_data(h2conn_session(r->conn), r->id);
+	}
+}
+
+void
+relay_pending(struct relay *r, relay_done_fn done, void *arg)
+{
+	r->flags |= R_PENDING;
+	r->done = done;
+	r->done_arg = arg;
+}
+
+int
+relay_accept(struct relay *r, struct bufferevent *peer)
+{
+	nghttp2_nv nv[] = {
+		{ (uint8_t *)":status", (uint8_t *)"200", 7, 3,
+		    NGHTTP2_NV_FLAG_NONE },
+	};
+	nghttp2_data_provider prd;
+
+	r->flags &= ~R_PENDING;
+	if (r->flags & R_CLOSED) {
+		/* The edge gave up while we connected. */
+		r->peer = peer;
+		relay_free(r);
+		return -ECONNRESET;
+	}
+	attach_peer(r, peer);
+	r->flags |= R_OPEN;
+	prd.source.ptr = r;
+	prd.read_callback = provider_read;
+	if (nghttp2_submit_response(h2conn_session(r->conn), r->id, nv, 1,
+	    &prd) != 0) {
+		relay_abort(r);
+		return -EIO;
+	}
+	bufferevent_enable(peer, EV_READ | EV_WRITE);
+	peer_shutdown_if_done(r);
+	h2conn_flush(r->conn);
+	return 0;
+}
+
+void
+relay_refuse(struct relay *r, int status)
+{
+	char code[8];
+	nghttp2_nv nv[] = {
+		{ (uint8_t *)":status", (uint8_t *)code, 7, 3,
+		    NGHTTP2_NV_FLAG_NONE },
+	};
+
+	r->flags &= ~R_PENDING;
+	if (r->flags & R_CLOSED) {
+		relay_free(r);
+		return;
+	}
+	if (status < 100 || status > 599)
+		status = 500;
+	snprintf(code, sizeof(code), "%d", status);
+	nghttp2_submit_response(h2conn_session(r->conn), r->id, nv, 1, NULL);
+	h2conn_flush(r->conn);
+}
+
+void
+relay_abort(struct relay *r)
+{
+	if (r->peer != NULL) {
+		bufferevent_free(r->peer);
+		r->peer = NULL;
+	}
+	if (r->flags & R_CLOSED) {
+		relay_free(r);
+		return;
+	}
+	nghttp2_submit_rst_stream(h2conn_session(r->conn), NGHTTP2_FLAG_NONE,
+	    r->id, NGHTTP2_CANCEL);
+	h2conn_flush(r->conn);
+}
+
+void
+relay_header(struct relay *r, const uint8_t *name, size_t nlen,
+    const uint8_t *value, size_t vlen)
+{
+	char *dst = NULL;
+	size_t cap = 0;
+
+	if (nlen == 7 && memcmp(name, ":method", 7) == 0) {
+		dst = r->info.method;
+		cap = sizeof(r->info.method);
+	} else if (nlen == 10 && memcmp(name, ":authority", 10) == 0) {
+		dst = r->info.authority;
+		cap = sizeof(r->info.authority);
+	} else if (nlen == sizeof(RELAY_DEVICE_HEADER) - 1 &&
+	    memcmp(name, RELAY_DEVICE_HEADER, nlen) == 0) {
+		dst = r->info.device;
+		cap = sizeof(r->info.device);
+	} else if (nlen == 7 && memcmp(name, ":status", 7) == 0 && vlen == 3) {
+		r->info.status = (value[0] - '0') * 100 + (value[1] - '0') * 10 +
+		    (value[2] - '0');
+		return;
+	}
+	if (dst == NULL)
+		return;
+	if (vlen >= cap)
+		vlen = cap - 1;	/* over-long: the lookup will fail cleanly */
+	memcpy(dst, value, vlen);
+	dst[vlen] = '\0';
+}
+
+void
+relay_on_data(struct relay *r, const uint8_t *data, size_t len)
+{
+	nghttp2_session *s = h2conn_session(r->conn);
+
+	h2conn_count_bytes(r->conn, len, 0);
+	if (r->peer == NULL || !(r->flags & R_OPEN) ||
+	    (r->flags & R_PEER_SHUT)) {
+		/* Nowhere to put it (not connected yet, or after our FIN):
+		 * drop it but keep the connection window open. */
+		nghttp2_session_consume(s, r->id, len);
+		return;
+	}
+	if (bufferevent_write(r->peer, data, len) != 0) {
+		relay_abort(r);
+		return;
+	}
+	r->unacked += len;
+}
+
+void
+relay_on_end_stream(struct relay *r)
+{
+	r->flags |= R_H2_EOF;
+	peer_shutdown_if_done(r);
+}
+
+void
+relay_on_close(struct relay *r, uint32_t error_code)
+{
+	r->flags |= R_CLOSED;
+	if (error_code != NGHTTP2_NO_ERROR && r->peer != NULL) {
+		/* Reset: the peer gets no more bytes either. */
+		bufferevent_free(r->peer);
+		r->peer = NULL;
+	}
+	if (r->peer != NULL)
+		bufferevent_disable(r->peer, EV_READ);
+	maybe_finish(r);
+}

@@ -1,0 +1,117 @@
+#include "common/tlsctx.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "common/tls.h"
+
+static const unsigned char alpn_wire[] = "\x09" TUNNEL_ALPN;
+
+/* Server side: accept only our protocol. A client offering anything else
+ * (an HTTPS probe, a misdirected browser) fails the handshake with
+ * no_application_protocol. */
+static int
+alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+    const unsigned char *in, unsigned int inlen, void *arg)
+{
+	unsigned char *sel;
+
+	(void)ssl;
+	(void)arg;
+	if (SSL_select_next_proto(&sel, outlen, alpn_wire,
+	    sizeof(alpn_wire) - 1, in, inlen) != OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	*out = sel;
+	return SSL_TLSEXT_ERR_OK;
+}
+
+static int
+load_trust(SSL_CTX *ctx, const struct tlsctx_opts *o, struct err *e)
+{
+	X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+	STACK_OF(X509_CRL) *crls = NULL;
+	int i, rc;
+
+	rc = tls_load_ca_bundle(o->ca, store, e);
+	if (rc != 0 || o->crl == NULL)
+		return rc;
+	rc = tls_load_crls(o->crl, &crls, e);
+	for (i = 0; rc == 0 && i < sk_X509_CRL_num(crls); i++)
+		if (X509_STORE_add_crl(store, sk_X509_CRL_value(crls, i)) != 1)
+			rc = err_ssl(e, -EINVAL, "%s: cannot use CRL", o->crl);
+	sk_X509_CRL_pop_free(crls, X509_CRL_free);
+	if (rc == 0)
+		X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+	return rc;
+}
+
+static int
+load_identity(SSL_CTX *ctx, const struct tlsctx_opts *o, struct err *e)
+{
+	STACK_OF(X509) *chain = NULL;
+	EVP_PKEY *key = NULL;
+	int rc, i;
+
+	rc = tls_load_certs(o->cert, &chain, e);
+	if (rc == 0)
+		rc = tls_load_key(o->key, &key, e);
+	if (rc == 0 && SSL_CTX_use_certificate(ctx, sk_X509_value(chain, 0)) != 1)
+		rc = err_ssl(e, -EINVAL, "%s: cannot use certificate", o->cert);
+	for (i = 1; rc == 0 && i < sk_X509_num(chain); i++)
+		if (SSL_CTX_add1_chain_cert(ctx, sk_X509_value(chain, i)) != 1)
+			rc = err_ssl(e, -EINVAL, "%s: cannot use chain", o->cert);
+	if (rc == 0 && SSL_CTX_use_PrivateKey(ctx, key) != 1)
+		rc = err_ssl(e, -EINVAL, "%s: cannot use key", o->key);
+	if (rc == 0 && SSL_CTX_check_private_key(ctx) != 1)
+		rc = err_ssl(e, -EINVAL, "%s does not belong to %s", o->key,
+		    o->cert);
+	EVP_PKEY_free(key);
+	sk_X509_pop_free(chain, X509_free);
+	return rc;
+}
+
+int
+tlsctx_new(const struct tlsctx_opts *o, SSL_CTX **out, struct err *e)
+{
+	SSL_CTX *ctx;
+	int rc = 0;
+
+	ctx = SSL_CTX_new(o->server ? TLS_server_method() : TLS_client_method());
+	if (ctx == NULL)
+		return err_ssl(e, -ENOMEM, "cannot create TLS context");
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) != 1 ||
+	    SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1)
+		rc = err_ssl(e, -EINVAL, "cannot restrict to TLS 1.3");
+	if (rc == 0 && SSL_CTX_set_ciphersuites(ctx, o->ciphersuites ?
+	    o->ciphersuites : TUNNEL_CIPHERSUITES) != 1)
+		rc = err_ssl(e, -EINVAL, "invalid ciphersuites '%s'",
+		    o->ciphersuites);
+	if (rc == 0 && SSL_CTX_set1_groups_list(ctx, o->groups ? o->groups :
+	    TUNNEL_GROUPS) != 1)
+		rc = err_ssl(e, -EINVAL, "invalid groups '%s'", o->groups);
+	if (rc == 0)
+		rc = load_identity(ctx, o, e);
+	if (rc == 0)
+		rc = load_trust(ctx, o, e);
+	if (rc == 0) {
+		/* Both sides always authenticate. */
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
+		    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+		SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+		SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION);
+		if (o->server)
+			SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+		else if (SSL_CTX_set_alpn_protos(ctx, alpn_wire,
+		    sizeof(alpn_wire) - 1) != 0)
+			rc = err_ssl(e, -EINVAL, "cannot set ALPN");
+	}
+	if (rc != 0) {
+		SSL_CTX_free(ctx);
+		return rc;
+	}
+	*out = ctx;
+	return 0;
+}

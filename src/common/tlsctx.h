@@ -1,0 +1,35 @@
+/*
+ * TLS contexts for the tunnel: TLS 1.3 only, both sides present
+ * certificates, ALPN names our protocol. Peer identity checks beyond the
+ * chain (pins, tenancy) are the callers' business, done in their verify
+ * callbacks so that a refused peer gets a TLS alert, not a silent close.
+ */
+#ifndef ISTHMUS_TLSCTX_H
+#define ISTHMUS_TLSCTX_H
+
+#include <stdbool.h>
+
+#include <openssl/ssl.h>
+
+#include "common/err.h"
+
+/* ALPN protocol id of the isthmus tunnel (HTTP/2 framing inside). */
+#define TUNNEL_ALPN "isthmus/1"
+
+#define TUNNEL_CIPHERSUITES \
+	"TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+#define TUNNEL_GROUPS "X25519"
+
+struct tlsctx_opts {
+	bool server;
+	const char *cert;	/* PEM chain: leaf first */
+	const char *key;
+	const char *ca;		/* bundle the peer must chain to */
+	const char *crl;	/* optional */
+	const char *ciphersuites;	/* NULL: defaults above */
+	const char *groups;
+};
+
+int tlsctx_new(const struct tlsctx_opts *o, SSL_CTX **out, struct err *e);
+
+#endif
