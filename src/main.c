@@ -10,6 +10,7 @@
 
 #include "common/cli.h"
 #include "cloud/cloud.h"
+#include "edge/edge.h"
 #include "pki/pki.h"
 
 struct command {
@@ -22,6 +23,8 @@ struct command {
 static const struct command commands[] = {
 	{ "cloud", "run the multi-tenant cloud gateway", cloud_main,
 	    cloud_usage },
+	{ "edge", "run the site gateway that carries devices to the cloud",
+	    edge_main, edge_usage },
 	{ "pki", "create CAs; issue, revoke, show and verify certificates",
 	    pki_main, pki_usage },
 };

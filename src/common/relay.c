@@ -271,7 +271,12 @@ relay_on_response(struct relay *r)
 			bufferevent_enable(r->peer, EV_READ);
 		r->flags |= R_DEFERRED;
 		nghttp2_session_resume_data(h2conn_session(r->conn), r->id);
+		return;
 	}
+	/* Refused: our side of the stream ends too, and the device's
+	 * connection with it. */
+	nghttp2_submit_rst_stream(h2conn_session(r->conn), NGHTTP2_FLAG_NONE,
+	    r->id, NGHTTP2_CANCEL);
 }
 
 void

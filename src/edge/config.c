@@ -1,0 +1,141 @@
+#include "edge/config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct conf_key edge_keys[] = {
+	{ "cloud", CONF_HOSTPORT, offsetof(struct edge_conf, cloud), 0, 0,
+	    NULL, NULL, CONF_REQUIRED },
+	{ "server_name", CONF_STRING, offsetof(struct edge_conf, server_name),
+	    0, 0, NULL, NULL, 0 },
+	{ "cert", CONF_PATH, offsetof(struct edge_conf, cert), 0, 0, NULL,
+	    NULL, CONF_REQUIRED },
+	{ "key", CONF_PATH, offsetof(struct edge_conf, key), 0, 0, NULL, NULL,
+	    CONF_REQUIRED },
+	{ "ca", CONF_PATH, offsetof(struct edge_conf, ca), 0, 0, NULL, NULL,
+	    CONF_REQUIRED },
+	{ "cloud_pin", CONF_PIN, offsetof(struct edge_conf, cloud_pin), 0, 0,
+	    NULL, NULL, CONF_REQUIRED },
+	{ "keepalive", CONF_DURATION, offsetof(struct edge_conf, keepalive),
+	    100, 3600000, NULL, "15s", 0 },
+	{ "keepalive_timeout", CONF_DURATION,
+	    offsetof(struct edge_conf, keepalive_timeout), 100, 600000, NULL,
+	    "10s", 0 },
+	{ "reconnect_min", CONF_DURATION,
+	    offsetof(struct edge_conf, reconnect_min), 10, 600000, NULL,
+	    "200ms", 0 },
+	{ "reconnect_max", CONF_DURATION,
+	    offsetof(struct edge_conf, reconnect_max), 10, 3600000, NULL,
+	    "30s", 0 },
+	{ "pending_timeout", CONF_DURATION,
+	    offsetof(struct edge_conf, pending_timeout), 0, 600000, NULL,
+	    "10s", 0 },
+	{ "handshake_timeout", CONF_DURATION,
+	    offsetof(struct edge_conf, handshake_timeout), 100, 300000, NULL,
+	    "10s", 0 },
+	{ "drain_timeout", CONF_DURATION,
+	    offsetof(struct edge_conf, drain_timeout), 0, 3600000, NULL,
+	    "30s", 0 },
+};
+
+static const struct conf_key listener_keys[] = {
+	{ "listen", CONF_HOSTPORT, offsetof(struct edge_listener_conf, listen),
+	    0, 0, NULL, NULL, CONF_REQUIRED | CONF_PORT0 },
+	{ "service", CONF_STRING, offsetof(struct edge_listener_conf, service),
+	    0, 0, NULL, NULL, CONF_REQUIRED },
+};
+
+static void *
+open_edge(void *ctx, const char *name, int line)
+{
+	(void)name;
+	(void)line;
+	return ctx;
+}
+
+static void *
+open_listener(void *ctx, const char *name, int line)
+{
+	struct edge_conf *cf = ctx;
+	struct edge_listener_conf *l = calloc(1, sizeof(*l)), **nv;
+
+	if (l == NULL)
+		return NULL;
+	nv = realloc(cf->listeners, (cf->nlisteners + 1) * sizeof(*nv));
+	if (nv == NULL) {
+		free(l);
+		return NULL;
+	}
+	snprintf(l->name, sizeof(l->name), "%s", name);
+	l->line = line;
+	nv[cf->nlisteners++] = l;
+	cf->listeners = nv;
+	return l;
+}
+
+static const struct conf_section sections[] = {
+	{ .name = "edge", .keys = edge_keys,
+	    .nkeys = sizeof(edge_keys) / sizeof(edge_keys[0]),
+	    .open = open_edge },
+	{ .name = "listener", .named = true, .keys = listener_keys,
+	    .nkeys = sizeof(listener_keys) / sizeof(listener_keys[0]),
+	    .open = open_listener },
+};
+
+static const struct conf_schema schema = { sections, 2 };
+
+int
+edge_conf_load(const char *path, struct edge_conf **out,
+    struct conf_errors *errs)
+{
+	struct edge_conf *cf = calloc(1, sizeof(*cf));
+	size_t i;
+	int rc;
+
+	if (cf == NULL || (cf->path = strdup(path)) == NULL) {
+		free(cf);
+		return -ENOMEM;
+	}
+	rc = conf_load_file(&schema, cf, path, errs);
+	for (i = 0; rc == 0 && i < cf->nlisteners; i++) {
+		if (!name_valid(cf->listeners[i]->service)) {
+			snprintf(errs->line[errs->n++], sizeof(errs->line[0]),
+			    "%s:%d: service: invalid service name '%s'", path,
+			    cf->listeners[i]->line, cf->listeners[i]->service);
+			errs->total++;
+			rc = -EINVAL;
+			break;
+		}
+	}
+	if (rc == 0 && cf->reconnect_max < cf->reconnect_min) {
+		snprintf(errs->line[errs->n++], sizeof(errs->line[0]),
+		    "%s: reconnect_max: must not be below reconnect_min", path);
+		errs->total++;
+		rc = -EINVAL;
+	}
+	if (rc != 0) {
+		edge_conf_free(cf);
+		return rc;
+	}
+	*out = cf;
+	return 0;
+}
+
+void
+edge_conf_free(struct edge_conf *cf)
+{
+	size_t i;
+
+	if (cf == NULL)
+		return;
+	conf_free_fields(&sections[0], cf);
+	for (i = 0; i < cf->nlisteners; i++) {
+		conf_free_fields(&sections[1], cf->listeners[i]);
+		free(cf->listeners[i]);
+	}
+	free(cf->listeners);
+	free(cf->path);
+	free(cf);
+}

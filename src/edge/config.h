@@ -1,0 +1,38 @@
+/*
+ * The edge gateway's configuration (edge.conf): how to reach and
+ * recognise the cloud, and the device-side listeners, each mapped to a
+ * service of this edge's tenant.
+ */
+#ifndef ISTHMUS_EDGE_CONFIG_H
+#define ISTHMUS_EDGE_CONFIG_H
+
+#include <stdint.h>
+
+#include "common/config.h"
+#include "common/names.h"
+
+struct edge_listener_conf {
+	char name[NAME_MAX_LEN + 1];
+	int line;
+	struct hostport listen;
+	char *service;
+};
+
+struct edge_conf {
+	char *path;
+	struct hostport cloud;
+	char *server_name;
+	char *cert, *key, *ca;
+	uint8_t cloud_pin[32];
+	uint64_t keepalive, keepalive_timeout;
+	uint64_t reconnect_min, reconnect_max;
+	uint64_t pending_timeout, handshake_timeout, drain_timeout;
+	struct edge_listener_conf **listeners;
+	size_t nlisteners;
+};
+
+int edge_conf_load(const char *path, struct edge_conf **out,
+    struct conf_errors *errs);
+void edge_conf_free(struct edge_conf *cf);
+
+#endif
