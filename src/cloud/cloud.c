@@ -56,23 +56,30 @@ make_ssl_ctx(const struct cloud_conf *cf, SSL_CTX **out, struct err *e)
 	return tlsctx_new(&o, out, e);
 }
 
+/* Loads config and TLS context. At startup errors go to stderr as plain
+ * "file:line: ..." lines; on reload (log_errors) as log events, since the
+ * daemon's stderr is its log. */
 static int
-load(const char *path, struct cloud_conf **cf, SSL_CTX **ctx)
+load(const char *path, bool log_errors, struct cloud_conf **cf,
+    SSL_CTX **ctx)
 {
 	struct conf_errors errs;
 	struct err e;
 	size_t i;
 
 	if (cloud_conf_load(path, cf, &errs) != 0) {
-		for (i = 0; i < errs.n; i++)
+		for (i = 0; log_errors && i < errs.n; i++)
 			log_error("cloud", "config_error", "error=%s",
 			    errs.line[i]);
-		conf_errors_print(&errs, stderr);
+		if (!log_errors)
+			conf_errors_print(&errs, stderr);
 		return -EINVAL;
 	}
 	if (make_ssl_ctx(*cf, ctx, &e) != 0) {
-		fprintf(stderr, "%s: %s\n", path, e.msg);
-		log_error("cloud", "config_error", "error=%s", e.msg);
+		if (log_errors)
+			log_error("cloud", "config_error", "error=%s", e.msg);
+		else
+			fprintf(stderr, "%s: %s\n", path, e.msg);
 		cloud_conf_unref(*cf);
 		*cf = NULL;
 		return -EINVAL;
@@ -100,7 +107,7 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 
 	(void)sig;
 	(void)what;
-	if (load(d->path, &cf, &ctx) != 0) {
+	if (load(d->path, true, &cf, &ctx) != 0) {
 		log_error("cloud", "reload_failed", "config=%s action=%s",
 		    d->path, "keeping the running configuration");
 		return;
@@ -237,7 +244,7 @@ cloud_main(int argc, char **argv)
 	if (d.path == NULL || optind != argc)
 		return cli_usage_error("cloud", usage_cloud, d.path == NULL ?
 		    "-c FILE is required" : "unexpected argument");
-	if (load(d.path, &d.cl.conf, &d.cl.ssl_ctx) != 0)
+	if (load(d.path, false, &d.cl.conf, &d.cl.ssl_ctx) != 0)
 		return EXIT_USAGE;
 	if (check) {
 		printf("%s: ok\n", d.path);

@@ -285,7 +285,10 @@ cloud_conf_load(const char *path, struct cloud_conf **out,
 		return -ENOMEM;
 	}
 	rc = conf_load_file(&schema, cf, path, errs);
-	if (rc == 0) {
+	/* Cross-checks run on a file with errors too (what parsed is
+	 * consistent), so one --check run reports everything. */
+	if (rc == 0 || (rc == -EINVAL && errs->n > 0 &&
+	    strstr(errs->line[0], "cannot read config") == NULL)) {
 		check_edges(cf, errs);
 		check_services(cf, errs);
 		if (errs->total > 0)

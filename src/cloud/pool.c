@@ -34,10 +34,15 @@ pool_pick(struct cloud_service *s, const char *device, uint64_t tried)
 		return -1;
 	switch (s->balance) {
 	case BALANCE_LEAST_CONN:
-		for (i = 0; i < s->nbe; i++)
-			if (usable(s, i, tried) && (best == SIZE_MAX ||
-			    s->be[i].active < s->be[best].active))
-				best = i;
+		/* Ties go round-robin, so idle backends share the load. */
+		start = s->rr_next++;
+		for (i = 0; i < s->nbe; i++) {
+			size_t k = (start + i) % s->nbe;
+
+			if (usable(s, k, tried) && (best == SIZE_MAX ||
+			    s->be[k].active < s->be[best].active))
+				best = k;
+		}
 		return best == SIZE_MAX ? -1 : (int)best;
 	case BALANCE_HASH:
 		start = (size_t)(device_hash(device) % s->nbe);

@@ -1,0 +1,305 @@
+"""The tunnel, tenant isolation and load balancing, with real processes.
+See tunnel_lib.py for the topology."""
+
+import hashlib
+import os
+import signal
+import socket
+import time
+
+import pytest
+
+from isthmus_testlib import run
+from tunnel_lib import Site, exchange, free_port, spki
+
+
+@pytest.fixture
+def site(tmp_path):
+    s = Site(tmp_path)
+    yield s
+    s.close()
+
+
+def up(site, services, listeners_a=None, listeners_b=None, **kw):
+    cloud = site.start("cloud", site.cloud_conf(services, **kw))
+    port = cloud.port("listen")
+    edges = {}
+    for name, ls in (("agw", listeners_a), ("bgw", listeners_b)):
+        if ls is not None:
+            edges[name] = site.start("edge", site.edge_conf(name, port, ls))
+    for e in edges.values():
+        e.wait_log(r"event=tunnel_up")
+    return cloud, edges
+
+
+def test_two_customers_isolated(site):
+    a1 = site.backend("A-server")
+    b1 = site.backend("B-server")
+    cloud, edges = up(site, {"A/telemetry": [a1], "B/telemetry": [b1],
+                             "B/billing": [b1]},
+                      listeners_a={"tel": "telemetry", "bill": "billing"},
+                      listeners_b={"tel": "telemetry"})
+    # each customer's device reaches its own server under the same name
+    assert exchange(edges["agw"].port("listener.tel"), b"ts=1") == \
+        b"A-server\nts=1"
+    assert exchange(edges["bgw"].port("listener.tel"), b"ts=2") == \
+        b"B-server\nts=2"
+    # A asking for a service only B has: refused, nothing reaches B
+    before = b1.accepted
+    assert exchange(edges["agw"].port("listener.bill"), b"x") == b""
+    cloud.wait_log(r"event=stream_refused edge=agw tenant=A "
+                   r"service=billing reason=unknown_service")
+    assert b1.accepted == before
+
+
+def test_bulk_integrity_and_half_close(site):
+    a1 = site.backend("A")
+    _, edges = up(site, {"A/bulk": [a1]}, listeners_a={"bulk": "bulk"})
+    data = os.urandom(8 * 1024 * 1024)
+    got = exchange(edges["agw"].port("listener.bulk"), data, timeout=60)
+    # the backend only finishes (and replies EOF) after our half-close
+    # reached it: the whole echo proves both directions and both FINs
+    assert got[:2] == b"A\n"
+    assert hashlib.sha256(got[2:]).digest() == hashlib.sha256(data).digest()
+
+
+def test_many_streams_share_one_tunnel(site):
+    a1 = site.backend("A")
+    cloud, edges = up(site, {"A/t": [a1]}, listeners_a={"t": "t"})
+    port = edges["agw"].port("listener.t")
+    socks = [socket.create_connection(("127.0.0.1", port))
+             for _ in range(50)]
+    for i, s in enumerate(socks):
+        s.sendall(b"n=%d" % i)
+        s.shutdown(socket.SHUT_WR)
+    for i, s in enumerate(socks):
+        s.settimeout(10)
+        buf = b""
+        while True:
+            d = s.recv(4096)
+            if not d:
+                break
+            buf += d
+        assert buf == b"A\nn=%d" % i
+        s.close()
+    assert len(cloud.wait_log(r"event=tunnel_up")) == 1
+
+
+def test_refused_backend_is_retried_on_the_next(site):
+    a2 = site.backend("A2")
+    dead = f"127.0.0.1:{free_port()}"
+    cloud, edges = up(site, {"A/t": [dead, a2]}, listeners_a={"t": "t"})
+    for i in range(4):
+        assert exchange(edges["agw"].port("listener.t"), b"x") == b"A2\nx"
+    cloud.wait_log(r"event=backend_failed tenant=A service=t backend="
+                   + dead.replace(".", r"\.") + r" reason=refused")
+
+
+def test_no_backend_closes_the_device_at_once(site):
+    cloud, edges = up(site, {"A/t": [f"127.0.0.1:{free_port()}"]},
+                      listeners_a={"t": "t"})
+    t0 = time.time()
+    assert exchange(edges["agw"].port("listener.t"), b"x") == b""
+    assert time.time() - t0 < 5       # closed, not hung until a timeout
+    cloud.wait_log(r"event=stream_refused edge=agw tenant=A service=t "
+                   r"reason=no_backend")
+
+
+@pytest.mark.parametrize("balance,expect", [
+    ("round-robin", "spread"), ("hash", "sticky"), ("least-conn", "spread")])
+def test_balance(site, balance, expect):
+    b1, b2 = site.backend("one"), site.backend("two")
+    _, edges = up(site, {"A/t": ([b1, b2], f"balance = {balance}")},
+                  listeners_a={"t": "t"})
+    seen = [exchange(edges["agw"].port("listener.t")).strip()
+            for _ in range(10)]
+    if expect == "sticky":
+        # every connection of the one device address lands on one backend
+        assert len(set(seen)) == 1, seen
+    else:
+        assert seen.count(b"one") == 5 and seen.count(b"two") == 5, seen
+
+
+def test_unknown_edge_is_refused(site):
+    run("pki", "issue", "edge", "cgw", "--tenant", "A", "--ca", site.pki,
+        expect=0)
+    cloud = site.start("cloud", site.cloud_conf({"A/t": [site.backend("A")]}))
+    site.start("edge", site.edge_conf("cgw", cloud.port("listen"), {"t": "t"}))
+    cloud.wait_log(r"event=handshake_failed peer=\S+ edge=cgw "
+                   r"reason=unknown_edge")
+    assert "event=tunnel_up" not in cloud.text()
+
+
+def test_pin_mismatch_is_refused(site):
+    cloud = site.start("cloud", site.cloud_conf({"A/t": [site.backend("A")]}))
+    # a new key for agw, signed by the same CA: the name is right, the
+    # certificate is not the pinned one
+    run("pki", "issue", "edge", "agw", "--tenant", "A", "--ca", site.pki,
+        "--force", expect=0)
+    edge = site.start("edge", site.edge_conf("agw", cloud.port("listen"),
+                                             {"t": "t"}))
+    cloud.wait_log(r"event=handshake_failed peer=\S+ edge=agw "
+                   r"reason=pin_mismatch")
+    # and the edge keeps retrying with backoff, never admitted
+    edge.wait_log(r"event=reconnect_scheduled", count=2)
+    assert "event=tunnel_up" not in cloud.text()
+
+
+def test_tenant_mismatch_is_refused(site):
+    # a certificate that says agw belongs to tenant B
+    run("pki", "issue", "edge", "agw", "--tenant", "B", "--ca", site.pki,
+        "--out", site.tmp / "agw-b", expect=0)
+    edges = {"agw": ("A", spki(site.tmp / "agw-b.crt"))}
+    cloud = site.start("cloud", site.cloud_conf({"A/t": [site.backend("A")]},
+                                                edges=edges))
+    site.start("edge", site.edge_conf("agw", cloud.port("listen"), {"t": "t"},
+                                      cert=site.tmp / "agw-b"))
+    cloud.wait_log(r"edge=agw reason=tenant_mismatch")
+
+
+def test_revoked_edge_is_refused(site):
+    run("pki", "revoke", site.pki / "agw.crt", "--ca", site.pki, expect=0)
+    cloud = site.start("cloud", site.cloud_conf({"A/t": [site.backend("A")]}))
+    site.start("edge", site.edge_conf("agw", cloud.port("listen"), {"t": "t"}))
+    cloud.wait_log(r"event=handshake_failed peer=\S+ edge=\S+ "
+                   r"reason=revoked")
+
+
+def test_edge_from_another_ca_is_refused(site, tmp_path):
+    other = tmp_path / "other"
+    run("pki", "init", other, expect=0)
+    run("pki", "issue", "edge", "agw", "--tenant", "A", "--ca", other,
+        expect=0)
+    edges = {"agw": ("A", spki(other / "agw.crt"))}
+    cloud = site.start("cloud", site.cloud_conf({"A/t": [site.backend("A")]},
+                                                edges=edges))
+    site.start("edge", site.edge_conf("agw", cloud.port("listen"), {"t": "t"},
+                                      cert=other / "agw"))
+    cloud.wait_log(r"reason=untrusted")
+
+
+def test_edge_refuses_unpinned_cloud(site):
+    cloud = site.start("cloud", site.cloud_conf({"A/t": [site.backend("A")]}))
+    wrong = spki(site.pki / "bgw.crt")
+    edge = site.start("edge", site.edge_conf("agw", cloud.port("listen"),
+                                             {"t": "t"}, pin=wrong))
+    edge.wait_log(r"event=connect_failed .*does not match cloud_pin")
+    assert "event=tunnel_up" not in edge.text()
+    assert "event=tunnel_up" not in cloud.text()
+
+
+def test_device_waits_for_the_tunnel(site):
+    a1 = site.backend("A")
+    port = free_port()
+    edge = site.start("edge", site.edge_conf("agw", port, {"t": "t"},
+                                             extra="pending_timeout = 20s"))
+    edge.wait_log(r"event=connect_failed")
+    c = socket.create_connection(("127.0.0.1", edge.port("listener.t")))
+    c.sendall(b"early")
+    c.shutdown(socket.SHUT_WR)
+    # now the cloud comes up on the port the edge dials
+    conf = site.cloud_conf({"A/t": [a1]})
+    conf.write_text(conf.read_text().replace("127.0.0.1:0",
+                                             f"127.0.0.1:{port}"))
+    site.start("cloud", conf)
+    c.settimeout(20)
+    buf = b""
+    while True:
+        d = c.recv(4096)
+        if not d:
+            break
+        buf += d
+    assert buf == b"A\nearly"
+
+
+def test_pending_device_is_closed_after_timeout(site):
+    edge = site.start("edge", site.edge_conf("agw", free_port(), {"t": "t"},
+                                             extra="pending_timeout = 300ms"))
+    t0 = time.time()
+    assert exchange(edge.port("listener.t"), b"x") == b""
+    assert time.time() - t0 < 10
+    edge.wait_log(r"event=device_dropped service=t device=\S+ "
+                  r"reason=\"tunnel down\"")
+
+
+def test_sigterm_drains_open_streams(site):
+    a1 = site.backend("A")
+    cloud, edges = up(site, {"A/t": [a1]}, listeners_a={"t": "t"})
+    c = socket.create_connection(("127.0.0.1", edges["agw"].port("listener.t")))
+    c.settimeout(10)
+    assert c.recv(2) == b"A\n"
+    cloud.signal(signal.SIGTERM)
+    cloud.wait_log(r"event=draining")
+    # the open stream still works during the drain...
+    c.sendall(b"still here")
+    assert c.recv(100) == b"still here"
+    c.shutdown(socket.SHUT_WR)
+    assert c.recv(100) == b""
+    # ...and once it is done the cloud exits 0 (checked by stop())
+    cloud.proc.wait(10)
+    assert cloud.proc.returncode == 0
+
+
+def test_check_config(site):
+    good = site.cloud_conf({"A/t": ["127.0.0.1:9"]})
+    res = run("cloud", "-c", good, "--check", expect=0)
+    assert "ok" in res.stdout
+    bad = site.tmp / "bad.conf"
+    bad.write_text(good.read_text().replace("[tenant B]", "[tenant B]\n"
+                                            "bogus = 1")
+                   + "\n[service C/x]\nbackends = 127.0.0.1:9\n")
+    res = run("cloud", "-c", bad, "--check", expect=2)
+    lines = res.stderr.strip().splitlines()
+    assert any(l.startswith(f"{bad}:") and "bogus: unknown key" in l
+               for l in lines), res.stderr
+    assert any("tenant 'C' has no [tenant C] section" in l
+               for l in lines), res.stderr
+    edge_bad = site.tmp / "edge-bad.conf"
+    edge_bad.write_text("[edge]\ncloud = nowhere\n")
+    res = run("edge", "-c", edge_bad, "--check", expect=2)
+    assert f"{edge_bad}:2: cloud:" in res.stderr
+
+
+def test_edge_in_two_tenants_is_a_config_error(site):
+    conf = site.cloud_conf({"A/t": ["127.0.0.1:9"]})
+    conf.write_text(conf.read_text().replace("edges = bgw", "edges = bgw, agw"))
+    res = run("cloud", "-c", conf, "--check", expect=2)
+    assert "edge 'agw' is already in tenant A" in res.stderr
+
+
+def test_reload_bad_config_keeps_running(site):
+    a1 = site.backend("A")
+    cloud, edges = up(site, {"A/t": [a1]}, listeners_a={"t": "t"})
+    conf = cloud.conf
+    good = conf.read_text()
+    conf.write_text(good + "\n[bogus]\n")
+    cloud.signal(signal.SIGHUP)
+    cloud.wait_log(r"event=reload_failed")
+    cloud.wait_log(r"event=config_error error=\S+:\d+: \[bogus\]: unknown "
+                   r"section")
+    # the old configuration still serves, on the same tunnel
+    assert exchange(edges["agw"].port("listener.t"), b"ok") == b"A\nok"
+    assert "event=tunnel_down" not in cloud.text()
+    assert len(edges["agw"].wait_log(r"event=tunnel_up")) == 1
+
+
+def test_reload_adds_service_and_drops_repinned_edge(site):
+    a1, b1 = site.backend("A"), site.backend("B")
+    cloud, edges = up(site, {"A/t": [a1], "B/t": [b1]},
+                      listeners_a={"t": "t", "new": "new"},
+                      listeners_b={"t": "t"})
+    assert exchange(edges["agw"].port("listener.new"), b"x") == b""
+    # a new service for A, and bgw re-pinned to another key
+    run("pki", "issue", "edge", "bgw", "--tenant", "B", "--ca", site.pki,
+        "--out", site.tmp / "bgw2", expect=0)
+    conf = site.cloud_conf({"A/t": [a1], "A/new": [a1], "B/t": [b1]},
+                           edges={"agw": ("A", spki(site.pki / "agw.crt")),
+                                  "bgw": ("B", spki(site.tmp / "bgw2.crt"))})
+    assert conf == cloud.conf
+    cloud.signal(signal.SIGHUP)
+    cloud.wait_log(r"event=reloaded")
+    cloud.wait_log(r"event=tunnel_revoked edge=bgw reason=pin_mismatch")
+    assert exchange(edges["agw"].port("listener.new"), b"x") == b"A\nx"
+    # agw's tunnel was never dropped
+    assert len(edges["agw"].wait_log(r"event=tunnel_up")) == 1
+    edges["bgw"].wait_log(r"event=tunnel_down")

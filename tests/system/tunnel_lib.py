@@ -1,0 +1,266 @@
+"""Helpers for tunnel tests: real isthmus cloud/edge processes, real TLS,
+real sockets on 127.0.0.1, backends that are plain Python TCP servers.
+
+Topology built by `two_customers` (the seeds' proof of concept):
+
+    device --> edge agw (tenant A) ==TLS 1.3==> cloud --> A/telemetry: a1, a2
+    device --> edge bgw (tenant B) ============>       --> B/telemetry: b1
+"""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from isthmus_testlib import BIN, SANITIZER_MARKERS, _env, run
+
+READY_TIMEOUT = 20
+
+
+class Backend:
+    """A TCP server on 127.0.0.1:0. Each connection gets `tag` + newline
+    first (so a test can tell backends apart), then an echo of what it
+    receives; it half-closes after the client does."""
+
+    def __init__(self, tag):
+        self.tag = tag.encode()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
+        self.port = self.sock.getsockname()[1]
+        self.addr = f"127.0.0.1:{self.port}"
+        self.accepted = 0
+        self.peers = []
+        self._stop = False
+        self._t = threading.Thread(target=self._serve, daemon=True)
+        self._t.start()
+
+    def _serve(self):
+        while not self._stop:
+            try:
+                c, peer = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            self.peers.append(peer)
+            threading.Thread(target=self._handle, args=(c,),
+                             daemon=True).start()
+
+    def _handle(self, c):
+        try:
+            c.sendall(self.tag + b"\n")
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    break
+                c.sendall(d)
+            c.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    def close(self):
+        self._stop = True
+        self.sock.close()
+
+
+def free_port():
+    """A port nothing listens on (bound then closed)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Daemon:
+    """isthmus cloud|edge with a config file; waits for its readiness line
+    on stdout. stop() sends SIGTERM and expects exit 0 and no sanitizer
+    report in the log."""
+
+    def __init__(self, kind, conf, tmp):
+        self.kind = kind
+        self.conf = conf
+        self.log_path = Path(tmp) / f"{kind}-{conf.stem}.log"
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [str(BIN), kind, "-c", str(conf), "-v"],
+            stdout=subprocess.PIPE, stderr=self.log, text=True,
+            env=_env(), stdin=subprocess.DEVNULL)
+        self.ready = self._wait_ready()
+
+    def _wait_ready(self):
+        deadline = time.time() + READY_TIMEOUT
+        line = ""
+        while time.time() < deadline:
+            line = self.proc.stdout.readline()
+            if line.startswith("ready "):
+                return dict(kv.split("=", 1) for kv in line.split()[2:])
+            if line == "" and self.proc.poll() is not None:
+                break
+        raise AssertionError(f"{self.kind} not ready: {line!r}\n"
+                             + self.text())
+
+    def port(self, key):
+        return int(self.ready[key].rsplit(":", 1)[1])
+
+    def text(self):
+        if not self.log.closed:
+            self.log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def wait_log(self, pattern, timeout=10, count=1):
+        """Waits until `pattern` (a regex) matched `count` log lines."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            found = re.findall(pattern, self.text())
+            if len(found) >= count:
+                return found
+            time.sleep(0.05)
+        raise AssertionError(f"no {pattern!r} in {self.kind} log:\n"
+                             + self.text())
+
+    def check_clean(self):
+        text = self.text()
+        for m in SANITIZER_MARKERS:
+            assert m not in text, f"sanitizer report in {self.kind}:\n{text}"
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=20):
+        if self.log.closed:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"{self.kind} did not stop on SIGTERM\n"
+                                 + self.text())
+        self.proc.stdout.close()
+        self.log.close()
+        self.check_clean()
+        assert rc == 0, f"{self.kind} exited {rc}\n" + self.text()
+
+
+def spki(path):
+    res = run("pki", "show", "--json", path, expect=0)
+    return json.loads(res.stdout)["spki_sha256"]
+
+
+def exchange(port, payload=b"", timeout=10):
+    """Connects to a device listener, sends payload, half-closes, and
+    returns everything received until the other side closes."""
+    c = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    got = bytearray()
+
+    def reader():
+        try:
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    return
+                got.extend(d)
+        except OSError:
+            return
+
+    t = threading.Thread(target=reader)
+    t.start()
+    if payload:
+        c.sendall(payload)
+    c.shutdown(socket.SHUT_WR)
+    t.join(timeout)
+    c.close()
+    return bytes(got)
+
+
+class Site:
+    """The PKI and configs of a two-customer deployment in tmp."""
+
+    def __init__(self, tmp):
+        self.tmp = Path(tmp)
+        self.pki = self.tmp / "pki"
+        run("pki", "init", self.pki, expect=0)
+        run("pki", "issue", "cloud", "cloudgw", "--dns", "localhost",
+            "--ip", "127.0.0.1", "--ca", self.pki, expect=0)
+        for edge, tenant in (("agw", "A"), ("bgw", "B")):
+            run("pki", "issue", "edge", edge, "--tenant", tenant,
+                "--ca", self.pki, expect=0)
+        self.daemons = []
+        self.backends = []
+
+    def backend(self, tag):
+        b = Backend(tag)
+        self.backends.append(b)
+        return b
+
+    def cloud_conf(self, services, edges=None, extra=""):
+        """services: {"A/telemetry": [Backend|addr, ...]} or with options
+        {"A/x": ([...], "balance = hash")}. edges: {name: (tenant, pin)}."""
+        if edges is None:
+            edges = {"agw": ("A", spki(self.pki / "agw.crt")),
+                     "bgw": ("B", spki(self.pki / "bgw.crt"))}
+        tenants = {}
+        for name, (tenant, _) in edges.items():
+            tenants.setdefault(tenant, []).append(name)
+        lines = ["[cloud]", "listen = 127.0.0.1:0",
+                 f"cert = {self.pki}/cloudgw.crt",
+                 f"key = {self.pki}/cloudgw.key",
+                 f"ca = {self.pki}/ca.crt", f"crl = {self.pki}/crl.pem",
+                 "drain_timeout = 5s", extra, ""]
+        for tenant, names in tenants.items():
+            lines += [f"[tenant {tenant}]", "edges = " + ", ".join(names), ""]
+        for name, (_, pin) in edges.items():
+            lines += [f"[edge {name}]", f"pin = {pin}", ""]
+        for svc, spec in services.items():
+            opts = ""
+            if isinstance(spec, tuple):
+                spec, opts = spec
+            addrs = [b.addr if isinstance(b, Backend) else b for b in spec]
+            lines += [f"[service {svc}]", "backends = " + ", ".join(addrs),
+                      "connect_timeout = 1s", opts, ""]
+        path = self.tmp / "cloud.conf"
+        path.write_text("\n".join(lines))
+        return path
+
+    def edge_conf(self, edge, cloud_port, listeners, extra="", cert=None,
+                  pin=None):
+        """listeners: {name: service}."""
+        cert = cert or self.pki / edge
+        lines = ["[edge]", f"cloud = 127.0.0.1:{cloud_port}",
+                 "server_name = localhost", f"cert = {cert}.crt",
+                 f"key = {cert}.key", f"ca = {self.pki}/ca.crt",
+                 f"cloud_pin = {pin or spki(self.pki / 'cloudgw.crt')}",
+                 "reconnect_min = 50ms", "reconnect_max = 500ms",
+                 "keepalive = 1s", "keepalive_timeout = 2s", extra, ""]
+        for name, svc in listeners.items():
+            lines += [f"[listener {name}]", "listen = 127.0.0.1:0",
+                      f"service = {svc}", ""]
+        path = self.tmp / f"edge-{edge}.conf"
+        path.write_text("\n".join(lines))
+        return path
+
+    def start(self, kind, conf):
+        d = Daemon(kind, conf, self.tmp)
+        self.daemons.append(d)
+        return d
+
+    def close(self):
+        errors = []
+        for d in reversed(self.daemons):
+            try:
+                d.stop()
+            except AssertionError as e:
+                errors.append(str(e))
+        for b in self.backends:
+            b.close()
+        assert not errors, "\n".join(errors)
