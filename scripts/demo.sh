@@ -1,17 +1,23 @@
 #!/bin/sh
-# make demo: the seed's two-customer PKI (../shared/seeds/003: genpki.sh),
-# made with isthmus pki in ./demo/pki. Customer A's IoT gateway "agw",
-# customer B's "bgw", the shared cloud gateway "cloudgw", and one device
-# certificate carrying its MAC address. Each is shown and verified.
+# make demo: the seeds' two-customer system (../shared/seeds/003), natively.
+#  1. the PKI (their genpki.sh) with isthmus pki in ./demo/pki: customer A's
+#     IoT gateway "agw", customer B's "bgw", the shared cloud gateway
+#     "cloudgw", and one device certificate carrying its MAC address;
+#  2. the topology on 127.0.0.1: back-end servers asrv1, asrv2 (A) and
+#     bsrv1 (B), the cloud gateway and both edges, from examples/*.conf.
+#     Devices a1 and b1 send plain HTTP to "their server" (their edge's
+#     listener); A's requests are balanced over asrv1/asrv2; A never
+#     reaches B.
 set -eu
-BIN=${1:-build/release/isthmus}
+cd "$(dirname "$0")/.."
+BIN=$(cd "$(dirname "${1:-build/release/isthmus}")" && pwd)/$(basename "${1:-build/release/isthmus}")
 PKI=demo/pki
 
 step() { printf '\n== %s\n' "$*"; }
 run() { printf '$ isthmus %s\n' "$*"; "$BIN" "$@"; }
 
 # The demo owns ./demo: start from a clean slate each time.
-rm -rf "$PKI"
+rm -rf demo
 mkdir -p demo
 
 step "root CA (offline in real life; Ed25519)"
@@ -33,12 +39,71 @@ for c in cloudgw agw bgw 001b638445e6; do
     run pki verify "$PKI/$c.crt" --ca "$PKI"
 done
 
-step "the pins the cloud config will use (SPKI pins survive renewal)"
-for c in agw bgw; do
-    printf '%s  %s\n' "$c" "$("$BIN" pki show --json "$PKI/$c.crt" |
-        sed 's/.*"spki_sha256":"\([^"]*\)".*/\1/')"
-done
+# ---------------------------------------------------------------- topology
+pin() { "$BIN" pki show --json "$1" | sed 's/.*"spki_sha256":"sha256:\([^"]*\)".*/\1/'; }
 
-step "files"
-ls -l "$PKI"
-printf '\nDone: the PKI is in %s. Next: isthmus cloud and edge use it.\n' "$PKI"
+step "configs from examples/, with the pins filled in"
+sed -e "s/AGW_SPKI_PIN/$(pin $PKI/agw.crt)/" -e "s/BGW_SPKI_PIN/$(pin $PKI/bgw.crt)/" -e "s/^listen = 0.0.0.0:7443/listen = 127.0.0.1:7443/" \
+    examples/cloud.conf > demo/cloud.conf
+for e in agw bgw; do
+    sed -e "s/CLOUD_SPKI_PIN/$(pin $PKI/cloudgw.crt)/" examples/edge-$e.conf > demo/edge-$e.conf
+done
+# customer A asking for a service only B has (to show the refusal)
+sed -e 's/127.0.0.1:9001/127.0.0.1:9011/' -e 's/^service = telemetry/service = billing/' \
+    demo/edge-agw.conf > demo/edge-agw-probe.conf
+printf '\n[service B/billing]\nbackends = 127.0.0.1:8003\n' >> demo/cloud.conf
+grep -E '^\[|^pin|^backends' demo/cloud.conf
+
+PIDS=""
+cleanup() { for p in $PIDS; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT INT TERM
+bg() { "$@" & PIDS="$PIDS $!"; }
+wait_line() {  # wait_line FILE PATTERN
+    i=0
+    until grep -q "$2" "$1" 2>/dev/null; do
+        i=$((i + 1))
+        if [ $i -gt 100 ]; then echo "timeout waiting for '$2' in $1"; cat "$1"; exit 1; fi
+        sleep 0.1
+    done
+}
+device() {  # device NAME PORT: one plain-HTTP POST, like the seed's curl
+    python3 - "$@" <<'PY'
+import sys, time, urllib.request
+name, port = sys.argv[1], sys.argv[2]
+try:
+    body = f"device={name} ts={time.time():.0f}".encode()
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/data", body, timeout=5) as r:
+        print(f"  {name} -> {r.read().decode().strip()}")
+except Exception as e:
+    print(f"  {name} -> refused ({e.__class__.__name__}: connection closed)")
+PY
+}
+
+step "back-end servers: asrv1, asrv2 (customer A), bsrv1 (customer B)"
+bg python3 scripts/demo_server.py asrv1 8001 > demo/asrv1.log
+bg python3 scripts/demo_server.py asrv2 8002 > demo/asrv2.log
+bg python3 scripts/demo_server.py bsrv1 8003 > demo/bsrv1.log
+
+step "cloud gateway and the two edges"
+run cloud -c demo/cloud.conf --check
+bg "$BIN" cloud -c demo/cloud.conf > demo/cloud.out 2> demo/cloud.log
+wait_line demo/cloud.out ready
+for e in agw bgw agw-probe; do
+    bg "$BIN" edge -c demo/edge-$e.conf > demo/$e.out 2> demo/$e.log
+    wait_line demo/$e.log tunnel_up
+done
+cat demo/cloud.out demo/agw.out demo/bgw.out
+
+step "device a1 (LAN A) talks to its server four times: balanced over asrv1/asrv2"
+for i in 1 2 3 4; do device a1 9001; done
+
+step "device b1 (LAN B) talks to its server"
+device b1 9002
+
+step "customer A asks for B's billing service: refused at the cloud"
+device a1 9011
+
+step "the cloud's log: one key=value line per event"
+grep -E 'event=(ready|tunnel_up|stream_refused)' demo/cloud.log
+
+printf '\nDone. Configs, logs and the PKI are in ./demo.\n'
