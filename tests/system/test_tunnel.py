@@ -303,3 +303,20 @@ def test_reload_adds_service_and_drops_repinned_edge(site):
     # agw's tunnel was never dropped
     assert len(edges["agw"].wait_log(r"event=tunnel_up")) == 1
     edges["bgw"].wait_log(r"event=tunnel_down")
+
+
+def test_examples_are_valid(site):
+    """examples/*.conf, with real pins filled in, pass --check."""
+    examples = __import__("isthmus_testlib").REPO / "examples"
+    subs = {"AGW_SPKI_PIN": spki(site.pki / "agw.crt")[7:],
+            "BGW_SPKI_PIN": spki(site.pki / "bgw.crt")[7:],
+            "CLOUD_SPKI_PIN": spki(site.pki / "cloudgw.crt")[7:]}
+    for name, kind in (("cloud.conf", "cloud"), ("edge-agw.conf", "edge"),
+                       ("edge-bgw.conf", "edge")):
+        text = (examples / name).read_text()
+        for k, v in subs.items():
+            text = text.replace(k, v)
+        path = site.tmp / name
+        path.write_text(text)
+        res = run(kind, "-c", path, "--check", expect=0)
+        assert "ok" in res.stdout
