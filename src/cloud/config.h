@@ -56,10 +56,8 @@ struct cloud_conf {
 	char *path;
 	struct hostport listen;
 	char *cert, *key, *ca, *crl;
-	char *admin_socket;
 	uint64_t handshake_timeout;
 	uint64_t drain_timeout;
-	uint64_t keepalive;
 	struct cloud_tenant **tenants;
 	size_t ntenants;
 	struct cloud_edge **edges;
