@@ -5,7 +5,6 @@
 #include "cloud/cloud.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,35 +214,15 @@ serve(struct cloud_daemon *d)
 int
 cloud_main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "check", no_argument, NULL, 'C' },
-		CLI_COMMON_LONG,
-		{ NULL, 0, NULL, 0 },
-	};
 	struct cloud_daemon d;
 	bool check = false;
-	int c, rc;
+	int rc;
 
 	memset(&d, 0, sizeof(d));
-	cli_getopt_reset();
-	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT "c:", opts,
-	    NULL)) != -1) {
-		if (cli_common_option(c))
-			continue;
-		switch (c) {
-		case 'h':
-			fputs(usage_cloud, stdout);
-			return EXIT_OK;
-		case 'c': d.path = optarg; break;
-		case 'C': check = true; break;
-		default:
-			return cli_bad_option("cloud", usage_cloud, argv, c);
-		}
-	}
-	if (d.path == NULL || optind != argc)
-		return cli_usage_error("cloud", usage_cloud, d.path == NULL ?
-		    "-c FILE is required" : "unexpected argument");
+	rc = cli_daemon_args(argc, argv, "cloud", usage_cloud, &d.path,
+	    &check);
+	if (rc >= 0)
+		return rc;
 	if (load(d.path, false, &d.cl.conf, &d.cl.ssl_ctx) != 0)
 		return EXIT_USAGE;
 	if (check) {

@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <netdb.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,27 +133,6 @@ static const struct conf_section sections[] = {
 
 static const struct conf_schema schema = { sections, NKEYS(sections) };
 
-static void
-verr(struct conf_errors *errs, const char *file, int line, const char *what,
-    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static void
-verr(struct conf_errors *errs, const char *file, int line, const char *what,
-    const char *fmt, ...)
-{
-	char msg[256];
-	va_list ap;
-
-	errs->total++;
-	if (errs->n >= CONF_MAX_ERRORS)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	snprintf(errs->line[errs->n++], sizeof(errs->line[0]), "%s:%d: %s: %s",
-	    file, line, what, msg);
-}
-
 static struct cloud_edge *
 find_edge(struct cloud_conf *cf, const char *name)
 {
@@ -191,11 +169,11 @@ check_edges(struct cloud_conf *cf, struct conf_errors *errs)
 			struct cloud_edge *ed = find_edge(cf, t->edges.v[k]);
 
 			if (ed == NULL)
-				verr(errs, cf->path, t->line, "edges", "edge "
+				conf_errors_add(errs, cf->path, t->line, "edges", "edge "
 				    "'%s' has no [edge %s] section with its pin",
 				    t->edges.v[k], t->edges.v[k]);
 			else if (ed->tenant != NULL)
-				verr(errs, cf->path, t->line, "edges", "edge "
+				conf_errors_add(errs, cf->path, t->line, "edges", "edge "
 				    "'%s' is already in tenant %s; an edge "
 				    "belongs to exactly one tenant",
 				    ed->name, ed->tenant->name);
@@ -205,7 +183,7 @@ check_edges(struct cloud_conf *cf, struct conf_errors *errs)
 	}
 	for (i = 0; i < cf->nedges; i++)
 		if (cf->edges[i]->tenant == NULL)
-			verr(errs, cf->path, cf->edges[i]->line, "[edge]",
+			conf_errors_add(errs, cf->path, cf->edges[i]->line, "[edge]",
 			    "edge '%s' is in no tenant's edges list",
 			    cf->edges[i]->name);
 }
@@ -242,26 +220,26 @@ static void
 check_services(struct cloud_conf *cf, struct conf_errors *errs)
 {
 	size_t i, k;
-	char why[300];
+	char why[600];
 
 	for (i = 0; i < cf->nservices; i++) {
 		struct cloud_service *s = cf->services[i];
 
 		s->tenant = find_tenant(cf, s->tenant_name);
 		if (s->tenant == NULL)
-			verr(errs, cf->path, s->line, "[service]", "tenant "
+			conf_errors_add(errs, cf->path, s->line, "[service]", "tenant "
 			    "'%s' has no [tenant %s] section", s->tenant_name,
 			    s->tenant_name);
 		s->be = calloc(s->backends.n, sizeof(*s->be));
 		if (s->be == NULL && s->backends.n > 0) {
-			verr(errs, cf->path, s->line, "backends",
+			conf_errors_add(errs, cf->path, s->line, "backends",
 			    "out of memory");
 			continue;
 		}
 		for (k = 0; k < s->backends.n; k++) {
 			if (resolve_backend(s->backends.v[k], &s->be[s->nbe],
 			    why, sizeof(why)) != 0)
-				verr(errs, cf->path, s->line, "backends",
+				conf_errors_add(errs, cf->path, s->line, "backends",
 				    "%s", why);
 			else
 				s->be[s->nbe++].healthy = true;

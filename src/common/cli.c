@@ -87,3 +87,40 @@ cli_getopt_reset(void)
 	optind = 0;	/* glibc: full re-initialisation */
 	opterr = 0;	/* we print our own messages */
 }
+
+int
+cli_daemon_args(int argc, char **argv, const char *cmd, const char *usage,
+    const char **path, bool *check)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 'C' },
+		CLI_COMMON_LONG,
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	*path = NULL;
+	*check = false;
+	cli_getopt_reset();
+	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT "c:", opts,
+	    NULL)) != -1) {
+		if (cli_common_option(c))
+			continue;
+		switch (c) {
+		case 'h':
+			fputs(usage, stdout);
+			return EXIT_OK;
+		case 'c': *path = optarg; break;
+		case 'C': *check = true; break;
+		default:
+			return cli_bad_option(cmd, usage, argv, c);
+		}
+	}
+	if (*path == NULL)
+		return cli_usage_error(cmd, usage, "-c FILE is required");
+	if (optind != argc)
+		return cli_usage_error(cmd, usage, "unexpected argument '%s'",
+		    argv[optind]);
+	return -1;
+}

@@ -5,6 +5,7 @@
 #ifndef ISTHMUS_CLI_H
 #define ISTHMUS_CLI_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #define EXIT_OK		0
@@ -30,6 +31,10 @@ int cli_fail(const char *cmd, int code, const char *fmt, ...)
 
 /* The usage error for getopt's '?' or ':' result c. */
 int cli_bad_option(const char *cmd, const char *usage, char **argv, int c);
+/* Parses a daemon's "-c FILE [--check]" and the common options. Returns
+ * -1 to go on, or the exit code (0 after --help). */
+int cli_daemon_args(int argc, char **argv, const char *cmd,
+    const char *usage, const char **path, bool *check);
 /* Handles -v/-q (log level); returns 1 if c was one of them. */
 int cli_common_option(int c);
 /* Resets getopt for a new argument vector. */

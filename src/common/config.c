@@ -43,6 +43,35 @@ struct parse_state {
 	int rc;
 };
 
+static void
+conf_errors_vadd(struct conf_errors *errs, const char *file, int line,
+    const char *what, const char *fmt, va_list ap)
+{
+	char msg[256];
+
+	errs->total++;
+	if (errs->n >= CONF_MAX_ERRORS)
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (line > 0)
+		snprintf(errs->line[errs->n++], sizeof(errs->line[0]),
+		    "%s:%d: %s: %s", file, line, what, msg);
+	else
+		snprintf(errs->line[errs->n++], sizeof(errs->line[0]),
+		    "%s: %s: %s", file, what, msg);
+}
+
+void
+conf_errors_add(struct conf_errors *errs, const char *file, int line,
+    const char *what, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	conf_errors_vadd(errs, file, line, what, fmt, ap);
+	va_end(ap);
+}
+
 static void add_error(struct parse_state *st, int line, const char *what,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
@@ -50,24 +79,13 @@ static void
 add_error(struct parse_state *st, int line, const char *what,
     const char *fmt, ...)
 {
-	struct conf_errors *errs = st->errs;
-	char msg[256];
 	va_list ap;
 
 	if (st->rc == 0)
 		st->rc = -EINVAL;
-	errs->total++;
-	if (errs->n >= CONF_MAX_ERRORS)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	conf_errors_vadd(st->errs, st->filename, line, what, fmt, ap);
 	va_end(ap);
-	if (line > 0)
-		snprintf(errs->line[errs->n++], sizeof(errs->line[0]),
-		    "%s:%d: %s: %s", st->filename, line, what, msg);
-	else
-		snprintf(errs->line[errs->n++], sizeof(errs->line[0]),
-		    "%s: %s: %s", st->filename, what, msg);
 }
 
 static const struct conf_section *

@@ -99,5 +99,10 @@ int conf_load_file(const struct conf_schema *schema, void *ctx,
 void conf_free_fields(const struct conf_section *sec, void *storage);
 
 void conf_errors_print(const struct conf_errors *errs, FILE *f);
+/* Records "file:line: what: message" (or "file: what: message" for line
+ * 0): for checks a program makes after parsing (cross-references). */
+void conf_errors_add(struct conf_errors *errs, const char *file, int line,
+    const char *what, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
 
 #endif

@@ -101,18 +101,15 @@ edge_conf_load(const char *path, struct edge_conf **out,
 	rc = conf_load_file(&schema, cf, path, errs);
 	for (i = 0; rc == 0 && i < cf->nlisteners; i++) {
 		if (!name_valid(cf->listeners[i]->service)) {
-			snprintf(errs->line[errs->n++], sizeof(errs->line[0]),
-			    "%s:%d: service: invalid service name '%s'", path,
-			    cf->listeners[i]->line, cf->listeners[i]->service);
-			errs->total++;
+			conf_errors_add(errs, path, cf->listeners[i]->line,
+			    "service", "invalid service name '%s'",
+			    cf->listeners[i]->service);
 			rc = -EINVAL;
-			break;
 		}
 	}
 	if (rc == 0 && cf->reconnect_max < cf->reconnect_min) {
-		snprintf(errs->line[errs->n++], sizeof(errs->line[0]),
-		    "%s: reconnect_max: must not be below reconnect_min", path);
-		errs->total++;
+		conf_errors_add(errs, path, 0, "reconnect_max",
+		    "must not be below reconnect_min");
 		rc = -EINVAL;
 	}
 	if (rc != 0) {

@@ -7,7 +7,6 @@
 #include "edge/edge.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -308,37 +307,16 @@ serve(struct edge *e)
 int
 edge_main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "check", no_argument, NULL, 'C' },
-		CLI_COMMON_LONG,
-		{ NULL, 0, NULL, 0 },
-	};
 	struct edge e;
 	const char *path = NULL;
 	bool check = false;
 	size_t i;
-	int c, rc;
+	int rc;
 
 	memset(&e, 0, sizeof(e));
-	cli_getopt_reset();
-	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT "c:", opts,
-	    NULL)) != -1) {
-		if (cli_common_option(c))
-			continue;
-		switch (c) {
-		case 'h':
-			fputs(usage_edge, stdout);
-			return EXIT_OK;
-		case 'c': path = optarg; break;
-		case 'C': check = true; break;
-		default:
-			return cli_bad_option("edge", usage_edge, argv, c);
-		}
-	}
-	if (path == NULL || optind != argc)
-		return cli_usage_error("edge", usage_edge, path == NULL ?
-		    "-c FILE is required" : "unexpected argument");
+	rc = cli_daemon_args(argc, argv, "edge", usage_edge, &path, &check);
+	if (rc >= 0)
+		return rc;
 	if (load(path, &e.cf, &e.ctx) != 0)
 		return EXIT_USAGE;
 	if (check) {
