@@ -13,6 +13,7 @@
 #include <openssl/ssl.h>
 
 #include "cloud/config.h"
+#include "cloud/health.h"
 #include "cloud/tunnel.h"
 #include "common/cli.h"
 #include "common/log.h"
@@ -33,6 +34,7 @@ static const char usage_cloud[] =
 
 struct cloud_daemon {
 	struct cloud cl;
+	struct health *health;
 	const char *path;
 	struct evconnlistener *listener;
 	struct event *sig_hup, *sig_term, *sig_int, *drain_timer;
@@ -112,6 +114,11 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	/* The listen address stays: rebinding would drop the socket. */
+	health_stop(d->health);
+	d->health = NULL;
+	if (health_start(d->cl.base, cf, &d->health) != 0)
+		log_error("cloud", "health_failed", "reason=%s",
+		    "out of memory");
 	SSL_CTX_free(d->cl.ssl_ctx);
 	d->cl.ssl_ctx = ctx;
 	cloud_conf_unref(d->cl.conf);
@@ -193,6 +200,8 @@ serve(struct cloud_daemon *d)
 	}
 	net_local_name(evconnlistener_get_fd(d->listener), bound,
 	    sizeof(bound));
+	if (health_start(d->cl.base, d->cl.conf, &d->health) != 0)
+		return EXIT_FAIL;
 	d->sig_hup = evsignal_new(d->cl.base, SIGHUP, on_reload, d);
 	d->sig_term = evsignal_new(d->cl.base, SIGTERM, on_terminate, d);
 	d->sig_int = evsignal_new(d->cl.base, SIGINT, on_terminate, d);
@@ -239,6 +248,7 @@ cloud_main(int argc, char **argv)
 	d.cl.on_empty = on_empty;
 	rc = serve(&d);
 out:
+	health_stop(d.health);
 	if (d.listener != NULL)
 		evconnlistener_free(d.listener);
 	if (d.sig_hup != NULL)

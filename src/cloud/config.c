@@ -10,6 +10,8 @@ static const char *const balance_names[] = {
 	"round-robin", "least-conn", "hash", NULL
 };
 
+static const char *const health_names[] = { "none", "tcp", "http", NULL };
+
 static const struct conf_key cloud_keys[] = {
 	{ "listen", CONF_HOSTPORT, offsetof(struct cloud_conf, listen), 0, 0,
 	    NULL, NULL, CONF_REQUIRED | CONF_PORT0 },
@@ -47,6 +49,20 @@ static const struct conf_key service_keys[] = {
 	{ "connect_timeout", CONF_DURATION,
 	    offsetof(struct cloud_service, connect_timeout), 100, 60000, NULL,
 	    "3s", 0 },
+	{ "health", CONF_ENUM, offsetof(struct cloud_service, health), 0, 0,
+	    health_names, "tcp", 0 },
+	{ "health_path", CONF_STRING,
+	    offsetof(struct cloud_service, health_path), 0, 0, NULL, "/", 0 },
+	{ "health_interval", CONF_DURATION,
+	    offsetof(struct cloud_service, health_interval), 100, 3600000,
+	    NULL, "2s", 0 },
+	{ "health_timeout", CONF_DURATION,
+	    offsetof(struct cloud_service, health_timeout), 50, 60000, NULL,
+	    "1s", 0 },
+	{ "health_rise", CONF_INT, offsetof(struct cloud_service, health_rise),
+	    1, 100, NULL, "2", 0 },
+	{ "health_fall", CONF_INT, offsetof(struct cloud_service, health_fall),
+	    1, 100, NULL, "3", 0 },
 };
 
 #define NKEYS(k) (sizeof(k) / sizeof((k)[0]))

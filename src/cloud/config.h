@@ -16,6 +16,7 @@
 #include "common/names.h"
 
 enum balance { BALANCE_ROUND_ROBIN, BALANCE_LEAST_CONN, BALANCE_HASH };
+enum health_kind { HEALTH_NONE, HEALTH_TCP, HEALTH_HTTP };
 
 struct cloud_tenant {
 	char name[NAME_MAX_LEN + 1];
@@ -46,6 +47,10 @@ struct cloud_service {
 	struct strlist backends;
 	int balance;
 	uint64_t connect_timeout;
+	int health;			/* enum health_kind */
+	char *health_path;
+	uint64_t health_interval, health_timeout;
+	int64_t health_rise, health_fall;
 	struct cloud_backend *be;	/* resolved backends */
 	size_t nbe;
 	size_t rr_next;			/* round-robin position */

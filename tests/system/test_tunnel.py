@@ -320,3 +320,50 @@ def test_examples_are_valid(site):
         path.write_text(text)
         res = run(kind, "-c", path, "--check", expect=0)
         assert "ok" in res.stdout
+
+
+def test_health_check_tcp_down_and_up(site):
+    one, two = site.backend("one"), site.backend("two")
+    opts = ("health = tcp\nhealth_interval = 200ms\nhealth_timeout = 150ms\n"
+            "health_fall = 2\nhealth_rise = 2")
+    cloud, edges = up(site, {"A/t": ([one, two], opts)},
+                      listeners_a={"t": "t"})
+    port = one.port
+    one.close()
+    cloud.wait_log(r"event=backend_down tenant=A service=t backend=127\.0\.0"
+                   rf"\.1:{port} reason=refused")
+    failed_before = cloud.text().count("event=backend_failed")
+    # down: every stream goes to "two" without trying "one" first
+    for _ in range(6):
+        assert exchange(edges["agw"].port("listener.t")) == b"two\n"
+    assert cloud.text().count("event=backend_failed") == failed_before
+    # back on the same port: up again after `rise` good checks
+    site.backend("one-again", port=port)
+    cloud.wait_log(r"event=backend_up tenant=A service=t backend=127\.0\.0"
+                   rf"\.1:{port}")
+    seen = {exchange(edges["agw"].port("listener.t")) for _ in range(6)}
+    assert seen == {b"one-again\n", b"two\n"}
+
+
+def test_health_check_http_status(site):
+    sick = site.backend("sick", http_status=500)
+    well = site.backend("well", http_status=204)
+    opts = ("health = http\nhealth_path = /healthz\n"
+            "health_interval = 200ms\nhealth_fall = 1\nhealth_rise = 1")
+    cloud, _ = up(site, {"A/t": ([sick, well], opts)}, listeners_a={"t": "t"})
+    cloud.wait_log(rf"event=backend_down tenant=A service=t "
+                   rf"backend=127\.0\.0\.1:{sick.port} reason=\"http status\"")
+    time.sleep(0.6)
+    assert f"backend=127.0.0.1:{well.port} reason" not in cloud.text()
+
+
+def test_all_backends_down_refuses_at_once(site):
+    b = site.backend("b")
+    opts = "health_interval = 200ms\nhealth_fall = 1"
+    cloud, edges = up(site, {"A/t": ([b], opts)}, listeners_a={"t": "t"})
+    b.close()
+    cloud.wait_log(r"event=backend_down")
+    t0 = time.time()
+    assert exchange(edges["agw"].port("listener.t"), b"x") == b""
+    assert time.time() - t0 < 5
+    cloud.wait_log(r"reason=no_backend")

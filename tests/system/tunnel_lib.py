@@ -27,10 +27,12 @@ class Backend:
     first (so a test can tell backends apart), then an echo of what it
     receives; it half-closes after the client does."""
 
-    def __init__(self, tag):
+    def __init__(self, tag, port=0, http_status=None):
         self.tag = tag.encode()
+        self.http_status = http_status
         self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
         self.sock.listen(128)
         self.port = self.sock.getsockname()[1]
         self.addr = f"127.0.0.1:{self.port}"
@@ -53,6 +55,12 @@ class Backend:
 
     def _handle(self, c):
         try:
+            if self.http_status is not None:
+                # an HTTP health endpoint: one status line, then close
+                c.recv(4096)
+                c.sendall(b"HTTP/1.1 %d X\r\nContent-Length: 0\r\n"
+                          b"Connection: close\r\n\r\n" % self.http_status)
+                return
             c.sendall(self.tag + b"\n")
             while True:
                 d = c.recv(65536)
@@ -198,8 +206,8 @@ class Site:
         self.daemons = []
         self.backends = []
 
-    def backend(self, tag):
-        b = Backend(tag)
+    def backend(self, tag, **kw):
+        b = Backend(tag, **kw)
         self.backends.append(b)
         return b
 
