@@ -47,6 +47,7 @@ struct cloud_service {
 	struct strlist backends;
 	int balance;
 	uint64_t connect_timeout;
+	bool proxy_protocol;		/* PROXY v2 header to backends */
 	int health;			/* enum health_kind */
 	char *health_path;
 	uint64_t health_interval, health_timeout;

@@ -15,6 +15,7 @@
 
 #include "cloud/policy.h"
 #include "cloud/pool.h"
+#include "cloud/proxyproto.h"
 #include "common/h2conn.h"
 #include "common/log.h"
 #include "common/netutil.h"
@@ -161,6 +162,14 @@ upstream_event(struct bufferevent *bev, short what, void *arg)
 		bufferevent_set_timeouts(bev, NULL, NULL);
 		u->bev = NULL;
 		be->active++;
+		if (u->svc->proxy_protocol) {
+			unsigned char pp[PP2_MAX];
+			size_t n = proxyproto_v2(pp, relay_info(u->r)->device,
+			    (struct sockaddr *)&be->ss, u->svc->tenant_name,
+			    u->t->edge_name);
+
+			bufferevent_write(bev, pp, n);
+		}
 		log_debug("cloud", "stream_connected", "edge=%s service=%s "
 		    "backend=%s", u->t->edge_name, u->svc->name, be->addr);
 		relay_accept(u->r, bev);	/* may free u */

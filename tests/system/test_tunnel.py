@@ -367,3 +367,83 @@ def test_all_backends_down_refuses_at_once(site):
     assert exchange(edges["agw"].port("listener.t"), b"x") == b""
     assert time.time() - t0 < 5
     cloud.wait_log(r"reason=no_backend")
+
+
+def _pp2_backend():
+    """A backend that parses the PROXY v2 header with Python's struct and
+    answers with what it found, as JSON."""
+    import json
+    import struct
+    import threading
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+
+    def handle(c):
+        hdr = b""
+        while len(hdr) < 16:
+            hdr += c.recv(16 - len(hdr))
+        sig, ver_cmd, fam, length = struct.unpack("!12sBBH", hdr)
+        body = b""
+        while len(body) < length:
+            body += c.recv(length - len(body))
+        out = {"sig": sig == b"\r\n\r\n\x00\r\nQUIT\n", "ver_cmd": ver_cmd,
+               "fam": fam}
+        if fam == 0x11:
+            src, dst, sport, dport = struct.unpack("!4s4sHH", body[:12])
+            out.update(src=socket.inet_ntoa(src), sport=sport,
+                       dst=socket.inet_ntoa(dst), dport=dport)
+            body = body[12:]
+        tlvs = {}
+        while body:
+            t, n = struct.unpack("!BH", body[:3])
+            tlvs[hex(t)] = body[3:3 + n].decode()
+            body = body[3 + n:]
+        out["tlvs"] = tlvs
+        c.sendall(json.dumps(out).encode())
+        c.shutdown(socket.SHUT_WR)
+        while c.recv(4096):
+            pass
+        c.close()
+
+    def serve():
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            threading.Thread(target=handle, args=(c,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return srv
+
+
+def test_proxy_protocol_v2(site):
+    import json
+
+    srv = _pp2_backend()
+    port = srv.getsockname()[1]
+    try:
+        cloud, edges = up(site, {"A/t": ([f"127.0.0.1:{port}"],
+                                         "proxy_protocol = yes\nhealth = none")},
+                          listeners_a={"t": "t"})
+        c = socket.create_connection(("127.0.0.1",
+                                      edges["agw"].port("listener.t")))
+        device_port = c.getsockname()[1]
+        c.shutdown(socket.SHUT_WR)
+        c.settimeout(10)
+        data = b""
+        while True:
+            d = c.recv(4096)
+            if not d:
+                break
+            data += d
+        got = json.loads(data)
+        assert got["sig"] and got["ver_cmd"] == 0x21 and got["fam"] == 0x11
+        # the device's own address and port, as the edge saw them
+        assert got["src"] == "127.0.0.1" and got["sport"] == device_port
+        assert got["dst"] == "127.0.0.1" and got["dport"] == port
+        assert got["tlvs"] == {"0xe0": "A", "0xe1": "agw"}
+    finally:
+        srv.close()
