@@ -447,3 +447,20 @@ def test_proxy_protocol_v2(site):
         assert got["tlvs"] == {"0xe0": "A", "0xe1": "agw"}
     finally:
         srv.close()
+
+
+def test_keepalive_notices_a_frozen_cloud(site):
+    a1 = site.backend("A")
+    cloud, edges = up(site, {"A/t": [a1]}, listeners_a={"t": "t"})
+    edge = edges["agw"]
+    # a cloud that stops answering without closing anything (a dead host,
+    # a dropped route): only the PING keepalive can tell
+    cloud.signal(signal.SIGSTOP)
+    try:
+        edge.wait_log(r"event=tunnel_down cloud=\S+ reason=\"keepalive "
+                      r"timeout\"", timeout=15)
+        edge.wait_log(r"event=reconnect_scheduled")
+    finally:
+        cloud.signal(signal.SIGCONT)
+    edge.wait_log(r"event=tunnel_up", count=2, timeout=20)
+    assert exchange(edge.port("listener.t"), b"back") == b"A\nback"
