@@ -103,6 +103,9 @@ device b1 9002
 step "customer A asks for B's billing service: refused at the cloud"
 device a1 9011
 
+step "what the cloud is doing (isthmus status, the ipsec statusall of this system)"
+run status -c demo/cloud.conf
+
 step "the cloud's log: one key=value line per event"
 grep -E 'event=(ready|tunnel_up|stream_refused)' demo/cloud.log
 

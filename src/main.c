@@ -12,6 +12,7 @@
 #include "cloud/cloud.h"
 #include "edge/edge.h"
 #include "pki/pki.h"
+#include "status.h"
 
 struct command {
 	const char *name;
@@ -27,6 +28,8 @@ static const struct command commands[] = {
 	    edge_main, edge_usage },
 	{ "pki", "create CAs; issue, revoke, show and verify certificates",
 	    pki_main, pki_usage },
+	{ "status", "show a running cloud's tunnels, streams and backends",
+	    status_main, status_usage },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

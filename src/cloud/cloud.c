@@ -14,6 +14,8 @@
 
 #include "cloud/config.h"
 #include "cloud/health.h"
+#include "cloud/status.h"
+#include "common/admin.h"
 #include "cloud/tunnel.h"
 #include "common/cli.h"
 #include "common/log.h"
@@ -35,6 +37,8 @@ static const char usage_cloud[] =
 struct cloud_daemon {
 	struct cloud cl;
 	struct health *health;
+	struct admin *admin;
+	char bound[80];
 	const char *path;
 	struct evconnlistener *listener;
 	struct event *sig_hup, *sig_term, *sig_int, *drain_timer;
@@ -176,6 +180,17 @@ on_terminate(evutil_socket_t sig, short what, void *arg)
 		evtimer_add(d->drain_timer, &tv);
 }
 
+static void
+on_admin(const char *cmd, FILE *f, void *arg)
+{
+	struct cloud_daemon *d = arg;
+
+	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "status json") == 0)
+		cloud_status(&d->cl, d->bound, strcmp(cmd, "status") != 0, f);
+	else
+		fprintf(f, "error: unknown request '%.64s'\n", cmd);
+}
+
 static int
 serve(struct cloud_daemon *d)
 {
@@ -200,6 +215,13 @@ serve(struct cloud_daemon *d)
 	}
 	net_local_name(evconnlistener_get_fd(d->listener), bound,
 	    sizeof(bound));
+	snprintf(d->bound, sizeof(d->bound), "%s", bound);
+	/* The admin socket stays where it was first bound across reloads. */
+	if (admin_listen(d->cl.base, d->cl.conf->admin_socket, on_admin, d,
+	    &d->admin, &e) != 0) {
+		fprintf(stderr, "isthmus cloud: %s\n", e.msg);
+		return EXIT_FAIL;
+	}
 	if (health_start(d->cl.base, d->cl.conf, &d->health) != 0)
 		return EXIT_FAIL;
 	d->sig_hup = evsignal_new(d->cl.base, SIGHUP, on_reload, d);
@@ -208,10 +230,11 @@ serve(struct cloud_daemon *d)
 	evsignal_add(d->sig_hup, NULL);
 	evsignal_add(d->sig_term, NULL);
 	evsignal_add(d->sig_int, NULL);
-	log_info("cloud", "ready", "listen=%s tenants=%zu edges=%zu "
-	    "services=%zu", bound, d->cl.conf->ntenants, d->cl.conf->nedges,
-	    d->cl.conf->nservices);
-	printf("ready cloud listen=%s\n", bound);
+	log_info("cloud", "ready", "listen=%s admin=%s tenants=%zu edges=%zu "
+	    "services=%zu", bound, d->cl.conf->admin_socket,
+	    d->cl.conf->ntenants, d->cl.conf->nedges, d->cl.conf->nservices);
+	printf("ready cloud listen=%s admin=%s\n", bound,
+	    d->cl.conf->admin_socket);
 	fflush(stdout);
 	event_base_dispatch(d->cl.base);
 	while ((t = d->cl.tunnels) != NULL)
@@ -248,6 +271,7 @@ cloud_main(int argc, char **argv)
 	d.cl.on_empty = on_empty;
 	rc = serve(&d);
 out:
+	admin_close(d.admin);
 	health_stop(d.health);
 	if (d.listener != NULL)
 		evconnlistener_free(d.listener);

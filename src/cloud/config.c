@@ -23,6 +23,8 @@ static const struct conf_key cloud_keys[] = {
 	    CONF_REQUIRED },
 	{ "crl", CONF_PATH, offsetof(struct cloud_conf, crl), 0, 0, NULL, NULL,
 	    0 },
+	{ "admin_socket", CONF_PATH, offsetof(struct cloud_conf, admin_socket),
+	    0, 0, NULL, "cloud.sock", 0 },
 	{ "handshake_timeout", CONF_DURATION,
 	    offsetof(struct cloud_conf, handshake_timeout), 100, 300000, NULL,
 	    "10s", 0 },

@@ -62,6 +62,7 @@ struct cloud_conf {
 	char *path;
 	struct hostport listen;
 	char *cert, *key, *ca, *crl;
+	char *admin_socket;
 	uint64_t handshake_timeout;
 	uint64_t drain_timeout;
 	struct cloud_tenant **tenants;

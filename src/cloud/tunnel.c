@@ -416,3 +416,23 @@ tunnel_recheck(struct tunnel *t)
 	t->edge = edge;
 	cloud_conf_unref(old);
 }
+
+void
+tunnel_info(const struct tunnel *t, struct tunnel_info *ti)
+{
+	struct h2conn_stats st = { 0 };
+
+	memset(ti, 0, sizeof(*ti));
+	ti->up = t->h2 != NULL;
+	ti->edge = t->edge_name;
+	ti->tenant = t->edge != NULL ? t->edge->tenant->name : "";
+	ti->peer = t->peer;
+	if (t->h2 != NULL) {
+		h2conn_stats(t->h2, &st);
+		ti->uptime_s = (long)(time(NULL) - t->started);
+	}
+	ti->streams_open = st.streams_open;
+	ti->streams_opened = st.streams_opened;
+	ti->bytes_in = st.bytes_in;
+	ti->bytes_out = st.bytes_out;
+}

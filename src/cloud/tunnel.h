@@ -47,4 +47,14 @@ void tunnel_free(struct tunnel *t);
 void tunnel_recheck(struct tunnel *t);
 struct tunnel *tunnel_next(struct tunnel *t);
 
+struct tunnel_info {
+	bool up;			/* false: still in its handshake */
+	const char *edge, *tenant, *peer;
+	long uptime_s;
+	unsigned streams_open;
+	uint64_t streams_opened, bytes_in, bytes_out;
+};
+
+void tunnel_info(const struct tunnel *t, struct tunnel_info *ti);
+
 #endif

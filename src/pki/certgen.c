@@ -112,9 +112,12 @@ set_validity(X509 *cert, X509 *issuer, int days)
 	    (pday > 0 || psec > 0)) {
 		char when[32];
 
+		/* A clamp of less than a day is the default lifetimes
+		 * meeting (a 10-year device under a 10-year CA): not news. */
 		pki_time_format(X509_get0_notAfter(issuer), when, sizeof(when));
-		log_warn("pki", "validity_clamped", "reason=%s not_after=%s",
-		    "the CA expires first", when);
+		if (pday > 0)
+			log_warn("pki", "validity_clamped", "reason=%s "
+			    "not_after=%s", "the CA expires first", when);
 		if (X509_set1_notAfter(cert, X509_get0_notAfter(issuer)) != 1)
 			return -EINVAL;
 	}

@@ -464,3 +464,56 @@ def test_keepalive_notices_a_frozen_cloud(site):
         cloud.signal(signal.SIGCONT)
     edge.wait_log(r"event=tunnel_up", count=2, timeout=20)
     assert exchange(edge.port("listener.t"), b"back") == b"A\nback"
+
+
+def test_status(site):
+    import json
+    import stat
+
+    a1, a2 = site.backend("a1"), site.backend("a2")
+    b1 = site.backend("b1")
+    cloud, edges = up(site, {"A/t": ([a1, a2], "health = none"),
+                             "B/t": [b1]},
+                      listeners_a={"t": "t"}, listeners_b={"t": "t"})
+    sock = cloud.ready["admin"]
+    assert stat.S_IMODE(os.stat(sock).st_mode) == 0o600
+    # one stream held open through agw
+    c = socket.create_connection(("127.0.0.1",
+                                  edges["agw"].port("listener.t")))
+    c.settimeout(10)
+    assert c.recv(3) in (b"a1\n", b"a2\n")
+    c.sendall(b"12345")
+    assert c.recv(5) == b"12345"
+    st = json.loads(run("status", "--socket", sock, "--json",
+                        expect=0).stdout)
+    tunnels = {t["edge"]: t for t in st["tunnels"]}
+    assert set(tunnels) == {"agw", "bgw"}
+    assert tunnels["agw"]["tenant"] == "A" and tunnels["bgw"]["tenant"] == "B"
+    assert tunnels["agw"]["streams_open"] == 1
+    assert tunnels["agw"]["bytes_in"] == 5 and tunnels["agw"]["bytes_out"] >= 8
+    assert tunnels["bgw"]["streams_open"] == 0
+    assert tunnels["agw"]["peer"].startswith("127.0.0.1:")
+    svc = {(s["tenant"], s["name"]): s for s in st["services"]}
+    backends = svc[("A", "t")]["backends"]
+    assert sum(b["active"] for b in backends) == 1
+    assert all(b["healthy"] for b in backends)
+    # the text form names the same things, found through the config
+    text = run("status", "-c", cloud.conf, expect=0).stdout
+    assert "2 tunnels up" in text
+    assert "agw" in text and "tenant A" in text and a1.addr in text
+    c.close()
+
+
+def test_status_errors(site, tmp_path):
+    res = run("status", "--socket", tmp_path / "nope.sock", expect=1)
+    assert "cannot connect" in res.stderr
+    res = run("status", expect=2)
+    assert "--socket" in res.stderr
+
+
+def test_admin_socket_in_use_is_refused(site):
+    cloud = site.start("cloud", site.cloud_conf({"A/t": ["127.0.0.1:9"]}))
+    res = run("cloud", "-c", cloud.conf, expect=1)
+    assert "in use by a running daemon" in res.stderr
+    # the first one still answers
+    run("status", "-c", cloud.conf, expect=0)

@@ -183,9 +183,12 @@ def exchange(port, payload=b"", timeout=10):
 
     t = threading.Thread(target=reader)
     t.start()
-    if payload:
-        c.sendall(payload)
-    c.shutdown(socket.SHUT_WR)
+    try:
+        if payload:
+            c.sendall(payload)
+        c.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass    # a refused stream may close the connection first
     t.join(timeout)
     c.close()
     return bytes(got)

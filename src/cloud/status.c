@@ -1,0 +1,130 @@
+#include "cloud/status.h"
+
+#include "common/json.h"
+
+static void
+status_json(struct cloud *cl, const char *listen, FILE *f)
+{
+	const struct cloud_conf *cf = cl->conf;
+	struct tunnel_info ti;
+	struct tunnel *t;
+	struct json j;
+	size_t i, k;
+
+	json_init(&j, f);
+	json_begin_object(&j);
+	json_key(&j, "role");
+	json_string(&j, "cloud");
+	json_key(&j, "listen");
+	json_string(&j, listen);
+	json_key(&j, "tunnels");
+	json_begin_array(&j);
+	for (t = cl->tunnels; t != NULL; t = tunnel_next(t)) {
+		tunnel_info(t, &ti);
+		if (!ti.up)
+			continue;
+		json_begin_object(&j);
+		json_key(&j, "edge");
+		json_string(&j, ti.edge);
+		json_key(&j, "tenant");
+		json_string(&j, ti.tenant);
+		json_key(&j, "peer");
+		json_string(&j, ti.peer);
+		json_key(&j, "uptime_s");
+		json_int(&j, ti.uptime_s);
+		json_key(&j, "streams_open");
+		json_int(&j, ti.streams_open);
+		json_key(&j, "streams_total");
+		json_int(&j, (int64_t)ti.streams_opened);
+		json_key(&j, "bytes_in");
+		json_int(&j, (int64_t)ti.bytes_in);
+		json_key(&j, "bytes_out");
+		json_int(&j, (int64_t)ti.bytes_out);
+		json_end_object(&j);
+	}
+	json_end_array(&j);
+	json_key(&j, "services");
+	json_begin_array(&j);
+	for (i = 0; i < cf->nservices; i++) {
+		const struct cloud_service *s = cf->services[i];
+
+		json_begin_object(&j);
+		json_key(&j, "tenant");
+		json_string(&j, s->tenant_name);
+		json_key(&j, "name");
+		json_string(&j, s->name);
+		json_key(&j, "backends");
+		json_begin_array(&j);
+		for (k = 0; k < s->nbe; k++) {
+			json_begin_object(&j);
+			json_key(&j, "address");
+			json_string(&j, s->be[k].addr);
+			json_key(&j, "healthy");
+			json_bool(&j, s->be[k].healthy);
+			json_key(&j, "active");
+			json_int(&j, s->be[k].active);
+			json_end_object(&j);
+		}
+		json_end_array(&j);
+		json_end_object(&j);
+	}
+	json_end_array(&j);
+	json_key(&j, "handshakes_ok");
+	json_int(&j, (int64_t)cl->stats.handshakes_ok);
+	json_key(&j, "handshakes_failed");
+	json_int(&j, (int64_t)cl->stats.handshakes_failed);
+	json_key(&j, "streams_opened");
+	json_int(&j, (int64_t)cl->stats.streams_opened);
+	json_key(&j, "streams_refused");
+	json_int(&j, (int64_t)cl->stats.streams_refused);
+	json_end_object(&j);
+}
+
+static void
+status_text(struct cloud *cl, const char *listen, FILE *f)
+{
+	const struct cloud_conf *cf = cl->conf;
+	struct tunnel_info ti;
+	struct tunnel *t;
+	size_t i, k, n = 0;
+
+	for (t = cl->tunnels; t != NULL; t = tunnel_next(t)) {
+		tunnel_info(t, &ti);
+		n += ti.up;
+	}
+	fprintf(f, "cloud gateway listening on %s: %zu tunnel%s up, "
+	    "%llu handshakes failed, %llu streams refused\n", listen, n,
+	    n == 1 ? "" : "s",
+	    (unsigned long long)cl->stats.handshakes_failed,
+	    (unsigned long long)cl->stats.streams_refused);
+	fprintf(f, "\nTunnels:\n");
+	for (t = cl->tunnels; t != NULL; t = tunnel_next(t)) {
+		tunnel_info(t, &ti);
+		if (!ti.up)
+			continue;
+		fprintf(f, "  %-16s tenant %-12s from %-22s up %lds, %u "
+		    "streams open (%llu total), %llu bytes in, %llu out\n",
+		    ti.edge, ti.tenant, ti.peer, ti.uptime_s, ti.streams_open,
+		    (unsigned long long)ti.streams_opened,
+		    (unsigned long long)ti.bytes_in,
+		    (unsigned long long)ti.bytes_out);
+	}
+	fprintf(f, "\nServices:\n");
+	for (i = 0; i < cf->nservices; i++) {
+		const struct cloud_service *s = cf->services[i];
+
+		fprintf(f, "  %s/%s\n", s->tenant_name, s->name);
+		for (k = 0; k < s->nbe; k++)
+			fprintf(f, "    %-24s %-5s %u active\n", s->be[k].addr,
+			    s->be[k].healthy ? "up" : "DOWN", s->be[k].active);
+	}
+}
+
+void
+cloud_status(struct cloud *cl, const char *listen, bool json, FILE *f)
+{
+	if (json)
+		status_json(cl, listen, f);
+	else
+		status_text(cl, listen, f);
+}

@@ -1,0 +1,198 @@
+#include "common/admin.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+
+#define ADMIN_LINE_MAX 256
+
+struct admin {
+	struct evconnlistener *l;
+	char *path;
+	admin_fn fn;
+	void *arg;
+};
+
+static int
+make_addr(const char *path, struct sockaddr_un *sun, struct err *e)
+{
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun->sun_path))
+		return err_set(e, -ENAMETOOLONG, "admin socket path too long: "
+		    "%s", path);
+	memcpy(sun->sun_path, path, strlen(path) + 1);
+	return 0;
+}
+
+static void
+conn_write_done(struct bufferevent *bev, void *arg)
+{
+	(void)arg;
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		bufferevent_free(bev);
+}
+
+static void
+conn_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	bufferevent_free(bev);
+}
+
+static void
+conn_read(struct bufferevent *bev, void *arg)
+{
+	struct admin *a = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	char *line, *buf = NULL;
+	size_t n = 0, len;
+	FILE *f;
+
+	line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF);
+	if (line == NULL) {
+		if (evbuffer_get_length(in) > ADMIN_LINE_MAX)
+			bufferevent_free(bev);
+		return;
+	}
+	bufferevent_disable(bev, EV_READ);
+	f = open_memstream(&buf, &n);
+	if (f != NULL) {
+		a->fn(line, f, a->arg);
+		fclose(f);
+		bufferevent_write(bev, buf, n);
+		free(buf);
+	}
+	free(line);
+	bufferevent_setcb(bev, NULL, conn_write_done, conn_event, a);
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		bufferevent_free(bev);
+}
+
+static void
+on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	struct bufferevent *bev;
+
+	(void)sa;
+	(void)salen;
+	bev = bufferevent_socket_new(evconnlistener_get_base(l), fd,
+	    BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		evutil_closesocket(fd);
+		return;
+	}
+	bufferevent_setcb(bev, conn_read, NULL, conn_event, arg);
+	bufferevent_enable(bev, EV_READ);
+}
+
+int
+admin_listen(struct event_base *base, const char *path, admin_fn fn,
+    void *arg, struct admin **out, struct err *e)
+{
+	struct sockaddr_un sun;
+	struct admin *a;
+	struct stat sb;
+	mode_t old;
+	int rc;
+
+	rc = make_addr(path, &sun, e);
+	if (rc != 0)
+		return rc;
+	/* A socket left by a previous run is replaced; anything else at
+	 * that path is not ours to remove. */
+	if (lstat(path, &sb) == 0) {
+		int probe;
+
+		if (!S_ISSOCK(sb.st_mode))
+			return err_set(e, -EEXIST, "%s exists and is not a "
+			    "socket", path);
+		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (probe >= 0 && connect(probe, (struct sockaddr *)&sun,
+		    sizeof(sun)) == 0) {
+			close(probe);
+			return err_set(e, -EADDRINUSE, "%s is in use by a "
+			    "running daemon", path);
+		}
+		if (probe >= 0)
+			close(probe);
+		unlink(path);
+	}
+	a = calloc(1, sizeof(*a));
+	if (a == NULL || (a->path = strdup(path)) == NULL) {
+		free(a);
+		return err_set(e, -ENOMEM, "out of memory");
+	}
+	a->fn = fn;
+	a->arg = arg;
+	old = umask(077);	/* owner-only from the first instant */
+	a->l = evconnlistener_new_bind(base, on_accept, a,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 16,
+	    (struct sockaddr *)&sun, sizeof(sun));
+	rc = errno;
+	umask(old);
+	if (a->l != NULL)
+		chmod(path, 0600);	/* no exec bit on a socket */
+	if (a->l == NULL) {
+		free(a->path);
+		free(a);
+		return err_set(e, -rc, "cannot listen on %s: %s", path,
+		    strerror(rc));
+	}
+	*out = a;
+	return 0;
+}
+
+void
+admin_close(struct admin *a)
+{
+	if (a == NULL)
+		return;
+	evconnlistener_free(a->l);
+	unlink(a->path);
+	free(a->path);
+	free(a);
+}
+
+int
+admin_query(const char *path, const char *cmd, FILE *out, struct err *e)
+{
+	struct sockaddr_un sun;
+	char buf[4096];
+	ssize_t n;
+	int fd, rc;
+
+	rc = make_addr(path, &sun, e);
+	if (rc != 0)
+		return rc;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return err_set(e, -errno, "socket: %s", strerror(errno));
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+		rc = err_set(e, -errno, "cannot connect to %s: %s (is the "
+		    "daemon running, and are you its user?)", path,
+		    strerror(errno));
+		close(fd);
+		return rc;
+	}
+	snprintf(buf, sizeof(buf), "%s\n", cmd);
+	if (write(fd, buf, strlen(buf)) != (ssize_t)strlen(buf)) {
+		rc = err_set(e, -EIO, "cannot send to %s", path);
+		close(fd);
+		return rc;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		fwrite(buf, 1, (size_t)n, out);
+	close(fd);
+	return n < 0 ? err_set(e, -EIO, "read from %s failed", path) : 0;
+}
