@@ -37,8 +37,10 @@ proxyproto_v2(unsigned char *buf, const char *device,
 
 	memcpy(buf, pp2_sig, sizeof(pp2_sig));
 	buf[12] = 0x21;		/* version 2, PROXY */
-	if (conf_parse_hostport(device, true, &hp, NULL) == 0 &&
-	    hp.family == AF_INET && dst->sa_family == AF_INET) {
+	if (conf_parse_hostport(device, true, &hp, NULL) != 0 ||
+	    hp.family != dst->sa_family) {
+		/* unknown or mixed families: AF_UNSPEC, no addresses */
+	} else if (hp.family == AF_INET) {
 		const struct sockaddr_in *d = (const void *)dst;
 		uint16_t sport = htons(hp.port);
 
@@ -48,8 +50,7 @@ proxyproto_v2(unsigned char *buf, const char *device,
 		memcpy(p + 8, &sport, 2);
 		memcpy(p + 10, &d->sin_port, 2);
 		p += 12;
-	} else if (conf_parse_hostport(device, true, &hp, NULL) == 0 &&
-	    hp.family == AF_INET6 && dst->sa_family == AF_INET6) {
+	} else if (hp.family == AF_INET6) {
 		const struct sockaddr_in6 *d = (const void *)dst;
 		uint16_t sport = htons(hp.port);
 

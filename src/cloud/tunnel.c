@@ -265,15 +265,6 @@ on_request(struct h2conn *c, struct relay *r, void *arg)
 }
 
 static void
-on_response(struct h2conn *c, struct relay *r, int status, void *arg)
-{
-	(void)c;
-	(void)r;
-	(void)status;
-	(void)arg;
-}
-
-static void
 on_closed(struct h2conn *c, const char *why, void *arg)
 {
 	struct tunnel *t = arg;
@@ -292,7 +283,6 @@ on_closed(struct h2conn *c, const char *why, void *arg)
 
 static const struct h2conn_cbs tunnel_cbs = {
 	.request = on_request,
-	.response = on_response,
 	.closed = on_closed,
 };
 

@@ -236,7 +236,9 @@ on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *arg)
 			c->cbs->request(c, r, c->arg);
 		else if (!c->server && f->headers.cat == NGHTTP2_HCAT_RESPONSE) {
 			relay_on_response(r);
-			c->cbs->response(c, r, relay_info(r)->status, c->arg);
+			if (c->cbs->response != NULL)
+				c->cbs->response(c, r, relay_info(r)->status,
+				    c->arg);
 		}
 		if (f->hd.flags & NGHTTP2_FLAG_END_STREAM)
 			relay_on_end_stream(r);

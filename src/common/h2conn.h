@@ -26,7 +26,8 @@ struct h2conn_cbs {
 	/* Server: a CONNECT request's headers are complete. The callee
 	 * answers later with relay_accept()/relay_refuse(). */
 	void (*request)(struct h2conn *c, struct relay *r, void *arg);
-	/* Client: the response to r arrived (2xx: r now relays). */
+	/* Client: the response to r arrived (2xx: r now relays). Server
+	 * sessions leave it NULL; clients never get request. */
 	void (*response)(struct h2conn *c, struct relay *r, int status,
 	    void *arg);
 	/* A PING we sent was acknowledged. */

@@ -34,31 +34,12 @@ struct relay {
 	struct relay_info info;
 	relay_done_fn done;
 	void *done_arg;
-	void *owner;
 };
 
 const struct relay_info *
 relay_info(const struct relay *r)
 {
 	return &r->info;
-}
-
-int32_t
-relay_stream_id(const struct relay *r)
-{
-	return r->id;
-}
-
-void
-relay_set_owner(struct relay *r, void *owner)
-{
-	r->owner = owner;
-}
-
-void *
-relay_owner(const struct relay *r)
-{
-	return r->owner;
 }
 
 void

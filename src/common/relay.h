@@ -55,9 +55,6 @@ void relay_refuse(struct relay *r, int status);
 void relay_abort(struct relay *r);
 
 const struct relay_info *relay_info(const struct relay *r);
-int32_t relay_stream_id(const struct relay *r);
-void relay_set_owner(struct relay *r, void *owner);
-void *relay_owner(const struct relay *r);
 
 /* Internal, for h2conn.c's nghttp2 callbacks. */
 struct relay *relay_new_incoming(struct h2conn *c, int32_t stream_id);

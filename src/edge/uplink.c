@@ -119,16 +119,7 @@ on_pong(struct h2conn *c, void *arg)
 	evtimer_del(u->pong_ev);
 }
 
-static void
-on_request(struct h2conn *c, struct relay *r, void *arg)
-{
-	(void)c;
-	(void)r;
-	(void)arg;
-}
-
 static const struct h2conn_cbs uplink_cbs = {
-	.request = on_request,
 	.response = on_response,
 	.pong = on_pong,
 	.closed = on_closed,
