@@ -106,6 +106,10 @@ device a1 9011
 step "what the cloud is doing (isthmus status, the ipsec statusall of this system)"
 run status -c demo/cloud.conf
 
+step "the same as Prometheus metrics (loopback only): http://127.0.0.1:9100/metrics"
+python3 -c 'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:9100/metrics", timeout=5).read().decode(), end="")' |
+    grep -E '^isthmus_(tunnels_up|streams_opened_total|streams_refused_total\{tenant="A",reason="unknown_service"|backend_up)'
+
 step "the cloud's log: one key=value line per event"
 grep -E 'event=(ready|tunnel_up|stream_refused)' demo/cloud.log
 

@@ -7,7 +7,7 @@ set -eu
 PKGS="build-essential pkg-config meson ninja-build
 libssl-dev libevent-dev libnghttp2-dev libhttp-parser-dev libinih-dev
 libsqlite3-dev libcmocka-dev
-openssl python3 python3-pytest python3-cryptography"
+openssl python3 python3-pytest python3-cryptography python3-prometheus-client"
 
 missing=""
 for p in $PKGS; do

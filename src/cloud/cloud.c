@@ -14,13 +14,20 @@
 
 #include "cloud/config.h"
 #include "cloud/health.h"
+#include "cloud/metrics.h"
 #include "cloud/status.h"
-#include "common/admin.h"
 #include "cloud/tunnel.h"
+#include "common/admin.h"
 #include "common/cli.h"
 #include "common/log.h"
+#include "common/loglimit.h"
+#include "common/metrics_http.h"
 #include "common/netutil.h"
 #include "common/tlsctx.h"
+
+/* Log lines peers cause: 20 at once, then 10 a second, per kind. */
+#define PEER_LOG_BURST		20
+#define PEER_LOG_PER_SEC	10
 
 static const char usage_cloud[] =
 "usage: isthmus cloud -c FILE [--check] [-v|-q]\n"
@@ -38,7 +45,9 @@ struct cloud_daemon {
 	struct cloud cl;
 	struct health *health;
 	struct admin *admin;
+	struct metrics_http *metrics;
 	char bound[80];
+	char metrics_bound[80];
 	const char *path;
 	struct evconnlistener *listener;
 	struct event *sig_hup, *sig_term, *sig_int, *drain_timer;
@@ -118,6 +127,7 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	/* The listen address stays: rebinding would drop the socket. */
+	cloud_conf_carry(cf, d->cl.conf);
 	health_stop(d->health);
 	d->health = NULL;
 	if (health_start(d->cl.base, cf, &d->health) != 0)
@@ -222,6 +232,12 @@ serve(struct cloud_daemon *d)
 		fprintf(stderr, "isthmus cloud: %s\n", e.msg);
 		return EXIT_FAIL;
 	}
+	if (d->cl.conf->metrics.host[0] != '\0' && metrics_http_listen(
+	    d->cl.base, &d->cl.conf->metrics, cloud_metrics, &d->cl,
+	    &d->metrics, d->metrics_bound, sizeof(d->metrics_bound), &e) != 0) {
+		fprintf(stderr, "isthmus cloud: %s\n", e.msg);
+		return EXIT_FAIL;
+	}
 	if (health_start(d->cl.base, d->cl.conf, &d->health) != 0)
 		return EXIT_FAIL;
 	d->sig_hup = evsignal_new(d->cl.base, SIGHUP, on_reload, d);
@@ -230,11 +246,15 @@ serve(struct cloud_daemon *d)
 	evsignal_add(d->sig_hup, NULL);
 	evsignal_add(d->sig_term, NULL);
 	evsignal_add(d->sig_int, NULL);
-	log_info("cloud", "ready", "listen=%s admin=%s tenants=%zu edges=%zu "
-	    "services=%zu", bound, d->cl.conf->admin_socket,
+	log_info("cloud", "ready", "listen=%s admin=%s metrics=%s tenants=%zu "
+	    "edges=%zu services=%zu", bound, d->cl.conf->admin_socket,
+	    d->metrics != NULL ? d->metrics_bound : "-",
 	    d->cl.conf->ntenants, d->cl.conf->nedges, d->cl.conf->nservices);
-	printf("ready cloud listen=%s admin=%s\n", bound,
+	printf("ready cloud listen=%s admin=%s", bound,
 	    d->cl.conf->admin_socket);
+	if (d->metrics != NULL)
+		printf(" metrics=%s", d->metrics_bound);
+	printf("\n");
 	fflush(stdout);
 	event_base_dispatch(d->cl.base);
 	while ((t = d->cl.tunnels) != NULL)
@@ -269,8 +289,19 @@ cloud_main(int argc, char **argv)
 		goto out;
 	}
 	d.cl.on_empty = on_empty;
+	d.cl.started = time(NULL);
+	d.cl.lim_handshake = log_limit_new(d.cl.base, PEER_LOG_BURST,
+	    PEER_LOG_PER_SEC);
+	d.cl.lim_stream = log_limit_new(d.cl.base, PEER_LOG_BURST,
+	    PEER_LOG_PER_SEC);
+	d.cl.lim_backend = log_limit_new(d.cl.base, PEER_LOG_BURST,
+	    PEER_LOG_PER_SEC);
 	rc = serve(&d);
 out:
+	log_limit_free(d.cl.lim_handshake);
+	log_limit_free(d.cl.lim_stream);
+	log_limit_free(d.cl.lim_backend);
+	metrics_http_close(d.metrics);
 	admin_close(d.admin);
 	health_stop(d.health);
 	if (d.listener != NULL)

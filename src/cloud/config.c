@@ -12,6 +12,19 @@ static const char *const balance_names[] = {
 
 static const char *const health_names[] = { "none", "tcp", "http", NULL };
 
+static const char *const refusal_names[REFUSE_COUNT] = {
+	[REFUSE_UNKNOWN_SERVICE] = "unknown_service",
+	[REFUSE_NO_BACKEND] = "no_backend",
+	[REFUSE_BAD_REQUEST] = "bad_request",
+	[REFUSE_INTERNAL] = "internal",
+};
+
+const char *
+refusal_name(enum refusal r)
+{
+	return (unsigned)r < REFUSE_COUNT ? refusal_names[r] : "?";
+}
+
 static const struct conf_key cloud_keys[] = {
 	{ "listen", CONF_HOSTPORT, offsetof(struct cloud_conf, listen), 0, 0,
 	    NULL, NULL, CONF_REQUIRED | CONF_PORT0 },
@@ -25,6 +38,8 @@ static const struct conf_key cloud_keys[] = {
 	    0 },
 	{ "admin_socket", CONF_PATH, offsetof(struct cloud_conf, admin_socket),
 	    0, 0, NULL, "cloud.sock", 0 },
+	{ "metrics", CONF_HOSTPORT, offsetof(struct cloud_conf, metrics), 0, 0,
+	    NULL, NULL, CONF_PORT0 | CONF_LOOPBACK },
 	{ "handshake_timeout", CONF_DURATION,
 	    offsetof(struct cloud_conf, handshake_timeout), 100, 300000, NULL,
 	    "10s", 0 },
@@ -165,8 +180,8 @@ find_edge(struct cloud_conf *cf, const char *name)
 	return NULL;
 }
 
-static struct cloud_tenant *
-find_tenant(struct cloud_conf *cf, const char *name)
+struct cloud_tenant *
+cloud_conf_tenant(const struct cloud_conf *cf, const char *name)
 {
 	size_t i;
 
@@ -246,7 +261,7 @@ check_services(struct cloud_conf *cf, struct conf_errors *errs)
 	for (i = 0; i < cf->nservices; i++) {
 		struct cloud_service *s = cf->services[i];
 
-		s->tenant = find_tenant(cf, s->tenant_name);
+		s->tenant = cloud_conf_tenant(cf, s->tenant_name);
 		if (s->tenant == NULL)
 			conf_errors_add(errs, cf->path, s->line, "[service]", "tenant "
 			    "'%s' has no [tenant %s] section", s->tenant_name,
@@ -296,6 +311,52 @@ cloud_conf_load(const char *path, struct cloud_conf **out,
 	cf->refs = 1;
 	*out = cf;
 	return 0;
+}
+
+static const struct cloud_service *
+find_service(const struct cloud_conf *cf, const char *tenant,
+    const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cf->nservices; i++)
+		if (strcmp(cf->services[i]->tenant_name, tenant) == 0 &&
+		    strcmp(cf->services[i]->name, name) == 0)
+			return cf->services[i];
+	return NULL;
+}
+
+void
+cloud_conf_carry(struct cloud_conf *nw, const struct cloud_conf *old)
+{
+	size_t i, k, j;
+
+	for (i = 0; i < nw->ntenants; i++) {
+		const struct cloud_tenant *o = cloud_conf_tenant(old,
+		    nw->tenants[i]->name);
+
+		if (o != NULL)
+			nw->tenants[i]->stats = o->stats;
+	}
+	for (i = 0; i < nw->nservices; i++) {
+		struct cloud_service *s = nw->services[i];
+		const struct cloud_service *o = find_service(old,
+		    s->tenant_name, s->name);
+
+		if (o == NULL)
+			continue;
+		s->streams_opened = o->streams_opened;
+		for (k = 0; k < s->nbe; k++)
+			for (j = 0; j < o->nbe; j++) {
+				if (strcmp(s->be[k].addr, o->be[j].addr) != 0)
+					continue;
+				s->be[k].healthy = o->be[j].healthy;
+				s->be[k].streams = o->be[j].streams;
+				s->be[k].connect_failures =
+				    o->be[j].connect_failures;
+				break;
+			}
+	}
 }
 
 struct cloud_conf *

@@ -18,10 +18,27 @@
 enum balance { BALANCE_ROUND_ROBIN, BALANCE_LEAST_CONN, BALANCE_HASH };
 enum health_kind { HEALTH_NONE, HEALTH_TCP, HEALTH_HTTP };
 
+/* Why a stream was refused: a metric label and a log field. */
+enum refusal {
+	REFUSE_UNKNOWN_SERVICE,	/* not a service of the edge's tenant: 403 */
+	REFUSE_NO_BACKEND,	/* no healthy backend took it: 503 */
+	REFUSE_BAD_REQUEST,	/* not a CONNECT: 405 */
+	REFUSE_INTERNAL,	/* out of memory: 503 */
+	REFUSE_COUNT
+};
+
+const char *refusal_name(enum refusal r);
+
+/* Counters live in the configuration objects they count, and a reload
+ * carries them over (cloud_conf_carry) so they only ever grow. */
 struct cloud_tenant {
 	char name[NAME_MAX_LEN + 1];
 	int line;
 	struct strlist edges;
+	struct {
+		uint64_t bytes_in, bytes_out;	/* of closed tunnels */
+		uint64_t refused[REFUSE_COUNT];
+	} stats;
 };
 
 struct cloud_edge {
@@ -37,6 +54,8 @@ struct cloud_backend {
 	socklen_t sslen;
 	unsigned active;			/* streams relayed now */
 	bool healthy;
+	uint64_t streams;			/* relayed since start */
+	uint64_t connect_failures;
 };
 
 struct cloud_service {
@@ -55,6 +74,7 @@ struct cloud_service {
 	struct cloud_backend *be;	/* resolved backends */
 	size_t nbe;
 	size_t rr_next;			/* round-robin position */
+	uint64_t streams_opened;
 };
 
 struct cloud_conf {
@@ -63,6 +83,7 @@ struct cloud_conf {
 	struct hostport listen;
 	char *cert, *key, *ca, *crl;
 	char *admin_socket;
+	struct hostport metrics;	/* host "" when not served */
 	uint64_t handshake_timeout;
 	uint64_t drain_timeout;
 	struct cloud_tenant **tenants;
@@ -77,6 +98,12 @@ struct cloud_conf {
 int cloud_conf_load(const char *path, struct cloud_conf **out,
     struct conf_errors *errs);
 void cloud_conf_free(struct cloud_conf *cf);
+/* The tenant called name, or NULL. */
+struct cloud_tenant *cloud_conf_tenant(const struct cloud_conf *cf,
+    const char *name);
+/* After a reload: counters and backend health move from old to the
+ * matching tenants, services and backends of nw. */
+void cloud_conf_carry(struct cloud_conf *nw, const struct cloud_conf *old);
 /* A reload swaps configurations while streams still use the old one. */
 struct cloud_conf *cloud_conf_ref(struct cloud_conf *cf);
 void cloud_conf_unref(struct cloud_conf *cf);

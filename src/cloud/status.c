@@ -2,6 +2,40 @@
 
 #include "common/json.h"
 
+static uint64_t
+handshakes_failed(const struct cloud *cl)
+{
+	uint64_t n = 0;
+	size_t i;
+
+	for (i = 0; i < HSF_COUNT; i++)
+		n += cl->stats.handshakes_failed[i];
+	return n;
+}
+
+static uint64_t
+streams_refused(const struct cloud *cl)
+{
+	uint64_t n = 0;
+	size_t i, k;
+
+	for (i = 0; i < cl->conf->ntenants; i++)
+		for (k = 0; k < REFUSE_COUNT; k++)
+			n += cl->conf->tenants[i]->stats.refused[k];
+	return n;
+}
+
+static uint64_t
+streams_opened(const struct cloud *cl)
+{
+	uint64_t n = 0;
+	size_t i;
+
+	for (i = 0; i < cl->conf->nservices; i++)
+		n += cl->conf->services[i]->streams_opened;
+	return n;
+}
+
 static void
 status_json(struct cloud *cl, const char *listen, FILE *f)
 {
@@ -72,11 +106,11 @@ status_json(struct cloud *cl, const char *listen, FILE *f)
 	json_key(&j, "handshakes_ok");
 	json_int(&j, (int64_t)cl->stats.handshakes_ok);
 	json_key(&j, "handshakes_failed");
-	json_int(&j, (int64_t)cl->stats.handshakes_failed);
+	json_int(&j, (int64_t)handshakes_failed(cl));
 	json_key(&j, "streams_opened");
-	json_int(&j, (int64_t)cl->stats.streams_opened);
+	json_int(&j, (int64_t)streams_opened(cl));
 	json_key(&j, "streams_refused");
-	json_int(&j, (int64_t)cl->stats.streams_refused);
+	json_int(&j, (int64_t)streams_refused(cl));
 	json_end_object(&j);
 }
 
@@ -95,8 +129,8 @@ status_text(struct cloud *cl, const char *listen, FILE *f)
 	fprintf(f, "cloud gateway listening on %s: %zu tunnel%s up, "
 	    "%llu handshakes failed, %llu streams refused\n", listen, n,
 	    n == 1 ? "" : "s",
-	    (unsigned long long)cl->stats.handshakes_failed,
-	    (unsigned long long)cl->stats.streams_refused);
+	    (unsigned long long)handshakes_failed(cl),
+	    (unsigned long long)streams_refused(cl));
 	fprintf(f, "\nTunnels:\n");
 	for (t = cl->tunnels; t != NULL; t = tunnel_next(t)) {
 		tunnel_info(t, &ti);

@@ -18,6 +18,7 @@
 #include "cloud/proxyproto.h"
 #include "common/h2conn.h"
 #include "common/log.h"
+#include "common/loglimit.h"
 #include "common/netutil.h"
 #include "common/relay.h"
 #include "common/tlsctx.h"
@@ -51,6 +52,30 @@ struct upstream {
 
 static int tunnel_idx = -1;
 
+static const char *const hs_fail_names[HSF_COUNT] = {
+	[HSF_UNTRUSTED] = "untrusted",
+	[HSF_REVOKED] = "revoked",
+	[HSF_EXPIRED] = "expired",
+	[HSF_NOT_YET_VALID] = "not_yet_valid",
+	[HSF_CRL_EXPIRED] = "crl_expired",
+	[HSF_NO_IDENTITY] = "no_identity",
+	[HSF_UNKNOWN_EDGE] = "unknown_edge",
+	[HSF_TENANT_MISMATCH] = "tenant_mismatch",
+	[HSF_PIN_MISMATCH] = "pin_mismatch",
+	[HSF_NO_CLIENT_CERT] = "no_client_cert",
+	[HSF_ALPN] = "alpn",
+	[HSF_TLS_VERSION] = "tls_version",
+	[HSF_TIMEOUT] = "timeout",
+	[HSF_CLOSED] = "closed",
+	[HSF_TLS_ERROR] = "tls_error",
+};
+
+const char *
+hs_fail_name(enum hs_fail f)
+{
+	return (unsigned)f < HSF_COUNT ? hs_fail_names[f] : "?";
+}
+
 struct tunnel *
 tunnel_next(struct tunnel *t)
 {
@@ -67,9 +92,20 @@ tunnel_free(struct tunnel *t)
 		if (t->next != NULL)
 			t->next->pprev = t->pprev;
 	}
-	if (t->h2 != NULL)
+	if (t->h2 != NULL) {
+		/* Bytes go to the tenant as the running config has it (the
+		 * tunnel's own may be the one before a reload). */
+		struct cloud_tenant *tn = cloud_conf_tenant(cl->conf,
+		    t->edge->tenant->name);
+		struct h2conn_stats st;
+
+		h2conn_stats(t->h2, &st);
+		if (tn != NULL) {
+			tn->stats.bytes_in += st.bytes_in;
+			tn->stats.bytes_out += st.bytes_out;
+		}
 		h2conn_free(t->h2);
-	else if (t->bev != NULL)
+	} else if (t->bev != NULL)
 		bufferevent_free(t->bev);
 	cloud_conf_unref(t->conf);
 	free(t);
@@ -102,32 +138,60 @@ verify_cb(int ok, X509_STORE_CTX *x)
 	return 1;
 }
 
-static const char *
+static enum hs_fail
 handshake_reason(struct tunnel *t, short what)
 {
 	unsigned long e = bufferevent_get_openssl_error(t->bev);
 
-	if (t->admit != ADMIT_OK)
-		return policy_admit_reason(t->admit);
+	switch (t->admit) {
+	case ADMIT_OK: break;
+	case ADMIT_NO_IDENTITY: return HSF_NO_IDENTITY;
+	case ADMIT_UNKNOWN_EDGE: return HSF_UNKNOWN_EDGE;
+	case ADMIT_TENANT_MISMATCH: return HSF_TENANT_MISMATCH;
+	case ADMIT_PIN_MISMATCH: return HSF_PIN_MISMATCH;
+	}
 	switch (t->verify_err) {
 	case 0: break;
-	case X509_V_ERR_CERT_REVOKED: return "revoked";
-	case X509_V_ERR_CERT_HAS_EXPIRED: return "expired";
-	case X509_V_ERR_CERT_NOT_YET_VALID: return "not_yet_valid";
-	case X509_V_ERR_CRL_HAS_EXPIRED: return "crl_expired";
-	default: return "untrusted";
+	case X509_V_ERR_CERT_REVOKED: return HSF_REVOKED;
+	case X509_V_ERR_CERT_HAS_EXPIRED: return HSF_EXPIRED;
+	case X509_V_ERR_CERT_NOT_YET_VALID: return HSF_NOT_YET_VALID;
+	case X509_V_ERR_CRL_HAS_EXPIRED: return HSF_CRL_EXPIRED;
+	default: return HSF_UNTRUSTED;
 	}
 	if (what & BEV_EVENT_TIMEOUT)
-		return "timeout";
+		return HSF_TIMEOUT;
 	if (ERR_GET_REASON(e) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE)
-		return "no_client_cert";
+		return HSF_NO_CLIENT_CERT;
 	if (ERR_GET_REASON(e) == SSL_R_NO_APPLICATION_PROTOCOL)
-		return "alpn";
+		return HSF_ALPN;
 	if (ERR_GET_REASON(e) == SSL_R_UNSUPPORTED_PROTOCOL)
-		return "tls_version";
-	if (e == 0)
-		return "closed";
-	return "tls_error";
+		return HSF_TLS_VERSION;
+	if (e == 0 || ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+		return HSF_CLOSED;
+	return HSF_TLS_ERROR;
+}
+
+/* Counted always; logged within the limit. */
+static void
+handshake_failed(struct tunnel *t, enum hs_fail why)
+{
+	t->cl->stats.handshakes_failed[why]++;
+	log_limited(t->cl->lim_handshake, LOG_INFO, "cloud",
+	    "handshake_failed", "peer=%s edge=%s reason=%s", t->peer,
+	    t->edge_name[0] ? t->edge_name : "-", hs_fail_name(why));
+}
+
+/* The stream r of tunnel t is refused with status; svc NULL when the
+ * stream named no service of the tenant. */
+static void
+stream_refused(struct tunnel *t, struct relay *r, const char *svc,
+    enum refusal why, int status)
+{
+	t->edge->tenant->stats.refused[why]++;
+	log_limited(t->cl->lim_stream, LOG_INFO, "cloud", "stream_refused",
+	    "edge=%s tenant=%s service=%s reason=%s", t->edge_name,
+	    t->edge->tenant->name, svc, refusal_name(why));
+	relay_refuse(r, status);
 }
 
 static void
@@ -162,6 +226,7 @@ upstream_event(struct bufferevent *bev, short what, void *arg)
 		bufferevent_set_timeouts(bev, NULL, NULL);
 		u->bev = NULL;
 		be->active++;
+		be->streams++;
 		if (u->svc->proxy_protocol) {
 			unsigned char pp[PP2_MAX];
 			size_t n = proxyproto_v2(pp, relay_info(u->r)->device,
@@ -177,8 +242,10 @@ upstream_event(struct bufferevent *bev, short what, void *arg)
 	}
 	/* Refused or timed out before any byte moved: the next backend gets
 	 * the stream, so the device loses nothing. */
-	log_info("cloud", "backend_failed", "tenant=%s service=%s backend=%s "
-	    "reason=%s", u->svc->tenant_name, u->svc->name, be->addr,
+	be->connect_failures++;
+	log_limited(u->t->cl->lim_backend, LOG_INFO, "cloud",
+	    "backend_failed", "tenant=%s service=%s backend=%s reason=%s",
+	    u->svc->tenant_name, u->svc->name, be->addr,
 	    (what & BEV_EVENT_TIMEOUT) ? "timeout" : "refused");
 	bufferevent_free(bev);
 	u->bev = NULL;
@@ -195,18 +262,16 @@ upstream_try(struct upstream *u)
 
 	i = pool_pick(u->svc, relay_info(u->r)->device, u->tried);
 	if (i < 0) {
-		u->t->cl->stats.streams_refused++;
-		log_info("cloud", "stream_refused", "edge=%s tenant=%s "
-		    "service=%s reason=%s", u->t->edge_name,
-		    u->svc->tenant_name, u->svc->name, "no_backend");
-		relay_refuse(u->r, 503);	/* frees u, now or later */
+		/* relay_refuse frees u, now or later */
+		stream_refused(u->t, u->r, u->svc->name, REFUSE_NO_BACKEND,
+		    503);
 		return;
 	}
 	u->tried |= 1ull << i;
 	u->idx = i;
 	bev = bufferevent_socket_new(u->t->cl->base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
-		relay_refuse(u->r, 503);
+		stream_refused(u->t, u->r, u->svc->name, REFUSE_INTERNAL, 503);
 		return;
 	}
 	u->bev = bev;
@@ -221,8 +286,10 @@ upstream_try(struct upstream *u)
 		u->failed_in_connect = true;
 	u->in_connect = false;
 	if (u->failed_in_connect) {
-		log_info("cloud", "backend_failed", "tenant=%s service=%s "
-		    "backend=%s reason=%s", u->svc->tenant_name, u->svc->name,
+		u->svc->be[i].connect_failures++;
+		log_limited(u->t->cl->lim_backend, LOG_INFO, "cloud",
+		    "backend_failed", "tenant=%s service=%s backend=%s "
+		    "reason=%s", u->svc->tenant_name, u->svc->name,
 		    u->svc->be[i].addr, "connect");
 		u->bev = NULL;
 		bufferevent_free(bev);
@@ -240,18 +307,19 @@ on_request(struct h2conn *c, struct relay *r, void *arg)
 	struct upstream *u;
 
 	(void)c;
+	if (strcmp(ri->method, "CONNECT") != 0) {
+		stream_refused(t, r, ri->authority, REFUSE_BAD_REQUEST, 405);
+		return;
+	}
 	svc = policy_service(t->conf, t->edge->tenant, ri->authority);
 	if (svc == NULL) {
-		t->cl->stats.streams_refused++;
-		log_info("cloud", "stream_refused", "edge=%s tenant=%s "
-		    "service=%s reason=%s", t->edge_name, t->edge->tenant->name,
-		    ri->authority, "unknown_service");
-		relay_refuse(r, 403);
+		stream_refused(t, r, ri->authority, REFUSE_UNKNOWN_SERVICE,
+		    403);
 		return;
 	}
 	u = calloc(1, sizeof(*u));
 	if (u == NULL) {
-		relay_refuse(r, 503);
+		stream_refused(t, r, svc->name, REFUSE_INTERNAL, 503);
 		return;
 	}
 	u->t = t;
@@ -259,7 +327,7 @@ on_request(struct h2conn *c, struct relay *r, void *arg)
 	u->conf = cloud_conf_ref(t->conf);
 	u->svc = svc;
 	u->idx = -1;
-	t->cl->stats.streams_opened++;
+	svc->streams_opened++;
 	relay_pending(r, upstream_done, u);
 	upstream_try(u);
 }
@@ -271,8 +339,6 @@ on_closed(struct h2conn *c, const char *why, void *arg)
 	struct h2conn_stats st;
 
 	h2conn_stats(c, &st);
-	t->cl->stats.bytes_in += st.bytes_in;
-	t->cl->stats.bytes_out += st.bytes_out;
 	log_info("cloud", "tunnel_down", "edge=%s tenant=%s peer=%s reason=%s "
 	    "streams=%llu bytes_in=%llu bytes_out=%llu", t->edge_name,
 	    t->edge->tenant->name, t->peer, why,
@@ -298,9 +364,7 @@ handshake_event(struct bufferevent *bev, short what, void *arg)
 		SSL_get0_alpn_selected(ssl, &alpn, &alpnlen);
 		if (t->edge == NULL || alpnlen != strlen(TUNNEL_ALPN) ||
 		    memcmp(alpn, TUNNEL_ALPN, alpnlen) != 0) {
-			log_info("cloud", "handshake_failed", "peer=%s edge=%s "
-			    "reason=%s", t->peer, t->edge_name, "alpn");
-			t->cl->stats.handshakes_failed++;
+			handshake_failed(t, HSF_ALPN);
 			tunnel_free(t);
 			return;
 		}
@@ -317,10 +381,7 @@ handshake_event(struct bufferevent *bev, short what, void *arg)
 		    t->edge_name, t->edge->tenant->name, t->peer);
 		return;
 	}
-	t->cl->stats.handshakes_failed++;
-	log_info("cloud", "handshake_failed", "peer=%s edge=%s reason=%s",
-	    t->peer, t->edge_name[0] ? t->edge_name : "-",
-	    handshake_reason(t, what));
+	handshake_failed(t, handshake_reason(t, what));
 	tunnel_free(t);
 }
 

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <openssl/ssl.h>
@@ -17,23 +18,46 @@
 #include "cloud/config.h"
 
 struct tunnel;
+struct log_limit;
+
+/* Why an edge's handshake failed: a metric label and a log field. */
+enum hs_fail {
+	HSF_UNTRUSTED,		/* chain does not verify to our CA */
+	HSF_REVOKED,
+	HSF_EXPIRED,
+	HSF_NOT_YET_VALID,
+	HSF_CRL_EXPIRED,
+	HSF_NO_IDENTITY,	/* policy.h: enum admit */
+	HSF_UNKNOWN_EDGE,
+	HSF_TENANT_MISMATCH,
+	HSF_PIN_MISMATCH,
+	HSF_NO_CLIENT_CERT,
+	HSF_ALPN,
+	HSF_TLS_VERSION,
+	HSF_TIMEOUT,
+	HSF_CLOSED,		/* peer went away mid-handshake */
+	HSF_TLS_ERROR,
+	HSF_COUNT
+};
+
+const char *hs_fail_name(enum hs_fail f);
 
 /* What the tunnels share: the loop, the current config and TLS context,
- * counters, and the list of tunnels. */
+ * counters that are not per tenant (a failed handshake has no trusted
+ * tenant), the log limits for what peers cause, and the list of tunnels. */
 struct cloud {
 	struct event_base *base;
 	struct cloud_conf *conf;
 	SSL_CTX *ssl_ctx;
 	struct tunnel *tunnels;
 	bool draining;
+	time_t started;
 	void (*on_empty)(struct cloud *cl);	/* last tunnel gone */
 	struct {
 		uint64_t handshakes_ok;
-		uint64_t handshakes_failed;
-		uint64_t streams_opened;
-		uint64_t streams_refused;
-		uint64_t bytes_in, bytes_out;
+		uint64_t handshakes_failed[HSF_COUNT];
 	} stats;
+	struct log_limit *lim_handshake, *lim_stream, *lim_backend;
 };
 
 /* Takes fd (an accepted TCP connection) and starts the handshake. */

@@ -118,6 +118,7 @@ set_field(struct parse_state *st, const struct conf_key *key, void *storage,
     const char *value, bool append, struct err *e)
 {
 	char *field = (char *)storage + key->offset;
+	int rc;
 
 	switch (key->type) {
 	case CONF_BOOL:
@@ -132,8 +133,14 @@ set_field(struct parse_state *st, const struct conf_key *key, void *storage,
 		return conf_parse_size(value, (uint64_t)key->min,
 		    (uint64_t)key->max, (uint64_t *)field, e);
 	case CONF_HOSTPORT:
-		return conf_parse_hostport(value, key->flags & CONF_PORT0,
+		rc = conf_parse_hostport(value, key->flags & CONF_PORT0,
 		    (struct hostport *)field, e);
+		if (rc == 0 && (key->flags & CONF_LOOPBACK) &&
+		    !hostport_is_loopback((struct hostport *)field))
+			return err_set(e, -EINVAL, "'%s' is not a loopback "
+			    "address (use 127.0.0.1, [::1] or localhost)",
+			    value);
+		return rc;
 	case CONF_ENUM:
 		return conf_parse_enum(value, key->choices, (int *)field, e);
 	case CONF_PIN:
@@ -141,7 +148,6 @@ set_field(struct parse_state *st, const struct conf_key *key, void *storage,
 	case CONF_PATH:
 	case CONF_STRING: {
 		char **slot = (char **)field, *s = NULL;
-		int rc;
 
 		if (key->type == CONF_PATH) {
 			rc = conf_parse_path(value, st->basedir, &s, e);
@@ -160,7 +166,6 @@ set_field(struct parse_state *st, const struct conf_key *key, void *storage,
 	case CONF_LIST: {
 		struct strlist *l = (struct strlist *)field, tmp = { 0 };
 		size_t i;
-		int rc;
 
 		rc = conf_parse_list(value, &tmp, e);
 		if (rc == 0 && !append)

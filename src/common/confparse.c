@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,6 +236,21 @@ conf_parse_hostport(const char *s, bool allow_port0, struct hostport *out,
 	hp.port = (uint16_t)pv;
 	*out = hp;
 	return 0;
+}
+
+bool
+hostport_is_loopback(const struct hostport *hp)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (hp->family == AF_INET6)
+		return inet_pton(AF_INET6, hp->host, &a6) == 1 &&
+		    IN6_IS_ADDR_LOOPBACK(&a6);
+	if (hp->family == AF_INET)
+		return inet_pton(AF_INET, hp->host, &a4) == 1 &&
+		    (ntohl(a4.s_addr) >> 24) == 127;
+	return strcasecmp(hp->host, "localhost") == 0;
 }
 
 void

@@ -41,6 +41,8 @@ int conf_parse_size(const char *s, uint64_t min, uint64_t max,
  * when allow_port0 (listeners that let the kernel pick). */
 int conf_parse_hostport(const char *s, bool allow_port0, struct hostport *out,
     struct err *e);
+/* 127.0.0.0/8, ::1 or "localhost". */
+bool hostport_is_loopback(const struct hostport *hp);
 /* Formats hp back as "host:port" / "[v6]:port". */
 void hostport_format(const struct hostport *hp, char *buf, size_t cap);
 /* A non-empty path; a relative one is taken relative to basedir (the config

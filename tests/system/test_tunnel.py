@@ -10,7 +10,7 @@ import time
 import pytest
 
 from isthmus_testlib import run
-from tunnel_lib import Site, exchange, free_port, spki
+from tunnel_lib import Site, exchange, free_port, spki, up
 
 
 @pytest.fixture
@@ -18,18 +18,6 @@ def site(tmp_path):
     s = Site(tmp_path)
     yield s
     s.close()
-
-
-def up(site, services, listeners_a=None, listeners_b=None, **kw):
-    cloud = site.start("cloud", site.cloud_conf(services, **kw))
-    port = cloud.port("listen")
-    edges = {}
-    for name, ls in (("agw", listeners_a), ("bgw", listeners_b)):
-        if ls is not None:
-            edges[name] = site.start("edge", site.edge_conf(name, port, ls))
-    for e in edges.values():
-        e.wait_log(r"event=tunnel_up")
-    return cloud, edges
 
 
 def test_two_customers_isolated(site):

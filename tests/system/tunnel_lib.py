@@ -275,3 +275,17 @@ class Site:
         for b in self.backends:
             b.close()
         assert not errors, "\n".join(errors)
+
+
+def up(site, services, listeners_a=None, listeners_b=None, **kw):
+    """Starts the cloud with services and, for each listeners dict given,
+    that customer's edge; returns once every edge's tunnel is up."""
+    cloud = site.start("cloud", site.cloud_conf(services, **kw))
+    port = cloud.port("listen")
+    edges = {}
+    for name, ls in (("agw", listeners_a), ("bgw", listeners_b)):
+        if ls is not None:
+            edges[name] = site.start("edge", site.edge_conf(name, port, ls))
+    for e in edges.values():
+        e.wait_log(r"event=tunnel_up")
+    return cloud, edges

@@ -151,6 +151,33 @@ test_size(void **state)
 	    &v, &e), -EINVAL);
 }
 
+static bool
+loopback(const char *s)
+{
+	struct hostport hp;
+	struct err e;
+
+	assert_int_equal(conf_parse_hostport(s, true, &hp, &e), 0);
+	return hostport_is_loopback(&hp);
+}
+
+static void
+test_hostport_loopback(void **state)
+{
+	(void)state;
+	assert_true(loopback("127.0.0.1:0"));
+	assert_true(loopback("127.255.0.9:80"));
+	assert_true(loopback("[::1]:80"));
+	assert_true(loopback("localhost:80"));
+	assert_true(loopback("LocalHost:80"));
+	assert_false(loopback("0.0.0.0:80"));
+	assert_false(loopback("128.0.0.1:80"));
+	assert_false(loopback("[::]:80"));
+	assert_false(loopback("[::ffff:127.0.0.1]:80"));
+	assert_false(loopback("localhost.example:80"));
+	assert_false(loopback("10.0.0.1:80"));
+}
+
 static void
 test_hostport(void **state)
 {
@@ -286,6 +313,7 @@ main(void)
 		cmocka_unit_test(test_duration),
 		cmocka_unit_test(test_size),
 		cmocka_unit_test(test_hostport),
+		cmocka_unit_test(test_hostport_loopback),
 		cmocka_unit_test(test_path),
 		cmocka_unit_test(test_list),
 		cmocka_unit_test(test_enum),

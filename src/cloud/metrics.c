@@ -1,0 +1,162 @@
+#include "cloud/metrics.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/prom.h"
+#include "version.h"
+
+/* What the live tunnels of one tenant add up to. */
+struct live {
+	uint64_t up, streams_open, bytes_in, bytes_out;
+};
+
+static void
+live_sums(const struct cloud *cl, struct live *lv, uint64_t *handshaking)
+{
+	struct tunnel_info ti;
+	struct tunnel *t;
+	size_t i;
+
+	*handshaking = 0;
+	for (t = cl->tunnels; t != NULL; t = tunnel_next(t)) {
+		tunnel_info(t, &ti);
+		if (!ti.up) {
+			(*handshaking)++;
+			continue;
+		}
+		for (i = 0; i < cl->conf->ntenants; i++)
+			if (strcmp(cl->conf->tenants[i]->name, ti.tenant) == 0)
+				break;
+		if (i == cl->conf->ntenants)
+			continue;	/* being dropped by a reload */
+		lv[i].up++;
+		lv[i].streams_open += ti.streams_open;
+		lv[i].bytes_in += ti.bytes_in;
+		lv[i].bytes_out += ti.bytes_out;
+	}
+}
+
+static void
+tenant_families(FILE *f, const struct cloud_conf *cf, const struct live *lv)
+{
+	size_t i, k;
+
+	prom_family(f, "isthmus_tunnels_up", "gauge",
+	    "Edge tunnels established, per tenant.");
+	for (i = 0; i < cf->ntenants; i++)
+		prom_sample(f, "isthmus_tunnels_up", (const char *[]){
+		    "tenant", cf->tenants[i]->name, NULL }, lv[i].up);
+	prom_family(f, "isthmus_streams_open", "gauge",
+	    "Device streams open now, per tenant.");
+	for (i = 0; i < cf->ntenants; i++)
+		prom_sample(f, "isthmus_streams_open", (const char *[]){
+		    "tenant", cf->tenants[i]->name, NULL }, lv[i].streams_open);
+	prom_family(f, "isthmus_streams_refused_total", "counter",
+	    "Streams refused, per tenant and reason.");
+	for (i = 0; i < cf->ntenants; i++)
+		for (k = 0; k < REFUSE_COUNT; k++)
+			prom_sample(f, "isthmus_streams_refused_total",
+			    (const char *[]){ "tenant", cf->tenants[i]->name,
+			    "reason", refusal_name((enum refusal)k), NULL },
+			    cf->tenants[i]->stats.refused[k]);
+	prom_family(f, "isthmus_tunnel_bytes_total", "counter",
+	    "Payload bytes carried by the tunnels, per tenant and direction.");
+	for (i = 0; i < cf->ntenants; i++) {
+		const struct cloud_tenant *tn = cf->tenants[i];
+
+		prom_sample(f, "isthmus_tunnel_bytes_total", (const char *[]){
+		    "tenant", tn->name, "direction", "from_edge", NULL },
+		    tn->stats.bytes_in + lv[i].bytes_in);
+		prom_sample(f, "isthmus_tunnel_bytes_total", (const char *[]){
+		    "tenant", tn->name, "direction", "to_edge", NULL },
+		    tn->stats.bytes_out + lv[i].bytes_out);
+	}
+}
+
+/* One sample per backend of every service. */
+static void
+backend_family(FILE *f, const struct cloud_conf *cf, const char *name,
+    const char *type, const char *help, int which)
+{
+	size_t i, k;
+	uint64_t v;
+
+	prom_family(f, name, type, help);
+	for (i = 0; i < cf->nservices; i++) {
+		const struct cloud_service *s = cf->services[i];
+
+		for (k = 0; k < s->nbe; k++) {
+			const struct cloud_backend *be = &s->be[k];
+
+			v = which == 0 ? be->healthy : which == 1 ?
+			    be->active : which == 2 ? be->streams :
+			    be->connect_failures;
+			prom_sample(f, name, (const char *[]){ "tenant",
+			    s->tenant_name, "service", s->name, "backend",
+			    be->addr, NULL }, v);
+		}
+	}
+}
+
+static void
+service_families(FILE *f, const struct cloud_conf *cf)
+{
+	size_t i;
+
+	prom_family(f, "isthmus_streams_opened_total", "counter",
+	    "Streams accepted for a service of the edge's tenant.");
+	for (i = 0; i < cf->nservices; i++)
+		prom_sample(f, "isthmus_streams_opened_total", (const char *[]){
+		    "tenant", cf->services[i]->tenant_name, "service",
+		    cf->services[i]->name, NULL },
+		    cf->services[i]->streams_opened);
+	backend_family(f, cf, "isthmus_backend_up", "gauge",
+	    "1 if the backend passes its health checks.", 0);
+	backend_family(f, cf, "isthmus_backend_active_streams", "gauge",
+	    "Streams relayed to the backend now.", 1);
+	backend_family(f, cf, "isthmus_backend_streams_total", "counter",
+	    "Streams relayed to the backend.", 2);
+	backend_family(f, cf, "isthmus_backend_connect_failures_total",
+	    "counter", "Connections to the backend refused or timed out "
+	    "(the stream was retried on the next backend).", 3);
+}
+
+void
+cloud_metrics(FILE *f, void *arg)
+{
+	const struct cloud *cl = arg;
+	const struct cloud_conf *cf = cl->conf;
+	struct live *lv;
+	uint64_t handshaking;
+	size_t i;
+
+	lv = calloc(cf->ntenants + 1, sizeof(*lv));
+	if (lv == NULL)
+		return;
+	live_sums(cl, lv, &handshaking);
+	prom_family(f, "isthmus_build_info", "gauge",
+	    "The running isthmus: always 1.");
+	prom_sample(f, "isthmus_build_info", (const char *[]){ "role", "cloud",
+	    "version", ISTHMUS_VERSION, NULL }, 1);
+	prom_family(f, "isthmus_start_time_seconds", "gauge",
+	    "When the gateway started, in seconds since the epoch.");
+	prom_sample(f, "isthmus_start_time_seconds", NULL,
+	    (uint64_t)cl->started);
+	prom_family(f, "isthmus_handshakes_in_progress", "gauge",
+	    "TLS handshakes with edges not finished yet.");
+	prom_sample(f, "isthmus_handshakes_in_progress", NULL, handshaking);
+	prom_family(f, "isthmus_handshakes_admitted_total", "counter",
+	    "Edge handshakes that passed verification and admission.");
+	prom_sample(f, "isthmus_handshakes_admitted_total", NULL,
+	    cl->stats.handshakes_ok);
+	prom_family(f, "isthmus_handshakes_failed_total", "counter",
+	    "Edge handshakes refused or failed, per reason.");
+	for (i = 0; i < HSF_COUNT; i++)
+		prom_sample(f, "isthmus_handshakes_failed_total",
+		    (const char *[]){ "reason", hs_fail_name((enum hs_fail)i),
+		    NULL }, cl->stats.handshakes_failed[i]);
+	tenant_families(f, cf, lv);
+	service_families(f, cf);
+	free(lv);
+}
