@@ -50,6 +50,7 @@ for e in agw bgw; do
 done
 # customer A asking for a service only B has (to show the refusal)
 sed -e 's/127.0.0.1:9001/127.0.0.1:9011/' -e 's/^service = telemetry/service = billing/' \
+    -e 's/^admin_socket = agw.sock/admin_socket = agw-probe.sock/' -e '/^metrics = /d' \
     demo/edge-agw.conf > demo/edge-agw-probe.conf
 printf '\n[service B/billing]\nbackends = 127.0.0.1:8003\n' >> demo/cloud.conf
 grep -E '^\[|^pin|^backends' demo/cloud.conf
@@ -105,6 +106,9 @@ device a1 9011
 
 step "what the cloud is doing (isthmus status, the ipsec statusall of this system)"
 run status -c demo/cloud.conf
+
+step "what edge agw is doing (isthmus status, what the customer's IT runs)"
+run status -c demo/edge-agw.conf
 
 step "the same as Prometheus metrics (loopback only): http://127.0.0.1:9100/metrics"
 python3 -c 'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:9100/metrics", timeout=5).read().decode(), end="")' |

@@ -4,21 +4,75 @@
  */
 #include "status.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cloud/config.h"
 #include "common/admin.h"
 #include "common/cli.h"
+#include "edge/config.h"
 
 static const char usage_status[] =
-"usage: isthmus status (--socket PATH | -c CLOUD.CONF) [--json]\n"
+"usage: isthmus status (--socket PATH | -c CONF) [--json]\n"
 "\n"
-"Shows a running cloud gateway's tunnels (edge, tenant, peer, uptime,\n"
-"open streams, bytes each way) and its services' backends (health,\n"
-"active connections), read from its admin socket (admin_socket in the\n"
-"config; owner-only, so run it as the daemon's user).\n";
+"Asks a running daemon through its admin socket (admin_socket in its\n"
+"config; owner-only, so run it as the daemon's user).\n"
+"A cloud gateway shows its tunnels (edge, tenant, peer, uptime, open\n"
+"streams, bytes each way) and its services' backends (health, active\n"
+"connections). An edge shows who it is, its tunnel (up, or why not and\n"
+"when it tries again) and its listeners' devices.\n"
+"  -c, --config CONF  a cloud.conf or edge.conf: the socket is read from it\n"
+"  --socket PATH      the admin socket itself\n"
+"  --json             machine-readable output\n";
+
+/* The admin socket named by a cloud or an edge config (told apart by its
+ * [cloud] or [edge] section). *out is malloc'd. */
+static int
+socket_from_conf(const char *path, char **out)
+{
+	struct conf_errors errs;
+	struct cloud_conf *cc = NULL;
+	struct edge_conf *ec = NULL;
+	char line[256];
+	int kind = 0;
+	FILE *f;
+
+	f = fopen(path, "r");
+	if (f == NULL) {
+		fprintf(stderr, "isthmus status: cannot read %s: %s\n", path,
+		    strerror(errno));
+		return -errno;
+	}
+	while (kind == 0 && fgets(line, sizeof(line), f) != NULL) {
+		char *p = line;
+
+		while (isspace((unsigned char)*p))
+			p++;
+		if (strncmp(p, "[cloud]", 7) == 0)
+			kind = 'c';
+		else if (strncmp(p, "[edge]", 6) == 0)
+			kind = 'e';
+	}
+	fclose(f);
+	if (kind == 0) {
+		fprintf(stderr, "isthmus status: %s has neither a [cloud] nor "
+		    "an [edge] section\n", path);
+		return -EINVAL;
+	}
+	if (kind == 'c' ? cloud_conf_load(path, &cc, &errs) != 0 :
+	    edge_conf_load(path, &ec, &errs) != 0) {
+		conf_errors_print(&errs, stderr);
+		return -EINVAL;
+	}
+	*out = strdup(kind == 'c' ? cc->admin_socket : ec->admin_socket);
+	cloud_conf_unref(cc);
+	edge_conf_free(ec);
+	return *out != NULL ? 0 : -ENOMEM;
+}
 
 void
 status_usage(FILE *f)
@@ -37,8 +91,7 @@ status_main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *sock = NULL, *conf = NULL;
-	struct cloud_conf *cf = NULL;
-	struct conf_errors errs;
+	char *conf_sock = NULL;
 	bool json = false;
 	struct err e;
 	int c, rc;
@@ -61,17 +114,15 @@ status_main(int argc, char **argv)
 	}
 	if (optind != argc || (sock == NULL) == (conf == NULL))
 		return cli_usage_error("status", usage_status,
-		    "give either --socket PATH or -c CLOUD.CONF");
+		    "give either --socket PATH or -c CONF");
 	if (conf != NULL) {
-		if (cloud_conf_load(conf, &cf, &errs) != 0) {
-			conf_errors_print(&errs, stderr);
+		if (socket_from_conf(conf, &conf_sock) != 0)
 			return EXIT_USAGE;
-		}
-		sock = cf->admin_socket;
+		sock = conf_sock;
 	}
 	rc = admin_query(sock, json ? "status json" : "status", stdout, &e);
 	if (rc != 0)
 		cli_fail("status", EXIT_FAIL, "%s", e.msg);
-	cloud_conf_unref(cf);
+	free(conf_sock);
 	return rc == 0 ? EXIT_OK : EXIT_FAIL;
 }

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "common/prom.h"
-#include "version.h"
+#include "common/tls.h"
 
 /* What the live tunnels of one tenant add up to. */
 struct live {
@@ -135,14 +135,13 @@ cloud_metrics(FILE *f, void *arg)
 	if (lv == NULL)
 		return;
 	live_sums(cl, lv, &handshaking);
-	prom_family(f, "isthmus_build_info", "gauge",
-	    "The running isthmus: always 1.");
-	prom_sample(f, "isthmus_build_info", (const char *[]){ "role", "cloud",
-	    "version", ISTHMUS_VERSION, NULL }, 1);
-	prom_family(f, "isthmus_start_time_seconds", "gauge",
-	    "When the gateway started, in seconds since the epoch.");
-	prom_sample(f, "isthmus_start_time_seconds", NULL,
-	    (uint64_t)cl->started);
+	prom_identity(f, "cloud", cl->started);
+	prom_family(f, "isthmus_certificate_not_after_seconds", "gauge",
+	    "When a certificate in use expires, in seconds since the epoch.");
+	prom_sample(f, "isthmus_certificate_not_after_seconds",
+	    (const char *[]){ "certificate", "cloud", NULL },
+	    (uint64_t)tls_time_epoch(X509_get0_notAfter(
+	    SSL_CTX_get0_certificate(cl->ssl_ctx))));
 	prom_family(f, "isthmus_handshakes_in_progress", "gauge",
 	    "TLS handshakes with edges not finished yet.");
 	prom_sample(f, "isthmus_handshakes_in_progress", NULL, handshaking);

@@ -38,6 +38,7 @@ struct h2conn {
 	void *arg;
 	struct relay_link *relays;
 	struct h2conn_stats stats;
+	bool got_settings, settings_pending;
 };
 
 nghttp2_session *
@@ -161,6 +162,11 @@ on_read(struct bufferevent *bev, void *arg)
 		}
 		evbuffer_drain(in, (size_t)n);
 	}
+	if (c->settings_pending && !c->closing) {
+		c->settings_pending = false;
+		if (c->cbs->settings != NULL)
+			c->cbs->settings(c, c->arg);
+	}
 	h2conn_flush(c);
 }
 
@@ -250,6 +256,11 @@ on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *arg)
 	case NGHTTP2_PING:
 		if ((f->hd.flags & NGHTTP2_FLAG_ACK) && c->cbs->pong != NULL)
 			c->cbs->pong(c, c->arg);
+		break;
+	case NGHTTP2_SETTINGS:
+		/* Reported from on_read, outside nghttp2's callbacks. */
+		if (!(f->hd.flags & NGHTTP2_FLAG_ACK) && !c->got_settings)
+			c->got_settings = c->settings_pending = true;
 		break;
 	default:
 		break;

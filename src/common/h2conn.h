@@ -30,6 +30,10 @@ struct h2conn_cbs {
 	 * sessions leave it NULL; clients never get request. */
 	void (*response)(struct h2conn *c, struct relay *r, int status,
 	    void *arg);
+	/* The peer's first SETTINGS arrived: it speaks HTTP/2 to us. For a
+	 * TLS 1.3 client this is the proof that the server accepted its
+	 * certificate (a refusal comes as an alert after our Finished). */
+	void (*settings)(struct h2conn *c, void *arg);
 	/* A PING we sent was acknowledged. */
 	void (*pong)(struct h2conn *c, void *arg);
 	/* The session is over (peer closed, protocol error, I/O error);

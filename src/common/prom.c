@@ -1,5 +1,7 @@
 #include "common/prom.h"
 
+#include "version.h"
+
 void
 prom_family(FILE *f, const char *name, const char *type, const char *help)
 {
@@ -19,9 +21,8 @@ label_value(FILE *f, const char *v)
 	}
 }
 
-void
-prom_sample(FILE *f, const char *name, const char *const *labels,
-    uint64_t value)
+static void
+series(FILE *f, const char *name, const char *const *labels)
 {
 	size_t i;
 
@@ -36,5 +37,33 @@ prom_sample(FILE *f, const char *name, const char *const *labels,
 		}
 		fputc('}', f);
 	}
+}
+
+void
+prom_sample(FILE *f, const char *name, const char *const *labels,
+    uint64_t value)
+{
+	series(f, name, labels);
 	fprintf(f, " %llu\n", (unsigned long long)value);
+}
+
+void
+prom_sample_us(FILE *f, const char *name, const char *const *labels,
+    uint64_t us)
+{
+	series(f, name, labels);
+	fprintf(f, " %llu.%06llu\n", (unsigned long long)(us / 1000000),
+	    (unsigned long long)(us % 1000000));
+}
+
+void
+prom_identity(FILE *f, const char *role, time_t started)
+{
+	prom_family(f, "isthmus_build_info", "gauge",
+	    "The running isthmus: always 1.");
+	prom_sample(f, "isthmus_build_info", (const char *[]){ "role", role,
+	    "version", ISTHMUS_VERSION, NULL }, 1);
+	prom_family(f, "isthmus_start_time_seconds", "gauge",
+	    "When the gateway started, in seconds since the epoch.");
+	prom_sample(f, "isthmus_start_time_seconds", NULL, (uint64_t)started);
 }

@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #define PROM_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
@@ -19,5 +20,11 @@ void prom_family(FILE *f, const char *name, const char *type,
  * (const char *[]){ "tenant", "A", NULL }. */
 void prom_sample(FILE *f, const char *name, const char *const *labels,
     uint64_t value);
+/* isthmus_build_info{role,version} and isthmus_start_time_seconds, which
+ * every daemon's exposition starts with. */
+void prom_identity(FILE *f, const char *role, time_t started);
+/* A duration given in microseconds, written in seconds (the base unit). */
+void prom_sample_us(FILE *f, const char *name, const char *const *labels,
+    uint64_t us);
 
 #endif

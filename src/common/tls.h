@@ -38,6 +38,11 @@ int tls_fp_spki(X509 *cert, char out[TLS_FP_LEN]);
 /* Parses "sha256:<hex>" (hex in either case). */
 int tls_pin_parse(const char *s, uint8_t out[32], struct err *e);
 
+/* t as "2026-11-23T10:00:00Z" ("invalid" if it cannot be read). */
+void tls_time_format(const ASN1_TIME *t, char *buf, size_t cap);
+/* t in seconds since the epoch, or 0 if it cannot be read. */
+int64_t tls_time_epoch(const ASN1_TIME *t);
+
 /* PEM encoding of cert / key into a malloc'd buffer. The key buffer holds
  * secret material: free it with tls_free_secret. */
 int tls_cert_pem(X509 *cert, char **out, size_t *len);

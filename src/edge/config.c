@@ -38,6 +38,10 @@ static const struct conf_key edge_keys[] = {
 	{ "drain_timeout", CONF_DURATION,
 	    offsetof(struct edge_conf, drain_timeout), 0, 3600000, NULL,
 	    "30s", 0 },
+	{ "admin_socket", CONF_PATH, offsetof(struct edge_conf, admin_socket),
+	    0, 0, NULL, "edge.sock", 0 },
+	{ "metrics", CONF_HOSTPORT, offsetof(struct edge_conf, metrics), 0, 0,
+	    NULL, NULL, CONF_PORT0 | CONF_LOOPBACK },
 };
 
 static const struct conf_key listener_keys[] = {

@@ -27,6 +27,8 @@ struct edge_conf {
 	uint64_t keepalive, keepalive_timeout;
 	uint64_t reconnect_min, reconnect_max;
 	uint64_t pending_timeout, handshake_timeout, drain_timeout;
+	char *admin_socket;
+	struct hostport metrics;	/* host "" when not served */
 	struct edge_listener_conf **listeners;
 	size_t nlisteners;
 };

@@ -14,13 +14,25 @@
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
 
+#include "common/admin.h"
 #include "common/cli.h"
+#include "common/identity.h"
 #include "common/log.h"
+#include "common/loglimit.h"
+#include "common/metrics_http.h"
 #include "common/netutil.h"
 #include "common/relay.h"
+#include "common/tls.h"
 #include "common/tlsctx.h"
 #include "edge/config.h"
+#include "edge/daemon.h"
+#include "edge/metrics.h"
+#include "edge/status.h"
 #include "edge/uplink.h"
+
+/* Log lines devices cause: 20 at once, then 10 a second. */
+#define DEVICE_LOG_BURST	20
+#define DEVICE_LOG_PER_SEC	10
 
 static const char usage_edge[] =
 "usage: isthmus edge -c FILE [--check] [-v|-q]\n"
@@ -30,36 +42,29 @@ static const char usage_edge[] =
 "chain to the configured CA and match cloud_pin. See docs/edge.md.\n"
 "  -c, --config FILE  the configuration (see examples/edge-agw.conf)\n"
 "  --check            validate the configuration and exit (0 or 2)\n"
-"Signals: SIGTERM drains open streams and exits.\n";
+"Signals: SIGTERM drains open streams and exits.\n"
+"`isthmus status -c FILE` shows the tunnel and the listeners.\n";
 
-struct edge;
-
+/* A device connection waiting for the tunnel. */
 struct pending {
-	struct edge *e;
+	struct edge_listener *li;
 	struct pending *next, **pprev;
 	struct bufferevent *bev;
-	const char *service;
 	char device[64];
 	struct event *timer;
 };
 
-struct listener {
-	struct edge *e;
-	const struct edge_listener_conf *lc;
-	struct evconnlistener *l;
+static const char *const refusal_names[EDGE_REFUSE_COUNT] = {
+	[EDGE_REFUSE_UNKNOWN_SERVICE] = "unknown_service",
+	[EDGE_REFUSE_NO_BACKEND] = "no_backend",
+	[EDGE_REFUSE_OTHER] = "other",
 };
 
-struct edge {
-	struct event_base *base;
-	struct edge_conf *cf;
-	SSL_CTX *ctx;
-	struct uplink *up;
-	struct listener *listeners;
-	size_t nlisteners;
-	struct pending *pending;
-	bool draining;
-	struct event *sig_term, *sig_int, *drain_timer;
-};
+const char *
+edge_refusal_name(enum edge_refusal r)
+{
+	return (unsigned)r < EDGE_REFUSE_COUNT ? refusal_names[r] : "?";
+}
 
 void
 edge_usage(FILE *f)
@@ -70,6 +75,7 @@ edge_usage(FILE *f)
 static void
 pending_free(struct pending *p)
 {
+	p->li->e->npending--;
 	*p->pprev = p->next;
 	if (p->next != NULL)
 		p->next->pprev = p->pprev;
@@ -79,21 +85,52 @@ pending_free(struct pending *p)
 	free(p);
 }
 
+/* A device's stream ended; status is the cloud's answer (0: none came). */
 static void
-open_stream(struct edge *e, struct bufferevent *bev, const char *service,
+stream_done(struct relay *r, void *arg)
+{
+	struct edge_listener *li = arg;
+	const struct relay_info *ri = relay_info(r);
+	enum edge_refusal why;
+
+	li->stats.open--;
+	if (ri->status == 0 || (ri->status >= 200 && ri->status < 300))
+		return;
+	why = ri->status == 403 ? EDGE_REFUSE_UNKNOWN_SERVICE :
+	    ri->status == 503 ? EDGE_REFUSE_NO_BACKEND : EDGE_REFUSE_OTHER;
+	li->stats.refused[why]++;
+	log_limited(li->e->lim_device, LOG_INFO, "edge", "stream_refused",
+	    "listener=%s service=%s device=%s status=%d reason=%s",
+	    li->lc->name, li->lc->service, ri->device, ri->status,
+	    edge_refusal_name(why));
+}
+
+static void
+open_stream(struct edge_listener *li, struct bufferevent *bev,
     const char *device)
 {
+	struct edge *e = li->e;
 	struct relay *r;
 
-	if (relay_open(uplink_h2(e->up), bev, service, device, NULL, NULL,
-	    &r) != 0) {
-		log_warn("edge", "stream_failed", "service=%s device=%s",
-		    service, device);
+	if (relay_open(uplink_h2(e->up), bev, li->lc->service, device,
+	    stream_done, li, &r) != 0) {
+		log_warn("edge", "stream_failed", "listener=%s service=%s "
+		    "device=%s", li->lc->name, li->lc->service, device);
 		bufferevent_free(bev);
 		return;
 	}
-	log_debug("edge", "stream_opened", "service=%s device=%s", service,
-	    device);
+	li->stats.open++;
+	log_debug("edge", "stream_opened", "service=%s device=%s",
+	    li->lc->service, device);
+}
+
+static void
+device_dropped(struct edge_listener *li, const char *device)
+{
+	li->stats.dropped++;
+	log_limited(li->e->lim_device, LOG_INFO, "edge", "device_dropped",
+	    "listener=%s service=%s device=%s reason=%s", li->lc->name,
+	    li->lc->service, device, "tunnel down");
 }
 
 static void
@@ -103,8 +140,7 @@ on_pending_timeout(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	log_info("edge", "device_dropped", "service=%s device=%s reason=%s",
-	    p->service, p->device, "tunnel down");
+	device_dropped(p->li, p->device);
 	pending_free(p);
 }
 
@@ -123,7 +159,7 @@ on_state(struct h2conn *h2, void *arg)
 		struct bufferevent *bev = p->bev;
 
 		p->bev = NULL;
-		open_stream(e, bev, p->service, p->device);
+		open_stream(p->li, bev, p->device);
 		pending_free(p);
 	}
 }
@@ -132,7 +168,7 @@ static void
 on_device(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg)
 {
-	struct listener *li = arg;
+	struct edge_listener *li = arg;
 	struct edge *e = li->e;
 	struct bufferevent *bev;
 	struct pending *p;
@@ -147,22 +183,22 @@ on_device(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		evutil_closesocket(fd);
 		return;
 	}
+	li->stats.accepted++;
 	if (uplink_h2(e->up) != NULL) {
-		open_stream(e, bev, li->lc->service, device);
+		open_stream(li, bev, device);
 		return;
 	}
 	p = calloc(1, sizeof(*p));
 	if (p == NULL || e->cf->pending_timeout == 0 ||
 	    (p->timer = evtimer_new(e->base, on_pending_timeout, p)) == NULL) {
-		log_info("edge", "device_dropped", "service=%s device=%s "
-		    "reason=%s", li->lc->service, device, "tunnel down");
+		device_dropped(li, device);
 		free(p);
 		bufferevent_free(bev);
 		return;
 	}
-	p->e = e;
+	e->npending++;
+	p->li = li;
 	p->bev = bev;
-	p->service = li->lc->service;
 	snprintf(p->device, sizeof(p->device), "%s", device);
 	p->next = e->pending;
 	if (p->next != NULL)
@@ -185,10 +221,9 @@ bind_listeners(struct edge *e, char *ready, size_t cap)
 		return -ENOMEM;
 	for (i = 0; i < e->cf->nlisteners; i++) {
 		const struct edge_listener_conf *lc = e->cf->listeners[i];
-		struct listener *li = &e->listeners[i];
+		struct edge_listener *li = &e->listeners[i];
 		struct sockaddr_storage ss;
 		socklen_t sslen;
-		char bound[80];
 
 		li->e = e;
 		li->lc = lc;
@@ -208,12 +243,12 @@ bind_listeners(struct edge *e, char *ready, size_t cap)
 			return -EINVAL;
 		}
 		e->nlisteners++;
-		net_local_name(evconnlistener_get_fd(li->l), bound,
-		    sizeof(bound));
+		net_local_name(evconnlistener_get_fd(li->l), li->bound,
+		    sizeof(li->bound));
 		len += (size_t)snprintf(ready + len, len < cap ? cap - len : 0,
-		    " listener.%s=%s", lc->name, bound);
+		    " listener.%s=%s", lc->name, li->bound);
 		log_info("edge", "listening", "listener=%s listen=%s service=%s",
-		    lc->name, bound, lc->service);
+		    lc->name, li->bound, lc->service);
 	}
 	return 0;
 }
@@ -280,13 +315,69 @@ load(const char *path, struct edge_conf **cf, SSL_CTX **ctx)
 	return 0;
 }
 
+static void
+on_admin(const char *cmd, FILE *f, void *arg)
+{
+	struct edge *e = arg;
+
+	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "status json") == 0)
+		edge_status(e, strcmp(cmd, "status") != 0, f);
+	else
+		fprintf(f, "error: unknown request '%.64s'\n", cmd);
+}
+
+/* Who we are, for status and metrics. */
+static void
+note_identity(struct edge *e)
+{
+	X509 *cert = SSL_CTX_get0_certificate(e->ctx);
+	struct cert_identity id;
+
+	if (cert == NULL)
+		return;
+	identity_from_cert(cert, &id);
+	if (id.has_edge) {
+		snprintf(e->name, sizeof(e->name), "%s", id.edge);
+		snprintf(e->tenant, sizeof(e->tenant), "%s", id.tenant);
+	}
+	e->cert_not_after = tls_time_epoch(X509_get0_notAfter(cert));
+}
+
+/* The admin socket and /metrics; errors on stderr. */
+static int
+serve_admin(struct edge *e)
+{
+	struct err er;
+
+	if (admin_listen(e->base, e->cf->admin_socket, on_admin, e,
+	    &e->admin, &er) != 0 || (e->cf->metrics.host[0] != '\0' &&
+	    metrics_http_listen(e->base, &e->cf->metrics, edge_metrics, e,
+	    &e->metrics, e->metrics_bound, sizeof(e->metrics_bound),
+	    &er) != 0)) {
+		fprintf(stderr, "isthmus edge: %s\n", er.msg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int
 serve(struct edge *e)
 {
 	char ready[1024] = "";
+	size_t n;
 
-	if (bind_listeners(e, ready, sizeof(ready)) != 0)
+	note_identity(e);
+	if (bind_listeners(e, ready, sizeof(ready)) != 0 ||
+	    serve_admin(e) != 0)
 		return EXIT_FAIL;
+	n = strlen(ready);
+	snprintf(ready + n, sizeof(ready) - n, " admin=%s",
+	    e->cf->admin_socket);
+	if (e->metrics != NULL) {
+		n = strlen(ready);
+		snprintf(ready + n, sizeof(ready) - n, " metrics=%s",
+		    e->metrics_bound);
+	}
 	if (uplink_new(e->base, e->cf, e->ctx, on_state, e, &e->up) != 0)
 		return EXIT_FAIL;
 	e->sig_term = evsignal_new(e->base, SIGTERM, on_terminate, e);
@@ -294,8 +385,11 @@ serve(struct edge *e)
 	evsignal_add(e->sig_term, NULL);
 	evsignal_add(e->sig_int, NULL);
 	uplink_start(e->up);
-	log_info("edge", "ready", "cloud=%s:%u listeners=%zu",
-	    e->cf->cloud.host, e->cf->cloud.port, e->nlisteners);
+	log_info("edge", "ready", "edge=%s tenant=%s cloud=%s:%u listeners=%zu "
+	    "admin=%s metrics=%s", e->name[0] ? e->name : "-",
+	    e->tenant[0] ? e->tenant : "-", e->cf->cloud.host,
+	    e->cf->cloud.port, e->nlisteners, e->cf->admin_socket,
+	    e->metrics != NULL ? e->metrics_bound : "-");
 	printf("ready edge%s\n", ready);
 	fflush(stdout);
 	event_base_dispatch(e->base);
@@ -326,11 +420,19 @@ edge_main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	e.base = event_base_new();
+	if (e.base != NULL) {
+		e.started = time(NULL);
+		e.lim_device = log_limit_new(e.base, DEVICE_LOG_BURST,
+		    DEVICE_LOG_PER_SEC);
+	}
 	rc = e.base != NULL ? serve(&e) : EXIT_FAIL;
 out:
 	while (e.pending != NULL)
 		pending_free(e.pending);
 	uplink_free(e.up);
+	log_limit_free(e.lim_device);
+	metrics_http_close(e.metrics);
+	admin_close(e.admin);
 	for (i = 0; i < e.nlisteners; i++)
 		evconnlistener_free(e.listeners[i].l);
 	free(e.listeners);

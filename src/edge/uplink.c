@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
+#include <time.h>
 
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -15,6 +16,7 @@
 #include <openssl/x509v3.h>
 
 #include "common/log.h"
+#include "common/netutil.h"
 #include "common/relay.h"
 #include "common/tls.h"
 #include "common/tlsctx.h"
@@ -34,14 +36,81 @@ struct uplink {
 	bool in_connect, failed_in_connect;
 	int verify_err;
 	bool pin_mismatch;
+	bool admitted;		/* the cloud's SETTINGS came: tunnel is up */
+	/* for status and metrics */
+	enum uplink_state st;
+	struct timespec st_since, retry_at, ping_sent;
+	char last_error[160];
+	char peer[64];
+	char cloud_subject[256];
+	int64_t cloud_not_after;
+	long rtt_us;
+	uint64_t connects, drops, fails[UF_COUNT];
+	uint64_t bytes_in, bytes_out;	/* of closed tunnels */
 };
 
 static int uplink_idx = -1;
 
+static const char *const fail_names[UF_COUNT] = {
+	[UF_DNS] = "dns",
+	[UF_CONNECT] = "connect",
+	[UF_TIMEOUT] = "timeout",
+	[UF_CERTIFICATE] = "certificate",
+	[UF_PIN] = "pin_mismatch",
+	[UF_ALPN] = "alpn",
+	[UF_TLS] = "tls",
+	[UF_REFUSED] = "refused_by_cloud",
+	[UF_INTERNAL] = "internal",
+};
+
+static const char *const state_names[] = {
+	[UPLINK_CONNECTING] = "connecting",
+	[UPLINK_UP] = "up",
+	[UPLINK_WAITING] = "waiting",
+	[UPLINK_STOPPED] = "stopped",
+};
+
+const char *
+uplink_fail_name(enum uplink_fail f)
+{
+	return (unsigned)f < UF_COUNT ? fail_names[f] : "?";
+}
+
+const char *
+uplink_state_name(enum uplink_state s)
+{
+	return (unsigned)s <= UPLINK_STOPPED ? state_names[s] : "?";
+}
+
+static void
+set_state(struct uplink *u, enum uplink_state st)
+{
+	if (u->st != st || st == UPLINK_CONNECTING)
+		clock_gettime(CLOCK_MONOTONIC, &u->st_since);
+	u->st = st;
+}
+
+static long
+ms_between(const struct timespec *a, const struct timespec *b)
+{
+	return (long)(b->tv_sec - a->tv_sec) * 1000 +
+	    (b->tv_nsec - a->tv_nsec) / 1000000;
+}
+
+/* A failed attempt: counted, remembered for status, logged. */
+static void
+attempt_failed(struct uplink *u, enum uplink_fail why, const char *text)
+{
+	u->fails[why]++;
+	snprintf(u->last_error, sizeof(u->last_error), "%s", text);
+	log_warn("edge", "connect_failed", "cloud=%s:%u reason=%s error=%s",
+	    u->cf->cloud.host, u->cf->cloud.port, uplink_fail_name(why), text);
+}
+
 struct h2conn *
 uplink_h2(struct uplink *u)
 {
-	return u->h2;
+	return u->admitted ? u->h2 : NULL;
 }
 
 static void
@@ -61,8 +130,10 @@ schedule_retry(struct uplink *u)
 	unsigned i, r = 0;
 	struct timeval tv;
 
-	if (u->stopped)
+	if (u->stopped) {
+		set_state(u, UPLINK_STOPPED);
 		return;
+	}
 	for (i = 0; i < u->failures && delay < u->cf->reconnect_max; i++)
 		delay *= 2;
 	if (delay > u->cf->reconnect_max)
@@ -75,21 +146,89 @@ schedule_retry(struct uplink *u)
 	    (unsigned long long)delay, u->failures);
 	tv_ms(&tv, delay);
 	evtimer_add(u->retry_ev, &tv);
+	set_state(u, UPLINK_WAITING);
+	clock_gettime(CLOCK_MONOTONIC, &u->retry_at);
+	u->retry_at.tv_sec += tv.tv_sec;
+	u->retry_at.tv_nsec += tv.tv_usec * 1000;
+	if (u->retry_at.tv_nsec >= 1000000000) {
+		u->retry_at.tv_sec++;
+		u->retry_at.tv_nsec -= 1000000000;
+	}
+}
+
+/* The TLS handshake finished but the cloud never spoke HTTP/2 to us: in
+ * TLS 1.3 a refused client certificate shows up this way (the alert comes
+ * after our Finished), or the cloud did not answer in time. */
+static void
+not_admitted(struct uplink *u, bool timeout)
+{
+	unsigned long e = bufferevent_get_openssl_error(h2conn_bev(u->h2));
+	const char *alert = ERR_GET_LIB(e) != 0 ?
+	    ERR_reason_error_string(e) : NULL;
+	char text[160];
+
+	if (timeout)
+		snprintf(text, sizeof(text), "the cloud did not answer after "
+		    "the TLS handshake");
+	else
+		snprintf(text, sizeof(text), "the cloud refused this edge's "
+		    "certificate (%s); its operator must list this edge, "
+		    "pinned, in a tenant", alert != NULL ? alert :
+		    "connection closed");
+	attempt_failed(u, timeout ? UF_TIMEOUT : UF_REFUSED, text);
+	evtimer_del(u->pong_ev);
+	h2conn_free(u->h2);
+	u->h2 = NULL;
+	schedule_retry(u);
 }
 
 static void
 tunnel_down(struct uplink *u, const char *why)
 {
+	if (u->h2 != NULL && !u->admitted) {
+		not_admitted(u, false);
+		return;
+	}
 	if (u->h2 != NULL) {
+		struct h2conn_stats hs;
+
 		log_info("edge", "tunnel_down", "cloud=%s:%u reason=%s",
 		    u->cf->cloud.host, u->cf->cloud.port, why);
+		snprintf(u->last_error, sizeof(u->last_error),
+		    "tunnel lost: %s", why);
+		u->drops++;
+		h2conn_stats(u->h2, &hs);
+		u->bytes_in += hs.bytes_in;
+		u->bytes_out += hs.bytes_out;
 		evtimer_del(u->ping_ev);
 		evtimer_del(u->pong_ev);
 		h2conn_free(u->h2);
 		u->h2 = NULL;
+		u->admitted = false;
 		u->state(NULL, u->arg);
 	}
 	schedule_retry(u);
+}
+
+/* The cloud's first SETTINGS: it admitted us. */
+static void
+on_settings(struct h2conn *c, void *arg)
+{
+	struct uplink *u = arg;
+	struct timeval tv;
+
+	(void)c;
+	evtimer_del(u->pong_ev);	/* the admission timeout */
+	u->admitted = true;
+	u->failures = 0;
+	u->connects++;
+	u->rtt_us = -1;
+	set_state(u, UPLINK_UP);
+	log_info("edge", "tunnel_up", "cloud=%s:%u peer=%s", u->cf->cloud.host,
+	    u->cf->cloud.port, u->peer);
+	tv_ms(&tv, u->cf->keepalive);
+	evtimer_add(u->ping_ev, &tv);
+	u->state(u->h2, u->arg);
 }
 
 static void
@@ -100,27 +239,22 @@ on_closed(struct h2conn *c, const char *why, void *arg)
 }
 
 static void
-on_response(struct h2conn *c, struct relay *r, int status, void *arg)
-{
-	(void)c;
-	(void)arg;
-	if (status < 200 || status >= 300)
-		log_info("edge", "stream_refused", "service=%s device=%s "
-		    "status=%d", relay_info(r)->authority, relay_info(r)->device,
-		    status);
-}
-
-static void
 on_pong(struct h2conn *c, void *arg)
 {
 	struct uplink *u = arg;
+	struct timespec now;
 
 	(void)c;
+	if (evtimer_pending(u->pong_ev, NULL)) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		u->rtt_us = (long)(now.tv_sec - u->ping_sent.tv_sec) * 1000000 +
+		    (now.tv_nsec - u->ping_sent.tv_nsec) / 1000;
+	}
 	evtimer_del(u->pong_ev);
 }
 
 static const struct h2conn_cbs uplink_cbs = {
-	.response = on_response,
+	.settings = on_settings,
 	.pong = on_pong,
 	.closed = on_closed,
 };
@@ -133,21 +267,28 @@ on_ping_timer(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (u->h2 == NULL)
+	if (u->h2 == NULL || !u->admitted)
 		return;
 	if (!evtimer_pending(u->pong_ev, NULL)) {
 		tv_ms(&tv, u->cf->keepalive_timeout);
 		evtimer_add(u->pong_ev, &tv);
+		clock_gettime(CLOCK_MONOTONIC, &u->ping_sent);
 	}
 	h2conn_ping(u->h2);
 }
 
+/* Also the admission timeout, before the cloud's SETTINGS. */
 static void
 on_pong_timeout(evutil_socket_t fd, short what, void *arg)
 {
+	struct uplink *u = arg;
+
 	(void)fd;
 	(void)what;
-	tunnel_down(arg, "keepalive timeout");
+	if (u->h2 != NULL && !u->admitted)
+		not_admitted(u, true);
+	else
+		tunnel_down(u, "keepalive timeout");
 }
 
 /* The cloud's certificate: chain and name by OpenSSL, then the pin. */
@@ -178,21 +319,78 @@ verify_cb(int ok, X509_STORE_CTX *x)
 	return 1;
 }
 
-static const char *
-failure_reason(struct uplink *u, short what)
+/* Why the dial failed, with a text for the log and status in buf. */
+static enum uplink_fail
+classify(struct uplink *u, short what, char *buf, size_t cap)
 {
-	if (u->pin_mismatch)
-		return "cloud certificate does not match cloud_pin";
-	if (u->verify_err != 0)
-		return X509_verify_cert_error_string(u->verify_err);
-	if (what & BEV_EVENT_TIMEOUT)
-		return "timeout";
-	if (bufferevent_get_openssl_error(u->dial) != 0)
-		return "TLS handshake failed";
-	if (bufferevent_socket_get_dns_error(u->dial) != 0)
-		return evutil_gai_strerror(bufferevent_socket_get_dns_error(
-		    u->dial));
-	return evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR());
+	int dns = bufferevent_socket_get_dns_error(u->dial);
+	int se = EVUTIL_SOCKET_ERROR();
+	unsigned long e = bufferevent_get_openssl_error(u->dial);
+	const char *r;
+
+	if (u->pin_mismatch) {
+		snprintf(buf, cap, "cloud certificate does not match "
+		    "cloud_pin");
+		return UF_PIN;
+	}
+	if (u->verify_err != 0) {
+		snprintf(buf, cap, "cloud certificate: %s",
+		    X509_verify_cert_error_string(u->verify_err));
+		return UF_CERTIFICATE;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		snprintf(buf, cap, "no answer within handshake_timeout");
+		return UF_TIMEOUT;
+	}
+	if (dns != 0) {
+		snprintf(buf, cap, "cannot resolve %s: %s", u->cf->cloud.host,
+		    evutil_gai_strerror(dns));
+		return UF_DNS;
+	}
+	if (se == ECONNREFUSED || se == EHOSTUNREACH || se == ENETUNREACH ||
+	    se == EADDRNOTAVAIL || se == ETIMEDOUT) {
+		snprintf(buf, cap, "%s", evutil_socket_error_to_string(se));
+		return UF_CONNECT;
+	}
+	/* A TLS library error (an alert from the cloud, say) has a reason
+	 * string; libevent reports a bare I/O failure as a small code. */
+	r = ERR_GET_LIB(e) != 0 ? ERR_reason_error_string(e) : NULL;
+	if (r != NULL)
+		snprintf(buf, cap, "TLS handshake failed: %s", r);
+	else
+		snprintf(buf, cap, "TLS handshake failed: %s",
+		    se != 0 ? evutil_socket_error_to_string(se) :
+		    "connection closed by the peer");
+	return UF_TLS;
+}
+
+/* What status shows of the cloud we are connected to. */
+static void
+note_cloud(struct uplink *u, struct bufferevent *bev, SSL *ssl)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	X509 *cert = SSL_get0_peer_certificate(ssl);
+	BIO *b;
+	int n;
+
+	u->peer[0] = '\0';
+	if (getpeername(bufferevent_getfd(bev), (struct sockaddr *)&ss,
+	    &sslen) == 0)
+		net_format((struct sockaddr *)&ss, u->peer, sizeof(u->peer));
+	u->cloud_subject[0] = '\0';
+	u->cloud_not_after = 0;
+	if (cert == NULL)
+		return;
+	u->cloud_not_after = tls_time_epoch(X509_get0_notAfter(cert));
+	b = BIO_new(BIO_s_mem());
+	if (b == NULL)
+		return;
+	X509_NAME_print_ex(b, X509_get_subject_name(cert), 0,
+	    XN_FLAG_RFC2253);
+	n = BIO_read(b, u->cloud_subject, sizeof(u->cloud_subject) - 1);
+	u->cloud_subject[n > 0 ? n : 0] = '\0';
+	BIO_free(b);
 }
 
 static void
@@ -212,9 +410,8 @@ dial_event(struct bufferevent *bev, short what, void *arg)
 		SSL_get0_alpn_selected(ssl, &alpn, &alpnlen);
 		if (alpnlen != strlen(TUNNEL_ALPN) ||
 		    memcmp(alpn, TUNNEL_ALPN, alpnlen) != 0) {
-			log_warn("edge", "connect_failed", "cloud=%s:%u "
-			    "reason=%s", u->cf->cloud.host, u->cf->cloud.port,
-			    "the server does not speak the isthmus protocol");
+			attempt_failed(u, UF_ALPN, "the server does not speak "
+			    "the isthmus protocol");
 			bufferevent_free(bev);
 			u->dial = NULL;
 			schedule_retry(u);
@@ -222,21 +419,25 @@ dial_event(struct bufferevent *bev, short what, void *arg)
 		}
 		bufferevent_set_timeouts(bev, NULL, NULL);
 		u->dial = NULL;
+		note_cloud(u, bev, ssl);
 		if (h2conn_new(bev, false, &uplink_cbs, u, &u->h2) != 0) {
+			attempt_failed(u, UF_INTERNAL, "out of memory");
 			bufferevent_free(bev);
 			schedule_retry(u);
 			return;
 		}
-		u->failures = 0;
-		log_info("edge", "tunnel_up", "cloud=%s:%u", u->cf->cloud.host,
-		    u->cf->cloud.port);
-		tv_ms(&tv, u->cf->keepalive);
-		evtimer_add(u->ping_ev, &tv);
-		u->state(u->h2, u->arg);
+		/* Up once the cloud's SETTINGS show it admitted us. */
+		u->admitted = false;
+		tv_ms(&tv, u->cf->handshake_timeout);
+		evtimer_add(u->pong_ev, &tv);
 		return;
 	}
-	log_warn("edge", "connect_failed", "cloud=%s:%u reason=%s",
-	    u->cf->cloud.host, u->cf->cloud.port, failure_reason(u, what));
+	{
+		char text[160];
+		enum uplink_fail why = classify(u, what, text, sizeof(text));
+
+		attempt_failed(u, why, text);
+	}
 	bufferevent_free(bev);
 	u->dial = NULL;
 	schedule_retry(u);
@@ -258,8 +459,10 @@ dial(evutil_socket_t fd, short what, void *arg)
 		return;
 	u->verify_err = 0;
 	u->pin_mismatch = false;
+	set_state(u, UPLINK_CONNECTING);
 	ssl = SSL_new(u->ctx);
 	if (ssl == NULL) {
+		attempt_failed(u, UF_INTERNAL, "out of memory");
 		schedule_retry(u);
 		return;
 	}
@@ -276,6 +479,7 @@ dial(evutil_socket_t fd, short what, void *arg)
 	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
 	if (u->dial == NULL) {
 		SSL_free(ssl);
+		attempt_failed(u, UF_INTERNAL, "out of memory");
 		schedule_retry(u);
 		return;
 	}
@@ -289,8 +493,7 @@ dial(evutil_socket_t fd, short what, void *arg)
 		u->failed_in_connect = true;
 	u->in_connect = false;
 	if (u->failed_in_connect) {
-		log_warn("edge", "connect_failed", "cloud=%s:%u reason=%s",
-		    u->cf->cloud.host, u->cf->cloud.port, "connect");
+		attempt_failed(u, UF_CONNECT, "connect failed");
 		bufferevent_free(u->dial);
 		u->dial = NULL;
 		schedule_retry(u);
@@ -312,6 +515,8 @@ uplink_new(struct event_base *base, const struct edge_conf *cf, SSL_CTX *ctx,
 	u->ctx = ctx;
 	u->state = state;
 	u->arg = arg;
+	u->rtt_us = -1;
+	set_state(u, UPLINK_CONNECTING);
 	u->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
 	    EVDNS_BASE_DISABLE_WHEN_INACTIVE);
 	if (u->dns == NULL)	/* no resolv.conf: numeric addresses only */
@@ -337,6 +542,7 @@ void
 uplink_stop(struct uplink *u)
 {
 	u->stopped = true;
+	set_state(u, UPLINK_STOPPED);
 	evtimer_del(u->retry_ev);
 	if (u->dial != NULL) {
 		bufferevent_free(u->dial);
@@ -364,4 +570,35 @@ uplink_free(struct uplink *u)
 	if (u->dns != NULL)
 		evdns_base_free(u->dns, 0);
 	free(u);
+}
+
+void
+uplink_info(const struct uplink *u, struct uplink_info *ui)
+{
+	struct h2conn_stats hs = { 0 };
+	struct timespec now;
+
+	memset(ui, 0, sizeof(*ui));
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ui->state = u->st;
+	ui->state_s = ms_between(&u->st_since, &now) / 1000;
+	ui->attempts = u->failures;
+	ui->retry_ms = u->st == UPLINK_WAITING ?
+	    ms_between(&now, &u->retry_at) : 0;
+	if (ui->retry_ms < 0)
+		ui->retry_ms = 0;
+	ui->last_error = u->last_error;
+	ui->peer = u->admitted ? u->peer : "";
+	ui->cloud_subject = u->admitted ? u->cloud_subject : "";
+	ui->cloud_not_after = u->admitted ? u->cloud_not_after : 0;
+	ui->rtt_us = u->admitted ? u->rtt_us : -1;
+	ui->connects = u->connects;
+	ui->drops = u->drops;
+	memcpy(ui->failures, u->fails, sizeof(ui->failures));
+	if (u->admitted)
+		h2conn_stats(u->h2, &hs);
+	ui->bytes_in = u->bytes_in + hs.bytes_in;
+	ui->bytes_out = u->bytes_out + hs.bytes_out;
+	ui->streams_open = hs.streams_open;
+	ui->streams_opened = hs.streams_opened;
 }

@@ -17,6 +17,50 @@
 
 struct uplink;
 
+enum uplink_state {
+	UPLINK_CONNECTING,	/* resolving, connecting or in the handshake */
+	UPLINK_UP,
+	UPLINK_WAITING,		/* backing off after a failure */
+	UPLINK_STOPPED,		/* draining */
+};
+
+/* Why a connection to the cloud failed: a metric label. */
+enum uplink_fail {
+	UF_DNS,			/* the cloud's name did not resolve */
+	UF_CONNECT,		/* refused, unreachable */
+	UF_TIMEOUT,		/* connect or handshake took too long */
+	UF_CERTIFICATE,		/* the cloud's chain or name did not verify */
+	UF_PIN,			/* verified, but not the pinned key */
+	UF_ALPN,		/* not an isthmus cloud */
+	UF_TLS,			/* other TLS failure */
+	UF_REFUSED,		/* the cloud refused our certificate */
+	UF_INTERNAL,		/* out of memory */
+	UF_COUNT
+};
+
+const char *uplink_fail_name(enum uplink_fail f);
+const char *uplink_state_name(enum uplink_state s);
+
+/* For status and metrics. */
+struct uplink_info {
+	enum uplink_state state;
+	long state_s;			/* seconds in this state */
+	unsigned attempts;		/* failures since the last tunnel */
+	long retry_ms;			/* WAITING: next attempt in */
+	const char *last_error;		/* "" if none yet */
+	const char *peer;		/* UP: the cloud's address */
+	const char *cloud_subject;	/* UP: its certificate's subject */
+	int64_t cloud_not_after;	/* UP: epoch seconds */
+	long rtt_us;			/* last keepalive round trip, -1 */
+	uint64_t connects, drops;
+	uint64_t failures[UF_COUNT];
+	uint64_t bytes_in, bytes_out;	/* all tunnels, this one included */
+	unsigned streams_open;
+	uint64_t streams_opened;
+};
+
+void uplink_info(const struct uplink *u, struct uplink_info *ui);
+
 /* Called when the tunnel comes up (h2 usable) and when it goes down
  * (h2 == NULL). */
 typedef void (*uplink_state_fn)(struct h2conn *h2, void *arg);

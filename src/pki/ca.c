@@ -256,7 +256,7 @@ print_ca(const char *what, const char *dir, X509 *cert)
 
 	tls_fp_cert(cert, fc);
 	tls_fp_spki(cert, fs);
-	pki_time_format(X509_get0_notAfter(cert), until, sizeof(until));
+	tls_time_format(X509_get0_notAfter(cert), until, sizeof(until));
 	printf("created %s %s in %s\n", what, subject ? subject : "?", dir);
 	printf("  certificate  %s/ca.crt (valid until %s)\n", dir, until);
 	printf("  private key  %s/ca.key (mode 0600; keep it offline)\n", dir);

@@ -18,6 +18,7 @@
 #include <openssl/x509v3.h>
 
 #include "common/log.h"
+#include "common/tls.h"
 
 /* Certificates start a little in the past so that a peer whose clock lags
  * by a few minutes still accepts a certificate issued just now. */
@@ -45,18 +46,6 @@ pki_sign_md(EVP_PKEY *key)
 
 	return id == EVP_PKEY_ED25519 || id == EVP_PKEY_ED448 ?
 	    NULL : EVP_sha256();
-}
-
-void
-pki_time_format(const ASN1_TIME *t, char *buf, size_t cap)
-{
-	struct tm tm;
-
-	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1) {
-		snprintf(buf, cap, "invalid");
-		return;
-	}
-	strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 static int
@@ -114,7 +103,7 @@ set_validity(X509 *cert, X509 *issuer, int days)
 
 		/* A clamp of less than a day is the default lifetimes
 		 * meeting (a 10-year device under a 10-year CA): not news. */
-		pki_time_format(X509_get0_notAfter(issuer), when, sizeof(when));
+		tls_time_format(X509_get0_notAfter(issuer), when, sizeof(when));
 		if (pday > 0)
 			log_warn("pki", "validity_clamped", "reason=%s "
 			    "not_after=%s", "the CA expires first", when);

@@ -152,7 +152,7 @@ print_issued(enum pki_cert_kind kind, const char *name, X509 *cert,
 
 	tls_fp_cert(cert, fc);
 	tls_fp_spki(cert, fs);
-	pki_time_format(X509_get0_notAfter(cert), until, sizeof(until));
+	tls_time_format(X509_get0_notAfter(cert), until, sizeof(until));
 	printf("issued %s certificate %s\n", kinds[kind], name);
 	printf("  certificate  %s (valid until %s)\n", crt, until);
 	printf("  private key  %s (mode 0600)\n", key);

@@ -119,8 +119,6 @@ const EVP_MD *pki_sign_md(EVP_PKEY *key);
 char *pki_name_string(const X509_NAME *name);
 /* Lowercase hex of a serial number; free with OPENSSL_free. */
 char *pki_serial_hex(const ASN1_INTEGER *serial);
-/* Formats an ASN1_TIME as "YYYY-MM-DDTHH:MM:SSZ". */
-void pki_time_format(const ASN1_TIME *t, char *buf, size_t cap);
 
 /* CRLs (crl.c). Builds ca's CRL from the existing one (if any) plus an
  * optional new revocation, and returns it as PEM. days <= 0 keeps the

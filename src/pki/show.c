@@ -134,9 +134,9 @@ info_collect(X509 *cert, struct cert_info *ci)
 	ci->serial = pki_serial_hex(X509_get0_serialNumber(cert));
 	if (ci->subject == NULL || ci->issuer == NULL || ci->serial == NULL)
 		return -ENOMEM;
-	pki_time_format(X509_get0_notBefore(cert), ci->not_before,
+	tls_time_format(X509_get0_notBefore(cert), ci->not_before,
 	    sizeof(ci->not_before));
-	pki_time_format(X509_get0_notAfter(cert), ci->not_after,
+	tls_time_format(X509_get0_notAfter(cert), ci->not_after,
 	    sizeof(ci->not_after));
 	key_type(cert, ci->key_type, sizeof(ci->key_type));
 	identity_from_cert(cert, &ci->id);

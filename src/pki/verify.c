@@ -42,7 +42,7 @@ now_string(char *buf, size_t cap)
 {
 	ASN1_TIME *t = ASN1_TIME_set(NULL, time(NULL));
 
-	pki_time_format(t, buf, cap);
+	tls_time_format(t, buf, cap);
 	ASN1_TIME_free(t);
 }
 
@@ -58,12 +58,12 @@ report(int err, X509 *cert, int depth, const char *cadir)
 	now_string(now, sizeof(now));
 	switch (err) {
 	case X509_V_ERR_CERT_HAS_EXPIRED:
-		pki_time_format(X509_get0_notAfter(cert), when, sizeof(when));
+		tls_time_format(X509_get0_notAfter(cert), when, sizeof(when));
 		printf("expired: %s%s%sexpired at %s (now %s)\n", whose,
 		    who ? who : "", who ? " " : "", when, now);
 		break;
 	case X509_V_ERR_CERT_NOT_YET_VALID:
-		pki_time_format(X509_get0_notBefore(cert), when, sizeof(when));
+		tls_time_format(X509_get0_notBefore(cert), when, sizeof(when));
 		printf("not yet valid: %s%s%svalid from %s (now %s; check the "
 		    "clock)\n", whose, who ? who : "", who ? " " : "", when, now);
 		break;

@@ -8,6 +8,7 @@ import os
 import pytest
 
 import isthmus_testlib as lib
+from tunnel_lib import Site
 
 
 def pytest_sessionstart(session):
@@ -39,3 +40,13 @@ def small_pki(tmp_path):
     """A root CA in tmp_path/ca with edge gw1 (tenant acme), cloud api and
     device aa:bb:cc:dd:ee:ff already issued."""
     return lib.SmallPKI(tmp_path)
+
+
+@pytest.fixture
+def site(tmp_path):
+    """A two-customer deployment's PKI in tmp_path (tunnel_lib.Site); the
+    daemons it started are stopped, and checked for a clean exit, after
+    the test."""
+    s = Site(tmp_path)
+    yield s
+    s.close()

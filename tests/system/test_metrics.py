@@ -14,14 +14,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from isthmus_testlib import run
-from tunnel_lib import Site, exchange, up
-
-
-@pytest.fixture
-def site(tmp_path):
-    s = Site(tmp_path)
-    yield s
-    s.close()
+from tunnel_lib import exchange, up
 
 
 METRICS = "metrics = 127.0.0.1:0"

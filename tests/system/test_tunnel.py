@@ -10,14 +10,7 @@ import time
 import pytest
 
 from isthmus_testlib import run
-from tunnel_lib import Site, exchange, free_port, spki, up
-
-
-@pytest.fixture
-def site(tmp_path):
-    s = Site(tmp_path)
-    yield s
-    s.close()
+from tunnel_lib import exchange, free_port, spki, up
 
 
 def test_two_customers_isolated(site):
@@ -206,7 +199,7 @@ def test_pending_device_is_closed_after_timeout(site):
     t0 = time.time()
     assert exchange(edge.port("listener.t"), b"x") == b""
     assert time.time() - t0 < 10
-    edge.wait_log(r"event=device_dropped service=t device=\S+ "
+    edge.wait_log(r"event=device_dropped listener=t service=t device=\S+ "
                   r"reason=\"tunnel down\"")
 
 

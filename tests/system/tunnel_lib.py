@@ -253,6 +253,8 @@ class Site:
                  f"cloud_pin = {pin or spki(self.pki / 'cloudgw.crt')}",
                  "reconnect_min = 50ms", "reconnect_max = 500ms",
                  "keepalive = 1s", "keepalive_timeout = 2s", extra, ""]
+        if "admin_socket" not in extra:
+            lines.insert(1, f"admin_socket = {edge}.sock")
         for name, svc in listeners.items():
             lines += [f"[listener {name}]", "listen = 127.0.0.1:0",
                       f"service = {svc}", ""]

@@ -23,13 +23,17 @@ test_exposition(void **state)
 	    UINT64_MAX);
 	prom_sample(f, "x_total", (const char *[]){ "a", "q\"b\\\\n\nl",
 	    "b", "", NULL }, 7);
+	prom_sample_us(f, "d_seconds", NULL, 1234567);
+	prom_sample_us(f, "d_seconds", NULL, 42);
 	fclose(f);
 	assert_string_equal(buf,
 	    "# HELP x_total Things.\n"
 	    "# TYPE x_total counter\n"
 	    "x_total 0\n"
 	    "x_total{a=\"1\"} 18446744073709551615\n"
-	    "x_total{a=\"q\\\"b\\\\\\\\n\\nl\",b=\"\"} 7\n");
+	    "x_total{a=\"q\\\"b\\\\\\\\n\\nl\",b=\"\"} 7\n"
+	    "d_seconds 1.234567\n"
+	    "d_seconds 0.000042\n");
 	free(buf);
 }
 

@@ -1,0 +1,67 @@
+/*
+ * The running edge gateway's state, shared by edge.c (the daemon), and
+ * status.c and metrics.c, which report on it.
+ */
+#ifndef ISTHMUS_EDGE_DAEMON_H
+#define ISTHMUS_EDGE_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <openssl/ssl.h>
+
+#include "common/names.h"
+#include "edge/config.h"
+#include "edge/uplink.h"
+
+/* Why a device's stream was refused by the cloud (from its status). */
+enum edge_refusal {
+	EDGE_REFUSE_UNKNOWN_SERVICE,	/* 403 */
+	EDGE_REFUSE_NO_BACKEND,		/* 503 */
+	EDGE_REFUSE_OTHER,
+	EDGE_REFUSE_COUNT
+};
+
+const char *edge_refusal_name(enum edge_refusal r);
+
+struct edge;
+struct log_limit;
+
+struct edge_listener {
+	struct edge *e;
+	const struct edge_listener_conf *lc;
+	struct evconnlistener *l;
+	char bound[80];
+	struct {
+		uint64_t accepted;	/* device connections */
+		uint64_t dropped;	/* waited for the tunnel in vain */
+		uint64_t refused[EDGE_REFUSE_COUNT];
+		unsigned open;		/* streams open now */
+	} stats;
+};
+
+struct edge {
+	struct event_base *base;
+	struct edge_conf *cf;
+	SSL_CTX *ctx;
+	struct uplink *up;
+	struct edge_listener *listeners;
+	size_t nlisteners;
+	struct pending *pending;
+	unsigned npending;
+	bool draining;
+	time_t started;
+	/* who we are, from our certificate */
+	char name[NAME_MAX_LEN + 1], tenant[NAME_MAX_LEN + 1];
+	int64_t cert_not_after;
+	struct admin *admin;
+	struct metrics_http *metrics;
+	char metrics_bound[80];
+	struct log_limit *lim_device;
+	struct event *sig_term, *sig_int, *drain_timer;
+};
+
+#endif

@@ -1,0 +1,99 @@
+#include "edge/metrics.h"
+
+#include "common/prom.h"
+#include "edge/daemon.h"
+
+static void
+tunnel_families(FILE *f, const struct edge *e, const struct uplink_info *ui)
+{
+	size_t i;
+
+	prom_family(f, "isthmus_certificate_not_after_seconds", "gauge",
+	    "When a certificate in use expires, in seconds since the epoch.");
+	prom_sample(f, "isthmus_certificate_not_after_seconds",
+	    (const char *[]){ "certificate", "edge", NULL },
+	    (uint64_t)e->cert_not_after);
+	if (ui->state == UPLINK_UP)
+		prom_sample(f, "isthmus_certificate_not_after_seconds",
+		    (const char *[]){ "certificate", "cloud", NULL },
+		    (uint64_t)ui->cloud_not_after);
+	prom_family(f, "isthmus_tunnel_up", "gauge",
+	    "1 while the tunnel to the cloud is established.");
+	prom_sample(f, "isthmus_tunnel_up", NULL, ui->state == UPLINK_UP);
+	prom_family(f, "isthmus_tunnel_connects_total", "counter",
+	    "Tunnels established.");
+	prom_sample(f, "isthmus_tunnel_connects_total", NULL, ui->connects);
+	prom_family(f, "isthmus_tunnel_drops_total", "counter",
+	    "Established tunnels lost (keepalive timeout, closed, error).");
+	prom_sample(f, "isthmus_tunnel_drops_total", NULL, ui->drops);
+	prom_family(f, "isthmus_tunnel_connect_failures_total", "counter",
+	    "Attempts to reach the cloud that failed, per reason.");
+	for (i = 0; i < UF_COUNT; i++)
+		prom_sample(f, "isthmus_tunnel_connect_failures_total",
+		    (const char *[]){ "reason",
+		    uplink_fail_name((enum uplink_fail)i), NULL },
+		    ui->failures[i]);
+	prom_family(f, "isthmus_tunnel_keepalive_rtt_seconds", "gauge",
+	    "Round trip of the last keepalive PING (present while up).");
+	if (ui->state == UPLINK_UP && ui->rtt_us >= 0)
+		prom_sample_us(f, "isthmus_tunnel_keepalive_rtt_seconds", NULL,
+		    (uint64_t)ui->rtt_us);
+	prom_family(f, "isthmus_tunnel_bytes_total", "counter",
+	    "Stream payload bytes through the tunnel, per direction.");
+	prom_sample(f, "isthmus_tunnel_bytes_total", (const char *[]){
+	    "direction", "to_cloud", NULL }, ui->bytes_out);
+	prom_sample(f, "isthmus_tunnel_bytes_total", (const char *[]){
+	    "direction", "from_cloud", NULL }, ui->bytes_in);
+}
+
+static void
+listener_families(FILE *f, const struct edge *e)
+{
+	size_t i, k;
+
+#define LABELS(li) (const char *[]){ "listener", (li)->lc->name, \
+	"service", (li)->lc->service, NULL }
+	prom_family(f, "isthmus_device_connections_total", "counter",
+	    "Device connections accepted, per listener.");
+	for (i = 0; i < e->nlisteners; i++)
+		prom_sample(f, "isthmus_device_connections_total",
+		    LABELS(&e->listeners[i]), e->listeners[i].stats.accepted);
+	prom_family(f, "isthmus_streams_open", "gauge",
+	    "Device streams open now, per listener.");
+	for (i = 0; i < e->nlisteners; i++)
+		prom_sample(f, "isthmus_streams_open",
+		    LABELS(&e->listeners[i]), e->listeners[i].stats.open);
+	prom_family(f, "isthmus_devices_dropped_total", "counter",
+	    "Device connections closed after waiting for the tunnel in vain.");
+	for (i = 0; i < e->nlisteners; i++)
+		prom_sample(f, "isthmus_devices_dropped_total",
+		    LABELS(&e->listeners[i]), e->listeners[i].stats.dropped);
+#undef LABELS
+	prom_family(f, "isthmus_streams_refused_total", "counter",
+	    "Device streams the cloud refused, per listener and reason.");
+	for (i = 0; i < e->nlisteners; i++) {
+		const struct edge_listener *li = &e->listeners[i];
+
+		for (k = 0; k < EDGE_REFUSE_COUNT; k++)
+			prom_sample(f, "isthmus_streams_refused_total",
+			    (const char *[]){ "listener", li->lc->name,
+			    "service", li->lc->service, "reason",
+			    edge_refusal_name((enum edge_refusal)k), NULL },
+			    li->stats.refused[k]);
+	}
+}
+
+void
+edge_metrics(FILE *f, void *arg)
+{
+	const struct edge *e = arg;
+	struct uplink_info ui;
+
+	uplink_info(e->up, &ui);
+	prom_identity(f, "edge", e->started);
+	tunnel_families(f, e, &ui);
+	listener_families(f, e);
+	prom_family(f, "isthmus_devices_pending", "gauge",
+	    "Device connections waiting for the tunnel.");
+	prom_sample(f, "isthmus_devices_pending", NULL, e->npending);
+}

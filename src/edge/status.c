@@ -1,0 +1,180 @@
+#include "edge/status.h"
+
+#include "common/json.h"
+#include "common/tls.h"
+
+static unsigned long long
+refused(const struct edge_listener *li)
+{
+	unsigned long long n = 0;
+	size_t k;
+
+	for (k = 0; k < EDGE_REFUSE_COUNT; k++)
+		n += li->stats.refused[k];
+	return n;
+}
+
+static void
+iso_time(int64_t t, char *buf, size_t cap)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t == 0 || gmtime_r(&tt, &tm) == NULL)
+		snprintf(buf, cap, "-");
+	else
+		strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void
+status_json(struct edge *e, const struct uplink_info *ui, FILE *f)
+{
+	struct json j;
+	char when[32];
+	size_t i;
+
+	json_init(&j, f);
+	json_begin_object(&j);
+	json_key(&j, "role");
+	json_string(&j, "edge");
+	json_key(&j, "edge");
+	json_string(&j, e->name);
+	json_key(&j, "tenant");
+	json_string(&j, e->tenant);
+	iso_time(e->cert_not_after, when, sizeof(when));
+	json_key(&j, "certificate_not_after");
+	json_string(&j, when);
+	json_key(&j, "tunnel");
+	json_begin_object(&j);
+	json_key(&j, "state");
+	json_string(&j, uplink_state_name(ui->state));
+	json_key(&j, "state_s");
+	json_int(&j, ui->state_s);
+	json_key(&j, "attempts");
+	json_int(&j, ui->attempts);
+	json_key(&j, "retry_in_ms");
+	json_int(&j, ui->retry_ms);
+	json_key(&j, "last_error");
+	json_string(&j, ui->last_error);
+	json_key(&j, "peer");
+	json_string(&j, ui->peer);
+	json_key(&j, "cloud_subject");
+	json_string(&j, ui->cloud_subject);
+	iso_time(ui->cloud_not_after, when, sizeof(when));
+	json_key(&j, "cloud_not_after");
+	json_string(&j, when);
+	json_key(&j, "keepalive_rtt_us");
+	json_int(&j, ui->rtt_us);
+	json_key(&j, "connects");
+	json_int(&j, (int64_t)ui->connects);
+	json_key(&j, "streams_open");
+	json_int(&j, ui->streams_open);
+	json_key(&j, "bytes_to_cloud");
+	json_int(&j, (int64_t)ui->bytes_out);
+	json_key(&j, "bytes_from_cloud");
+	json_int(&j, (int64_t)ui->bytes_in);
+	json_end_object(&j);
+	json_key(&j, "listeners");
+	json_begin_array(&j);
+	for (i = 0; i < e->nlisteners; i++) {
+		const struct edge_listener *li = &e->listeners[i];
+
+		json_begin_object(&j);
+		json_key(&j, "name");
+		json_string(&j, li->lc->name);
+		json_key(&j, "listen");
+		json_string(&j, li->bound);
+		json_key(&j, "service");
+		json_string(&j, li->lc->service);
+		json_key(&j, "devices_total");
+		json_int(&j, (int64_t)li->stats.accepted);
+		json_key(&j, "streams_open");
+		json_int(&j, li->stats.open);
+		json_key(&j, "dropped");
+		json_int(&j, (int64_t)li->stats.dropped);
+		json_key(&j, "refused");
+		json_int(&j, (int64_t)refused(li));
+		json_end_object(&j);
+	}
+	json_end_array(&j);
+	json_key(&j, "pending");
+	json_int(&j, e->npending);
+	json_end_object(&j);
+}
+
+static void
+tunnel_text(struct edge *e, const struct uplink_info *ui, FILE *f)
+{
+	char when[32];
+
+	fprintf(f, "Tunnel to %s:%u: ", e->cf->cloud.host, e->cf->cloud.port);
+	switch (ui->state) {
+	case UPLINK_UP:
+		iso_time(ui->cloud_not_after, when, sizeof(when));
+		fprintf(f, "up %lds, peer %s\n  cloud certificate %s "
+		    "(expires %s)\n", ui->state_s, ui->peer, ui->cloud_subject,
+		    when);
+		if (ui->rtt_us >= 0)
+			fprintf(f, "  keepalive round trip %ld.%03ld ms\n",
+			    ui->rtt_us / 1000, ui->rtt_us % 1000);
+		fprintf(f, "  %u streams open, %llu bytes to the cloud, %llu "
+		    "from it\n", ui->streams_open,
+		    (unsigned long long)ui->bytes_out,
+		    (unsigned long long)ui->bytes_in);
+		return;
+	case UPLINK_CONNECTING:
+		fprintf(f, "CONNECTING (%lds)\n", ui->state_s);
+		break;
+	case UPLINK_WAITING:
+		fprintf(f, "DOWN, next attempt in %ld ms\n", ui->retry_ms);
+		break;
+	case UPLINK_STOPPED:
+		fprintf(f, "stopped (draining)\n");
+		break;
+	}
+	if (ui->attempts > 0)
+		fprintf(f, "  %u failed attempt%s", ui->attempts,
+		    ui->attempts == 1 ? "" : "s");
+	if (ui->last_error[0] != '\0')
+		fprintf(f, "%slast error: %s", ui->attempts > 0 ? "; " : "  ",
+		    ui->last_error);
+	if (ui->attempts > 0 || ui->last_error[0] != '\0')
+		fputc('\n', f);
+}
+
+static void
+status_text(struct edge *e, const struct uplink_info *ui, FILE *f)
+{
+	char when[32];
+	size_t i;
+
+	iso_time(e->cert_not_after, when, sizeof(when));
+	fprintf(f, "edge gateway %s of tenant %s (certificate expires %s)\n",
+	    e->name[0] ? e->name : "?", e->tenant[0] ? e->tenant : "?", when);
+	tunnel_text(e, ui, f);
+	fprintf(f, "\nListeners:\n");
+	for (i = 0; i < e->nlisteners; i++) {
+		const struct edge_listener *li = &e->listeners[i];
+
+		fprintf(f, "  %-12s %-22s -> %-14s %llu devices, %u open, "
+		    "%llu dropped, %llu refused\n", li->lc->name, li->bound,
+		    li->lc->service, (unsigned long long)li->stats.accepted,
+		    li->stats.open, (unsigned long long)li->stats.dropped,
+		    refused(li));
+	}
+	if (e->npending > 0)
+		fprintf(f, "\n%u device connection%s waiting for the tunnel\n",
+		    e->npending, e->npending == 1 ? "" : "s");
+}
+
+void
+edge_status(struct edge *e, bool json, FILE *f)
+{
+	struct uplink_info ui;
+
+	uplink_info(e->up, &ui);
+	if (json)
+		status_json(e, &ui, f);
+	else
+		status_text(e, &ui, f);
+}
