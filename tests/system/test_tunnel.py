@@ -498,3 +498,74 @@ def test_admin_socket_in_use_is_refused(site):
     assert "in use by a running daemon" in res.stderr
     # the first one still answers
     run("status", "-c", cloud.conf, expect=0)
+
+
+def _frames(sock, until, timeout=10):
+    """Reads HTTP/2 frames from sock until until(type, flags, stream,
+    payload) is true; returns every frame read."""
+    import struct
+    buf, seen = b"", []
+    deadline = time.time() + timeout
+    sock.settimeout(0.2)
+    while time.time() < deadline:
+        while len(buf) >= 9:
+            n = int.from_bytes(buf[:3], "big")
+            if len(buf) < 9 + n:
+                break
+            ftype, flags = buf[3], buf[4]
+            sid = struct.unpack(">I", buf[5:9])[0] & 0x7fffffff
+            frame = (ftype, flags, sid, buf[9:9 + n])
+            buf = buf[9 + n:]
+            seen.append(frame)
+            if until(*frame):
+                return seen
+        try:
+            d = sock.recv(65536)
+        except socket.timeout:
+            continue
+        if not d:
+            break
+        buf += d
+    return seen
+
+
+def test_edge_never_accepts_a_stream_from_the_cloud(site):
+    """A fake cloud with a genuine certificate opens a CONNECT stream
+    towards the edge: the edge refuses it."""
+    import ssl
+    srv = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    srv.minimum_version = ssl.TLSVersion.TLSv1_3
+    srv.load_cert_chain(site.pki / "cloudgw.crt", site.pki / "cloudgw.key")
+    srv.load_verify_locations(site.pki / "ca.crt")
+    srv.verify_mode = ssl.CERT_REQUIRED
+    srv.set_alpn_protocols(["isthmus/1"])
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(1)
+    edge = site.start("edge", site.edge_conf(
+        "agw", lsock.getsockname()[1], {"t": "t"}))
+    lsock.settimeout(10)
+    raw, _ = lsock.accept()
+    with srv.wrap_socket(raw, server_side=True) as s:
+        preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+        got = b""
+        while len(got) < len(preface):
+            got += s.recv(len(preface) - len(got))
+        assert got == preface
+        s.sendall(b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")    # SETTINGS
+        edge.wait_log(r"event=tunnel_up")
+        # HEADERS on stream 2 (server-initiated): CONNECT to "t", with
+        # HPACK literals of the static names :method (2), :authority (1)
+        block = b"\x02\x07CONNECT" + b"\x01\x01t"
+        s.sendall(len(block).to_bytes(3, "big") + b"\x01\x05"
+                  + (2).to_bytes(4, "big") + block)
+        seen = _frames(s, lambda t, f, sid, p: t in (3, 7)
+                       or (t == 1 and sid == 2))
+    lsock.close()
+    # the answer is RST_STREAM(REFUSED_STREAM) on stream 2, or GOAWAY with
+    # PROTOCOL_ERROR; never a response
+    codes = [int.from_bytes(p[:4], "big") for t, _, sid, p in seen
+             if t == 3 and sid == 2]
+    codes += [int.from_bytes(p[4:8], "big") for t, _, _, p in seen if t == 7]
+    assert codes and codes[0] in (1, 7), seen
+    assert not any(t == 1 and sid == 2 for t, _, sid, _ in seen), seen
