@@ -5,13 +5,13 @@ BUILD   ?= build
 RELEASE := $(BUILD)/release
 CHECK   := $(BUILD)/check
 
-.PHONY: all deps check demo clean install
+.PHONY: all deps check demo bench clean install
 
 all: deps $(RELEASE)/build.ninja
 	ninja -C $(RELEASE)
 
 $(RELEASE)/build.ninja:
-	meson setup $(RELEASE) --buildtype=release -Db_lto=false
+	meson setup $(RELEASE) --buildtype=release -Doptimization=2 -Db_lto=false
 
 $(CHECK)/build.ninja:
 	meson setup $(CHECK) --buildtype=debug --werror \
@@ -26,6 +26,12 @@ check: deps $(CHECK)/build.ninja
 
 demo: deps all
 	scripts/demo.sh $(RELEASE)/isthmus
+
+# isthmus side by side with HAProxy, stunnel and a direct connection, on
+# this machine; writes bench/results/latest.md (see bench/README.md).
+bench: all
+	@scripts/deps.sh bench
+	/usr/bin/python3 bench/bench.py --bin $(RELEASE)/isthmus
 
 install: all
 	meson install -C $(RELEASE)

@@ -1,0 +1,580 @@
+#!/usr/bin/python3
+"""make bench: one device-to-backend chain built four ways on 127.0.0.1 and
+measured in turn, with the others stopped:
+
+  isthmus   device -> isthmus edge ==TLS 1.3/HTTP2==> isthmus cloud -> backend
+  haproxy   device -> haproxy (tcp, ssl client) ==TLS 1.3==> haproxy (ssl) -> backend
+  stunnel   device -> stunnel client ==TLS 1.3==> stunnel server -> backend
+  direct    device -> backend
+
+Every TLS hop is mutual TLS 1.3 with Ed25519 certificates from
+`isthmus pki`. Peers and load tools are Debian's (haproxy, stunnel4, nginx,
+iperf3, wrk). Each measure runs --repeat times; the table shows the median
+and the spread (min..max), and the ratios isthmus/HAProxy and
+isthmus/stunnel. Written to bench/results/latest.md.
+
+No measure here is a pass/fail test: the targets of issue 4 are read off
+the ratios.
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+CHAINS = ("isthmus", "haproxy", "stunnel", "direct")
+TICK = os.sysconf("SC_CLK_TCK")
+NOFILE = 20000
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def raise_nofile():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = min(NOFILE, hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+
+def wait_port(port, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def cpu_seconds(pid):
+    f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / TICK
+
+
+def rss_kb(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+class Proc:
+    """A daemon of the bench, stopped with SIGTERM (then SIGKILL)."""
+
+    def __init__(self, name, argv, tmp, ready_port=None, **kw):
+        self.name = name
+        self.log = open(Path(tmp) / f"{name}.log", "w")
+        argv = [str(a) for a in argv]
+        self.p = subprocess.Popen(argv, stdout=self.log, stderr=self.log,
+                                  stdin=subprocess.DEVNULL,
+                                  preexec_fn=raise_nofile, **kw)
+        if ready_port is not None:
+            try:
+                wait_port(ready_port)
+            except RuntimeError as e:
+                self.stop()
+                raise RuntimeError(f"{name}: {e}:\n" + (
+                    Path(tmp) / f"{name}.log").read_text()) from None
+
+    @property
+    def pid(self):
+        return self.p.pid
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        self.log.close()
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.bin = Path(args.bin).resolve()
+        self.tmp = Path(tempfile.mkdtemp(prefix="isthmus-bench-"))
+        self.pki = self.tmp / "pki"
+        self.procs = []
+        self.commands = {}
+
+    # -- setup ------------------------------------------------------------
+
+    def isthmus(self, *args):
+        return subprocess.run([str(self.bin), *map(str, args)], check=True,
+                              capture_output=True, text=True).stdout
+
+    def make_pki(self):
+        self.isthmus("pki", "init", self.pki)
+        self.isthmus("pki", "issue", "cloud", "cloudgw", "--dns", "localhost",
+                     "--ip", "127.0.0.1", "--ca", self.pki)
+        self.isthmus("pki", "issue", "edge", "site1", "--tenant", "bench",
+                     "--ca", self.pki)
+        for n in ("cloudgw", "site1"):  # HAProxy wants cert + key in one
+            (self.pki / f"{n}.pem").write_text(
+                (self.pki / f"{n}.crt").read_text()
+                + (self.pki / f"{n}.key").read_text())
+
+    def spki(self, name):
+        return json.loads(self.isthmus("pki", "show", "--json",
+                                       self.pki / f"{name}.crt"))["spki_sha256"]
+
+    def start(self, name, argv, ready_port=None, **kw):
+        p = Proc(name, argv, self.tmp, ready_port, **kw)
+        self.procs.append(p)
+        self.commands[name] = " ".join(map(str, argv))
+        return p
+
+    def stop_all(self):
+        for p in reversed(self.procs):
+            p.stop()
+        self.procs = []
+
+    def backends(self, kind):
+        """kind 'iperf' or 'http': the backend, its port."""
+        port = free_port()
+        if kind == "iperf":
+            self.start("iperf3-server", ["iperf3", "-s", "-p", port],
+                       port)
+        elif kind == "http":
+            conf = self.tmp / "nginx.conf"
+            conf.write_text(NGINX_CONF.format(tmp=self.tmp, port=port))
+            self.start("nginx", ["nginx", "-c", conf, "-p", self.tmp], port)
+        else:
+            self.sink_count = self.tmp / "sink.count"
+            self.sink_count.write_text("0")
+            self.start("sink", [sys.executable, HERE / "sink.py", str(port),
+                                self.sink_count], port)
+        return port
+
+    def chain(self, name, backend):
+        """Starts chain `name` in front of backend; returns (device port,
+        [gateway pids])."""
+        if name == "direct":
+            return backend, []
+        front, mid = free_port(), free_port()
+        t, pki = self.tmp, self.pki
+        if name == "isthmus":
+            cloud = t / "cloud.conf"
+            cloud.write_text(CLOUD_CONF.format(
+                port=mid, pki=pki, pin=self.spki("site1"), backend=backend,
+                workers=self.args.workers))
+            edge = t / "edge.conf"
+            edge.write_text(EDGE_CONF.format(
+                port=mid, front=front, pki=pki, pin=self.spki("cloudgw")))
+            c = self.start("isthmus-cloud", [self.bin, "cloud", "-c", cloud,
+                                             "-q"], mid)
+            e = self.start("isthmus-edge", [self.bin, "edge", "-c", edge,
+                                            "-q"], front)
+            time.sleep(0.3)   # the tunnel
+            return front, [e.pid, c.pid]
+        if name == "haproxy":
+            ec, cc = t / "haproxy-edge.cfg", t / "haproxy-cloud.cfg"
+            ec.write_text(HAPROXY_EDGE.format(front=front, mid=mid, pki=pki))
+            cc.write_text(HAPROXY_CLOUD.format(mid=mid, backend=backend,
+                                               pki=pki))
+            c = self.start("haproxy-cloud", ["haproxy", "-db", "-f", cc], mid)
+            e = self.start("haproxy-edge", ["haproxy", "-db", "-f", ec], front)
+            return front, [e.pid, c.pid]
+        if name == "stunnel":
+            ec, cc = t / "stunnel-edge.conf", t / "stunnel-cloud.conf"
+            ec.write_text(STUNNEL_EDGE.format(front=front, mid=mid, pki=pki,
+                                              tmp=t))
+            cc.write_text(STUNNEL_CLOUD.format(mid=mid, backend=backend,
+                                               pki=pki, tmp=t))
+            c = self.start("stunnel-cloud", ["stunnel4", cc], mid)
+            e = self.start("stunnel-edge", ["stunnel4", ec], front)
+            return front, [e.pid, c.pid]
+        raise ValueError(name)
+
+    # -- measures ---------------------------------------------------------
+
+    def iperf(self, port, parallel):
+        cmd = ["iperf3", "-c", "127.0.0.1", "-p", str(port), "-t",
+               str(self.args.seconds), "-P", str(parallel), "-J"]
+        self.commands[f"bulk P{parallel}"] = " ".join(cmd)
+        out = subprocess.run(cmd, capture_output=True, text=True,
+                             timeout=self.args.seconds + 30)
+        res = json.loads(out.stdout)
+        if "error" in res:
+            raise RuntimeError(res["error"])
+        end = res["end"]["sum_received"]
+        return end["bits_per_second"] / 1e9, end["bytes"]
+
+    def wrk(self, port, close):
+        cmd = ["wrk", "-t1", "-c50", f"-d{self.args.seconds}s", "--latency",
+               f"http://127.0.0.1:{port}/"]
+        if close:
+            cmd[1:1] = ["-H", "Connection: close"]
+        self.commands["churn" if close else "requests"] = " ".join(cmd)
+        out = subprocess.run(cmd, capture_output=True, text=True,
+                             timeout=self.args.seconds + 30).stdout
+        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+        total = int(re.search(r"(\d+) requests in", out).group(1))
+        errors = re.search(r"Socket errors: .*", out)
+        lat = {}
+        for pct in ("50", "99"):
+            m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+            v = float(m.group(1))
+            lat[pct] = v / 1000 if m.group(2) == "us" else \
+                v * 1000 if m.group(2) == "s" else v
+        non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+        if non2xx and int(non2xx.group(1)) > total // 100:
+            raise RuntimeError(f"wrk: {non2xx.group(0)}")
+        return rps, total, lat["50"], lat["99"], \
+            errors.group(0) if errors else ""
+
+    def idle(self, port, pids, n):
+        """RSS growth per idle device connection, in KB, per gateway."""
+        before = [rss_kb(p) for p in pids]
+        cmd = [sys.executable, HERE / "hold.py", str(port), str(n)]
+        self.commands["idle"] = " ".join(map(str, cmd))
+        h = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True,
+                             preexec_fn=raise_nofile)
+        line = h.stdout.readline()     # "held N" once all are connected
+        # every hop has its connection once the backend holds all n
+        deadline = time.time() + 60
+        while time.time() < deadline and \
+                int(self.sink_count.read_text() or 0) < n:
+            time.sleep(0.2)
+        reached = int(self.sink_count.read_text() or 0)
+        time.sleep(0.5)
+        after = [rss_kb(p) for p in pids]
+        h.send_signal(signal.SIGTERM)
+        h.wait(30)
+        if not line.startswith("held") or reached < n:
+            raise RuntimeError(f"{line.strip()!r}; the backend holds "
+                               f"{reached} of {n}")
+        return [(a - b) / n for a, b in zip(after, before)]
+
+    def measure(self, name):
+        """Every measure of chain `name`, once; returns {measure: value}."""
+        a, r = self.args, {}
+        for parallel in (1, 8):
+            be = self.backends("iperf")
+            port, pids = self.chain(name, be)
+            cpu0 = [cpu_seconds(p) for p in pids]
+            gbps, nbytes = self.iperf(port, parallel)
+            cpu = sum(cpu_seconds(p) for p in pids) - sum(cpu0)
+            r[f"bulk{parallel}"] = gbps
+            if parallel == 1 and pids:
+                r["cpu_per_gb"] = cpu / (nbytes / 1e9)
+            self.stop_all()
+        for close in (False, True):
+            be = self.backends("http")
+            port, pids = self.chain(name, be)
+            cpu0 = [cpu_seconds(p) for p in pids]
+            rps, total, p50, p99, errs = self.wrk(port, close)
+            cpu = sum(cpu_seconds(p) for p in pids) - sum(cpu0)
+            key = "churn" if close else "rps"
+            r[key] = rps
+            if not close:
+                r["p50_ms"], r["p99_ms"] = p50, p99
+            if pids:
+                r[f"cpu_per_1k_{key}"] = cpu / (total / 1000)
+            self.stop_all()
+        if name != "direct" and a.idle > 0:
+            be = self.backends("sink")
+            port, pids = self.chain(name, be)
+            r["idle_edge_kb"], r["idle_cloud_kb"] = self.idle(port, pids,
+                                                               a.idle)
+            self.stop_all()
+        return r
+
+    def run(self):
+        self.make_pki()
+        results = {c: {} for c in self.args.chains}
+        try:
+            for i in range(self.args.repeat):
+                for c in self.args.chains:
+                    print(f"[{i + 1}/{self.args.repeat}] {c} ...",
+                          file=sys.stderr, flush=True)
+                    for k, v in self.measure(c).items():
+                        results[c].setdefault(k, []).append(v)
+        finally:
+            self.stop_all()
+        return results
+
+
+# measure key, label, unit, higher is better
+ROWS = [
+    ("bulk1", "bulk, 1 connection (iperf3)", "Gbit/s", True),
+    ("bulk8", "bulk, 8 connections (iperf3 -P 8)", "Gbit/s", True),
+    ("rps", "small requests (wrk -c50, keep-alive)", "req/s", True),
+    ("p50_ms", "  latency p50", "ms", False),
+    ("p99_ms", "  latency p99", "ms", False),
+    ("churn", "connection churn (Connection: close)", "req/s", True),
+    ("idle_edge_kb", "idle memory per device connection, edge", "KB",
+     False),
+    ("idle_cloud_kb", "idle memory per device connection, cloud", "KB",
+     False),
+    ("cpu_per_gb", "CPU of both gateways per GB (bulk, 1 conn)", "s", False),
+    ("cpu_per_1k_rps", "CPU of both gateways per 1000 requests", "s",
+     False),
+    ("cpu_per_1k_churn", "CPU per 1000 new connections", "s", False),
+]
+
+
+def fmt(v):
+    if v is None:
+        return "–"
+    if v >= 1000:
+        return f"{v:,.0f}"
+    if v >= 10:
+        return f"{v:.1f}"
+    return f"{v:.3g}"
+
+
+def cell(vals):
+    if not vals:
+        return "–", None
+    med = statistics.median(vals)
+    if len(vals) == 1:
+        return fmt(med), med
+    return f"{fmt(med)} ({fmt(min(vals))}..{fmt(max(vals))})", med
+
+
+def tool_versions():
+    def first(cmd, start=""):
+        try:
+            out = subprocess.run(cmd, capture_output=True, text=True)
+        except OSError:
+            return "not found"
+        lines = [l.strip() for l in (out.stdout + out.stderr).splitlines()
+                 if l.strip().lower().startswith(start)]
+        return lines[0] if lines else "unknown"
+    return {
+        "isthmus": None,
+        "haproxy": first(["haproxy", "-v"]),
+        "stunnel": first(["stunnel4", "-version"], "stunnel "),
+        "nginx": first(["nginx", "-v"]),
+        "iperf3": first(["iperf3", "--version"]),
+        "wrk": first(["wrk", "--version"]),
+        "openssl": first(["openssl", "version"]),
+    }
+
+
+def crypto_ceiling():
+    """openssl speed of the negotiated suite: the crypto ceiling."""
+    out = subprocess.run(["openssl", "speed", "-seconds", "2", "-bytes",
+                          "16384", "-evp", "aes-256-gcm"],
+                         capture_output=True, text=True).stdout
+    m = re.search(r"^AES-256-GCM\s+([\d.]+)k", out, re.M | re.I)
+    return float(m.group(1)) * 1000 * 8 / 1e9 if m else None
+
+
+def report(bench, results, versions):
+    cpu = next((l.split(":", 1)[1].strip() for l in
+                Path("/proc/cpuinfo").read_text().splitlines()
+                if l.startswith("model name")), platform.processor())
+    versions["isthmus"] = bench.isthmus("--version").strip()
+    chains = bench.args.chains
+    lines = [
+        "# make bench: isthmus side by side with HAProxy and stunnel",
+        "",
+        f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        f"- CPU: {cpu}, {os.cpu_count()} cores (client, gateways and "
+        "backend share them)",
+        f"- each measure {bench.args.repeat}x, {bench.args.seconds} s; "
+        "median (min..max)",
+        "- mutual TLS 1.3, Ed25519 certificates from `isthmus pki`, "
+        "all on 127.0.0.1",
+        f"- isthmus cloud workers: {bench.args.workers}",
+    ]
+    ceiling = crypto_ceiling()
+    if ceiling:
+        lines.append(f"- crypto ceiling: one core seals {ceiling:.1f} "
+                     "Gbit/s of AES-256-GCM (openssl speed -evp "
+                     "aes-256-gcm, 16 KB blocks)")
+    lines += ["", "| measure | unit | " + " | ".join(chains)
+              + " | isthmus/HAProxy | isthmus/stunnel |",
+              "|---|---|" + "---|" * (len(chains) + 2)]
+    for key, label, unit, higher in ROWS:
+        cells, meds = [], {}
+        for c in chains:
+            text, med = cell(results[c].get(key, []))
+            cells.append(text)
+            meds[c] = med
+        ratios = []
+        for peer in ("haproxy", "stunnel"):
+            a, b = meds.get("isthmus"), meds.get(peer)
+            ratios.append(f"{a / b:.2f}" if a and b else "–")
+        lines.append(f"| {label} | {unit} | " + " | ".join(cells) + " | "
+                     + " | ".join(ratios) + " |")
+    lines += ["", "Ratios are isthmus over the peer: above 1 is better for "
+              "throughput rows, below 1 for latency, memory and CPU rows.",
+              "", "## Versions", ""]
+    lines += [f"- {k}: {v}" for k, v in versions.items()]
+    lines += ["", "## Commands", ""]
+    lines += [f"- {k}: `{v}`" for k, v in bench.commands.items()]
+    lines += ["", "Configs of the peers are in bench/bench.py "
+              "(HAPROXY_*, STUNNEL_*, NGINX_CONF)."]
+    return "\n".join(lines) + "\n"
+
+
+CLOUD_CONF = """\
+[cloud]
+listen = 127.0.0.1:{port}
+cert = {pki}/cloudgw.crt
+key = {pki}/cloudgw.key
+ca = {pki}/ca.crt
+crl = {pki}/crl.pem
+admin_socket = cloud.sock
+
+[tenant bench]
+edges = site1
+
+[edge site1]
+pin = {pin}
+
+[service bench/app]
+backends = 127.0.0.1:{backend}
+health = none
+"""
+
+EDGE_CONF = """\
+[edge]
+cloud = 127.0.0.1:{port}
+server_name = localhost
+cert = {pki}/site1.crt
+key = {pki}/site1.key
+ca = {pki}/ca.crt
+cloud_pin = {pin}
+admin_socket = edge.sock
+
+[listener app]
+listen = 127.0.0.1:{front}
+service = app
+"""
+
+HAPROXY_COMMON = """\
+global
+    maxconn 9500
+    log stderr format short local0 err
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 5m
+    timeout server 5m
+"""
+
+HAPROXY_EDGE = HAPROXY_COMMON + """\
+frontend devices
+    bind 127.0.0.1:{front}
+    default_backend cloud
+backend cloud
+    server cloud 127.0.0.1:{mid} ssl crt {pki}/site1.pem ca-file {pki}/ca.crt verify required verifyhost localhost ssl-min-ver TLSv1.3
+"""
+
+HAPROXY_CLOUD = HAPROXY_COMMON + """\
+frontend edges
+    bind 127.0.0.1:{mid} ssl crt {pki}/cloudgw.pem ca-file {pki}/ca.crt verify required ssl-min-ver TLSv1.3
+    default_backend app
+backend app
+    server app 127.0.0.1:{backend}
+"""
+
+STUNNEL_EDGE = """\
+foreground = yes
+pid =
+output = {tmp}/stunnel-edge.out
+debug = 3
+[devices]
+client = yes
+accept = 127.0.0.1:{front}
+connect = 127.0.0.1:{mid}
+cert = {pki}/site1.crt
+key = {pki}/site1.key
+CAfile = {pki}/ca.crt
+verifyChain = yes
+checkHost = localhost
+sslVersionMin = TLSv1.3
+"""
+
+STUNNEL_CLOUD = """\
+foreground = yes
+pid =
+output = {tmp}/stunnel-cloud.out
+debug = 3
+[edges]
+accept = 127.0.0.1:{mid}
+connect = 127.0.0.1:{backend}
+cert = {pki}/cloudgw.crt
+key = {pki}/cloudgw.key
+CAfile = {pki}/ca.crt
+verifyChain = yes
+requireCert = yes
+sslVersionMin = TLSv1.3
+"""
+
+NGINX_CONF = """\
+daemon off;
+master_process off;
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log error;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/nginx-body;
+    proxy_temp_path {tmp}/nginx-proxy;
+    fastcgi_temp_path {tmp}/nginx-fcgi;
+    uwsgi_temp_path {tmp}/nginx-uwsgi;
+    scgi_temp_path {tmp}/nginx-scgi;
+    keepalive_requests 1000000;
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{ return 200 "ok\\n"; }}
+    }}
+}}
+"""
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--bin", default=REPO / "build/release/isthmus")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--idle", type=int, default=9000,
+                    help="idle device connections held (0: skip)")
+    ap.add_argument("--workers", default="1")
+    ap.add_argument("--chains", default=",".join(CHAINS))
+    ap.add_argument("--out", default=HERE / "results/latest.md")
+    args = ap.parse_args()
+    args.chains = [c for c in args.chains.split(",") if c]
+    raise_nofile()
+    b = Bench(args)
+    versions = tool_versions()
+    try:
+        results = b.run()
+        text = report(b, results, versions)
+    finally:
+        shutil.rmtree(b.tmp, ignore_errors=True)
+    print(text)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    print(f"written to {out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
