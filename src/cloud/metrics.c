@@ -74,28 +74,36 @@ tenant_families(FILE *f, const struct cloud_conf *cf, const struct live *lv)
 	}
 }
 
+/* What a backend family reports. */
+enum be_value { BE_UP, BE_ACTIVE, BE_STREAMS, BE_CONNECT_FAILURES };
+
+static uint64_t
+be_value(const struct cloud_backend *be, enum be_value which)
+{
+	switch (which) {
+	case BE_UP: return be->healthy;
+	case BE_ACTIVE: return be->active;
+	case BE_STREAMS: return be->streams;
+	case BE_CONNECT_FAILURES: return be->connect_failures;
+	}
+	return 0;
+}
+
 /* One sample per backend of every service. */
 static void
 backend_family(FILE *f, const struct cloud_conf *cf, const char *name,
-    const char *type, const char *help, int which)
+    const char *type, const char *help, enum be_value which)
 {
 	size_t i, k;
-	uint64_t v;
 
 	prom_family(f, name, type, help);
 	for (i = 0; i < cf->nservices; i++) {
 		const struct cloud_service *s = cf->services[i];
 
-		for (k = 0; k < s->nbe; k++) {
-			const struct cloud_backend *be = &s->be[k];
-
-			v = which == 0 ? be->healthy : which == 1 ?
-			    be->active : which == 2 ? be->streams :
-			    be->connect_failures;
+		for (k = 0; k < s->nbe; k++)
 			prom_sample(f, name, (const char *[]){ "tenant",
 			    s->tenant_name, "service", s->name, "backend",
-			    be->addr, NULL }, v);
-		}
+			    s->be[k].addr, NULL }, be_value(&s->be[k], which));
 	}
 }
 
@@ -112,14 +120,15 @@ service_families(FILE *f, const struct cloud_conf *cf)
 		    cf->services[i]->name, NULL },
 		    cf->services[i]->streams_opened);
 	backend_family(f, cf, "isthmus_backend_up", "gauge",
-	    "1 if the backend passes its health checks.", 0);
+	    "1 if the backend passes its health checks.", BE_UP);
 	backend_family(f, cf, "isthmus_backend_active_streams", "gauge",
-	    "Streams relayed to the backend now.", 1);
+	    "Streams relayed to the backend now.", BE_ACTIVE);
 	backend_family(f, cf, "isthmus_backend_streams_total", "counter",
-	    "Streams relayed to the backend.", 2);
+	    "Streams relayed to the backend.", BE_STREAMS);
 	backend_family(f, cf, "isthmus_backend_connect_failures_total",
 	    "counter", "Connections to the backend refused or timed out "
-	    "(the stream was retried on the next backend).", 3);
+	    "(the stream was retried on the next backend).",
+	    BE_CONNECT_FAILURES);
 }
 
 void

@@ -181,8 +181,8 @@ handshake_failed(struct tunnel *t, enum hs_fail why)
 	    t->edge_name[0] ? t->edge_name : "-", hs_fail_name(why));
 }
 
-/* The stream r of tunnel t is refused with status; svc NULL when the
- * stream named no service of the tenant. */
+/* The stream r of tunnel t is refused with status; svc is the service
+ * name the stream asked for (logged, never a metric label). */
 static void
 stream_refused(struct tunnel *t, struct relay *r, const char *svc,
     enum refusal why, int status)

@@ -39,7 +39,7 @@ struct uplink {
 	bool admitted;		/* the cloud's SETTINGS came: tunnel is up */
 	/* for status and metrics */
 	enum uplink_state st;
-	struct timespec st_since, retry_at, ping_sent;
+	int64_t st_since, retry_at, ping_sent;	/* mono_us() */
 	char last_error[160];
 	char peer[64];
 	char cloud_subject[256];
@@ -82,19 +82,22 @@ uplink_state_name(enum uplink_state s)
 	return (unsigned)s <= UPLINK_STOPPED ? state_names[s] : "?";
 }
 
+/* Microseconds on the monotonic clock. */
+static int64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static void
 set_state(struct uplink *u, enum uplink_state st)
 {
 	if (u->st != st || st == UPLINK_CONNECTING)
-		clock_gettime(CLOCK_MONOTONIC, &u->st_since);
+		u->st_since = mono_us();
 	u->st = st;
-}
-
-static long
-ms_between(const struct timespec *a, const struct timespec *b)
-{
-	return (long)(b->tv_sec - a->tv_sec) * 1000 +
-	    (b->tv_nsec - a->tv_nsec) / 1000000;
 }
 
 /* A failed attempt: counted, remembered for status, logged. */
@@ -147,13 +150,7 @@ schedule_retry(struct uplink *u)
 	tv_ms(&tv, delay);
 	evtimer_add(u->retry_ev, &tv);
 	set_state(u, UPLINK_WAITING);
-	clock_gettime(CLOCK_MONOTONIC, &u->retry_at);
-	u->retry_at.tv_sec += tv.tv_sec;
-	u->retry_at.tv_nsec += tv.tv_usec * 1000;
-	if (u->retry_at.tv_nsec >= 1000000000) {
-		u->retry_at.tv_sec++;
-		u->retry_at.tv_nsec -= 1000000000;
-	}
+	u->retry_at = mono_us() + (int64_t)delay * 1000;
 }
 
 /* The TLS handshake finished but the cloud never spoke HTTP/2 to us: in
@@ -242,14 +239,10 @@ static void
 on_pong(struct h2conn *c, void *arg)
 {
 	struct uplink *u = arg;
-	struct timespec now;
 
 	(void)c;
-	if (evtimer_pending(u->pong_ev, NULL)) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		u->rtt_us = (long)(now.tv_sec - u->ping_sent.tv_sec) * 1000000 +
-		    (now.tv_nsec - u->ping_sent.tv_nsec) / 1000;
-	}
+	if (evtimer_pending(u->pong_ev, NULL))
+		u->rtt_us = (long)(mono_us() - u->ping_sent);
 	evtimer_del(u->pong_ev);
 }
 
@@ -272,7 +265,7 @@ on_ping_timer(evutil_socket_t fd, short what, void *arg)
 	if (!evtimer_pending(u->pong_ev, NULL)) {
 		tv_ms(&tv, u->cf->keepalive_timeout);
 		evtimer_add(u->pong_ev, &tv);
-		clock_gettime(CLOCK_MONOTONIC, &u->ping_sent);
+		u->ping_sent = mono_us();
 	}
 	h2conn_ping(u->h2);
 }
@@ -576,15 +569,14 @@ void
 uplink_info(const struct uplink *u, struct uplink_info *ui)
 {
 	struct h2conn_stats hs = { 0 };
-	struct timespec now;
+	int64_t now = mono_us();
 
 	memset(ui, 0, sizeof(*ui));
-	clock_gettime(CLOCK_MONOTONIC, &now);
 	ui->state = u->st;
-	ui->state_s = ms_between(&u->st_since, &now) / 1000;
+	ui->state_s = (long)((now - u->st_since) / 1000000);
 	ui->attempts = u->failures;
 	ui->retry_ms = u->st == UPLINK_WAITING ?
-	    ms_between(&now, &u->retry_at) : 0;
+	    (long)((u->retry_at - now) / 1000) : 0;
 	if (ui->retry_ms < 0)
 		ui->retry_ms = 0;
 	ui->last_error = u->last_error;

@@ -8,11 +8,9 @@ import re
 import socket
 import stat
 
-import pytest
-
 from isthmus_testlib import run
-from test_metrics import eventually, scrape, value
-from tunnel_lib import exchange, free_port, spki, up
+from tunnel_lib import (eventually, exchange, free_port, scrape, spki, up,
+                        value)
 
 
 METRICS = "metrics = 127.0.0.1:0"
@@ -53,7 +51,7 @@ def test_edge_status_when_up(site):
     assert st["pending"] == 0
     text = status(edge, as_json=False)
     assert "edge gateway agw of tenant A" in text
-    assert f"up " in text and "CN=cloudgw" in text
+    assert "up " in text and "CN=cloudgw" in text
     assert re.search(r"t\s+127\.0\.0\.1:\d+\s+-> t\s+1 devices, 0 open", text)
     # --socket finds the same daemon
     assert json.loads(run("status", "--socket", edge.ready["admin"],

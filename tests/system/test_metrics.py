@@ -1,41 +1,22 @@
 """The cloud's /metrics (Prometheus text format on a loopback listener) and
 the rate limit on log lines that peers cause. The exposition is parsed with
-Debian's prometheus_client, so a format error fails the test."""
+Debian's prometheus_client (tunnel_lib.scrape), so a format error fails the
+test."""
 
 import re
 import signal
 import socket
 import ssl
-import time
 import urllib.error
 import urllib.request
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from isthmus_testlib import run
-from tunnel_lib import exchange, up
+from tunnel_lib import eventually, exchange, scrape, up, value
 
 
 METRICS = "metrics = 127.0.0.1:0"
-
-
-def scrape(cloud):
-    with urllib.request.urlopen(
-            f"http://{cloud.ready['metrics']}/metrics", timeout=10) as r:
-        assert r.status == 200
-        assert r.headers["Content-Type"].startswith(
-            "text/plain; version=0.0.4")
-        text = r.read().decode()
-    samples = {}
-    for fam in text_string_to_metric_families(text):
-        for s in fam.samples:
-            samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
-    return samples
-
-
-def value(samples, name, **labels):
-    return samples[(name, tuple(sorted(labels.items())))]
 
 
 def tls_handshake(port, pki, cert):
@@ -245,12 +226,3 @@ def test_peer_misbehaviour_log_is_rate_limited(site):
                                              {"t": "t"}))
     edge.wait_log(r"event=tunnel_up")
     cloud.wait_log(r"event=tunnel_up edge=agw")
-
-
-def eventually(cond, timeout=10):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if cond():
-            return True
-        time.sleep(0.1)
-    return cond()

@@ -8,13 +8,13 @@ Topology built by `two_customers` (the seeds' proof of concept):
 """
 
 import json
-import os
 import re
 import signal
 import socket
 import subprocess
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 from isthmus_testlib import BIN, SANITIZER_MARKERS, _env, run
@@ -291,3 +291,36 @@ def up(site, services, listeners_a=None, listeners_b=None, **kw):
     for e in edges.values():
         e.wait_log(r"event=tunnel_up")
     return cloud, edges
+
+
+def scrape(daemon):
+    """GET /metrics of a daemon started with `metrics = ...`, parsed with
+    Debian's prometheus_client (a format error fails the test):
+    {(name, ((label, value), ...)): value}."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(
+            f"http://{daemon.ready['metrics']}/metrics", timeout=10) as r:
+        assert r.status == 200
+        assert r.headers["Content-Type"].startswith(
+            "text/plain; version=0.0.4")
+        text = r.read().decode()
+    samples = {}
+    for fam in text_string_to_metric_families(text):
+        for s in fam.samples:
+            samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return samples
+
+
+def value(samples, name, **labels):
+    return samples[(name, tuple(sorted(labels.items())))]
+
+
+def eventually(cond, timeout=10):
+    """Polls cond until true or timeout; returns its last answer."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return True
+        time.sleep(0.1)
+    return cond()
