@@ -61,7 +61,7 @@ struct edge {
 	struct metrics_http *metrics;
 	char metrics_bound[80];
 	struct log_limit *lim_device;
-	struct event *sig_term, *sig_int, *drain_timer;
+	struct event *sig_term, *sig_int, *sig_hup, *drain_timer;
 };
 
 #endif

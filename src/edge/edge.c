@@ -42,7 +42,8 @@ static const char usage_edge[] =
 "chain to the configured CA and match cloud_pin. See docs/edge.md.\n"
 "  -c, --config FILE  the configuration (see examples/edge-agw.conf)\n"
 "  --check            validate the configuration and exit (0 or 2)\n"
-"Signals: SIGTERM drains open streams and exits.\n"
+"Signals: SIGTERM drains open streams and exits; SIGHUP is logged and\n"
+"ignored (a new configuration takes a restart).\n"
 "`isthmus status -c FILE` shows the tunnel and the listeners.\n";
 
 /* A device connection waiting for the tunnel. */
@@ -292,6 +293,19 @@ on_terminate(evutil_socket_t sig, short what, void *arg)
 		evtimer_add(e->drain_timer, &tv);
 }
 
+/* SIGHUP would kill a process that does not handle it; an operator who
+ * sends it expecting a reload must not lose the site's tunnel. */
+static void
+on_hangup(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	(void)arg;
+	log_warn("edge", "reload_unsupported", "action=%s",
+	    "still running on the old configuration; restart the edge to "
+	    "apply a new configuration or certificate");
+}
+
 static int
 load(const char *path, struct edge_conf **cf, SSL_CTX **ctx)
 {
@@ -382,8 +396,10 @@ serve(struct edge *e)
 		return EXIT_FAIL;
 	e->sig_term = evsignal_new(e->base, SIGTERM, on_terminate, e);
 	e->sig_int = evsignal_new(e->base, SIGINT, on_terminate, e);
+	e->sig_hup = evsignal_new(e->base, SIGHUP, on_hangup, e);
 	evsignal_add(e->sig_term, NULL);
 	evsignal_add(e->sig_int, NULL);
+	evsignal_add(e->sig_hup, NULL);
 	uplink_start(e->up);
 	log_info("edge", "ready", "edge=%s tenant=%s cloud=%s:%u listeners=%zu "
 	    "admin=%s metrics=%s", e->name[0] ? e->name : "-",
@@ -440,6 +456,8 @@ out:
 		event_free(e.sig_term);
 	if (e.sig_int != NULL)
 		event_free(e.sig_int);
+	if (e.sig_hup != NULL)
+		event_free(e.sig_hup);
 	if (e.drain_timer != NULL)
 		event_free(e.drain_timer);
 	if (e.base != NULL)

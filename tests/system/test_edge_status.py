@@ -216,3 +216,24 @@ def test_status_config_errors(site, tmp_path):
     conf.write_text(conf.read_text() + "\nbogus = 1\n")
     res = run("status", "-c", conf, expect=2)
     assert re.search(r"edge-agw\.conf:\d+: bogus: unknown key", res.stderr)
+
+
+def test_edge_sighup_is_not_fatal(site):
+    """SIGHUP is not a reload at the edge (yet): it is logged, and the
+    tunnel and an open stream are untouched."""
+    import signal
+
+    a1 = site.backend("A")
+    cloud, edges = up(site, {"A/t": [a1]}, listeners_a={"t": "t"})
+    edge = edges["agw"]
+    c = socket.create_connection(("127.0.0.1", edge.port("listener.t")),
+                                 timeout=10)
+    assert c.recv(2) == b"A\n"
+    edge.signal(signal.SIGHUP)
+    edge.wait_log(r"event=reload_unsupported")
+    c.sendall(b"still")
+    assert c.recv(5) == b"still"
+    c.close()
+    assert exchange(edge.port("listener.t"), b"new") == b"A\nnew"
+    assert status(edge)["tunnel"]["connects"] == 1
+    assert edge.proc.poll() is None
