@@ -224,6 +224,7 @@ upstream_event(struct bufferevent *bev, short what, void *arg)
 	}
 	if (what & BEV_EVENT_CONNECTED) {
 		bufferevent_set_timeouts(bev, NULL, NULL);
+		net_nodelay(bufferevent_getfd(bev));
 		u->bev = NULL;
 		be->active++;
 		be->streams++;
@@ -407,6 +408,7 @@ tunnel_accept(struct cloud *cl, evutil_socket_t fd, const struct sockaddr *sa,
 	t->cl = cl;
 	t->conf = cloud_conf_ref(cl->conf);
 	net_format(sa, t->peer, sizeof(t->peer));
+	net_nodelay(fd);
 	SSL_set_ex_data(ssl, tunnel_idx, t);
 	SSL_set_verify(ssl, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
 	    verify_cb);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -58,4 +59,12 @@ net_local_name(int fd, char *buf, size_t cap)
 		snprintf(buf, cap, "?");
 	else
 		net_format((struct sockaddr *)&ss, buf, cap);
+}
+
+void
+net_nodelay(int fd)
+{
+	int on = 1;
+
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 }

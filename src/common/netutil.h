@@ -14,5 +14,8 @@ int net_resolve(const struct hostport *hp, struct sockaddr_storage *ss,
 void net_format(const struct sockaddr *sa, char *buf, size_t cap);
 /* The local address a socket is bound to, formatted. */
 void net_local_name(int fd, char *buf, size_t cap);
+/* A relay forwards what it has at once: Nagle's algorithm would hold a
+ * small write back until the peer's delayed ACK (40 ms). Best effort. */
+void net_nodelay(int fd);
 
 #endif

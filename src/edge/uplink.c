@@ -411,6 +411,7 @@ dial_event(struct bufferevent *bev, short what, void *arg)
 			return;
 		}
 		bufferevent_set_timeouts(bev, NULL, NULL);
+		net_nodelay(bufferevent_getfd(bev));
 		u->dial = NULL;
 		note_cloud(u, bev, ssl);
 		if (h2conn_new(bev, false, &uplink_cbs, u, &u->h2) != 0) {
