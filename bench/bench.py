@@ -40,6 +40,9 @@ TICK = os.sysconf("SC_CLK_TCK")
 NOFILE = 20000
 
 
+MEASURES = ("bulk", "requests", "churn", "idle")
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -321,12 +324,16 @@ class Bench:
             r["idle_edge_kb"], r["idle_cloud_kb"] = self.idle(
                 port, pids, self.args.idle)
 
+        only = self.args.only
         for parallel in (1, 8):
-            self.attempt(name, f"bulk -P {parallel}", lambda: bulk(parallel))
+            if "bulk" in only:
+                self.attempt(name, f"bulk -P {parallel}",
+                             lambda: bulk(parallel))
         for close in (False, True):
-            self.attempt(name, "churn" if close else "requests",
-                         lambda: requests(close))
-        if name != "direct" and self.args.idle > 0:
+            what = "churn" if close else "requests"
+            if what in only:
+                self.attempt(name, what, lambda: requests(close))
+        if name != "direct" and self.args.idle > 0 and "idle" in only:
             self.attempt(name, "idle memory", idle)
         return r
 
@@ -605,9 +612,15 @@ def main():
                     help="idle device connections held (0: skip)")
     ap.add_argument("--workers", default="1")
     ap.add_argument("--chains", default=",".join(CHAINS))
+    ap.add_argument("--only", default=",".join(MEASURES),
+                    help="measure groups to run (default: all of "
+                    + ",".join(MEASURES) + ")")
     ap.add_argument("--out", default=HERE / "results/latest.md")
     args = ap.parse_args()
     args.chains = [c for c in args.chains.split(",") if c]
+    args.only = set(m for m in args.only.split(",") if m)
+    if not args.only <= set(MEASURES):
+        ap.error(f"--only: choose among {','.join(MEASURES)}")
     raise_nofile()
     b = Bench(args)
     versions = tool_versions()

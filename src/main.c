@@ -2,6 +2,7 @@
  * isthmus: one binary, one command table. The table drives dispatch and
  * "isthmus help"; each command parses its own options and answers --help.
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,13 @@ int
 main(int argc, char **argv)
 {
 	const struct command *cmd;
+
+	/* The gateways free and reallocate buffers of tens of KB at every
+	 * burst; glibc would give the top of the heap back each time and
+	 * fault it in again (8% of a relay's CPU in a profile). Keep a few
+	 * MB of freed heap instead. */
+	mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024);
+	mallopt(M_TOP_PAD, 1024 * 1024);
 
 	if (argc < 2) {
 		usage(stderr);

@@ -5,7 +5,10 @@
 #include <string.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
 #include <nghttp2/nghttp2.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "common/log.h"
 #include "common/relay.h"
@@ -19,6 +22,10 @@
 #define H2_STREAM_WINDOW (256 * 1024)
 #define H2_CONN_WINDOW (16 * 1024 * 1024)
 #define H2_MAX_STREAMS 10000
+/* TLS: one read() takes up to this much (several records), and one loop
+ * turn decrypts at most H2_TLS_TURN before letting other sockets run. */
+#define H2_TLS_READ_BUF (64 * 1024)
+#define H2_TLS_TURN (512 * 1024)
 
 struct relay_link {
 	struct relay *r;
@@ -28,6 +35,8 @@ struct relay_link {
 struct h2conn {
 	nghttp2_session *session;
 	struct bufferevent *bev;
+	SSL *ssl;		/* NULL on a plain bufferevent */
+	struct event *more_ev;	/* TLS bytes left after a full turn */
 	bool server;
 	bool closing;		/* the session is over */
 	const char *why;
@@ -144,6 +153,72 @@ h2conn_flush(struct h2conn *c)
 		conn_closed(c, "session finished");
 }
 
+static int
+feed(struct h2conn *c, const uint8_t *data, size_t len)
+{
+	while (!c->closing && len > 0) {
+		ssize_t n = nghttp2_session_mem_recv(c->session, data, len);
+
+		if (n < 0) {
+			conn_closed(c, nghttp2_strerror((int)n));
+			return -1;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+	return c->closing ? -1 : 0;
+}
+
+/*
+ * libevent 2.1's TLS bufferevent decrypts one record per loop turn: a
+ * read() of 5 bytes, a read() of the rest, and a new epoll_wait, per 16 KB.
+ * After it has delivered, read the rest here: with read-ahead one read()
+ * brings several records. We stop only at WANT_READ (socket and TLS
+ * buffer both empty, so no byte is stranded where epoll cannot see it) or
+ * after H2_TLS_TURN bytes, when more_ev brings us back next turn.
+ */
+static void
+drain_tls(struct h2conn *c)
+{
+	uint8_t buf[16384];
+	size_t turn = 0;
+	int n, err;
+
+	while (!c->closing) {
+		if (turn >= H2_TLS_TURN) {
+			event_active(c->more_ev, EV_READ, 0);
+			return;
+		}
+		ERR_clear_error();
+		n = SSL_read(c->ssl, buf, sizeof(buf));
+		if (n > 0) {
+			turn += (size_t)n;
+			if (feed(c, buf, (size_t)n) != 0)
+				return;
+			continue;
+		}
+		err = SSL_get_error(c->ssl, n);
+		if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE)
+			return;
+		conn_closed(c, err == SSL_ERROR_ZERO_RETURN ?
+		    "peer closed the connection" : "connection error");
+		return;
+	}
+}
+
+static void after_read(struct h2conn *c);
+
+static void
+on_more(evutil_socket_t fd, short what, void *arg)
+{
+	struct h2conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	drain_tls(c);
+	after_read(c);
+}
+
 static void
 on_read(struct bufferevent *bev, void *arg)
 {
@@ -152,16 +227,19 @@ on_read(struct bufferevent *bev, void *arg)
 
 	while (!c->closing && evbuffer_get_length(in) > 0) {
 		size_t len = evbuffer_get_contiguous_space(in);
-		ssize_t n;
 
-		n = nghttp2_session_mem_recv(c->session,
-		    evbuffer_pullup(in, (ssize_t)len), len);
-		if (n < 0) {
-			conn_closed(c, nghttp2_strerror((int)n));
+		if (feed(c, evbuffer_pullup(in, (ssize_t)len), len) != 0)
 			return;
-		}
-		evbuffer_drain(in, (size_t)n);
+		evbuffer_drain(in, len);
 	}
+	if (c->ssl != NULL)
+		drain_tls(c);
+	after_read(c);
+}
+
+static void
+after_read(struct h2conn *c)
+{
 	if (c->settings_pending && !c->closing) {
 		c->settings_pending = false;
 		if (c->cbs->settings != NULL)
@@ -285,6 +363,21 @@ on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id,
 	return 0;
 }
 
+/* A DATA frame whose payload the relay provides without a copy. */
+static int
+on_send_data(nghttp2_session *s, nghttp2_frame *f, const uint8_t *framehd,
+    size_t length, nghttp2_data_source *src, void *arg)
+{
+	struct h2conn *c = arg;
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	(void)s;
+	if (f->data.padlen > 0 || evbuffer_add(out, framehd, 9) != 0 ||
+	    relay_send_data(src->ptr, out, length) != 0)
+		return NGHTTP2_ERR_CALLBACK_FAILURE;
+	return 0;
+}
+
 static int
 on_stream_close(nghttp2_session *s, int32_t id, uint32_t error_code,
     void *arg)
@@ -329,6 +422,7 @@ h2conn_new(struct bufferevent *bev, bool server, const struct h2conn_cbs *cbs,
 	    on_data_chunk);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb,
 	    on_stream_close);
+	nghttp2_session_callbacks_set_send_data_callback(cb, on_send_data);
 	rc = nghttp2_option_new(&opt);
 	if (rc == 0) {
 		/* We acknowledge received data ourselves, once the TCP peer
@@ -340,15 +434,29 @@ h2conn_new(struct bufferevent *bev, bool server, const struct h2conn_cbs *cbs,
 		nghttp2_option_del(opt);
 	}
 	nghttp2_session_callbacks_del(cb);
-	c->close_ev = rc == 0 ? event_new(bufferevent_get_base(bev), -1, 0,
-	    deliver_closed, c) : NULL;
-	if (rc != 0 || c->close_ev == NULL) {
+	if (rc == 0) {
+		c->close_ev = event_new(bufferevent_get_base(bev), -1, 0,
+		    deliver_closed, c);
+		c->more_ev = event_new(bufferevent_get_base(bev), -1, 0,
+		    on_more, c);
+	}
+	if (rc != 0 || c->close_ev == NULL || c->more_ev == NULL) {
 		if (rc == 0)
 			nghttp2_session_del(c->session);
+		if (c->close_ev != NULL)
+			event_free(c->close_ev);
+		if (c->more_ev != NULL)
+			event_free(c->more_ev);
 		free(c);
 		return -ENOMEM;
 	}
 	c->bev = bev;
+	c->ssl = bufferevent_openssl_get_ssl(bev);
+	if (c->ssl != NULL) {
+		/* Safe with drain_tls, which empties the TLS buffer. */
+		SSL_set_default_read_buffer_len(c->ssl, H2_TLS_READ_BUF);
+		SSL_set_read_ahead(c->ssl, 1);
+	}
 	c->server = server;
 	c->cbs = cbs;
 	c->arg = arg;
@@ -376,6 +484,7 @@ h2conn_free(struct h2conn *c)
 		relay_free(c->relays->r);	/* unlinks itself */
 	nghttp2_session_del(c->session);
 	event_free(c->close_ev);
+	event_free(c->more_ev);
 	bufferevent_free(c->bev);
 	free(c);
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <event2/buffer.h>
 #include <nghttp2/nghttp2.h>
@@ -14,6 +15,8 @@
 /* Acknowledge stream data to HTTP/2 once the peer's socket took it down
  * to this much. */
 #define PEER_OUT_LOW (16u * 1024)
+/* The most written to a peer's socket in one call. */
+#define PEER_OUT_MAX (256u * 1024)
 
 enum {
 	R_OPEN = 1u << 0,	/* 2xx sent/received: bytes flow */
@@ -83,7 +86,7 @@ provider_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
 {
 	struct relay *r = src->ptr;
 	struct evbuffer *in;
-	int n;
+	size_t have, n;
 
 	(void)s;
 	(void)id;
@@ -92,21 +95,33 @@ provider_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
 		r->flags |= R_DEFERRED;
 		return NGHTTP2_ERR_DEFERRED;
 	}
+	/* The bytes stay in the peer's buffer: relay_send_data moves them
+	 * to the TLS output (NO_COPY), chains rather than copies. */
+	(void)buf;
 	in = bufferevent_get_input(r->peer);
-	n = evbuffer_remove(in, buf, len);
-	if (n < 0)
-		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	have = evbuffer_get_length(in);
+	n = have < len ? have : len;
 	if (n > 0)
-		h2conn_count_bytes(r->conn, 0, (uint64_t)n);
-	if (evbuffer_get_length(in) == 0 && (r->flags & R_PEER_EOF)) {
+		*data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+	if (n == have && (r->flags & R_PEER_EOF)) {
 		*data_flags |= NGHTTP2_DATA_FLAG_EOF;
-		return n;
+		return (ssize_t)n;
 	}
 	if (n == 0) {
 		r->flags |= R_DEFERRED;
 		return NGHTTP2_ERR_DEFERRED;
 	}
-	return n;
+	return (ssize_t)n;
+}
+
+int
+relay_send_data(struct relay *r, struct evbuffer *out, size_t len)
+{
+	if (r->peer == NULL || evbuffer_remove_buffer(bufferevent_get_input(
+	    r->peer), out, len) != (int)len)
+		return -1;
+	h2conn_count_bytes(r->conn, 0, len);
+	return 0;
 }
 
 static void
@@ -119,11 +134,64 @@ resume(struct relay *r)
 	h2conn_flush(r->conn);
 }
 
+/* libevent 2.1 reads at most 4 KB from a socket per loop turn
+ * (EVBUFFER_MAX_READ), which makes 4 KB DATA frames and 4 KB TLS
+ * records. Once it has read, take what else the socket holds, up to the
+ * read high-water mark, in one readv. An EOF or error seen here is left
+ * in the socket for libevent to report on its next read. Returns -1
+ * when a socket error aborted (and maybe freed) the relay. */
+static int
+peer_fill(struct relay *r)
+{
+	struct evbuffer *in = bufferevent_get_input(r->peer);
+	size_t have = evbuffer_get_length(in);
+	struct evbuffer_iovec v[2];
+	struct iovec iov[2];
+	ssize_t got;
+	int i, n;
+
+	if (have >= PEER_IN_HIGH)
+		return 0;
+	/* The bufferevent keeps its input's end frozen outside its own
+	 * reads; this is one of them. */
+	evbuffer_unfreeze(in, 0);
+	n = evbuffer_reserve_space(in, (ev_ssize_t)(PEER_IN_HIGH - have), v,
+	    2);
+	if (n <= 0) {
+		evbuffer_freeze(in, 0);
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		iov[i].iov_base = v[i].iov_base;
+		iov[i].iov_len = v[i].iov_len;
+	}
+	got = readv(bufferevent_getfd(r->peer), iov, n);
+	if (got <= 0) {
+		evbuffer_freeze(in, 0);
+		if (got < 0 && errno != EAGAIN && errno != EINTR) {
+			relay_abort(r);
+			return -1;
+		}
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		if ((size_t)got < v[i].iov_len)
+			v[i].iov_len = (size_t)got;
+		got -= (ssize_t)v[i].iov_len;
+	}
+	evbuffer_commit_space(in, v, n);
+	evbuffer_freeze(in, 0);
+	return 0;
+}
+
 static void
 peer_read(struct bufferevent *bev, void *arg)
 {
+	struct relay *r = arg;
+
 	(void)bev;
-	resume(arg);
+	if (peer_fill(r) == 0)
+		resume(r);
 }
 
 static void
@@ -171,6 +239,10 @@ static void
 attach_peer(struct relay *r, struct bufferevent *peer)
 {
 	r->peer = peer;
+	/* libevent moves 16 KB per event by default: one syscall and one
+	 * loop turn per 16 KB. Let a turn move what the buffers hold. */
+	bufferevent_set_max_single_read(peer, PEER_IN_HIGH);
+	bufferevent_set_max_single_write(peer, PEER_OUT_MAX);
 	bufferevent_setwatermark(peer, EV_READ, 0, PEER_IN_HIGH);
 	bufferevent_setwatermark(peer, EV_WRITE, PEER_OUT_LOW, 0);
 	bufferevent_setcb(peer, peer_read, peer_write, peer_event, r);

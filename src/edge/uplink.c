@@ -336,7 +336,7 @@ classify(struct uplink *u, short what, char *buf, size_t cap)
 		return UF_TIMEOUT;
 	}
 	if (dns != 0) {
-		snprintf(buf, cap, "cannot resolve %s: %s", u->cf->cloud.host,
+		snprintf(buf, cap, "cannot resolve %.100s: %s", u->cf->cloud.host,
 		    evutil_gai_strerror(dns));
 		return UF_DNS;
 	}
