@@ -455,8 +455,7 @@ tunnel_recheck(struct tunnel *t)
 		tunnel_free(t);	/* mid-handshake: let it retry */
 		return;
 	}
-	cert = SSL_get0_peer_certificate(bufferevent_openssl_get_ssl(
-	    h2conn_bev(t->h2)));
+	cert = SSL_get0_peer_certificate(h2conn_ssl(t->h2));
 	a = cert != NULL ? policy_admit(t->cl->conf, cert, &edge, name,
 	    sizeof(name)) : ADMIT_NO_IDENTITY;
 	if (a != ADMIT_OK) {

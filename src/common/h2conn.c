@@ -13,10 +13,9 @@
 #include "common/log.h"
 #include "common/relay.h"
 
-/* Stop producing frames while this much TLS output is queued; resume when
- * the socket drained it to the low mark. Bounds memory per tunnel. */
+/* Stop producing frames while this much is queued for TLS; produce more
+ * when the socket took it. Bounds memory per tunnel. */
 #define H2_OUT_HIGH (256u * 1024)
-#define H2_OUT_LOW (64u * 1024)
 /* Per-stream receive window: what a peer may send before we acknowledge
  * it, i.e. the most one stream can buffer towards a slow TCP peer. */
 #define H2_STREAM_WINDOW (256 * 1024)
@@ -25,6 +24,7 @@
 /* TLS: one read() takes up to this much (several records), and one loop
  * turn decrypts at most H2_TLS_TURN before letting other sockets run. */
 #define H2_TLS_READ_BUF (64 * 1024)
+#define H2_TLS_RECORD 16384
 #define H2_TLS_TURN (512 * 1024)
 
 struct relay_link {
@@ -34,9 +34,18 @@ struct relay_link {
 
 struct h2conn {
 	nghttp2_session *session;
+	/* The TLS bufferevent did the handshake; it stays, disabled, as the
+	 * owner of the socket and the SSL, and is freed with us. After the
+	 * handshake we do the TLS I/O ourselves (see drain_tls, tls_write). */
 	struct bufferevent *bev;
-	SSL *ssl;		/* NULL on a plain bufferevent */
+	SSL *ssl;
+	struct event *rev;	/* persistent: the socket is readable */
+	struct event *wev;	/* once: the socket takes writes again */
 	struct event *more_ev;	/* TLS bytes left after a full turn */
+	struct event *pump_ev;	/* frames to send, at the end of this turn */
+	struct evbuffer *out;	/* frames not yet given to SSL_write */
+	int wretry;		/* an SSL_write to repeat with this length */
+	unsigned long tls_err;	/* what OpenSSL said when the session broke */
 	bool server;
 	bool closing;		/* the session is over */
 	const char *why;
@@ -56,10 +65,16 @@ h2conn_session(struct h2conn *c)
 	return c->session;
 }
 
-struct bufferevent *
-h2conn_bev(struct h2conn *c)
+SSL *
+h2conn_ssl(struct h2conn *c)
 {
-	return c->bev;
+	return c->ssl;
+}
+
+unsigned long
+h2conn_tls_error(const struct h2conn *c)
+{
+	return c->tls_err;
 }
 
 void
@@ -121,36 +136,130 @@ conn_closed(struct h2conn *c, const char *why)
 		return;
 	c->closing = true;
 	c->why = why;
-	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	event_del(c->rev);
+	event_del(c->wev);
 	event_active(c->close_ev, EV_TIMEOUT, 0);
 }
 
-void
-h2conn_flush(struct h2conn *c)
+/* A broken TLS session: keep OpenSSL's reason for the owner. */
+static void
+tls_failed(struct h2conn *c, int err)
 {
-	struct evbuffer *out = bufferevent_get_output(c->bev);
+	unsigned long e = ERR_peek_last_error();
 
-	if (c->closing)
-		return;
-	while (evbuffer_get_length(out) < H2_OUT_HIGH) {
+	if (c->tls_err == 0)
+		c->tls_err = e;
+	if (err == SSL_ERROR_ZERO_RETURN ||
+	    (err == SSL_ERROR_SYSCALL && e == 0 && errno == 0) ||
+	    ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+		conn_closed(c, "peer closed the connection");
+	else
+		conn_closed(c, "connection error");
+}
+
+/* Serialized frames to c->out, up to the high mark. Returns the bytes
+ * added, or -1 when the session broke. */
+static ssize_t
+produce(struct h2conn *c)
+{
+	size_t before = evbuffer_get_length(c->out);
+
+	while (evbuffer_get_length(c->out) < H2_OUT_HIGH) {
 		const uint8_t *data;
 		ssize_t n = nghttp2_session_mem_send(c->session, &data);
 
 		if (n < 0) {
 			conn_closed(c, nghttp2_strerror((int)n));
-			return;
+			return -1;
 		}
 		if (n == 0)
 			break;
-		if (evbuffer_add(out, data, (size_t)n) != 0) {
+		if (evbuffer_add(c->out, data, (size_t)n) != 0) {
 			conn_closed(c, "out of memory");
-			return;
+			return -1;
 		}
+	}
+	return (ssize_t)(evbuffer_get_length(c->out) - before);
+}
+
+/*
+ * c->out to the socket, one full TLS record (16 KB) per SSL_write where
+ * the bytes allow: frames of every stream that spoke in this loop turn
+ * share records. Returns -1 when the session broke; leaves bytes in
+ * c->out (and wev armed) when the socket is full.
+ */
+static int
+tls_write(struct h2conn *c)
+{
+	size_t len;
+
+	while ((len = evbuffer_get_length(c->out)) > 0) {
+		size_t n = c->wretry > 0 ? (size_t)c->wretry :
+		    len < H2_TLS_RECORD ? len : H2_TLS_RECORD;
+		unsigned char *p = evbuffer_pullup(c->out, (ev_ssize_t)n);
+		int r, err;
+
+		if (p == NULL) {
+			conn_closed(c, "out of memory");
+			return -1;
+		}
+		ERR_clear_error();
+		errno = 0;
+		r = SSL_write(c->ssl, p, (int)n);
+		if (r > 0) {
+			evbuffer_drain(c->out, (size_t)r);
+			c->wretry = 0;
+			continue;
+		}
+		err = SSL_get_error(c->ssl, r);
+		if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) {
+			/* OpenSSL wants the same call again later. */
+			c->wretry = (int)n;
+			if (err == SSL_ERROR_WANT_WRITE)
+				event_add(c->wev, NULL);
+			return 0;
+		}
+		tls_failed(c, err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Frames out until the socket is full or nghttp2 has nothing more. */
+static void
+pump(struct h2conn *c)
+{
+	if (c->closing)
+		return;
+	for (;;) {
+		ssize_t made = produce(c);
+
+		if (made < 0 || tls_write(c) != 0)
+			return;
+		if (made == 0 || evbuffer_get_length(c->out) > 0)
+			break;
 	}
 	if (!nghttp2_session_want_read(c->session) &&
 	    !nghttp2_session_want_write(c->session) &&
-	    evbuffer_get_length(out) == 0)
+	    evbuffer_get_length(c->out) == 0)
 		conn_closed(c, "session finished");
+}
+
+static void
+on_pump(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	pump(arg);
+}
+
+/* Runs once the current loop turn has handled every ready socket, so one
+ * record carries what many streams queued in that turn. */
+void
+h2conn_flush(struct h2conn *c)
+{
+	if (!c->closing)
+		event_active(c->pump_ev, EV_WRITE, 0);
 }
 
 static int
@@ -170,12 +279,11 @@ feed(struct h2conn *c, const uint8_t *data, size_t len)
 }
 
 /*
- * libevent 2.1's TLS bufferevent decrypts one record per loop turn: a
- * read() of 5 bytes, a read() of the rest, and a new epoll_wait, per 16 KB.
- * After it has delivered, read the rest here: with read-ahead one read()
- * brings several records. We stop only at WANT_READ (socket and TLS
- * buffer both empty, so no byte is stranded where epoll cannot see it) or
- * after H2_TLS_TURN bytes, when more_ev brings us back next turn.
+ * Reads and decrypts what the socket holds, with read-ahead so one read()
+ * brings several records, and hands it to nghttp2. We stop only at
+ * WANT_READ (socket and TLS buffer both empty, so no byte is stranded
+ * where epoll cannot see it) or after H2_TLS_TURN bytes, when more_ev
+ * brings us back next turn and other sockets get theirs meanwhile.
  */
 static void
 drain_tls(struct h2conn *c)
@@ -190,6 +298,7 @@ drain_tls(struct h2conn *c)
 			return;
 		}
 		ERR_clear_error();
+		errno = 0;
 		n = SSL_read(c->ssl, buf, sizeof(buf));
 		if (n > 0) {
 			turn += (size_t)n;
@@ -200,8 +309,7 @@ drain_tls(struct h2conn *c)
 		err = SSL_get_error(c->ssl, n);
 		if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE)
 			return;
-		conn_closed(c, err == SSL_ERROR_ZERO_RETURN ?
-		    "peer closed the connection" : "connection error");
+		tls_failed(c, err);
 		return;
 	}
 }
@@ -209,7 +317,7 @@ drain_tls(struct h2conn *c)
 static void after_read(struct h2conn *c);
 
 static void
-on_more(evutil_socket_t fd, short what, void *arg)
+on_readable(evutil_socket_t fd, short what, void *arg)
 {
 	struct h2conn *c = arg;
 
@@ -217,24 +325,16 @@ on_more(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	drain_tls(c);
 	after_read(c);
+	if (c->wretry > 0 && !c->closing)
+		h2conn_flush(c);	/* a write that waited on a read */
 }
 
 static void
-on_read(struct bufferevent *bev, void *arg)
+on_writable(evutil_socket_t fd, short what, void *arg)
 {
-	struct h2conn *c = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-
-	while (!c->closing && evbuffer_get_length(in) > 0) {
-		size_t len = evbuffer_get_contiguous_space(in);
-
-		if (feed(c, evbuffer_pullup(in, (ssize_t)len), len) != 0)
-			return;
-		evbuffer_drain(in, len);
-	}
-	if (c->ssl != NULL)
-		drain_tls(c);
-	after_read(c);
+	(void)fd;
+	(void)what;
+	pump(arg);
 }
 
 static void
@@ -246,27 +346,6 @@ after_read(struct h2conn *c)
 			c->cbs->settings(c, c->arg);
 	}
 	h2conn_flush(c);
-}
-
-static void
-on_write(struct bufferevent *bev, void *arg)
-{
-	(void)bev;
-	h2conn_flush(arg);
-}
-
-static void
-on_event(struct bufferevent *bev, short what, void *arg)
-{
-	struct h2conn *c = arg;
-
-	(void)bev;
-	if (what & BEV_EVENT_EOF)
-		conn_closed(c, "peer closed the connection");
-	else if (what & BEV_EVENT_ERROR)
-		conn_closed(c, "connection error");
-	else if (what & BEV_EVENT_TIMEOUT)
-		conn_closed(c, "timeout");
 }
 
 static int
@@ -369,11 +448,10 @@ on_send_data(nghttp2_session *s, nghttp2_frame *f, const uint8_t *framehd,
     size_t length, nghttp2_data_source *src, void *arg)
 {
 	struct h2conn *c = arg;
-	struct evbuffer *out = bufferevent_get_output(c->bev);
 
 	(void)s;
-	if (f->data.padlen > 0 || evbuffer_add(out, framehd, 9) != 0 ||
-	    relay_send_data(src->ptr, out, length) != 0)
+	if (f->data.padlen > 0 || evbuffer_add(c->out, framehd, 9) != 0 ||
+	    relay_send_data(src->ptr, c->out, length) != 0)
 		return NGHTTP2_ERR_CALLBACK_FAILURE;
 	return 0;
 }
@@ -390,6 +468,39 @@ on_stream_close(nghttp2_session *s, int32_t id, uint32_t error_code,
 		relay_on_close(r, error_code);
 	}
 	return 0;
+}
+
+static int
+io_new(struct h2conn *c, struct event_base *base, evutil_socket_t fd)
+{
+	c->rev = event_new(base, fd, EV_READ | EV_PERSIST, on_readable, c);
+	c->wev = event_new(base, fd, EV_WRITE, on_writable, c);
+	c->more_ev = event_new(base, -1, 0, on_readable, c);
+	c->pump_ev = event_new(base, -1, 0, on_pump, c);
+	c->close_ev = event_new(base, -1, 0, deliver_closed, c);
+	c->out = evbuffer_new();
+	if (c->rev == NULL || c->wev == NULL || c->more_ev == NULL ||
+	    c->pump_ev == NULL || c->close_ev == NULL || c->out == NULL ||
+	    event_add(c->rev, NULL) != 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static void
+io_free(struct h2conn *c)
+{
+	struct event **evs[] = { &c->rev, &c->wev, &c->more_ev, &c->pump_ev,
+	    &c->close_ev };
+	size_t i;
+
+	for (i = 0; i < sizeof(evs) / sizeof(evs[0]); i++) {
+		if (*evs[i] != NULL)
+			event_free(*evs[i]);
+		*evs[i] = NULL;
+	}
+	if (c->out != NULL)
+		evbuffer_free(c->out);
+	c->out = NULL;
 }
 
 int
@@ -434,44 +545,47 @@ h2conn_new(struct bufferevent *bev, bool server, const struct h2conn_cbs *cbs,
 		nghttp2_option_del(opt);
 	}
 	nghttp2_session_callbacks_del(cb);
-	if (rc == 0) {
-		c->close_ev = event_new(bufferevent_get_base(bev), -1, 0,
-		    deliver_closed, c);
-		c->more_ev = event_new(bufferevent_get_base(bev), -1, 0,
-		    on_more, c);
-	}
-	if (rc != 0 || c->close_ev == NULL || c->more_ev == NULL) {
-		if (rc == 0)
-			nghttp2_session_del(c->session);
-		if (c->close_ev != NULL)
-			event_free(c->close_ev);
-		if (c->more_ev != NULL)
-			event_free(c->more_ev);
+	if (rc != 0) {
 		free(c);
 		return -ENOMEM;
 	}
 	c->bev = bev;
 	c->ssl = bufferevent_openssl_get_ssl(bev);
-	if (c->ssl != NULL) {
-		/* Safe with drain_tls, which empties the TLS buffer. */
-		SSL_set_default_read_buffer_len(c->ssl, H2_TLS_READ_BUF);
-		SSL_set_read_ahead(c->ssl, 1);
-	}
 	c->server = server;
 	c->cbs = cbs;
 	c->arg = arg;
+	if (c->ssl == NULL || io_new(c, bufferevent_get_base(bev),
+	    bufferevent_getfd(bev)) != 0) {
+		rc = c->ssl == NULL ? -EINVAL : -ENOMEM;
+		io_free(c);
+		nghttp2_session_del(c->session);
+		free(c);
+		return rc;
+	}
+	/* Safe because drain_tls always reads until the TLS buffer is
+	 * empty; the larger buffer lets one read() take several records. */
+	SSL_set_default_read_buffer_len(c->ssl, H2_TLS_READ_BUF);
+	SSL_set_read_ahead(c->ssl, 1);
+	bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
+	bufferevent_disable(bev, EV_READ | EV_WRITE);
 	nghttp2_submit_settings(c->session, NGHTTP2_FLAG_NONE, iv,
 	    sizeof(iv) / sizeof(iv[0]));
 	nghttp2_session_set_local_window_size(c->session, NGHTTP2_FLAG_NONE, 0,
 	    H2_CONN_WINDOW);
-	bufferevent_setwatermark(bev, EV_WRITE, H2_OUT_LOW, 0);
-	bufferevent_setcb(bev, on_read, on_write, on_event, c);
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
 	*out = c;
-	h2conn_flush(c);
-	/* Bytes that arrived with the handshake are waiting already. */
-	if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
-		on_read(bev, c);
+	/* Anything the handshake read past its end, then the socket. */
+	{
+		struct evbuffer *in = bufferevent_get_input(bev);
+		size_t len;
+
+		while ((len = evbuffer_get_contiguous_space(in)) > 0) {
+			if (feed(c, evbuffer_pullup(in, (ev_ssize_t)len),
+			    len) != 0)
+				break;
+			evbuffer_drain(in, len);
+		}
+	}
+	on_readable(-1, EV_READ, c);
 	return 0;
 }
 
@@ -483,9 +597,8 @@ h2conn_free(struct h2conn *c)
 	while (c->relays != NULL)
 		relay_free(c->relays->r);	/* unlinks itself */
 	nghttp2_session_del(c->session);
-	event_free(c->close_ev);
-	event_free(c->more_ev);
-	bufferevent_free(c->bev);
+	io_free(c);
+	bufferevent_free(c->bev);	/* closes the socket, frees the SSL */
 	free(c);
 }
 

@@ -1,8 +1,11 @@
 /*
- * The tunnel's HTTP/2 session (nghttp2) on a TLS bufferevent. nghttp2 is
- * used as an I/O-free state machine: bytes move between the bufferevent and
- * nghttp2_session_mem_recv/mem_send, and every callback is registered in
- * h2conn_new. Each HTTP/2 stream is a struct relay (relay.h) that pipes
+ * The tunnel's HTTP/2 session (nghttp2) on a TLS connection. nghttp2 is
+ * used as an I/O-free state machine: bytes move between SSL_read/SSL_write
+ * and nghttp2_session_mem_recv/mem_send, and every callback is registered
+ * in h2conn_new. The TLS I/O is ours, not libevent's TLS bufferevent's:
+ * that one moves one 16 KB record per loop turn and one record per write,
+ * where we read several records per read() and pack the frames of every
+ * stream that spoke in a turn into full records. Each HTTP/2 stream is a struct relay (relay.h) that pipes
  * bytes between the stream and one TCP connection, with flow control both
  * ways so memory stays bounded whatever either peer does.
  *
@@ -18,6 +21,7 @@
 
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <openssl/ssl.h>
 
 struct h2conn;
 struct relay;
@@ -48,7 +52,8 @@ struct h2conn_stats {
 	unsigned streams_open;
 };
 
-/* Takes ownership of bev (already connected and past the TLS handshake). */
+/* Takes ownership of bev: a TLS bufferevent past its handshake. It stays
+ * as the owner of the socket and the SSL; h2conn does the I/O itself. */
 int h2conn_new(struct bufferevent *bev, bool server,
     const struct h2conn_cbs *cbs, void *arg, struct h2conn **out);
 /* Ends every stream (closing their TCP peers) and the session. */
@@ -60,7 +65,11 @@ int h2conn_ping(struct h2conn *c);
  * streams are done. */
 void h2conn_shutdown(struct h2conn *c);
 void h2conn_stats(const struct h2conn *c, struct h2conn_stats *st);
-struct bufferevent *h2conn_bev(struct h2conn *c);
+/* The session's TLS object (peer certificate, cipher). */
+SSL *h2conn_ssl(struct h2conn *c);
+/* OpenSSL's error when TLS broke the session (an alert from the peer,
+ * say); 0 if it did not. */
+unsigned long h2conn_tls_error(const struct h2conn *c);
 
 /* Internal, for relay.c. */
 struct nghttp2_session *h2conn_session(struct h2conn *c);

@@ -159,7 +159,7 @@ schedule_retry(struct uplink *u)
 static void
 not_admitted(struct uplink *u, bool timeout)
 {
-	unsigned long e = bufferevent_get_openssl_error(h2conn_bev(u->h2));
+	unsigned long e = h2conn_tls_error(u->h2);
 	const char *alert = ERR_GET_LIB(e) != 0 ?
 	    ERR_reason_error_string(e) : NULL;
 	char text[160];
