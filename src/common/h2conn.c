@@ -25,6 +25,7 @@
  * turn decrypts at most H2_TLS_TURN before letting other sockets run. */
 #define H2_TLS_READ_BUF (64 * 1024)
 #define H2_TLS_RECORD 16384
+#define H2_TLS_WRITE_BUF (64 * 1024)
 #define H2_TLS_TURN (512 * 1024)
 
 struct relay_link {
@@ -57,6 +58,7 @@ struct h2conn {
 	struct relay_link *relays;
 	struct h2conn_stats stats;
 	bool got_settings, settings_pending;
+	bool started;		/* the first read ran */
 };
 
 nghttp2_session *
@@ -185,8 +187,9 @@ produce(struct h2conn *c)
 /*
  * c->out to the socket, one full TLS record (16 KB) per SSL_write where
  * the bytes allow: frames of every stream that spoke in this loop turn
- * share records. Returns -1 when the session broke; leaves bytes in
- * c->out (and wev armed) when the socket is full.
+ * share records, and records share write() calls (see buffer_writes).
+ * Returns -1 when the session broke; leaves bytes in c->out or the BIO
+ * (and wev armed) when the socket is full.
  */
 static int
 tls_write(struct h2conn *c)
@@ -222,6 +225,16 @@ tls_write(struct h2conn *c)
 		tls_failed(c, err);
 		return -1;
 	}
+	/* The records sit in the write BIO's buffer: one write() for all. */
+	if (BIO_flush(SSL_get_wbio(c->ssl)) <= 0) {
+		if (BIO_should_retry(SSL_get_wbio(c->ssl))) {
+			event_add(c->wev, NULL);
+			return 0;
+		}
+		c->tls_err = ERR_peek_last_error();
+		conn_closed(c, "connection error");
+		return -1;
+	}
 	return 0;
 }
 
@@ -241,7 +254,8 @@ pump(struct h2conn *c)
 	}
 	if (!nghttp2_session_want_read(c->session) &&
 	    !nghttp2_session_want_write(c->session) &&
-	    evbuffer_get_length(c->out) == 0)
+	    evbuffer_get_length(c->out) == 0 &&
+	    BIO_wpending(SSL_get_wbio(c->ssl)) == 0)
 		conn_closed(c, "session finished");
 }
 
@@ -316,6 +330,20 @@ drain_tls(struct h2conn *c)
 
 static void after_read(struct h2conn *c);
 
+/* Bytes the handshake's bufferevent read past the handshake's end. */
+static void
+feed_early(struct h2conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	size_t len;
+
+	while ((len = evbuffer_get_contiguous_space(in)) > 0) {
+		if (feed(c, evbuffer_pullup(in, (ev_ssize_t)len), len) != 0)
+			return;
+		evbuffer_drain(in, len);
+	}
+}
+
 static void
 on_readable(evutil_socket_t fd, short what, void *arg)
 {
@@ -323,6 +351,10 @@ on_readable(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (!c->started) {
+		c->started = true;
+		feed_early(c);
+	}
 	drain_tls(c);
 	after_read(c);
 	if (c->wretry > 0 && !c->closing)
@@ -470,6 +502,28 @@ on_stream_close(nghttp2_session *s, int32_t id, uint32_t error_code,
 	return 0;
 }
 
+/*
+ * Records go through a buffering BIO, so one write() carries up to
+ * H2_TLS_WRITE_BUF of them: on loopback or a LAN the kernel's cost is per
+ * call much more than per byte.
+ */
+static int
+buffer_writes(SSL *ssl)
+{
+	BIO *sock = SSL_get_wbio(ssl), *buf = BIO_new(BIO_f_buffer());
+
+	if (buf == NULL || BIO_set_write_buffer_size(buf,
+	    H2_TLS_WRITE_BUF) <= 0 || !BIO_up_ref(sock)) {
+		BIO_free(buf);
+		return -ENOMEM;
+	}
+	/* The socket BIO is also the rbio: the chain holds its own
+	 * reference, which SSL_set0_wbio's release of the old one leaves. */
+	BIO_push(buf, sock);
+	SSL_set0_wbio(ssl, buf);
+	return 0;
+}
+
 static int
 io_new(struct h2conn *c, struct event_base *base, evutil_socket_t fd)
 {
@@ -555,7 +609,7 @@ h2conn_new(struct bufferevent *bev, bool server, const struct h2conn_cbs *cbs,
 	c->cbs = cbs;
 	c->arg = arg;
 	if (c->ssl == NULL || io_new(c, bufferevent_get_base(bev),
-	    bufferevent_getfd(bev)) != 0) {
+	    bufferevent_getfd(bev)) != 0 || buffer_writes(c->ssl) != 0) {
 		rc = c->ssl == NULL ? -EINVAL : -ENOMEM;
 		io_free(c);
 		nghttp2_session_del(c->session);
@@ -573,19 +627,9 @@ h2conn_new(struct bufferevent *bev, bool server, const struct h2conn_cbs *cbs,
 	nghttp2_session_set_local_window_size(c->session, NGHTTP2_FLAG_NONE, 0,
 	    H2_CONN_WINDOW);
 	*out = c;
-	/* Anything the handshake read past its end, then the socket. */
-	{
-		struct evbuffer *in = bufferevent_get_input(bev);
-		size_t len;
-
-		while ((len = evbuffer_get_contiguous_space(in)) > 0) {
-			if (feed(c, evbuffer_pullup(in, (ev_ssize_t)len),
-			    len) != 0)
-				break;
-			evbuffer_drain(in, len);
-		}
-	}
-	on_readable(-1, EV_READ, c);
+	/* The first read comes from the loop, never from in here: the owner
+	 * sets up its side after we return, before any callback. */
+	event_active(c->more_ev, EV_READ, 0);
 	return 0;
 }
 
