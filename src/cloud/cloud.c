@@ -1,6 +1,8 @@
 /*
- * isthmus cloud: the multi-tenant gateway. One event loop: the TLS
- * listener, the tunnels (tunnel.c), signals (SIGHUP reload, SIGTERM drain).
+ * isthmus cloud: the multi-tenant gateway. The control loop holds the TLS
+ * listener, the admin socket, metrics, health checks and signals (SIGHUP
+ * reload, SIGTERM drain); it hands each accepted tunnel to one of the
+ * worker loops in turn (worker.c; worker 0 is the control loop itself).
  */
 #include "cloud/cloud.h"
 
@@ -8,6 +10,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/listener.h>
 #include <openssl/ssl.h>
@@ -17,6 +20,7 @@
 #include "cloud/metrics.h"
 #include "cloud/status.h"
 #include "cloud/tunnel.h"
+#include "cloud/worker.h"
 #include "common/admin.h"
 #include "common/cli.h"
 #include "common/log.h"
@@ -52,6 +56,16 @@ struct cloud_daemon {
 	struct evconnlistener *listener;
 	struct event *sig_hup, *sig_term, *sig_int, *drain_timer;
 };
+
+/* "auto": one loop per CPU this process may run on. */
+static unsigned
+worker_count(const struct cloud_conf *cf)
+{
+	long n = cf->workers > 0 ? (long)cf->workers :
+	    sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > WORKERS_MAX ? WORKERS_MAX : (unsigned)n;
+}
 
 void
 cloud_usage(FILE *f)
@@ -108,7 +122,7 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	struct cloud_daemon *d = arg;
 
 	(void)l;
-	tunnel_accept(&d->cl, fd, sa, salen);
+	workers_accept(&d->cl, fd, sa, salen);
 }
 
 static void
@@ -116,8 +130,8 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 {
 	struct cloud_daemon *d = arg;
 	struct cloud_conf *cf;
-	struct tunnel *t, *next;
 	SSL_CTX *ctx;
+	unsigned i;
 
 	(void)sig;
 	(void)what;
@@ -126,28 +140,40 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 		    d->path, "keeping the running configuration");
 		return;
 	}
-	/* The listen address stays: rebinding would drop the socket. */
+	/* The listen address and the workers stay: rebinding would drop
+	 * the socket. */
+	cloud_lock(&d->cl);
 	cloud_conf_carry(cf, d->cl.conf);
+	cloud_unlock(&d->cl);
 	health_stop(d->health);
 	d->health = NULL;
 	if (health_start(d->cl.base, cf, &d->health) != 0)
 		log_error("cloud", "health_failed", "reason=%s",
 		    "out of memory");
+	cloud_lock(&d->cl);
 	SSL_CTX_free(d->cl.ssl_ctx);
 	d->cl.ssl_ctx = ctx;
 	cloud_conf_unref(d->cl.conf);
 	d->cl.conf = cf;
-	for (t = d->cl.tunnels; t != NULL; t = next) {
-		next = tunnel_next(t);
-		tunnel_recheck(t);
-	}
+	cloud_unlock(&d->cl);
+	for (i = 0; i < d->cl.nworkers; i++)
+		worker_post(&d->cl.workers[i], WORKER_RECHECK);
 	log_info("cloud", "reloaded", "config=%s", d->path);
 }
 
+/* In the worker whose last tunnel went: tell the control loop. */
 static void
-on_empty(struct cloud *cl)
+on_empty(struct worker *w)
 {
-	if (cl->draining)
+	if (w->cl->draining)
+		worker_post(&w->cl->workers[0], WORKER_EMPTY);
+}
+
+/* In the control loop: the drain is over when every worker is empty. */
+static void
+on_worker_empty(struct cloud *cl)
+{
+	if (cl->draining && workers_idle(cl))
 		event_base_loopexit(cl->base, NULL);
 }
 
@@ -166,8 +192,8 @@ static void
 on_terminate(evutil_socket_t sig, short what, void *arg)
 {
 	struct cloud_daemon *d = arg;
-	struct tunnel *t, *next;
 	struct timeval tv;
+	unsigned i;
 
 	(void)what;
 	if (d->cl.draining)
@@ -175,11 +201,9 @@ on_terminate(evutil_socket_t sig, short what, void *arg)
 	d->cl.draining = true;
 	log_info("cloud", "draining", "signal=%d", (int)sig);
 	evconnlistener_disable(d->listener);
-	for (t = d->cl.tunnels; t != NULL; t = next) {
-		next = tunnel_next(t);
-		tunnel_shutdown(t);
-	}
-	if (d->cl.tunnels == NULL) {
+	for (i = 0; i < d->cl.nworkers; i++)
+		worker_post(&d->cl.workers[i], WORKER_SHUTDOWN);
+	if (workers_idle(&d->cl)) {
 		event_base_loopexit(d->cl.base, NULL);
 		return;
 	}
@@ -208,7 +232,6 @@ serve(struct cloud_daemon *d)
 	socklen_t sslen;
 	char bound[80];
 	struct err e;
-	struct tunnel *t;
 
 	if (net_resolve(&d->cl.conf->listen, &ss, &sslen, &e) != 0) {
 		fprintf(stderr, "isthmus cloud: %s\n", e.msg);
@@ -246,10 +269,17 @@ serve(struct cloud_daemon *d)
 	evsignal_add(d->sig_hup, NULL);
 	evsignal_add(d->sig_term, NULL);
 	evsignal_add(d->sig_int, NULL);
+	if (workers_start(&d->cl) != 0) {
+		fprintf(stderr, "isthmus cloud: cannot start workers: %s\n",
+		    strerror(errno));
+		return EXIT_FAIL;
+	}
 	log_info("cloud", "ready", "listen=%s admin=%s metrics=%s tenants=%zu "
-	    "edges=%zu services=%zu", bound, d->cl.conf->admin_socket,
+	    "edges=%zu services=%zu workers=%u", bound,
+	    d->cl.conf->admin_socket,
 	    d->metrics != NULL ? d->metrics_bound : "-",
-	    d->cl.conf->ntenants, d->cl.conf->nedges, d->cl.conf->nservices);
+	    d->cl.conf->ntenants, d->cl.conf->nedges, d->cl.conf->nservices,
+	    d->cl.nworkers);
 	printf("ready cloud listen=%s admin=%s", bound,
 	    d->cl.conf->admin_socket);
 	if (d->metrics != NULL)
@@ -257,8 +287,7 @@ serve(struct cloud_daemon *d)
 	printf("\n");
 	fflush(stdout);
 	event_base_dispatch(d->cl.base);
-	while ((t = d->cl.tunnels) != NULL)
-		tunnel_free(t);
+	workers_stop(&d->cl);
 	log_info("cloud", "stopped", "listen=%s", bound);
 	return EXIT_OK;
 }
@@ -290,17 +319,17 @@ cloud_main(int argc, char **argv)
 	}
 	d.cl.on_empty = on_empty;
 	d.cl.started = time(NULL);
-	d.cl.lim_handshake = log_limit_new(d.cl.base, PEER_LOG_BURST,
-	    PEER_LOG_PER_SEC);
-	d.cl.lim_stream = log_limit_new(d.cl.base, PEER_LOG_BURST,
-	    PEER_LOG_PER_SEC);
-	d.cl.lim_backend = log_limit_new(d.cl.base, PEER_LOG_BURST,
-	    PEER_LOG_PER_SEC);
+	tunnel_init();
+	workers_set_empty_cb(&d.cl, on_worker_empty);
+	if (workers_init(&d.cl, worker_count(d.cl.conf), PEER_LOG_BURST,
+	    PEER_LOG_PER_SEC) != 0) {
+		fprintf(stderr, "isthmus cloud: out of memory\n");
+		rc = EXIT_FAIL;
+		goto out;
+	}
 	rc = serve(&d);
 out:
-	log_limit_free(d.cl.lim_handshake);
-	log_limit_free(d.cl.lim_stream);
-	log_limit_free(d.cl.lim_backend);
+	workers_stop(&d.cl);
 	metrics_http_close(d.metrics);
 	admin_close(d.admin);
 	health_stop(d.health);

@@ -46,6 +46,8 @@ static const struct conf_key cloud_keys[] = {
 	{ "drain_timeout", CONF_DURATION,
 	    offsetof(struct cloud_conf, drain_timeout), 0, 3600000, NULL,
 	    "30s", 0 },
+	{ "workers", CONF_INT, offsetof(struct cloud_conf, workers), 1, 64,
+	    NULL, "auto", CONF_AUTO },
 };
 
 static const struct conf_key tenant_keys[] = {
@@ -359,17 +361,19 @@ cloud_conf_carry(struct cloud_conf *nw, const struct cloud_conf *old)
 	}
 }
 
+/* Atomic: tunnels of every worker thread hold references. */
 struct cloud_conf *
 cloud_conf_ref(struct cloud_conf *cf)
 {
-	cf->refs++;
+	__atomic_add_fetch(&cf->refs, 1, __ATOMIC_RELAXED);
 	return cf;
 }
 
 void
 cloud_conf_unref(struct cloud_conf *cf)
 {
-	if (cf != NULL && --cf->refs == 0)
+	if (cf != NULL &&
+	    __atomic_sub_fetch(&cf->refs, 1, __ATOMIC_ACQ_REL) == 0)
 		cloud_conf_free(cf);
 }
 

@@ -86,6 +86,7 @@ struct cloud_conf {
 	struct hostport metrics;	/* host "" when not served */
 	uint64_t handshake_timeout;
 	uint64_t drain_timeout;
+	int64_t workers;	/* event loops; 0: one per CPU ("auto") */
 	struct cloud_tenant **tenants;
 	size_t ntenants;
 	struct cloud_edge **edges;

@@ -10,6 +10,7 @@
 #include <http_parser.h>
 
 #include "common/log.h"
+#include "common/stat.h"
 
 struct probe {
 	struct health *h;
@@ -49,7 +50,7 @@ probe_result(struct probe *p, bool ok, const char *why)
 	if (ok) {
 		p->fail_run = 0;
 		if (!p->be->healthy && ++p->ok_run >= (unsigned)s->health_rise) {
-			p->be->healthy = true;
+			STAT_SET(p->be->healthy, true);
 			log_info("cloud", "backend_up", "tenant=%s service=%s "
 			    "backend=%s", s->tenant_name, s->name, p->be->addr);
 		}
@@ -57,7 +58,7 @@ probe_result(struct probe *p, bool ok, const char *why)
 	}
 	p->ok_run = 0;
 	if (p->be->healthy && ++p->fail_run >= (unsigned)s->health_fall) {
-		p->be->healthy = false;
+		STAT_SET(p->be->healthy, false);
 		log_warn("cloud", "backend_down", "tenant=%s service=%s "
 		    "backend=%s reason=%s", s->tenant_name, s->name,
 		    p->be->addr, why);

@@ -1,9 +1,12 @@
 #include "cloud/metrics.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cloud/worker.h"
 #include "common/prom.h"
+#include "common/stat.h"
 #include "common/tls.h"
 
 /* What the live tunnels of one tenant add up to. */
@@ -17,9 +20,10 @@ live_sums(const struct cloud *cl, struct live *lv, uint64_t *handshaking)
 	struct tunnel_info ti;
 	struct tunnel *t;
 	size_t i;
+	unsigned wi;
 
 	*handshaking = 0;
-	for (t = cl->tunnels; t != NULL; t = tunnel_next(t)) {
+	CLOUD_FOREACH_TUNNEL(cl, wi, t) {
 		tunnel_info(t, &ti);
 		if (!ti.up) {
 			(*handshaking)++;
@@ -59,7 +63,7 @@ tenant_families(FILE *f, const struct cloud_conf *cf, const struct live *lv)
 			prom_sample(f, "isthmus_streams_refused_total",
 			    (const char *[]){ "tenant", cf->tenants[i]->name,
 			    "reason", refusal_name((enum refusal)k), NULL },
-			    cf->tenants[i]->stats.refused[k]);
+			    STAT_GET(cf->tenants[i]->stats.refused[k]));
 	prom_family(f, "isthmus_tunnel_bytes_total", "counter",
 	    "Payload bytes carried by the tunnels, per tenant and direction.");
 	for (i = 0; i < cf->ntenants; i++) {
@@ -67,10 +71,10 @@ tenant_families(FILE *f, const struct cloud_conf *cf, const struct live *lv)
 
 		prom_sample(f, "isthmus_tunnel_bytes_total", (const char *[]){
 		    "tenant", tn->name, "direction", "from_edge", NULL },
-		    tn->stats.bytes_in + lv[i].bytes_in);
+		    STAT_GET(tn->stats.bytes_in) + lv[i].bytes_in);
 		prom_sample(f, "isthmus_tunnel_bytes_total", (const char *[]){
 		    "tenant", tn->name, "direction", "to_edge", NULL },
-		    tn->stats.bytes_out + lv[i].bytes_out);
+		    STAT_GET(tn->stats.bytes_out) + lv[i].bytes_out);
 	}
 }
 
@@ -81,10 +85,10 @@ static uint64_t
 be_value(const struct cloud_backend *be, enum be_value which)
 {
 	switch (which) {
-	case BE_UP: return be->healthy;
-	case BE_ACTIVE: return be->active;
-	case BE_STREAMS: return be->streams;
-	case BE_CONNECT_FAILURES: return be->connect_failures;
+	case BE_UP: return STAT_GET(be->healthy);
+	case BE_ACTIVE: return STAT_GET(be->active);
+	case BE_STREAMS: return STAT_GET(be->streams);
+	case BE_CONNECT_FAILURES: return STAT_GET(be->connect_failures);
 	}
 	return 0;
 }
@@ -118,7 +122,7 @@ service_families(FILE *f, const struct cloud_conf *cf)
 		prom_sample(f, "isthmus_streams_opened_total", (const char *[]){
 		    "tenant", cf->services[i]->tenant_name, "service",
 		    cf->services[i]->name, NULL },
-		    cf->services[i]->streams_opened);
+		    STAT_GET(cf->services[i]->streams_opened));
 	backend_family(f, cf, "isthmus_backend_up", "gauge",
 	    "1 if the backend passes its health checks.", BE_UP);
 	backend_family(f, cf, "isthmus_backend_active_streams", "gauge",
@@ -134,7 +138,7 @@ service_families(FILE *f, const struct cloud_conf *cf)
 void
 cloud_metrics(FILE *f, void *arg)
 {
-	const struct cloud *cl = arg;
+	struct cloud *cl = arg;
 	const struct cloud_conf *cf = cl->conf;
 	struct live *lv;
 	uint64_t handshaking;
@@ -143,7 +147,18 @@ cloud_metrics(FILE *f, void *arg)
 	lv = calloc(cf->ntenants + 1, sizeof(*lv));
 	if (lv == NULL)
 		return;
+	cloud_lock(cl);
 	live_sums(cl, lv, &handshaking);
+	prom_family(f, "isthmus_worker_tunnels", "gauge",
+	    "Tunnels (established or handshaking) per worker event loop.");
+	for (i = 0; i < cl->nworkers; i++) {
+		char idx[16];
+
+		snprintf(idx, sizeof(idx), "%zu", i);
+		prom_sample(f, "isthmus_worker_tunnels", (const char *[]){
+		    "worker", idx, NULL }, cl->workers[i].ntunnels);
+	}
+	cloud_unlock(cl);
 	prom_identity(f, "cloud", cl->started);
 	prom_family(f, "isthmus_certificate_not_after_seconds", "gauge",
 	    "When a certificate in use expires, in seconds since the epoch.");
@@ -157,13 +172,13 @@ cloud_metrics(FILE *f, void *arg)
 	prom_family(f, "isthmus_handshakes_admitted_total", "counter",
 	    "Edge handshakes that passed verification and admission.");
 	prom_sample(f, "isthmus_handshakes_admitted_total", NULL,
-	    cl->stats.handshakes_ok);
+	    STAT_GET(cl->stats.handshakes_ok));
 	prom_family(f, "isthmus_handshakes_failed_total", "counter",
 	    "Edge handshakes refused or failed, per reason.");
 	for (i = 0; i < HSF_COUNT; i++)
 		prom_sample(f, "isthmus_handshakes_failed_total",
 		    (const char *[]){ "reason", hs_fail_name((enum hs_fail)i),
-		    NULL }, cl->stats.handshakes_failed[i]);
+		    NULL }, STAT_GET(cl->stats.handshakes_failed[i]));
 	tenant_families(f, cf, lv);
 	service_families(f, cf);
 	free(lv);

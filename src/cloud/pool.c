@@ -2,10 +2,13 @@
 
 #include <string.h>
 
+#include "common/stat.h"
+
 static bool
 usable(const struct cloud_service *s, size_t i, uint64_t tried)
 {
-	return i < POOL_MAX_TRIES && s->be[i].healthy && !(tried & (1ull << i));
+	return i < POOL_MAX_TRIES && STAT_GET(s->be[i].healthy) &&
+	    !(tried & (1ull << i));
 }
 
 /* FNV-1a over the device's address without its port, so that every
@@ -35,12 +38,13 @@ pool_pick(struct cloud_service *s, const char *device, uint64_t tried)
 	switch (s->balance) {
 	case BALANCE_LEAST_CONN:
 		/* Ties go round-robin, so idle backends share the load. */
-		start = s->rr_next++;
+		start = __atomic_fetch_add(&s->rr_next, 1, __ATOMIC_RELAXED);
 		for (i = 0; i < s->nbe; i++) {
 			size_t k = (start + i) % s->nbe;
 
 			if (usable(s, k, tried) && (best == SIZE_MAX ||
-			    s->be[k].active < s->be[best].active))
+			    STAT_GET(s->be[k].active) <
+			    STAT_GET(s->be[best].active)))
 				best = k;
 		}
 		return best == SIZE_MAX ? -1 : (int)best;
@@ -48,7 +52,8 @@ pool_pick(struct cloud_service *s, const char *device, uint64_t tried)
 		start = (size_t)(device_hash(device) % s->nbe);
 		break;
 	default:
-		start = s->rr_next++ % s->nbe;
+		start = __atomic_fetch_add(&s->rr_next, 1, __ATOMIC_RELAXED) %
+		    s->nbe;
 		break;
 	}
 	/* From the preferred one, the next usable in order: a refused

@@ -1,6 +1,8 @@
 #include "cloud/status.h"
 
+#include "cloud/worker.h"
 #include "common/json.h"
+#include "common/stat.h"
 
 static uint64_t
 handshakes_failed(const struct cloud *cl)
@@ -9,7 +11,7 @@ handshakes_failed(const struct cloud *cl)
 	size_t i;
 
 	for (i = 0; i < HSF_COUNT; i++)
-		n += cl->stats.handshakes_failed[i];
+		n += STAT_GET(cl->stats.handshakes_failed[i]);
 	return n;
 }
 
@@ -21,7 +23,7 @@ streams_refused(const struct cloud *cl)
 
 	for (i = 0; i < cl->conf->ntenants; i++)
 		for (k = 0; k < REFUSE_COUNT; k++)
-			n += cl->conf->tenants[i]->stats.refused[k];
+			n += STAT_GET(cl->conf->tenants[i]->stats.refused[k]);
 	return n;
 }
 
@@ -32,7 +34,7 @@ streams_opened(const struct cloud *cl)
 	size_t i;
 
 	for (i = 0; i < cl->conf->nservices; i++)
-		n += cl->conf->services[i]->streams_opened;
+		n += STAT_GET(cl->conf->services[i]->streams_opened);
 	return n;
 }
 
@@ -44,6 +46,7 @@ status_json(struct cloud *cl, const char *listen, FILE *f)
 	struct tunnel *t;
 	struct json j;
 	size_t i, k;
+	unsigned wi;
 
 	json_init(&j, f);
 	json_begin_object(&j);
@@ -51,9 +54,18 @@ status_json(struct cloud *cl, const char *listen, FILE *f)
 	json_string(&j, "cloud");
 	json_key(&j, "listen");
 	json_string(&j, listen);
+	json_key(&j, "workers");
+	json_begin_array(&j);
+	for (wi = 0; wi < cl->nworkers; wi++) {
+		json_begin_object(&j);
+		json_key(&j, "tunnels");
+		json_int(&j, cl->workers[wi].ntunnels);
+		json_end_object(&j);
+	}
+	json_end_array(&j);
 	json_key(&j, "tunnels");
 	json_begin_array(&j);
-	for (t = cl->tunnels; t != NULL; t = tunnel_next(t)) {
+	CLOUD_FOREACH_TUNNEL(cl, wi, t) {
 		tunnel_info(t, &ti);
 		if (!ti.up)
 			continue;
@@ -94,9 +106,9 @@ status_json(struct cloud *cl, const char *listen, FILE *f)
 			json_key(&j, "address");
 			json_string(&j, s->be[k].addr);
 			json_key(&j, "healthy");
-			json_bool(&j, s->be[k].healthy);
+			json_bool(&j, STAT_GET(s->be[k].healthy));
 			json_key(&j, "active");
-			json_int(&j, s->be[k].active);
+			json_int(&j, STAT_GET(s->be[k].active));
 			json_end_object(&j);
 		}
 		json_end_array(&j);
@@ -104,7 +116,7 @@ status_json(struct cloud *cl, const char *listen, FILE *f)
 	}
 	json_end_array(&j);
 	json_key(&j, "handshakes_ok");
-	json_int(&j, (int64_t)cl->stats.handshakes_ok);
+	json_int(&j, (int64_t)STAT_GET(cl->stats.handshakes_ok));
 	json_key(&j, "handshakes_failed");
 	json_int(&j, (int64_t)handshakes_failed(cl));
 	json_key(&j, "streams_opened");
@@ -121,8 +133,9 @@ status_text(struct cloud *cl, const char *listen, FILE *f)
 	struct tunnel_info ti;
 	struct tunnel *t;
 	size_t i, k, n = 0;
+	unsigned wi;
 
-	for (t = cl->tunnels; t != NULL; t = tunnel_next(t)) {
+	CLOUD_FOREACH_TUNNEL(cl, wi, t) {
 		tunnel_info(t, &ti);
 		n += ti.up;
 	}
@@ -131,8 +144,12 @@ status_text(struct cloud *cl, const char *listen, FILE *f)
 	    n == 1 ? "" : "s",
 	    (unsigned long long)handshakes_failed(cl),
 	    (unsigned long long)streams_refused(cl));
-	fprintf(f, "\nTunnels:\n");
-	for (t = cl->tunnels; t != NULL; t = tunnel_next(t)) {
+	fprintf(f, "%u worker%s, tunnels per worker:", cl->nworkers,
+	    cl->nworkers == 1 ? "" : "s");
+	for (wi = 0; wi < cl->nworkers; wi++)
+		fprintf(f, " %u", cl->workers[wi].ntunnels);
+	fprintf(f, "\n\nTunnels:\n");
+	CLOUD_FOREACH_TUNNEL(cl, wi, t) {
 		tunnel_info(t, &ti);
 		if (!ti.up)
 			continue;
@@ -150,15 +167,18 @@ status_text(struct cloud *cl, const char *listen, FILE *f)
 		fprintf(f, "  %s/%s\n", s->tenant_name, s->name);
 		for (k = 0; k < s->nbe; k++)
 			fprintf(f, "    %-24s %-5s %u active\n", s->be[k].addr,
-			    s->be[k].healthy ? "up" : "DOWN", s->be[k].active);
+			    STAT_GET(s->be[k].healthy) ? "up" : "DOWN",
+			    STAT_GET(s->be[k].active));
 	}
 }
 
 void
 cloud_status(struct cloud *cl, const char *listen, bool json, FILE *f)
 {
+	cloud_lock(cl);
 	if (json)
 		status_json(cl, listen, f);
 	else
 		status_text(cl, listen, f);
+	cloud_unlock(cl);
 }

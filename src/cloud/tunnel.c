@@ -16,15 +16,18 @@
 #include "cloud/policy.h"
 #include "cloud/pool.h"
 #include "cloud/proxyproto.h"
+#include "cloud/worker.h"
 #include "common/h2conn.h"
 #include "common/log.h"
 #include "common/loglimit.h"
 #include "common/netutil.h"
 #include "common/relay.h"
+#include "common/stat.h"
 #include "common/tlsctx.h"
 
 struct tunnel {
 	struct cloud *cl;
+	struct worker *w;
 	struct tunnel *next, **pprev;
 	struct cloud_conf *conf;	/* a reference */
 	struct bufferevent *bev;	/* during the handshake */
@@ -86,11 +89,15 @@ void
 tunnel_free(struct tunnel *t)
 {
 	struct cloud *cl = t->cl;
+	struct worker *w = t->w;
+	bool empty;
 
+	cloud_lock(cl);
 	if (t->pprev != NULL) {
 		*t->pprev = t->next;
 		if (t->next != NULL)
 			t->next->pprev = t->pprev;
+		w->ntunnels--;
 	}
 	if (t->h2 != NULL) {
 		/* Bytes go to the tenant as the running config has it (the
@@ -101,16 +108,18 @@ tunnel_free(struct tunnel *t)
 
 		h2conn_stats(t->h2, &st);
 		if (tn != NULL) {
-			tn->stats.bytes_in += st.bytes_in;
-			tn->stats.bytes_out += st.bytes_out;
+			STAT_ADD(tn->stats.bytes_in, st.bytes_in);
+			STAT_ADD(tn->stats.bytes_out, st.bytes_out);
 		}
 		h2conn_free(t->h2);
 	} else if (t->bev != NULL)
 		bufferevent_free(t->bev);
+	empty = w->tunnels == NULL;
+	cloud_unlock(cl);
 	cloud_conf_unref(t->conf);
 	free(t);
-	if (cl->tunnels == NULL && cl->on_empty != NULL)
-		cl->on_empty(cl);
+	if (empty && cl->on_empty != NULL)
+		cl->on_empty(w);
 }
 
 /* Certificate verification, with admission at the leaf: the edge's chain
@@ -175,8 +184,8 @@ handshake_reason(struct tunnel *t, short what)
 static void
 handshake_failed(struct tunnel *t, enum hs_fail why)
 {
-	t->cl->stats.handshakes_failed[why]++;
-	log_limited(t->cl->lim_handshake, LOG_INFO, "cloud",
+	STAT_ADD(t->cl->stats.handshakes_failed[why], 1);
+	log_limited(t->w->lim_handshake, LOG_INFO, "cloud",
 	    "handshake_failed", "peer=%s edge=%s reason=%s", t->peer,
 	    t->edge_name[0] ? t->edge_name : "-", hs_fail_name(why));
 }
@@ -187,8 +196,8 @@ static void
 stream_refused(struct tunnel *t, struct relay *r, const char *svc,
     enum refusal why, int status)
 {
-	t->edge->tenant->stats.refused[why]++;
-	log_limited(t->cl->lim_stream, LOG_INFO, "cloud", "stream_refused",
+	STAT_ADD(t->edge->tenant->stats.refused[why], 1);
+	log_limited(t->w->lim_stream, LOG_INFO, "cloud", "stream_refused",
 	    "edge=%s tenant=%s service=%s reason=%s", t->edge_name,
 	    t->edge->tenant->name, svc, refusal_name(why));
 	relay_refuse(r, status);
@@ -203,7 +212,7 @@ upstream_done(struct relay *r, void *arg)
 	if (u->bev != NULL)
 		bufferevent_free(u->bev);	/* cancel the connect */
 	else if (u->idx >= 0)
-		u->svc->be[u->idx].active--;
+		STAT_SUB(u->svc->be[u->idx].active, 1);
 	cloud_conf_unref(u->conf);
 	free(u);
 }
@@ -226,8 +235,8 @@ upstream_event(struct bufferevent *bev, short what, void *arg)
 		bufferevent_set_timeouts(bev, NULL, NULL);
 		net_nodelay(bufferevent_getfd(bev));
 		u->bev = NULL;
-		be->active++;
-		be->streams++;
+		STAT_ADD(be->active, 1);
+		STAT_ADD(be->streams, 1);
 		if (u->svc->proxy_protocol) {
 			unsigned char pp[PP2_MAX];
 			size_t n = proxyproto_v2(pp, relay_info(u->r)->device,
@@ -243,8 +252,8 @@ upstream_event(struct bufferevent *bev, short what, void *arg)
 	}
 	/* Refused or timed out before any byte moved: the next backend gets
 	 * the stream, so the device loses nothing. */
-	be->connect_failures++;
-	log_limited(u->t->cl->lim_backend, LOG_INFO, "cloud",
+	STAT_ADD(be->connect_failures, 1);
+	log_limited(u->t->w->lim_backend, LOG_INFO, "cloud",
 	    "backend_failed", "tenant=%s service=%s backend=%s reason=%s",
 	    u->svc->tenant_name, u->svc->name, be->addr,
 	    (what & BEV_EVENT_TIMEOUT) ? "timeout" : "refused");
@@ -270,7 +279,7 @@ upstream_try(struct upstream *u)
 	}
 	u->tried |= 1ull << i;
 	u->idx = i;
-	bev = bufferevent_socket_new(u->t->cl->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	bev = bufferevent_socket_new(u->t->w->base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
 		stream_refused(u->t, u->r, u->svc->name, REFUSE_INTERNAL, 503);
 		return;
@@ -287,8 +296,8 @@ upstream_try(struct upstream *u)
 		u->failed_in_connect = true;
 	u->in_connect = false;
 	if (u->failed_in_connect) {
-		u->svc->be[i].connect_failures++;
-		log_limited(u->t->cl->lim_backend, LOG_INFO, "cloud",
+		STAT_ADD(u->svc->be[i].connect_failures, 1);
+		log_limited(u->t->w->lim_backend, LOG_INFO, "cloud",
 		    "backend_failed", "tenant=%s service=%s backend=%s "
 		    "reason=%s", u->svc->tenant_name, u->svc->name,
 		    u->svc->be[i].addr, "connect");
@@ -328,7 +337,7 @@ on_request(struct h2conn *c, struct relay *r, void *arg)
 	u->conf = cloud_conf_ref(t->conf);
 	u->svc = svc;
 	u->idx = -1;
-	svc->streams_opened++;
+	STAT_ADD(svc->streams_opened, 1);
 	relay_pending(r, upstream_done, u);
 	upstream_try(u);
 }
@@ -360,6 +369,7 @@ handshake_event(struct bufferevent *bev, short what, void *arg)
 	SSL *ssl = bufferevent_openssl_get_ssl(bev);
 	const unsigned char *alpn = NULL;
 	unsigned int alpnlen = 0;
+	int rc;
 
 	if (what & BEV_EVENT_CONNECTED) {
 		SSL_get0_alpn_selected(ssl, &alpn, &alpnlen);
@@ -370,13 +380,17 @@ handshake_event(struct bufferevent *bev, short what, void *arg)
 			return;
 		}
 		bufferevent_set_timeouts(bev, NULL, NULL);
+		/* Under the lock: status reads t->h2 from the control loop. */
+		cloud_lock(t->cl);
 		t->bev = NULL;
-		if (h2conn_new(bev, true, &tunnel_cbs, t, &t->h2) != 0) {
+		rc = h2conn_new(bev, true, &tunnel_cbs, t, &t->h2);
+		cloud_unlock(t->cl);
+		if (rc != 0) {
 			bufferevent_free(bev);
 			tunnel_free(t);
 			return;
 		}
-		t->cl->stats.handshakes_ok++;
+		STAT_ADD(t->cl->stats.handshakes_ok, 1);
 		t->started = time(NULL);
 		log_info("cloud", "tunnel_up", "edge=%s tenant=%s peer=%s",
 		    t->edge_name, t->edge->tenant->name, t->peer);
@@ -387,32 +401,38 @@ handshake_event(struct bufferevent *bev, short what, void *arg)
 }
 
 void
-tunnel_accept(struct cloud *cl, evutil_socket_t fd, const struct sockaddr *sa,
+tunnel_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa,
     int salen)
 {
+	struct cloud *cl = w->cl;
 	struct tunnel *t;
 	struct timeval tv;
 	SSL *ssl;
 
 	(void)salen;
-	if (tunnel_idx < 0)
-		tunnel_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	t = calloc(1, sizeof(*t));
-	ssl = SSL_new(cl->ssl_ctx);
-	if (t == NULL || ssl == NULL) {
-		free(t);
-		SSL_free(ssl);
+	if (t == NULL) {
 		evutil_closesocket(fd);
 		return;
 	}
 	t->cl = cl;
-	t->conf = cloud_conf_ref(cl->conf);
+	t->w = w;
 	net_format(sa, t->peer, sizeof(t->peer));
 	net_nodelay(fd);
+	cloud_lock(cl);
+	t->conf = cloud_conf_ref(cl->conf);
+	ssl = SSL_new(cl->ssl_ctx);
+	cloud_unlock(cl);
+	if (ssl == NULL) {
+		cloud_conf_unref(t->conf);
+		free(t);
+		evutil_closesocket(fd);
+		return;
+	}
 	SSL_set_ex_data(ssl, tunnel_idx, t);
 	SSL_set_verify(ssl, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
 	    verify_cb);
-	t->bev = bufferevent_openssl_socket_new(cl->base, fd, ssl,
+	t->bev = bufferevent_openssl_socket_new(w->base, fd, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	if (t->bev == NULL) {
 		SSL_free(ssl);
@@ -421,16 +441,27 @@ tunnel_accept(struct cloud *cl, evutil_socket_t fd, const struct sockaddr *sa,
 		free(t);
 		return;
 	}
-	t->next = cl->tunnels;
+	cloud_lock(cl);
+	t->next = w->tunnels;
 	if (t->next != NULL)
 		t->next->pprev = &t->next;
-	t->pprev = &cl->tunnels;
-	cl->tunnels = t;
-	tv.tv_sec = (time_t)(cl->conf->handshake_timeout / 1000);
-	tv.tv_usec = (suseconds_t)(cl->conf->handshake_timeout % 1000) * 1000;
+	t->pprev = &w->tunnels;
+	w->tunnels = t;
+	w->ntunnels++;
+	cloud_unlock(cl);
+	tv.tv_sec = (time_t)(t->conf->handshake_timeout / 1000);
+	tv.tv_usec = (suseconds_t)(t->conf->handshake_timeout % 1000) * 1000;
 	bufferevent_set_timeouts(t->bev, &tv, &tv);
 	bufferevent_setcb(t->bev, NULL, NULL, handshake_event, t);
 	bufferevent_enable(t->bev, EV_READ | EV_WRITE);
+}
+
+/* Before any thread exists: the SSL ex_data index all tunnels use. */
+void
+tunnel_init(void)
+{
+	if (tunnel_idx < 0)
+		tunnel_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 }
 
 void

@@ -12,6 +12,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <pthread.h>
+
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
@@ -19,6 +21,7 @@
 
 struct tunnel;
 struct log_limit;
+struct handoff;
 
 /* Why an edge's handshake failed: a metric label and a log field. */
 enum hs_fail {
@@ -42,32 +45,61 @@ enum hs_fail {
 
 const char *hs_fail_name(enum hs_fail f);
 
-/* What the tunnels share: the loop, the current config and TLS context,
- * counters that are not per tenant (a failed handshake has no trusted
- * tenant), the log limits for what peers cause, and the list of tunnels. */
-struct cloud {
+/*
+ * The cloud runs `workers` event loops, one per thread (worker.c); the
+ * control loop (listener, admin socket, metrics, health checks, signals)
+ * is worker 0's. A tunnel lives in one worker for its whole life: its
+ * sockets, streams and backend connections are that loop's.
+ */
+struct worker {
+	struct cloud *cl;
+	unsigned idx;
 	struct event_base *base;
+	struct tunnel *tunnels;		/* under cl->lock */
+	unsigned ntunnels;		/* under cl->lock */
+	struct log_limit *lim_handshake, *lim_stream, *lim_backend;
+	/* Messages from the control loop (worker.c). */
+	int efd;
+	struct event *inbox;
+	unsigned pending;		/* WORKER_* bits, atomic */
+	struct handoff *queue;		/* accepted sockets, under cl->lock */
+	pthread_t thread;
+	bool threaded;
+};
+
+/* What the workers share: the current config and TLS context (swapped by
+ * a reload under lock), counters that are not per tenant (a failed
+ * handshake has no trusted tenant; atomic, see common/stat.h). cl->lock
+ * guards conf and ssl_ctx, every worker's tunnel list and queue; it is
+ * recursive, and never held across a loop turn. */
+struct cloud {
+	struct event_base *base;	/* the control loop: worker 0's */
 	struct cloud_conf *conf;
 	SSL_CTX *ssl_ctx;
-	struct tunnel *tunnels;
+	pthread_mutex_t lock;
+	struct worker *workers;
+	unsigned nworkers, next_worker;
 	bool draining;
 	time_t started;
-	void (*on_empty)(struct cloud *cl);	/* last tunnel gone */
+	/* A worker's last tunnel is gone (called in that worker). */
+	void (*on_empty)(struct worker *w);
 	struct {
 		uint64_t handshakes_ok;
 		uint64_t handshakes_failed[HSF_COUNT];
 	} stats;
-	struct log_limit *lim_handshake, *lim_stream, *lim_backend;
 };
 
-/* Takes fd (an accepted TCP connection) and starts the handshake. */
-void tunnel_accept(struct cloud *cl, evutil_socket_t fd,
+/* Takes fd (an accepted TCP connection) and starts the handshake in w;
+ * called in w's thread. */
+void tunnel_accept(struct worker *w, evutil_socket_t fd,
     const struct sockaddr *sa, int salen);
+/* Once, before the workers start. */
+void tunnel_init(void);
 /* Graceful: GOAWAY, finish open streams. */
 void tunnel_shutdown(struct tunnel *t);
 void tunnel_free(struct tunnel *t);
 /* After a reload: re-check admission under cl->conf; a tunnel whose edge
- * was removed or re-pinned is closed. */
+ * was removed or re-pinned is closed. With cl->lock held. */
 void tunnel_recheck(struct tunnel *t);
 struct tunnel *tunnel_next(struct tunnel *t);
 

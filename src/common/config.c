@@ -124,8 +124,17 @@ set_field(struct parse_state *st, const struct conf_key *key, void *storage,
 	case CONF_BOOL:
 		return conf_parse_bool(value, (bool *)field, e);
 	case CONF_INT:
-		return conf_parse_int(value, key->min, key->max,
+		if ((key->flags & CONF_AUTO) && strcmp(value, "auto") == 0) {
+			*(int64_t *)field = 0;
+			return 0;
+		}
+		rc = conf_parse_int(value, key->min, key->max,
 		    (int64_t *)field, e);
+		if (rc != 0 && (key->flags & CONF_AUTO))
+			return err_set(e, -EINVAL, "'%s' is not 'auto' or an "
+			    "integer between %lld and %lld", value,
+			    (long long)key->min, (long long)key->max);
+		return rc;
 	case CONF_DURATION:
 		return conf_parse_duration(value, (uint64_t)key->min,
 		    (uint64_t)key->max, (uint64_t *)field, e);

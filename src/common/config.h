@@ -41,6 +41,7 @@ enum conf_type {
 #define CONF_REQUIRED	0x1u
 #define CONF_PORT0	0x2u	/* HOSTPORT: port 0 (kernel picks) allowed */
 #define CONF_LOOPBACK	0x4u	/* HOSTPORT: only a loopback address */
+#define CONF_AUTO	0x8u	/* INT: also "auto", stored as 0 */
 
 struct conf_key {
 	const char *name;

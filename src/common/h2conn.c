@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "common/relay.h"
+#include "common/stat.h"
 
 /* Stop producing frames while this much is queued for TLS; produce more
  * when the socket took it. Bounds memory per tunnel. */
@@ -79,17 +80,23 @@ h2conn_tls_error(const struct h2conn *c)
 	return c->tls_err;
 }
 
+/* The counters are read from another thread (the cloud's status). */
 void
 h2conn_stats(const struct h2conn *c, struct h2conn_stats *st)
 {
-	*st = c->stats;
+	st->bytes_in = STAT_GET(c->stats.bytes_in);
+	st->bytes_out = STAT_GET(c->stats.bytes_out);
+	st->streams_opened = STAT_GET(c->stats.streams_opened);
+	st->streams_open = STAT_GET(c->stats.streams_open);
 }
 
 void
 h2conn_count_bytes(struct h2conn *c, uint64_t in, uint64_t out)
 {
-	c->stats.bytes_in += in;
-	c->stats.bytes_out += out;
+	if (in > 0)
+		STAT_ADD(c->stats.bytes_in, in);
+	if (out > 0)
+		STAT_ADD(c->stats.bytes_out, out);
 }
 
 void
@@ -102,8 +109,8 @@ h2conn_link(struct h2conn *c, struct relay *r)
 	l->r = r;
 	l->next = c->relays;
 	c->relays = l;
-	c->stats.streams_open++;
-	c->stats.streams_opened++;
+	STAT_ADD(c->stats.streams_open, 1);
+	STAT_ADD(c->stats.streams_opened, 1);
 }
 
 void
@@ -115,7 +122,7 @@ h2conn_unlink(struct h2conn *c, struct relay *r)
 		if (l->r == r) {
 			*pp = l->next;
 			free(l);
-			c->stats.streams_open--;
+			STAT_SUB(c->stats.streams_open, 1);
 			return;
 		}
 	}
