@@ -7,6 +7,7 @@
 #include "cloud/cloud.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,8 +62,12 @@ struct cloud_daemon {
 static unsigned
 worker_count(const struct cloud_conf *cf)
 {
-	long n = cf->workers > 0 ? (long)cf->workers :
-	    sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t cpus;
+	long n = (long)cf->workers;
+
+	if (n == 0)
+		n = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ?
+		    CPU_COUNT(&cpus) : sysconf(_SC_NPROCESSORS_ONLN);
 
 	return n < 1 ? 1 : n > WORKERS_MAX ? WORKERS_MAX : (unsigned)n;
 }
