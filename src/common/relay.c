@@ -6,15 +6,20 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <nghttp2/nghttp2.h>
 
+/* libevent 2.1's largest read (EVBUFFER_MAX_READ). */
+#define PEER_READ_MIN 4096
 /* The most unsent bytes we hold from a peer before we stop reading it. */
 #define PEER_IN_HIGH (64u * 1024)
 /* Acknowledge stream data to HTTP/2 once the peer's socket took it down
  * to this much. */
 #define PEER_OUT_LOW (16u * 1024)
+/* Stream data shorter than this goes straight to an idle peer socket. */
+#define PEER_WRITE_THROUGH 8192
 /* The most written to a peer's socket in one call. */
 #define PEER_OUT_MAX (256u * 1024)
 
@@ -150,7 +155,8 @@ peer_fill(struct relay *r)
 	ssize_t got;
 	int i, n;
 
-	if (have >= PEER_IN_HIGH)
+	/* libevent read less than its 4 KB: the socket had no more. */
+	if (have < PEER_READ_MIN || have >= PEER_IN_HIGH)
 		return 0;
 	/* The bufferevent keeps its input's end frozen outside its own
 	 * reads; this is one of them. */
@@ -450,6 +456,25 @@ relay_on_data(struct relay *r, const uint8_t *data, size_t len)
 		 * drop it but keep the connection window open. */
 		nghttp2_session_consume(s, r->id, len);
 		return;
+	}
+	if (len < PEER_WRITE_THROUGH &&
+	    evbuffer_get_length(bufferevent_get_output(r->peer)) == 0) {
+		/* A small message and nothing queued: write it now. Through
+		 * the bufferevent it would cost two epoll_ctl calls and a
+		 * loop turn before reaching the peer. */
+		ssize_t n = write(bufferevent_getfd(r->peer), data, len);
+
+		if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			relay_abort(r);
+			return;
+		}
+		if (n > 0) {
+			nghttp2_session_consume(s, r->id, (size_t)n);
+			data += n;
+			len -= (size_t)n;
+		}
+		if (len == 0)
+			return;
 	}
 	if (bufferevent_write(r->peer, data, len) != 0) {
 		relay_abort(r);
