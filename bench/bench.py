@@ -18,6 +18,7 @@ the ratios.
 """
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -40,7 +41,8 @@ TICK = os.sysconf("SC_CLK_TCK")
 NOFILE = 20000
 
 
-MEASURES = ("bulk", "requests", "churn", "idle")
+MEASURES = ("bulk", "requests", "churn", "idle", "admission")
+ADMIT_EDGES = 1000
 
 
 def free_port():
@@ -206,7 +208,7 @@ class Bench:
         if name == "isthmus":
             cloud = t / "cloud.conf"
             cloud.write_text(CLOUD_CONF.format(
-                port=mid, pki=pki, pin=self.spki("site1"), backend=backend,
+                port=mid, pki=pki, sock="cloud.sock", pin=self.spki("site1"), backend=backend,
                 workers=self.args.workers))
             edge = t / "edge.conf"
             edge.write_text(EDGE_CONF.format(
@@ -294,6 +296,82 @@ class Bench:
                                f"{reached} of {n}")
         return [(a - b) / n for a, b in zip(after, before)]
 
+    def make_edges(self):
+        """ADMIT_EDGES edge certificates of tenant bench (once per run) and
+        their pins, for the admission measure."""
+        if getattr(self, "edge_pins", None):
+            return self.edge_pins
+        from concurrent.futures import ThreadPoolExecutor
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+
+        d = self.tmp / "edges"
+        d.mkdir(exist_ok=True)
+        t0 = time.time()
+
+        def issue(i):
+            self.isthmus("pki", "issue", "edge", f"site{i}", "--tenant",
+                         "bench", "--ca", self.pki, "--out", d / f"site{i}")
+            cert = x509.load_pem_x509_certificate(
+                (d / f"site{i}.crt").read_bytes())
+            spki = cert.public_key().public_bytes(
+                serialization.Encoding.DER,
+                serialization.PublicFormat.SubjectPublicKeyInfo)
+            return "sha256:" + hashlib.sha256(spki).hexdigest()
+
+        with ThreadPoolExecutor(4) as ex:
+            pins = list(ex.map(issue, range(1, ADMIT_EDGES + 1)))
+        # the pin computed here is the one isthmus computes
+        if pins[0] != json.loads(self.isthmus(
+                "pki", "show", "--json", d / "site1.crt"))["spki_sha256"]:
+            raise RuntimeError("edge pin mismatch")
+        self.edge_dir, self.edge_pins = d, pins
+        print(f"  {ADMIT_EDGES} edge certificates in "
+              f"{time.time() - t0:.1f} s", file=sys.stderr, flush=True)
+        return pins
+
+    def admit(self, port, pid):
+        """ADMIT_EDGES tunnels, one per certificate, against the gateway
+        pid listening on port: (handshakes/s, per CPU-second)."""
+        cmd = [self.bin.parent / "bench" / "admit", "--connect", f"127.0.0.1:{port}", "--ca",
+               self.pki / "ca.crt", "--dir", self.edge_dir, "--prefix",
+               "site", "--count", ADMIT_EDGES, "--concurrency", "32",
+               "--timeout", "60"]
+        self.commands["admission"] = " ".join(map(str, cmd))
+        cpu0 = cpu_seconds(pid)
+        out = subprocess.run(list(map(str, cmd)), capture_output=True,
+                             text=True, timeout=90)
+        cpu = cpu_seconds(pid) - cpu0
+        res = json.loads(out.stdout)
+        if res["admitted"] != ADMIT_EDGES:
+            raise RuntimeError(f"admitted {res['admitted']} of "
+                               f"{ADMIT_EDGES}: {res['first_error']}")
+        return res["rate"], ADMIT_EDGES / cpu if cpu > 0 else None
+
+    def admission_chain(self, name, workers):
+        """The cloud side alone, in front of a backend: isthmus with all
+        the edges pinned, or the HAProxy listener before a greeter."""
+        pins = self.make_edges()
+        port, t, pki = free_port(), self.tmp, self.pki
+        if name == "isthmus":
+            conf = t / "cloud-admit.conf"
+            conf.write_text(ADMIT_CLOUD_CONF.format(
+                port=port, pki=pki, workers=workers, sock="cloud-admit.sock",
+                edges=",\n    ".join(f"site{i + 1}"
+                                      for i in range(len(pins))),
+                pins="".join(f"[edge site{i + 1}]\npin = {p}\n\n"
+                             for i, p in enumerate(pins))))
+            return port, self.start("isthmus-cloud", [
+                self.bin, "cloud", "-c", conf, "-q"], port).pid
+        greeter = free_port()
+        self.start("greeter", [sys.executable, HERE / "greeter.py",
+                               greeter], greeter)
+        cfg = t / "haproxy-admit.cfg"
+        cfg.write_text(HAPROXY_ADMIT.format(port=port, pki=pki,
+                                            backend=greeter))
+        return port, self.start("haproxy-cloud", ["haproxy", "-db", "-f",
+                                                  cfg], port).pid
+
     def measure(self, name):
         """Every measure of chain `name`, once; returns {measure: value}."""
         r = {}
@@ -333,6 +411,16 @@ class Bench:
             what = "churn" if close else "requests"
             if what in only:
                 self.attempt(name, what, lambda: requests(close))
+        def admission(key, workers):
+            port, pid = self.admission_chain(name, workers)
+            r[key], r[key + "_cpu"] = self.admit(port, pid)
+
+        if name in ("isthmus", "haproxy") and "admission" in only:
+            self.attempt(name, "admission",
+                         lambda: admission("admit", self.args.workers))
+            if name == "isthmus":
+                self.attempt(name, "admission, 1 worker",
+                             lambda: admission("admit_w1", "1"))
         if name != "direct" and self.args.idle > 0 and "idle" in only:
             self.attempt(name, "idle memory", idle)
         return r
@@ -382,6 +470,12 @@ ROWS = [
     ("cpu_per_1k_rps", "CPU of both gateways per 1000 requests", "s",
      False),
     ("cpu_per_1k_churn", "CPU per 1000 new connections", "s", False),
+    ("admit", f"tunnel admission, {ADMIT_EDGES:,} distinct edge "
+     "certificates", "handshakes/s", True),
+    ("admit_cpu", "  per CPU-second of the cloud gateway", "handshakes",
+     True),
+    ("admit_w1", "  isthmus cloud with workers = 1", "handshakes/s", True),
+    ("admit_w1_cpu", "    per CPU-second", "handshakes", True),
 ]
 
 
@@ -485,14 +579,18 @@ def report(bench, results, versions):
     return "\n".join(lines) + "\n"
 
 
-CLOUD_CONF = """\
+CLOUD_SECTION = """\
 [cloud]
 listen = 127.0.0.1:{port}
 cert = {pki}/cloudgw.crt
 key = {pki}/cloudgw.key
 ca = {pki}/ca.crt
 crl = {pki}/crl.pem
-admin_socket = cloud.sock
+admin_socket = {sock}
+workers = {workers}
+"""
+
+CLOUD_CONF = CLOUD_SECTION + """\
 
 [tenant bench]
 edges = site1
@@ -603,6 +701,25 @@ http {{
 """
 
 
+ADMIT_CLOUD_CONF = CLOUD_SECTION + """\
+
+[tenant bench]
+edges = {edges}
+
+{pins}[service bench/app]
+backends = 127.0.0.1:9
+health = none
+"""
+
+HAPROXY_ADMIT = HAPROXY_COMMON + """\
+frontend edges
+    bind 127.0.0.1:{port} ssl crt {pki}/cloudgw.pem ca-file {pki}/ca.crt verify required ssl-min-ver TLSv1.3
+    default_backend greeter
+backend greeter
+    server greeter 127.0.0.1:{backend}
+"""
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bin", default=REPO / "build/release/isthmus")
@@ -610,7 +727,8 @@ def main():
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--idle", type=int, default=9000,
                     help="idle device connections held (0: skip)")
-    ap.add_argument("--workers", default="1")
+    ap.add_argument("--workers", default="auto",
+                    help="the isthmus cloud's workers (default auto)")
     ap.add_argument("--chains", default=",".join(CHAINS))
     ap.add_argument("--only", default=",".join(MEASURES),
                     help="measure groups to run (default: all of "

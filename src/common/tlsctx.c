@@ -102,8 +102,16 @@ tlsctx_new(const struct tlsctx_opts *o, SSL_CTX **out, struct err *e)
 		    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
 		SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 		SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION);
-		if (o->server)
+		if (o->server) {
 			SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+			/* No session tickets: a resumed session would skip
+			 * the certificate checks (CRL, pin, tenancy) that
+			 * admit an edge, and each ticket costs the server
+			 * crypto on every handshake. */
+			SSL_CTX_set_num_tickets(ctx, 0);
+			SSL_CTX_set_session_cache_mode(ctx,
+			    SSL_SESS_CACHE_OFF);
+		}
 		else if (SSL_CTX_set_alpn_protos(ctx, alpn_wire,
 		    sizeof(alpn_wire) - 1) != 0)
 			rc = err_ssl(e, -EINVAL, "cannot set ALPN");

@@ -129,3 +129,28 @@ def test_workers_bad_values(site):
                 "and 64") in res.stderr, res.stderr
     conf = site.cloud_conf({"A/t": ["127.0.0.1:9"]}, extra="workers = auto")
     run("cloud", "-c", conf, "--check", expect=0)
+
+
+def test_cloud_issues_no_session_tickets(site):
+    """Every tunnel is a full handshake: a resumed session would skip the
+    checks that admit an edge (CRL, pin, tenancy)."""
+    import ssl
+
+    cloud = site.start("cloud", site.cloud_conf({"A/t": ["127.0.0.1:9"]}))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    ctx.load_verify_locations(site.pki / "ca.crt")
+    ctx.load_cert_chain(site.pki / "agw.crt", site.pki / "agw.key")
+    ctx.set_alpn_protocols(["isthmus/1"])
+    with socket.create_connection(("127.0.0.1", cloud.port("listen")),
+                                  timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            # the cloud's SETTINGS: admitted; any ticket came before it
+            assert s.recv(9)
+            s.settimeout(0.5)
+            try:
+                s.recv(4096)
+            except (socket.timeout, ssl.SSLError):
+                pass
+            assert s.session is None or not s.session.has_ticket
+            assert not s.session_reused
