@@ -146,6 +146,69 @@ def test_revoked_edge_is_refused(site):
                    r"reason=revoked")
 
 
+def crl_for(site, last_days, next_days, key=None, revoked=()):
+    """A CRL of the site's CA valid from now+last_days to now+next_days,
+    signed with key (default: the CA's own), written as the cloud's crl."""
+    import datetime
+    import types
+
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from isthmus_testlib import build_crl, crl_number, load_cert, load_crl
+    from isthmus_testlib import load_key, now
+
+    ca = types.SimpleNamespace(cert=load_cert(site.pki / "ca.crt"),
+                               private_key=key or load_key(site.pki /
+                                                           "ca.key"))
+    day = datetime.timedelta(days=1)
+    number = crl_number(load_crl(site.pki / "crl.pem")) + 1
+    crl = build_crl(ca, last=now() + last_days * day,
+                    nxt=now() + next_days * day, number=number,
+                    revoked=revoked)
+    (site.pki / "crl.pem").write_bytes(crl.public_bytes(Encoding.PEM))
+
+
+@pytest.mark.parametrize("last,nxt,reason", [
+    (-10, -1, "crl_expired"),       # the CRL is past its nextUpdate
+    (1, 10, "untrusted"),           # not valid yet
+])
+def test_crl_out_of_its_period_refuses_edges(site, last, nxt, reason):
+    crl_for(site, last, nxt)
+    cloud = site.start("cloud", site.cloud_conf({"A/t": [site.backend("A")]}))
+    site.start("edge", site.edge_conf("agw", cloud.port("listen"), {"t": "t"}))
+    cloud.wait_log(rf"event=handshake_failed peer=\S+ edge=\S+ "
+                   rf"reason={reason}")
+    assert "event=tunnel_up" not in cloud.text()
+
+
+def test_crl_with_a_forged_signature_refuses_edges(site):
+    """The CRL signature is checked once at load when a CA of the bundle
+    signed it; a CRL that names our CA but is signed by another key gets
+    no such shortcut: every edge is refused, none waved through."""
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    crl_for(site, -1, 10, key=ed25519.Ed25519PrivateKey.generate())
+    cloud = site.start("cloud", site.cloud_conf({"A/t": [site.backend("A")]}))
+    site.start("edge", site.edge_conf("agw", cloud.port("listen"), {"t": "t"}))
+    cloud.wait_log(r"event=handshake_failed peer=\S+ edge=\S+ "
+                   r"reason=untrusted")
+    assert "event=tunnel_up" not in cloud.text()
+
+
+def test_fresh_crl_listing_the_edge_refuses_it(site):
+    from isthmus_testlib import load_cert
+
+    crl_for(site, -1, 10,
+            revoked=[load_cert(site.pki / "agw.crt").serial_number])
+    a = site.backend("A")
+    cloud = site.start("cloud", site.cloud_conf({"A/t": [a]}))
+    site.start("edge", site.edge_conf("agw", cloud.port("listen"), {"t": "t"}))
+    bgw = site.start("edge", site.edge_conf("bgw", cloud.port("listen"),
+                                            {"t": "t"}))
+    cloud.wait_log(r"event=handshake_failed peer=\S+ edge=\S+ "
+                   r"reason=revoked")
+    bgw.wait_log(r"event=tunnel_up")    # the CRL itself is accepted
+
+
 def test_edge_from_another_ca_is_refused(site, tmp_path):
     other = tmp_path / "other"
     run("pki", "init", other, expect=0)
