@@ -19,9 +19,12 @@
 #define H2_OUT_HIGH (256u * 1024)
 /* Per-stream receive window: what a peer may send before we acknowledge
  * it, i.e. the most one stream can buffer towards a slow TCP peer. */
-#define H2_STREAM_WINDOW (256 * 1024)
+#define H2_STREAM_WINDOW (512 * 1024)
 #define H2_CONN_WINDOW (16 * 1024 * 1024)
 #define H2_MAX_STREAMS 10000
+/* DATA frames up to this size (the peer's SETTINGS permitting): each
+ * frame costs nghttp2 and us a round of callbacks, whatever its size. */
+#define H2_MAX_FRAME (256 * 1024)
 /* TLS: one read() takes up to this much (several records), and one loop
  * turn decrypts at most H2_TLS_TURN before letting other sockets run. */
 #define H2_TLS_READ_BUF (64 * 1024)
@@ -481,6 +484,25 @@ on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id,
 	return 0;
 }
 
+/* How much payload the next DATA frame may carry: all that flow control
+ * and the peer's frame size allow, not nghttp2's default 16 KB. */
+static ssize_t
+data_length(nghttp2_session *s, uint8_t type, int32_t id,
+    int32_t session_window, int32_t stream_window, uint32_t max_frame,
+    void *arg)
+{
+	ssize_t n = session_window < stream_window ? session_window :
+	    stream_window;
+
+	(void)s;
+	(void)type;
+	(void)id;
+	(void)arg;
+	if ((uint32_t)n > max_frame)
+		n = (ssize_t)max_frame;
+	return n;
+}
+
 /* A DATA frame whose payload the relay provides without a copy. */
 static int
 on_send_data(nghttp2_session *s, nghttp2_frame *f, const uint8_t *framehd,
@@ -575,6 +597,7 @@ h2conn_new(struct bufferevent *bev, bool server, const struct h2conn_cbs *cbs,
 		{ NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, H2_MAX_STREAMS },
 		{ NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, H2_STREAM_WINDOW },
 		{ NGHTTP2_SETTINGS_ENABLE_PUSH, 0 },
+		{ NGHTTP2_SETTINGS_MAX_FRAME_SIZE, H2_MAX_FRAME },
 	};
 	int rc;
 
@@ -595,6 +618,8 @@ h2conn_new(struct bufferevent *bev, bool server, const struct h2conn_cbs *cbs,
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb,
 	    on_stream_close);
 	nghttp2_session_callbacks_set_send_data_callback(cb, on_send_data);
+	nghttp2_session_callbacks_set_data_source_read_length_callback(cb,
+	    data_length);
 	rc = nghttp2_option_new(&opt);
 	if (rc == 0) {
 		/* We acknowledge received data ourselves, once the TCP peer

@@ -11,8 +11,6 @@
 #include <event2/buffer.h>
 #include <nghttp2/nghttp2.h>
 
-/* libevent 2.1's largest read (EVBUFFER_MAX_READ). */
-#define PEER_READ_MIN 4096
 /* The most unsent bytes we hold from a peer before we stop reading it. */
 #define PEER_IN_HIGH (64u * 1024)
 /* Acknowledge stream data to HTTP/2 once the peer's socket took it down
@@ -36,7 +34,9 @@ enum {
 struct relay {
 	struct h2conn *conn;
 	int32_t id;
-	struct bufferevent *peer;
+	struct bufferevent *peer;	/* writes, and owns the socket */
+	struct event *rev;		/* reads: see peer_readable */
+	bool want_read, paused;		/* reading allowed / input full */
 	unsigned flags;
 	size_t unacked;		/* written to peer, not yet consumed */
 	struct relay_info info;
@@ -50,14 +50,43 @@ relay_info(const struct relay *r)
 	return &r->info;
 }
 
+static void
+peer_close(struct relay *r)
+{
+	if (r->rev != NULL)
+		event_free(r->rev);
+	r->rev = NULL;
+	if (r->peer != NULL)
+		bufferevent_free(r->peer);
+	r->peer = NULL;
+}
+
+/* The read event is armed when reading is wanted and the input has room. */
+static void
+peer_reading(struct relay *r)
+{
+	if (r->rev == NULL)
+		return;
+	if (r->want_read && !r->paused)
+		event_add(r->rev, NULL);
+	else
+		event_del(r->rev);
+}
+
+static void
+peer_want_read(struct relay *r, bool on)
+{
+	r->want_read = on;
+	peer_reading(r);
+}
+
 void
 relay_free(struct relay *r)
 {
 	h2conn_unlink(r->conn, r);
 	if (r->done != NULL)
 		r->done(r, r->done_arg);
-	if (r->peer != NULL)
-		bufferevent_free(r->peer);
+	peer_close(r);
 	free(r);
 }
 
@@ -126,6 +155,10 @@ relay_send_data(struct relay *r, struct evbuffer *out, size_t len)
 	    r->peer), out, len) != (int)len)
 		return -1;
 	h2conn_count_bytes(r->conn, 0, len);
+	if (r->paused) {	/* the input has room again */
+		r->paused = false;
+		peer_reading(r);
+	}
 	return 0;
 }
 
@@ -139,65 +172,57 @@ resume(struct relay *r)
 	h2conn_flush(r->conn);
 }
 
-/* libevent 2.1 reads at most 4 KB from a socket per loop turn
- * (EVBUFFER_MAX_READ), which makes 4 KB DATA frames and 4 KB TLS
- * records. Once it has read, take what else the socket holds, up to the
- * read high-water mark, in one readv. An EOF or error seen here is left
- * in the socket for libevent to report on its next read. Returns -1
- * when a socket error aborted (and maybe freed) the relay. */
-static int
-peer_fill(struct relay *r)
+static void peer_eof(struct relay *r);
+
+/*
+ * The peer's socket is read here, not by its bufferevent: libevent 2.1
+ * reads at most 4 KB per loop turn (EVBUFFER_MAX_READ), with a FIONREAD
+ * first, which made 4 KB DATA frames and TLS records and an ACK to the
+ * peer per 4 KB. One readv takes what the input has room for (up to
+ * PEER_IN_HIGH); a full input pauses reading until the stream took some.
+ */
+static void
+peer_readable(evutil_socket_t fd, short what, void *arg)
 {
+	struct relay *r = arg;
 	struct evbuffer *in = bufferevent_get_input(r->peer);
-	size_t have = evbuffer_get_length(in);
+	size_t have = evbuffer_get_length(in), want, left;
 	struct evbuffer_iovec v[2];
 	struct iovec iov[2];
 	ssize_t got;
 	int i, n;
 
-	/* libevent read less than its 4 KB: the socket had no more. */
-	if (have < PEER_READ_MIN || have >= PEER_IN_HIGH)
-		return 0;
-	/* The bufferevent keeps its input's end frozen outside its own
-	 * reads; this is one of them. */
+	(void)what;
+	if (have >= PEER_IN_HIGH) {
+		r->paused = true;
+		peer_reading(r);
+		return;
+	}
+	want = PEER_IN_HIGH - have;
+	/* The bufferevent keeps its input's end frozen: this read is ours. */
 	evbuffer_unfreeze(in, 0);
-	n = evbuffer_reserve_space(in, (ev_ssize_t)(PEER_IN_HIGH - have), v,
-	    2);
-	if (n <= 0) {
-		evbuffer_freeze(in, 0);
-		return 0;
-	}
-	for (i = 0; i < n; i++) {
+	n = evbuffer_reserve_space(in, (ev_ssize_t)want, v, 2);
+	for (i = 0, left = want; i < n; i++) {
 		iov[i].iov_base = v[i].iov_base;
-		iov[i].iov_len = v[i].iov_len;
+		iov[i].iov_len = v[i].iov_len < left ? v[i].iov_len : left;
+		left -= iov[i].iov_len;
 	}
-	got = readv(bufferevent_getfd(r->peer), iov, n);
-	if (got <= 0) {
-		evbuffer_freeze(in, 0);
-		if (got < 0 && errno != EAGAIN && errno != EINTR) {
-			relay_abort(r);
-			return -1;
+	got = n > 0 ? readv(fd, iov, n) : -1;
+	if (got > 0) {
+		for (i = 0, left = (size_t)got; i < n; i++) {
+			v[i].iov_len = iov[i].iov_len < left ?
+			    iov[i].iov_len : left;
+			left -= v[i].iov_len;
 		}
-		return 0;
+		evbuffer_commit_space(in, v, n);
 	}
-	for (i = 0; i < n; i++) {
-		if ((size_t)got < v[i].iov_len)
-			v[i].iov_len = (size_t)got;
-		got -= (ssize_t)v[i].iov_len;
-	}
-	evbuffer_commit_space(in, v, n);
 	evbuffer_freeze(in, 0);
-	return 0;
-}
-
-static void
-peer_read(struct bufferevent *bev, void *arg)
-{
-	struct relay *r = arg;
-
-	(void)bev;
-	if (peer_fill(r) == 0)
+	if (got > 0)
 		resume(r);
+	else if (got == 0)
+		peer_eof(r);
+	else if (n <= 0 || (errno != EAGAIN && errno != EINTR))
+		relay_abort(r);
 }
 
 static void
@@ -224,34 +249,38 @@ peer_event(struct bufferevent *bev, short what, void *arg)
 	struct relay *r = arg;
 
 	(void)bev;
-	if (what & BEV_EVENT_EOF) {
-		r->flags |= R_PEER_EOF;
-		bufferevent_disable(r->peer, EV_READ);
-		if (r->flags & R_CLOSED) {
-			maybe_finish(r);
-			return;
-		}
-		/* Remaining bytes and END_STREAM go out via the provider. */
-		r->flags |= R_DEFERRED;
-		resume(r);
-		return;
-	}
-	if (what & BEV_EVENT_ERROR) {
-		relay_abort(r);
-	}
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		relay_abort(r);		/* a write failed */
 }
 
+/* The peer sent FIN. */
 static void
+peer_eof(struct relay *r)
+{
+	r->flags |= R_PEER_EOF;
+	peer_want_read(r, false);
+	if (r->flags & R_CLOSED) {
+		maybe_finish(r);
+		return;
+	}
+	/* Remaining bytes and END_STREAM go out via the provider. */
+	r->flags |= R_DEFERRED;
+	resume(r);
+}
+
+static int
 attach_peer(struct relay *r, struct bufferevent *peer)
 {
 	r->peer = peer;
-	/* libevent moves 16 KB per event by default: one syscall and one
-	 * loop turn per 16 KB. Let a turn move what the buffers hold. */
-	bufferevent_set_max_single_read(peer, PEER_IN_HIGH);
+	/* libevent writes 16 KB per event by default: one syscall and one
+	 * loop turn per 16 KB. Let a turn move what the buffer holds. */
 	bufferevent_set_max_single_write(peer, PEER_OUT_MAX);
-	bufferevent_setwatermark(peer, EV_READ, 0, PEER_IN_HIGH);
 	bufferevent_setwatermark(peer, EV_WRITE, PEER_OUT_LOW, 0);
-	bufferevent_setcb(peer, peer_read, peer_write, peer_event, r);
+	bufferevent_setcb(peer, NULL, peer_write, peer_event, r);
+	bufferevent_disable(peer, EV_READ);
+	r->rev = event_new(bufferevent_get_base(peer), bufferevent_getfd(peer),
+	    EV_READ | EV_PERSIST, peer_readable, r);
+	return r->rev != NULL ? 0 : -ENOMEM;
 }
 
 static struct relay *
@@ -312,11 +341,13 @@ relay_open(struct h2conn *c, struct bufferevent *peer, const char *service,
 	r->id = id;
 	r->done = done;
 	r->done_arg = arg;
-	attach_peer(r, peer);
-	/* Device bytes wait in the kernel until the cloud says 2xx. */
-	bufferevent_disable(peer, EV_READ);
-	bufferevent_enable(peer, EV_WRITE);
 	*out = r;
+	if (attach_peer(r, peer) != 0) {
+		relay_abort(r);		/* the stream ends; peer is ours */
+		return 0;
+	}
+	/* Device bytes wait in the kernel until the cloud says 2xx. */
+	bufferevent_enable(peer, EV_WRITE);
 	h2conn_flush(c);
 	return 0;
 }
@@ -326,8 +357,7 @@ relay_on_response(struct relay *r)
 {
 	if (r->info.status >= 200 && r->info.status < 300) {
 		r->flags |= R_OPEN;
-		if (r->peer != NULL)
-			bufferevent_enable(r->peer, EV_READ);
+		peer_want_read(r, true);
 		r->flags |= R_DEFERRED;
 		nghttp2_session_resume_data(h2conn_session(r->conn), r->id);
 		return;
@@ -362,16 +392,16 @@ relay_accept(struct relay *r, struct bufferevent *peer)
 		relay_free(r);
 		return -ECONNRESET;
 	}
-	attach_peer(r, peer);
 	r->flags |= R_OPEN;
 	prd.source.ptr = r;
 	prd.read_callback = provider_read;
-	if (nghttp2_submit_response(h2conn_session(r->conn), r->id, nv, 1,
-	    &prd) != 0) {
+	if (attach_peer(r, peer) != 0 || nghttp2_submit_response(
+	    h2conn_session(r->conn), r->id, nv, 1, &prd) != 0) {
 		relay_abort(r);
 		return -EIO;
 	}
-	bufferevent_enable(peer, EV_READ | EV_WRITE);
+	bufferevent_enable(peer, EV_WRITE);
+	peer_want_read(r, true);
 	peer_shutdown_if_done(r);
 	h2conn_flush(r->conn);
 	return 0;
@@ -401,10 +431,7 @@ relay_refuse(struct relay *r, int status)
 void
 relay_abort(struct relay *r)
 {
-	if (r->peer != NULL) {
-		bufferevent_free(r->peer);
-		r->peer = NULL;
-	}
+	peer_close(r);
 	if (r->flags & R_CLOSED) {
 		relay_free(r);
 		return;
@@ -494,12 +521,8 @@ void
 relay_on_close(struct relay *r, uint32_t error_code)
 {
 	r->flags |= R_CLOSED;
-	if (error_code != NGHTTP2_NO_ERROR && r->peer != NULL) {
-		/* Reset: the peer gets no more bytes either. */
-		bufferevent_free(r->peer);
-		r->peer = NULL;
-	}
-	if (r->peer != NULL)
-		bufferevent_disable(r->peer, EV_READ);
+	if (error_code != NGHTTP2_NO_ERROR)
+		peer_close(r);	/* reset: the peer gets no more bytes */
+	peer_want_read(r, false);
 	maybe_finish(r);
 }
