@@ -378,12 +378,15 @@ class Bench:
 
         def bulk(parallel):
             port, pids = self.chain(name, self.backends("iperf"))
-            cpu0 = sum(cpu_seconds(p) for p in pids)
+            cpu0 = [cpu_seconds(p) for p in pids]
             gbps, nbytes = self.iperf(port, parallel)
             r[f"bulk{parallel}"] = gbps
             if parallel == 1 and pids:
-                r["cpu_per_gb"] = (sum(cpu_seconds(p) for p in pids)
-                                   - cpu0) / (nbytes / 1e9)
+                used = [cpu_seconds(p) - c for p, c in zip(pids, cpu0)]
+                r["cpu_per_gb"] = sum(used) / (nbytes / 1e9)
+                # pids are [edge, cloud]: where the cost is
+                r["cpu_per_gb_edge"] = used[0] / (nbytes / 1e9)
+                r["cpu_per_gb_cloud"] = used[1] / (nbytes / 1e9)
 
         def requests(close):
             port, pids = self.chain(name, self.backends("http"))
@@ -467,6 +470,8 @@ ROWS = [
     ("idle_cloud_kb", "idle memory per device connection, cloud", "KB",
      False),
     ("cpu_per_gb", "CPU of both gateways per GB (bulk, 1 conn)", "s", False),
+    ("cpu_per_gb_edge", "  of which the edge gateway", "s", False),
+    ("cpu_per_gb_cloud", "  of which the cloud gateway", "s", False),
     ("cpu_per_1k_rps", "CPU of both gateways per 1000 requests", "s",
      False),
     ("cpu_per_1k_churn", "CPU per 1000 new connections", "s", False),

@@ -383,6 +383,7 @@ handshake_event(struct bufferevent *bev, short what, void *arg)
 		/* Under the lock: status reads t->h2 from the control loop. */
 		cloud_lock(t->cl);
 		t->bev = NULL;
+		t->started = time(NULL);
 		rc = h2conn_new(bev, true, &tunnel_cbs, t, &t->h2);
 		cloud_unlock(t->cl);
 		if (rc != 0) {
@@ -391,7 +392,6 @@ handshake_event(struct bufferevent *bev, short what, void *arg)
 			return;
 		}
 		STAT_ADD(t->cl->stats.handshakes_ok, 1);
-		t->started = time(NULL);
 		log_info("cloud", "tunnel_up", "edge=%s tenant=%s peer=%s",
 		    t->edge_name, t->edge->tenant->name, t->peer);
 		return;
