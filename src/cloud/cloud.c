@@ -28,6 +28,7 @@
 #include "common/loglimit.h"
 #include "common/metrics_http.h"
 #include "common/netutil.h"
+#include "common/stat.h"
 #include "common/tlsctx.h"
 
 /* Log lines peers cause: 20 at once, then 10 a second, per kind. */
@@ -166,22 +167,6 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	log_info("cloud", "reloaded", "config=%s", d->path);
 }
 
-/* In the worker whose last tunnel went: tell the control loop. */
-static void
-on_empty(struct worker *w)
-{
-	if (w->cl->draining)
-		worker_post(&w->cl->workers[0], WORKER_EMPTY);
-}
-
-/* In the control loop: the drain is over when every worker is empty. */
-static void
-on_worker_empty(struct cloud *cl)
-{
-	if (cl->draining && workers_idle(cl))
-		event_base_loopexit(cl->base, NULL);
-}
-
 static void
 on_drain_timeout(evutil_socket_t fd, short what, void *arg)
 {
@@ -203,7 +188,7 @@ on_terminate(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	if (d->cl.draining)
 		return;
-	d->cl.draining = true;
+	STAT_SET(d->cl.draining, true);
 	log_info("cloud", "draining", "signal=%d", (int)sig);
 	evconnlistener_disable(d->listener);
 	for (i = 0; i < d->cl.nworkers; i++)
@@ -322,10 +307,8 @@ cloud_main(int argc, char **argv)
 		rc = EXIT_FAIL;
 		goto out;
 	}
-	d.cl.on_empty = on_empty;
 	d.cl.started = time(NULL);
 	tunnel_init();
-	workers_set_empty_cb(&d.cl, on_worker_empty);
 	if (workers_init(&d.cl, worker_count(d.cl.conf), PEER_LOG_BURST,
 	    PEER_LOG_PER_SEC) != 0) {
 		fprintf(stderr, "isthmus cloud: out of memory\n");

@@ -118,8 +118,10 @@ tunnel_free(struct tunnel *t)
 	cloud_unlock(cl);
 	cloud_conf_unref(t->conf);
 	free(t);
-	if (empty && cl->on_empty != NULL)
-		cl->on_empty(w);
+	/* A drain ends when every worker is empty: the control loop
+	 * checks (worker.c). */
+	if (empty && STAT_GET(cl->draining))
+		worker_post(&cl->workers[0], WORKER_EMPTY);
 }
 
 /* Certificate verification, with admission at the leaf: the edge's chain

@@ -79,10 +79,8 @@ struct cloud {
 	pthread_mutex_t lock;
 	struct worker *workers;
 	unsigned nworkers, next_worker;
-	bool draining;
+	bool draining;			/* atomic: workers read it */
 	time_t started;
-	/* A worker's last tunnel is gone (called in that worker). */
-	void (*on_empty)(struct worker *w);
 	struct {
 		uint64_t handshakes_ok;
 		uint64_t handshakes_failed[HSF_COUNT];

@@ -18,8 +18,6 @@ struct handoff {
 	int salen;
 };
 
-static void (*empty_cb)(struct cloud *cl);
-
 void
 cloud_lock(struct cloud *cl)
 {
@@ -30,13 +28,6 @@ void
 cloud_unlock(struct cloud *cl)
 {
 	pthread_mutex_unlock(&cl->lock);
-}
-
-void
-workers_set_empty_cb(struct cloud *cl, void (*fn)(struct cloud *cl))
-{
-	(void)cl;
-	empty_cb = fn;
 }
 
 void
@@ -69,7 +60,7 @@ on_inbox(evutil_socket_t fd, short what, void *arg)
 	cloud_unlock(cl);
 	for (; h != NULL; h = next) {
 		next = h->next;
-		if (cl->draining)
+		if (STAT_GET(cl->draining))
 			close(h->fd);
 		else
 			tunnel_accept(w, h->fd, (struct sockaddr *)&h->ss,
@@ -87,8 +78,10 @@ on_inbox(evutil_socket_t fd, short what, void *arg)
 		}
 		cloud_unlock(cl);
 	}
-	if ((msg & WORKER_EMPTY) && empty_cb != NULL)
-		empty_cb(cl);
+	/* Worker 0, the control loop: a drain ends when all are empty. */
+	if ((msg & WORKER_EMPTY) && STAT_GET(cl->draining) &&
+	    workers_idle(cl))
+		event_base_loopexit(cl->base, NULL);
 	if (msg & WORKER_EXIT)
 		event_base_loopexit(w->base, NULL);
 }
@@ -233,15 +226,15 @@ workers_stop(struct cloud *cl)
 
 	if (cl->workers == NULL)
 		return;
-	cl->on_empty = NULL;
 	for (i = 1; i < cl->nworkers; i++)
 		if (cl->workers[i].threaded)
 			worker_post(&cl->workers[i], WORKER_EXIT);
 	for (i = 1; i < cl->nworkers; i++)
 		if (cl->workers[i].threaded)
 			pthread_join(cl->workers[i].thread, NULL);
-	/* Every loop has stopped: what is left is freed from here. */
-	for (i = 0; i < cl->nworkers; i++)
+	/* Every loop has stopped: what is left is freed from here, worker
+	 * 0 last, as freeing a tunnel may still post to its inbox. */
+	for (i = cl->nworkers; i-- > 0;)
 		worker_free(&cl->workers[i]);
 	free(cl->workers);
 	cl->workers = NULL;

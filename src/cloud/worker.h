@@ -16,7 +16,8 @@ enum {
 	WORKER_RECHECK = 1u << 0,	/* a reload: re-admit every tunnel */
 	WORKER_SHUTDOWN = 1u << 1,	/* drain: GOAWAY on every tunnel */
 	WORKER_EXIT = 1u << 2,		/* leave the loop, close what is left */
-	WORKER_EMPTY = 1u << 3,		/* to worker 0: a worker ran empty */
+	WORKER_EMPTY = 1u << 3,		/* to worker 0: a draining worker ran
+					 * empty */
 };
 
 /* Sets up cl->workers[0..n-1]: worker 0 on cl->base (the caller's), the
@@ -35,8 +36,6 @@ void workers_accept(struct cloud *cl, evutil_socket_t fd,
 void workers_stop(struct cloud *cl);
 /* Every worker's tunnel list is empty. */
 bool workers_idle(struct cloud *cl);
-/* What the control loop does on WORKER_EMPTY (set by cloud.c). */
-void workers_set_empty_cb(struct cloud *cl, void (*fn)(struct cloud *cl));
 
 /* Every tunnel of every worker; with cl->lock held. */
 #define CLOUD_FOREACH_TUNNEL(cl, wi, t)					\
