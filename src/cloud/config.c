@@ -12,6 +12,8 @@ static const char *const balance_names[] = {
 
 static const char *const health_names[] = { "none", "tcp", "http", NULL };
 
+static const char *const mode_names[] = { "tcp", "http", NULL };
+
 static const char *const refusal_names[REFUSE_COUNT] = {
 	[REFUSE_UNKNOWN_SERVICE] = "unknown_service",
 	[REFUSE_NO_BACKEND] = "no_backend",
@@ -73,6 +75,22 @@ static const struct conf_key service_keys[] = {
 	    0 },
 	{ "health", CONF_ENUM, offsetof(struct cloud_service, health), 0, 0,
 	    health_names, "tcp", 0 },
+	{ "mode", CONF_ENUM, offsetof(struct cloud_service, mode), 0, 0,
+	    mode_names, "tcp", 0 },
+	{ "identity_headers", CONF_BOOL,
+	    offsetof(struct cloud_service, identity_headers), 0, 0, NULL, "no",
+	    0 },
+	{ "confidential", CONF_BOOL,
+	    offsetof(struct cloud_service, confidential), 0, 0, NULL, "no", 0 },
+	{ "response_timeout", CONF_DURATION,
+	    offsetof(struct cloud_service, response_timeout), 100, 3600000,
+	    NULL, "30s", 0 },
+	{ "pool_idle_timeout", CONF_DURATION,
+	    offsetof(struct cloud_service, pool_idle_timeout), 0, 3600000,
+	    NULL, "30s", 0 },
+	{ "pool_max_idle", CONF_INT,
+	    offsetof(struct cloud_service, pool_max_idle), 0, 10000, NULL,
+	    "32", 0 },
 	{ "health_path", CONF_STRING,
 	    offsetof(struct cloud_service, health_path), 0, 0, NULL, "/", 0 },
 	{ "health_interval", CONF_DURATION,
@@ -348,6 +366,8 @@ cloud_conf_carry(struct cloud_conf *nw, const struct cloud_conf *old)
 		if (o == NULL)
 			continue;
 		s->streams_opened = o->streams_opened;
+		s->http_requests = o->http_requests;
+		memcpy(s->http_failed, o->http_failed, sizeof(s->http_failed));
 		for (k = 0; k < s->nbe; k++)
 			for (j = 0; j < o->nbe; j++) {
 				if (strcmp(s->be[k].addr, o->be[j].addr) != 0)
@@ -356,6 +376,7 @@ cloud_conf_carry(struct cloud_conf *nw, const struct cloud_conf *old)
 				s->be[k].streams = o->be[j].streams;
 				s->be[k].connect_failures =
 				    o->be[j].connect_failures;
+				s->be[k].reused = o->be[j].reused;
 				break;
 			}
 	}

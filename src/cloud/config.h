@@ -16,13 +16,15 @@
 #include "common/names.h"
 
 enum balance { BALANCE_ROUND_ROBIN, BALANCE_LEAST_CONN, BALANCE_HASH };
+enum service_mode { SERVICE_TCP, SERVICE_HTTP };
 enum health_kind { HEALTH_NONE, HEALTH_TCP, HEALTH_HTTP };
 
 /* Why a stream was refused: a metric label and a log field. */
 enum refusal {
 	REFUSE_UNKNOWN_SERVICE,	/* not a service of the edge's tenant: 403 */
 	REFUSE_NO_BACKEND,	/* no healthy backend took it: 503 */
-	REFUSE_BAD_REQUEST,	/* not a CONNECT: 405 */
+	REFUSE_BAD_REQUEST,	/* a request the service's mode does not
+				 * take: 405; bad headers: 431 */
 	REFUSE_INTERNAL,	/* out of memory: 503 */
 	REFUSE_COUNT
 };
@@ -56,6 +58,14 @@ struct cloud_backend {
 	bool healthy;
 	uint64_t streams;			/* relayed since start */
 	uint64_t connect_failures;
+	uint64_t reused;			/* HTTP: kept-alive connections */
+};
+
+/* HTTP mode: answers the cloud gave itself for a service's requests. */
+enum http_fail {
+	HTTPF_BAD_GATEWAY,	/* the backend broke the exchange: 502 */
+	HTTPF_TIMEOUT,		/* no answer in response_timeout: 504 */
+	HTTPF_COUNT
 };
 
 struct cloud_service {
@@ -67,6 +77,15 @@ struct cloud_service {
 	int balance;
 	uint64_t connect_timeout;
 	bool proxy_protocol;		/* PROXY v2 header to backends */
+	int mode;			/* enum service_mode */
+	/* HTTP mode */
+	bool identity_headers;		/* Forwarded, X-Isthmus-* to backends */
+	bool confidential;		/* edges must never store answers */
+	uint64_t response_timeout;
+	uint64_t pool_idle_timeout;
+	int64_t pool_max_idle;		/* per backend and worker */
+	uint64_t http_requests;
+	uint64_t http_failed[HTTPF_COUNT];
 	int health;			/* enum health_kind */
 	char *health_path;
 	uint64_t health_interval, health_timeout;

@@ -13,6 +13,8 @@
 #include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
 
+#include "cloud/dial.h"
+#include "cloud/httpfwd.h"
 #include "cloud/policy.h"
 #include "cloud/pool.h"
 #include "cloud/proxyproto.h"
@@ -40,17 +42,14 @@ struct tunnel {
 	time_t started;
 };
 
-/* One stream's way to a backend. */
+/* One CONNECT stream's way to a backend. */
 struct upstream {
 	struct tunnel *t;
 	struct relay *r;
 	struct cloud_conf *conf;	/* a reference: svc lives in it */
 	struct cloud_service *svc;
-	struct bufferevent *bev;	/* while connecting */
-	int idx;			/* backend, once connected */
-	uint64_t tried;
-	bool in_connect;	/* inside bufferevent_socket_connect() */
-	bool failed_in_connect;
+	struct dial dial;
+	bool connected;
 };
 
 static int tunnel_idx = -1;
@@ -194,15 +193,15 @@ handshake_failed(struct tunnel *t, enum hs_fail why)
 
 /* The stream r of tunnel t is refused with status; svc is the service
  * name the stream asked for (logged, never a metric label). */
-static void
-stream_refused(struct tunnel *t, struct relay *r, const char *svc,
+void
+tunnel_refuse(struct tunnel *t, struct relay *r, const char *svc,
     enum refusal why, int status)
 {
 	STAT_ADD(t->edge->tenant->stats.refused[why], 1);
 	log_limited(t->w->lim_stream, LOG_INFO, "cloud", "stream_refused",
 	    "edge=%s tenant=%s service=%s reason=%s", t->edge_name,
 	    t->edge->tenant->name, svc, refusal_name(why));
-	relay_refuse(r, status);
+	relay_refuse(r, status, refusal_name(why));
 }
 
 static void
@@ -211,103 +210,41 @@ upstream_done(struct relay *r, void *arg)
 	struct upstream *u = arg;
 
 	(void)r;
-	if (u->bev != NULL)
-		bufferevent_free(u->bev);	/* cancel the connect */
-	else if (u->idx >= 0)
-		STAT_SUB(u->svc->be[u->idx].active, 1);
+	if (u->connected)
+		STAT_SUB(u->svc->be[u->dial.idx].active, 1);
+	else
+		dial_cancel(&u->dial);
 	cloud_conf_unref(u->conf);
 	free(u);
 }
 
-static void upstream_try(struct upstream *u);
-
 static void
-upstream_event(struct bufferevent *bev, short what, void *arg)
+upstream_connected(struct dial *d, struct bufferevent *bev, bool reused,
+    void *arg)
 {
 	struct upstream *u = arg;
-	struct cloud_backend *be = &u->svc->be[u->idx];
+	struct cloud_backend *be;
 
-	if (u->in_connect) {
-		/* libevent reports a synchronous failure both ways; the
-		 * caller handles it. */
-		u->failed_in_connect = true;
-		return;
-	}
-	if (what & BEV_EVENT_CONNECTED) {
-		bufferevent_set_timeouts(bev, NULL, NULL);
-		net_nodelay(bufferevent_getfd(bev));
-		u->bev = NULL;
-		STAT_ADD(be->active, 1);
-		STAT_ADD(be->streams, 1);
-		if (u->svc->proxy_protocol) {
-			unsigned char pp[PP2_MAX];
-			size_t n = proxyproto_v2(pp, relay_info(u->r)->device,
-			    (struct sockaddr *)&be->ss, u->svc->tenant_name,
-			    u->t->edge_name);
-
-			bufferevent_write(bev, pp, n);
-		}
-		log_debug("cloud", "stream_connected", "edge=%s service=%s "
-		    "backend=%s", u->t->edge_name, u->svc->name, be->addr);
-		relay_accept(u->r, bev);	/* may free u */
-		return;
-	}
-	/* Refused or timed out before any byte moved: the next backend gets
-	 * the stream, so the device loses nothing. */
-	STAT_ADD(be->connect_failures, 1);
-	log_limited(u->t->w->lim_backend, LOG_INFO, "cloud",
-	    "backend_failed", "tenant=%s service=%s backend=%s reason=%s",
-	    u->svc->tenant_name, u->svc->name, be->addr,
-	    (what & BEV_EVENT_TIMEOUT) ? "timeout" : "refused");
-	bufferevent_free(bev);
-	u->bev = NULL;
-	u->idx = -1;
-	upstream_try(u);
-}
-
-static void
-upstream_try(struct upstream *u)
-{
-	struct timeval tv;
-	struct bufferevent *bev;
-	int i;
-
-	i = pool_pick(u->svc, relay_info(u->r)->device, u->tried);
-	if (i < 0) {
+	(void)reused;
+	if (bev == NULL) {
 		/* relay_refuse frees u, now or later */
-		stream_refused(u->t, u->r, u->svc->name, REFUSE_NO_BACKEND,
+		tunnel_refuse(u->t, u->r, u->svc->name, REFUSE_NO_BACKEND,
 		    503);
 		return;
 	}
-	u->tried |= 1ull << i;
-	u->idx = i;
-	bev = bufferevent_socket_new(u->t->w->base, -1, BEV_OPT_CLOSE_ON_FREE);
-	if (bev == NULL) {
-		stream_refused(u->t, u->r, u->svc->name, REFUSE_INTERNAL, 503);
-		return;
+	u->connected = true;
+	be = &u->svc->be[d->idx];
+	if (u->svc->proxy_protocol) {
+		unsigned char pp[PP2_MAX];
+		size_t n = proxyproto_v2(pp, relay_info(u->r)->device,
+		    (struct sockaddr *)&be->ss, u->svc->tenant_name,
+		    u->t->edge_name);
+
+		bufferevent_write(bev, pp, n);
 	}
-	u->bev = bev;
-	tv.tv_sec = (time_t)(u->svc->connect_timeout / 1000);
-	tv.tv_usec = (suseconds_t)(u->svc->connect_timeout % 1000) * 1000;
-	bufferevent_set_timeouts(bev, &tv, &tv);
-	bufferevent_setcb(bev, NULL, NULL, upstream_event, u);
-	u->in_connect = true;
-	u->failed_in_connect = false;
-	if (bufferevent_socket_connect(bev,
-	    (struct sockaddr *)&u->svc->be[i].ss, (int)u->svc->be[i].sslen) != 0)
-		u->failed_in_connect = true;
-	u->in_connect = false;
-	if (u->failed_in_connect) {
-		STAT_ADD(u->svc->be[i].connect_failures, 1);
-		log_limited(u->t->w->lim_backend, LOG_INFO, "cloud",
-		    "backend_failed", "tenant=%s service=%s backend=%s "
-		    "reason=%s", u->svc->tenant_name, u->svc->name,
-		    u->svc->be[i].addr, "connect");
-		u->bev = NULL;
-		bufferevent_free(bev);
-		u->idx = -1;
-		upstream_try(u);
-	}
+	log_debug("cloud", "stream_connected", "edge=%s service=%s "
+	    "backend=%s", u->t->edge_name, u->svc->name, be->addr);
+	relay_accept(u->r, bev);	/* may free u */
 }
 
 static void
@@ -319,29 +256,41 @@ on_request(struct h2conn *c, struct relay *r, void *arg)
 	struct upstream *u;
 
 	(void)c;
-	if (strcmp(ri->method, "CONNECT") != 0) {
-		stream_refused(t, r, ri->authority, REFUSE_BAD_REQUEST, 405);
-		return;
-	}
 	svc = policy_service(t->conf, t->edge->tenant, ri->authority);
 	if (svc == NULL) {
-		stream_refused(t, r, ri->authority, REFUSE_UNKNOWN_SERVICE,
+		tunnel_refuse(t, r, ri->authority, REFUSE_UNKNOWN_SERVICE,
 		    403);
+		return;
+	}
+	/* A TCP service takes CONNECT streams only, an HTTP one requests
+	 * only: the edge's listener and the service disagree on the mode. */
+	if ((strcmp(ri->method, "CONNECT") == 0) != (svc->mode ==
+	    SERVICE_TCP)) {
+		tunnel_refuse(t, r, svc->name, REFUSE_BAD_REQUEST, 405);
+		return;
+	}
+	if (svc->mode == SERVICE_HTTP) {
+		if (ri->bad_headers || relay_path(r) == NULL) {
+			tunnel_refuse(t, r, svc->name, REFUSE_BAD_REQUEST,
+			    ri->bad_headers ? 431 : 400);
+			return;
+		}
+		httpfwd_start(t, r, svc);
 		return;
 	}
 	u = calloc(1, sizeof(*u));
 	if (u == NULL) {
-		stream_refused(t, r, svc->name, REFUSE_INTERNAL, 503);
+		tunnel_refuse(t, r, svc->name, REFUSE_INTERNAL, 503);
 		return;
 	}
 	u->t = t;
 	u->r = r;
 	u->conf = cloud_conf_ref(t->conf);
 	u->svc = svc;
-	u->idx = -1;
 	STAT_ADD(svc->streams_opened, 1);
 	relay_pending(r, upstream_done, u);
-	upstream_try(u);
+	dial_start(&u->dial, t->w, svc, ri->device, false, upstream_connected,
+	    u);
 }
 
 static void
@@ -464,6 +413,30 @@ tunnel_init(void)
 {
 	if (tunnel_idx < 0)
 		tunnel_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
+struct worker *
+tunnel_worker(const struct tunnel *t)
+{
+	return t->w;
+}
+
+struct cloud_conf *
+tunnel_conf(const struct tunnel *t)
+{
+	return t->conf;
+}
+
+const char *
+tunnel_edge(const struct tunnel *t)
+{
+	return t->edge_name;
+}
+
+const char *
+tunnel_tenant(const struct tunnel *t)
+{
+	return t->edge->tenant->name;
 }
 
 void

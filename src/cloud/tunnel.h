@@ -22,6 +22,7 @@
 struct tunnel;
 struct log_limit;
 struct handoff;
+struct pooled;
 
 /* Why an edge's handshake failed: a metric label and a log field. */
 enum hs_fail {
@@ -63,6 +64,8 @@ struct worker {
 	struct event *inbox;
 	unsigned pending;		/* WORKER_* bits, atomic */
 	struct handoff *queue;		/* accepted sockets, under cl->lock */
+	struct pooled *idle;		/* kept-alive backend connections */
+	unsigned nidle;
 	pthread_t thread;
 	bool threaded;
 };
@@ -100,6 +103,18 @@ void tunnel_free(struct tunnel *t);
  * was removed or re-pinned is closed. With cl->lock held. */
 void tunnel_recheck(struct tunnel *t);
 struct tunnel *tunnel_next(struct tunnel *t);
+
+/* For a stream's owner (httpfwd.c): the tunnel's loop, configuration
+ * (the tunnel holds a reference), and who is at its other end. */
+struct worker *tunnel_worker(const struct tunnel *t);
+struct cloud_conf *tunnel_conf(const struct tunnel *t);
+const char *tunnel_edge(const struct tunnel *t);
+const char *tunnel_tenant(const struct tunnel *t);
+struct relay;
+/* Refuses stream r with status, counted for the tenant under why and
+ * logged with the service name svc asked for. */
+void tunnel_refuse(struct tunnel *t, struct relay *r, const char *svc,
+    enum refusal why, int status);
 
 struct tunnel_info {
 	bool up;			/* false: still in its handshake */

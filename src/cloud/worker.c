@@ -1,5 +1,7 @@
 #include "cloud/worker.h"
 
+#include "cloud/backpool.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,6 +205,7 @@ worker_free(struct worker *w)
 
 	while (w->tunnels != NULL)
 		tunnel_free(w->tunnels);
+	backpool_close(w);
 	while ((h = w->queue) != NULL) {
 		w->queue = h->next;
 		close(h->fd);

@@ -437,9 +437,14 @@ on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *arg)
 	case NGHTTP2_HEADERS:
 		if (r == NULL)
 			break;
-		if (c->server && f->headers.cat == NGHTTP2_HCAT_REQUEST)
+		if (c->server && f->headers.cat == NGHTTP2_HCAT_REQUEST) {
+			/* The owner learns at once whether a body follows. */
+			if (f->hd.flags & NGHTTP2_FLAG_END_STREAM)
+				relay_on_end_stream(r);
 			c->cbs->request(c, r, c->arg);
-		else if (!c->server && f->headers.cat == NGHTTP2_HCAT_RESPONSE) {
+			break;
+		}
+		if (!c->server && f->headers.cat == NGHTTP2_HCAT_RESPONSE) {
 			relay_on_response(r);
 			if (c->cbs->response != NULL)
 				c->cbs->response(c, r, relay_info(r)->status,

@@ -2,6 +2,7 @@
 #ifndef ISTHMUS_NETUTIL_H
 #define ISTHMUS_NETUTIL_H
 
+#include <stdbool.h>
 #include <sys/socket.h>
 
 #include "common/confparse.h"
@@ -17,5 +18,8 @@ void net_local_name(int fd, char *buf, size_t cap);
 /* A relay forwards what it has at once: Nagle's algorithm would hold a
  * small write back until the peer's delayed ACK (40 ms). Best effort. */
 void net_nodelay(int fd);
+/* Same family, address and port. */
+bool net_same_addr(const struct sockaddr_storage *a,
+    const struct sockaddr_storage *b);
 
 #endif

@@ -1,6 +1,7 @@
 #include "common/relay.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,10 @@
 #define PEER_WRITE_THROUGH 8192
 /* The most written to a peer's socket in one call. */
 #define PEER_OUT_MAX (256u * 1024)
+/* HTTP mode: the owner stops adding body at this much unsent, and is
+ * told to go on below the low mark. */
+#define BODY_OUT_HIGH (64u * 1024)
+#define BODY_OUT_LOW (16u * 1024)
 
 enum {
 	R_OPEN = 1u << 0,	/* 2xx sent/received: bytes flow */
@@ -29,6 +34,9 @@ enum {
 	R_DEFERRED = 1u << 4,	/* data provider waits for peer bytes */
 	R_CLOSED = 1u << 5,	/* the stream is gone */
 	R_PENDING = 1u << 6,	/* server: the owner is connecting a peer */
+	R_RESET = 1u << 7,	/* closed with an error code */
+	R_BODY_EOF = 1u << 8,	/* HTTP mode: the owner ended its body */
+	R_WANT_DRAIN = 1u << 9,	/* HTTP mode: tell the owner at low mark */
 };
 
 struct relay {
@@ -40,14 +48,32 @@ struct relay {
 	unsigned flags;
 	size_t unacked;		/* written to peer, not yet consumed */
 	struct relay_info info;
+	struct hdrs hdrs;	/* regular headers received */
+	char *path;		/* :path received */
 	relay_done_fn done;
 	void *done_arg;
+	/* HTTP mode */
+	const struct relay_http_ops *ops;
+	void *ops_arg;
+	struct evbuffer *bin, *bout;	/* body received / to send */
 };
 
 const struct relay_info *
 relay_info(const struct relay *r)
 {
 	return &r->info;
+}
+
+const struct hdrs *
+relay_hdrs(const struct relay *r)
+{
+	return &r->hdrs;
+}
+
+const char *
+relay_path(const struct relay *r)
+{
+	return r->path;
 }
 
 static void
@@ -84,9 +110,19 @@ void
 relay_free(struct relay *r)
 {
 	h2conn_unlink(r->conn, r);
-	if (r->done != NULL)
+	if (r->ops != NULL)
+		r->ops->done(r, (r->flags & (R_CLOSED | R_RESET | R_H2_EOF |
+		    R_BODY_EOF)) == (R_CLOSED | R_H2_EOF | R_BODY_EOF) &&
+		    evbuffer_get_length(r->bout) == 0, r->ops_arg);
+	else if (r->done != NULL)
 		r->done(r, r->done_arg);
 	peer_close(r);
+	hdrs_free(&r->hdrs);
+	free(r->path);
+	if (r->bin != NULL)
+		evbuffer_free(r->bin);
+	if (r->bout != NULL)
+		evbuffer_free(r->bout);
 	free(r);
 }
 
@@ -125,13 +161,26 @@ provider_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
 	(void)s;
 	(void)id;
 	(void)arg;
+	(void)buf;
+	if (r->ops != NULL) {
+		have = evbuffer_get_length(r->bout);
+		n = have < len ? have : len;
+		if (n > 0)
+			*data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+		if (n == have && (r->flags & R_BODY_EOF))
+			*data_flags |= NGHTTP2_DATA_FLAG_EOF;
+		else if (n == 0) {
+			r->flags |= R_DEFERRED;
+			return NGHTTP2_ERR_DEFERRED;
+		}
+		return (ssize_t)n;
+	}
 	if (r->peer == NULL || !(r->flags & R_OPEN)) {
 		r->flags |= R_DEFERRED;
 		return NGHTTP2_ERR_DEFERRED;
 	}
 	/* The bytes stay in the peer's buffer: relay_send_data moves them
 	 * to the TLS output (NO_COPY), chains rather than copies. */
-	(void)buf;
 	in = bufferevent_get_input(r->peer);
 	have = evbuffer_get_length(in);
 	n = have < len ? have : len;
@@ -151,6 +200,17 @@ provider_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
 int
 relay_send_data(struct relay *r, struct evbuffer *out, size_t len)
 {
+	if (r->ops != NULL) {
+		if (evbuffer_remove_buffer(r->bout, out, len) != (int)len)
+			return -1;
+		h2conn_count_bytes(r->conn, 0, len);
+		if ((r->flags & R_WANT_DRAIN) &&
+		    evbuffer_get_length(r->bout) < BODY_OUT_LOW) {
+			r->flags &= ~R_WANT_DRAIN;
+			r->ops->drained(r, r->ops_arg);
+		}
+		return 0;
+	}
 	if (r->peer == NULL || evbuffer_remove_buffer(bufferevent_get_input(
 	    r->peer), out, len) != (int)len)
 		return -1;
@@ -355,6 +415,11 @@ relay_open(struct h2conn *c, struct bufferevent *peer, const char *service,
 void
 relay_on_response(struct relay *r)
 {
+	if (r->ops != NULL) {
+		if (r->info.status >= 200)	/* 1xx: the final one follows */
+			r->ops->head(r, r->ops_arg);
+		return;
+	}
 	if (r->info.status >= 200 && r->info.status < 300) {
 		r->flags |= R_OPEN;
 		peer_want_read(r, true);
@@ -408,11 +473,17 @@ relay_accept(struct relay *r, struct bufferevent *peer)
 }
 
 void
-relay_refuse(struct relay *r, int status)
+relay_refuse(struct relay *r, int status, const char *reason)
 {
 	char code[8];
 	nghttp2_nv nv[] = {
 		{ (uint8_t *)":status", (uint8_t *)code, 7, 3,
+		    NGHTTP2_NV_FLAG_NONE },
+		{ (uint8_t *)HTTP_REFUSED_FIELD, (uint8_t *)(uintptr_t)reason,
+		    sizeof(HTTP_REFUSED_FIELD) - 1, strlen(reason),
+		    NGHTTP2_NV_FLAG_NONE },
+		/* an HTTP request's answer has no body */
+		{ (uint8_t *)"content-length", (uint8_t *)"0", 14, 1,
 		    NGHTTP2_NV_FLAG_NONE },
 	};
 
@@ -424,14 +495,46 @@ relay_refuse(struct relay *r, int status)
 	if (status < 100 || status > 599)
 		status = 500;
 	snprintf(code, sizeof(code), "%d", status);
-	nghttp2_submit_response(h2conn_session(r->conn), r->id, nv, 1, NULL);
+	r->flags |= R_BODY_EOF;
+	nghttp2_submit_response(h2conn_session(r->conn), r->id, nv,
+	    strcmp(r->info.method, "CONNECT") == 0 ? 2 : 3, NULL);
 	h2conn_flush(r->conn);
 }
+
+static void
+detached_event(struct relay *r, void *arg)
+{
+	(void)r;
+	(void)arg;
+}
+
+static void
+detached_done(struct relay *r, bool complete, void *arg)
+{
+	(void)r;
+	(void)complete;
+	(void)arg;
+}
+
+/* What an aborted HTTP-mode relay calls until its reset is out: its owner
+ * has forgotten it. */
+static const struct relay_http_ops detached_ops = {
+	.head = detached_event,
+	.body = detached_event,
+	.drained = detached_event,
+	.done = detached_done,
+};
 
 void
 relay_abort(struct relay *r)
 {
 	peer_close(r);
+	r->flags |= R_RESET;
+	if (r->ops != NULL) {
+		r->ops = &detached_ops;
+		if (r->bin != NULL)	/* what arrives until the reset */
+			evbuffer_drain(r->bin, evbuffer_get_length(r->bin));
+	}
 	if (r->flags & R_CLOSED) {
 		relay_free(r);
 		return;
@@ -448,6 +551,26 @@ relay_header(struct relay *r, const uint8_t *name, size_t nlen,
 	char *dst = NULL;
 	size_t cap = 0;
 
+	if (nlen == 7 && memcmp(name, ":status", 7) == 0)
+		hdrs_clear(&r->hdrs);	/* a new response head (after 1xx) */
+	if (r->hdrs.bytes + nlen + vlen > RELAY_HEADERS_MAX ||
+	    r->hdrs.n >= RELAY_HEADERS_COUNT) {
+		r->info.bad_headers = true;
+		return;
+	}
+	if (nlen > 0 && name[0] != ':') {
+		if (hdrs_add(&r->hdrs, (const char *)name, nlen,
+		    (const char *)value, vlen) != 0)
+			r->info.bad_headers = true;
+		/* the device's address also goes to info, below */
+	} else if (nlen == 5 && memcmp(name, ":path", 5) == 0) {
+		free(r->path);
+		r->path = strndup((const char *)value, vlen);
+		if (r->path == NULL)
+			r->info.bad_headers = true;
+		r->hdrs.bytes += vlen;
+		return;
+	}
 	if (nlen == 7 && memcmp(name, ":method", 7) == 0) {
 		dst = r->info.method;
 		cap = sizeof(r->info.method);
@@ -477,6 +600,23 @@ relay_on_data(struct relay *r, const uint8_t *data, size_t len)
 	nghttp2_session *s = h2conn_session(r->conn);
 
 	h2conn_count_bytes(r->conn, len, 0);
+	if (r->ops != NULL) {
+		if (evbuffer_add(r->bin, data, len) != 0) {
+			nghttp2_session_consume(s, r->id, len);
+			r->flags |= R_RESET;
+			r->ops = &detached_ops;
+			nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, r->id,
+			    NGHTTP2_INTERNAL_ERROR);
+			return;
+		}
+		if (r->ops == &detached_ops) {
+			evbuffer_drain(r->bin, len);
+			nghttp2_session_consume(s, r->id, len);
+			return;
+		}
+		r->ops->body(r, r->ops_arg);
+		return;
+	}
 	if (r->peer == NULL || !(r->flags & R_OPEN) ||
 	    (r->flags & R_PEER_SHUT)) {
 		/* Nowhere to put it (not connected yet, or after our FIN):
@@ -514,6 +654,10 @@ void
 relay_on_end_stream(struct relay *r)
 {
 	r->flags |= R_H2_EOF;
+	if (r->ops != NULL) {
+		r->ops->body(r, r->ops_arg);
+		return;
+	}
 	peer_shutdown_if_done(r);
 }
 
@@ -521,8 +665,151 @@ void
 relay_on_close(struct relay *r, uint32_t error_code)
 {
 	r->flags |= R_CLOSED;
-	if (error_code != NGHTTP2_NO_ERROR)
+	if (error_code != NGHTTP2_NO_ERROR) {
+		r->flags |= R_RESET;
 		peer_close(r);	/* reset: the peer gets no more bytes */
+	}
+	if (r->ops != NULL) {
+		relay_free(r);	/* the owner holds what it still needs */
+		return;
+	}
 	peer_want_read(r, false);
 	maybe_finish(r);
+}
+
+/* HTTP mode */
+
+/* HTTP mode starts only with both buffers: callers rely on them. */
+static int
+http_buffers(struct relay *r, const struct relay_http_ops *ops, void *arg)
+{
+	r->bin = evbuffer_new();
+	r->bout = evbuffer_new();
+	if (r->bin == NULL || r->bout == NULL)
+		return -ENOMEM;
+	r->ops = ops;
+	r->ops_arg = arg;
+	r->flags |= R_OPEN;
+	return 0;
+}
+
+int
+relay_http_request(struct h2conn *c, const nghttp2_nv *nv, size_t n,
+    bool body, const struct relay_http_ops *ops, void *arg,
+    struct relay **out)
+{
+	struct relay *r = relay_alloc(c);
+	nghttp2_data_provider prd;
+	int32_t id;
+
+	if (r == NULL)
+		return -ENOMEM;
+	if (http_buffers(r, ops, arg) != 0) {
+		relay_free(r);
+		return -ENOMEM;
+	}
+	prd.source.ptr = r;
+	prd.read_callback = provider_read;
+	id = nghttp2_submit_request(h2conn_session(c), NULL, nv, n,
+	    body ? &prd : NULL, r);
+	if (id < 0) {
+		r->ops = NULL;	/* no done: the caller hears the error */
+		relay_free(r);
+		return -EAGAIN;
+	}
+	r->id = id;
+	if (!body)
+		r->flags |= R_BODY_EOF;
+	*out = r;
+	h2conn_flush(c);
+	return 0;
+}
+
+int
+relay_http_take(struct relay *r, const struct relay_http_ops *ops, void *arg)
+{
+	return http_buffers(r, ops, arg);
+}
+
+int
+relay_http_respond(struct relay *r, int status, const nghttp2_nv *nv,
+    size_t n, bool body)
+{
+	nghttp2_nv all[RELAY_HEADERS_COUNT + 1];
+	nghttp2_data_provider prd;
+	char code[8];
+
+	if (n > RELAY_HEADERS_COUNT || status < 100 || status > 599)
+		return -EINVAL;
+	snprintf(code, sizeof(code), "%d", status);
+	all[0] = (nghttp2_nv){ (uint8_t *)":status", (uint8_t *)code, 7, 3,
+	    NGHTTP2_NV_FLAG_NONE };
+	if (n > 0)
+		memcpy(all + 1, nv, n * sizeof(*nv));
+	prd.source.ptr = r;
+	prd.read_callback = provider_read;
+	if (!body)
+		r->flags |= R_BODY_EOF;
+	if (nghttp2_submit_response(h2conn_session(r->conn), r->id, all, n + 1,
+	    body ? &prd : NULL) != 0)
+		return -EIO;
+	h2conn_flush(r->conn);
+	return 0;
+}
+
+struct evbuffer *
+relay_body_in(struct relay *r)
+{
+	return r->bin;
+}
+
+bool
+relay_body_in_done(const struct relay *r)
+{
+	return (r->flags & R_H2_EOF) != 0;
+}
+
+void
+relay_body_ack(struct relay *r, size_t n)
+{
+	if (n == 0 || (r->flags & R_CLOSED))
+		return;
+	nghttp2_session_consume(h2conn_session(r->conn), r->id, n);
+	h2conn_flush(r->conn);
+}
+
+int
+relay_body_write(struct relay *r, const void *data, size_t len)
+{
+	if (evbuffer_add(r->bout, data, len) != 0)
+		return -ENOMEM;
+	resume(r);
+	return 0;
+}
+
+int
+relay_body_move(struct relay *r, struct evbuffer *src, size_t len)
+{
+	if (len == (size_t)-1)
+		len = evbuffer_get_length(src);
+	if (evbuffer_remove_buffer(src, r->bout, len) != (int)len)
+		return -ENOMEM;
+	resume(r);
+	return 0;
+}
+
+void
+relay_body_end(struct relay *r)
+{
+	r->flags |= R_BODY_EOF;
+	resume(r);
+}
+
+bool
+relay_body_full(struct relay *r)
+{
+	if (evbuffer_get_length(r->bout) < BODY_OUT_HIGH)
+		return false;
+	r->flags |= R_WANT_DRAIN;
+	return true;
 }

@@ -16,20 +16,27 @@
 #include <stdint.h>
 
 #include <event2/bufferevent.h>
+#include <nghttp2/nghttp2.h>
 
 #include "common/h2conn.h"
+#include "common/hdrs.h"
 
 #define RELAY_AUTHORITY_MAX 256
 #define RELAY_DEVICE_MAX 64
 
 /* The request header that carries the device's address ("ip:port"). */
 #define RELAY_DEVICE_HEADER "isthmus-device"
+/* The most header bytes (names and values) and fields a stream may carry;
+ * past either, the stream is marked (relay_info.bad_headers). */
+#define RELAY_HEADERS_MAX (64u * 1024)
+#define RELAY_HEADERS_COUNT 256
 
 struct relay_info {
 	char method[16];
 	char authority[RELAY_AUTHORITY_MAX];	/* the service name */
 	char device[RELAY_DEVICE_MAX];
 	int status;				/* client: response status */
+	bool bad_headers;			/* over the limits above */
 };
 
 struct relay;
@@ -49,12 +56,69 @@ void relay_pending(struct relay *r, relay_done_fn done, void *arg);
 /* Server: answers 200 and starts piping peer (r takes it). Returns
  * -ECONNRESET when the stream ended meanwhile (r and peer are freed). */
 int relay_accept(struct relay *r, struct bufferevent *peer);
-/* Server: answers status (403, 502, 503) and ends the stream. */
-void relay_refuse(struct relay *r, int status);
-/* Ends the stream at once (RST_STREAM) and closes the peer. */
+/* The response field that says the cloud refused a stream itself, with
+ * the reason's label ("unknown_service", "no_backend", ...). */
+#define HTTP_REFUSED_FIELD "isthmus-refused"
+
+/* Server: answers status (403, 503, ...) with reason and ends the
+ * stream. */
+void relay_refuse(struct relay *r, int status, const char *reason);
+/* Ends the stream at once (RST_STREAM) and closes the peer. In HTTP mode
+ * the owner hears nothing more of r (no done). */
 void relay_abort(struct relay *r);
 
 const struct relay_info *relay_info(const struct relay *r);
+/* The stream's regular headers as received (request at a server,
+ * response at a client), and its :path (NULL for CONNECT). */
+const struct hdrs *relay_hdrs(const struct relay *r);
+const char *relay_path(const struct relay *r);
+
+/*
+ * HTTP mode: the stream carries one HTTP request and its response, and
+ * the owner (the edge's device connection, the cloud's backend pool)
+ * moves the bodies. Bodies are bounded both ways: received body bytes are
+ * acknowledged to HTTP/2 only when the owner says they left its hands
+ * (relay_body_ack), and the owner stops reading its socket while
+ * relay_body_full says so, until drained runs.
+ *
+ * The callbacks run from inside the HTTP/2 session: they may move bytes
+ * and arm events, but must leave other relay calls for later.
+ */
+struct relay_http_ops {
+	/* Client: the final response's head is in relay_hdrs/status. */
+	void (*head)(struct relay *r, void *arg);
+	/* Body bytes arrived in relay_body_in, or the body ended
+	 * (relay_body_in_done). */
+	void (*body)(struct relay *r, void *arg);
+	/* The body to send dropped below the mark: read more. */
+	void (*drained)(struct relay *r, void *arg);
+	/* The stream is over; complete: both bodies went through whole.
+	 * r is freed right after. */
+	void (*done)(struct relay *r, bool complete, void *arg);
+};
+
+/* Client: submits a request (pseudo-headers and headers in nv); body
+ * says whether a body follows (relay_body_write ... relay_body_end). */
+int relay_http_request(struct h2conn *c, const nghttp2_nv *nv, size_t n,
+    bool body, const struct relay_http_ops *ops, void *arg,
+    struct relay **out);
+/* Server: the owner takes a request stream in HTTP mode; -ENOMEM leaves
+ * r as it was (refuse it). */
+int relay_http_take(struct relay *r, const struct relay_http_ops *ops,
+    void *arg);
+/* Server: the response head; body as for relay_http_request. */
+int relay_http_respond(struct relay *r, int status, const nghttp2_nv *nv,
+    size_t n, bool body);
+struct evbuffer *relay_body_in(struct relay *r);
+bool relay_body_in_done(const struct relay *r);
+/* n received body bytes reached their destination: window back. */
+void relay_body_ack(struct relay *r, size_t n);
+int relay_body_write(struct relay *r, const void *data, size_t len);
+/* Moves len bytes of src (all if len is (size_t)-1) to the body. */
+int relay_body_move(struct relay *r, struct evbuffer *src, size_t len);
+void relay_body_end(struct relay *r);
+/* Whether the body to send is over its mark (then drained will run). */
+bool relay_body_full(struct relay *r);
 
 /* Internal, for h2conn.c's nghttp2 callbacks. */
 struct relay *relay_new_incoming(struct h2conn *c, int32_t stream_id);

@@ -44,12 +44,26 @@ static const struct conf_key edge_keys[] = {
 	    NULL, NULL, CONF_PORT0 | CONF_LOOPBACK },
 };
 
+static const char *const mode_names[] = { "tcp", "http", NULL };
+
+#define LKEY(f) offsetof(struct edge_listener_conf, f)
 static const struct conf_key listener_keys[] = {
-	{ "listen", CONF_HOSTPORT, offsetof(struct edge_listener_conf, listen),
-	    0, 0, NULL, NULL, CONF_REQUIRED | CONF_PORT0 },
-	{ "service", CONF_STRING, offsetof(struct edge_listener_conf, service),
-	    0, 0, NULL, NULL, CONF_REQUIRED },
+	{ "listen", CONF_HOSTPORT, LKEY(listen), 0, 0, NULL, NULL,
+	    CONF_REQUIRED | CONF_PORT0 },
+	{ "service", CONF_STRING, LKEY(service), 0, 0, NULL, NULL,
+	    CONF_REQUIRED },
+	{ "mode", CONF_ENUM, LKEY(mode), 0, 0, mode_names, "tcp", 0 },
+	{ "max_header_size", CONF_SIZE, LKEY(max_header_size), 1024,
+	    1024 * 1024, NULL, "16k", 0 },
+	{ "max_headers", CONF_INT, LKEY(max_headers), 1, 1000, NULL, "100",
+	    0 },
+	{ "max_body", CONF_SIZE, LKEY(max_body), 0, INT64_MAX, NULL, "1g", 0 },
+	{ "idle_timeout", CONF_DURATION, LKEY(idle_timeout), 100, 3600000,
+	    NULL, "60s", 0 },
+	{ "request_timeout", CONF_DURATION, LKEY(request_timeout), 100,
+	    600000, NULL, "10s", 0 },
 };
+#undef LKEY
 
 static void *
 open_edge(void *ctx, const char *name, int line)

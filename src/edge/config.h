@@ -11,11 +11,20 @@
 #include "common/config.h"
 #include "common/names.h"
 
+enum listener_mode { LISTEN_TCP, LISTEN_HTTP };
+
 struct edge_listener_conf {
 	char name[NAME_MAX_LEN + 1];
 	int line;
 	struct hostport listen;
 	char *service;
+	int mode;			/* enum listener_mode */
+	/* HTTP mode: limits on what a device sends */
+	uint64_t max_header_size;	/* request line and headers, bytes */
+	int64_t max_headers;		/* header fields */
+	uint64_t max_body;		/* request body, bytes */
+	uint64_t idle_timeout;		/* keep-alive, between requests */
+	uint64_t request_timeout;	/* a whole head; a body between reads */
 };
 
 struct edge_conf {

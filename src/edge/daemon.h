@@ -15,6 +15,7 @@
 
 #include "common/names.h"
 #include "edge/config.h"
+#include "edge/httpdev.h"
 #include "edge/uplink.h"
 
 /* Why a device's stream was refused by the cloud (from its status). */
@@ -40,6 +41,10 @@ struct edge_listener {
 		uint64_t dropped;	/* waited for the tunnel in vain */
 		uint64_t refused[EDGE_REFUSE_COUNT];
 		unsigned open;		/* streams open now */
+		/* HTTP mode */
+		unsigned http_open;	/* device connections now */
+		uint64_t http_requests;
+		uint64_t http_errors[HD_ERR_COUNT];	/* answered by us */
 	} stats;
 };
 
@@ -51,7 +56,8 @@ struct edge {
 	struct edge_listener *listeners;
 	size_t nlisteners;
 	struct pending *pending;
-	unsigned npending;
+	unsigned npending;		/* TCP and HTTP, waiting for the tunnel */
+	struct httpdev *httpdevs;	/* HTTP-mode device connections */
 	bool draining;
 	time_t started;
 	/* who we are, from our certificate */

@@ -26,6 +26,7 @@
 #include "common/tlsctx.h"
 #include "edge/config.h"
 #include "edge/daemon.h"
+#include "edge/httpdev.h"
 #include "edge/metrics.h"
 #include "edge/status.h"
 #include "edge/uplink.h"
@@ -163,6 +164,7 @@ on_state(struct h2conn *h2, void *arg)
 		open_stream(p->li, bev, p->device);
 		pending_free(p);
 	}
+	httpdev_tunnel_up(e);
 }
 
 static void
@@ -186,6 +188,10 @@ on_device(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		return;
 	}
 	li->stats.accepted++;
+	if (li->lc->mode == LISTEN_HTTP) {
+		httpdev_start(li, bev, device, NULL);
+		return;
+	}
 	if (uplink_h2(e->up) != NULL) {
 		open_stream(li, bev, device);
 		return;
@@ -282,6 +288,7 @@ on_terminate(evutil_socket_t sig, short what, void *arg)
 		evconnlistener_disable(e->listeners[i].l);
 	while (e->pending != NULL)
 		pending_free(e->pending);
+	httpdev_drain(e);
 	if (uplink_h2(e->up) == NULL) {
 		event_base_loopexit(e->base, NULL);
 		return;
@@ -446,6 +453,7 @@ edge_main(int argc, char **argv)
 out:
 	while (e.pending != NULL)
 		pending_free(e.pending);
+	httpdev_free_all(&e);
 	uplink_free(e.up);
 	log_limit_free(e.lim_device);
 	metrics_http_close(e.metrics);

@@ -1,0 +1,136 @@
+#include "cloud/dial.h"
+
+#include "cloud/backpool.h"
+#include "cloud/pool.h"
+#include "cloud/worker.h"
+#include "common/log.h"
+#include "common/loglimit.h"
+#include "common/netutil.h"
+#include "common/stat.h"
+
+static void dial_next(struct dial *d);
+
+static void
+connected(struct dial *d, struct bufferevent *bev, bool reused)
+{
+	struct cloud_backend *be = &d->svc->be[d->idx];
+
+	STAT_ADD(be->active, 1);
+	STAT_ADD(be->streams, 1);
+	if (reused)
+		STAT_ADD(be->reused, 1);
+	d->fn(d, bev, reused, d->arg);
+}
+
+static void
+failed(struct dial *d, const char *why)
+{
+	struct cloud_backend *be = &d->svc->be[d->idx];
+
+	STAT_ADD(be->connect_failures, 1);
+	log_limited(d->w->lim_backend, LOG_INFO, "cloud", "backend_failed",
+	    "tenant=%s service=%s backend=%s reason=%s", d->svc->tenant_name,
+	    d->svc->name, be->addr, why);
+	d->idx = -1;
+	dial_next(d);
+}
+
+static void
+dial_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct dial *d = arg;
+
+	if (d->in_connect) {
+		/* libevent reports a synchronous failure both ways; the
+		 * caller of connect handles it. */
+		d->failed_in_connect = true;
+		return;
+	}
+	d->bev = NULL;
+	if (what & BEV_EVENT_CONNECTED) {
+		bufferevent_set_timeouts(bev, NULL, NULL);
+		bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
+		net_nodelay(bufferevent_getfd(bev));
+		connected(d, bev, false);
+		return;
+	}
+	/* Refused or timed out before any byte moved: the next backend. */
+	bufferevent_free(bev);
+	failed(d, (what & BEV_EVENT_TIMEOUT) ? "timeout" : "refused");
+}
+
+static void
+dial_next(struct dial *d)
+{
+	struct cloud_service *s = d->svc;
+	struct bufferevent *bev;
+	struct timeval tv;
+	int i;
+
+	i = pool_pick(s, d->device, d->tried);
+	if (i < 0) {
+		d->fn(d, NULL, false, d->arg);
+		return;
+	}
+	d->tried |= 1ull << i;
+	d->idx = i;
+	if (d->reuse && (bev = backpool_take(d->w, &s->be[i].ss)) != NULL) {
+		connected(d, bev, true);
+		return;
+	}
+	bev = bufferevent_socket_new(d->w->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		d->idx = -1;
+		d->fn(d, NULL, false, d->arg);
+		return;
+	}
+	d->bev = bev;
+	tv.tv_sec = (time_t)(s->connect_timeout / 1000);
+	tv.tv_usec = (suseconds_t)(s->connect_timeout % 1000) * 1000;
+	bufferevent_set_timeouts(bev, &tv, &tv);
+	bufferevent_setcb(bev, NULL, NULL, dial_event, d);
+	d->in_connect = true;
+	d->failed_in_connect = false;
+	if (bufferevent_socket_connect(bev, (struct sockaddr *)&s->be[i].ss,
+	    (int)s->be[i].sslen) != 0)
+		d->failed_in_connect = true;
+	d->in_connect = false;
+	if (d->failed_in_connect) {
+		d->bev = NULL;
+		bufferevent_free(bev);
+		failed(d, "connect");
+	}
+}
+
+void
+dial_start(struct dial *d, struct worker *w, struct cloud_service *svc,
+    const char *device, bool reuse, dial_fn fn, void *arg)
+{
+	d->w = w;
+	d->svc = svc;
+	d->device = device;
+	d->reuse = reuse;
+	d->fn = fn;
+	d->arg = arg;
+	d->idx = -1;
+	d->tried = 0;
+	d->bev = NULL;
+	dial_next(d);
+}
+
+void
+dial_again(struct dial *d)
+{
+	d->reuse = false;
+	d->tried = 0;
+	d->idx = -1;
+	dial_next(d);
+}
+
+void
+dial_cancel(struct dial *d)
+{
+	if (d->bev != NULL)
+		bufferevent_free(d->bev);
+	d->bev = NULL;
+}

@@ -1,0 +1,77 @@
+#include "common/http1.h"
+
+#include <string.h>
+
+static const struct {
+	int status;
+	const char *reason;
+} reasons[] = {
+	{ 100, "Continue" }, { 101, "Switching Protocols" },
+	{ 200, "OK" }, { 201, "Created" }, { 202, "Accepted" },
+	{ 203, "Non-Authoritative Information" }, { 204, "No Content" },
+	{ 205, "Reset Content" }, { 206, "Partial Content" },
+	{ 300, "Multiple Choices" }, { 301, "Moved Permanently" },
+	{ 302, "Found" }, { 303, "See Other" }, { 304, "Not Modified" },
+	{ 307, "Temporary Redirect" }, { 308, "Permanent Redirect" },
+	{ 400, "Bad Request" }, { 401, "Unauthorized" }, { 403, "Forbidden" },
+	{ 404, "Not Found" }, { 405, "Method Not Allowed" },
+	{ 406, "Not Acceptable" }, { 408, "Request Timeout" },
+	{ 409, "Conflict" }, { 410, "Gone" }, { 411, "Length Required" },
+	{ 412, "Precondition Failed" }, { 413, "Content Too Large" },
+	{ 414, "URI Too Long" }, { 415, "Unsupported Media Type" },
+	{ 416, "Range Not Satisfiable" }, { 417, "Expectation Failed" },
+	{ 421, "Misdirected Request" }, { 422, "Unprocessable Content" },
+	{ 426, "Upgrade Required" }, { 428, "Precondition Required" },
+	{ 429, "Too Many Requests" },
+	{ 431, "Request Header Fields Too Large" },
+	{ 500, "Internal Server Error" }, { 501, "Not Implemented" },
+	{ 502, "Bad Gateway" }, { 503, "Service Unavailable" },
+	{ 504, "Gateway Timeout" }, { 505, "HTTP Version Not Supported" },
+};
+
+const char *
+http_reason(int status)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+		if (reasons[i].status == status)
+			return reasons[i].reason;
+	return "Unknown";
+}
+
+bool
+http_hop_by_hop(const struct hdrs *h, const char *lname)
+{
+	static const char *const hop[] = {
+		"connection", "keep-alive", "proxy-connection", "te",
+		"transfer-encoding", "upgrade", "trailer",
+		"proxy-authorization", "proxy-authenticate",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
+		if (strcmp(lname, hop[i]) == 0)
+			return true;
+	return hdrs_has_token(h, "connection", lname);
+}
+
+bool
+http_identity_field(const char *lname)
+{
+	return strcmp(lname, "forwarded") == 0 ||
+	    strncmp(lname, "x-forwarded-", 12) == 0 ||
+	    strcmp(lname, "x-real-ip") == 0 ||
+	    strncmp(lname, "x-isthmus-", 10) == 0 ||
+	    strncmp(lname, HTTP_TUNNEL_PREFIX,
+	    sizeof(HTTP_TUNNEL_PREFIX) - 1) == 0;
+}
+
+int
+http_error_response(struct evbuffer *out, int status, const char *why)
+{
+	return evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
+	    "content-type: text/plain\r\ncontent-length: %zu\r\n"
+	    "connection: close\r\n\r\n%s\n", status, http_reason(status),
+	    strlen(why) + 1, why) < 0 ? -1 : 0;
+}

@@ -1,0 +1,41 @@
+/*
+ * HTTP/1.1 rules both gateways apply when a message crosses between a
+ * device or backend connection (HTTP/1.1, parsed by http-parser) and the
+ * tunnel (HTTP/2): which fields are hop-by-hop, which are ours, and the
+ * short answers a gateway gives itself.
+ */
+#ifndef ISTHMUS_HTTP1_H
+#define ISTHMUS_HTTP1_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <event2/buffer.h>
+
+#include "common/hdrs.h"
+
+/* Tunnel-only request and response fields, never passed on to a device
+ * or a backend (and removed when a device sends them). */
+#define HTTP_TUNNEL_PREFIX "isthmus-"
+#define HTTP_HOST_HEADER "isthmus-host"		/* the device's Host */
+#define HTTP_MAC_HEADER "isthmus-device-mac"	/* from its certificate */
+/* On a response: the service is confidential, the edge stores nothing. */
+#define HTTP_CONFIDENTIAL_FIELD "isthmus-confidential"
+
+/* Identity fields the cloud may set for a backend (docs/cloud.md). */
+#define HTTP_ID_TENANT "x-isthmus-tenant"
+#define HTTP_ID_EDGE "x-isthmus-edge"
+#define HTTP_ID_MAC "x-isthmus-device-mac"
+
+const char *http_reason(int status);
+/* Connection-specific fields (RFC 9110 7.6.1), also any field the
+ * message's Connection header names. */
+bool http_hop_by_hop(const struct hdrs *h, const char *lname);
+/* Fields that claim an identity: Forwarded, X-Forwarded-*, X-Real-IP,
+ * X-Isthmus-*, and the tunnel's own isthmus-*. A device's are dropped. */
+bool http_identity_field(const char *lname);
+/* A complete response a gateway makes itself: a one-line text body and
+ * "connection: close" (the connection ends after it). */
+int http_error_response(struct evbuffer *out, int status, const char *why);
+
+#endif

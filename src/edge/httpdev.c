@@ -1,0 +1,827 @@
+#include "edge/httpdev.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <http_parser.h>
+
+#include "common/hdrs.h"
+#include "common/http1.h"
+#include "common/log.h"
+#include "common/loglimit.h"
+#include "common/relay.h"
+#include "edge/daemon.h"
+
+/* Device output: acknowledge response body to the tunnel once the socket
+ * took it down to this much. */
+#define DEV_OUT_LOW (16u * 1024)
+/* Input held while a pipelined request waits for the one before it. */
+#define DEV_IN_SLACK (64u * 1024)
+
+enum phase {
+	P_IDLE,		/* between requests */
+	P_HEAD,		/* request line and headers */
+	P_BODY,		/* request body */
+	P_SENT,		/* request read whole; its response is on the way */
+};
+
+enum framing { FR_NONE, FR_LENGTH, FR_CHUNKED, FR_UNTIL_CLOSE };
+
+struct httpdev {
+	struct edge_listener *li;
+	struct httpdev *next, **pprev;	/* e->httpdevs */
+	struct bufferevent *bev;
+	struct event *timer;
+	http_parser p;
+	char device[64];
+	char mac[18];
+	enum phase phase;
+	/* the request being read */
+	struct hdrs req;
+	char *url;
+	size_t url_len;
+	struct hdrs_reader rd;		/* the field being read */
+	size_t head_bytes;
+	uint64_t body_bytes;
+	bool keepalive, head_method, has_body;
+	int error;			/* the answer parsing stopped for */
+	const char *why;
+	/* its stream */
+	struct relay *r;
+	bool waiting;			/* for the tunnel */
+	bool resp_head, resp_done;
+	enum framing framing;
+	size_t unacked;
+	/* the connection */
+	bool paused;			/* parser stopped until an event */
+	bool body_full;			/* ... because the stream is full */
+	bool peer_eof;			/* the device half-closed */
+	bool closing;			/* flush, then free */
+	bool in_parse;			/* inside http_parser_execute */
+};
+
+static const int error_status[HD_ERR_COUNT] = {
+	[HD_ERR_400] = 400, [HD_ERR_408] = 408, [HD_ERR_413] = 413,
+	[HD_ERR_431] = 431, [HD_ERR_501] = 501, [HD_ERR_502] = 502,
+	[HD_ERR_503] = 503, [HD_ERR_505] = 505,
+};
+
+int
+httpdev_error_status(enum httpdev_error e)
+{
+	return (unsigned)e < HD_ERR_COUNT ? error_status[e] : 0;
+}
+
+static void dev_submit(struct httpdev *d);
+static void dev_vanished(struct httpdev *d);
+
+static void
+arm(struct httpdev *d, uint64_t ms)
+{
+	struct timeval tv;
+
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	evtimer_add(d->timer, &tv);
+}
+
+static void
+request_reset(struct httpdev *d)
+{
+	hdrs_clear(&d->req);
+	free(d->url);
+	d->url = NULL;
+	d->url_len = 0;
+	hdrs_reader_reset(&d->rd);
+	d->head_bytes = 0;
+	d->body_bytes = 0;
+	d->has_body = d->head_method = false;
+	d->resp_head = d->resp_done = false;
+	d->framing = FR_NONE;
+	d->unacked = 0;
+	d->error = 0;
+	d->why = NULL;
+}
+
+static void
+dev_free(struct httpdev *d)
+{
+	struct edge *e = d->li->e;
+
+	if (d->r != NULL)
+		relay_abort(d->r);	/* HTTP mode: no callback after this */
+	if (d->waiting)
+		e->npending--;
+	*d->pprev = d->next;
+	if (d->next != NULL)
+		d->next->pprev = d->pprev;
+	d->li->stats.http_open--;
+	request_reset(d);
+	hdrs_free(&d->req);
+	if (d->timer != NULL)
+		event_free(d->timer);
+	bufferevent_free(d->bev);
+	free(d);
+}
+
+/* Ends the connection once what is queued reached the device. */
+static void
+dev_close(struct httpdev *d)
+{
+	d->closing = true;
+	d->paused = true;
+	bufferevent_disable(d->bev, EV_READ);
+	if (d->r != NULL) {
+		relay_abort(d->r);
+		d->r = NULL;
+	}
+	if (evbuffer_get_length(bufferevent_get_output(d->bev)) == 0 &&
+	    !d->in_parse) {
+		dev_free(d);
+		return;
+	}
+	/* dev_parse or dev_write frees it; the timer if the device stopped
+	 * reading. */
+	arm(d, d->li->lc->idle_timeout);
+}
+
+static enum httpdev_error
+error_index(int status)
+{
+	int i;
+
+	for (i = 0; i < HD_ERR_COUNT; i++)
+		if (error_status[i] == status)
+			return (enum httpdev_error)i;
+	return HD_ERR_400;
+}
+
+/* The edge answers the request itself, and the connection ends: after a
+ * bad request or a lost stream we cannot know where the next one starts. */
+static void
+dev_fail(struct httpdev *d, int status, const char *why)
+{
+	struct edge_listener *li = d->li;
+
+	li->stats.http_errors[error_index(status)]++;
+	log_limited(li->e->lim_device, LOG_INFO, "edge", "http_refused",
+	    "listener=%s service=%s device=%s status=%d reason=\"%s\"",
+	    li->lc->name, li->lc->service, d->device, status, why);
+	if (!d->resp_head)
+		http_error_response(bufferevent_get_output(d->bev), status, why);
+	dev_close(d);
+}
+
+static void
+pause_parser(struct httpdev *d)
+{
+	d->paused = true;
+	http_parser_pause(&d->p, 1);
+}
+
+/* Parsing goes on from the loop, never from inside a relay callback. */
+static void
+resume_parser(struct httpdev *d)
+{
+	if (d->closing)
+		return;
+	d->paused = false;
+	d->body_full = false;
+	http_parser_pause(&d->p, 0);
+	bufferevent_enable(d->bev, EV_READ);
+	bufferevent_trigger(d->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS |
+	    BEV_TRIG_DEFER_CALLBACKS);
+}
+
+/* A request and its answer are both done: next request, or the end. */
+static void
+exchange_done(struct httpdev *d)
+{
+	d->phase = P_IDLE;
+	if (!d->keepalive || d->peer_eof || d->li->e->draining) {
+		dev_close(d);
+		return;
+	}
+	request_reset(d);
+	arm(d, d->li->lc->idle_timeout);
+	resume_parser(d);
+}
+
+/* The relay's callbacks (inside the HTTP/2 session). */
+
+static void
+on_resp_head(struct relay *r, void *arg)
+{
+	struct httpdev *d = arg;
+	struct evbuffer *out = bufferevent_get_output(d->bev);
+	const struct hdrs *h = relay_hdrs(r);
+	int status = relay_info(r)->status;
+	const char *refused = hdrs_get(h, HTTP_REFUSED_FIELD);
+	size_t i;
+
+	d->resp_head = true;
+	if (refused != NULL) {
+		d->li->stats.refused[status == 403 ? EDGE_REFUSE_UNKNOWN_SERVICE
+		    : status == 503 ? EDGE_REFUSE_NO_BACKEND :
+		    EDGE_REFUSE_OTHER]++;
+		log_limited(d->li->e->lim_device, LOG_INFO, "edge",
+		    "stream_refused", "listener=%s service=%s device=%s "
+		    "status=%d reason=%s", d->li->lc->name, d->li->lc->service,
+		    d->device, status, refused);
+	}
+	if (d->head_method || status == 204 || status == 304)
+		d->framing = FR_NONE;
+	else if (hdrs_get(h, "content-length") != NULL)
+		d->framing = FR_LENGTH;
+	else if (d->p.http_minor >= 1)
+		d->framing = FR_CHUNKED;
+	else {
+		d->framing = FR_UNTIL_CLOSE;
+		d->keepalive = false;
+	}
+	if (d->phase != P_SENT)
+		d->keepalive = false;	/* answered before the body was read */
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status,
+	    http_reason(status));
+	for (i = 0; i < h->n; i++) {
+		const struct hdr *f = &h->v[i];
+
+		if (http_hop_by_hop(h, f->name) || strncmp(f->name,
+		    HTTP_TUNNEL_PREFIX, sizeof(HTTP_TUNNEL_PREFIX) - 1) == 0)
+			continue;
+		evbuffer_add_printf(out, "%s: %s\r\n", f->name, f->value);
+	}
+	if (d->framing == FR_CHUNKED)
+		evbuffer_add(out, "transfer-encoding: chunked\r\n", 28);
+	if (!d->keepalive)
+		evbuffer_add(out, "connection: close\r\n", 19);
+	else if (d->p.http_minor == 0)
+		evbuffer_add(out, "connection: keep-alive\r\n", 24);
+	evbuffer_add(out, "\r\n", 2);
+}
+
+static void
+on_resp_body(struct relay *r, void *arg)
+{
+	struct httpdev *d = arg;
+	struct evbuffer *out = bufferevent_get_output(d->bev);
+	struct evbuffer *in = relay_body_in(r);
+	size_t n = evbuffer_get_length(in);
+
+	if (n > 0) {
+		if (d->framing == FR_NONE) {
+			evbuffer_drain(in, n);	/* HEAD: no body goes out */
+			relay_body_ack(r, n);
+		} else {
+			if (d->framing == FR_CHUNKED)
+				evbuffer_add_printf(out, "%zx\r\n", n);
+			evbuffer_remove_buffer(in, out, n);
+			if (d->framing == FR_CHUNKED)
+				evbuffer_add(out, "\r\n", 2);
+			d->unacked += n;
+		}
+	}
+	if (relay_body_in_done(r) && !d->resp_done) {
+		d->resp_done = true;
+		if (d->framing == FR_CHUNKED)
+			evbuffer_add(out, "0\r\n\r\n", 5);
+	}
+}
+
+static void
+on_req_drained(struct relay *r, void *arg)
+{
+	struct httpdev *d = arg;
+
+	(void)r;
+	if (d->body_full)
+		resume_parser(d);
+}
+
+static void
+on_stream_done(struct relay *r, bool complete, void *arg)
+{
+	struct httpdev *d = arg;
+
+	(void)r;
+	d->r = NULL;
+	d->li->stats.open--;
+	if (!complete || !d->resp_done) {
+		/* Reset, or the tunnel went down. */
+		if (!d->resp_head)
+			dev_fail(d, 502, "the stream to the cloud was lost");
+		else
+			dev_close(d);	/* the device sees a cut answer */
+		return;
+	}
+	if (d->phase != P_SENT) {
+		dev_close(d);	/* answered early: the rest is not read */
+		return;
+	}
+	exchange_done(d);
+}
+
+static const struct relay_http_ops dev_ops = {
+	.head = on_resp_head,
+	.body = on_resp_body,
+	.drained = on_req_drained,
+	.done = on_stream_done,
+};
+
+/* http-parser callbacks: limits are checked as bytes arrive, so a device
+ * cannot make us hold more than max_header_size of its head. */
+
+static int
+head_bytes(struct httpdev *d, size_t n)
+{
+	d->head_bytes += n;
+	if (d->head_bytes > d->li->lc->max_header_size) {
+		d->error = 431;
+		d->why = "request header too large";
+		return -1;
+	}
+	return 0;
+}
+
+static int
+on_message_begin(http_parser *p)
+{
+	struct httpdev *d = p->data;
+
+	d->phase = P_HEAD;
+	/* The whole head must come within request_timeout: a device
+	 * trickling one byte at a time gets no longer. */
+	arm(d, d->li->lc->request_timeout);
+	return 0;
+}
+
+static int
+on_url(http_parser *p, const char *at, size_t n)
+{
+	struct httpdev *d = p->data;
+
+	if (head_bytes(d, n) != 0)
+		return -1;
+	return str_append(&d->url, &d->url_len, at, n);
+}
+
+static int
+too_many(struct httpdev *d, int rc)
+{
+	if (rc == -E2BIG) {
+		d->error = 431;
+		d->why = "too many header fields";
+	}
+	return rc;
+}
+
+static int
+on_header_field(http_parser *p, const char *at, size_t n)
+{
+	struct httpdev *d = p->data;
+
+	if (head_bytes(d, n) != 0)
+		return -1;
+	return too_many(d, hdrs_reader_field(&d->rd, &d->req,
+	    (size_t)d->li->lc->max_headers, at, n));
+}
+
+static int
+on_header_value(http_parser *p, const char *at, size_t n)
+{
+	struct httpdev *d = p->data;
+
+	if (head_bytes(d, n) != 0)
+		return -1;
+	return hdrs_reader_value(&d->rd, at, n);
+}
+
+/* The request target as a path, and the host an absolute form names. */
+static int
+split_target(struct httpdev *d)
+{
+	struct http_parser_url u;
+	const char *host;
+	size_t hostlen;
+	char *path;
+
+	if (d->url_len == 0)
+		return -1;
+	if (d->url[0] == '/' || (d->url_len == 1 && d->url[0] == '*'))
+		return 0;
+	http_parser_url_init(&u);
+	if (http_parser_parse_url(d->url, d->url_len, 0, &u) != 0 ||
+	    !(u.field_set & (1 << UF_HOST)))
+		return -1;
+	host = d->url + u.field_data[UF_HOST].off;
+	hostlen = u.field_data[UF_HOST].len;
+	if (u.field_set & (1 << UF_PORT))
+		hostlen = (size_t)(u.field_data[UF_PORT].off +
+		    u.field_data[UF_PORT].len - u.field_data[UF_HOST].off);
+	if (u.field_set & (1 << UF_PATH)) {
+		size_t off = u.field_data[UF_PATH].off;
+		size_t end = d->url_len;
+
+		if (u.field_set & (1 << UF_FRAGMENT))
+			end = (size_t)u.field_data[UF_FRAGMENT].off - 1;
+		path = strndup(d->url + off, end - off);
+	} else
+		path = strdup("/");
+	if (path == NULL)
+		return -1;
+	/* The absolute form's host replaces any Host field (RFC 9112
+	 * 3.2.2); copied before the URL buffer goes. */
+	hdrs_del(&d->req, "host");
+	if (hdrs_add(&d->req, "host", 4, host, hostlen) != 0) {
+		free(path);
+		return -1;
+	}
+	free(d->url);
+	d->url = path;
+	d->url_len = strlen(path);
+	return 0;
+}
+
+static int
+on_headers_complete(http_parser *p)
+{
+	struct httpdev *d = p->data;
+	const struct edge_listener_conf *lc = d->li->lc;
+
+	if (too_many(d, hdrs_reader_end(&d->rd, &d->req,
+	    (size_t)lc->max_headers)) != 0)
+		return -1;
+	if (p->http_major != 1) {
+		d->error = 505;
+		d->why = "only HTTP/1.x is served here";
+		return -1;
+	}
+	if (p->method == HTTP_CONNECT || p->upgrade) {
+		d->error = 501;
+		d->why = "CONNECT and protocol upgrades are not carried in "
+		    "HTTP mode; use a TCP listener";
+		return -1;
+	}
+	if (split_target(d) != 0) {
+		d->error = 400;
+		d->why = "bad request target";
+		return -1;
+	}
+	d->keepalive = http_should_keep_alive(p) != 0;
+	d->head_method = p->method == HTTP_HEAD;
+	d->has_body = (p->flags & F_CHUNKED) ||
+	    (p->content_length > 0 && p->content_length != ULLONG_MAX);
+	if (!(p->flags & F_CHUNKED) && p->content_length != ULLONG_MAX &&
+	    p->content_length > lc->max_body) {
+		d->error = 413;
+		d->why = "request body too large";
+		return -1;
+	}
+	if (d->has_body && p->http_minor >= 1 &&
+	    hdrs_has_token(&d->req, "expect", "100-continue"))
+		evbuffer_add(bufferevent_get_output(d->bev),
+		    "HTTP/1.1 100 Continue\r\n\r\n", 25);
+	d->phase = d->has_body ? P_BODY : P_SENT;
+	d->li->stats.http_requests++;
+	dev_submit(d);
+	if (d->r == NULL && !d->closing) {
+		/* Waiting for the tunnel: the body waits in the socket. */
+		pause_parser(d);
+	}
+	return 0;
+}
+
+static int
+on_body(http_parser *p, const char *at, size_t n)
+{
+	struct httpdev *d = p->data;
+
+	d->body_bytes += n;
+	if (d->body_bytes > d->li->lc->max_body) {
+		d->error = 413;
+		d->why = "request body too large";
+		return -1;
+	}
+	if (d->r == NULL)
+		return 0;	/* the stream ended early: the rest is dropped */
+	if (relay_body_write(d->r, at, n) != 0)
+		return -1;
+	if (relay_body_full(d->r)) {
+		d->body_full = true;
+		pause_parser(d);
+	}
+	return 0;
+}
+
+static int
+on_message_complete(http_parser *p)
+{
+	struct httpdev *d = p->data;
+
+	evtimer_del(d->timer);
+	if (d->phase == P_BODY && d->r != NULL)
+		relay_body_end(d->r);
+	d->phase = P_SENT;
+	/* The next request waits for this one's answer. */
+	pause_parser(d);
+	return 0;
+}
+
+static const http_parser_settings parser_settings = {
+	.on_message_begin = on_message_begin,
+	.on_url = on_url,
+	.on_header_field = on_header_field,
+	.on_header_value = on_header_value,
+	.on_headers_complete = on_headers_complete,
+	.on_body = on_body,
+	.on_message_complete = on_message_complete,
+};
+
+/* nghttp2 copies names and values; its nv type is just not const. */
+#define NV(n, v, vl) ((nghttp2_nv){ (uint8_t *)(uintptr_t)(n), \
+	(uint8_t *)(uintptr_t)(v), strlen(n), (vl), NGHTTP2_NV_FLAG_NONE })
+
+/* The request as an HTTP/2 request on the tunnel: the service is the
+ * authority, the device's Host and address travel in isthmus- fields,
+ * hop-by-hop fields and identity claims stay behind. */
+static void
+dev_submit(struct httpdev *d)
+{
+	struct edge *e = d->li->e;
+	struct h2conn *h2 = uplink_h2(e->up);
+	const char *method = http_method_str(d->p.method);
+	const char *host = hdrs_get(&d->req, "host");
+	nghttp2_nv *nv;
+	size_t n = 0, i;
+	int rc;
+
+	if (h2 == NULL) {
+		if (!d->waiting) {
+			d->waiting = true;
+			e->npending++;
+			arm(d, e->cf->pending_timeout);
+		}
+		return;
+	}
+	if (d->waiting) {
+		d->waiting = false;
+		e->npending--;
+	}
+	nv = calloc(d->req.n + 8, sizeof(*nv));
+	if (nv == NULL) {
+		dev_fail(d, 503, "out of memory");
+		return;
+	}
+	nv[n++] = NV(":method", method, strlen(method));
+	nv[n++] = NV(":scheme", "http", 4);
+	nv[n++] = NV(":authority", d->li->lc->service,
+	    strlen(d->li->lc->service));
+	nv[n++] = NV(":path", d->url, d->url_len);
+	nv[n++] = NV(RELAY_DEVICE_HEADER, d->device, strlen(d->device));
+	if (host != NULL)
+		nv[n++] = NV(HTTP_HOST_HEADER, host, strlen(host));
+	if (d->mac[0] != '\0')
+		nv[n++] = NV(HTTP_MAC_HEADER, d->mac, strlen(d->mac));
+	for (i = 0; i < d->req.n; i++) {
+		const struct hdr *f = &d->req.v[i];
+
+		if (http_hop_by_hop(&d->req, f->name) ||
+		    http_identity_field(f->name) || strcmp(f->name,
+		    "host") == 0 || strcmp(f->name, "expect") == 0)
+			continue;
+		nv[n++] = NV(f->name, f->value, f->vlen);
+	}
+	rc = relay_http_request(h2, nv, n, d->has_body, &dev_ops, d, &d->r);
+	free(nv);
+	if (rc != 0) {
+		d->r = NULL;
+		dev_fail(d, 503, "the tunnel cannot take a stream now");
+		return;
+	}
+	d->li->stats.open++;
+	if (d->phase == P_BODY)
+		arm(d, d->li->lc->request_timeout);
+	else
+		evtimer_del(d->timer);
+}
+
+static void
+dev_parse(struct httpdev *d)
+{
+	struct evbuffer *in = bufferevent_get_input(d->bev);
+	size_t len, n;
+	enum http_errno err;
+
+	while (!d->paused && !d->closing &&
+	    (len = evbuffer_get_contiguous_space(in)) > 0) {
+		const char *data = (const char *)evbuffer_pullup(in,
+		    (ev_ssize_t)len);
+
+		d->in_parse = true;
+		n = http_parser_execute(&d->p, &parser_settings, data, len);
+		d->in_parse = false;
+		if (d->closing) {
+			/* A callback ended it; d waited for us to return. */
+			if (evbuffer_get_length(bufferevent_get_output(
+			    d->bev)) == 0)
+				dev_free(d);
+			return;
+		}
+		evbuffer_drain(in, n);
+		err = HTTP_PARSER_ERRNO(&d->p);
+		if (err == HPE_PAUSED)
+			break;
+		if (err != HPE_OK) {
+			if (d->error == 0) {
+				d->error = err == HPE_HEADER_OVERFLOW ? 431 :
+				    400;
+				d->why = http_errno_description(err);
+			}
+			dev_fail(d, d->error, d->why);
+			return;
+		}
+		if (d->phase == P_BODY && d->r != NULL)
+			arm(d, d->li->lc->request_timeout);
+	}
+	if (d->peer_eof && !d->paused && (d->phase == P_HEAD ||
+	    d->phase == P_BODY))
+		dev_vanished(d);	/* half-closed inside a request */
+}
+
+/* Gone inside a request: its stream is reset, the backend sees the
+ * request abandoned. */
+static void
+dev_vanished(struct httpdev *d)
+{
+	log_limited(d->li->e->lim_device, LOG_INFO, "edge",
+	    "device_vanished", "listener=%s service=%s device=%s phase=%s",
+	    d->li->lc->name, d->li->lc->service, d->device,
+	    d->phase == P_HEAD ? "head" : "body");
+	dev_free(d);
+}
+
+static void
+dev_read(struct bufferevent *bev, void *arg)
+{
+	struct httpdev *d = arg;
+
+	(void)bev;
+	if (d->closing) {
+		evbuffer_drain(bufferevent_get_input(d->bev),
+		    evbuffer_get_length(bufferevent_get_input(d->bev)));
+		return;
+	}
+	dev_parse(d);
+}
+
+static void
+dev_write(struct bufferevent *bev, void *arg)
+{
+	struct httpdev *d = arg;
+	size_t pending = evbuffer_get_length(bufferevent_get_output(bev));
+
+	if (d->r != NULL && d->unacked > pending) {
+		relay_body_ack(d->r, d->unacked - pending);
+		d->unacked = pending;
+	}
+	if (d->closing && pending == 0)
+		dev_free(d);
+}
+
+static void
+dev_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct httpdev *d = arg;
+
+	(void)bev;
+	if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING) &&
+	    !d->closing && (d->phase == P_SENT || evbuffer_get_length(
+	    bufferevent_get_input(d->bev)) > 0)) {
+		/* Half-closed after its request (or with bytes we have not
+		 * parsed yet): the answer still goes. */
+		d->peer_eof = true;
+		return;
+	}
+	if (d->phase == P_HEAD || d->phase == P_BODY) {
+		dev_vanished(d);
+		return;
+	}
+	dev_free(d);
+}
+
+static void
+dev_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct httpdev *d = arg;
+
+	(void)fd;
+	(void)what;
+	if (d->closing) {
+		dev_free(d);		/* the device stopped reading */
+		return;
+	}
+	if (d->waiting) {
+		d->li->stats.dropped++;
+		dev_fail(d, 503, "the tunnel to the cloud is down");
+		return;
+	}
+	switch (d->phase) {
+	case P_IDLE:
+		dev_free(d);		/* keep-alive ran out: no answer due */
+		return;
+	case P_HEAD:
+		dev_fail(d, 408, "request head not received in time");
+		return;
+	case P_BODY:
+		dev_fail(d, 408, "request body stalled");
+		return;
+	case P_SENT:
+		return;
+	}
+}
+
+int
+httpdev_start(struct edge_listener *li, struct bufferevent *bev,
+    const char *device, const char *mac)
+{
+	struct edge *e = li->e;
+	struct httpdev *d = calloc(1, sizeof(*d));
+
+	if (d == NULL) {
+		bufferevent_free(bev);
+		return -ENOMEM;
+	}
+	d->timer = evtimer_new(e->base, dev_timeout, d);
+	if (d->timer == NULL) {
+		free(d);
+		bufferevent_free(bev);
+		return -ENOMEM;
+	}
+	d->li = li;
+	d->bev = bev;
+	hdrs_init(&d->req);
+	snprintf(d->device, sizeof(d->device), "%s", device);
+	if (mac != NULL)
+		snprintf(d->mac, sizeof(d->mac), "%s", mac);
+	/* Our own limit (max_header_size) applies first; the library's
+	 * compiled-in one (80 KB) must not cut it short. */
+	http_parser_set_max_header_size(2 * 1024 * 1024);
+	http_parser_init(&d->p, HTTP_REQUEST);
+	d->p.data = d;
+	d->next = e->httpdevs;
+	if (d->next != NULL)
+		d->next->pprev = &d->next;
+	d->pprev = &e->httpdevs;
+	e->httpdevs = d;
+	li->stats.http_open++;
+	/* Reading stops at the head's limit plus some slack while parsing
+	 * waits (a pipelined request behind a slow answer). */
+	bufferevent_setwatermark(bev, EV_READ, 0,
+	    li->lc->max_header_size + DEV_IN_SLACK);
+	bufferevent_setwatermark(bev, EV_WRITE, DEV_OUT_LOW, 0);
+	bufferevent_setcb(bev, dev_read, dev_write, dev_event, d);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	arm(d, li->lc->idle_timeout);
+	return 0;
+}
+
+void
+httpdev_tunnel_up(struct edge *e)
+{
+	struct httpdev *d, *next;
+
+	for (d = e->httpdevs; d != NULL; d = next) {
+		next = d->next;
+		if (!d->waiting)
+			continue;
+		dev_submit(d);
+		if (d->r != NULL)
+			resume_parser(d);
+	}
+}
+
+void
+httpdev_drain(struct edge *e)
+{
+	struct httpdev *d, *next;
+
+	for (d = e->httpdevs; d != NULL; d = next) {
+		next = d->next;
+		if (d->phase == P_IDLE && !d->closing)
+			dev_free(d);
+		else
+			d->keepalive = false;
+	}
+}
+
+void
+httpdev_free_all(struct edge *e)
+{
+	while (e->httpdevs != NULL)
+		dev_free(e->httpdevs);
+}
