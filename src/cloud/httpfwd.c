@@ -26,6 +26,8 @@
 /* Backend output: acknowledge request body once the socket took it down
  * to this much. */
 #define BACK_OUT_LOW (16u * 1024)
+/* The most read from a backend ahead of the parser. */
+#define BACK_IN_HIGH (64u * 1024)
 /* The most of a backend's head we read before calling it broken. */
 #define BACK_HEAD_MAX (64u * 1024)
 
@@ -83,7 +85,7 @@ fwd_fail(struct fwd *f, int status, const char *why)
 	STAT_ADD(f->svc->http_failed[status == 504 ? HTTPF_TIMEOUT :
 	    HTTPF_BAD_GATEWAY], 1);
 	log_limited(f->w->lim_backend, LOG_INFO, "cloud", "http_failed",
-	    "tenant=%s service=%s backend=%s status=%d reason=\"%s\"",
+	    "tenant=%s service=%s backend=%s status=%d reason=%s",
 	    f->svc->tenant_name, f->svc->name, backend, status, why);
 	fwd_release(f, false);
 	if (f->head_sent) {
@@ -159,6 +161,10 @@ move_body(struct fwd *f)
 		f->req_done = true;
 		if (f->req_chunked)
 			evbuffer_add(out, "0\r\n\r\n", 5);
+		/* The answer is due from now (an upload takes its time; the
+		 * edge times out a device whose body stalls). */
+		if (!f->head_sent)
+			arm(f);
 	}
 }
 
@@ -442,12 +448,12 @@ on_connected(struct dial *d, struct bufferevent *bev, bool reused, void *arg)
 	http_parser_init(&f->p, HTTP_RESPONSE);
 	f->p.data = f;
 	bufferevent_setwatermark(bev, EV_WRITE, BACK_OUT_LOW, 0);
-	bufferevent_setwatermark(bev, EV_READ, 0, 0);
+	/* While the stream is full the parser waits, and so does reading. */
+	bufferevent_setwatermark(bev, EV_READ, 0, BACK_IN_HIGH);
 	bufferevent_setcb(bev, back_read, back_write, back_event, f);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 	write_head(f);
 	move_body(f);
-	arm(f);
 }
 
 /* The relay's callbacks (inside the HTTP/2 session). */

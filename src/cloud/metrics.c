@@ -79,7 +79,8 @@ tenant_families(FILE *f, const struct cloud_conf *cf, const struct live *lv)
 }
 
 /* What a backend family reports. */
-enum be_value { BE_UP, BE_ACTIVE, BE_STREAMS, BE_CONNECT_FAILURES };
+enum be_value { BE_UP, BE_ACTIVE, BE_STREAMS, BE_CONNECT_FAILURES,
+	BE_REUSED };
 
 static uint64_t
 be_value(const struct cloud_backend *be, enum be_value which)
@@ -89,6 +90,7 @@ be_value(const struct cloud_backend *be, enum be_value which)
 	case BE_ACTIVE: return STAT_GET(be->active);
 	case BE_STREAMS: return STAT_GET(be->streams);
 	case BE_CONNECT_FAILURES: return STAT_GET(be->connect_failures);
+	case BE_REUSED: return STAT_GET(be->reused);
 	}
 	return 0;
 }
@@ -108,6 +110,42 @@ backend_family(FILE *f, const struct cloud_conf *cf, const char *name,
 			prom_sample(f, name, (const char *[]){ "tenant",
 			    s->tenant_name, "service", s->name, "backend",
 			    s->be[k].addr, NULL }, be_value(&s->be[k], which));
+	}
+}
+
+static const char *const http_fail_labels[HTTPF_COUNT] = {
+	[HTTPF_BAD_GATEWAY] = "502",
+	[HTTPF_TIMEOUT] = "504",
+};
+
+/* HTTP-mode services only. */
+static void
+http_families(FILE *f, const struct cloud_conf *cf)
+{
+	size_t i, k;
+
+	prom_family(f, "isthmus_http_requests_total", "counter",
+	    "HTTP requests from edges, per HTTP-mode service.");
+	for (i = 0; i < cf->nservices; i++)
+		if (cf->services[i]->mode == SERVICE_HTTP)
+			prom_sample(f, "isthmus_http_requests_total",
+			    (const char *[]){ "tenant",
+			    cf->services[i]->tenant_name, "service",
+			    cf->services[i]->name, NULL },
+			    STAT_GET(cf->services[i]->http_requests));
+	prom_family(f, "isthmus_http_backend_failures_total", "counter",
+	    "HTTP requests the cloud answered itself because the backend "
+	    "broke the exchange (502) or did not answer in time (504).");
+	for (i = 0; i < cf->nservices; i++) {
+		if (cf->services[i]->mode != SERVICE_HTTP)
+			continue;
+		for (k = 0; k < HTTPF_COUNT; k++)
+			prom_sample(f, "isthmus_http_backend_failures_total",
+			    (const char *[]){ "tenant",
+			    cf->services[i]->tenant_name, "service",
+			    cf->services[i]->name, "status",
+			    http_fail_labels[k], NULL },
+			    STAT_GET(cf->services[i]->http_failed[k]));
 	}
 }
 
@@ -133,6 +171,9 @@ service_families(FILE *f, const struct cloud_conf *cf)
 	    "counter", "Connections to the backend refused or timed out "
 	    "(the stream was retried on the next backend).",
 	    BE_CONNECT_FAILURES);
+	backend_family(f, cf, "isthmus_backend_reused_total", "counter",
+	    "HTTP requests sent on a kept-alive connection.", BE_REUSED);
+	http_families(f, cf);
 }
 
 void

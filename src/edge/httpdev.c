@@ -170,7 +170,7 @@ dev_fail(struct httpdev *d, int status, const char *why)
 
 	li->stats.http_errors[error_index(status)]++;
 	log_limited(li->e->lim_device, LOG_INFO, "edge", "http_refused",
-	    "listener=%s service=%s device=%s status=%d reason=\"%s\"",
+	    "listener=%s service=%s device=%s status=%d reason=%s",
 	    li->lc->name, li->lc->service, d->device, status, why);
 	if (!d->resp_head)
 		http_error_response(bufferevent_get_output(d->bev), status, why);

@@ -68,7 +68,34 @@ listener_families(FILE *f, const struct edge *e)
 	for (i = 0; i < e->nlisteners; i++)
 		prom_sample(f, "isthmus_devices_dropped_total",
 		    LABELS(&e->listeners[i]), e->listeners[i].stats.dropped);
+	prom_family(f, "isthmus_http_requests_total", "counter",
+	    "Device HTTP requests read whole enough to be sent, per HTTP-mode "
+	    "listener.");
+	for (i = 0; i < e->nlisteners; i++)
+		if (e->listeners[i].lc->mode == LISTEN_HTTP)
+			prom_sample(f, "isthmus_http_requests_total",
+			    LABELS(&e->listeners[i]),
+			    e->listeners[i].stats.http_requests);
 #undef LABELS
+	prom_family(f, "isthmus_http_errors_total", "counter",
+	    "Device HTTP requests the edge answered itself (bad request, "
+	    "limits, timeouts, tunnel down or stream lost), per status.");
+	for (i = 0; i < e->nlisteners; i++) {
+		const struct edge_listener *li = &e->listeners[i];
+
+		if (li->lc->mode != LISTEN_HTTP)
+			continue;
+		for (k = 0; k < HD_ERR_COUNT; k++) {
+			char st[8];
+
+			snprintf(st, sizeof(st), "%d", httpdev_error_status(
+			    (enum httpdev_error)k));
+			prom_sample(f, "isthmus_http_errors_total",
+			    (const char *[]){ "listener", li->lc->name,
+			    "service", li->lc->service, "status", st, NULL },
+			    li->stats.http_errors[k]);
+		}
+	}
 	prom_family(f, "isthmus_streams_refused_total", "counter",
 	    "Device streams the cloud refused, per listener and reason.");
 	for (i = 0; i < e->nlisteners; i++) {

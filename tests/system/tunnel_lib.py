@@ -236,7 +236,7 @@ class Site:
             opts = ""
             if isinstance(spec, tuple):
                 spec, opts = spec
-            addrs = [b.addr if isinstance(b, Backend) else b for b in spec]
+            addrs = [b if isinstance(b, str) else b.addr for b in spec]
             lines += [f"[service {svc}]", "backends = " + ", ".join(addrs),
                       "connect_timeout = 1s", opts, ""]
         path = self.tmp / "cloud.conf"
@@ -245,7 +245,7 @@ class Site:
 
     def edge_conf(self, edge, cloud_port, listeners, extra="", cert=None,
                   pin=None):
-        """listeners: {name: service}."""
+        """listeners: {name: service} or {name: (service, "key = v\n...")}."""
         cert = cert or self.pki / edge
         lines = ["[edge]", f"cloud = 127.0.0.1:{cloud_port}",
                  "server_name = localhost", f"cert = {cert}.crt",
@@ -256,8 +256,11 @@ class Site:
         if "admin_socket" not in extra:
             lines.insert(1, f"admin_socket = {edge}.sock")
         for name, svc in listeners.items():
+            opts = ""
+            if isinstance(svc, tuple):
+                svc, opts = svc
             lines += [f"[listener {name}]", "listen = 127.0.0.1:0",
-                      f"service = {svc}", ""]
+                      f"service = {svc}", opts, ""]
         path = self.tmp / f"edge-{edge}.conf"
         path.write_text("\n".join(lines))
         return path
