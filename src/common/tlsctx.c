@@ -110,26 +110,31 @@ load_trust(SSL_CTX *ctx, const struct tlsctx_opts *o, struct err *e)
 	return rc;
 }
 
-static int
-load_identity(SSL_CTX *ctx, const struct tlsctx_opts *o, struct err *e)
+int
+tlsctx_use_identity(SSL_CTX *ctx, const char *cert, const char *keypath,
+    struct err *e)
 {
 	STACK_OF(X509) *chain = NULL;
 	EVP_PKEY *key = NULL;
 	int rc, i;
 
-	rc = tls_load_certs(o->cert, &chain, e);
+	rc = tls_load_certs(cert, &chain, e);
 	if (rc == 0)
-		rc = tls_load_key(o->key, &key, e);
+		rc = tls_load_key(keypath, &key, e);
+	if (rc == 0 && X509_check_private_key(sk_X509_value(chain, 0),
+	    key) != 1)
+		rc = err_ssl(e, -EINVAL, "%s does not belong to %s", keypath,
+		    cert);
 	if (rc == 0 && SSL_CTX_use_certificate(ctx, sk_X509_value(chain, 0)) != 1)
-		rc = err_ssl(e, -EINVAL, "%s: cannot use certificate", o->cert);
+		rc = err_ssl(e, -EINVAL, "%s: cannot use certificate", cert);
 	for (i = 1; rc == 0 && i < sk_X509_num(chain); i++)
 		if (SSL_CTX_add1_chain_cert(ctx, sk_X509_value(chain, i)) != 1)
-			rc = err_ssl(e, -EINVAL, "%s: cannot use chain", o->cert);
+			rc = err_ssl(e, -EINVAL, "%s: cannot use chain", cert);
 	if (rc == 0 && SSL_CTX_use_PrivateKey(ctx, key) != 1)
-		rc = err_ssl(e, -EINVAL, "%s: cannot use key", o->key);
+		rc = err_ssl(e, -EINVAL, "%s: cannot use key", keypath);
 	if (rc == 0 && SSL_CTX_check_private_key(ctx) != 1)
-		rc = err_ssl(e, -EINVAL, "%s does not belong to %s", o->key,
-		    o->cert);
+		rc = err_ssl(e, -EINVAL, "%s does not belong to %s", keypath,
+		    cert);
 	EVP_PKEY_free(key);
 	sk_X509_pop_free(chain, X509_free);
 	return rc;
@@ -155,7 +160,7 @@ tlsctx_new(const struct tlsctx_opts *o, SSL_CTX **out, struct err *e)
 	    TUNNEL_GROUPS) != 1)
 		rc = err_ssl(e, -EINVAL, "invalid groups '%s'", o->groups);
 	if (rc == 0)
-		rc = load_identity(ctx, o, e);
+		rc = tlsctx_use_identity(ctx, o->cert, o->key, e);
 	if (rc == 0)
 		rc = load_trust(ctx, o, e);
 	if (rc == 0) {

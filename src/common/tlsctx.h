@@ -31,5 +31,8 @@ struct tlsctx_opts {
 };
 
 int tlsctx_new(const struct tlsctx_opts *o, SSL_CTX **out, struct err *e);
+/* Our certificate (PEM chain, leaf first) and its key, checked to match. */
+int tlsctx_use_identity(SSL_CTX *ctx, const char *cert, const char *key,
+    struct err *e);
 
 #endif

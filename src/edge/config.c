@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/mac.h"
+
 static const struct conf_key edge_keys[] = {
 	{ "cloud", CONF_HOSTPORT, offsetof(struct edge_conf, cloud), 0, 0,
 	    NULL, NULL, CONF_REQUIRED },
@@ -45,6 +47,10 @@ static const struct conf_key edge_keys[] = {
 };
 
 static const char *const mode_names[] = { "tcp", "http", NULL };
+static const char *const mac_from_names[] = {
+	"uri", "cn", "serial", "ou", "san-dns", NULL
+};
+static const char *const tls_min_names[] = { "1.2", "1.3", NULL };
 
 #define LKEY(f) offsetof(struct edge_listener_conf, f)
 static const struct conf_key listener_keys[] = {
@@ -62,6 +68,14 @@ static const struct conf_key listener_keys[] = {
 	    NULL, "60s", 0 },
 	{ "request_timeout", CONF_DURATION, LKEY(request_timeout), 100,
 	    600000, NULL, "10s", 0 },
+	{ "tls_cert", CONF_PATH, LKEY(tls_cert), 0, 0, NULL, NULL, 0 },
+	{ "tls_key", CONF_PATH, LKEY(tls_key), 0, 0, NULL, NULL, 0 },
+	{ "device_ca", CONF_LIST, LKEY(device_ca), 0, 0, NULL, NULL, 0 },
+	{ "mac_from", CONF_ENUM, LKEY(mac_from), 0, 0, mac_from_names, "uri",
+	    0 },
+	{ "mac_allow", CONF_LIST, LKEY(mac_allow), 0, 0, NULL, NULL, 0 },
+	{ "tls_min_version", CONF_ENUM, LKEY(tls_min), 0, 0, tls_min_names,
+	    "1.2", 0 },
 };
 #undef LKEY
 
@@ -104,6 +118,65 @@ static const struct conf_section sections[] = {
 
 static const struct conf_schema schema = { sections, 2 };
 
+/* Device TLS needs its three keys together, HTTP mode, and MACs that
+ * parse; CA paths are relative to the file like every path. */
+static int
+check_device_tls(const struct edge_conf *cf, struct edge_listener_conf *l,
+    struct conf_errors *errs)
+{
+	bool on = l->tls_cert != NULL || l->tls_key != NULL ||
+	    l->device_ca.n > 0;
+	char *dir, *slash;
+	struct err e;
+	uint8_t mac[6];
+	size_t i;
+	int rc = 0;
+
+	if (!on) {
+		if (l->mac_allow.n > 0) {
+			conf_errors_add(errs, cf->path, l->line, "mac_allow",
+			    "needs device TLS (tls_cert, tls_key, device_ca)");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (l->tls_cert == NULL || l->tls_key == NULL || l->device_ca.n == 0) {
+		conf_errors_add(errs, cf->path, l->line, "tls_cert",
+		    "device TLS needs tls_cert, tls_key and device_ca together");
+		return -EINVAL;
+	}
+	if (l->mode != LISTEN_HTTP) {
+		conf_errors_add(errs, cf->path, l->line, "mode",
+		    "device TLS is for mode = http listeners");
+		return -EINVAL;
+	}
+	for (i = 0; i < l->mac_allow.n; i++)
+		if (mac_parse(l->mac_allow.v[i], mac, &e) != 0) {
+			conf_errors_add(errs, cf->path, l->line, "mac_allow",
+			    "%s", e.msg);
+			rc = -EINVAL;
+		}
+	if ((dir = strdup(cf->path)) == NULL)
+		return -ENOMEM;
+	slash = strrchr(dir, '/');
+	if (slash != NULL)
+		slash[1] = '\0';
+	for (i = 0; rc == 0 && slash != NULL && i < l->device_ca.n; i++) {
+		char *p;
+
+		if (l->device_ca.v[i][0] == '/')
+			continue;
+		if (asprintf(&p, "%s%s", dir, l->device_ca.v[i]) < 0) {
+			rc = -ENOMEM;
+			break;
+		}
+		free(l->device_ca.v[i]);
+		l->device_ca.v[i] = p;
+	}
+	free(dir);
+	return rc;
+}
+
 int
 edge_conf_load(const char *path, struct edge_conf **out,
     struct conf_errors *errs)
@@ -125,6 +198,8 @@ edge_conf_load(const char *path, struct edge_conf **out,
 			rc = -EINVAL;
 		}
 	}
+	for (i = 0; rc == 0 && i < cf->nlisteners; i++)
+		rc = check_device_tls(cf, cf->listeners[i], errs);
 	if (rc == 0 && cf->reconnect_max < cf->reconnect_min) {
 		conf_errors_add(errs, path, 0, "reconnect_max",
 		    "must not be below reconnect_min");

@@ -12,6 +12,9 @@
 #include "common/names.h"
 
 enum listener_mode { LISTEN_TCP, LISTEN_HTTP };
+/* Where a device certificate carries its MAC (devtls.h). */
+enum mac_from { MAC_FROM_URI, MAC_FROM_CN, MAC_FROM_SERIAL, MAC_FROM_OU,
+	MAC_FROM_SAN_DNS };
 
 struct edge_listener_conf {
 	char name[NAME_MAX_LEN + 1];
@@ -25,6 +28,12 @@ struct edge_listener_conf {
 	uint64_t max_body;		/* request body, bytes */
 	uint64_t idle_timeout;		/* keep-alive, between requests */
 	uint64_t request_timeout;	/* a whole head; a body between reads */
+	/* device mTLS (HTTP mode): on when tls_cert is set */
+	char *tls_cert, *tls_key;
+	struct strlist device_ca;	/* vendor CA bundles, resolved paths */
+	int mac_from;			/* enum mac_from */
+	struct strlist mac_allow;	/* empty: any trusted device */
+	int tls_min;			/* 0: TLS 1.2, 1: TLS 1.3 */
 };
 
 struct edge_conf {

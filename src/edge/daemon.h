@@ -15,6 +15,7 @@
 
 #include "common/names.h"
 #include "edge/config.h"
+#include "edge/devtls.h"
 #include "edge/httpdev.h"
 #include "edge/uplink.h"
 
@@ -35,6 +36,7 @@ struct edge_listener {
 	struct edge *e;
 	const struct edge_listener_conf *lc;
 	struct evconnlistener *l;
+	struct devtls *devtls;		/* device mTLS, or NULL */
 	char bound[80];
 	struct {
 		uint64_t accepted;	/* device connections */
@@ -45,6 +47,9 @@ struct edge_listener {
 		unsigned http_open;	/* device connections now */
 		uint64_t http_requests;
 		uint64_t http_errors[HD_ERR_COUNT];	/* answered by us */
+		/* device mTLS */
+		uint64_t tls_accepted;
+		uint64_t tls_refused[DT_COUNT];
 	} stats;
 };
 
@@ -58,6 +63,8 @@ struct edge {
 	struct pending *pending;
 	unsigned npending;		/* TCP and HTTP, waiting for the tunnel */
 	struct httpdev *httpdevs;	/* HTTP-mode device connections */
+	struct handshake *handshakes;	/* device TLS handshakes */
+	struct devtls **devtls;		/* per listener, or NULL */
 	bool draining;
 	time_t started;
 	/* who we are, from our certificate */

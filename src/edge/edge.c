@@ -26,6 +26,7 @@
 #include "common/tlsctx.h"
 #include "edge/config.h"
 #include "edge/daemon.h"
+#include "edge/devtls.h"
 #include "edge/httpdev.h"
 #include "edge/metrics.h"
 #include "edge/status.h"
@@ -182,6 +183,11 @@ on_device(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	(void)salen;
 	net_format(sa, device, sizeof(device));
 	net_nodelay(fd);
+	if (li->devtls != NULL) {
+		li->stats.accepted++;
+		devtls_accept(li, fd, device);
+		return;
+	}
 	bev = bufferevent_socket_new(e->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
 		evutil_closesocket(fd);
@@ -235,6 +241,7 @@ bind_listeners(struct edge *e, char *ready, size_t cap)
 
 		li->e = e;
 		li->lc = lc;
+		li->devtls = e->devtls[i];
 		if (net_resolve(&lc->listen, &ss, &sslen, &er) != 0) {
 			fprintf(stderr, "isthmus edge: listener %s: %s\n",
 			    lc->name, er.msg);
@@ -288,6 +295,7 @@ on_terminate(evutil_socket_t sig, short what, void *arg)
 		evconnlistener_disable(e->listeners[i].l);
 	while (e->pending != NULL)
 		pending_free(e->pending);
+	devtls_drop_handshakes(e);
 	httpdev_drain(e);
 	if (uplink_h2(e->up) == NULL) {
 		event_base_loopexit(e->base, NULL);
@@ -333,6 +341,30 @@ load(const char *path, struct edge_conf **cf, SSL_CTX **ctx)
 		edge_conf_free(*cf);
 		*cf = NULL;
 		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Each device-TLS listener's context, so --check finds bad files too. */
+static int
+load_device_tls(struct edge *e)
+{
+	struct err er;
+	size_t i;
+
+	e->devtls = calloc(e->cf->nlisteners + 1, sizeof(*e->devtls));
+	if (e->devtls == NULL)
+		return -ENOMEM;
+	for (i = 0; i < e->cf->nlisteners; i++) {
+		const struct edge_listener_conf *lc = e->cf->listeners[i];
+
+		if (lc->tls_cert == NULL)
+			continue;
+		if (devtls_new(lc, &e->devtls[i], &er) != 0) {
+			fprintf(stderr, "%s:%d: listener %s: %s\n", e->cf->path,
+			    lc->line, lc->name, er.msg);
+			return -EINVAL;
+		}
 	}
 	return 0;
 }
@@ -437,6 +469,10 @@ edge_main(int argc, char **argv)
 		return rc;
 	if (load(path, &e.cf, &e.ctx) != 0)
 		return EXIT_USAGE;
+	if (load_device_tls(&e) != 0) {
+		rc = EXIT_USAGE;
+		goto out;
+	}
 	if (check) {
 		printf("%s: ok\n", path);
 		rc = EXIT_OK;
@@ -454,6 +490,7 @@ out:
 	while (e.pending != NULL)
 		pending_free(e.pending);
 	httpdev_free_all(&e);
+	devtls_drop_handshakes(&e);
 	uplink_free(e.up);
 	log_limit_free(e.lim_device);
 	metrics_http_close(e.metrics);
@@ -471,6 +508,9 @@ out:
 		event_free(e.drain_timer);
 	if (e.base != NULL)
 		event_base_free(e.base);
+	for (i = 0; e.devtls != NULL && i < e.cf->nlisteners; i++)
+		devtls_free(e.devtls[i]);
+	free(e.devtls);
 	SSL_CTX_free(e.ctx);
 	edge_conf_free(e.cf);
 	return rc;

@@ -96,6 +96,28 @@ listener_families(FILE *f, const struct edge *e)
 			    li->stats.http_errors[k]);
 		}
 	}
+	prom_family(f, "isthmus_device_tls_accepted_total", "counter",
+	    "Device TLS handshakes admitted, per device-TLS listener.");
+	for (i = 0; i < e->nlisteners; i++)
+		if (e->listeners[i].devtls != NULL)
+			prom_sample(f, "isthmus_device_tls_accepted_total",
+			    (const char *[]){ "listener",
+			    e->listeners[i].lc->name, NULL },
+			    e->listeners[i].stats.tls_accepted);
+	prom_family(f, "isthmus_device_tls_refused_total", "counter",
+	    "Devices refused at the TLS handshake, per listener and reason.");
+	for (i = 0; i < e->nlisteners; i++) {
+		const struct edge_listener *li = &e->listeners[i];
+
+		if (li->devtls == NULL)
+			continue;
+		for (k = 0; k < DT_COUNT; k++)
+			prom_sample(f, "isthmus_device_tls_refused_total",
+			    (const char *[]){ "listener", li->lc->name,
+			    "reason", devtls_refusal_name(
+			    (enum devtls_refusal)k), NULL },
+			    li->stats.tls_refused[k]);
+	}
 	prom_family(f, "isthmus_streams_refused_total", "counter",
 	    "Device streams the cloud refused, per listener and reason.");
 	for (i = 0; i < e->nlisteners; i++) {

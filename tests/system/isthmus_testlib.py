@@ -362,15 +362,16 @@ class SmallPKI:
 
 def build_leaf(ca, *, cn="forged", nb=None, na=None,
                eku_oids=(CLIENT_AUTH,), signer=None, issuer_name=None,
-               aki_from=None, is_ca=False):
+               aki_from=None, is_ca=False, leaf_key=None, san_uris=()):
     """Build a leaf certificate with cryptography, signed by `signer`
-    (default: the CA's own private key)."""
+    (default: the CA's own private key), for leaf_key (default: a new
+    Ed25519 key), with optional SAN URIs."""
     t = now()
     nb = nb if nb is not None else t - datetime.timedelta(minutes=5)
     na = na if na is not None else t + datetime.timedelta(days=30)
     ca_cert = ca.cert
     signer = signer if signer is not None else ca.private_key
-    leaf_key = ed25519.Ed25519PrivateKey.generate()
+    leaf_key = leaf_key or ed25519.Ed25519PrivateKey.generate()
     ca_ski = ext(ca_cert, x509.SubjectKeyIdentifier).value
     b = (x509.CertificateBuilder()
          .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
@@ -395,6 +396,10 @@ def build_leaf(ca, *, cn="forged", nb=None, na=None,
     if eku_oids:
         b = b.add_extension(x509.ExtendedKeyUsage(list(eku_oids)),
                             critical=False)
+    if san_uris:
+        b = b.add_extension(x509.SubjectAlternativeName(
+            [x509.UniformResourceIdentifier(u) for u in san_uris]),
+            critical=False)
     return b.sign(signer, sign_with(signer))
 
 

@@ -1,0 +1,357 @@
+#include "edge/devtls.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "common/identity.h"
+#include "common/log.h"
+#include "common/loglimit.h"
+#include "common/mac.h"
+#include "common/tls.h"
+#include "common/tlsctx.h"
+#include "edge/daemon.h"
+#include "edge/httpdev.h"
+
+/* TLS 1.2: forward secrecy and AEAD only. TLS 1.3's suites all are. */
+#define DEVICE_TLS12_CIPHERS \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:" \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+
+struct devtls {
+	SSL_CTX *ctx;
+	int mac_from;
+	uint8_t (*allow)[6];
+	size_t nallow;
+};
+
+/* One device's handshake. */
+struct handshake {
+	struct edge_listener *li;
+	struct handshake *next, **pprev;	/* e->handshakes */
+	struct bufferevent *bev;
+	char device[64];
+	char mac[MAC_STR_LEN];
+	int verify_err;
+	int refusal;		/* DT_*, or -1 */
+};
+
+static int hs_idx = -1;
+
+static void
+hs_free(struct handshake *hs, bool free_bev)
+{
+	*hs->pprev = hs->next;
+	if (hs->next != NULL)
+		hs->next->pprev = hs->pprev;
+	if (free_bev)
+		bufferevent_free(hs->bev);
+	free(hs);
+}
+
+static const char *const refusal_names[DT_COUNT] = {
+	[DT_NO_CERT] = "no_cert",
+	[DT_UNTRUSTED] = "untrusted",
+	[DT_EXPIRED] = "expired",
+	[DT_NOT_YET_VALID] = "not_yet_valid",
+	[DT_NO_MAC] = "no_mac",
+	[DT_MAC_NOT_ALLOWED] = "mac_not_allowed",
+	[DT_PROTOCOL] = "protocol",
+	[DT_TIMEOUT] = "timeout",
+	[DT_CLOSED] = "closed",
+};
+
+const char *
+devtls_refusal_name(enum devtls_refusal r)
+{
+	return (unsigned)r < DT_COUNT ? refusal_names[r] : "?";
+}
+
+/* A MAC in free text: the whole of it, or its last 17 or 12 characters
+ * (vendors prefix it: "SEP001122334455"). */
+static bool
+mac_in_text(const char *s, size_t len, uint8_t mac[6])
+{
+	static const size_t tails[] = { 17, 12 };
+	char buf[64];
+	struct err e;
+	size_t i;
+
+	if (len >= sizeof(buf))
+		return false;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	if (mac_parse(buf, mac, &e) == 0)
+		return true;
+	for (i = 0; i < sizeof(tails) / sizeof(tails[0]); i++)
+		if (len > tails[i] && mac_parse(buf + len - tails[i], mac,
+		    &e) == 0)
+			return true;
+	return false;
+}
+
+static bool
+mac_in_subject(X509 *cert, int nid, uint8_t mac[6])
+{
+	X509_NAME *name = X509_get_subject_name(cert);
+	int i = -1;
+
+	while ((i = X509_NAME_get_index_by_NID(name, nid, i)) >= 0) {
+		ASN1_STRING *v = X509_NAME_ENTRY_get_data(
+		    X509_NAME_get_entry(name, i));
+
+		if (mac_in_text((const char *)ASN1_STRING_get0_data(v),
+		    (size_t)ASN1_STRING_length(v), mac))
+			return true;
+	}
+	return false;
+}
+
+static bool
+mac_in_san_dns(X509 *cert, uint8_t mac[6])
+{
+	GENERAL_NAMES *gens = X509_get_ext_d2i(cert, NID_subject_alt_name,
+	    NULL, NULL);
+	bool found = false;
+	int i;
+
+	for (i = 0; !found && i < sk_GENERAL_NAME_num(gens); i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+
+		if (g->type == GEN_DNS)
+			found = mac_in_text((const char *)ASN1_STRING_get0_data(
+			    g->d.dNSName), (size_t)ASN1_STRING_length(
+			    g->d.dNSName), mac);
+	}
+	GENERAL_NAMES_free(gens);
+	return found;
+}
+
+static bool
+cert_mac(const struct devtls *t, X509 *cert, uint8_t mac[6])
+{
+	struct cert_identity id;
+
+	switch (t->mac_from) {
+	case MAC_FROM_CN:
+		return mac_in_subject(cert, NID_commonName, mac);
+	case MAC_FROM_SERIAL:
+		return mac_in_subject(cert, NID_serialNumber, mac);
+	case MAC_FROM_OU:
+		return mac_in_subject(cert, NID_organizationalUnitName, mac);
+	case MAC_FROM_SAN_DNS:
+		return mac_in_san_dns(cert, mac);
+	default:
+		identity_from_cert(cert, &id);
+		if (id.has_mac)
+			memcpy(mac, id.mac, 6);
+		return id.has_mac;
+	}
+}
+
+/* The chain was checked by OpenSSL up to here; at the leaf, the MAC. */
+static int
+verify_cb(int ok, X509_STORE_CTX *x)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(x,
+	    SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct handshake *hs = SSL_get_ex_data(ssl, hs_idx);
+	const struct devtls *t = hs->li->devtls;
+	uint8_t mac[6];
+	size_t i;
+
+	if (!ok) {
+		if (hs->verify_err == 0)
+			hs->verify_err = X509_STORE_CTX_get_error(x);
+		return 0;
+	}
+	if (X509_STORE_CTX_get_error_depth(x) != 0)
+		return 1;
+	if (!cert_mac(t, X509_STORE_CTX_get_current_cert(x), mac)) {
+		hs->refusal = DT_NO_MAC;
+		X509_STORE_CTX_set_error(x, X509_V_ERR_APPLICATION_VERIFICATION);
+		return 0;
+	}
+	mac_format(mac, hs->mac);
+	for (i = 0; i < t->nallow; i++)
+		if (memcmp(t->allow[i], mac, 6) == 0)
+			break;
+	if (t->nallow > 0 && i == t->nallow) {
+		hs->refusal = DT_MAC_NOT_ALLOWED;
+		X509_STORE_CTX_set_error(x, X509_V_ERR_APPLICATION_VERIFICATION);
+		return 0;
+	}
+	return 1;
+}
+
+static enum devtls_refusal
+refusal(struct handshake *hs, short what)
+{
+	unsigned long e = bufferevent_get_openssl_error(hs->bev);
+	int reason = ERR_GET_REASON(e);
+
+	if (hs->refusal >= 0)
+		return (enum devtls_refusal)hs->refusal;
+	switch (hs->verify_err) {
+	case 0: break;
+	case X509_V_ERR_CERT_HAS_EXPIRED: return DT_EXPIRED;
+	case X509_V_ERR_CERT_NOT_YET_VALID: return DT_NOT_YET_VALID;
+	default: return DT_UNTRUSTED;
+	}
+	if (what & BEV_EVENT_TIMEOUT)
+		return DT_TIMEOUT;
+	if (reason == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE)
+		return DT_NO_CERT;
+	if (reason == SSL_R_UNSUPPORTED_PROTOCOL ||
+	    reason == SSL_R_NO_SHARED_CIPHER ||
+	    reason == SSL_R_VERSION_TOO_LOW ||
+	    reason == SSL_R_WRONG_VERSION_NUMBER ||
+	    reason == SSL_R_NO_SHARED_SIGNATURE_ALGORITHMS)
+		return DT_PROTOCOL;
+	return DT_CLOSED;
+}
+
+static void
+handshake_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct handshake *hs = arg;
+	struct edge_listener *li = hs->li;
+	enum devtls_refusal why;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		bufferevent_set_timeouts(bev, NULL, NULL);
+		li->stats.tls_accepted++;
+		log_debug("edge", "device_tls", "listener=%s device=%s mac=%s "
+		    "version=%s", li->lc->name, hs->device, hs->mac,
+		    SSL_get_version(bufferevent_openssl_get_ssl(bev)));
+		SSL_set_ex_data(bufferevent_openssl_get_ssl(bev), hs_idx, NULL);
+		httpdev_start(li, bev, hs->device, hs->mac);
+		hs_free(hs, false);
+		return;
+	}
+	why = refusal(hs, what);
+	li->stats.tls_refused[why]++;
+	log_limited(li->e->lim_device, LOG_INFO, "edge", "device_refused",
+	    "listener=%s device=%s mac=%s reason=%s", li->lc->name,
+	    hs->device, hs->mac[0] ? hs->mac : "-", devtls_refusal_name(why));
+	hs_free(hs, true);
+}
+
+void
+devtls_accept(struct edge_listener *li, evutil_socket_t fd,
+    const char *device)
+{
+	struct handshake *hs = calloc(1, sizeof(*hs));
+	struct timeval tv;
+	SSL *ssl = NULL;
+
+	if (hs == NULL || (ssl = SSL_new(li->devtls->ctx)) == NULL) {
+		free(hs);
+		evutil_closesocket(fd);
+		return;
+	}
+	hs->li = li;
+	hs->refusal = -1;
+	snprintf(hs->device, sizeof(hs->device), "%s", device);
+	SSL_set_ex_data(ssl, hs_idx, hs);
+	hs->bev = bufferevent_openssl_socket_new(li->e->base, fd, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (hs->bev == NULL) {
+		SSL_free(ssl);
+		evutil_closesocket(fd);
+		free(hs);
+		return;
+	}
+	tv.tv_sec = (time_t)(li->lc->request_timeout / 1000);
+	tv.tv_usec = (suseconds_t)(li->lc->request_timeout % 1000) * 1000;
+	bufferevent_set_timeouts(hs->bev, &tv, &tv);
+	bufferevent_setcb(hs->bev, NULL, NULL, handshake_event, hs);
+	bufferevent_enable(hs->bev, EV_READ | EV_WRITE);
+	hs->next = li->e->handshakes;
+	if (hs->next != NULL)
+		hs->next->pprev = &hs->next;
+	hs->pprev = &li->e->handshakes;
+	li->e->handshakes = hs;
+}
+
+void
+devtls_drop_handshakes(struct edge *e)
+{
+	while (e->handshakes != NULL)
+		hs_free(e->handshakes, true);
+}
+
+static int
+load_cas(SSL_CTX *ctx, const struct edge_listener_conf *lc, struct err *e)
+{
+	X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+	size_t i;
+	int rc;
+
+	for (i = 0; i < lc->device_ca.n; i++)
+		if ((rc = tls_load_ca_bundle(lc->device_ca.v[i], store, e)) != 0)
+			return rc;
+	return 0;
+}
+
+int
+devtls_new(const struct edge_listener_conf *lc, struct devtls **out,
+    struct err *e)
+{
+	struct devtls *t = calloc(1, sizeof(*t));
+	size_t i;
+	int rc = 0;
+
+	if (hs_idx < 0)
+		hs_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	if (t == NULL || (t->ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
+		free(t);
+		return err_set(e, -ENOMEM, "cannot create a TLS context");
+	}
+	t->mac_from = lc->mac_from;
+	if (SSL_CTX_set_min_proto_version(t->ctx, lc->tls_min == 1 ?
+	    TLS1_3_VERSION : TLS1_2_VERSION) != 1 ||
+	    SSL_CTX_set_cipher_list(t->ctx, DEVICE_TLS12_CIPHERS) != 1)
+		rc = err_ssl(e, -EINVAL, "cannot set the device TLS versions");
+	if (rc == 0)
+		rc = tlsctx_use_identity(t->ctx, lc->tls_cert, lc->tls_key, e);
+	if (rc == 0)
+		rc = load_cas(t->ctx, lc, e);
+	if (rc == 0 && lc->mac_allow.n > 0 &&
+	    (t->allow = calloc(lc->mac_allow.n, 6)) == NULL)
+		rc = err_set(e, -ENOMEM, "out of memory");
+	for (i = 0; rc == 0 && i < lc->mac_allow.n; i++)
+		rc = mac_parse(lc->mac_allow.v[i], t->allow[t->nallow++], e);
+	if (rc != 0) {
+		devtls_free(t);
+		return rc;
+	}
+	SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER |
+	    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_cb);
+	SSL_CTX_set_options(t->ctx, SSL_OP_NO_COMPRESSION |
+	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_mode(t->ctx, SSL_MODE_RELEASE_BUFFERS);
+	/* No resumption: every connection shows its certificate. */
+	SSL_CTX_set_num_tickets(t->ctx, 0);
+	SSL_CTX_set_session_cache_mode(t->ctx, SSL_SESS_CACHE_OFF);
+	*out = t;
+	return 0;
+}
+
+void
+devtls_free(struct devtls *t)
+{
+	if (t == NULL)
+		return;
+	SSL_CTX_free(t->ctx);
+	free(t->allow);
+	free(t);
+}

@@ -1,0 +1,52 @@
+/*
+ * Device mTLS at an edge listener (HTTP mode). Devices present the
+ * certificate their vendor installed; it must chain to one of the
+ * listener's vendor CA bundles (device_ca) and carry the device's MAC
+ * where mac_from says: our `pki issue device` layout (SAN URI
+ * urn:dev:mac:..., RFC 9039), or the subject CN, serialNumber or OU, or a
+ * SAN DNS name, as other vendors do (a prefix such as Cisco's "SEP" before
+ * the 12 hex digits is allowed). With mac_allow, only those MACs get in.
+ *
+ * TLS 1.2 is allowed here for old device stacks, with ECDHE and AEAD
+ * suites only. A refused device gets a TLS alert, a log line and a count
+ * under its reason; an admitted one goes on as an HTTP device with its
+ * MAC (httpdev.h).
+ */
+#ifndef ISTHMUS_EDGE_DEVTLS_H
+#define ISTHMUS_EDGE_DEVTLS_H
+
+#include <event2/util.h>
+
+#include "common/err.h"
+#include "edge/config.h"
+
+struct devtls;
+struct edge;
+struct edge_listener;
+
+enum devtls_refusal {
+	DT_NO_CERT,		/* the device sent no certificate */
+	DT_UNTRUSTED,		/* not issued by a configured vendor CA */
+	DT_EXPIRED,
+	DT_NOT_YET_VALID,
+	DT_NO_MAC,		/* no MAC where mac_from looks */
+	DT_MAC_NOT_ALLOWED,	/* not in mac_allow */
+	DT_PROTOCOL,		/* TLS version or suites we do not accept */
+	DT_TIMEOUT,		/* no handshake within request_timeout */
+	DT_CLOSED,		/* gone mid-handshake, or a TLS error */
+	DT_COUNT
+};
+
+const char *devtls_refusal_name(enum devtls_refusal r);
+
+/* The listener's TLS context; errors name the file. */
+int devtls_new(const struct edge_listener_conf *lc, struct devtls **out,
+    struct err *e);
+void devtls_free(struct devtls *t);
+/* Starts the handshake of an accepted device socket. */
+void devtls_accept(struct edge_listener *li, evutil_socket_t fd,
+    const char *device);
+/* Closes the devices still in their handshake (shutdown, drain). */
+void devtls_drop_handshakes(struct edge *e);
+
+#endif
