@@ -51,6 +51,7 @@ done
 # customer A asking for a service only B has (to show the refusal)
 sed -e 's/127.0.0.1:9001/127.0.0.1:9011/' -e 's/^service = telemetry/service = billing/' \
     -e 's/^admin_socket = agw.sock/admin_socket = agw-probe.sock/' -e '/^metrics = /d' \
+    -e '/^\[listener config\]/,$d' \
     demo/edge-agw.conf > demo/edge-agw-probe.conf
 printf '\n[service B/billing]\nbackends = 127.0.0.1:8003\n' >> demo/cloud.conf
 grep -E '^\[|^pin|^backends' demo/cloud.conf
@@ -100,6 +101,9 @@ for i in 1 2 3 4; do device a1 9001; done
 
 step "device b1 (LAN B) talks to its server"
 device b1 9002
+
+step "device a1 asks for its configuration over HTTP mode (listener 9080): the request crosses the tunnel as HTTP/2, the server learns tenant and edge"
+device a1 9080
 
 step "customer A asks for B's billing service: refused at the cloud"
 device a1 9011

@@ -12,6 +12,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length).decode(errors="replace")
         print(f"{NAME}: {self.command} {self.path} {body}", flush=True)
+        who = self.headers.get("X-Isthmus-Edge")
+        if who:     # an HTTP service with identity_headers = yes
+            body += (f" (from edge {who} of tenant "
+                     f"{self.headers.get('X-Isthmus-Tenant')}, "
+                     f"{self.headers.get('Forwarded')})")
         reply = f"{NAME} got: {body}\n".encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(reply)))

@@ -27,6 +27,73 @@ iso_time(int64_t t, char *buf, size_t cap)
 }
 
 static void
+http_json(struct json *j, const struct edge_listener *li)
+{
+	char key[8];
+	size_t k;
+
+	json_key(j, "http_requests");
+	json_int(j, (int64_t)li->stats.http_requests);
+	json_key(j, "http_errors");
+	json_begin_object(j);
+	for (k = 0; k < HD_ERR_COUNT; k++) {
+		snprintf(key, sizeof(key), "%d",
+		    httpdev_error_status((enum httpdev_error)k));
+		json_key(j, key);
+		json_int(j, (int64_t)li->stats.http_errors[k]);
+	}
+	json_end_object(j);
+	if (li->devtls == NULL)
+		return;
+	json_key(j, "device_tls");
+	json_begin_object(j);
+	json_key(j, "accepted");
+	json_int(j, (int64_t)li->stats.tls_accepted);
+	json_key(j, "refused");
+	json_begin_object(j);
+	for (k = 0; k < DT_COUNT; k++) {
+		json_key(j, devtls_refusal_name((enum devtls_refusal)k));
+		json_int(j, (int64_t)li->stats.tls_refused[k]);
+	}
+	json_end_object(j);
+	json_end_object(j);
+}
+
+/* Nonzero counters as "what: n, ..." after a label, on their own line. */
+static void
+http_text(const struct edge_listener *li, FILE *f)
+{
+	const char *sep = " (";
+	size_t k;
+
+	fprintf(f, "      http: %llu request%s", (unsigned long long)
+	    li->stats.http_requests, li->stats.http_requests == 1 ? "" : "s");
+	for (k = 0; k < HD_ERR_COUNT; k++) {
+		if (li->stats.http_errors[k] == 0)
+			continue;
+		fprintf(f, "%s%d: %llu", sep, httpdev_error_status(
+		    (enum httpdev_error)k), (unsigned long long)
+		    li->stats.http_errors[k]);
+		sep = ", ";
+	}
+	fprintf(f, "%s\n", sep[0] == ',' ? " answered by the edge)" : "");
+	if (li->devtls == NULL)
+		return;
+	sep = " (";
+	fprintf(f, "      device TLS: %llu admitted", (unsigned long long)
+	    li->stats.tls_accepted);
+	for (k = 0; k < DT_COUNT; k++) {
+		if (li->stats.tls_refused[k] == 0)
+			continue;
+		fprintf(f, "%srefused %s: %llu", sep, devtls_refusal_name(
+		    (enum devtls_refusal)k), (unsigned long long)
+		    li->stats.tls_refused[k]);
+		sep = ", ";
+	}
+	fprintf(f, "%s\n", sep[0] == ',' ? ")" : "");
+}
+
+static void
 status_json(struct edge *e, const struct uplink_info *ui, FILE *f)
 {
 	struct json j;
@@ -94,6 +161,10 @@ status_json(struct edge *e, const struct uplink_info *ui, FILE *f)
 		json_int(&j, (int64_t)li->stats.dropped);
 		json_key(&j, "refused");
 		json_int(&j, (int64_t)refused(li));
+		json_key(&j, "mode");
+		json_string(&j, li->lc->mode == LISTEN_HTTP ? "http" : "tcp");
+		if (li->lc->mode == LISTEN_HTTP)
+			http_json(&j, li);
 		json_end_object(&j);
 	}
 	json_end_array(&j);
@@ -161,6 +232,8 @@ status_text(struct edge *e, const struct uplink_info *ui, FILE *f)
 		    li->lc->service, (unsigned long long)li->stats.accepted,
 		    li->stats.open, (unsigned long long)li->stats.dropped,
 		    refused(li));
+		if (li->lc->mode == LISTEN_HTTP)
+			http_text(li, f);
 	}
 	if (e->npending > 0)
 		fprintf(f, "\n%u device connection%s waiting for the tunnel\n",

@@ -160,6 +160,12 @@ def test_devices_refused_with_reason(site, fleet):
         for _, _, reason in cases:
             assert value(m, "isthmus_device_tls_refused_total",
                          listener="web", reason=reason) == 1, reason
+        st = json.loads(run("status", "-c", edge.conf, "--json",
+                            expect=0).stdout)
+        dt = st["listeners"][0]["device_tls"]
+        assert dt["accepted"] == 0
+        assert {k for k, v in dt["refused"].items() if v} == \
+            {reason for _, _, reason in cases}
         # No refused device reached the backend; the good one still does.
         assert be.requests == []
         r, _ = tls_get(port, fleet.server_ca, fleet.device(fleet.v1, MAC1))

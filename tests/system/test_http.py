@@ -15,6 +15,7 @@ import pytest
 
 from http_lib import (HTTPBackend, closed_after, device, get, pattern,
                       read_response, sha)
+from isthmus_testlib import run
 from tunnel_lib import eventually, scrape, value
 
 HTTP_LISTENER = "mode = http\n"
@@ -26,12 +27,14 @@ def http_site(site):
     backend, port): one HTTP service A/web with one scripted backend."""
     made = []
 
-    def start(svc_opts="", listener_opts="", edge_extra="", backends=None):
+    def start(svc_opts="", listener_opts="", edge_extra="", backends=None,
+              cloud_extra=""):
         be = HTTPBackend()
         made.append(be)
         addrs = backends if backends is not None else [be]
         cloud = site.start("cloud", site.cloud_conf(
-            {"A/web": (addrs, "mode = http\nhealth = none\n" + svc_opts)}))
+            {"A/web": (addrs, "mode = http\nhealth = none\n" + svc_opts)},
+            extra=cloud_extra))
         edge = site.start("edge", site.edge_conf(
             "agw", cloud.port("listen"),
             {"web": ("web", HTTP_LISTENER + listener_opts)},
@@ -354,7 +357,8 @@ def test_tunnel_down_gives_503_after_pending_timeout(site):
 def test_http_metrics(http_site):
     cloud, edge, be, port = http_site(
         svc_opts="response_timeout = 1s",
-        edge_extra="metrics = 127.0.0.1:0")
+        edge_extra="metrics = 127.0.0.1:0",
+        cloud_extra="metrics = 127.0.0.1:0")
     for _ in range(3):
         assert get(port, "/size/1").status == 200
     get(port, "/garbage")
@@ -367,6 +371,21 @@ def test_http_metrics(http_site):
                  service="web") == 4
     assert value(m, "isthmus_http_errors_total", listener="web",
                  service="web", status="400") == 1
+    c = scrape(cloud)
+    assert value(c, "isthmus_http_requests_total", tenant="A",
+                 service="web") == 4
+    assert value(c, "isthmus_http_backend_failures_total", tenant="A",
+                 service="web", status="502") == 1
+    assert value(c, "isthmus_backend_reused_total", tenant="A",
+                 service="web", backend=be.addr) >= 1
+    # isthmus status shows the same, for IT.
+    st = json.loads(run("status", "-c", edge.conf, "--json",
+                        expect=0).stdout)
+    li = st["listeners"][0]
+    assert li["mode"] == "http" and li["http_requests"] == 4
+    assert li["http_errors"]["400"] == 1
+    text = run("status", "-c", edge.conf, expect=0).stdout
+    assert "http: 4 requests (400: 1 answered by the edge)" in text
 
 
 def _free_port():
