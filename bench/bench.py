@@ -41,7 +41,7 @@ TICK = os.sysconf("SC_CLK_TCK")
 NOFILE = 20000
 
 
-MEASURES = ("bulk", "requests", "churn", "idle", "admission")
+MEASURES = ("bulk", "requests", "churn", "http", "idle", "admission")
 ADMIT_EDGES = 1000
 
 
@@ -198,9 +198,9 @@ class Bench:
             time.sleep(0.05)
         raise RuntimeError("the isthmus tunnel did not come up")
 
-    def chain(self, name, backend):
+    def chain(self, name, backend, mode="tcp"):
         """Starts chain `name` in front of backend; returns (device port,
-        [gateway pids])."""
+        [gateway pids]). mode: the isthmus listener and service mode."""
         if name == "direct":
             return backend, []
         front, mid = free_port(), free_port()
@@ -209,10 +209,11 @@ class Bench:
             cloud = t / "cloud.conf"
             cloud.write_text(CLOUD_CONF.format(
                 port=mid, pki=pki, sock="cloud.sock", pin=self.spki("site1"), backend=backend,
-                workers=self.args.workers))
+                workers=self.args.workers, mode=mode))
             edge = t / "edge.conf"
             edge.write_text(EDGE_CONF.format(
-                port=mid, front=front, pki=pki, pin=self.spki("cloudgw")))
+                port=mid, front=front, pki=pki, pin=self.spki("cloudgw"),
+                mode=mode))
             c = self.start("isthmus-cloud", [self.bin, "cloud", "-c", cloud,
                                              "-q"], mid)
             e = self.start("isthmus-edge", [self.bin, "edge", "-c", edge,
@@ -388,13 +389,16 @@ class Bench:
                 r["cpu_per_gb_edge"] = used[0] / (nbytes / 1e9)
                 r["cpu_per_gb_cloud"] = used[1] / (nbytes / 1e9)
 
-        def requests(close):
-            port, pids = self.chain(name, self.backends("http"))
+        def requests(close, mode="tcp"):
+            port, pids = self.chain(name, self.backends("http"), mode)
             cpu0 = sum(cpu_seconds(p) for p in pids)
             rps, total, p50, p99 = self.wrk(port, close)
             key = "churn" if close else "rps"
+            if mode == "http":
+                key = "http_rps"
+                r["http_p99_ms"] = p99
             r[key] = rps
-            if not close:
+            if not close and mode == "tcp":
                 r["p50_ms"], r["p99_ms"] = p50, p99
             if pids:
                 r[f"cpu_per_1k_{key}"] = (sum(cpu_seconds(p) for p in pids)
@@ -414,6 +418,11 @@ class Bench:
             what = "churn" if close else "requests"
             if what in only:
                 self.attempt(name, what, lambda: requests(close))
+        if name == "isthmus" and "http" in only:
+            # The edge parses each request and the cloud keeps backend
+            # connections alive: HTTP mode against the TCP mode above.
+            self.attempt(name, "requests, HTTP mode",
+                         lambda: requests(False, "http"))
         def admission(key, workers):
             port, pid = self.admission_chain(name, workers)
             r[key], r[key + "_cpu"] = self.admit(port, pid)
@@ -465,6 +474,11 @@ ROWS = [
     ("p50_ms", "  latency p50", "ms", False),
     ("p99_ms", "  latency p99", "ms", False),
     ("churn", "connection churn (Connection: close)", "req/s", True),
+    ("http_rps", "small requests, isthmus in HTTP mode (wrk -c50)", "req/s",
+     True),
+    ("http_p99_ms", "  latency p99", "ms", False),
+    ("cpu_per_1k_http_rps", "  CPU of both gateways per 1000 requests",
+     "s", False),
     ("idle_edge_kb", "idle memory per device connection, edge", "KB",
      False),
     ("idle_cloud_kb", "idle memory per device connection, cloud", "KB",
@@ -555,6 +569,12 @@ def report(bench, results, versions):
         lines.append(f"- crypto ceiling: one core seals {ceiling:.1f} "
                      "Gbit/s of AES-256-GCM (openssl speed -evp "
                      "aes-256-gcm, 16 KB blocks)")
+    iso = results.get("isthmus", {})
+    if iso.get("http_rps") and iso.get("rps"):
+        lines.append("- isthmus HTTP mode over TCP mode, small requests: "
+                     f"{statistics.median(iso['http_rps']) / statistics.median(iso['rps']):.2f}"
+                     " (HTTP mode parses every request at the edge and "
+                     "keeps the backend connections alive at the cloud)")
     lines += ["", "| measure | unit | " + " | ".join(chains)
               + " | isthmus/HAProxy | isthmus/stunnel |",
               "|---|---|" + "---|" * (len(chains) + 2)]
@@ -606,6 +626,7 @@ pin = {pin}
 [service bench/app]
 backends = 127.0.0.1:{backend}
 health = none
+mode = {mode}
 """
 
 EDGE_CONF = """\
@@ -621,6 +642,7 @@ admin_socket = edge.sock
 [listener app]
 listen = 127.0.0.1:{front}
 service = app
+mode = {mode}
 """
 
 HAPROXY_COMMON = """\

@@ -90,7 +90,7 @@ static const struct conf_key service_keys[] = {
 	    NULL, "30s", 0 },
 	{ "pool_max_idle", CONF_INT,
 	    offsetof(struct cloud_service, pool_max_idle), 0, 10000, NULL,
-	    "32", 0 },
+	    "256", 0 },
 	{ "health_path", CONF_STRING,
 	    offsetof(struct cloud_service, health_path), 0, 0, NULL, "/", 0 },
 	{ "health_interval", CONF_DURATION,
