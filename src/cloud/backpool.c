@@ -1,18 +1,36 @@
 #include "cloud/backpool.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <event2/buffer.h>
 
+#include "cloud/config.h"
 #include "cloud/worker.h"
 #include "common/netutil.h"
 
 struct pooled {
 	struct worker *w;
 	struct pooled *next, **pprev;
+	/* whose: by name, as a reload makes new service objects */
+	char owner[2 * NAME_MAX_LEN + 2];
 	struct sockaddr_storage ss;
 	struct bufferevent *bev;
 };
+
+static void
+owner_of(const struct cloud_service *svc, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s/%s", svc->tenant_name, svc->name);
+}
+
+static bool
+same(const struct pooled *p, const char *owner,
+    const struct sockaddr_storage *ss)
+{
+	return net_same_addr(&p->ss, ss) && strcmp(p->owner, owner) == 0;
+}
 
 static struct bufferevent *
 unlink_pooled(struct pooled *p)
@@ -44,13 +62,16 @@ idle_read(struct bufferevent *bev, void *arg)
 }
 
 struct bufferevent *
-backpool_take(struct worker *w, const struct sockaddr_storage *ss)
+backpool_take(struct worker *w, const struct cloud_service *svc,
+    const struct sockaddr_storage *ss)
 {
+	char owner[sizeof(((struct pooled *)0)->owner)];
 	struct pooled *p;
 
+	owner_of(svc, owner, sizeof(owner));
 	/* Newest first: the one least likely to have timed out. */
 	for (p = w->idle; p != NULL; p = p->next) {
-		if (net_same_addr(&p->ss, ss)) {
+		if (same(p, owner, ss)) {
 			struct bufferevent *bev = unlink_pooled(p);
 
 			bufferevent_set_timeouts(bev, NULL, NULL);
@@ -62,22 +83,26 @@ backpool_take(struct worker *w, const struct sockaddr_storage *ss)
 }
 
 void
-backpool_put(struct worker *w, const struct sockaddr_storage *ss,
-    struct bufferevent *bev, uint64_t idle_ms, int64_t max_idle)
+backpool_put(struct worker *w, const struct cloud_service *svc,
+    const struct sockaddr_storage *ss, struct bufferevent *bev,
+    uint64_t idle_ms, int64_t max_idle)
 {
+	char owner[sizeof(((struct pooled *)0)->owner)];
 	struct pooled *p, *q;
 	struct timeval tv;
-	int64_t same = 0;
+	int64_t n = 0;
 
+	owner_of(svc, owner, sizeof(owner));
 	for (q = w->idle; q != NULL; q = q->next)
-		same += net_same_addr(&q->ss, ss);
-	if (idle_ms == 0 || same >= max_idle ||
+		n += same(q, owner, ss);
+	if (idle_ms == 0 || n >= max_idle ||
 	    evbuffer_get_length(bufferevent_get_input(bev)) > 0 ||
 	    (p = calloc(1, sizeof(*p))) == NULL) {
 		bufferevent_free(bev);
 		return;
 	}
 	p->w = w;
+	memcpy(p->owner, owner, sizeof(p->owner));
 	p->ss = *ss;
 	p->bev = bev;
 	p->next = w->idle;

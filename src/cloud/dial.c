@@ -74,7 +74,7 @@ dial_next(struct dial *d)
 	}
 	d->tried |= 1ull << i;
 	d->idx = i;
-	if (d->reuse && (bev = backpool_take(d->w, &s->be[i].ss)) != NULL) {
+	if (d->reuse && (bev = backpool_take(d->w, s, &s->be[i].ss)) != NULL) {
 		connected(d, bev, true);
 		return;
 	}

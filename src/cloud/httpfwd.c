@@ -125,8 +125,8 @@ fwd_release(struct fwd *f, bool keep)
 	be = &f->svc->be[f->dial.idx];
 	STAT_SUB(be->active, 1);
 	if (keep)
-		backpool_put(f->w, &be->ss, f->bev, f->svc->pool_idle_timeout,
-		    f->svc->pool_max_idle);
+		backpool_put(f->w, f->svc, &be->ss, f->bev,
+		    f->svc->pool_idle_timeout, f->svc->pool_max_idle);
 	else
 		bufferevent_free(f->bev);
 	f->bev = NULL;
@@ -262,6 +262,9 @@ on_headers_complete(http_parser *p)
 		return -1;
 	if (p->status_code < 200)
 		return p->status_code == 101 ? -1 : 0;	/* 1xx: skipped */
+	for (i = 0; i < f->resp.n; i++)
+		if (!http_value_ok(f->resp.v[i].value, f->resp.v[i].vlen))
+			return -1;	/* not for HTTP/2: 502 */
 	body = !(f->head_method || p->status_code == 204 ||
 	    p->status_code == 304);
 	nv = calloc(f->resp.n + 1, sizeof(*nv));
@@ -294,7 +297,10 @@ on_body(http_parser *p, const char *at, size_t n)
 	if (relay_body_write(f->r, at, n) != 0)
 		return -1;
 	if (relay_body_full(f->r)) {
+		/* The edge's side is slow, not the backend: no timeout
+		 * until the stream takes more. */
 		f->paused = true;
+		evtimer_del(f->timer);
 		http_parser_pause(p, 1);
 	}
 	return 0;
@@ -404,6 +410,7 @@ back_event(struct bufferevent *bev, short what, void *arg)
 
 	(void)bev;
 	if (!f->any_byte && !f->head_sent && f->reused && !f->req_body &&
+	    http_idempotent(relay_info(f->r)->method) &&
 	    evbuffer_get_length(bufferevent_get_input(f->bev)) == 0) {
 		/* A kept-alive connection the backend had just closed: the
 		 * request goes again, on a fresh connection. */
@@ -474,6 +481,7 @@ on_resp_drained(struct relay *r, void *arg)
 	if (!f->paused || f->bev == NULL)
 		return;
 	f->paused = false;
+	arm(f);
 	http_parser_pause(&f->p, 0);
 	/* Parsing goes on from the loop, with what is buffered. */
 	bufferevent_trigger(f->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS |
@@ -509,6 +517,23 @@ static const struct relay_http_ops fwd_ops = {
 	.done = on_done,
 };
 
+static bool
+request_ok(struct relay *r)
+{
+	const struct hdrs *h = relay_hdrs(r);
+	const char *m = relay_info(r)->method;
+	size_t i;
+
+	if (!http_target_ok(relay_path(r), strlen(relay_path(r))) ||
+	    m[0] == '\0' || strpbrk(m, " \t\r\n") != NULL)
+		return false;
+	for (i = 0; i < h->n; i++)
+		if (!http_value_ok(h->v[i].value, h->v[i].vlen) ||
+		    strpbrk(h->v[i].name, " \t\r\n:") != NULL)
+			return false;
+	return true;
+}
+
 void
 httpfwd_start(struct tunnel *t, struct relay *r, struct cloud_service *svc)
 {
@@ -528,6 +553,15 @@ httpfwd_start(struct tunnel *t, struct relay *r, struct cloud_service *svc)
 	f->dial.idx = -1;
 	f->head_method = strcmp(relay_info(r)->method, "HEAD") == 0;
 	hdrs_init(&f->resp);
+	if (!request_ok(r)) {
+		/* nghttp2 refuses such bytes already; the HTTP/1.1 head we
+		 * write must never depend on that alone. */
+		event_free(f->timer);
+		cloud_conf_unref(f->conf);
+		free(f);
+		tunnel_refuse(t, r, svc->name, REFUSE_BAD_REQUEST, 400);
+		return;
+	}
 	if (relay_http_take(r, &fwd_ops, f) != 0) {
 		event_free(f->timer);
 		cloud_conf_unref(f->conf);

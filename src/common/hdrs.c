@@ -164,6 +164,10 @@ hdrs_reader_end(struct hdrs_reader *rd, struct hdrs *h, size_t max)
 		return 0;
 	if (h->n >= max)
 		return -E2BIG;
+	/* http-parser keeps the spaces before the line's end (OWS). */
+	while (rd->vlen > 0 && (rd->value[rd->vlen - 1] == ' ' ||
+	    rd->value[rd->vlen - 1] == '\t'))
+		rd->vlen--;
 	rc = hdrs_add(h, rd->field, rd->flen, rd->value != NULL ? rd->value :
 	    "", rd->vlen);
 	hdrs_reader_reset(rd);

@@ -75,3 +75,43 @@ http_error_response(struct evbuffer *out, int status, const char *why)
 	    "connection: close\r\n\r\n%s\n", status, http_reason(status),
 	    strlen(why) + 1, why) < 0 ? -1 : 0;
 }
+
+bool
+http_value_ok(const char *v, size_t len)
+{
+	size_t i;
+
+	if (len > 0 && (v[0] == ' ' || v[0] == '\t' || v[len - 1] == ' ' ||
+	    v[len - 1] == '\t'))
+		return false;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)v[i];
+
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+bool
+http_target_ok(const char *v, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)v[i];
+
+		if (c <= 0x20 || c == 0x7f)
+			return false;
+	}
+	return len > 0;
+}
+
+bool
+http_idempotent(const char *method)
+{
+	/* Safe methods only: a retried PUT or DELETE may still race with
+	 * a backend that did run the first one. */
+	return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ||
+	    strcmp(method, "OPTIONS") == 0 || strcmp(method, "TRACE") == 0;
+}

@@ -34,6 +34,14 @@ bool http_hop_by_hop(const struct hdrs *h, const char *lname);
 /* Fields that claim an identity: Forwarded, X-Forwarded-*, X-Real-IP,
  * X-Isthmus-*, and the tunnel's own isthmus-*. A device's are dropped. */
 bool http_identity_field(const char *lname);
+/* A field value HTTP/2 carries (RFC 9113 8.2.1): no control characters
+ * but tab, no space or tab at either end. */
+bool http_value_ok(const char *v, size_t len);
+/* A request target HTTP/2 carries: visible ASCII, not empty. */
+bool http_target_ok(const char *v, size_t len);
+/* Methods a gateway may send again after a kept-alive connection failed
+ * before any answer (RFC 9110 9.2.2, safe methods only). */
+bool http_idempotent(const char *method);
 /* A complete response a gateway makes itself: a one-line text body and
  * "connection: close" (the connection ends after it). */
 int http_error_response(struct evbuffer *out, int status, const char *why);

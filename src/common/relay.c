@@ -46,7 +46,11 @@ struct relay {
 	struct event *rev;		/* reads: see peer_readable */
 	bool want_read, paused;		/* reading allowed / input full */
 	unsigned flags;
-	size_t unacked;		/* written to peer, not yet consumed */
+	/* Received stream data not yet given back to HTTP/2 (written to
+	 * the peer, or held by the HTTP-mode owner). Whatever is left when
+	 * the relay goes is given back to the connection's window, or the
+	 * tunnel would slowly stop carrying anything. */
+	size_t unacked;
 	struct relay_info info;
 	struct hdrs hdrs;	/* regular headers received */
 	char *path;		/* :path received */
@@ -109,6 +113,12 @@ peer_want_read(struct relay *r, bool on)
 void
 relay_free(struct relay *r)
 {
+	if (r->unacked > 0) {
+		nghttp2_session_consume_connection(h2conn_session(r->conn),
+		    r->unacked);
+		r->unacked = 0;
+		h2conn_flush(r->conn);
+	}
 	h2conn_unlink(r->conn, r);
 	if (r->ops != NULL)
 		r->ops->done(r, (r->flags & (R_CLOSED | R_RESET | R_H2_EOF |
@@ -531,9 +541,15 @@ relay_abort(struct relay *r)
 	peer_close(r);
 	r->flags |= R_RESET;
 	if (r->ops != NULL) {
+		/* The owner forgets r: what it held is given back now. */
 		r->ops = &detached_ops;
-		if (r->bin != NULL)	/* what arrives until the reset */
+		if (r->bin != NULL)
 			evbuffer_drain(r->bin, evbuffer_get_length(r->bin));
+		if (r->unacked > 0) {
+			nghttp2_session_consume_connection(h2conn_session(
+			    r->conn), r->unacked);
+			r->unacked = 0;
+		}
 	}
 	if (r->flags & R_CLOSED) {
 		relay_free(r);
@@ -601,19 +617,19 @@ relay_on_data(struct relay *r, const uint8_t *data, size_t len)
 
 	h2conn_count_bytes(r->conn, len, 0);
 	if (r->ops != NULL) {
-		if (evbuffer_add(r->bin, data, len) != 0) {
+		if (r->ops == &detached_ops || evbuffer_add(r->bin, data,
+		    len) != 0) {
+			/* Nobody takes it (aborted), or out of memory: the
+			 * owner hears of the reset through done. */
 			nghttp2_session_consume(s, r->id, len);
-			r->flags |= R_RESET;
-			r->ops = &detached_ops;
-			nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, r->id,
-			    NGHTTP2_INTERNAL_ERROR);
+			if (r->ops != &detached_ops && !(r->flags & R_RESET)) {
+				r->flags |= R_RESET;
+				nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE,
+				    r->id, NGHTTP2_INTERNAL_ERROR);
+			}
 			return;
 		}
-		if (r->ops == &detached_ops) {
-			evbuffer_drain(r->bin, len);
-			nghttp2_session_consume(s, r->id, len);
-			return;
-		}
+		r->unacked += len;
 		r->ops->body(r, r->ops_arg);
 		return;
 	}
@@ -772,8 +788,11 @@ relay_body_in_done(const struct relay *r)
 void
 relay_body_ack(struct relay *r, size_t n)
 {
-	if (n == 0 || (r->flags & R_CLOSED))
+	if (n > r->unacked)
+		n = r->unacked;
+	if (n == 0)
 		return;
+	r->unacked -= n;
 	nghttp2_session_consume(h2conn_session(r->conn), r->id, n);
 	h2conn_flush(r->conn);
 }

@@ -38,6 +38,7 @@ struct handshake {
 	struct edge_listener *li;
 	struct handshake *next, **pprev;	/* e->handshakes */
 	struct bufferevent *bev;
+	struct event *timer;	/* the whole handshake's time */
 	char device[64];
 	char mac[MAC_STR_LEN];
 	int verify_err;
@@ -54,6 +55,7 @@ hs_free(struct handshake *hs, bool free_bev)
 		hs->next->pprev = hs->pprev;
 	if (free_bev)
 		bufferevent_free(hs->bev);
+	event_free(hs->timer);
 	free(hs);
 }
 
@@ -85,8 +87,8 @@ mac_in_text(const char *s, size_t len, uint8_t mac[6])
 	struct err e;
 	size_t i;
 
-	if (len >= sizeof(buf))
-		return false;
+	if (len >= sizeof(buf) || memchr(s, '\0', len) != NULL)
+		return false;	/* "aabbccddeeff\0junk" names no device */
 	memcpy(buf, s, len);
 	buf[len] = '\0';
 	if (mac_parse(buf, mac, &e) == 0)
@@ -227,7 +229,6 @@ handshake_event(struct bufferevent *bev, short what, void *arg)
 	enum devtls_refusal why;
 
 	if (what & BEV_EVENT_CONNECTED) {
-		bufferevent_set_timeouts(bev, NULL, NULL);
 		li->stats.tls_accepted++;
 		log_debug("edge", "device_tls", "listener=%s device=%s mac=%s "
 		    "version=%s", li->lc->name, hs->device, hs->mac,
@@ -245,6 +246,17 @@ handshake_event(struct bufferevent *bev, short what, void *arg)
 	hs_free(hs, true);
 }
 
+/* Not a per-read timeout: a device sending its handshake one byte at a
+ * time gets no longer than request_timeout in all. */
+static void
+handshake_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	handshake_event(((struct handshake *)arg)->bev, BEV_EVENT_TIMEOUT,
+	    arg);
+}
+
 void
 devtls_accept(struct edge_listener *li, evutil_socket_t fd,
     const char *device)
@@ -253,7 +265,11 @@ devtls_accept(struct edge_listener *li, evutil_socket_t fd,
 	struct timeval tv;
 	SSL *ssl = NULL;
 
-	if (hs == NULL || (ssl = SSL_new(li->devtls->ctx)) == NULL) {
+	if (hs == NULL || (hs->timer = evtimer_new(li->e->base,
+	    handshake_timeout, hs)) == NULL ||
+	    (ssl = SSL_new(li->devtls->ctx)) == NULL) {
+		if (hs != NULL && hs->timer != NULL)
+			event_free(hs->timer);
 		free(hs);
 		evutil_closesocket(fd);
 		return;
@@ -267,12 +283,13 @@ devtls_accept(struct edge_listener *li, evutil_socket_t fd,
 	if (hs->bev == NULL) {
 		SSL_free(ssl);
 		evutil_closesocket(fd);
+		event_free(hs->timer);
 		free(hs);
 		return;
 	}
 	tv.tv_sec = (time_t)(li->lc->request_timeout / 1000);
 	tv.tv_usec = (suseconds_t)(li->lc->request_timeout % 1000) * 1000;
-	bufferevent_set_timeouts(hs->bev, &tv, &tv);
+	evtimer_add(hs->timer, &tv);
 	bufferevent_setcb(hs->bev, NULL, NULL, handshake_event, hs);
 	bufferevent_enable(hs->bev, EV_READ | EV_WRITE);
 	hs->next = li->e->handshakes;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <event2/buffer.h>
 #include <http_parser.h>
@@ -203,7 +204,8 @@ static void
 exchange_done(struct httpdev *d)
 {
 	d->phase = P_IDLE;
-	if (!d->keepalive || d->peer_eof || d->li->e->draining) {
+	if (!d->keepalive || d->li->e->draining || (d->peer_eof &&
+	    evbuffer_get_length(bufferevent_get_input(d->bev)) == 0)) {
 		dev_close(d);
 		return;
 	}
@@ -299,8 +301,11 @@ on_req_drained(struct relay *r, void *arg)
 	struct httpdev *d = arg;
 
 	(void)r;
-	if (d->body_full)
-		resume_parser(d);
+	if (!d->body_full)
+		return;
+	if (d->phase == P_BODY)
+		arm(d, d->li->lc->request_timeout);
+	resume_parser(d);
 }
 
 static void
@@ -447,6 +452,17 @@ split_target(struct httpdev *d)
 	return 0;
 }
 
+static bool
+values_ok(const struct httpdev *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->req.n; i++)
+		if (!http_value_ok(d->req.v[i].value, d->req.v[i].vlen))
+			return false;
+	return true;
+}
+
 static int
 on_headers_complete(http_parser *p)
 {
@@ -467,9 +483,21 @@ on_headers_complete(http_parser *p)
 		    "HTTP mode; use a TCP listener";
 		return -1;
 	}
-	if (split_target(d) != 0) {
+	if (split_target(d) != 0 || !http_target_ok(d->url, d->url_len)) {
 		d->error = 400;
 		d->why = "bad request target";
+		return -1;
+	}
+	if (!values_ok(d)) {
+		d->error = 400;
+		d->why = "a header value has control characters";
+		return -1;
+	}
+	if (hdrs_get(&d->req, "transfer-encoding") != NULL &&
+	    strcasecmp(hdrs_get(&d->req, "transfer-encoding"),
+	    "chunked") != 0) {
+		d->error = 501;
+		d->why = "only the chunked transfer coding is taken";
 		return -1;
 	}
 	d->keepalive = http_should_keep_alive(p) != 0;
@@ -489,7 +517,9 @@ on_headers_complete(http_parser *p)
 	d->phase = d->has_body ? P_BODY : P_SENT;
 	d->li->stats.http_requests++;
 	dev_submit(d);
-	if (d->r == NULL && !d->closing) {
+	if (d->closing)
+		return -1;	/* answered already: parse nothing more */
+	if (d->r == NULL) {
 		/* Waiting for the tunnel: the body waits in the socket. */
 		pause_parser(d);
 	}
@@ -512,7 +542,9 @@ on_body(http_parser *p, const char *at, size_t n)
 	if (relay_body_write(d->r, at, n) != 0)
 		return -1;
 	if (relay_body_full(d->r)) {
+		/* The cloud is slow, not the device: no body timeout. */
 		d->body_full = true;
+		evtimer_del(d->timer);
 		pause_parser(d);
 	}
 	return 0;
@@ -651,6 +683,9 @@ dev_parse(struct httpdev *d)
 	if (d->peer_eof && !d->paused && (d->phase == P_HEAD ||
 	    d->phase == P_BODY))
 		dev_vanished(d);	/* half-closed inside a request */
+	else if (d->peer_eof && !d->paused && !d->closing &&
+	    d->phase == P_IDLE)
+		dev_close(d);		/* every request it sent is answered */
 }
 
 /* Gone inside a request: its stream is reset, the backend sees the
@@ -699,6 +734,14 @@ dev_event(struct bufferevent *bev, short what, void *arg)
 	struct httpdev *d = arg;
 
 	(void)bev;
+	if (what & BEV_EVENT_TIMEOUT) {
+		log_limited(d->li->e->lim_device, LOG_INFO, "edge",
+		    "device_stalled", "listener=%s service=%s device=%s "
+		    "reason=%s", d->li->lc->name, d->li->lc->service,
+		    d->device, "took no answer bytes for idle_timeout");
+		dev_free(d);
+		return;
+	}
 	if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING) &&
 	    !d->closing && (d->phase == P_SENT || evbuffer_get_length(
 	    bufferevent_get_input(d->bev)) > 0)) {
@@ -751,6 +794,7 @@ httpdev_start(struct edge_listener *li, struct bufferevent *bev,
 {
 	struct edge *e = li->e;
 	struct httpdev *d = calloc(1, sizeof(*d));
+	struct timeval tv;
 
 	if (d == NULL) {
 		bufferevent_free(bev);
@@ -785,6 +829,11 @@ httpdev_start(struct edge_listener *li, struct bufferevent *bev,
 	    li->lc->max_header_size + DEV_IN_SLACK);
 	bufferevent_setwatermark(bev, EV_WRITE, DEV_OUT_LOW, 0);
 	bufferevent_setcb(bev, dev_read, dev_write, dev_event, d);
+	/* An answer the device stops taking holds a share of the tunnel's
+	 * window: idle_timeout without progress ends the connection. */
+	tv.tv_sec = (time_t)(li->lc->idle_timeout / 1000);
+	tv.tv_usec = (suseconds_t)(li->lc->idle_timeout % 1000) * 1000;
+	bufferevent_set_timeouts(bev, NULL, &tv);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 	arm(d, li->lc->idle_timeout);
 	return 0;

@@ -10,6 +10,7 @@ import datetime
 import json
 import socket
 import ssl
+import time
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -217,3 +218,36 @@ def test_bad_device_tls_config_is_refused(site, fleet, opts, message):
     res = run("edge", "-c", conf, "--check")
     assert res.returncode == 2, res
     assert message in res.stderr, res.stderr
+
+
+def test_handshake_trickled_byte_by_byte_times_out(site, fleet):
+    be = HTTPBackend()
+    try:
+        listeners = {"web": fleet.listener(
+            [fleet.v1], "request_timeout = 1s")}
+        cloud, edge = start(site, fleet, listeners, be)
+        s = socket.create_connection(("127.0.0.1",
+                                      edge.port("listener.web")), timeout=10)
+        start_t = time.time()
+        hello = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 40
+        closed = False
+        for b in hello:
+            try:
+                s.send(bytes([b]))
+            except OSError:
+                closed = True
+                break
+            time.sleep(0.2)
+            if time.time() - start_t > 4:
+                break
+        if not closed:
+            s.settimeout(3)
+            try:
+                closed = s.recv(100) == b""
+            except ConnectionError:
+                closed = True
+        assert closed and time.time() - start_t < 4
+        edge.wait_log(r"event=device_refused .*reason=timeout")
+        s.close()
+    finally:
+        be.close()

@@ -394,3 +394,74 @@ def _free_port():
     p = s.getsockname()[1]
     s.close()
     return p
+
+
+def test_abandoned_answers_give_the_tunnel_window_back(http_site):
+    """Answers that devices never took (closed unread, reset) must not
+    shrink the tunnel's connection window: afterwards many more requests
+    than that window holds still go through."""
+    cloud, edge, be, port = http_site()
+    for _ in range(40):             # 40 x 3 MB asked, none read
+        s, conn = device(port)
+        s.sendall(b"GET /size/3000000 HTTP/1.1\r\nHost: d\r\n\r\n")
+        conn.head()
+        s.close()
+    s, conn = device(port)
+    for i in range(300):            # 60 MB more, through one connection
+        s.sendall(b"GET /size/200000 HTTP/1.1\r\nHost: d\r\n\r\n")
+        r = read_response(conn)
+        assert r.status == 200 and len(r.body) == 200000, i
+    s.close()
+
+
+def test_device_that_stops_reading_is_closed(http_site):
+    cloud, edge, be, port = http_site(listener_opts="idle_timeout = 2s\n")
+    s, conn = device(port, timeout=30)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.sendall(b"GET /size/50000000 HTTP/1.1\r\nHost: d\r\n\r\n")
+    edge.wait_log(r"event=device_stalled .*took no answer bytes", timeout=15)
+    s.close()
+    # Its share of the tunnel came back: others are served.
+    assert get(port, "/size/100").body == pattern(100)
+
+
+def test_slow_backend_is_not_a_slow_device(http_site):
+    """The upload waits for a backend that reads late: no 408 for the
+    device, which sends as fast as it may."""
+    cloud, edge, be, port = http_site(listener_opts="request_timeout = 1s\n")
+    body = b"b" * (30 * 1024 * 1024)
+    s, conn = device(port, timeout=60)
+    s.sendall(b"POST /slowread HTTP/1.1\r\nHost: d\r\n"
+              b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    r = read_response(conn)
+    assert r.status == 200, r.body
+    assert json.loads(r.body)["len"] == len(body)
+    s.close()
+
+
+def test_header_values_are_trimmed_or_refused(http_site):
+    cloud, edge, be, port = http_site()
+    r = get(port, "/headers", b"X-Foo: bar  \t\r\n")
+    assert r.status == 200
+    assert dict(json.loads(r.body)["headers"])["x-foo"] == "bar"
+    s, conn = device(port)
+    s.sendall(b"GET /headers HTTP/1.1\r\nHost: d\r\nX-Bad: a\x01b\r\n\r\n")
+    assert read_response(conn).status == 400
+    s.close()
+    s, conn = device(port)
+    s.sendall(b"POST /echo HTTP/1.1\r\nHost: d\r\n"
+              b"Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n")
+    assert read_response(conn).status == 501
+    s.close()
+
+
+def test_pipelined_requests_before_half_close_are_all_answered(http_site):
+    cloud, edge, be, port = http_site()
+    s, conn = device(port)
+    s.sendall(b"GET /size/3 HTTP/1.1\r\nHost: d\r\n\r\n"
+              b"GET /size/4 HTTP/1.1\r\nHost: d\r\n\r\n")
+    s.shutdown(socket.SHUT_WR)
+    assert read_response(conn).body == pattern(3)
+    assert read_response(conn).body == pattern(4)
+    assert closed_after(conn)
+    s.close()
