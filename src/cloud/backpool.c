@@ -9,6 +9,7 @@
 #include "cloud/config.h"
 #include "cloud/worker.h"
 #include "common/netutil.h"
+#include "common/timeval.h"
 
 struct pooled {
 	struct worker *w;
@@ -111,8 +112,7 @@ backpool_put(struct worker *w, const struct cloud_service *svc,
 	p->pprev = &w->idle;
 	w->idle = p;
 	w->nidle++;
-	tv.tv_sec = (time_t)(idle_ms / 1000);
-	tv.tv_usec = (suseconds_t)(idle_ms % 1000) * 1000;
+	tv_ms(&tv, idle_ms);
 	bufferevent_set_timeouts(bev, &tv, NULL);
 	bufferevent_setwatermark(bev, EV_READ, 0, 0);
 	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
@@ -125,10 +125,4 @@ backpool_close(struct worker *w)
 {
 	while (w->idle != NULL)
 		bufferevent_free(unlink_pooled(w->idle));
-}
-
-unsigned
-backpool_idle(struct worker *w)
-{
-	return w->nidle;
 }

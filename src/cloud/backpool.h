@@ -26,6 +26,5 @@ void backpool_put(struct worker *w, const struct cloud_service *svc,
     uint64_t idle_ms, int64_t max_idle);
 /* Closes every idle connection of w. */
 void backpool_close(struct worker *w);
-unsigned backpool_idle(struct worker *w);
 
 #endif

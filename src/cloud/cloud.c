@@ -30,6 +30,7 @@
 #include "common/netutil.h"
 #include "common/stat.h"
 #include "common/tlsctx.h"
+#include "common/timeval.h"
 
 /* Log lines peers cause: 20 at once, then 10 a second, per kind. */
 #define PEER_LOG_BURST		20
@@ -197,8 +198,7 @@ on_terminate(evutil_socket_t sig, short what, void *arg)
 		event_base_loopexit(d->cl.base, NULL);
 		return;
 	}
-	tv.tv_sec = (time_t)(d->cl.conf->drain_timeout / 1000);
-	tv.tv_usec = (suseconds_t)(d->cl.conf->drain_timeout % 1000) * 1000;
+	tv_ms(&tv, d->cl.conf->drain_timeout);
 	d->drain_timer = evtimer_new(d->cl.base, on_drain_timeout, d);
 	if (d->drain_timer != NULL)
 		evtimer_add(d->drain_timer, &tv);

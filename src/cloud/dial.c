@@ -7,6 +7,7 @@
 #include "common/loglimit.h"
 #include "common/netutil.h"
 #include "common/stat.h"
+#include "common/timeval.h"
 
 static void dial_next(struct dial *d);
 
@@ -85,8 +86,7 @@ dial_next(struct dial *d)
 		return;
 	}
 	d->bev = bev;
-	tv.tv_sec = (time_t)(s->connect_timeout / 1000);
-	tv.tv_usec = (suseconds_t)(s->connect_timeout % 1000) * 1000;
+	tv_ms(&tv, s->connect_timeout);
 	bufferevent_set_timeouts(bev, &tv, &tv);
 	bufferevent_setcb(bev, NULL, NULL, dial_event, d);
 	d->in_connect = true;

@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "common/stat.h"
+#include "common/timeval.h"
 
 struct probe {
 	struct health *h;
@@ -30,13 +31,6 @@ struct health {
 	struct probe *probes;
 	size_t nprobes;
 };
-
-static void
-tv_ms(struct timeval *tv, uint64_t ms)
-{
-	tv->tv_sec = (time_t)(ms / 1000);
-	tv->tv_usec = (suseconds_t)(ms % 1000) * 1000;
-}
 
 static void
 probe_result(struct probe *p, bool ok, const char *why)

@@ -22,6 +22,7 @@
 #include "common/loglimit.h"
 #include "common/relay.h"
 #include "common/stat.h"
+#include "common/timeval.h"
 
 /* Backend output: acknowledge request body once the socket took it down
  * to this much. */
@@ -65,8 +66,7 @@ arm(struct fwd *f)
 {
 	struct timeval tv;
 
-	tv.tv_sec = (time_t)(f->svc->response_timeout / 1000);
-	tv.tv_usec = (suseconds_t)(f->svc->response_timeout % 1000) * 1000;
+	tv_ms(&tv, f->svc->response_timeout);
 	evtimer_add(f->timer, &tv);
 }
 

@@ -26,6 +26,7 @@
 #include "common/relay.h"
 #include "common/stat.h"
 #include "common/tlsctx.h"
+#include "common/timeval.h"
 
 struct tunnel {
 	struct cloud *cl;
@@ -400,8 +401,7 @@ tunnel_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa,
 	w->tunnels = t;
 	w->ntunnels++;
 	cloud_unlock(cl);
-	tv.tv_sec = (time_t)(t->conf->handshake_timeout / 1000);
-	tv.tv_usec = (suseconds_t)(t->conf->handshake_timeout % 1000) * 1000;
+	tv_ms(&tv, t->conf->handshake_timeout);
 	bufferevent_set_timeouts(t->bev, &tv, &tv);
 	bufferevent_setcb(t->bev, NULL, NULL, handshake_event, t);
 	bufferevent_enable(t->bev, EV_READ | EV_WRITE);

@@ -806,17 +806,6 @@ relay_body_write(struct relay *r, const void *data, size_t len)
 	return 0;
 }
 
-int
-relay_body_move(struct relay *r, struct evbuffer *src, size_t len)
-{
-	if (len == (size_t)-1)
-		len = evbuffer_get_length(src);
-	if (evbuffer_remove_buffer(src, r->bout, len) != (int)len)
-		return -ENOMEM;
-	resume(r);
-	return 0;
-}
-
 void
 relay_body_end(struct relay *r)
 {

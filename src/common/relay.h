@@ -114,8 +114,6 @@ bool relay_body_in_done(const struct relay *r);
 /* n received body bytes reached their destination: window back. */
 void relay_body_ack(struct relay *r, size_t n);
 int relay_body_write(struct relay *r, const void *data, size_t len);
-/* Moves len bytes of src (all if len is (size_t)-1) to the body. */
-int relay_body_move(struct relay *r, struct evbuffer *src, size_t len);
 void relay_body_end(struct relay *r);
 /* Whether the body to send is over its mark (then drained will run). */
 bool relay_body_full(struct relay *r);

@@ -28,6 +28,8 @@ enum edge_refusal {
 };
 
 const char *edge_refusal_name(enum edge_refusal r);
+/* The reason a refusal's status stands for. */
+enum edge_refusal edge_refusal_of(int status);
 
 struct edge;
 struct log_limit;
@@ -44,7 +46,6 @@ struct edge_listener {
 		uint64_t refused[EDGE_REFUSE_COUNT];
 		unsigned open;		/* streams open now */
 		/* HTTP mode */
-		unsigned http_open;	/* device connections now */
 		uint64_t http_requests;
 		uint64_t http_errors[HD_ERR_COUNT];	/* answered by us */
 		/* device mTLS */

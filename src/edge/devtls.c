@@ -17,6 +17,7 @@
 #include "common/mac.h"
 #include "common/tls.h"
 #include "common/tlsctx.h"
+#include "common/timeval.h"
 #include "edge/daemon.h"
 #include "edge/httpdev.h"
 
@@ -287,8 +288,7 @@ devtls_accept(struct edge_listener *li, evutil_socket_t fd,
 		free(hs);
 		return;
 	}
-	tv.tv_sec = (time_t)(li->lc->request_timeout / 1000);
-	tv.tv_usec = (suseconds_t)(li->lc->request_timeout % 1000) * 1000;
+	tv_ms(&tv, li->lc->request_timeout);
 	evtimer_add(hs->timer, &tv);
 	bufferevent_setcb(hs->bev, NULL, NULL, handshake_event, hs);
 	bufferevent_enable(hs->bev, EV_READ | EV_WRITE);

@@ -24,6 +24,7 @@
 #include "common/relay.h"
 #include "common/tls.h"
 #include "common/tlsctx.h"
+#include "common/timeval.h"
 #include "edge/config.h"
 #include "edge/daemon.h"
 #include "edge/devtls.h"
@@ -69,6 +70,13 @@ edge_refusal_name(enum edge_refusal r)
 	return (unsigned)r < EDGE_REFUSE_COUNT ? refusal_names[r] : "?";
 }
 
+enum edge_refusal
+edge_refusal_of(int status)
+{
+	return status == 403 ? EDGE_REFUSE_UNKNOWN_SERVICE :
+	    status == 503 ? EDGE_REFUSE_NO_BACKEND : EDGE_REFUSE_OTHER;
+}
+
 void
 edge_usage(FILE *f)
 {
@@ -99,8 +107,7 @@ stream_done(struct relay *r, void *arg)
 	li->stats.open--;
 	if (ri->status == 0 || (ri->status >= 200 && ri->status < 300))
 		return;
-	why = ri->status == 403 ? EDGE_REFUSE_UNKNOWN_SERVICE :
-	    ri->status == 503 ? EDGE_REFUSE_NO_BACKEND : EDGE_REFUSE_OTHER;
+	why = edge_refusal_of(ri->status);
 	li->stats.refused[why]++;
 	log_limited(li->e->lim_device, LOG_INFO, "edge", "stream_refused",
 	    "listener=%s service=%s device=%s status=%d reason=%s",
@@ -219,8 +226,7 @@ on_device(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		p->next->pprev = &p->next;
 	p->pprev = &e->pending;
 	e->pending = p;
-	tv.tv_sec = (time_t)(e->cf->pending_timeout / 1000);
-	tv.tv_usec = (suseconds_t)(e->cf->pending_timeout % 1000) * 1000;
+	tv_ms(&tv, e->cf->pending_timeout);
 	evtimer_add(p->timer, &tv);
 }
 
@@ -302,8 +308,7 @@ on_terminate(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	uplink_stop(e->up);
-	tv.tv_sec = (time_t)(e->cf->drain_timeout / 1000);
-	tv.tv_usec = (suseconds_t)(e->cf->drain_timeout % 1000) * 1000;
+	tv_ms(&tv, e->cf->drain_timeout);
 	e->drain_timer = evtimer_new(e->base, on_drain_timeout, e);
 	if (e->drain_timer != NULL)
 		evtimer_add(e->drain_timer, &tv);

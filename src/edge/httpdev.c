@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/loglimit.h"
 #include "common/relay.h"
+#include "common/timeval.h"
 #include "edge/daemon.h"
 
 /* Device output: acknowledge response body to the tunnel once the socket
@@ -86,8 +87,7 @@ arm(struct httpdev *d, uint64_t ms)
 {
 	struct timeval tv;
 
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	tv_ms(&tv, ms);
 	evtimer_add(d->timer, &tv);
 }
 
@@ -121,7 +121,6 @@ dev_free(struct httpdev *d)
 	*d->pprev = d->next;
 	if (d->next != NULL)
 		d->next->pprev = d->pprev;
-	d->li->stats.http_open--;
 	request_reset(d);
 	hdrs_free(&d->req);
 	if (d->timer != NULL)
@@ -228,9 +227,7 @@ on_resp_head(struct relay *r, void *arg)
 
 	d->resp_head = true;
 	if (refused != NULL) {
-		d->li->stats.refused[status == 403 ? EDGE_REFUSE_UNKNOWN_SERVICE
-		    : status == 503 ? EDGE_REFUSE_NO_BACKEND :
-		    EDGE_REFUSE_OTHER]++;
+		d->li->stats.refused[edge_refusal_of(status)]++;
 		log_limited(d->li->e->lim_device, LOG_INFO, "edge",
 		    "stream_refused", "listener=%s service=%s device=%s "
 		    "status=%d reason=%s", d->li->lc->name, d->li->lc->service,
@@ -822,7 +819,6 @@ httpdev_start(struct edge_listener *li, struct bufferevent *bev,
 		d->next->pprev = &d->next;
 	d->pprev = &e->httpdevs;
 	e->httpdevs = d;
-	li->stats.http_open++;
 	/* Reading stops at the head's limit plus some slack while parsing
 	 * waits (a pipelined request behind a slow answer). */
 	bufferevent_setwatermark(bev, EV_READ, 0,
@@ -831,8 +827,7 @@ httpdev_start(struct edge_listener *li, struct bufferevent *bev,
 	bufferevent_setcb(bev, dev_read, dev_write, dev_event, d);
 	/* An answer the device stops taking holds a share of the tunnel's
 	 * window: idle_timeout without progress ends the connection. */
-	tv.tv_sec = (time_t)(li->lc->idle_timeout / 1000);
-	tv.tv_usec = (suseconds_t)(li->lc->idle_timeout % 1000) * 1000;
+	tv_ms(&tv, li->lc->idle_timeout);
 	bufferevent_set_timeouts(bev, NULL, &tv);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 	arm(d, li->lc->idle_timeout);

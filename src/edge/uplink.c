@@ -20,6 +20,7 @@
 #include "common/relay.h"
 #include "common/tls.h"
 #include "common/tlsctx.h"
+#include "common/timeval.h"
 
 struct uplink {
 	struct event_base *base;
@@ -114,13 +115,6 @@ struct h2conn *
 uplink_h2(struct uplink *u)
 {
 	return u->admitted ? u->h2 : NULL;
-}
-
-static void
-tv_ms(struct timeval *tv, uint64_t ms)
-{
-	tv->tv_sec = (time_t)(ms / 1000);
-	tv->tv_usec = (suseconds_t)(ms % 1000) * 1000;
 }
 
 /* Exponential backoff from reconnect_min to reconnect_max, with "equal
