@@ -23,13 +23,15 @@ struct command {
 };
 
 static const struct command commands[] = {
+	{ "cache", "list or purge a running edge's HTTP cache", cache_main,
+	    cache_usage },
 	{ "cloud", "run the multi-tenant cloud gateway", cloud_main,
 	    cloud_usage },
 	{ "edge", "run the site gateway that carries devices to the cloud",
 	    edge_main, edge_usage },
 	{ "pki", "create CAs; issue, revoke, show and verify certificates",
 	    pki_main, pki_usage },
-	{ "status", "show a running cloud's tunnels, streams and backends",
+	{ "status", "show a running gateway's tunnels, streams and backends",
 	    status_main, status_usage },
 };
 

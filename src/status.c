@@ -29,10 +29,8 @@ static const char usage_status[] =
 "  --socket PATH      the admin socket itself\n"
 "  --json             machine-readable output\n";
 
-/* The admin socket named by a cloud or an edge config (told apart by its
- * [cloud] or [edge] section). *out is malloc'd. */
-static int
-socket_from_conf(const char *path, char **out)
+int
+status_socket_from_conf(const char *path, char **out)
 {
 	struct conf_errors errs;
 	struct cloud_conf *cc = NULL;
@@ -116,7 +114,7 @@ status_main(int argc, char **argv)
 		return cli_usage_error("status", usage_status,
 		    "give either --socket PATH or -c CONF");
 	if (conf != NULL) {
-		if (socket_from_conf(conf, &conf_sock) != 0)
+		if (status_socket_from_conf(conf, &conf_sock) != 0)
 			return EXIT_USAGE;
 		sock = conf_sock;
 	}

@@ -6,5 +6,12 @@
 /* "isthmus status" */
 int status_main(int argc, char **argv);
 void status_usage(FILE *f);
+/* The admin socket named by a cloud or an edge config (told apart by its
+ * [cloud] or [edge] section); *out is malloc'd. Errors on stderr. */
+int status_socket_from_conf(const char *path, char **out);
+
+/* "isthmus cache" (cachectl.c) */
+int cache_main(int argc, char **argv);
+void cache_usage(FILE *f);
 
 #endif

@@ -741,6 +741,14 @@ relay_http_request(struct h2conn *c, const nghttp2_nv *nv, size_t n,
 	return 0;
 }
 
+void
+relay_http_rebind(struct relay *r, const struct relay_http_ops *ops,
+    void *arg)
+{
+	r->ops = ops;
+	r->ops_arg = arg;
+}
+
 int
 relay_http_take(struct relay *r, const struct relay_http_ops *ops, void *arg)
 {

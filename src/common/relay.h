@@ -102,6 +102,10 @@ struct relay_http_ops {
 int relay_http_request(struct h2conn *c, const nghttp2_nv *nv, size_t n,
     bool body, const struct relay_http_ops *ops, void *arg,
     struct relay **out);
+/* Client: a new owner takes the stream (from inside its head callback,
+ * before any body was delivered). */
+void relay_http_rebind(struct relay *r, const struct relay_http_ops *ops,
+    void *arg);
 /* Server: the owner takes a request stream in HTTP mode; -ENOMEM leaves
  * r as it was (refuse it). */
 int relay_http_take(struct relay *r, const struct relay_http_ops *ops,

@@ -44,6 +44,11 @@ static const struct conf_key edge_keys[] = {
 	    0, 0, NULL, "edge.sock", 0 },
 	{ "metrics", CONF_HOSTPORT, offsetof(struct edge_conf, metrics), 0, 0,
 	    NULL, NULL, CONF_PORT0 | CONF_LOOPBACK },
+	{ "cache_dir", CONF_PATH, offsetof(struct edge_conf, cache_dir), 0, 0,
+	    NULL, "cache", 0 },
+	{ "cache_max_size", CONF_SIZE,
+	    offsetof(struct edge_conf, cache_max_size), 1024 * 1024, INT64_MAX,
+	    NULL, "1g", 0 },
 };
 
 static const char *const mode_names[] = { "tcp", "http", NULL };
@@ -76,6 +81,7 @@ static const struct conf_key listener_keys[] = {
 	{ "mac_allow", CONF_LIST, LKEY(mac_allow), 0, 0, NULL, NULL, 0 },
 	{ "tls_min_version", CONF_ENUM, LKEY(tls_min), 0, 0, tls_min_names,
 	    "1.2", 0 },
+	{ "cache", CONF_BOOL, LKEY(cache), 0, 0, NULL, "off", 0 },
 };
 #undef LKEY
 
@@ -200,6 +206,13 @@ edge_conf_load(const char *path, struct edge_conf **out,
 	}
 	for (i = 0; rc == 0 && i < cf->nlisteners; i++)
 		rc = check_device_tls(cf, cf->listeners[i], errs);
+	for (i = 0; rc == 0 && i < cf->nlisteners; i++)
+		if (cf->listeners[i]->cache &&
+		    cf->listeners[i]->mode != LISTEN_HTTP) {
+			conf_errors_add(errs, path, cf->listeners[i]->line,
+			    "cache", "the cache is for mode = http listeners");
+			rc = -EINVAL;
+		}
 	if (rc == 0 && cf->reconnect_max < cf->reconnect_min) {
 		conf_errors_add(errs, path, 0, "reconnect_max",
 		    "must not be below reconnect_min");

@@ -6,6 +6,7 @@
 #ifndef ISTHMUS_EDGE_CONFIG_H
 #define ISTHMUS_EDGE_CONFIG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "common/config.h"
@@ -34,6 +35,8 @@ struct edge_listener_conf {
 	int mac_from;			/* enum mac_from */
 	struct strlist mac_allow;	/* empty: any trusted device */
 	int tls_min;			/* 0: TLS 1.2, 1: TLS 1.3 */
+	/* HTTP mode: answer GET and HEAD from the edge's cache */
+	bool cache;
 };
 
 struct edge_conf {
@@ -47,6 +50,8 @@ struct edge_conf {
 	uint64_t pending_timeout, handshake_timeout, drain_timeout;
 	char *admin_socket;
 	struct hostport metrics;	/* host "" when not served */
+	char *cache_dir;		/* listeners with cache = on share it */
+	uint64_t cache_max_size;
 	struct edge_listener_conf **listeners;
 	size_t nlisteners;
 };

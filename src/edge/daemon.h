@@ -31,6 +31,7 @@ const char *edge_refusal_name(enum edge_refusal r);
 /* The reason a refusal's status stands for. */
 enum edge_refusal edge_refusal_of(int status);
 
+struct cache;
 struct edge;
 struct log_limit;
 
@@ -66,6 +67,7 @@ struct edge {
 	struct httpdev *httpdevs;	/* HTTP-mode device connections */
 	struct handshake *handshakes;	/* device TLS handshakes */
 	struct devtls **devtls;		/* per listener, or NULL */
+	struct cache *cache;		/* when a listener has cache = on */
 	bool draining;
 	time_t started;
 	/* who we are, from our certificate */

@@ -25,6 +25,7 @@
 #include "common/tls.h"
 #include "common/tlsctx.h"
 #include "common/timeval.h"
+#include "edge/cache.h"
 #include "edge/config.h"
 #include "edge/daemon.h"
 #include "edge/devtls.h"
@@ -381,6 +382,15 @@ on_admin(const char *cmd, FILE *f, void *arg)
 
 	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "status json") == 0)
 		edge_status(e, strcmp(cmd, "status") != 0, f);
+	else if (strncmp(cmd, "cache ", 6) == 0 && e->cache == NULL)
+		fprintf(f, "error: no listener has cache = on\n");
+	else if (strcmp(cmd, "cache list") == 0 ||
+	    strcmp(cmd, "cache list json") == 0)
+		cache_list(e->cache, strcmp(cmd, "cache list") != 0, f);
+	else if (strcmp(cmd, "cache purge") == 0)
+		cache_purge(e->cache, NULL, f);
+	else if (strncmp(cmd, "cache purge ", 12) == 0)
+		cache_purge(e->cache, cmd + 12, f);
 	else
 		fprintf(f, "error: unknown request '%.64s'\n", cmd);
 }
@@ -419,6 +429,26 @@ serve_admin(struct edge *e)
 	return 0;
 }
 
+/* The cache, when a listener wants it; errors on stderr. */
+static int
+open_cache(struct edge *e)
+{
+	struct err er;
+	size_t i;
+
+	for (i = 0; i < e->cf->nlisteners; i++)
+		if (e->cf->listeners[i]->cache)
+			break;
+	if (i == e->cf->nlisteners)
+		return 0;
+	if (cache_open(e->base, e->cf->cache_dir, e->cf->cache_max_size,
+	    &e->cache, &er) != 0) {
+		fprintf(stderr, "isthmus edge: %s\n", er.msg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int
 serve(struct edge *e)
 {
@@ -426,7 +456,7 @@ serve(struct edge *e)
 	size_t n;
 
 	note_identity(e);
-	if (bind_listeners(e, ready, sizeof(ready)) != 0 ||
+	if (open_cache(e) != 0 || bind_listeners(e, ready, sizeof(ready)) != 0 ||
 	    serve_admin(e) != 0)
 		return EXIT_FAIL;
 	n = strlen(ready);
@@ -495,6 +525,7 @@ out:
 	while (e.pending != NULL)
 		pending_free(e.pending);
 	httpdev_free_all(&e);
+	cache_free(e.cache);	/* after its readers, before the tunnel */
 	devtls_drop_handshakes(&e);
 	uplink_free(e.up);
 	log_limit_free(e.lim_device);

@@ -17,11 +17,14 @@
 #include "common/loglimit.h"
 #include "common/relay.h"
 #include "common/timeval.h"
+#include "edge/cache.h"
 #include "edge/daemon.h"
 
 /* Device output: acknowledge response body to the tunnel once the socket
  * took it down to this much. */
 #define DEV_OUT_LOW (16u * 1024)
+/* Device output: read more of a cached body below this much queued. */
+#define DEV_OUT_HIGH (256u * 1024)
 /* Input held while a pipelined request waits for the one before it. */
 #define DEV_IN_SLACK (64u * 1024)
 
@@ -53,8 +56,10 @@ struct httpdev {
 	bool keepalive, head_method, has_body;
 	int error;			/* the answer parsing stopped for */
 	const char *why;
-	/* its stream */
+	/* its stream, or its answer from the cache */
 	struct relay *r;
+	struct cache_reader *cr;
+	struct evbuffer *scratch;	/* a cached body's chunk */
 	bool waiting;			/* for the tunnel */
 	bool resp_head, resp_done;
 	enum framing framing;
@@ -116,6 +121,9 @@ dev_free(struct httpdev *d)
 
 	if (d->r != NULL)
 		relay_abort(d->r);	/* HTTP mode: no callback after this */
+	cache_reader_free(d->cr);
+	if (d->scratch != NULL)
+		evbuffer_free(d->scratch);
 	if (d->waiting)
 		e->npending--;
 	*d->pprev = d->next;
@@ -140,6 +148,8 @@ dev_close(struct httpdev *d)
 		relay_abort(d->r);
 		d->r = NULL;
 	}
+	cache_reader_free(d->cr);
+	d->cr = NULL;
 	if (evbuffer_get_length(bufferevent_get_output(d->bev)) == 0 &&
 	    !d->in_parse) {
 		dev_free(d);
@@ -215,24 +225,15 @@ exchange_done(struct httpdev *d)
 
 /* The relay's callbacks (inside the HTTP/2 session). */
 
+/* The response head to the device, from the tunnel or the cache; its
+ * framing follows from the request and Content-Length. */
 static void
-on_resp_head(struct relay *r, void *arg)
+write_head(struct httpdev *d, int status, const struct hdrs *h)
 {
-	struct httpdev *d = arg;
 	struct evbuffer *out = bufferevent_get_output(d->bev);
-	const struct hdrs *h = relay_hdrs(r);
-	int status = relay_info(r)->status;
-	const char *refused = hdrs_get(h, HTTP_REFUSED_FIELD);
 	size_t i;
 
 	d->resp_head = true;
-	if (refused != NULL) {
-		d->li->stats.refused[edge_refusal_of(status)]++;
-		log_limited(d->li->e->lim_device, LOG_INFO, "edge",
-		    "stream_refused", "listener=%s service=%s device=%s "
-		    "status=%d reason=%s", d->li->lc->name, d->li->lc->service,
-		    d->device, status, refused);
-	}
 	if (d->head_method || status == 204 || status == 304)
 		d->framing = FR_NONE;
 	else if (hdrs_get(h, "content-length") != NULL)
@@ -262,6 +263,24 @@ on_resp_head(struct relay *r, void *arg)
 	else if (d->p.http_minor == 0)
 		evbuffer_add(out, "connection: keep-alive\r\n", 24);
 	evbuffer_add(out, "\r\n", 2);
+}
+
+static void
+on_resp_head(struct relay *r, void *arg)
+{
+	struct httpdev *d = arg;
+	const struct hdrs *h = relay_hdrs(r);
+	int status = relay_info(r)->status;
+	const char *refused = hdrs_get(h, HTTP_REFUSED_FIELD);
+
+	if (refused != NULL) {
+		d->li->stats.refused[edge_refusal_of(status)]++;
+		log_limited(d->li->e->lim_device, LOG_INFO, "edge",
+		    "stream_refused", "listener=%s service=%s device=%s "
+		    "status=%d reason=%s", d->li->lc->name, d->li->lc->service,
+		    d->device, status, refused);
+	}
+	write_head(d, status, h);
 }
 
 static void
@@ -334,6 +353,132 @@ static const struct relay_http_ops dev_ops = {
 	.drained = on_req_drained,
 	.done = on_stream_done,
 };
+
+/* Answers from the cache (cache.h); these run from the loop. */
+
+static int submit_request(struct httpdev *d, const struct hdrs *extra,
+    const struct relay_http_ops *ops, void *arg, struct relay **out);
+
+/* Moves the cached body to the device while its socket takes it. */
+static void
+pump(struct httpdev *d)
+{
+	struct evbuffer *out = bufferevent_get_output(d->bev);
+	bool eof = false;
+	long n;
+
+	while (d->cr != NULL && !d->closing &&
+	    evbuffer_get_length(out) < DEV_OUT_HIGH) {
+		if (d->framing == FR_LENGTH || d->framing == FR_UNTIL_CLOSE)
+			n = cache_read(d->cr, out, DEV_OUT_HIGH, &eof);
+		else {
+			n = cache_read(d->cr, d->scratch, DEV_OUT_HIGH, &eof);
+			if (n > 0 && d->framing == FR_CHUNKED) {
+				evbuffer_add_printf(out, "%lx\r\n", n);
+				evbuffer_add_buffer(out, d->scratch);
+				evbuffer_add(out, "\r\n", 2);
+			}
+			evbuffer_drain(d->scratch,
+			    evbuffer_get_length(d->scratch));
+		}
+		if (n < 0) {
+			dev_close(d);	/* the device sees a cut answer */
+			return;
+		}
+		if (eof) {
+			cache_reader_free(d->cr);
+			d->cr = NULL;
+			d->resp_done = true;
+			if (d->framing == FR_CHUNKED)
+				evbuffer_add(out, "0\r\n\r\n", 5);
+			exchange_done(d);
+			return;
+		}
+		if (n == 0)
+			return;		/* ready runs when there is more */
+	}
+}
+
+static void
+cache_head(void *arg, int status, const struct hdrs *h)
+{
+	struct httpdev *d = arg;
+
+	write_head(d, status, h);
+	pump(d);
+}
+
+static void
+cache_ready(void *arg)
+{
+	pump(arg);
+}
+
+static void
+cache_pass(void *arg)
+{
+	struct httpdev *d = arg;
+
+	d->cr = NULL;
+	dev_submit(d);
+}
+
+static void
+cache_failed(void *arg)
+{
+	struct httpdev *d = arg;
+
+	d->cr = NULL;
+	dev_close(d);
+}
+
+static void
+cache_adopt(void *arg, struct relay *r)
+{
+	struct httpdev *d = arg;
+
+	d->cr = NULL;
+	d->r = r;
+	relay_http_rebind(r, &dev_ops, d);
+	d->li->stats.open++;
+	on_resp_head(r, d);
+}
+
+static int
+cache_fetch(void *arg, const struct hdrs *extra,
+    const struct relay_http_ops *ops, void *ops_arg, struct relay **out)
+{
+	return submit_request(arg, extra, ops, ops_arg, out);
+}
+
+static const struct cache_reader_ops cache_ops = {
+	.head = cache_head,
+	.ready = cache_ready,
+	.pass = cache_pass,
+	.failed = cache_failed,
+	.adopt = cache_adopt,
+	.fetch = cache_fetch,
+};
+
+/* Whether the cache answers (or will) the request just read. */
+static bool
+from_cache(struct httpdev *d)
+{
+	struct edge *e = d->li->e;
+	const char *host = hdrs_get(&d->req, "host");
+	struct cache_request q;
+
+	if (!d->li->lc->cache || e->cache == NULL || d->has_body)
+		return false;
+	if (d->scratch == NULL && (d->scratch = evbuffer_new()) == NULL)
+		return false;
+	q.service = d->li->lc->service;
+	q.host = host != NULL ? host : "";
+	q.path = d->url;
+	q.method = http_method_str(d->p.method);
+	q.req = &d->req;
+	return cache_get(e->cache, &q, &cache_ops, d, &d->cr) == 1;
+}
 
 /* http-parser callbacks: limits are checked as bytes arrive, so a device
  * cannot make us hold more than max_header_size of its head. */
@@ -513,6 +658,10 @@ on_headers_complete(http_parser *p)
 		    "HTTP/1.1 100 Continue\r\n\r\n", 25);
 	d->phase = d->has_body ? P_BODY : P_SENT;
 	d->li->stats.http_requests++;
+	if (from_cache(d)) {
+		evtimer_del(d->timer);
+		return 0;
+	}
 	dev_submit(d);
 	if (d->closing)
 		return -1;	/* answered already: parse nothing more */
@@ -575,37 +724,39 @@ static const http_parser_settings parser_settings = {
 #define NV(n, v, vl) ((nghttp2_nv){ (uint8_t *)(uintptr_t)(n), \
 	(uint8_t *)(uintptr_t)(v), strlen(n), (vl), NGHTTP2_NV_FLAG_NONE })
 
+/* What a fill for the cache leaves out of the device's request: it
+ * fetches the whole body, unconditionally (or on the cache's own
+ * validators). */
+static bool
+conditional_field(const char *name)
+{
+	return strcmp(name, "range") == 0 || strcmp(name, "if-range") == 0 ||
+	    strncmp(name, "if-", 3) == 0;
+}
+
 /* The request as an HTTP/2 request on the tunnel: the service is the
  * authority, the device's Host and address travel in isthmus- fields,
- * hop-by-hop fields and identity claims stay behind. */
-static void
-dev_submit(struct httpdev *d)
+ * hop-by-hop fields and identity claims stay behind. extra: a fill's
+ * fields instead of the device's conditions, or NULL. */
+static int
+submit_request(struct httpdev *d, const struct hdrs *extra,
+    const struct relay_http_ops *ops, void *arg, struct relay **out)
 {
-	struct edge *e = d->li->e;
-	struct h2conn *h2 = uplink_h2(e->up);
+	struct h2conn *h2 = uplink_h2(d->li->e->up);
 	const char *method = http_method_str(d->p.method);
 	const char *host = hdrs_get(&d->req, "host");
 	nghttp2_nv *nv;
 	size_t n = 0, i;
 	int rc;
 
-	if (h2 == NULL) {
-		if (!d->waiting) {
-			d->waiting = true;
-			e->npending++;
-			arm(d, e->cf->pending_timeout);
-		}
-		return;
-	}
-	if (d->waiting) {
-		d->waiting = false;
-		e->npending--;
-	}
-	nv = calloc(d->req.n + 8, sizeof(*nv));
-	if (nv == NULL) {
-		dev_fail(d, 503, "out of memory");
-		return;
-	}
+	if (h2 == NULL)
+		return -EAGAIN;
+	nv = calloc(d->req.n + 8 + (extra != NULL ? extra->n : 0),
+	    sizeof(*nv));
+	if (nv == NULL)
+		return -ENOMEM;
+	if (extra != NULL)
+		method = "GET";		/* a fill for a HEAD gets the body */
 	nv[n++] = NV(":method", method, strlen(method));
 	nv[n++] = NV(":scheme", "http", 4);
 	nv[n++] = NV(":authority", d->li->lc->service,
@@ -621,12 +772,38 @@ dev_submit(struct httpdev *d)
 
 		if (http_hop_by_hop(&d->req, f->name) ||
 		    http_identity_field(f->name) || strcmp(f->name,
-		    "host") == 0 || strcmp(f->name, "expect") == 0)
+		    "host") == 0 || strcmp(f->name, "expect") == 0 ||
+		    (extra != NULL && conditional_field(f->name)))
 			continue;
 		nv[n++] = NV(f->name, f->value, f->vlen);
 	}
-	rc = relay_http_request(h2, nv, n, d->has_body, &dev_ops, d, &d->r);
+	for (i = 0; extra != NULL && i < extra->n; i++)
+		nv[n++] = NV(extra->v[i].name, extra->v[i].value,
+		    extra->v[i].vlen);
+	rc = relay_http_request(h2, nv, n, d->has_body, ops, arg, out);
 	free(nv);
+	return rc;
+}
+
+static void
+dev_submit(struct httpdev *d)
+{
+	struct edge *e = d->li->e;
+	int rc;
+
+	if (uplink_h2(e->up) == NULL) {
+		if (!d->waiting) {
+			d->waiting = true;
+			e->npending++;
+			arm(d, e->cf->pending_timeout);
+		}
+		return;
+	}
+	if (d->waiting) {
+		d->waiting = false;
+		e->npending--;
+	}
+	rc = submit_request(d, NULL, &dev_ops, d, &d->r);
 	if (rc != 0) {
 		d->r = NULL;
 		dev_fail(d, 503, "the tunnel cannot take a stream now");
@@ -720,6 +897,10 @@ dev_write(struct bufferevent *bev, void *arg)
 	if (d->r != NULL && d->unacked > pending) {
 		relay_body_ack(d->r, d->unacked - pending);
 		d->unacked = pending;
+	}
+	if (d->cr != NULL) {
+		pump(d);	/* may end d */
+		return;
 	}
 	if (d->closing && pending == 0)
 		dev_free(d);

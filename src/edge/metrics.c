@@ -1,6 +1,7 @@
 #include "edge/metrics.h"
 
 #include "common/prom.h"
+#include "edge/cache.h"
 #include "edge/daemon.h"
 
 static void
@@ -132,6 +133,62 @@ listener_families(FILE *f, const struct edge *e)
 	}
 }
 
+static void
+cache_families(FILE *f, struct cache *c)
+{
+	const struct cache_stats *cs = cache_stats(c);
+	size_t k;
+
+	prom_family(f, "isthmus_cache_requests_total", "counter",
+	    "Requests on cache = on listeners, per result: hit (fresh "
+	    "entry), miss (fetched for it), coalesced (joined a fetch in "
+	    "progress), revalidated (stale, confirmed by a 304), stale (served "
+	    "with the cloud out of reach), bypass (went upstream).");
+	for (k = 0; k < CR_COUNT; k++)
+		prom_sample(f, "isthmus_cache_requests_total",
+		    (const char *[]){ "result",
+		    cache_result_name((enum cache_result)k), NULL },
+		    cs->requests[k]);
+	prom_family(f, "isthmus_cache_served_bytes_total", "counter",
+	    "Body bytes sent to devices from the cache.");
+	prom_sample(f, "isthmus_cache_served_bytes_total", NULL,
+	    cs->bytes_served);
+	prom_family(f, "isthmus_cache_saved_bytes_total", "counter",
+	    "Body bytes sent to devices from the cache that did not cross "
+	    "the tunnel for them.");
+	prom_sample(f, "isthmus_cache_saved_bytes_total", NULL,
+	    cs->bytes_saved);
+	prom_family(f, "isthmus_cache_fetched_bytes_total", "counter",
+	    "Body bytes fetched from the cloud into the cache.");
+	prom_sample(f, "isthmus_cache_fetched_bytes_total", NULL,
+	    cs->bytes_fetched);
+	prom_family(f, "isthmus_cache_bytes", "gauge",
+	    "Bytes the cache holds on disk (bodies and metadata).");
+	prom_sample(f, "isthmus_cache_bytes", NULL, cs->size);
+	prom_family(f, "isthmus_cache_max_bytes", "gauge",
+	    "cache_max_size.");
+	prom_sample(f, "isthmus_cache_max_bytes", NULL, cs->max_size);
+	prom_family(f, "isthmus_cache_entries", "gauge",
+	    "Entries in the cache, including those being fetched.");
+	prom_sample(f, "isthmus_cache_entries", NULL, cs->entries);
+	prom_family(f, "isthmus_cache_evictions_total", "counter",
+	    "Entries dropped to stay within cache_max_size.");
+	prom_sample(f, "isthmus_cache_evictions_total", NULL, cs->evictions);
+	prom_family(f, "isthmus_cache_damaged_total", "counter",
+	    "Entries found damaged (digest mismatch, missing or resized "
+	    "body, bad metadata) and dropped.");
+	prom_sample(f, "isthmus_cache_damaged_total", NULL, cs->corrupt);
+	prom_family(f, "isthmus_cache_write_errors_total", "counter",
+	    "Responses that could not be written to cache_dir.");
+	prom_sample(f, "isthmus_cache_write_errors_total", NULL,
+	    cs->write_errors);
+	prom_family(f, "isthmus_cache_uncacheable_total", "counter",
+	    "Fetched responses that could not be stored (no-store, private, "
+	    "confidential, status, too large) and went to the device only.");
+	prom_sample(f, "isthmus_cache_uncacheable_total", NULL,
+	    cs->uncacheable);
+}
+
 void
 edge_metrics(FILE *f, void *arg)
 {
@@ -145,4 +202,6 @@ edge_metrics(FILE *f, void *arg)
 	prom_family(f, "isthmus_devices_pending", "gauge",
 	    "Device connections waiting for the tunnel.");
 	prom_sample(f, "isthmus_devices_pending", NULL, e->npending);
+	if (e->cache != NULL)
+		cache_families(f, e->cache);
 }

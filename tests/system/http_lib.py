@@ -13,6 +13,9 @@ Backend paths (GET or HEAD unless said):
   /cut/N            promises N bytes, sends N/2, closes
   /sleep/MS         waits MS before answering
   /slowread (POST)  reads nothing for 2 s, then the body as /echo
+  files[path]       a stored file (see HTTPBackend.serve_file): its
+                    headers, ETag and Last-Modified, 304 for a matching
+                    If-None-Match or If-Modified-Since
 """
 
 import hashlib
@@ -132,6 +135,7 @@ class HTTPBackend:
         self.connections = 0
         self.requests = []
         self.sent = 0               # body bytes written, all connections
+        self.files = {}
         self.lock = threading.Lock()
         self.closed = threading.Event()
         self._stop = False
@@ -179,10 +183,54 @@ class HTTPBackend:
             c.close()
             self.closed.set()
 
+    def serve_file(self, path, body, headers=b"", etag=None,
+                   last_modified=None, status=200, chunked=False):
+        """From now on path answers body with these header lines (bytes,
+        each ending CRLF), an ETag and Last-Modified when given."""
+        self.files[path] = dict(body=body, headers=headers, etag=etag,
+                                last_modified=last_modified, status=status,
+                                chunked=chunked)
+
+    def count(self, path, method="GET"):
+        with self.lock:
+            return sum(1 for r in self.requests
+                       if r.path == path and r.method == method)
+
+    def _file(self, c, req, f):
+        extra = f["headers"]
+        if f["etag"] is not None:
+            extra += b"ETag: %s\r\n" % f["etag"].encode()
+        if f["last_modified"] is not None:
+            extra += b"Last-Modified: %s\r\n" % f["last_modified"].encode()
+        inm = req.header("if-none-match")
+        ims = req.header("if-modified-since")
+        if (inm is not None and inm == f["etag"]) or (
+                inm is None and ims is not None and
+                ims == f["last_modified"]):
+            c.sendall(b"HTTP/1.1 304 Not Modified\r\n" + extra + b"\r\n")
+            return
+        body = f["body"]
+        if f["chunked"]:
+            c.sendall(b"HTTP/1.1 %d X\r\n" % f["status"] + extra +
+                      b"Transfer-Encoding: chunked\r\n\r\n")
+            for i in range(0, len(body), 100000):
+                piece = body[i:i + 100000]
+                self._send(c, b"%x\r\n" % len(piece) + piece + b"\r\n")
+            c.sendall(b"0\r\n\r\n")
+            return
+        c.sendall(b"HTTP/1.1 %d X\r\n" % f["status"] + extra +
+                  b"Content-Length: %d\r\n\r\n" % len(body))
+        if req.method != "HEAD":
+            self._send(c, body)
+
     def _answer(self, c, req):
         """Writes the answer; False ends the connection."""
         parts = req.path.split("/")
         head_only = req.method == "HEAD"
+
+        if req.path in self.files:
+            self._file(c, req, self.files[req.path])
+            return True
 
         def reply(status, body=b"", extra=b"", length=True):
             h = b"HTTP/1.1 %d X\r\n" % status + extra

@@ -1,0 +1,413 @@
+"""The edge's HTTP cache (listener cache = on): firmware fetched once for a
+fleet, RFC 9111 freshness and revalidation, ranges and conditionals from
+disk, digests, eviction, restarts, and confidential answers that never
+touch the disk.
+
+Real edge and cloud processes, real TLS, a scripted backend (http_lib).
+"""
+
+import hashlib
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from http_lib import HTTPBackend, device, get, read_response, sha
+from isthmus_testlib import run
+from tunnel_lib import eventually, scrape, value
+
+FW = "/fw/phone-9.2.bin"
+LONG = b"Cache-Control: max-age=3600\r\n"
+
+
+@pytest.fixture
+def cache_site(site):
+    """start(listener_opts="", edge_extra="", svc_opts="") -> Cached: a
+    cloud with one HTTP service A/web, an edge whose listener caches."""
+    made = []
+
+    class Cached:
+        pass
+
+    def start(listener_opts="", edge_extra="", svc_opts=""):
+        k = Cached()
+        k.be = HTTPBackend()
+        made.append(k.be)
+        k.cache_dir = site.tmp / "edge-cache"
+        k.cloud = site.start("cloud", site.cloud_conf(
+            {"A/web": ([k.be], "mode = http\nhealth = none\n" + svc_opts)}))
+        k.conf = site.edge_conf(
+            "agw", k.cloud.port("listen"),
+            {"web": ("web", "mode = http\ncache = on\n" + listener_opts)},
+            extra=f"cache_dir = {k.cache_dir}\nmetrics = 127.0.0.1:0\n"
+            + edge_extra)
+
+        def start_edge():
+            k.edge = site.start("edge", k.conf)
+            k.edge.wait_log(r"event=tunnel_up")
+            k.port = k.edge.port("listener.web")
+
+        def restart_edge():
+            k.edge.stop()
+            start_edge()
+
+        def metric(name, **labels):
+            return value(scrape(k.edge), name, **labels)
+
+        k.restart_edge = restart_edge
+        k.metric = metric
+        start_edge()
+        return k
+
+    yield start
+    for be in made:
+        be.close()
+
+
+def cache_cli(k, *args, expect=0):
+    return run("cache", *args, "-c", str(k.conf), expect=expect)
+
+
+def bodies(k):
+    return sorted(p for p in k.cache_dir.iterdir() if p.suffix == ".body")
+
+
+def test_fleet_of_50_devices_fetches_firmware_once(cache_site):
+    k = cache_site()
+    fw = os.urandom(20 * 1024 * 1024)
+    k.be.serve_file(FW, fw, LONG, etag='"fw-9.2"')
+    results = [None] * 50
+    start = threading.Barrier(50)
+
+    def fetch(i):
+        s, conn = device(k.port, timeout=120)
+        try:
+            start.wait()
+            s.sendall(f"GET {FW} HTTP/1.1\r\nHost: device.example\r\n"
+                      "\r\n".encode())
+            r = read_response(conn)
+            results[i] = (r.status, hashlib.sha256(r.body).hexdigest())
+        finally:
+            s.close()
+
+    threads = [threading.Thread(target=fetch, args=(i,)) for i in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(180)
+    assert results == [(200, sha(fw))] * 50
+    # One upstream fetch for the whole fleet.
+    assert k.be.count(FW) == 1
+    assert k.metric("isthmus_cache_requests_total", result="miss") == 1
+    assert k.metric("isthmus_cache_requests_total", result="coalesced") + \
+        k.metric("isthmus_cache_requests_total", result="hit") == 49
+    assert k.metric("isthmus_cache_saved_bytes_total") == 49 * len(fw)
+    assert k.metric("isthmus_cache_fetched_bytes_total") == len(fw)
+    # Stored once on disk, 0600, with its metadata.
+    [body] = bodies(k)
+    assert body.read_bytes() == fw
+    assert body.stat().st_mode & 0o777 == 0o600
+    assert body.with_suffix(".meta").stat().st_mode & 0o777 == 0o600
+    assert k.cache_dir.stat().st_mode & 0o777 == 0o700
+
+    # A restart keeps the entry: the next device is served from disk
+    # (after its digest was checked once).
+    k.restart_edge()
+    k.edge.wait_log(r"event=opened .*entries=1")
+    r = get(k.port, FW)
+    assert r.status == 200 and sha(r.body) == sha(fw)
+    assert k.be.count(FW) == 1
+    assert k.metric("isthmus_cache_requests_total", result="hit") == 1
+    assert int(r.header("age")) >= 0
+
+
+def test_range_requests_from_the_cache(cache_site):
+    k = cache_site()
+    data = os.urandom(100000)
+    k.be.serve_file(FW, data, LONG, etag='"r1"')
+    assert get(k.port, FW).body == data
+    cases = [
+        (b"bytes=0-99", 206, 0, 99),
+        (b"bytes=99990-", 206, 99990, 99999),
+        (b"bytes=-10", 206, 99990, 99999),
+        (b"bytes=50000-999999", 206, 50000, 99999),
+    ]
+    for rng, status, a, b in cases:
+        r = get(k.port, FW, b"Range: " + rng + b"\r\n")
+        assert r.status == status, rng
+        assert r.header("content-range") == f"bytes {a}-{b}/100000"
+        assert r.body == data[a:b + 1]
+        assert int(r.header("content-length")) == b - a + 1
+    # Beyond the end: 416 with the length.
+    r = get(k.port, FW, b"Range: bytes=100000-\r\n")
+    assert r.status == 416
+    assert r.header("content-range") == "bytes */100000"
+    assert r.body == b""
+    # Several ranges, or a malformed one: the whole body (RFC 9110 14.2).
+    for rng in (b"bytes=0-1,5-6", b"bytes=abc", b"pages=1-2"):
+        r = get(k.port, FW, b"Range: " + rng + b"\r\n")
+        assert r.status == 200 and r.body == data
+    # If-Range: the current ETag gets the part, another the whole body.
+    r = get(k.port, FW, b'Range: bytes=0-9\r\nIf-Range: "r1"\r\n')
+    assert r.status == 206 and r.body == data[:10]
+    r = get(k.port, FW, b'Range: bytes=0-9\r\nIf-Range: "old"\r\n')
+    assert r.status == 200 and r.body == data
+    # All from one upstream fetch.
+    assert k.be.count(FW) == 1
+
+
+def test_conditional_requests_answered_from_the_cache(cache_site):
+    k = cache_site()
+    lm = "Tue, 03 Nov 2026 10:00:00 GMT"
+    k.be.serve_file(FW, b"firmware", LONG, etag='"c1"', last_modified=lm)
+    assert get(k.port, FW).body == b"firmware"
+    r = get(k.port, FW, b'If-None-Match: "c1"\r\n')
+    assert r.status == 304 and r.body == b""
+    assert r.header("etag") == '"c1"'
+    assert r.header("cache-control") == "max-age=3600"
+    r = get(k.port, FW, b'If-None-Match: "other", W/"c1"\r\n')
+    assert r.status == 304      # weak comparison
+    r = get(k.port, FW, b'If-None-Match: "other"\r\n')
+    assert r.status == 200 and r.body == b"firmware"
+    r = get(k.port, FW, b"If-Modified-Since: " + lm.encode() + b"\r\n")
+    assert r.status == 304
+    r = get(k.port, FW, b"If-Modified-Since: Mon, 02 Nov 2026 10:00:00 "
+            b"GMT\r\n")
+    assert r.status == 200
+    # If-None-Match wins over If-Modified-Since.
+    r = get(k.port, FW, b'If-None-Match: "x"\r\nIf-Modified-Since: '
+            + lm.encode() + b"\r\n")
+    assert r.status == 200
+    assert k.be.count(FW) == 1
+    # A miss with a condition: the cache fetches the whole body
+    # unconditionally, then answers the condition itself.
+    k.be.serve_file("/fw/b", b"bee", LONG, etag='"b1"')
+    r = get(k.port, "/fw/b", b'If-None-Match: "b1"\r\n')
+    assert r.status == 304
+    upstream = [q for q in k.be.requests if q.path == "/fw/b"][0]
+    assert upstream.header("if-none-match") is None
+    assert get(k.port, "/fw/b").body == b"bee"
+    assert k.be.count("/fw/b") == 1
+
+
+def test_stale_entry_is_revalidated_with_its_validators(cache_site):
+    k = cache_site()
+    lm = "Tue, 03 Nov 2026 10:00:00 GMT"
+    k.be.serve_file(FW, b"v1", b"Cache-Control: max-age=1\r\n",
+                    etag='"v1"', last_modified=lm)
+    assert get(k.port, FW).body == b"v1"
+    assert get(k.port, FW).body == b"v1"
+    assert k.be.count(FW) == 1
+    time.sleep(1.2)
+    # Stale: a conditional request; the 304 makes it fresh again.
+    r = get(k.port, FW)
+    assert r.status == 200 and r.body == b"v1"
+    revalidation = [q for q in k.be.requests if q.path == FW][1]
+    assert revalidation.header("if-none-match") == '"v1"'
+    assert revalidation.header("if-modified-since") == lm
+    assert k.metric("isthmus_cache_requests_total",
+                    result="revalidated") == 1
+    assert get(k.port, FW).body == b"v1"
+    assert k.be.count(FW) == 2
+    # Changed upstream: the next revalidation brings the new body.
+    k.be.serve_file(FW, b"v2-new", b"Cache-Control: max-age=60\r\n",
+                    etag='"v2"')
+    time.sleep(1.2)
+    assert get(k.port, FW).body == b"v2-new"
+    assert get(k.port, FW).body == b"v2-new"
+    assert k.be.count(FW) == 3
+    assert len(bodies(k)) == 1      # the old body is gone
+
+
+def test_freshness_rules(cache_site):
+    k = cache_site()
+    now = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())
+    later = time.strftime("%a, %d %b %Y %H:%M:%S GMT",
+                          time.gmtime(time.time() + 3600))
+    files = {
+        # stored and fresh
+        "/max-age": (LONG, True),
+        "/s-maxage": (b"Cache-Control: max-age=0, s-maxage=3600\r\n", True),
+        "/expires": (b"Date: %s\r\nExpires: %s\r\n" % (now.encode(),
+                                                       later.encode()), True),
+        # always revalidated
+        "/no-cache": (b"Cache-Control: no-cache\r\n", False),
+        "/expired": (b"Expires: 0\r\n", False),
+        "/max-age-0": (b"Cache-Control: max-age=0\r\n", False),
+    }
+    for path, (hdr, _) in files.items():
+        k.be.serve_file(path, path.encode(), hdr, etag='"e"')
+    for path, (_, fresh) in files.items():
+        for _ in range(2):
+            assert get(k.port, path).body == path.encode()
+        assert k.be.count(path) == (1 if fresh else 2), path
+    # A device asking for no-cache or max-age=0 gets a revalidation.
+    get(k.port, "/max-age", b"Cache-Control: no-cache\r\n")
+    get(k.port, "/s-maxage", b"Pragma: no-cache\r\n")
+    get(k.port, "/expires", b"Cache-Control: max-age=0\r\n")
+    for path in ("/max-age", "/s-maxage", "/expires"):
+        assert k.be.count(path) == 2, path
+
+
+def test_uncacheable_answers_reach_each_device_and_are_not_stored(
+        cache_site):
+    k = cache_site()
+    k.be.serve_file("/nostore", b"a", b"Cache-Control: no-store\r\n")
+    k.be.serve_file("/private", b"b", b"Cache-Control: private\r\n")
+    k.be.serve_file("/cookie", b"c", LONG + b"Set-Cookie: s=1\r\n")
+    k.be.serve_file("/plain", b"d")         # no freshness, no validator
+    k.be.serve_file("/vary-star", b"e", LONG + b"Vary: *\r\n")
+    k.be.serve_file("/error", b"f", LONG, status=500)
+    for path in ("/nostore", "/private", "/cookie", "/plain", "/vary-star",
+                 "/error"):
+        for _ in range(3):
+            r = get(k.port, path)
+            assert r.body == {"/nostore": b"a", "/private": b"b",
+                              "/cookie": b"c", "/plain": b"d",
+                              "/vary-star": b"e", "/error": b"f"}[path]
+        assert k.be.count(path) == 3, path
+    # Requests with credentials, or no-store, go upstream every time.
+    k.be.serve_file("/fw/x", b"x", LONG)
+    for hdr in (b"Authorization: Bearer t\r\n", b"Cookie: a=b\r\n",
+                b"Cache-Control: no-store\r\n"):
+        assert get(k.port, "/fw/x", hdr).body == b"x"
+    assert k.be.count("/fw/x") == 3
+    # Other methods go up and drop the URL's entry (RFC 9111 4.4).
+    assert get(k.port, "/fw/x").body == b"x"
+    assert get(k.port, "/fw/x").body == b"x"
+    assert k.be.count("/fw/x") == 4
+    get(k.port, "/fw/x", b"Content-Length: 0\r\n", method=b"POST")
+    assert get(k.port, "/fw/x").body == b"x"
+    assert k.be.count("/fw/x") == 5
+    assert bodies(k) == [p for p in bodies(k) if p.read_bytes() == b"x"]
+    assert len(bodies(k)) == 1
+
+
+def test_vary_keeps_one_entry_per_variant(cache_site):
+    k = cache_site()
+    k.be.serve_file(FW, b"same-for-now", LONG + b"Vary: Accept-Encoding\r\n")
+    for enc in (b"gzip", b"identity", b"gzip", b"identity"):
+        assert get(k.port, FW, b"Accept-Encoding: " + enc +
+                   b"\r\n").status == 200
+    assert get(k.port, FW).status == 200    # no such field: a third
+    assert get(k.port, FW).status == 200
+    assert k.be.count(FW) == 3
+    assert len(bodies(k)) == 3
+
+
+def test_damaged_entry_is_detected_and_fetched_again(cache_site):
+    k = cache_site()
+    data = os.urandom(3 * 1024 * 1024)
+    k.be.serve_file(FW, data, LONG)
+    assert sha(get(k.port, FW).body) == sha(data)
+    [body] = bodies(k)
+    # Flip one byte in the middle; the size stays the same.
+    with open(body, "r+b") as f:
+        f.seek(1500000)
+        b = f.read(1)
+        f.seek(1500000)
+        f.write(bytes([b[0] ^ 0xff]))
+    r = get(k.port, FW)
+    assert r.status == 200 and sha(r.body) == sha(data)
+    k.edge.wait_log(r"event=entry_damaged .*reason=\"?body digest mismatch")
+    assert k.be.count(FW) == 2
+    assert k.metric("isthmus_cache_damaged_total") == 1
+    [body2] = bodies(k)
+    assert body2.read_bytes() == data
+    # Damage while the edge is down is found after the restart, before
+    # any byte of it is served; a truncated body too.
+    k.edge.stop()
+    with open(body2, "r+b") as f:
+        f.truncate(1000)
+    k.restart_edge()
+    k.edge.wait_log(r"event=entry_dropped")
+    r = get(k.port, FW)
+    assert sha(r.body) == sha(data)
+    assert k.be.count(FW) == 3
+
+
+def test_lru_eviction_keeps_the_cache_within_its_size(cache_site):
+    k = cache_site(edge_extra="cache_max_size = 3m\n")
+    objs = {f"/fw/{i}": os.urandom(900 * 1024) for i in range(4)}
+    for p, d in objs.items():
+        k.be.serve_file(p, d, LONG)
+    for p in ("/fw/0", "/fw/1", "/fw/2"):
+        assert get(k.port, p).body == objs[p]
+    assert get(k.port, "/fw/0").body == objs["/fw/0"]   # used again
+    assert get(k.port, "/fw/3").body == objs["/fw/3"]   # evicts /fw/1
+    assert k.metric("isthmus_cache_evictions_total") == 1
+    assert k.metric("isthmus_cache_bytes") <= 3 * 1024 * 1024
+    on_disk = sum(p.stat().st_size for p in k.cache_dir.iterdir())
+    assert on_disk == k.metric("isthmus_cache_bytes")
+    for p in ("/fw/0", "/fw/2", "/fw/3", "/fw/1"):
+        assert get(k.port, p).body == objs[p]
+    assert [k.be.count(p) for p in sorted(objs)] == [1, 2, 1, 1]
+    # An object larger than the whole cache passes through, unstored.
+    big = os.urandom(4 * 1024 * 1024)
+    k.be.serve_file("/fw/big", big, LONG)
+    assert sha(get(k.port, "/fw/big").body) == sha(big)
+    assert sha(get(k.port, "/fw/big").body) == sha(big)
+    assert k.be.count("/fw/big") == 2
+
+
+def test_cache_list_and_purge(cache_site):
+    k = cache_site()
+    k.be.serve_file("/fw/a.bin", b"A" * 1000, LONG, etag='"a"')
+    k.be.serve_file("/fw/b.bin", b"B" * 2000, b"Cache-Control: max-age=0\r\n",
+                    etag='"b"')
+    get(k.port, "/fw/a.bin")
+    get(k.port, "/fw/a.bin")
+    get(k.port, "/fw/b.bin")
+    out = cache_cli(k, "list").stdout
+    assert "http://device.example/fw/a.bin (web)" in out
+    assert "fresh" in out and "stale" in out
+    listing = json.loads(cache_cli(k, "list", "--json").stdout)
+    byurl = {e["url"]: e for e in listing["entries"]}
+    a = byurl["http://device.example/fw/a.bin"]
+    assert a["bytes"] == 1000 and a["state"] == "fresh" and a["hits"] == 1
+    assert a["etag"] == '"a"' and a["service"] == "web"
+    assert byurl["http://device.example/fw/b.bin"]["state"] == "stale"
+    # Purge one by its URL, then everything.
+    out = cache_cli(k, "purge", "http://device.example/fw/a.bin").stdout
+    assert "purged 1 entries (1000 bytes)" in out
+    get(k.port, "/fw/a.bin")
+    assert k.be.count("/fw/a.bin") == 2
+    assert "purged 1 entries" in cache_cli(k, "purge", "/fw/b.bin").stdout
+    assert "purged 1 entries" in cache_cli(k, "purge").stdout
+    assert bodies(k) == []
+    assert json.loads(cache_cli(k, "list", "--json").stdout)["entries"] == []
+    # Bad use is refused with the reason.
+    res = cache_cli(k, "frobnicate", expect=2)
+    assert "say list or purge" in res.stderr or "list" in res.stderr
+    res = run("cache", "list", expect=2)
+    assert "--socket PATH or -c CONF" in res.stderr
+
+
+def test_cache_needs_an_http_listener(site, tmp_path):
+    conf = site.edge_conf("agw", 1, {"t": ("web", "cache = on\n")})
+    res = run("edge", "-c", str(conf), "--check", expect=2)
+    assert "cache" in res.stderr and "mode = http" in res.stderr
+
+
+def test_stale_entry_serves_while_the_cloud_is_unreachable(cache_site):
+    k = cache_site(edge_extra="pending_timeout = 1s\n")
+    k.be.serve_file("/fw/ok", b"keep", b"Cache-Control: max-age=1\r\n",
+                    etag='"k"')
+    k.be.serve_file("/fw/strict", b"strict",
+                    b"Cache-Control: max-age=1, must-revalidate\r\n",
+                    etag='"s"')
+    assert get(k.port, "/fw/ok").body == b"keep"
+    assert get(k.port, "/fw/strict").body == b"strict"
+    k.cloud.stop()
+    k.edge.wait_log(r"event=tunnel_down")
+    time.sleep(1.1)
+    r = get(k.port, "/fw/ok")
+    assert r.status == 200 and r.body == b"keep"
+    assert k.metric("isthmus_cache_requests_total", result="stale") == 1
+    # must-revalidate: never served stale; the device waits for the
+    # tunnel like any request, then gets 503.
+    r = get(k.port, "/fw/strict")
+    assert r.status == 503
