@@ -41,8 +41,14 @@ TICK = os.sysconf("SC_CLK_TCK")
 NOFILE = 20000
 
 
-MEASURES = ("bulk", "requests", "churn", "http", "idle", "admission")
+MEASURES = ("bulk", "requests", "churn", "http", "idle", "admission",
+            "cache")
 ADMIT_EDGES = 1000
+# the cache measure: one file of CACHE_SIZE bytes, fetched through the
+# isthmus edge's cache and through nginx proxy_cache
+CACHE_SIDES = ("isthmus", "nginx")
+CACHE_SIZE = 1 << 20
+CACHE_PATH = "/firmware.bin"
 
 
 def free_port():
@@ -87,11 +93,80 @@ def cpu_seconds(pid):
     return (int(f[11]) + int(f[12])) / TICK
 
 
-def rss_kb(pid):
+def rss_kb(pid, field="VmRSS"):
+    """VmRSS (or VmHWM: the peak) of pid, in KB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1])
     return 0
+
+
+def child_pid(parent, prefix, timeout=10):
+    """The child of parent whose command line starts with prefix (nginx's
+    worker process), found from /proc."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for d in Path("/proc").iterdir():
+            if not d.name.isdigit():
+                continue
+            try:
+                stat = (d / "stat").read_text().rsplit(")", 1)[1].split()
+                cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ")
+            except OSError:
+                continue
+            if int(stat[1]) == parent and cmd.decode(
+                    errors="replace").startswith(prefix):
+                return int(d.name)
+        time.sleep(0.05)
+    raise RuntimeError(f"no {prefix!r} child of {parent}")
+
+
+def http_get(port, path):
+    """GET http://127.0.0.1:port/path: (status, headers, body). Errors
+    become RuntimeError, which attempt() reports."""
+    import urllib.error
+    import urllib.request
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}",
+                                    timeout=10) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+    except OSError as e:
+        raise RuntimeError(f"GET 127.0.0.1:{port}{path}: {e}") from None
+
+
+def prom_value(text, name, **labels):
+    """The value of one sample of a Prometheus text page (0 if absent)."""
+    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    sample = name + (f"{{{want}}}" if want else "")
+    for line in text.splitlines():
+        if line.startswith(sample + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def parse_wrk(out):
+    """wrk --latency output: (req/s, requests, p50 ms, p99 ms, non-2xx/3xx
+    responses, socket errors)."""
+    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    n = re.search(r"(\d+) requests in", out)
+    if not m or not n:
+        raise RuntimeError("wrk: no result: " + out.strip()[-200:])
+    lat = {}
+    for pct in ("50", "99"):
+        p = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if not p:
+            raise RuntimeError(f"wrk: no p{pct} latency")
+        v = float(p.group(1))
+        lat[pct] = v / 1000 if p.group(2) == "us" else \
+            v * 1000 if p.group(2) == "s" else v
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errs = re.search(r"Socket errors: connect (\d+), read (\d+), "
+                     r"write (\d+), timeout (\d+)", out)
+    return (float(m.group(1)), int(n.group(1)), lat["50"], lat["99"],
+            int(non2xx.group(1)) if non2xx else 0,
+            sum(map(int, errs.groups())) if errs else 0)
 
 
 class Proc:
@@ -198,9 +273,12 @@ class Bench:
             time.sleep(0.05)
         raise RuntimeError("the isthmus tunnel did not come up")
 
-    def chain(self, name, backend, mode="tcp"):
+    def chain(self, name, backend, mode="tcp", edge_extra="",
+              listener_extra=""):
         """Starts chain `name` in front of backend; returns (device port,
-        [gateway pids]). mode: the isthmus listener and service mode."""
+        [gateway pids]). mode: the isthmus listener and service mode;
+        edge_extra, listener_extra: more lines for the isthmus edge's
+        [edge] and [listener app] sections."""
         if name == "direct":
             return backend, []
         front, mid = free_port(), free_port()
@@ -213,7 +291,7 @@ class Bench:
             edge = t / "edge.conf"
             edge.write_text(EDGE_CONF.format(
                 port=mid, front=front, pki=pki, pin=self.spki("cloudgw"),
-                mode=mode))
+                mode=mode, extra=edge_extra, listener_extra=listener_extra))
             c = self.start("isthmus-cloud", [self.bin, "cloud", "-c", cloud,
                                              "-q"], mid)
             e = self.start("isthmus-edge", [self.bin, "edge", "-c", edge,
@@ -261,18 +339,10 @@ class Bench:
         self.commands["churn" if close else "requests"] = " ".join(cmd)
         out = subprocess.run(cmd, capture_output=True, text=True,
                              timeout=self.args.seconds + 30).stdout
-        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-        total = int(re.search(r"(\d+) requests in", out).group(1))
-        lat = {}
-        for pct in ("50", "99"):
-            m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-            v = float(m.group(1))
-            lat[pct] = v / 1000 if m.group(2) == "us" else \
-                v * 1000 if m.group(2) == "s" else v
-        non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-        if non2xx and int(non2xx.group(1)) > total // 100:
-            raise RuntimeError(f"wrk: {non2xx.group(0)}")
-        return rps, total, lat["50"], lat["99"]
+        rps, total, p50, p99, non2xx, _ = parse_wrk(out)
+        if non2xx > total // 100:
+            raise RuntimeError(f"wrk: Non-2xx or 3xx responses: {non2xx}")
+        return rps, total, p50, p99
 
     def idle(self, port, pids, n):
         """RSS growth per idle device connection, in KB, per gateway."""
@@ -437,16 +507,160 @@ class Bench:
             self.attempt(name, "idle memory", idle)
         return r
 
+    # -- the cache measure: isthmus edge cache against nginx proxy_cache ---
+
+    def cache_file(self):
+        """The file of the cache measure (CACHE_SIZE random bytes, once per
+        run) in a directory the origin serves: (directory, sha256)."""
+        if getattr(self, "www", None) is None:
+            self.www = self.tmp / "www"
+            self.www.mkdir()
+            data = os.urandom(CACHE_SIZE)
+            (self.www / CACHE_PATH.lstrip("/")).write_bytes(data)
+            self.cache_sha = hashlib.sha256(data).hexdigest()
+        return self.www, self.cache_sha
+
+    def origin(self, d):
+        """The origin nginx in directory d: the file with Cache-Control:
+        max-age=3600 and an ETag, each request logged to
+        d/origin-access.log. Returns its port."""
+        www, _ = self.cache_file()
+        port = free_port()
+        conf = d / "origin.conf"
+        conf.write_text(NGINX_ORIGIN_CONF.format(d=d, port=port, www=www))
+        self.start("nginx-origin", ["nginx", "-e", d / "origin-error.log",
+                                    "-c", conf, "-p", d, "-g",
+                                    "daemon off;"], port)
+        return port
+
+    @staticmethod
+    def origin_fetches(d):
+        """How many times the origin in d was asked for the file."""
+        try:
+            lines = (d / "origin-access.log").read_text().splitlines()
+        except FileNotFoundError:
+            return 0
+        return sum(1 for l in lines if l.split()[:1] == [CACHE_PATH])
+
+    def check_body(self, port, what):
+        """One GET of the file through port: 200 and the file's bytes."""
+        status, _, body = http_get(port, CACHE_PATH)
+        if status != 200:
+            raise RuntimeError(f"{what}: GET {CACHE_PATH} answered {status}")
+        if hashlib.sha256(body).hexdigest() != self.cache_sha:
+            raise RuntimeError(f"{what}: the body ({len(body)} bytes) is "
+                               "not the file's (sha256 differs)")
+
+    def cache_wrk(self, port):
+        cmd = ["wrk", "-t2", "-c16", f"-d{self.args.seconds}s", "--latency",
+               f"http://127.0.0.1:{port}{CACHE_PATH}"]
+        self.commands["cache"] = " ".join(cmd)
+        out = subprocess.run(cmd, capture_output=True, text=True,
+                             timeout=self.args.seconds + 30).stdout
+        rps, total, p50, p99, non2xx, errors = parse_wrk(out)
+        if non2xx or errors:
+            raise RuntimeError(f"wrk: {non2xx} non-2xx/3xx responses, "
+                               f"{errors} socket errors")
+        return rps, total, p50, p99
+
+    def cache_measure(self, side):
+        """The cache hit path of side ('isthmus': edge listener cache = on
+        before an HTTP-mode cloud service; 'nginx': proxy_cache), both
+        before the same origin nginx: {measure: value}."""
+        d = Path(tempfile.mkdtemp(prefix=f"cache-{side}-", dir=self.tmp))
+        origin = self.origin(d)
+        cloud = scrape = None
+        if side == "isthmus":
+            mport = free_port()
+            port, (pid, cloud) = self.chain(
+                "isthmus", origin, "http",
+                edge_extra=f"cache_dir = {d}/edge-cache\n"
+                "cache_max_size = 1g\n"
+                f"metrics = 127.0.0.1:{mport}\n",
+                listener_extra="cache = on\n")
+            wait_port(mport)
+
+            def scrape():
+                status, _, body = http_get(mport, "/metrics")
+                if status != 200:
+                    raise RuntimeError(f"edge /metrics answered {status}")
+                text = body.decode()
+                return {k: prom_value(text, "isthmus_cache_requests_total",
+                                      result=k)
+                        for k in ("hit", "miss", "coalesced", "revalidated",
+                                  "stale", "bypass")}
+        else:
+            port = free_port()
+            conf = d / "proxy.conf"
+            conf.write_text(NGINX_CACHE_CONF.format(
+                d=d, port=port, origin=origin,
+                # as root, the worker would become nobody, which may not
+                # enter the bench's 0700 temporary directory
+                user="user root;\n" if os.geteuid() == 0 else ""))
+            master = self.start("nginx-proxy-cache", [
+                "nginx", "-e", d / "proxy-error.log", "-c", conf, "-p", d,
+                "-g", "daemon off;"], port)
+            pid = child_pid(master.pid, "nginx: worker process")
+
+        # the first GET fills the cache, the second is a hit; the origin
+        # serves the file once
+        self.check_body(port, f"{side}, first GET")
+        self.check_body(port, f"{side}, second GET")
+        if self.origin_fetches(d) != 1:
+            raise RuntimeError(f"{side}: the origin served the file "
+                               f"{self.origin_fetches(d)} times while "
+                               "warming, not once")
+        if scrape:
+            m = scrape()
+            if m["miss"] != 1 or m["hit"] != 1:
+                raise RuntimeError(f"edge cache after warming: {m}")
+        cpu0 = cpu_seconds(pid)
+        cloud0 = cpu_seconds(cloud) if cloud else 0
+        rps, total, p50, p99 = self.cache_wrk(port)
+        cpu = cpu_seconds(pid) - cpu0
+        r = {"rps": rps, "mbps": rps * CACHE_SIZE / (1 << 20),
+             "p50_ms": p50, "p99_ms": p99,
+             "cpu_per_1k": cpu / (total / 1000),
+             "rss_peak_mb": rss_kb(pid, "VmHWM") / 1024}
+        fetched = self.origin_fetches(d)
+        if fetched != 1:
+            raise RuntimeError(f"{side}: the origin served the file "
+                               f"{fetched} times, not once")
+        if scrape:
+            r["cloud_cpu"] = cpu_seconds(cloud) - cloud0
+            m = scrape()
+            others = {k: v for k, v in m.items()
+                      if k not in ("hit", "miss") and v}
+            # wrk counts the answers it read to the end; the edge may have
+            # begun one more per connection when wrk stopped
+            if m["miss"] != 1 or others or \
+                    not total + 1 <= m["hit"] <= total + 1 + 16:
+                raise RuntimeError(f"edge cache after {total} requests of "
+                                   f"wrk: {m}")
+            r["hits"], r["requests"] = m["hit"] - 1, total
+        return r
+
     def run(self):
         self.make_pki()
         results = {c: {} for c in self.args.chains}
+        self.cache_results = {s: {} for s in CACHE_SIDES}
         try:
             for i in range(self.args.repeat):
-                for c in self.args.chains:
-                    print(f"[{i + 1}/{self.args.repeat}] {c} ...",
+                if self.args.only - {"cache"}:
+                    for c in self.args.chains:
+                        print(f"[{i + 1}/{self.args.repeat}] {c} ...",
+                              file=sys.stderr, flush=True)
+                        for k, v in self.measure(c).items():
+                            results[c].setdefault(k, []).append(v)
+                if "cache" not in self.args.only:
+                    continue
+                for side in CACHE_SIDES:
+                    print(f"[{i + 1}/{self.args.repeat}] cache, {side} ...",
                           file=sys.stderr, flush=True)
-                    for k, v in self.measure(c).items():
-                        results[c].setdefault(k, []).append(v)
+                    r = self.attempt(side, "cache",
+                                     lambda: self.cache_measure(side))
+                    for k, v in (r or {}).items():
+                        self.cache_results[side].setdefault(k, []).append(v)
         finally:
             self.stop_all()
         return results
@@ -575,10 +789,12 @@ def report(bench, results, versions):
                      f"{statistics.median(iso['http_rps']) / statistics.median(iso['rps']):.2f}"
                      " (HTTP mode parses every request at the edge and "
                      "keeps the backend connections alive at the cloud)")
-    lines += ["", "| measure | unit | " + " | ".join(chains)
-              + " | isthmus/HAProxy | isthmus/stunnel |",
-              "|---|---|" + "---|" * (len(chains) + 2)]
-    for key, label, unit, higher in ROWS:
+    rows = ROWS if bench.args.only - {"cache"} else []
+    if rows:
+        lines += ["", "| measure | unit | " + " | ".join(chains)
+                  + " | isthmus/HAProxy | isthmus/stunnel |",
+                  "|---|---|" + "---|" * (len(chains) + 2)]
+    for key, label, unit, higher in rows:
         cells, meds = [], {}
         for c in chains:
             text, med = cell(results[c].get(key, []))
@@ -590,6 +806,8 @@ def report(bench, results, versions):
             ratios.append(f"{a / b:.2f}" if a and b else "–")
         lines.append(f"| {label} | {unit} | " + " | ".join(cells) + " | "
                      + " | ".join(ratios) + " |")
+    if "cache" in bench.args.only:
+        lines += cache_report(bench)
     if bench.failures:
         lines += ["", "Measures that failed (not in the medians):", ""]
         lines += [f"- {f}" for f in bench.failures]
@@ -600,8 +818,68 @@ def report(bench, results, versions):
     lines += ["", "## Commands", ""]
     lines += [f"- {k}: `{v}`" for k, v in bench.commands.items()]
     lines += ["", "Configs of the peers are in bench/bench.py "
-              "(HAPROXY_*, STUNNEL_*, NGINX_CONF)."]
+              "(HAPROXY_*, STUNNEL_*, NGINX_CONF, NGINX_ORIGIN_CONF, "
+              "NGINX_CACHE_CONF)."]
     return "\n".join(lines) + "\n"
+
+
+# the cache measure's rows: key, label, unit
+CACHE_ROWS = [
+    ("rps", "1 MB cache hits (wrk -t2 -c16, keep-alive)", "req/s"),
+    ("mbps", "  throughput (req/s x 1 MB)", "MB/s"),
+    ("p50_ms", "  latency p50", "ms"),
+    ("p99_ms", "  latency p99", "ms"),
+    ("cpu_per_1k", "CPU of the proxy process per 1000 requests", "s"),
+    ("rss_peak_mb", "peak RSS of the proxy process (VmHWM)", "MB"),
+]
+
+
+def cache_report(bench):
+    """The section of the cache measure: isthmus edge cache against nginx
+    proxy_cache, ratios isthmus/nginx."""
+    res = bench.cache_results
+    iso = res["isthmus"]
+    lines = [
+        "", "## Edge HTTP cache: isthmus against nginx proxy_cache", "",
+        f"- one file of {CACHE_SIZE:,} random bytes (1 MB = 2^20 bytes) "
+        "from an origin nginx with `expires 1h` (`Cache-Control: "
+        "max-age=3600`) and its ETag; both proxies stand before the same "
+        "origin config, each with a fresh cache directory per run",
+        "- isthmus: wrk -> isthmus edge (listener `mode = http`, "
+        "`cache = on`, `cache_dir` on the local disk) ==TLS 1.3==> isthmus "
+        "cloud (service `mode = http`) -> origin; a hit is answered by the "
+        "edge alone",
+        "- nginx: wrk -> nginx (`proxy_cache`, `proxy_cache_valid 200 1h`, "
+        "HTTP/1.1 upstream keepalive to the origin, `sendfile on`, "
+        "`tcp_nopush on`, no access log) -> origin; `worker_processes 1` "
+        "because the isthmus edge is single-threaded",
+        "- before wrk, on each side, two GETs (the first a miss that fills "
+        "the cache) each checked to be 200 with the file's SHA-256",
+        f"- load: `wrk -t2 -c16 -d{bench.args.seconds}s --latency` on the "
+        "file's URL; CPU is utime+stime of the proxy process (the isthmus "
+        "edge; the nginx worker) during wrk, per 1000 requests wrk "
+        "completed; peak RSS is that process's VmHWM after wrk",
+    ]
+    if iso.get("hits"):
+        hits, reqs = sum(iso["hits"]), sum(iso["requests"])
+        lines.append(
+            f"- hits: over the isthmus runs the edge counted {hits:,.0f} "
+            "`isthmus_cache_requests_total{result=\"hit\"}` for the "
+            f"{reqs:,} requests wrk completed, and `{{result=\"miss\"}}` "
+            "was 1 in each run; on both sides the origin's access log "
+            "showed exactly one request for the file per run")
+    if iso.get("cloud_cpu"):
+        lines.append("- the isthmus cloud used "
+                     f"{statistics.median(iso['cloud_cpu']):.3g} CPU-s "
+                     "(median) during wrk: hits do not cross the tunnel")
+    lines += ["", "| measure | unit | isthmus | nginx | isthmus/nginx |",
+              "|---|---|---|---|---|"]
+    for key, label, unit in CACHE_ROWS:
+        a, am = cell(iso.get(key, []))
+        b, bm = cell(res["nginx"].get(key, []))
+        ratio = f"{am / bm:.2f}" if am and bm else "–"
+        lines.append(f"| {label} | {unit} | {a} | {b} | {ratio} |")
+    return lines
 
 
 CLOUD_SECTION = """\
@@ -638,12 +916,12 @@ key = {pki}/site1.key
 ca = {pki}/ca.crt
 cloud_pin = {pin}
 admin_socket = edge.sock
-
+{extra}
 [listener app]
 listen = 127.0.0.1:{front}
 service = app
 mode = {mode}
-"""
+{listener_extra}"""
 
 HAPROXY_COMMON = """\
 global
@@ -703,6 +981,65 @@ CAfile = {pki}/ca.crt
 verifyChain = yes
 requireCert = yes
 sslVersionMin = TLSv1.3
+"""
+
+NGINX_ORIGIN_CONF = """\
+master_process off;
+worker_processes 1;
+pid {d}/origin.pid;
+error_log {d}/origin-error.log error;
+events {{ worker_connections 4096; }}
+http {{
+    log_format fetch '$request_uri $status $body_bytes_sent';
+    access_log {d}/origin-access.log fetch;
+    client_body_temp_path {d}/origin-body;
+    proxy_temp_path {d}/origin-proxy;
+    fastcgi_temp_path {d}/origin-fcgi;
+    uwsgi_temp_path {d}/origin-uwsgi;
+    scgi_temp_path {d}/origin-scgi;
+    sendfile on;
+    keepalive_requests 1000000;
+    server {{
+        listen 127.0.0.1:{port};
+        root {www};
+        location / {{ expires 1h; }}
+    }}
+}}
+"""
+
+# nginx proxy_cache in front of the origin: the peer of the isthmus edge
+# cache. One worker, as the isthmus edge is one thread.
+NGINX_CACHE_CONF = """\
+{user}worker_processes 1;
+pid {d}/proxy.pid;
+error_log {d}/proxy-error.log error;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 1000000;
+    client_body_temp_path {d}/proxy-body;
+    proxy_temp_path {d}/proxy-temp;
+    fastcgi_temp_path {d}/proxy-fcgi;
+    uwsgi_temp_path {d}/proxy-uwsgi;
+    scgi_temp_path {d}/proxy-scgi;
+    proxy_cache_path {d}/proxy-cache levels=1:2 keys_zone=fw:10m max_size=1g inactive=60m use_temp_path=off;
+    upstream origin {{
+        server 127.0.0.1:{origin};
+        keepalive 16;
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://origin;
+            proxy_cache fw;
+            proxy_cache_valid 200 1h;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }}
+    }}
+}}
 """
 
 NGINX_CONF = """\

@@ -13,6 +13,7 @@ Backend paths (GET or HEAD unless said):
   /cut/N            promises N bytes, sends N/2, closes
   /sleep/MS         waits MS before answering
   /slowread (POST)  reads nothing for 2 s, then the body as /echo
+  handler(req)      when set and not None: (status, body, header bytes)
   files[path]       a stored file (see HTTPBackend.serve_file): its
                     headers, ETag and Last-Modified, 304 for a matching
                     If-None-Match or If-Modified-Since
@@ -136,6 +137,7 @@ class HTTPBackend:
         self.requests = []
         self.sent = 0               # body bytes written, all connections
         self.files = {}
+        self.handler = None         # req -> (status, body, header bytes)
         self.lock = threading.Lock()
         self.closed = threading.Event()
         self._stop = False
@@ -184,12 +186,14 @@ class HTTPBackend:
             self.closed.set()
 
     def serve_file(self, path, body, headers=b"", etag=None,
-                   last_modified=None, status=200, chunked=False):
+                   last_modified=None, status=200, chunked=False, delay=0,
+                   cut=False):
         """From now on path answers body with these header lines (bytes,
-        each ending CRLF), an ETag and Last-Modified when given."""
+        each ending CRLF), an ETag and Last-Modified when given; after
+        delay seconds; cut: half the body, then the connection closes."""
         self.files[path] = dict(body=body, headers=headers, etag=etag,
                                 last_modified=last_modified, status=status,
-                                chunked=chunked)
+                                chunked=chunked, delay=delay, cut=cut)
 
     def count(self, path, method="GET"):
         with self.lock:
@@ -197,6 +201,8 @@ class HTTPBackend:
                        if r.path == path and r.method == method)
 
     def _file(self, c, req, f):
+        """False: the connection is to close."""
+        time.sleep(f["delay"])
         extra = f["headers"]
         if f["etag"] is not None:
             extra += b"ETag: %s\r\n" % f["etag"].encode()
@@ -208,7 +214,7 @@ class HTTPBackend:
                 inm is None and ims is not None and
                 ims == f["last_modified"]):
             c.sendall(b"HTTP/1.1 304 Not Modified\r\n" + extra + b"\r\n")
-            return
+            return True
         body = f["body"]
         if f["chunked"]:
             c.sendall(b"HTTP/1.1 %d X\r\n" % f["status"] + extra +
@@ -216,12 +222,15 @@ class HTTPBackend:
             for i in range(0, len(body), 100000):
                 piece = body[i:i + 100000]
                 self._send(c, b"%x\r\n" % len(piece) + piece + b"\r\n")
+                if f["cut"] and i >= len(body) // 2:
+                    return False
             c.sendall(b"0\r\n\r\n")
-            return
+            return True
         c.sendall(b"HTTP/1.1 %d X\r\n" % f["status"] + extra +
                   b"Content-Length: %d\r\n\r\n" % len(body))
         if req.method != "HEAD":
-            self._send(c, body)
+            self._send(c, body[:len(body) // 2] if f["cut"] else body)
+        return not f["cut"]
 
     def _answer(self, c, req):
         """Writes the answer; False ends the connection."""
@@ -229,8 +238,7 @@ class HTTPBackend:
         head_only = req.method == "HEAD"
 
         if req.path in self.files:
-            self._file(c, req, self.files[req.path])
-            return True
+            return self._file(c, req, self.files[req.path])
 
         def reply(status, body=b"", extra=b"", length=True):
             h = b"HTTP/1.1 %d X\r\n" % status + extra
@@ -240,6 +248,11 @@ class HTTPBackend:
             if not head_only:
                 self._send(c, body)
 
+        if self.handler is not None:
+            answer = self.handler(req)
+            if answer is not None:
+                reply(*answer)
+                return True
         if req.path.startswith("/size/"):
             reply(200, pattern(int(parts[2])))
         elif req.path.startswith("/chunked/"):

@@ -9,6 +9,7 @@ Real edge and cloud processes, real TLS, a scripted backend (http_lib).
 import hashlib
 import json
 import os
+import socket
 import threading
 import time
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 
 from http_lib import HTTPBackend, device, get, read_response, sha
 from isthmus_testlib import run
-from tunnel_lib import eventually, scrape, value
+from tunnel_lib import scrape, value
 
 FW = "/fw/phone-9.2.bin"
 LONG = b"Cache-Control: max-age=3600\r\n"
@@ -411,3 +412,205 @@ def test_stale_entry_serves_while_the_cloud_is_unreachable(cache_site):
     # tunnel like any request, then gets 503.
     r = get(k.port, "/fw/strict")
     assert r.status == 503
+
+
+def _marker_holders(paths, marker):
+    """The files among paths (recursively) whose bytes contain marker."""
+    found = []
+    for top in paths:
+        top = Path(top)
+        for p in ([top] if top.is_file() else top.rglob("*")):
+            try:
+                if p.is_file() and marker in p.read_bytes():
+                    found.append(str(p))
+            except OSError:
+                pass
+    return found
+
+
+def _open_files(pid):
+    """Regular files process pid has open now."""
+    out = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("/") and Path(target).is_file():
+            out.append(target)
+    return out
+
+
+@pytest.mark.parametrize("flavor", ["service", "no-store", "private",
+                                    "authorization", "cookie"])
+def test_confidential_answers_never_touch_the_disk(cache_site, site,
+                                                   flavor):
+    """Configuration with a secret, fetched by many devices at once through
+    a caching listener: every device gets its own answer whole, and no file
+    under the edge's directories, nor any file the edge has open during the
+    transfers, ever holds the secret."""
+    k = cache_site(svc_opts="identity_headers = yes\n" +
+                   ("confidential = yes\n" if flavor == "service" else ""))
+    marker = b"SECRET-" + os.urandom(12).hex().encode()
+    # Cacheable-looking unless the flavor says otherwise.
+    header = {"no-store": b"Cache-Control: no-store\r\n",
+              "private": b"Cache-Control: private, max-age=3600\r\n"}.get(
+        flavor, LONG + b'ETag: "cfg"\r\n')
+    request_header = {"authorization": b"Authorization: Basic ZGV2OnB3\r\n",
+                      "cookie": b"Cookie: session=abc\r\n"}.get(flavor, b"")
+
+    def config(req):
+        if req.path != "/config.xml":
+            return None
+        who = req.header("forwarded").encode()
+        # 3 MB, so the transfers last while the edge is watched.
+        return 200, (who + b"\n" + marker + b"\n") * ((3 << 20) // 64) + \
+            b"<end/>", header
+    k.be.handler = config
+    pid = k.edge.proc.pid
+    seen_open = set()
+    leaks = []
+    stop = threading.Event()
+
+    def watch():
+        while not stop.is_set():
+            for f in _open_files(pid):
+                seen_open.add(f)
+                leaks.extend(_marker_holders([f], marker))
+            time.sleep(0.01)
+
+    results = {}
+
+    def fetch(i):
+        s, conn = device(k.port, timeout=60)
+        try:
+            me = "for=\"127.0.0.1:%d\"" % s.getsockname()[1]
+            s.sendall(b"GET /config.xml HTTP/1.1\r\nHost: device.example\r\n"
+                      + request_header + b"\r\n")
+            first, headers = conn.head()
+            body = bytearray()
+            n = int(dict(headers)["content-length"])
+            while len(body) < n:        # a slow device: the edge holds on
+                body += conn.exact(min(65536, n - len(body)))
+                time.sleep(0.002)
+            results[i] = (first.split(b" ")[1], me.encode() in body[:100],
+                          bytes(body).count(marker), body.endswith(b"<end/>"))
+        finally:
+            s.close()
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    threads = [threading.Thread(target=fetch, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    stop.set()
+    watcher.join()
+    per = ((3 << 20) // 64)
+    assert results == {i: (b"200", True, per, True) for i in range(12)}
+    # Every device's request went to the backend: nothing was shared.
+    assert k.be.count("/config.xml") == 12
+    assert leaks == []
+    assert _marker_holders([site.tmp], marker) == []
+    assert [f for f in seen_open if str(k.cache_dir) in f] == []
+    assert list(k.cache_dir.iterdir()) == []
+    assert k.metric("isthmus_cache_entries") == 0
+
+
+def test_fetch_continues_for_others_when_its_device_leaves(cache_site):
+    k = cache_site()
+    data = os.urandom(2 * 1024 * 1024)
+    k.be.serve_file(FW, data, LONG, delay=0.5)
+    first, _ = device(k.port)
+    first.sendall(f"GET {FW} HTTP/1.1\r\nHost: device.example\r\n\r\n"
+                  .encode())
+    time.sleep(0.1)
+    others = []
+    for _ in range(3):
+        s, conn = device(k.port)
+        s.sendall(f"GET {FW} HTTP/1.1\r\nHost: device.example\r\n\r\n"
+                  .encode())
+        others.append((s, conn))
+    time.sleep(0.1)
+    first.close()       # the device whose request went up is gone
+    for s, conn in others:
+        r = read_response(conn)
+        assert r.status == 200 and sha(r.body) == sha(data)
+        s.close()
+    assert k.be.count(FW) == 1
+    assert get(k.port, FW).body == data
+    assert k.be.count(FW) == 1
+
+
+def test_body_of_unknown_length_streams_to_readers_as_it_arrives(
+        cache_site):
+    k = cache_site()
+    data = os.urandom(3 * 1024 * 1024 + 5)
+    k.be.serve_file(FW, data, LONG, chunked=True, delay=0.3)
+    devices = []
+    for version in (b"1.1", b"1.1", b"1.0"):
+        s, conn = device(k.port)
+        s.sendall(b"GET " + FW.encode() + b" HTTP/" + version +
+                  b"\r\nHost: device.example\r\n\r\n")
+        devices.append((version, s, conn))
+    for version, s, conn in devices:
+        r = read_response(conn)
+        assert r.status == 200 and sha(r.body) == sha(data)
+        if version == b"1.1":
+            # The length was not known when the answer began.
+            assert r.header("transfer-encoding") == "chunked"
+        else:
+            assert r.header("connection") == "close"
+        s.close()
+    # Once stored, the length is known.
+    r = get(k.port, FW)
+    assert r.header("content-length") == str(len(data))
+    assert r.body == data
+    assert k.be.count(FW) == 1
+    # HEAD from the cache: the length, no body.
+    r = get(k.port, FW, method=b"HEAD")
+    assert r.status == 200 and r.header("content-length") == str(len(data))
+    assert k.be.count(FW, "HEAD") == 0
+
+
+def test_slow_device_does_not_hold_back_the_fetch(cache_site):
+    k = cache_site()
+    data = os.urandom(24 * 1024 * 1024)
+    k.be.serve_file(FW, data, LONG)
+    slow, slow_conn = device(k.port, timeout=60)
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    slow.sendall(f"GET {FW} HTTP/1.1\r\nHost: device.example\r\n\r\n"
+                 .encode())
+    # The slow device reads nothing; the fill still completes and
+    # another device gets everything.
+    k.edge.wait_log(r"event=stored", timeout=30)
+    r = get(k.port, FW)
+    assert sha(r.body) == sha(data)
+    assert k.be.count(FW) == 1
+    slow_conn.head()
+    body = slow_conn.exact(len(data))
+    assert sha(body) == sha(data)
+    slow.close()
+
+
+def test_broken_fetch_is_not_stored_and_readers_see_a_cut(cache_site):
+    k = cache_site()
+    data = os.urandom(1024 * 1024)
+    k.be.serve_file(FW, data, LONG, cut=True)
+    s, conn = device(k.port)
+    s.sendall(f"GET {FW} HTTP/1.1\r\nHost: device.example\r\n\r\n"
+              .encode())
+    first, headers = conn.head()
+    assert first.split(b" ")[1] == b"200"
+    n = int(dict(headers)["content-length"])
+    with pytest.raises((EOFError, OSError)):
+        conn.exact(n)       # never the whole promised body
+    s.close()
+    k.edge.wait_log(r"event=fetch_failed")
+    assert bodies(k) == [] and list(k.cache_dir.iterdir()) == []
+    assert k.metric("isthmus_cache_bytes") == 0
+    k.be.serve_file(FW, data, LONG)
+    assert get(k.port, FW).body == data
+    assert get(k.port, FW).body == data
+    assert k.be.count(FW) == 2
