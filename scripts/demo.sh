@@ -105,6 +105,18 @@ device b1 9002
 step "device a1 asks for its configuration over HTTP mode (listener 9080): the request crosses the tunnel as HTTP/2, the server learns tenant and edge"
 device a1 9080
 
+step "three devices fetch the same 4 MB firmware through the edge's cache (listener 9080): the servers are asked once"
+for d in a1 a2 a3; do
+    python3 - "$d" <<'PY'
+import hashlib, sys, urllib.request
+with urllib.request.urlopen("http://127.0.0.1:9080/fw/phone-9.2.bin", timeout=10) as r:
+    body = r.read()
+    print(f"  {sys.argv[1]} -> {len(body)} bytes, sha256 {hashlib.sha256(body).hexdigest()[:16]}..., Age: {r.headers.get('Age')}")
+PY
+done
+printf '  firmware requests the servers saw: %s\n' "$(cat demo/asrv1.log demo/asrv2.log | grep -c 'GET /fw/')"
+run cache list -c demo/edge-agw.conf
+
 step "customer A asks for B's billing service: refused at the cloud"
 device a1 9011
 
@@ -117,6 +129,8 @@ run status -c demo/edge-agw.conf
 step "the same as Prometheus metrics (loopback only): http://127.0.0.1:9100/metrics"
 python3 -c 'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:9100/metrics", timeout=5).read().decode(), end="")' |
     grep -E '^isthmus_(tunnels_up|streams_opened_total|streams_refused_total\{tenant="A",reason="unknown_service"|backend_up)'
+python3 -c 'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:9101/metrics", timeout=5).read().decode(), end="")' |
+    grep -E '^isthmus_cache_(requests_total\{result="(hit|miss)"|saved_bytes_total)'
 
 step "the cloud's log: one key=value line per event"
 grep -E 'event=(ready|tunnel_up|stream_refused)' demo/cloud.log

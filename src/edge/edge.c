@@ -48,7 +48,8 @@ static const char usage_edge[] =
 "  --check            validate the configuration and exit (0 or 2)\n"
 "Signals: SIGTERM drains open streams and exits; SIGHUP is logged and\n"
 "ignored (a new configuration takes a restart).\n"
-"`isthmus status -c FILE` shows the tunnel and the listeners.\n";
+"`isthmus status -c FILE` shows the tunnel and the listeners;\n"
+"`isthmus cache list|purge -c FILE` the cache of cache = on listeners.\n";
 
 /* A device connection waiting for the tunnel. */
 struct pending {
