@@ -25,6 +25,7 @@ import platform
 import re
 import resource
 import shutil
+import shlex
 import signal
 import socket
 import statistics
@@ -89,8 +90,13 @@ def wait_port(port, timeout=10):
 
 
 def cpu_seconds(pid):
+    return sum(cpu_split(pid))
+
+
+def cpu_split(pid):
+    """(utime, stime) of pid in seconds."""
     f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(f[11]) + int(f[12])) / TICK
+    return int(f[11]) / TICK, int(f[12]) / TICK
 
 
 def rss_kb(pid, field="VmRSS"):
@@ -236,7 +242,7 @@ class Bench:
     def start(self, name, argv, ready_port=None, **kw):
         p = Proc(name, argv, self.tmp, ready_port, **kw)
         self.procs.append(p)
-        self.commands[name] = " ".join(map(str, argv))
+        self.commands[name] = shlex.join(map(str, argv))
         return p
 
     def stop_all(self):
@@ -614,13 +620,15 @@ class Bench:
             m = scrape()
             if m["miss"] != 1 or m["hit"] != 1:
                 raise RuntimeError(f"edge cache after warming: {m}")
-        cpu0 = cpu_seconds(pid)
+        user0, sys0 = cpu_split(pid)
         cloud0 = cpu_seconds(cloud) if cloud else 0
         rps, total, p50, p99 = self.cache_wrk(port)
-        cpu = cpu_seconds(pid) - cpu0
+        user1, sys1 = cpu_split(pid)
+        cpu = user1 - user0 + sys1 - sys0
         r = {"rps": rps, "mbps": rps * CACHE_SIZE / (1 << 20),
              "p50_ms": p50, "p99_ms": p99,
              "cpu_per_1k": cpu / (total / 1000),
+             "user_pct": 100 * (user1 - user0) / cpu if cpu else 0.0,
              "rss_peak_mb": rss_kb(pid, "VmHWM") / 1024}
         fetched = self.origin_fetches(d)
         if fetched != 1:
@@ -868,6 +876,16 @@ def cache_report(bench):
             f"{reqs:,} requests wrk completed, and `{{result=\"miss\"}}` "
             "was 1 in each run; on both sides the origin's access log "
             "showed exactly one request for the file per run")
+    user = [statistics.median(res[s_]["user_pct"]) for s_ in CACHE_SIDES
+            if res[s_].get("user_pct")]
+    if len(user) == len(CACHE_SIDES):
+        lines.append(
+            "- user-space share of the proxy's CPU (median): isthmus "
+            f"{user[0]:.1f} %, nginx {user[1]:.1f} %; the rest is kernel "
+            "time: both send the body with sendfile, and on loopback the "
+            "receive path of the TCP segments is mostly charged to the "
+            "sender, so the CPU row varies with scheduling. wrk shares the "
+            "machine's cores with the proxy")
     if iso.get("cloud_cpu"):
         lines.append("- the isthmus cloud used "
                      f"{statistics.median(iso['cloud_cpu']):.3g} CPU-s "
