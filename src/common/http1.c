@@ -108,6 +108,25 @@ http_target_ok(const char *v, size_t len)
 }
 
 bool
+http_host_ok(const char *v, size_t len)
+{
+	size_t i;
+
+	/* uri-host [ ":" port ] (RFC 9112 3.2, RFC 3986 3.2.2): reg-name
+	 * characters, an IP literal in brackets; nothing that ends a host
+	 * ('/', '?', '#', '@', spaces). */
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)v[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || strchr("-._~!$&'()*+,;=%:[]",
+		    c) != NULL) || c == '\0')
+			return false;
+	}
+	return len > 0;
+}
+
+bool
 http_idempotent(const char *method)
 {
 	/* Safe methods only: a retried PUT or DELETE may still race with

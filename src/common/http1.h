@@ -39,6 +39,8 @@ bool http_identity_field(const char *lname);
 bool http_value_ok(const char *v, size_t len);
 /* A request target HTTP/2 carries: visible ASCII, not empty. */
 bool http_target_ok(const char *v, size_t len);
+/* Whether a Host value is a host and optional port, and nothing more. */
+bool http_host_ok(const char *v, size_t len);
 /* Methods a gateway may send again after a kept-alive connection failed
  * before any answer (RFC 9110 9.2.2, safe methods only). */
 bool http_idempotent(const char *method);

@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 
 #include "common/fsutil.h"
+#include "common/http1.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "edge/cachefile.h"
@@ -68,12 +69,14 @@ struct fill {
 	int fd;
 	EVP_MD_CTX *md;
 	int64_t request_time;
-	bool headed, oversize, failed;
+	bool authenticated;		/* the owner's request (cache.h) */
+	bool headed, failed;
 	struct event *ev;		/* deferred abort and free */
 };
 
 struct verify {
-	struct centry *ce;
+	struct verify *next, **pprev;	/* c->verifies */
+	struct centry *ce;		/* holds a reference */
 	int fd;
 	EVP_MD_CTX *md;
 	uint64_t off;
@@ -107,6 +110,7 @@ struct cache {
 	struct centry *buckets[NBUCKETS];
 	struct centry *lru_head, *lru_tail;
 	struct fill *fills;
+	struct verify *verifies;
 	struct cache_stats stats;
 };
 
@@ -289,40 +293,6 @@ evict(struct cache *c, uint64_t more, const struct centry *keep)
 
 /* Vary: the request fields a stored response depends on */
 
-/* Calls fn for each field name (lowercased into name) that resp's Vary
- * lists; stops when fn returns false. */
-static bool
-vary_each(const struct hdrs *resp, bool (*fn)(const char *name, void *arg),
-    void *arg)
-{
-	size_t i;
-
-	for (i = 0; i < resp->n; i++) {
-		const char *p = resp->v[i].value;
-
-		if (strcmp(resp->v[i].name, "vary") != 0)
-			continue;
-		while (*p != '\0') {
-			char name[64];
-			size_t n = 0;
-
-			while (*p == ' ' || *p == '\t' || *p == ',')
-				p++;
-			while (*p != '\0' && *p != ',' && *p != ' ' &&
-			    *p != '\t') {
-				if (n + 1 < sizeof(name))
-					name[n++] = (char)(*p >= 'A' && *p <= 'Z' ?
-					    *p + 32 : *p);
-				p++;
-			}
-			name[n] = '\0';
-			if (n > 0 && !fn(name, arg))
-				return false;
-		}
-	}
-	return true;
-}
-
 struct vary_ctx {
 	const struct hdrs *req;
 	struct hdrs *out;		/* record */
@@ -356,7 +326,7 @@ vary_matches(const struct centry *ce, const struct hdrs *req)
 {
 	struct vary_ctx v = { req, NULL, &ce->m.vary };
 
-	return vary_each(&ce->m.resp, vary_match_one, &v);
+	return cache_vary_each(&ce->m.resp, vary_match_one, &v);
 }
 
 /* Readers */
@@ -551,7 +521,7 @@ serve_head(struct cache_reader *cr, struct hdrs *h)
 			break;
 		}
 	}
-	if (known) {
+	if (known && status != 204) {
 		snprintf(buf, sizeof(buf), "%llu", (unsigned long long)len);
 		if (hdrs_add(h, "content-length", 14, buf, strlen(buf)) != 0)
 			return -ENOMEM;
@@ -616,8 +586,10 @@ cache_read(struct cache_reader *cr, struct evbuffer *out, size_t max,
 	uint64_t have, n;
 
 	*eof = false;
-	if (cr->failed || ce == NULL)
+	if (cr->failed)
 		return -1;
+	if (ce == NULL || !cr->headed)
+		return 0;	/* no head yet: ready runs when there is */
 	if (ce->state != CE_FILLING && cr->end > ce->m.length)
 		cr->end = ce->m.length;
 	if (cr->off >= cr->end) {
@@ -680,29 +652,32 @@ cache_read(struct cache_reader *cr, struct evbuffer *out, size_t max,
 static void
 verify_free(struct verify *v)
 {
-	if (v->ce != NULL)
-		v->ce->verify = NULL;
+	if (v->pprev != NULL) {
+		*v->pprev = v->next;
+		if (v->next != NULL)
+			v->next->pprev = v->pprev;
+	}
 	if (v->fd >= 0)
 		close(v->fd);
 	EVP_MD_CTX_free(v->md);
 	if (v->ev != NULL)
 		event_free(v->ev);
 	free(v->buf);
+	if (v->ce != NULL) {
+		v->ce->verify = NULL;
+		entry_unref(v->ce);
+	}
 	free(v);
 }
 
-/* The readers that waited for a check that failed look again: the entry
- * is gone, so they fetch it anew. */
+/* The readers that waited for a check of an entry that is gone (damaged,
+ * or dropped meanwhile) look again: they fetch it anew. */
 static void
-verify_failed(struct centry *ce, const char *why)
+relookup_verifying(struct centry *ce)
 {
 	struct cache_reader *cr, *next;
 
-	log_warn("cache", "entry_damaged", "url=%s id=%s reason=%s",
-	    ce->m.url, ce->id, why);
-	ce->c->stats.corrupt++;
 	ce->refs++;
-	entry_drop(ce);
 	for (cr = ce->readers; cr != NULL; cr = next) {
 		next = cr->next;
 		if (!cr->verifying)
@@ -714,6 +689,28 @@ verify_failed(struct centry *ce, const char *why)
 		}
 	}
 	entry_unref(ce);
+}
+
+static void
+verify_failed(struct centry *ce, const char *why)
+{
+	log_warn("cache", "entry_damaged", "url=%s id=%s reason=%s",
+	    ce->m.url, ce->id, why);
+	ce->c->stats.corrupt++;
+	ce->refs++;
+	entry_drop(ce);
+	relookup_verifying(ce);
+	entry_unref(ce);
+}
+
+/* Runs from a zero timeout, not event_active: the loop polls its sockets
+ * between two steps, so a big entry does not stall the gateway. */
+static void
+verify_again(struct verify *v)
+{
+	static const struct timeval now = { 0, 0 };
+
+	event_add(v->ev, &now);
 }
 
 static void
@@ -729,7 +726,8 @@ verify_step(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	while (v->off < (uint64_t)v->st.st_size && done < VERIFY_CHUNK) {
+	while (ce->state == CE_READY && v->off < (uint64_t)v->st.st_size &&
+	    done < VERIFY_CHUNK) {
 		ssize_t n = pread(v->fd, v->buf, VERIFY_BUF, (off_t)v->off);
 
 		if (n <= 0)
@@ -738,65 +736,76 @@ verify_step(evutil_socket_t fd, short what, void *arg)
 		v->off += (uint64_t)n;
 		done += (uint64_t)n;
 	}
-	if (done > 0 && v->off < (uint64_t)v->st.st_size) {
-		event_active(v->ev, 0, 0);
+	if (ce->state == CE_READY && done > 0 &&
+	    v->off < (uint64_t)v->st.st_size) {
+		verify_again(v);
 		return;
 	}
 	EVP_DigestFinal_ex(v->md, md, &mdlen);
 	got = v->off;
 	st = v->st;
+	ce->refs++;		/* past verify_free */
 	verify_free(v);
 	if (ce->state != CE_READY)
-		return;		/* dropped meanwhile */
-	if (got != ce->m.length || memcmp(md, ce->m.sha256, 32) != 0) {
+		relookup_verifying(ce);	/* dropped meanwhile */
+	else if (got != ce->m.length || memcmp(md, ce->m.sha256, 32) != 0)
 		verify_failed(ce, got != ce->m.length ? "short body" :
 		    "body digest mismatch");
-		return;
+	else {
+		ce->checked = true;
+		ce->dev = st.st_dev;
+		ce->ino = st.st_ino;
+		ce->size = st.st_size;
+		ce->ctime = st.st_ctim;
+		for (cr = ce->readers; cr != NULL; cr = cr->next)
+			if (cr->verifying) {
+				cr->verifying = false;
+				kick(cr);
+			}
 	}
-	ce->checked = true;
-	ce->dev = st.st_dev;
-	ce->ino = st.st_ino;
-	ce->size = st.st_size;
-	ce->ctime = st.st_ctim;
-	for (cr = ce->readers; cr != NULL; cr = cr->next)
-		if (cr->verifying) {
-			cr->verifying = false;
-			kick(cr);
-		}
+	entry_unref(ce);
 }
 
 static void
 verify_start(struct centry *ce)
 {
+	struct cache *c = ce->c;
 	struct verify *v;
 	char *p;
 
 	if (ce->verify != NULL)
 		return;
 	v = calloc(1, sizeof(*v));
-	if (v != NULL)
-		v->fd = -1;
-	p = cachefile_path(ce->c->dir, ce->id, "body");
-	if (v == NULL || p == NULL)
-		goto fail;
-	v->fd = open(p, O_RDONLY | O_CLOEXEC);
-	ce->verify = v;
+	p = cachefile_path(c->dir, ce->id, "body");
+	if (v == NULL || p == NULL) {
+		free(v);
+		free(p);
+		verify_failed(ce, "out of memory");
+		return;
+	}
 	v->ce = ce;
+	ce->refs++;
+	ce->verify = v;
+	v->next = c->verifies;
+	if (v->next != NULL)
+		v->next->pprev = &v->next;
+	v->pprev = &c->verifies;
+	c->verifies = v;
+	v->fd = open(p, O_RDONLY | O_CLOEXEC);
+	free(p);
 	v->md = EVP_MD_CTX_new();
 	v->buf = malloc(VERIFY_BUF);
-	v->ev = event_new(ce->c->base, -1, 0, verify_step, v);
+	v->ev = evtimer_new(c->base, verify_step, v);
 	if (v->fd < 0 || fstat(v->fd, &v->st) != 0 || v->md == NULL ||
 	    v->buf == NULL || v->ev == NULL ||
-	    EVP_DigestInit_ex(v->md, EVP_sha256(), NULL) != 1)
-		goto fail;
-	free(p);
-	event_active(v->ev, 0, 0);
-	return;
-fail:
-	free(p);
-	if (v != NULL)
+	    EVP_DigestInit_ex(v->md, EVP_sha256(), NULL) != 1) {
+		ce->refs++;
 		verify_free(v);
-	verify_failed(ce, "cannot read the body");
+		verify_failed(ce, "cannot read the body");
+		entry_unref(ce);
+		return;
+	}
+	verify_again(v);
 }
 
 /* Fills: one upstream request for everyone asking */
@@ -932,7 +941,9 @@ fill_start(struct cache_reader *cr, struct centry *old)
 		    cr->q.req->v[i].nlen, cr->q.req->v[i].value,
 		    cr->q.req->v[i].vlen) != 0)
 			goto fail;
-	rc = cr->ops->fetch(cr->arg, &extra, &fill_ops, f, &f->r);
+	f->authenticated = cr->q.authenticated;
+	rc = cr->ops->fetch(cr->arg, old != NULL ? &extra : NULL, &fill_ops, f,
+	    &f->r);
 	if (rc != 0)
 		goto fail;
 	hdrs_free(&extra);
@@ -990,14 +1001,46 @@ fill_revalidated(struct fill *f, const struct hdrs *h)
 {
 	struct centry *old = f->old;
 	struct cache_reader *cr;
+	struct hdrs merged;
+	const char *why = NULL;
 	struct err er;
 	uint64_t bytes;
+	size_t i;
 
+	/* The entry as the 304 updates it must still be storable: the
+	 * origin may have said no-store since, or the cloud confidential. */
+	hdrs_init(&merged);
+	for (i = 0; i < old->m.resp.n && why == NULL; i++)
+		if (hdrs_add(&merged, old->m.resp.v[i].name,
+		    old->m.resp.v[i].nlen, old->m.resp.v[i].value,
+		    old->m.resp.v[i].vlen) != 0)
+			why = "out of memory";
+	if (why == NULL && cache_update_headers(&merged, h) != 0)
+		why = "out of memory";
+	if (why == NULL && hdrs_get(h, HTTP_CONFIDENTIAL_FIELD) != NULL)
+		why = "confidential";
+	if (why == NULL)
+		why = cache_response_unstorable(old->m.status, &merged,
+		    f->authenticated);
+	if (why != NULL) {
+		hdrs_free(&merged);
+		f->c->stats.uncacheable++;
+		log_info("cache", "not_stored", "url=%s status=304 reason=%s",
+		    old->m.url, why);
+		entry_drop(old);
+		while ((cr = f->waiters) != NULL) {
+			reader_detach(cr);
+			cr->pass = true;
+			kick(cr);
+		}
+		return;
+	}
+	hdrs_free(&old->m.resp);
+	old->m.resp = merged;
 	old->m.request_time = f->request_time;
 	old->m.response_time = time(NULL);
-	if (cache_update_headers(&old->m.resp, h) != 0 || (old->indexed &&
-	    cachefile_write_meta(f->c->dir, old->id, &old->m, &bytes,
-	    &er) != 0)) {
+	if (old->indexed && cachefile_write_meta(f->c->dir, old->id, &old->m,
+	    &bytes, &er) != 0) {
 		log_warn("cache", "meta_write_failed", "url=%s", old->m.url);
 	} else if (old->indexed) {
 		f->c->stats.size += bytes - old->meta_bytes;
@@ -1071,7 +1114,7 @@ fill_store_begin(struct fill *f, int status, const struct hdrs *h)
 	v.req = &f->req;
 	v.out = &ce->m.vary;
 	v.stored = NULL;
-	if (!vary_each(&ce->m.resp, vary_record_one, &v))
+	if (!cache_vary_each(&ce->m.resp, vary_record_one, &v))
 		goto fail;
 	f->md = EVP_MD_CTX_new();
 	p = cachefile_path(c->dir, ce->id, "part");
@@ -1119,7 +1162,7 @@ fill_head(struct relay *r, void *arg)
 		return;
 	}
 	why = relay_info(r)->bad_headers ? "headers" :
-	    cache_response_unstorable(status, h);
+	    cache_response_unstorable(status, h, f->authenticated);
 	if (why == NULL && len >= 0 && (uint64_t)len > c->stats.max_size)
 		why = "larger than cache_max_size";
 	if (why == NULL && fill_store_begin(f, status, h) != 0)
@@ -1203,11 +1246,18 @@ fill_body(struct relay *r, void *arg)
 		c->stats.bytes_fetched += (uint64_t)w;
 	}
 	relay_body_ack(r, n);
-	if (c->stats.size > c->stats.max_size) {
-		evict(c, 0, ce);
-		if (c->stats.size > c->stats.max_size)
-			f->oversize = true;
-	}
+	if (ce->indexed && ce->m.length > c->stats.max_size) {
+		/* A body of unknown length outgrew the whole cache: not
+		 * stored. Nothing was evicted for it: room is made when such
+		 * a body is complete and known to fit. Its readers keep
+		 * reading the unlinked file. */
+		c->stats.uncacheable++;
+		log_info("cache", "not_stored", "url=%s reason=%s", f->url,
+		    "larger than cache_max_size");
+		entry_drop(ce);
+	} else if (ce->indexed && ce->declared >= 0 &&
+	    c->stats.size > c->stats.max_size)
+		evict(c, 0, ce);	/* other fills took the room it made */
 	for (cr = ce->readers; cr != NULL; cr = cr->next)
 		if (cr->starved)
 			kick(cr);
@@ -1234,7 +1284,7 @@ fill_finish(struct fill *f)
 	int rc = -ENOMEM;
 
 	EVP_DigestFinal_ex(f->md, ce->m.sha256, &mdlen);
-	if (part != NULL && body != NULL && ce->indexed && !f->oversize) {
+	if (part != NULL && body != NULL && ce->indexed) {
 		rc = rename(part, body) == 0 && stat(body, &st) == 0 ? 0 :
 		    -errno;
 		if (rc == 0)
@@ -1247,11 +1297,9 @@ fill_finish(struct fill *f)
 	if (!ce->indexed)
 		return;		/* purged or replaced meanwhile */
 	if (rc != 0) {
-		if (!f->oversize) {
-			c->stats.write_errors++;
-			log_warn("cache", "write_failed", "url=%s dir=%s",
-			    f->url, c->dir);
-		}
+		c->stats.write_errors++;
+		log_warn("cache", "write_failed", "url=%s dir=%s", f->url,
+		    c->dir);
 		entry_drop(ce);
 		return;
 	}
@@ -1390,7 +1438,7 @@ invalidate(struct cache *c, const char *service, const char *url)
 
 	for (ce = c->buckets[h % NBUCKETS]; ce != NULL; ce = next) {
 		next = ce->hnext;
-		if (same_key(ce, h, service, url) && ce->state == CE_READY) {
+		if (same_key(ce, h, service, url)) {
 			log_info("cache", "invalidated", "url=%s", url);
 			entry_drop(ce);
 		}
@@ -1415,6 +1463,10 @@ cache_get(struct cache *c, const struct cache_request *q,
 				invalidate(c, q->service, u);
 			free(u);
 		}
+		c->stats.requests[CR_BYPASS]++;
+		return 0;
+	}
+	if (q->has_body) {
 		c->stats.requests[CR_BYPASS]++;
 		return 0;
 	}
@@ -1578,6 +1630,7 @@ cache_open(struct event_base *base, const char *dir, uint64_t max_size,
 	if (n > 1)
 		qsort(all, n, sizeof(*all), by_age);
 	for (i = 0; i < n; i++) {
+		drop_replaced(c, all[i]);	/* a newer copy wins */
 		entry_index(c, all[i]);
 		c->stats.size += all[i]->disk;
 		lru_front(all[i]);
@@ -1598,6 +1651,8 @@ cache_free(struct cache *c)
 
 	if (c == NULL)
 		return;
+	while (c->verifies != NULL)
+		verify_free(c->verifies);
 	while (c->fills != NULL) {
 		struct fill *f = c->fills;
 
@@ -1611,8 +1666,6 @@ cache_free(struct cache *c)
 			struct centry *ce = c->buckets[i];
 
 			c->buckets[i] = ce->hnext;
-			if (ce->verify != NULL)
-				verify_free(ce->verify);
 			entry_free(ce);
 		}
 	free(c->dir);

@@ -79,10 +79,10 @@ struct cache_reader_ops {
 	 * stored: take stream r (relay_http_rebind it) and answer from its
 	 * head, which has arrived. The reader is gone. */
 	void (*adopt)(void *arg, struct relay *r);
-	/* Send this device's request upstream for a fill: without its
-	 * conditions and Range, with extra fields (the cache's validators),
-	 * on relay ops/ops_arg. */
-	int (*fetch)(void *arg, const struct hdrs *extra,
+	/* Send this device's request upstream for a fill, on relay
+	 * ops/ops_arg: as a GET without Range; to revalidate an entry, with
+	 * validators instead of the device's conditions (else NULL). */
+	int (*fetch)(void *arg, const struct hdrs *validators,
 	    const struct relay_http_ops *ops, void *ops_arg,
 	    struct relay **out);
 };
@@ -95,6 +95,11 @@ struct cache_request {
 	const char *path;
 	const char *method;
 	const struct hdrs *req;
+	bool has_body;
+	/* The device proved who it is (a device certificate): like a
+	 * request with Authorization (RFC 9111 3.5), its answer is stored
+	 * only when it says public, s-maxage or must-revalidate. */
+	bool authenticated;
 };
 
 /* Opens (creating it 0700) and indexes the cache directory; leftovers of

@@ -1,5 +1,7 @@
 #include "edge/cachepolicy.h"
 
+#include "common/http1.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -201,8 +203,48 @@ has_explicit_freshness(const struct hdrs *resp, const struct cache_control *cc)
 	    hdrs_get(resp, "expires") != NULL;
 }
 
+bool
+cache_vary_each(const struct hdrs *resp, bool (*fn)(const char *name,
+    void *arg), void *arg)
+{
+	size_t i;
+
+	for (i = 0; i < resp->n; i++) {
+		const char *p = resp->v[i].value;
+
+		if (strcmp(resp->v[i].name, "vary") != 0)
+			continue;
+		while (*p != '\0') {
+			char name[CACHE_VARY_NAME_MAX + 1];
+			size_t n = 0;
+
+			while (*p == ' ' || *p == '\t' || *p == ',')
+				p++;
+			while (*p != '\0' && *p != ',' && *p != ' ' &&
+			    *p != '\t') {
+				if (n >= CACHE_VARY_NAME_MAX)
+					return false;
+				name[n++] = (char)tolower((unsigned char)*p++);
+			}
+			name[n] = '\0';
+			if (n > 0 && !fn(name, arg))
+				return false;
+		}
+	}
+	return true;
+}
+
+/* Whether the device's request shows the field, so it can be compared. */
+static bool
+vary_name_ok(const char *name, void *arg)
+{
+	(void)arg;
+	return strcmp(name, "*") != 0 && !http_identity_field(name);
+}
+
 const char *
-cache_response_unstorable(int status, const struct hdrs *resp)
+cache_response_unstorable(int status, const struct hdrs *resp,
+    bool authenticated)
 {
 	struct cache_control cc;
 
@@ -217,8 +259,11 @@ cache_response_unstorable(int status, const struct hdrs *resp)
 		return "private";
 	if (hdrs_get(resp, "set-cookie") != NULL)
 		return "set-cookie";
-	if (hdrs_has_token(resp, "vary", "*"))
+	if (!cache_vary_each(resp, vary_name_ok, NULL))
 		return "vary";
+	if (authenticated && !cc.public_ && cc.s_maxage < 0 &&
+	    !cc.must_revalidate)
+		return "authenticated request";
 	if (!has_explicit_freshness(resp, &cc) && !cc.public_ &&
 	    hdrs_get(resp, "etag") == NULL &&
 	    hdrs_get(resp, "last-modified") == NULL)

@@ -38,9 +38,20 @@ void http_date_format(int64_t t, char *buf, size_t len);
 const char *cache_request_bypass(const char *method, const struct hdrs *req);
 /* Why a response may not be stored, or NULL when it may: its status, a
  * no-store or private directive, the cloud's confidential mark, a
- * Set-Cookie, "Vary: *", or nothing that says how long it stays fresh
- * and no validator to check it with. */
-const char *cache_response_unstorable(int status, const struct hdrs *resp);
+ * Set-Cookie, a Vary the cache cannot honour ("*", or a field the cloud
+ * sets, such as Forwarded or X-Isthmus-Device-MAC, which the device's
+ * request never shows), or nothing that says how long it stays fresh and
+ * no validator to check it with. authenticated: the request proved who
+ * sent it; then only public, s-maxage or must-revalidate allow storing
+ * (RFC 9111 3.5). */
+const char *cache_response_unstorable(int status, const struct hdrs *resp,
+    bool authenticated);
+/* The longest field name a Vary may name and still be stored. */
+#define CACHE_VARY_NAME_MAX 63
+/* Calls fn with each field name (lowercased) the Vary fields of resp
+ * list; false when fn said so or a name is longer than the above. */
+bool cache_vary_each(const struct hdrs *resp, bool (*fn)(const char *name,
+    void *arg), void *arg);
 
 /* How long a stored response is fresh (RFC 9111 4.2.1): s-maxage,
  * max-age, Expires - Date, or 10% of Date - Last-Modified (at most a day);

@@ -67,6 +67,7 @@ struct httpdev {
 	/* the connection */
 	bool paused;			/* parser stopped until an event */
 	bool body_full;			/* ... because the stream is full */
+	bool tunnel_paused;		/* ... until the tunnel is up */
 	bool peer_eof;			/* the device half-closed */
 	bool closing;			/* flush, then free */
 	bool in_parse;			/* inside http_parser_execute */
@@ -107,6 +108,7 @@ request_reset(struct httpdev *d)
 	d->head_bytes = 0;
 	d->body_bytes = 0;
 	d->has_body = d->head_method = false;
+	d->tunnel_paused = false;
 	d->resp_head = d->resp_done = false;
 	d->framing = FR_NONE;
 	d->unacked = 0;
@@ -356,8 +358,14 @@ static const struct relay_http_ops dev_ops = {
 
 /* Answers from the cache (cache.h); these run from the loop. */
 
-static int submit_request(struct httpdev *d, const struct hdrs *extra,
-    const struct relay_http_ops *ops, void *arg, struct relay **out);
+/* What goes upstream: the device's request as it is, or a fill for the
+ * cache (the whole body: no Range), or a fill that revalidates a stale
+ * entry (the cache's validators instead of the device's conditions). */
+enum submit { SUBMIT_DEVICE, SUBMIT_FILL, SUBMIT_REVALIDATE };
+
+static int submit_request(struct httpdev *d, enum submit kind,
+    const struct hdrs *extra, const struct relay_http_ops *ops, void *arg,
+    struct relay **out);
 
 /* Moves the cached body to the device while its socket takes it. */
 static void
@@ -367,7 +375,9 @@ pump(struct httpdev *d)
 	bool eof = false;
 	long n;
 
-	while (d->cr != NULL && !d->closing &&
+	/* Only once the head went out: until then the device's output may
+	 * still drain the answer before. */
+	while (d->cr != NULL && d->resp_head && !d->closing &&
 	    evbuffer_get_length(out) < DEV_OUT_HIGH) {
 		if (d->framing == FR_LENGTH || d->framing == FR_UNTIL_CLOSE)
 			n = cache_read(d->cr, out, DEV_OUT_HIGH, &eof);
@@ -445,10 +455,11 @@ cache_adopt(void *arg, struct relay *r)
 }
 
 static int
-cache_fetch(void *arg, const struct hdrs *extra,
+cache_fetch(void *arg, const struct hdrs *validators,
     const struct relay_http_ops *ops, void *ops_arg, struct relay **out)
 {
-	return submit_request(arg, extra, ops, ops_arg, out);
+	return submit_request(arg, validators != NULL ? SUBMIT_REVALIDATE :
+	    SUBMIT_FILL, validators, ops, ops_arg, out);
 }
 
 static const struct cache_reader_ops cache_ops = {
@@ -468,7 +479,7 @@ from_cache(struct httpdev *d)
 	const char *host = hdrs_get(&d->req, "host");
 	struct cache_request q;
 
-	if (!d->li->lc->cache || e->cache == NULL || d->has_body)
+	if (!d->li->lc->cache || e->cache == NULL)
 		return false;
 	if (d->scratch == NULL && (d->scratch = evbuffer_new()) == NULL)
 		return false;
@@ -477,6 +488,8 @@ from_cache(struct httpdev *d)
 	q.path = d->url;
 	q.method = http_method_str(d->p.method);
 	q.req = &d->req;
+	q.has_body = d->has_body;
+	q.authenticated = d->mac[0] != '\0';
 	return cache_get(e->cache, &q, &cache_ops, d, &d->cr) == 1;
 }
 
@@ -605,6 +618,21 @@ values_ok(const struct httpdev *d)
 	return true;
 }
 
+/* At most one Host, and a host[:port] (RFC 9112 3.2): the cache's keys
+ * and the backend's virtual hosts rely on it. */
+static bool
+host_ok(const struct httpdev *d)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < d->req.n; i++)
+		if (strcmp(d->req.v[i].name, "host") == 0 && (n++ > 0 ||
+		    (d->req.v[i].vlen > 0 && !http_host_ok(d->req.v[i].value,
+		    d->req.v[i].vlen))))
+			return false;
+	return true;
+}
+
 static int
 on_headers_complete(http_parser *p)
 {
@@ -633,6 +661,11 @@ on_headers_complete(http_parser *p)
 	if (!values_ok(d)) {
 		d->error = 400;
 		d->why = "a header value has control characters";
+		return -1;
+	}
+	if (!host_ok(d)) {
+		d->error = 400;
+		d->why = "bad Host (one host[:port] at most)";
 		return -1;
 	}
 	if (hdrs_get(&d->req, "transfer-encoding") != NULL &&
@@ -667,6 +700,7 @@ on_headers_complete(http_parser *p)
 		return -1;	/* answered already: parse nothing more */
 	if (d->r == NULL) {
 		/* Waiting for the tunnel: the body waits in the socket. */
+		d->tunnel_paused = true;
 		pause_parser(d);
 	}
 	return 0;
@@ -724,22 +758,25 @@ static const http_parser_settings parser_settings = {
 #define NV(n, v, vl) ((nghttp2_nv){ (uint8_t *)(uintptr_t)(n), \
 	(uint8_t *)(uintptr_t)(v), strlen(n), (vl), NGHTTP2_NV_FLAG_NONE })
 
-/* What a fill for the cache leaves out of the device's request: it
- * fetches the whole body, unconditionally (or on the cache's own
- * validators). */
+/* What a fill for the cache leaves out of the device's request: Range
+ * (it fetches the whole body), and for a revalidation the device's
+ * conditions (the cache's validators go instead). */
 static bool
-conditional_field(const char *name)
+fill_drops(enum submit kind, const char *name)
 {
-	return strcmp(name, "range") == 0 || strcmp(name, "if-range") == 0 ||
-	    strncmp(name, "if-", 3) == 0;
+	if (kind == SUBMIT_DEVICE)
+		return false;
+	if (strcmp(name, "range") == 0 || strcmp(name, "if-range") == 0)
+		return true;
+	return kind == SUBMIT_REVALIDATE && strncmp(name, "if-", 3) == 0;
 }
 
 /* The request as an HTTP/2 request on the tunnel: the service is the
  * authority, the device's Host and address travel in isthmus- fields,
- * hop-by-hop fields and identity claims stay behind. extra: a fill's
- * fields instead of the device's conditions, or NULL. */
+ * hop-by-hop fields and identity claims stay behind. extra: fields to
+ * add (a revalidation's validators), or NULL. */
 static int
-submit_request(struct httpdev *d, const struct hdrs *extra,
+submit_request(struct httpdev *d, enum submit kind, const struct hdrs *extra,
     const struct relay_http_ops *ops, void *arg, struct relay **out)
 {
 	struct h2conn *h2 = uplink_h2(d->li->e->up);
@@ -755,7 +792,7 @@ submit_request(struct httpdev *d, const struct hdrs *extra,
 	    sizeof(*nv));
 	if (nv == NULL)
 		return -ENOMEM;
-	if (extra != NULL)
+	if (kind != SUBMIT_DEVICE)
 		method = "GET";		/* a fill for a HEAD gets the body */
 	nv[n++] = NV(":method", method, strlen(method));
 	nv[n++] = NV(":scheme", "http", 4);
@@ -773,7 +810,7 @@ submit_request(struct httpdev *d, const struct hdrs *extra,
 		if (http_hop_by_hop(&d->req, f->name) ||
 		    http_identity_field(f->name) || strcmp(f->name,
 		    "host") == 0 || strcmp(f->name, "expect") == 0 ||
-		    (extra != NULL && conditional_field(f->name)))
+		    fill_drops(kind, f->name))
 			continue;
 		nv[n++] = NV(f->name, f->value, f->vlen);
 	}
@@ -803,7 +840,7 @@ dev_submit(struct httpdev *d)
 		d->waiting = false;
 		e->npending--;
 	}
-	rc = submit_request(d, NULL, &dev_ops, d, &d->r);
+	rc = submit_request(d, SUBMIT_DEVICE, NULL, &dev_ops, d, &d->r);
 	if (rc != 0) {
 		d->r = NULL;
 		dev_fail(d, 503, "the tunnel cannot take a stream now");
@@ -1025,8 +1062,12 @@ httpdev_tunnel_up(struct edge *e)
 		if (!d->waiting)
 			continue;
 		dev_submit(d);
-		if (d->r != NULL)
+		if (d->r != NULL && d->tunnel_paused) {
+			/* Only a request paused in its head goes on; one that
+			 * was read whole waits for its answer. */
+			d->tunnel_paused = false;
 			resume_parser(d);
+		}
 	}
 }
 

@@ -8,7 +8,8 @@ import os
 import pytest
 
 import isthmus_testlib as lib
-from tunnel_lib import Site
+from http_lib import HTTPBackend
+from tunnel_lib import Site, scrape, value
 
 
 def pytest_sessionstart(session):
@@ -50,3 +51,47 @@ def site(tmp_path):
     s = Site(tmp_path)
     yield s
     s.close()
+
+
+@pytest.fixture
+def cache_site(site):
+    """start(listener_opts="", edge_extra="", svc_opts="") -> Cached: a
+    cloud with one HTTP service A/web, an edge whose listener caches."""
+    made = []
+
+    class Cached:
+        pass
+
+    def start(listener_opts="", edge_extra="", svc_opts=""):
+        k = Cached()
+        k.be = HTTPBackend()
+        made.append(k.be)
+        k.cache_dir = site.tmp / "edge-cache"
+        k.cloud = site.start("cloud", site.cloud_conf(
+            {"A/web": ([k.be], "mode = http\nhealth = none\n" + svc_opts)}))
+        k.conf = site.edge_conf(
+            "agw", k.cloud.port("listen"),
+            {"web": ("web", "mode = http\ncache = on\n" + listener_opts)},
+            extra=f"cache_dir = {k.cache_dir}\nmetrics = 127.0.0.1:0\n"
+            + edge_extra)
+
+        def start_edge():
+            k.edge = site.start("edge", k.conf)
+            k.edge.wait_log(r"event=tunnel_up")
+            k.port = k.edge.port("listener.web")
+
+        def restart_edge():
+            k.edge.stop()
+            start_edge()
+
+        def metric(name, **labels):
+            return value(scrape(k.edge), name, **labels)
+
+        k.restart_edge = restart_edge
+        k.metric = metric
+        start_edge()
+        return k
+
+    yield start
+    for be in made:
+        be.close()

@@ -187,13 +187,15 @@ class HTTPBackend:
 
     def serve_file(self, path, body, headers=b"", etag=None,
                    last_modified=None, status=200, chunked=False, delay=0,
-                   cut=False):
+                   cut=False, pace=0):
         """From now on path answers body with these header lines (bytes,
         each ending CRLF), an ETag and Last-Modified when given; after
-        delay seconds; cut: half the body, then the connection closes."""
+        delay seconds; cut: half the body, then the connection closes;
+        chunked: in 100 KB chunks, pace seconds apart."""
         self.files[path] = dict(body=body, headers=headers, etag=etag,
                                 last_modified=last_modified, status=status,
-                                chunked=chunked, delay=delay, cut=cut)
+                                chunked=chunked, delay=delay, cut=cut,
+                                pace=pace)
 
     def count(self, path, method="GET"):
         with self.lock:
@@ -224,6 +226,7 @@ class HTTPBackend:
                 self._send(c, b"%x\r\n" % len(piece) + piece + b"\r\n")
                 if f["cut"] and i >= len(body) // 2:
                     return False
+                time.sleep(f["pace"])
             c.sendall(b"0\r\n\r\n")
             return True
         c.sendall(b"HTTP/1.1 %d X\r\n" % f["status"] + extra +

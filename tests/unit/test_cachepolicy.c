@@ -95,6 +95,10 @@ test_storable(void **state)
 		{ 200, "isthmus-confidential: 1", "confidential" },
 		{ 200, "set-cookie: a=b", "set-cookie" },
 		{ 200, "vary: accept, *", "vary" },
+		{ 200, "vary: Accept, X-Isthmus-Device-MAC", "vary" },
+		{ 200, "vary: forwarded", "vary" },
+		{ 200, "vary: x-a-field-name-much-longer-than-sixty-three-"
+		    "characters-in-all-of-it-really", "vary" },
 	};
 	size_t i;
 
@@ -103,7 +107,7 @@ test_storable(void **state)
 		const char *why;
 
 		HDRS(&h, cases[i].field);
-		why = cache_response_unstorable(cases[i].status, &h);
+		why = cache_response_unstorable(cases[i].status, &h, false);
 		if (cases[i].why == NULL)
 			assert_null(why);
 		else {
@@ -112,6 +116,20 @@ test_storable(void **state)
 		}
 		hdrs_free(&h);
 	}
+	/* A device that proved who it is (RFC 9111 3.5). */
+	HDRS(&h, "cache-control: max-age=60");
+	assert_string_equal(cache_response_unstorable(200, &h, true),
+	    "authenticated request");
+	hdrs_free(&h);
+	HDRS(&h, "cache-control: public, max-age=60");
+	assert_null(cache_response_unstorable(200, &h, true));
+	hdrs_free(&h);
+	HDRS(&h, "cache-control: s-maxage=60");
+	assert_null(cache_response_unstorable(200, &h, true));
+	hdrs_free(&h);
+	HDRS(&h, "vary: Accept-Encoding", "etag: \"x\"");
+	assert_null(cache_response_unstorable(200, &h, false));
+	hdrs_free(&h);
 	HDRS(&h, "accept: */*");
 	assert_null(cache_request_bypass("GET", &h));
 	assert_null(cache_request_bypass("HEAD", &h));
