@@ -1,6 +1,7 @@
 #include "edge/status.h"
 
 #include "common/json.h"
+#include "edge/cache.h"
 #include "common/tls.h"
 
 static unsigned long long
@@ -94,6 +95,58 @@ http_text(const struct edge_listener *li, FILE *f)
 }
 
 static void
+cache_json(struct json *j, const struct cache_stats *cs)
+{
+	size_t k;
+
+	json_key(j, "cache");
+	json_begin_object(j);
+	json_key(j, "entries");
+	json_int(j, (int64_t)cs->entries);
+	json_key(j, "bytes");
+	json_int(j, (int64_t)cs->size);
+	json_key(j, "max_bytes");
+	json_int(j, (int64_t)cs->max_size);
+	json_key(j, "requests");
+	json_begin_object(j);
+	for (k = 0; k < CR_COUNT; k++) {
+		json_key(j, cache_result_name((enum cache_result)k));
+		json_int(j, (int64_t)cs->requests[k]);
+	}
+	json_end_object(j);
+	json_key(j, "saved_bytes");
+	json_int(j, (int64_t)cs->bytes_saved);
+	json_key(j, "damaged");
+	json_int(j, (int64_t)cs->corrupt);
+	json_key(j, "write_errors");
+	json_int(j, (int64_t)cs->write_errors);
+	json_end_object(j);
+}
+
+/* What the site's IT wants to know about the cache at a glance. */
+static void
+cache_text(const struct cache_stats *cs, FILE *f)
+{
+	fprintf(f, "\nCache: %llu entries, %llu of %llu bytes; %llu hits, "
+	    "%llu misses, %llu joined a fetch, %llu revalidated, %llu "
+	    "stale, %llu bypassed; %llu bytes saved on the tunnel\n",
+	    (unsigned long long)cs->entries, (unsigned long long)cs->size,
+	    (unsigned long long)cs->max_size,
+	    (unsigned long long)cs->requests[CR_HIT],
+	    (unsigned long long)cs->requests[CR_MISS],
+	    (unsigned long long)cs->requests[CR_COALESCED],
+	    (unsigned long long)cs->requests[CR_REVALIDATED],
+	    (unsigned long long)cs->requests[CR_STALE],
+	    (unsigned long long)cs->requests[CR_BYPASS],
+	    (unsigned long long)cs->bytes_saved);
+	if (cs->corrupt > 0 || cs->write_errors > 0)
+		fprintf(f, "  %llu damaged entries dropped, %llu write "
+		    "errors (see the log: sub=cache)\n",
+		    (unsigned long long)cs->corrupt,
+		    (unsigned long long)cs->write_errors);
+}
+
+static void
 status_json(struct edge *e, const struct uplink_info *ui, FILE *f)
 {
 	struct json j;
@@ -170,6 +223,8 @@ status_json(struct edge *e, const struct uplink_info *ui, FILE *f)
 	json_end_array(&j);
 	json_key(&j, "pending");
 	json_int(&j, e->npending);
+	if (e->cache != NULL)
+		cache_json(&j, cache_stats(e->cache));
 	json_end_object(&j);
 }
 
@@ -238,6 +293,8 @@ status_text(struct edge *e, const struct uplink_info *ui, FILE *f)
 	if (e->npending > 0)
 		fprintf(f, "\n%u device connection%s waiting for the tunnel\n",
 		    e->npending, e->npending == 1 ? "" : "s");
+	if (e->cache != NULL)
+		cache_text(cache_stats(e->cache), f);
 }
 
 void

@@ -336,6 +336,13 @@ def test_cache_list_and_purge(cache_site):
     assert a["bytes"] == 1000 and a["state"] == "fresh" and a["hits"] == 1
     assert a["etag"] == '"a"' and a["service"] == "web"
     assert byurl["http://device.example/fw/b.bin"]["state"] == "stale"
+    # isthmus status sums it up for the site's IT.
+    out = run("status", "-c", str(k.conf), expect=0).stdout
+    assert "Cache: 2 entries" in out and "1 hits, 2 misses" in out
+    st = json.loads(run("status", "-c", str(k.conf), "--json",
+                        expect=0).stdout)["cache"]
+    assert st["entries"] == 2 and st["requests"]["hit"] == 1
+    assert st["bytes"] == k.metric("isthmus_cache_bytes")
     # Purge one by its URL, then everything.
     out = cache_cli(k, "purge", "http://device.example/fw/a.bin").stdout
     assert "purged 1 entries (1000 bytes)" in out
