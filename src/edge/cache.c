@@ -57,7 +57,7 @@ struct centry {
 
 struct fill {
 	struct cache *c;
-	struct fill *next, **pprev;	/* c->fills */
+	struct fill *next, **pprev;	/* c->fills, then c->ended */
 	char *service, *url;
 	uint64_t khash;
 	struct relay *r;
@@ -110,6 +110,7 @@ struct cache {
 	struct centry *buckets[NBUCKETS];
 	struct centry *lru_head, *lru_tail;
 	struct fill *fills;
+	struct fill *ended;		/* to be freed from the loop */
 	struct verify *verifies;
 	struct cache_stats stats;
 };
@@ -852,16 +853,23 @@ fill_later(evutil_socket_t fd, short what, void *arg)
 	fill_free(arg);
 }
 
-/* Frees f from the loop (we may be inside its relay's callback). */
+/* Frees f from the loop (we may be inside its relay's callback); no
+ * one finds it meanwhile. */
 static void
 fill_end(struct fill *f)
 {
+	struct cache *c = f->c;
+
 	if (f->pprev != NULL) {
 		*f->pprev = f->next;
 		if (f->next != NULL)
 			f->next->pprev = f->pprev;
-		f->pprev = NULL;
 	}
+	f->next = c->ended;
+	if (f->next != NULL)
+		f->next->pprev = &f->next;
+	f->pprev = &c->ended;
+	c->ended = f;
 	event_active(f->ev, 0, 0);
 }
 
@@ -1659,8 +1667,9 @@ cache_free(struct cache *c)
 		if (f->ce != NULL && f->ce->indexed)
 			entry_drop(f->ce);	/* incomplete: not kept */
 		fill_end(f);
-		fill_free(f);
 	}
+	while (c->ended != NULL)
+		fill_free(c->ended);
 	for (i = 0; i < NBUCKETS; i++)
 		while (c->buckets[i] != NULL) {
 			struct centry *ce = c->buckets[i];
