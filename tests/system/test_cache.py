@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from http_lib import device, get, read_response, sha
+from http_lib import HTTPBackend, device, get, read_response, sha
 from isthmus_testlib import run
 
 FW = "/fw/phone-9.2.bin"
@@ -586,3 +586,61 @@ def test_broken_fetch_is_not_stored_and_readers_see_a_cut(cache_site):
     assert get(k.port, FW).body == data
     assert get(k.port, FW).body == data
     assert k.be.count(FW) == 2
+
+
+def test_cache_dir_that_cannot_be_used_stops_the_edge_with_the_reason(
+        site):
+    blocker = site.tmp / "not-a-dir"
+    blocker.write_text("x")
+    conf = site.edge_conf("agw", 1, {"web": ("web", "mode = http\n"
+                                             "cache = on\n")},
+                          extra=f"cache_dir = {blocker}\n")
+    res = run("edge", "-c", str(conf), expect=1)
+    assert str(blocker) in res.stderr
+    assert blocker.read_text() == "x"     # left as it was
+    # Without a cache listener the edge never opens it.
+    conf = site.edge_conf("agw", 1, {"web": ("web", "mode = http\n")},
+                          extra=f"cache_dir = {blocker}\n")
+    assert run("edge", "-c", str(conf), "--check", expect=0)
+    # cache_max_size below 1 MB is refused by --check.
+    conf = site.edge_conf("agw", 1, {"web": ("web", "mode = http\n"
+                                             "cache = on\n")},
+                          extra="cache_max_size = 10k\n")
+    res = run("edge", "-c", str(conf), "--check", expect=2)
+    assert "cache_max_size" in res.stderr
+
+
+def test_cache_commands_on_an_edge_without_a_cache(site):
+    be = HTTPBackend()
+    try:
+        cloud = site.start("cloud", site.cloud_conf(
+            {"A/web": ([be], "mode = http\nhealth = none\n")}))
+        conf = site.edge_conf("agw", cloud.port("listen"),
+                              {"web": ("web", "mode = http\n")})
+        edge = site.start("edge", conf)
+        edge.wait_log(r"event=tunnel_up")
+        res = run("cache", "list", "-c", str(conf), expect=1)
+        assert "no listener has cache = on" in res.stderr
+        assert get(edge.port("listener.web"), "/size/3").status == 200
+    finally:
+        be.close()
+
+
+def test_leftovers_of_an_interrupted_run_are_cleaned_at_start(cache_site):
+    k = cache_site()
+    k.be.serve_file(FW, b"keep me", LONG)
+    assert get(k.port, FW).body == b"keep me"
+    k.edge.stop()
+    [body] = bodies(k)
+    ident = body.stem
+    (k.cache_dir / f"{'1' * 32}.part").write_bytes(b"half")
+    (k.cache_dir / f"{'2' * 32}.body").write_bytes(b"orphan")
+    (k.cache_dir / f"{ident}.meta.tmp-abcdef").write_bytes(b"tmp")
+    (k.cache_dir / f"{'3' * 32}.meta").write_bytes(b"isthmus-cache 1\n")
+    (k.cache_dir / "README").write_text("not ours")
+    k.restart_edge()
+    k.edge.wait_log(r"event=entry_dropped id=3{32} reason=.*truncated")
+    assert sorted(p.name for p in k.cache_dir.iterdir()) == sorted(
+        [f"{ident}.body", f"{ident}.meta", "README"])
+    assert get(k.port, FW).body == b"keep me"
+    assert k.be.count(FW) == 1
