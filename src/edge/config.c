@@ -44,6 +44,8 @@ static const struct conf_key edge_keys[] = {
 	    0, 0, NULL, "edge.sock", 0 },
 	{ "metrics", CONF_HOSTPORT, offsetof(struct edge_conf, metrics), 0, 0,
 	    NULL, NULL, CONF_PORT0 | CONF_LOOPBACK },
+	{ "proxy", CONF_STRING, offsetof(struct edge_conf, proxy_url), 0, 0,
+	    NULL, NULL, 0 },
 	{ "cache_dir", CONF_PATH, offsetof(struct edge_conf, cache_dir), 0, 0,
 	    NULL, "cache", 0 },
 	{ "cache_max_size", CONF_SIZE,
@@ -183,6 +185,41 @@ check_device_tls(const struct edge_conf *cf, struct edge_listener_conf *l,
 	return rc;
 }
 
+/* The proxy: the config's (none: a direct line), else https_proxy from
+ * the environment unless no_proxy covers the cloud's host. */
+static int
+resolve_proxy(struct edge_conf *cf, struct conf_errors *errs)
+{
+	const char *url = cf->proxy_url, *src = "proxy", *no;
+	struct err e;
+
+	if (url == NULL) {
+		static const char *const vars[] = { "https_proxy",
+		    "HTTPS_PROXY" };
+		size_t i;
+
+		for (i = 0; i < 2 && url == NULL; i++)
+			if ((url = getenv(vars[i])) != NULL && *url == '\0')
+				url = NULL;
+			else
+				src = vars[i];
+		no = getenv("no_proxy") != NULL ? getenv("no_proxy") :
+		    getenv("NO_PROXY");
+		if (url != NULL && no != NULL &&
+		    proxy_bypassed(no, cf->cloud.host))
+			url = NULL;
+	}
+	if (url == NULL || strcmp(url, "none") == 0)
+		return 0;
+	if (proxy_parse(url, &cf->proxy, &e) != 0) {
+		conf_errors_add(errs, cf->path, 0, src, "%s", e.msg);
+		return -EINVAL;
+	}
+	snprintf(cf->proxy.source, sizeof(cf->proxy.source), "%s", src);
+	cf->use_proxy = true;
+	return 0;
+}
+
 int
 edge_conf_load(const char *path, struct edge_conf **out,
     struct conf_errors *errs)
@@ -213,6 +250,8 @@ edge_conf_load(const char *path, struct edge_conf **out,
 			    "cache", "the cache is for mode = http listeners");
 			rc = -EINVAL;
 		}
+	if (rc == 0)
+		rc = resolve_proxy(cf, errs);
 	if (rc == 0 && cf->reconnect_max < cf->reconnect_min) {
 		conf_errors_add(errs, path, 0, "reconnect_max",
 		    "must not be below reconnect_min");
@@ -233,6 +272,7 @@ edge_conf_free(struct edge_conf *cf)
 
 	if (cf == NULL)
 		return;
+	proxy_conf_clear(&cf->proxy);
 	conf_free_fields(&sections[0], cf);
 	for (i = 0; i < cf->nlisteners; i++) {
 		conf_free_fields(&sections[1], cf->listeners[i]);

@@ -11,6 +11,7 @@
 
 #include "common/config.h"
 #include "common/names.h"
+#include "edge/proxy.h"
 
 enum listener_mode { LISTEN_TCP, LISTEN_HTTP };
 /* Where a device certificate carries its MAC (devtls.h). */
@@ -50,6 +51,11 @@ struct edge_conf {
 	uint64_t pending_timeout, handshake_timeout, drain_timeout;
 	char *admin_socket;
 	struct hostport metrics;	/* host "" when not served */
+	/* the site's HTTP proxy towards the cloud (proxy.h): from the
+	 * config's proxy, else https_proxy; "none" for a direct line */
+	char *proxy_url;
+	bool use_proxy;
+	struct proxy_conf proxy;
 	char *cache_dir;		/* listeners with cache = on share it */
 	uint64_t cache_max_size;
 	struct edge_listener_conf **listeners;

@@ -174,6 +174,8 @@ status_json(struct edge *e, const struct uplink_info *ui, FILE *f)
 	json_int(&j, ui->attempts);
 	json_key(&j, "retry_in_ms");
 	json_int(&j, ui->retry_ms);
+	json_key(&j, "proxy");
+	json_string(&j, ui->proxy[0] != '\0' ? ui->proxy : NULL);
 	json_key(&j, "last_error");
 	json_string(&j, ui->last_error);
 	json_key(&j, "peer");
@@ -233,7 +235,8 @@ tunnel_text(struct edge *e, const struct uplink_info *ui, FILE *f)
 {
 	char when[32];
 
-	fprintf(f, "Tunnel to %s:%u: ", e->cf->cloud.host, e->cf->cloud.port);
+	fprintf(f, "Tunnel to %s:%u%s%s: ", e->cf->cloud.host, e->cf->cloud.port,
+	    ui->proxy[0] != '\0' ? " via proxy " : "", ui->proxy);
 	switch (ui->state) {
 	case UPLINK_UP:
 		iso_time(ui->cloud_not_after, when, sizeof(when));

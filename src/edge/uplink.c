@@ -21,6 +21,7 @@
 #include "common/tls.h"
 #include "common/tlsctx.h"
 #include "common/timeval.h"
+#include "edge/proxy.h"
 
 struct uplink {
 	struct event_base *base;
@@ -30,6 +31,7 @@ struct uplink {
 	uplink_state_fn state;
 	void *arg;
 	struct bufferevent *dial;	/* connecting / handshaking */
+	struct proxy_dial *pdial;	/* asking the site's proxy first */
 	struct h2conn *h2;
 	struct event *retry_ev, *ping_ev, *pong_ev;
 	unsigned failures;
@@ -41,7 +43,7 @@ struct uplink {
 	/* for status and metrics */
 	enum uplink_state st;
 	int64_t st_since, retry_at, ping_sent;	/* mono_us() */
-	char last_error[160];
+	char last_error[400];
 	char peer[64];
 	char cloud_subject[256];
 	int64_t cloud_not_after;
@@ -55,6 +57,7 @@ static int uplink_idx = -1;
 static const char *const fail_names[UF_COUNT] = {
 	[UF_DNS] = "dns",
 	[UF_CONNECT] = "connect",
+	[UF_PROXY] = "proxy",
 	[UF_TIMEOUT] = "timeout",
 	[UF_CERTIFICATE] = "certificate",
 	[UF_PIN] = "pin_mismatch",
@@ -421,7 +424,7 @@ dial_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	{
-		char text[160];
+		char text[400];
 		enum uplink_fail why = classify(u, what, text, sizeof(text));
 
 		attempt_failed(u, why, text);
@@ -431,29 +434,17 @@ dial_event(struct bufferevent *bev, short what, void *arg)
 	schedule_retry(u);
 }
 
-static void
-dial(evutil_socket_t fd, short what, void *arg)
+/* A TLS session for the cloud: chain, name (or IP) and pin checked. */
+static SSL *
+new_ssl(struct uplink *u)
 {
-	struct uplink *u = arg;
 	const char *name = u->cf->server_name != NULL ?
 	    u->cf->server_name : u->cf->cloud.host;
 	unsigned char ip[16];
-	struct timeval tv;
-	SSL *ssl;
+	SSL *ssl = SSL_new(u->ctx);
 
-	(void)fd;
-	(void)what;
-	if (u->stopped || u->h2 != NULL || u->dial != NULL)
-		return;
-	u->verify_err = 0;
-	u->pin_mismatch = false;
-	set_state(u, UPLINK_CONNECTING);
-	ssl = SSL_new(u->ctx);
-	if (ssl == NULL) {
-		attempt_failed(u, UF_INTERNAL, "out of memory");
-		schedule_retry(u);
-		return;
-	}
+	if (ssl == NULL)
+		return NULL;
 	SSL_set_ex_data(ssl, uplink_idx, u);
 	SSL_set_verify(ssl, SSL_VERIFY_PEER, verify_cb);
 	if (inet_pton(AF_INET, name, ip) == 1 ||
@@ -463,10 +454,23 @@ dial(evutil_socket_t fd, short what, void *arg)
 		SSL_set_tlsext_host_name(ssl, name);
 		SSL_set1_host(ssl, name);
 	}
-	u->dial = bufferevent_openssl_socket_new(u->base, -1, ssl,
-	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
-	if (u->dial == NULL) {
+	return ssl;
+}
+
+/* fd: a socket connected to the cloud (-1: connect here first). */
+static void
+start_tls(struct uplink *u, int fd)
+{
+	struct timeval tv;
+	SSL *ssl = new_ssl(u);
+
+	if (ssl != NULL)
+		u->dial = bufferevent_openssl_socket_new(u->base, fd, ssl,
+		    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	if (ssl == NULL || u->dial == NULL) {
 		SSL_free(ssl);
+		if (fd >= 0)
+			evutil_closesocket(fd);
 		attempt_failed(u, UF_INTERNAL, "out of memory");
 		schedule_retry(u);
 		return;
@@ -474,6 +478,8 @@ dial(evutil_socket_t fd, short what, void *arg)
 	tv_ms(&tv, u->cf->handshake_timeout);
 	bufferevent_set_timeouts(u->dial, &tv, &tv);
 	bufferevent_setcb(u->dial, NULL, NULL, dial_event, u);
+	if (fd >= 0)
+		return;		/* the handshake is under way */
 	u->in_connect = true;
 	u->failed_in_connect = false;
 	if (bufferevent_socket_connect_hostname(u->dial, u->dns, AF_UNSPEC,
@@ -484,6 +490,46 @@ dial(evutil_socket_t fd, short what, void *arg)
 		attempt_failed(u, UF_CONNECT, "connect failed");
 		bufferevent_free(u->dial);
 		u->dial = NULL;
+		schedule_retry(u);
+	}
+}
+
+/* The proxy gave us a tunnel to the cloud, or said why not. */
+static void
+on_proxy(int fd, int status, const char *why, void *arg)
+{
+	struct uplink *u = arg;
+
+	(void)status;
+	u->pdial = NULL;
+	if (fd < 0) {
+		attempt_failed(u, UF_PROXY, why);
+		schedule_retry(u);
+		return;
+	}
+	start_tls(u, fd);
+}
+
+static void
+dial(evutil_socket_t fd, short what, void *arg)
+{
+	struct uplink *u = arg;
+
+	(void)fd;
+	(void)what;
+	if (u->stopped || u->h2 != NULL || u->dial != NULL || u->pdial != NULL)
+		return;
+	u->verify_err = 0;
+	u->pin_mismatch = false;
+	set_state(u, UPLINK_CONNECTING);
+	if (!u->cf->use_proxy) {
+		start_tls(u, -1);
+		return;
+	}
+	if (proxy_dial_start(u->base, u->dns, &u->cf->proxy,
+	    u->cf->cloud.host, u->cf->cloud.port, u->cf->handshake_timeout,
+	    on_proxy, u, &u->pdial) != 0) {
+		attempt_failed(u, UF_INTERNAL, "out of memory");
 		schedule_retry(u);
 	}
 }
@@ -536,6 +582,8 @@ uplink_stop(struct uplink *u)
 		bufferevent_free(u->dial);
 		u->dial = NULL;
 	}
+	proxy_dial_cancel(u->pdial);
+	u->pdial = NULL;
 	if (u->h2 != NULL)
 		h2conn_shutdown(u->h2);
 }
@@ -547,6 +595,7 @@ uplink_free(struct uplink *u)
 		return;
 	if (u->dial != NULL)
 		bufferevent_free(u->dial);
+	proxy_dial_cancel(u->pdial);
 	if (u->h2 != NULL)
 		h2conn_free(u->h2);
 	if (u->retry_ev != NULL)
@@ -575,6 +624,7 @@ uplink_info(const struct uplink *u, struct uplink_info *ui)
 	if (ui->retry_ms < 0)
 		ui->retry_ms = 0;
 	ui->last_error = u->last_error;
+	ui->proxy = u->cf->use_proxy ? u->cf->proxy.shown : "";
 	ui->peer = u->admitted ? u->peer : "";
 	ui->cloud_subject = u->admitted ? u->cloud_subject : "";
 	ui->cloud_not_after = u->admitted ? u->cloud_not_after : 0;

@@ -28,6 +28,7 @@ enum uplink_state {
 enum uplink_fail {
 	UF_DNS,			/* the cloud's name did not resolve */
 	UF_CONNECT,		/* refused, unreachable */
+	UF_PROXY,		/* the site's proxy refused or failed */
 	UF_TIMEOUT,		/* connect or handshake took too long */
 	UF_CERTIFICATE,		/* the cloud's chain or name did not verify */
 	UF_PIN,			/* verified, but not the pinned key */
@@ -48,6 +49,7 @@ struct uplink_info {
 	unsigned attempts;		/* failures since the last tunnel */
 	long retry_ms;			/* WAITING: next attempt in */
 	const char *last_error;		/* "" if none yet */
+	const char *proxy;		/* http://user:***@host:port, or "" */
 	const char *peer;		/* UP: the cloud's address */
 	const char *cloud_subject;	/* UP: its certificate's subject */
 	int64_t cloud_not_after;	/* UP: epoch seconds */

@@ -31,8 +31,13 @@ SANITIZER_MARKERS = (
 UTC = datetime.timezone.utc
 
 
-def _env():
+def _env(extra=None):
     env = dict(os.environ)
+    # The edge honours https_proxy: tests say which proxy, if any.
+    for var in ("https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY",
+                "http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+        env.pop(var, None)
+    env.update(extra or {})
     env["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=0"
     env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
     env.setdefault("LC_ALL", "C")
@@ -47,7 +52,7 @@ def describe(res):
     )
 
 
-def run(*args, expect=None, umask=None, cwd=None):
+def run(*args, expect=None, umask=None, cwd=None, env=None):
     """Run the isthmus binary.
 
     Fails the test on a sanitizer report, a crash (signal) or a timeout.
@@ -65,7 +70,7 @@ def run(*args, expect=None, umask=None, cwd=None):
             text=True,
             errors="replace",
             timeout=TIMEOUT,
-            env=_env(),
+            env=_env(env),
             preexec_fn=preexec,
             cwd=cwd,
             stdin=subprocess.DEVNULL,

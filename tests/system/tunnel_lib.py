@@ -92,7 +92,7 @@ class Daemon:
     on stdout. stop() sends SIGTERM and expects exit 0 and no sanitizer
     report in the log."""
 
-    def __init__(self, kind, conf, tmp):
+    def __init__(self, kind, conf, tmp, env=None):
         self.kind = kind
         self.conf = conf
         self.log_path = Path(tmp) / f"{kind}-{conf.stem}.log"
@@ -100,7 +100,7 @@ class Daemon:
         self.proc = subprocess.Popen(
             [str(BIN), kind, "-c", str(conf), "-v"],
             stdout=subprocess.PIPE, stderr=self.log, text=True,
-            env=_env(), stdin=subprocess.DEVNULL)
+            env=_env(env), stdin=subprocess.DEVNULL)
         self.ready = self._wait_ready()
 
     def _wait_ready(self):
@@ -265,8 +265,8 @@ class Site:
         path.write_text("\n".join(lines))
         return path
 
-    def start(self, kind, conf):
-        d = Daemon(kind, conf, self.tmp)
+    def start(self, kind, conf, env=None):
+        d = Daemon(kind, conf, self.tmp, env)
         self.daemons.append(d)
         return d
 

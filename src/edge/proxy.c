@@ -1,0 +1,443 @@
+#include "edge/proxy.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <http_parser.h>
+#include <openssl/evp.h>
+
+#include "common/timeval.h"
+#include "version.h"
+
+/* The proxy's answer head may not be longer than this. */
+#define PROXY_HEAD_MAX (16u * 1024)
+
+static int
+unhex(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Percent-decodes n bytes of s into out (cap bytes with the NUL). */
+static int
+pct_decode(const char *s, size_t n, char *out, size_t cap)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < n; i++) {
+		int c = (unsigned char)s[i];
+
+		if (c == '%') {
+			int hi, lo;
+
+			if (i + 2 >= n)
+				return -EINVAL;
+			hi = unhex((unsigned char)s[i + 1]);
+			lo = unhex((unsigned char)s[i + 2]);
+			if (hi < 0 || lo < 0)
+				return -EINVAL;
+			c = hi * 16 + lo;
+			i += 2;
+		}
+		if (c == 0 || o + 1 >= cap)
+			return -EINVAL;
+		out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+void
+proxy_conf_clear(struct proxy_conf *p)
+{
+	if (p->auth != NULL)
+		OPENSSL_cleanse(p->auth, strlen(p->auth));
+	free(p->auth);
+	memset(p, 0, sizeof(*p));
+}
+
+int
+proxy_parse(const char *url, struct proxy_conf *out, struct err *e)
+{
+	struct http_parser_url u;
+	char user[128], pass[256], cred[400];
+	size_t n = strlen(url);
+	long port;
+
+	memset(out, 0, sizeof(*out));
+	if (strstr(url, "://") != NULL && strncasecmp(url, "http://", 7) != 0)
+		return err_set(e, -EINVAL, "only http:// proxies are supported "
+		    "(the tunnel's own TLS runs inside the CONNECT)");
+	http_parser_url_init(&u);
+	if (http_parser_parse_url(url, n, 0, &u) != 0 ||
+	    !(u.field_set & (1 << UF_SCHEMA)) || !(u.field_set & (1 << UF_HOST)))
+		return err_set(e, -EINVAL, "'%.200s' is not a proxy URL "
+		    "(expected http://[USER:PASSWORD@]HOST:PORT)", url);
+	if (u.field_data[UF_SCHEMA].len != 4 || strncasecmp(url +
+	    u.field_data[UF_SCHEMA].off, "http", 4) != 0)
+		return err_set(e, -EINVAL, "only http:// proxies are supported "
+		    "(the tunnel's own TLS runs inside the CONNECT)");
+	if (!(u.field_set & (1 << UF_PORT)))
+		return err_set(e, -EINVAL, "the proxy URL needs the proxy's "
+		    "port (http://HOST:PORT)");
+	if ((u.field_set & (1 << UF_PATH)) && (u.field_data[UF_PATH].len > 1 ||
+	    url[u.field_data[UF_PATH].off] != '/'))
+		return err_set(e, -EINVAL, "a proxy URL has no path");
+	if (u.field_set & ((1 << UF_QUERY) | (1 << UF_FRAGMENT)))
+		return err_set(e, -EINVAL, "a proxy URL has no query");
+	port = u.port;
+	if (port <= 0 || port > 65535)
+		return err_set(e, -EINVAL, "bad proxy port");
+	if (u.field_data[UF_HOST].len >= sizeof(out->host))
+		return err_set(e, -EINVAL, "proxy host name too long");
+	memcpy(out->host, url + u.field_data[UF_HOST].off,
+	    u.field_data[UF_HOST].len);
+	out->host[u.field_data[UF_HOST].len] = '\0';
+	out->port = (uint16_t)port;
+	if (u.field_set & (1 << UF_USERINFO)) {
+		const char *ui = url + u.field_data[UF_USERINFO].off;
+		size_t len = u.field_data[UF_USERINFO].len;
+		const char *colon = memchr(ui, ':', len);
+		size_t ulen = colon != NULL ? (size_t)(colon - ui) : len;
+		int clen, rc;
+
+		rc = pct_decode(ui, ulen, user, sizeof(user));
+		if (rc == 0 && colon != NULL)
+			rc = pct_decode(colon + 1, len - ulen - 1, pass,
+			    sizeof(pass));
+		else
+			pass[0] = '\0';
+		if (rc != 0 || user[0] == '\0' || strchr(user, ':') != NULL)
+			return err_set(e, -EINVAL, "bad user or password in "
+			    "the proxy URL (percent-encode ':', '@' and '%%')");
+		snprintf(out->user, sizeof(out->user), "%s", user);
+		clen = snprintf(cred, sizeof(cred), "%s:%s", user, pass);
+		out->auth = malloc(4 * ((size_t)clen + 2) / 3 + 4);
+		if (out->auth == NULL)
+			return err_set(e, -ENOMEM, "out of memory");
+		EVP_EncodeBlock((unsigned char *)out->auth,
+		    (const unsigned char *)cred, clen);
+		OPENSSL_cleanse(cred, sizeof(cred));
+		OPENSSL_cleanse(pass, sizeof(pass));
+	}
+	snprintf(out->shown, sizeof(out->shown), "http://%s%s%s%s%s:%u",
+	    out->auth != NULL ? out->user : "", out->auth != NULL ? ":***@" :
+	    "", strchr(out->host, ':') != NULL ? "[" : "", out->host,
+	    strchr(out->host, ':') != NULL ? "]" : "", out->port);
+	return 0;
+}
+
+bool
+proxy_bypassed(const char *no_proxy, const char *host)
+{
+	const char *p = no_proxy;
+	size_t hl = strlen(host);
+
+	while (p != NULL && *p != '\0') {
+		const char *s, *end;
+		size_t n;
+
+		while (*p == ',' || *p == ' ' || *p == '\t')
+			p++;
+		s = p;
+		while (*p != '\0' && *p != ',' && *p != ' ' && *p != '\t')
+			p++;
+		end = p;
+		n = (size_t)(end - s);
+		if (n == 0)
+			continue;
+		if (n == 1 && *s == '*')
+			return true;
+		if (*s == '.') {	/* ".example.com": the domain too */
+			s++;
+			n--;
+		}
+		if (n == hl && strncasecmp(s, host, n) == 0)
+			return true;
+		if (hl > n && host[hl - n - 1] == '.' &&
+		    strncasecmp(host + hl - n, s, n) == 0)
+			return true;
+	}
+	return false;
+}
+
+struct proxy_dial {
+	struct bufferevent *bev;
+	struct event *timer;		/* the whole exchange; failures later */
+	const struct proxy_conf *pc;
+	char target[PROXY_HOST_MAX + 8];
+	http_parser p;
+	char reason[96];
+	int status;
+	bool asked, headed;
+	bool starting;			/* inside proxy_dial_start */
+	int fd;				/* the result */
+	char why[400];
+	proxy_done_fn done;
+	void *arg;
+};
+
+static void
+dial_free(struct proxy_dial *d)
+{
+	if (d->bev != NULL) {
+		int fd = bufferevent_getfd(d->bev);
+
+		bufferevent_free(d->bev);
+		if (fd >= 0)
+			evutil_closesocket(fd);
+	}
+	if (d->timer != NULL)
+		event_free(d->timer);
+	free(d);
+}
+
+void
+proxy_dial_cancel(struct proxy_dial *d)
+{
+	if (d != NULL)
+		dial_free(d);
+}
+
+/* Ends the exchange: the fd goes to the caller, or it failed with why. */
+static void
+finish(struct proxy_dial *d, int fd)
+{
+	proxy_done_fn done = d->done;
+	void *arg = d->arg;
+	int status = d->status;
+	char why[sizeof(d->why)];
+
+	snprintf(why, sizeof(why), "%s", d->why);
+	if (fd >= 0) {
+		bufferevent_free(d->bev);	/* not BEV_OPT_CLOSE_ON_FREE */
+		d->bev = NULL;
+	}
+	dial_free(d);
+	done(fd, status, fd >= 0 ? NULL : why, arg);
+}
+
+static void
+fail(struct proxy_dial *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+fail(struct proxy_dial *d, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(d->why, sizeof(d->why), fmt, ap);
+	va_end(ap);
+	finish(d, -1);
+}
+
+static int
+on_status(http_parser *p, const char *at, size_t n)
+{
+	struct proxy_dial *d = p->data;
+	size_t len = strlen(d->reason), i;
+
+	/* The proxy's words, printable and short, for our message. */
+	for (i = 0; i < n && len + 1 < sizeof(d->reason); i++)
+		d->reason[len++] = at[i] >= 0x20 && at[i] < 0x7f ? at[i] : '?';
+	d->reason[len] = '\0';
+	return 0;
+}
+
+static int
+on_headers_complete(http_parser *p)
+{
+	struct proxy_dial *d = p->data;
+
+	d->headed = true;
+	d->status = (int)p->status_code;
+	return 1;	/* the answer to CONNECT ends with its head */
+}
+
+/* Stops right after the head, so what follows is the tunnel's. */
+static int
+on_message_complete(http_parser *p)
+{
+	http_parser_pause(p, 1);
+	return 0;
+}
+
+static const http_parser_settings answer_settings = {
+	.on_status = on_status,
+	.on_headers_complete = on_headers_complete,
+	.on_message_complete = on_message_complete,
+};
+
+/* What the proxy's refusal means, and what to do. */
+static void
+refused(struct proxy_dial *d)
+{
+	const char *host = d->pc->host;
+	/* 407 is the standard answer; some proxies (tinyproxy) say 401 to
+	 * wrong credentials. */
+	bool auth = d->status == 407 || d->status == 401;
+
+	if (auth && d->pc->auth == NULL)
+		fail(d, "the proxy %s:%u requires authentication (%d %s): "
+		    "give proxy = http://USER:PASSWORD@%s:%u", host,
+		    d->pc->port, d->status, d->reason, host, d->pc->port);
+	else if (auth)
+		fail(d, "the proxy %s:%u refused the credentials of user "
+		    "'%s' (%d %s): check the user and password in proxy",
+		    host, d->pc->port, d->pc->user, d->status, d->reason);
+	else if (d->status == 403 || d->status == 405)
+		fail(d, "the proxy %s:%u refused CONNECT to %s (%d %s): ask "
+		    "IT to allow CONNECT to %s through the proxy, without TLS "
+		    "inspection", host, d->pc->port, d->target, d->status,
+		    d->reason, d->target);
+	else
+		fail(d, "the proxy %s:%u answered CONNECT to %s with %d %s",
+		    host, d->pc->port, d->target, d->status, d->reason);
+}
+
+static void
+on_read(struct bufferevent *bev, void *arg)
+{
+	struct proxy_dial *d = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	size_t len = evbuffer_get_length(in), n;
+	const char *data = (const char *)evbuffer_pullup(in, -1);
+	enum http_errno err;
+
+	n = http_parser_execute(&d->p, &answer_settings, data, len);
+	err = HTTP_PARSER_ERRNO(&d->p);
+	if (err != HPE_OK && err != HPE_PAUSED) {
+		fail(d, "the proxy %s:%u answered CONNECT with something that "
+		    "is not HTTP (%s)", d->pc->host, d->pc->port,
+		    http_errno_description(err));
+		return;
+	}
+	evbuffer_drain(in, n);
+	if (!d->headed) {
+		if (d->p.nread > PROXY_HEAD_MAX)
+			fail(d, "the proxy %s:%u sent an over-long answer to "
+			    "CONNECT", d->pc->host, d->pc->port);
+		return;
+	}
+	if (d->status < 200 || d->status > 299) {
+		refused(d);
+		return;
+	}
+	if (evbuffer_get_length(in) > 0) {
+		fail(d, "the proxy %s:%u sent data of its own after "
+		    "accepting CONNECT", d->pc->host, d->pc->port);
+		return;
+	}
+	finish(d, bufferevent_getfd(bev));
+}
+
+static void
+on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct proxy_dial *d = arg;
+	struct evbuffer *out = bufferevent_get_output(bev);
+	int dns = bufferevent_socket_get_dns_error(bev);
+	int se = EVUTIL_SOCKET_ERROR();
+
+	if (d->starting) {
+		/* Failed at once: reported from the loop (on_timer). */
+		snprintf(d->why, sizeof(d->why), "cannot reach the proxy "
+		    "%s:%u: %s", d->pc->host, d->pc->port, se != 0 ?
+		    evutil_socket_error_to_string(se) : "connection failed");
+		return;
+	}
+	if (what & BEV_EVENT_CONNECTED) {
+		evbuffer_add_printf(out, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n"
+		    "User-Agent: isthmus/" ISTHMUS_VERSION "\r\n", d->target,
+		    d->target);
+		if (d->pc->auth != NULL)
+			evbuffer_add_printf(out, "Proxy-Authorization: Basic "
+			    "%s\r\n", d->pc->auth);
+		evbuffer_add(out, "\r\n", 2);
+		d->asked = true;
+		bufferevent_enable(bev, EV_READ);
+		return;
+	}
+	if (dns != 0)
+		fail(d, "cannot resolve the proxy %s: %s", d->pc->host,
+		    evutil_gai_strerror(dns));
+	else if (!d->asked)
+		fail(d, "cannot reach the proxy %s:%u: %s", d->pc->host,
+		    d->pc->port, se != 0 ? evutil_socket_error_to_string(se) :
+		    "connection failed");
+	else
+		fail(d, "the proxy %s:%u closed the connection without "
+		    "answering CONNECT to %s (does it allow CONNECT?)",
+		    d->pc->host, d->pc->port, d->target);
+}
+
+static void
+on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct proxy_dial *d = arg;
+
+	(void)fd;
+	(void)what;
+	if (d->why[0] != '\0') {
+		finish(d, -1);		/* failed while starting */
+		return;
+	}
+	fail(d, "the proxy %s:%u did not %s within handshake_timeout",
+	    d->pc->host, d->pc->port, d->asked ? "answer CONNECT" :
+	    "accept the connection");
+}
+
+int
+proxy_dial_start(struct event_base *base, struct evdns_base *dns,
+    const struct proxy_conf *p, const char *host, uint16_t port,
+    uint64_t timeout_ms, proxy_done_fn done, void *arg,
+    struct proxy_dial **out)
+{
+	struct proxy_dial *d = calloc(1, sizeof(*d));
+	struct timeval tv;
+
+	if (d == NULL)
+		return -ENOMEM;
+	d->pc = p;
+	d->done = done;
+	d->arg = arg;
+	d->fd = -1;
+	snprintf(d->target, sizeof(d->target), "%s%s%s:%u",
+	    strchr(host, ':') != NULL ? "[" : "", host,
+	    strchr(host, ':') != NULL ? "]" : "", port);
+	http_parser_init(&d->p, HTTP_RESPONSE);
+	d->p.data = d;
+	d->timer = evtimer_new(base, on_timer, d);
+	d->bev = bufferevent_socket_new(base, -1, 0);
+	if (d->timer == NULL || d->bev == NULL) {
+		dial_free(d);
+		return -ENOMEM;
+	}
+	bufferevent_setcb(d->bev, on_read, NULL, on_event, d);
+	tv_ms(&tv, timeout_ms);
+	evtimer_add(d->timer, &tv);
+	d->starting = true;
+	if (bufferevent_socket_connect_hostname(d->bev, dns, AF_UNSPEC,
+	    p->host, p->port) != 0 && d->why[0] == '\0')
+		snprintf(d->why, sizeof(d->why), "cannot reach the proxy "
+		    "%s:%u", p->host, p->port);
+	d->starting = false;
+	if (d->why[0] != '\0') {
+		/* Reported from the loop, as every other outcome. */
+		tv_ms(&tv, 0);
+		evtimer_add(d->timer, &tv);
+	}
+	*out = d;
+	return 0;
+}
