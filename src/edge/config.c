@@ -18,6 +18,8 @@ static const struct conf_key edge_keys[] = {
 	    CONF_REQUIRED },
 	{ "ca", CONF_PATH, offsetof(struct edge_conf, ca), 0, 0, NULL, NULL,
 	    CONF_REQUIRED },
+	{ "crl", CONF_PATH, offsetof(struct edge_conf, crl), 0, 0, NULL, NULL,
+	    0 },
 	{ "cloud_pin", CONF_PIN, offsetof(struct edge_conf, cloud_pin), 0, 0,
 	    NULL, NULL, CONF_REQUIRED },
 	{ "keepalive", CONF_DURATION, offsetof(struct edge_conf, keepalive),

@@ -45,6 +45,7 @@ struct edge_conf {
 	struct hostport cloud;
 	char *server_name;
 	char *cert, *key, *ca;
+	char *crl;			/* optional: revoked cloud certificates */
 	uint8_t cloud_pin[32];
 	uint64_t keepalive, keepalive_timeout;
 	uint64_t reconnect_min, reconnect_max;

@@ -343,6 +343,7 @@ load(const char *path, struct edge_conf **cf, SSL_CTX **ctx)
 	o.cert = (*cf)->cert;
 	o.key = (*cf)->key;
 	o.ca = (*cf)->ca;
+	o.crl = (*cf)->crl;
 	if (tlsctx_new(&o, ctx, &er) != 0) {
 		fprintf(stderr, "%s: %s\n", path, er.msg);
 		edge_conf_free(*cf);

@@ -21,12 +21,14 @@
 #include "common/tls.h"
 #include "common/tlsctx.h"
 #include "common/timeval.h"
+#include "edge/certdiag.h"
 #include "edge/proxy.h"
 
 struct uplink {
 	struct event_base *base;
 	struct evdns_base *dns;
 	const struct edge_conf *cf;
+	char cloud_hostport[300];	/* for messages */
 	SSL_CTX *ctx;
 	uplink_state_fn state;
 	void *arg;
@@ -37,13 +39,14 @@ struct uplink {
 	unsigned failures;
 	bool stopped;
 	bool in_connect, failed_in_connect;
-	int verify_err;
+	int verify_err, verify_depth;
+	X509 *bad_leaf, *bad_cert;	/* what failed verification */
 	bool pin_mismatch;
 	bool admitted;		/* the cloud's SETTINGS came: tunnel is up */
 	/* for status and metrics */
 	enum uplink_state st;
 	int64_t st_since, retry_at, ping_sent;	/* mono_us() */
-	char last_error[400];
+	char last_error[800];
 	char peer[64];
 	char cloud_subject[256];
 	int64_t cloud_not_after;
@@ -60,6 +63,11 @@ static const char *const fail_names[UF_COUNT] = {
 	[UF_PROXY] = "proxy",
 	[UF_TIMEOUT] = "timeout",
 	[UF_CERTIFICATE] = "certificate",
+	[UF_INTERCEPTION] = "interception",
+	[UF_WRONG_SERVER] = "wrong_server",
+	[UF_EXPIRED] = "expired",
+	[UF_NOT_YET_VALID] = "not_yet_valid",
+	[UF_REVOKED] = "revoked",
 	[UF_PIN] = "pin_mismatch",
 	[UF_ALPN] = "alpn",
 	[UF_TLS] = "tls",
@@ -281,6 +289,16 @@ on_pong_timeout(evutil_socket_t fd, short what, void *arg)
 		tunnel_down(u, "keepalive timeout");
 }
 
+/* Holds on to a certificate for the diagnosis (certdiag.h). */
+static void
+keep_cert(X509 **slot, X509 *cert)
+{
+	X509_free(*slot);
+	*slot = NULL;
+	if (cert != NULL && X509_up_ref(cert) == 1)
+		*slot = cert;
+}
+
 /* The cloud's certificate: chain and name by OpenSSL, then the pin. */
 static int
 verify_cb(int ok, X509_STORE_CTX *x)
@@ -292,8 +310,13 @@ verify_cb(int ok, X509_STORE_CTX *x)
 	X509 *cert;
 
 	if (!ok) {
-		if (u->verify_err == 0)
+		if (u->verify_err == 0) {
 			u->verify_err = X509_STORE_CTX_get_error(x);
+			u->verify_depth = X509_STORE_CTX_get_error_depth(x);
+			keep_cert(&u->bad_leaf, X509_STORE_CTX_get0_cert(x));
+			keep_cert(&u->bad_cert,
+			    X509_STORE_CTX_get_current_cert(x));
+		}
 		return 0;
 	}
 	if (X509_STORE_CTX_get_error_depth(x) != 0)
@@ -303,6 +326,7 @@ verify_cb(int ok, X509_STORE_CTX *x)
 	    (CRYPTO_memcmp(fc, u->cf->cloud_pin, 32) != 0 &&
 	    CRYPTO_memcmp(fs, u->cf->cloud_pin, 32) != 0)) {
 		u->pin_mismatch = true;
+		keep_cert(&u->bad_leaf, cert);
 		X509_STORE_CTX_set_error(x, X509_V_ERR_APPLICATION_VERIFICATION);
 		return 0;
 	}
@@ -318,15 +342,20 @@ classify(struct uplink *u, short what, char *buf, size_t cap)
 	unsigned long e = bufferevent_get_openssl_error(u->dial);
 	const char *r;
 
-	if (u->pin_mismatch) {
-		snprintf(buf, cap, "cloud certificate does not match "
-		    "cloud_pin");
-		return UF_PIN;
-	}
-	if (u->verify_err != 0) {
-		snprintf(buf, cap, "cloud certificate: %s",
-		    X509_verify_cert_error_string(u->verify_err));
-		return UF_CERTIFICATE;
+	if (u->pin_mismatch || u->verify_err != 0) {
+		struct certdiag d = {
+			.leaf = u->bad_leaf,
+			.failed = u->bad_cert,
+			.error = u->pin_mismatch ? 0 : u->verify_err,
+			.depth = u->verify_depth,
+			.server_name = u->cf->server_name != NULL ?
+			    u->cf->server_name : u->cf->cloud.host,
+			.cloud = u->cloud_hostport,
+			.pin = u->cf->cloud_pin,
+			.crl = u->cf->crl,
+		};
+
+		return certdiag_explain(&d, buf, cap);
 	}
 	if (what & BEV_EVENT_TIMEOUT) {
 		snprintf(buf, cap, "no answer within handshake_timeout");
@@ -424,7 +453,7 @@ dial_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	{
-		char text[400];
+		char text[800];
 		enum uplink_fail why = classify(u, what, text, sizeof(text));
 
 		attempt_failed(u, why, text);
@@ -521,6 +550,8 @@ dial(evutil_socket_t fd, short what, void *arg)
 		return;
 	u->verify_err = 0;
 	u->pin_mismatch = false;
+	keep_cert(&u->bad_leaf, NULL);
+	keep_cert(&u->bad_cert, NULL);
 	set_state(u, UPLINK_CONNECTING);
 	if (!u->cf->use_proxy) {
 		start_tls(u, -1);
@@ -546,6 +577,9 @@ uplink_new(struct event_base *base, const struct edge_conf *cf, SSL_CTX *ctx,
 		return -ENOMEM;
 	u->base = base;
 	u->cf = cf;
+	snprintf(u->cloud_hostport, sizeof(u->cloud_hostport), "%s%s%s:%u",
+	    strchr(cf->cloud.host, ':') != NULL ? "[" : "", cf->cloud.host,
+	    strchr(cf->cloud.host, ':') != NULL ? "]" : "", cf->cloud.port);
 	u->ctx = ctx;
 	u->state = state;
 	u->arg = arg;
@@ -596,6 +630,8 @@ uplink_free(struct uplink *u)
 	if (u->dial != NULL)
 		bufferevent_free(u->dial);
 	proxy_dial_cancel(u->pdial);
+	X509_free(u->bad_leaf);
+	X509_free(u->bad_cert);
 	if (u->h2 != NULL)
 		h2conn_free(u->h2);
 	if (u->retry_ev != NULL)

@@ -31,6 +31,11 @@ enum uplink_fail {
 	UF_PROXY,		/* the site's proxy refused or failed */
 	UF_TIMEOUT,		/* connect or handshake took too long */
 	UF_CERTIFICATE,		/* the cloud's chain or name did not verify */
+	UF_INTERCEPTION,	/* our cloud's name from an untrusted issuer */
+	UF_WRONG_SERVER,	/* a certificate for another name */
+	UF_EXPIRED,		/* the cloud's certificate expired */
+	UF_NOT_YET_VALID,	/* ... or is not valid yet (the clock?) */
+	UF_REVOKED,		/* ... or is on our CRL */
 	UF_PIN,			/* verified, but not the pinned key */
 	UF_ALPN,		/* not an isthmus cloud */
 	UF_TLS,			/* other TLS failure */

@@ -5,6 +5,7 @@ are parsed with `cryptography` and cross-checked with the `openssl` tool.
 """
 
 import datetime
+import ipaddress
 import os
 import re
 import subprocess
@@ -367,7 +368,8 @@ class SmallPKI:
 
 def build_leaf(ca, *, cn="forged", nb=None, na=None,
                eku_oids=(CLIENT_AUTH,), signer=None, issuer_name=None,
-               aki_from=None, is_ca=False, leaf_key=None, san_uris=()):
+               aki_from=None, is_ca=False, leaf_key=None, san_uris=(),
+               san_dns=(), san_ips=()):
     """Build a leaf certificate with cryptography, signed by `signer`
     (default: the CA's own private key), for leaf_key (default: a new
     Ed25519 key), with optional SAN URIs."""
@@ -401,10 +403,12 @@ def build_leaf(ca, *, cn="forged", nb=None, na=None,
     if eku_oids:
         b = b.add_extension(x509.ExtendedKeyUsage(list(eku_oids)),
                             critical=False)
-    if san_uris:
-        b = b.add_extension(x509.SubjectAlternativeName(
-            [x509.UniformResourceIdentifier(u) for u in san_uris]),
-            critical=False)
+    names = ([x509.UniformResourceIdentifier(u) for u in san_uris] +
+             [x509.DNSName(d) for d in san_dns] +
+             [x509.IPAddress(ipaddress.ip_address(a)) for a in san_ips])
+    if names:
+        b = b.add_extension(x509.SubjectAlternativeName(names),
+                            critical=False)
     return b.sign(signer, sign_with(signer))
 
 

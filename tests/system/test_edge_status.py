@@ -87,8 +87,11 @@ def test_edge_status_names_a_pin_mismatch(site):
         "agw", cloud.port("listen"), {"t": "t"}, pin=wrong, extra=METRICS))
     edge.wait_log(r"event=connect_failed .*reason=pin_mismatch")
     st = status(edge)
-    assert st["tunnel"]["last_error"] == \
-        "cloud certificate does not match cloud_pin"
+    assert st["tunnel"]["last_error"].startswith(
+        "the cloud's certificate (CN=cloudgw")
+    assert f"is not the pinned one: it has key {spki(site.pki / 'cloudgw.crt')}" \
+        f", cloud_pin is {wrong}; if the cloud's key was changed on purpose" \
+        in st["tunnel"]["last_error"]
     assert value(scrape(edge), "isthmus_tunnel_connect_failures_total",
                  reason="pin_mismatch") >= 1
 

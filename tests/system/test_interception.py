@@ -1,0 +1,244 @@
+"""When the cloud's certificate is not the one we expect, the edge says
+why in words IT can act on: TLS interception by a proxy (naming the
+inspecting CA), a wrong server, an expired or not yet valid certificate
+(with the dates and the local clock), a revoked one, or another key than
+the pin. It never completes the handshake with such a peer: no client
+certificate, no device byte."""
+
+import datetime
+import json
+import socket
+import ssl
+import threading
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from isthmus_testlib import (CA, SERVER_AUTH, build_leaf, now, run,
+                             write_cert)
+from tunnel_lib import scrape, value
+
+
+class FakeCloud:
+    """A TLS server on 127.0.0.1 with the given certificate; optionally an
+    intercepting proxy (it takes CONNECT, answers 200, then terminates
+    TLS itself). It asks for a client certificate and records what it
+    got."""
+
+    def __init__(self, crt, key, client_ca, proxy=False):
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(crt, key)
+        self.ctx.verify_mode = ssl.CERT_OPTIONAL
+        self.ctx.load_verify_locations(client_ca)
+        self.ctx.set_alpn_protocols(["isthmus/1", "h2"])
+        self.proxy = proxy
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.handshakes = []        # (client cert or None, error or None)
+        self.connects = []
+        self.bytes_after = 0
+        self._stop = False
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while not self._stop:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._one, args=(c,), daemon=True).start()
+
+    def _one(self, c):
+        c.settimeout(5)
+        try:
+            if self.proxy:
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    d = c.recv(4096)
+                    if not d:
+                        return
+                    head += d
+                self.connects.append(head.split(b"\r\n")[0].decode())
+                c.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            try:
+                s = self.ctx.wrap_socket(c, server_side=True)
+            except (ssl.SSLError, OSError) as e:
+                self.handshakes.append((None, str(e)))
+                return
+            self.handshakes.append((s.getpeercert(True), None))
+            try:
+                self.bytes_after += len(s.recv(65536))
+            except (ssl.SSLError, OSError):
+                pass
+        finally:
+            c.close()
+
+    def close(self):
+        self._stop = True
+        self.sock.close()
+
+
+def _key_pem(key, path):
+    path.write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    return path
+
+
+def _fp(path):
+    return json.loads(run("pki", "show", "--json", path,
+                          expect=0).stdout)
+
+
+def _edge(site, port, extra="", pin=None, server_name=None):
+    conf = site.edge_conf("agw", port, {"t": "t"}, pin=pin,
+                          extra=extra + "metrics = 127.0.0.1:0\n")
+    if server_name is not None:
+        conf.write_text(conf.read_text().replace(
+            "server_name = localhost", f"server_name = {server_name}"))
+    return site.start("edge", conf)
+
+
+@pytest.fixture
+def fakes():
+    made = []
+
+    def make(*a, **kw):
+        f = FakeCloud(*a, **kw)
+        made.append(f)
+        return f
+    yield make
+    for f in made:
+        f.close()
+
+
+def test_intercepting_proxy_is_named_and_refused(site, fakes):
+    cloud = site.start("cloud", site.cloud_conf(
+        {"A/t": ([site.backend("a-t")], "")}))
+    # The inspecting proxy's own CA issues a certificate for our cloud's
+    # name and address, as TLS inspection boxes do.
+    other = CA.init(site.tmp / "inspect-ca", "--name", "Corp Inspection CA")
+    run("pki", "issue", "cloud", "intercept", "--dns", "localhost", "--ip",
+        "127.0.0.1", "--ca", other.dir, expect=0)
+    crt, key = other.dir / "intercept.crt", other.dir / "intercept.key"
+    mitm = fakes(crt, key, site.pki / "ca.crt", proxy=True)
+    edge = _edge(site, cloud.port("listen"),
+                 f"proxy = http://127.0.0.1:{mitm.port}\n")
+    port = cloud.port("listen")
+    shown = _fp(crt)
+    pin = _fp(site.pki / "cloudgw.crt")["spki_sha256"]
+    lines = edge.wait_log(r"event=connect_failed .*reason=interception "
+                          r"error=\"[^\n]*", count=2)
+    text = lines[0]
+    assert f"TLS interception suspected: 127.0.0.1:{port} presented a " \
+        "certificate for localhost issued by CN=Corp Inspection CA" in text
+    assert shown["cert_sha256"] in text and shown["spki_sha256"] in text
+    assert f"cloud_pin {pin}" in text
+    assert "Mutual TLS cannot pass through inspection: ask IT to exempt " \
+        f"127.0.0.1:{port} from TLS inspection" in text
+    st = json.loads(run("status", "-c", str(edge.conf), "--json",
+                        expect=0).stdout)
+    assert "TLS interception suspected" in st["tunnel"]["last_error"]
+    assert value(scrape(edge), "isthmus_tunnel_connect_failures_total",
+                 reason="interception") >= 2
+    # The edge asked for the real cloud, refused the inspector's answer
+    # before sending its own certificate, and sent no byte after.
+    assert mitm.connects[0] == f"CONNECT 127.0.0.1:{port} HTTP/1.1"
+    assert mitm.handshakes and all(c is None for c, _ in mitm.handshakes)
+    assert mitm.bytes_after == 0
+    edge.stop()
+    assert "tunnel_up" not in cloud.text()
+
+
+def _crafted_cloud(site, name, **kw):
+    """A server certificate from the site's CA built with cryptography
+    (for dates `pki issue` refuses); returns (crt, key)."""
+    ca = CA(site.pki)
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = build_leaf(ca, cn=name, leaf_key=key, eku_oids=(SERVER_AUTH,),
+                      san_dns=("localhost",), san_ips=("127.0.0.1",), **kw)
+    return (write_cert(cert, site.tmp / f"{name}.crt"),
+            _key_pem(key, site.tmp / f"{name}.key"))
+
+
+@pytest.mark.parametrize("kind", ["expired", "not_yet_valid"])
+def test_certificate_dates_are_explained_with_the_local_clock(site, fakes,
+                                                              kind):
+    t = now()
+    if kind == "expired":
+        nb, na = t - datetime.timedelta(days=30), t - datetime.timedelta(
+            days=1)
+    else:
+        nb, na = t + datetime.timedelta(days=2), t + datetime.timedelta(
+            days=30)
+    crt, key = _crafted_cloud(site, kind, nb=nb, na=na)
+    fake = fakes(crt, key, site.pki / "ca.crt")
+    pin = _fp(crt)["spki_sha256"]
+    edge = _edge(site, fake.port, pin=pin)
+    line = edge.wait_log(rf"reason={kind} error=\"[^\n]*")[0]
+    stamp = (na if kind == "expired" else nb).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if kind == "expired":
+        assert f"the cloud's certificate (CN={kind}) expired at {stamp}" \
+            in line
+    else:
+        assert f"is valid only from {stamp}" in line
+        assert "if the clock is wrong, fix it (NTP)" in line
+    assert "the local clock says " + t.strftime("%Y-%m-%dT%H:") in line
+    assert all(c is None for c, _ in fake.handshakes)
+
+
+def test_wrong_server_is_named(site, fakes):
+    cloud = site.start("cloud", site.cloud_conf(
+        {"A/t": ([site.backend("a-t")], "")}))
+    # Our CA, another name: server_name says a different host.
+    edge = _edge(site, cloud.port("listen"),
+                 server_name="cloud.other.example")
+    port = cloud.port("listen")
+    line = edge.wait_log(r"reason=wrong_server error=\"[^\n]*")[0]
+    assert f"wrong server: 127.0.0.1:{port} presented a certificate from " \
+        "our CA for " in line
+    assert "not for cloud.other.example: check cloud and server_name" \
+        in line
+    edge.stop()
+    # Another CA and another name: a different service answered.
+    other = CA.init(site.tmp / "web-ca", "--name", "Some Web CA")
+    run("pki", "issue", "cloud", "www", "--dns", "www.example", "--ca",
+        other.dir, expect=0)
+    fake = fakes(other.dir / "www.crt", other.dir / "www.key",
+                 site.pki / "ca.crt")
+    edge = _edge(site, fake.port)
+    line = edge.wait_log(r"reason=wrong_server error=\"[^\n]*")[0]
+    assert f"127.0.0.1:{fake.port} presented a certificate for www.example "\
+        "issued by CN=Some Web CA, which is not our CA, and not for " \
+        "localhost" in line
+    assert "interception" not in line
+
+
+def test_revoked_cloud_certificate(site):
+    run("pki", "revoke", site.pki / "cloudgw.crt", "--ca", site.pki,
+        "--reason", "keyCompromise", expect=0)
+    cloud = site.start("cloud", site.cloud_conf(
+        {"A/t": ([site.backend("a-t")], "")}))
+    edge = _edge(site, cloud.port("listen"),
+                 f"crl = {site.pki / 'crl.pem'}\n")
+    line = edge.wait_log(r"reason=revoked error=\"[^\n]*")[0]
+    assert "the cloud's certificate (CN=cloudgw" in line
+    assert f"is revoked by the CRL {site.pki / 'crl.pem'}" in line
+    edge.stop()
+    assert "tunnel_up edge=agw" not in cloud.text()
+
+
+def test_pin_mismatch_names_both_keys(site):
+    run("pki", "issue", "cloud", "cloud2", "--dns", "localhost", "--ip",
+        "127.0.0.1", "--ca", site.pki, expect=0)
+    cloud = site.start("cloud", site.cloud_conf(
+        {"A/t": ([site.backend("a-t")], "")}))
+    pin2 = _fp(site.pki / "cloud2.crt")["spki_sha256"]
+    edge = _edge(site, cloud.port("listen"), pin=pin2)
+    line = edge.wait_log(r"reason=pin_mismatch error=\"[^\n]*")[0]
+    real = _fp(site.pki / "cloudgw.crt")["spki_sha256"]
+    assert f"is from our CA but is not the pinned one: it has key {real}, " \
+        f"cloud_pin is {pin2}" in line
