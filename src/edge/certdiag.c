@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
 #include <openssl/x509v3.h>
 
 #include "common/tls.h"
@@ -88,11 +89,24 @@ now_line(char *buf, size_t cap)
 	strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* Whether the leaf is the certificate or key cloud_pin names. */
+static bool
+pinned(const struct certdiag *d)
+{
+	uint8_t fc[32], fs[32];
+
+	return (tls_cert_sha256(d->leaf, fc) == 0 &&
+	    CRYPTO_memcmp(fc, d->pin, 32) == 0) ||
+	    (tls_spki_sha256(d->leaf, fs) == 0 &&
+	    CRYPTO_memcmp(fs, d->pin, 32) == 0);
+}
+
 enum uplink_fail
 certdiag_explain(const struct certdiag *d, char *buf, size_t cap)
 {
 	X509 *bad = d->failed != NULL ? d->failed : d->leaf;
-	char subj[200], issuer[200], names[200], fpc[TLS_FP_LEN];
+	char subj[200], leafsubj[200], issuer[200], names[200];
+	char fpc[TLS_FP_LEN];
 	char fps[TLS_FP_LEN], pin[TLS_FP_LEN], when[40], now[40];
 	const char *which = bad == d->leaf || d->depth == 0 ?
 	    "the cloud's certificate" : "a CA certificate of the cloud's chain";
@@ -104,10 +118,13 @@ certdiag_explain(const struct certdiag *d, char *buf, size_t cap)
 		return d->error != 0 ? UF_CERTIFICATE : UF_PIN;
 	}
 	name_line(X509_get_subject_name(bad), subj, sizeof(subj));
+	name_line(X509_get_subject_name(d->leaf), leafsubj, sizeof(leafsubj));
 	name_line(X509_get_issuer_name(d->leaf), issuer, sizeof(issuer));
 	names_of(d->leaf, names, sizeof(names));
-	if (tls_fp_cert(d->leaf, fpc) != 0 || tls_fp_spki(d->leaf, fps) != 0)
+	if (tls_fp_cert(d->leaf, fpc) != 0)
 		snprintf(fpc, sizeof(fpc), "?");
+	if (tls_fp_spki(d->leaf, fps) != 0)
+		snprintf(fps, sizeof(fps), "?");
 	tls_fp_format(d->pin, pin);
 	now_line(now, sizeof(now));
 	switch (d->error) {
@@ -128,6 +145,17 @@ certdiag_explain(const struct certdiag *d, char *buf, size_t cap)
 		    "clock says %s: if the clock is wrong, fix it (NTP)", which,
 		    subj, when, now);
 		return UF_NOT_YET_VALID;
+	case X509_V_ERR_UNABLE_TO_GET_CRL:
+	case X509_V_ERR_CRL_HAS_EXPIRED:
+	case X509_V_ERR_CRL_NOT_YET_VALID:
+	case X509_V_ERR_CRL_SIGNATURE_FAILURE:
+	case X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER:
+		/* Our file, not the cloud's certificate. */
+		snprintf(buf, cap, "our CRL %s cannot be used (%s): refresh it "
+		    "(isthmus pki crl on the CA) and restart the edge",
+		    d->crl != NULL ? d->crl : "",
+		    X509_verify_cert_error_string(d->error));
+		return UF_CERTIFICATE;
 	case X509_V_ERR_CERT_REVOKED:
 		snprintf(buf, cap, "%s (%s) is revoked by the CRL %s", which,
 		    subj, d->crl != NULL ? d->crl : "");
@@ -145,6 +173,27 @@ certdiag_explain(const struct certdiag *d, char *buf, size_t cap)
 	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
 	case X509_V_ERR_CERT_UNTRUSTED:
 	case X509_V_ERR_CERT_SIGNATURE_FAILURE:
+		if (pinned(d)) {
+			/* The cloud we know, but our ca lacks its issuer:
+			 * a rotated CA, or a chain sent incomplete. */
+			snprintf(buf, cap, "%s presented the pinned cloud "
+			    "certificate (%s), but its issuer %s is not in ca "
+			    "(%s): update ca with the cloud's current CA chain",
+			    d->cloud, leafsubj, issuer,
+			    X509_verify_cert_error_string(d->error));
+			return UF_CERTIFICATE;
+		}
+		if (!names_server(d->leaf, d->server_name) &&
+		    d->proxy != NULL) {
+			snprintf(buf, cap, "TLS interception or a wrong "
+			    "server: through the proxy %s, %s presented a "
+			    "certificate for %s issued by %s, which is not our "
+			    "CA (certificate %s). If IT inspects TLS, ask to "
+			    "exempt %s: mutual TLS cannot pass through "
+			    "inspection", d->proxy, d->cloud, names, issuer,
+			    fpc, d->cloud);
+			return UF_INTERCEPTION;
+		}
 		if (!names_server(d->leaf, d->server_name)) {
 			snprintf(buf, cap, "wrong server: %s presented a "
 			    "certificate for %s issued by %s, which is not our "
@@ -157,7 +206,7 @@ certdiag_explain(const struct certdiag *d, char *buf, size_t cap)
 		    "(subject %s, certificate %s, key %s; cloud_pin %s). "
 		    "Mutual TLS cannot pass through inspection: ask IT to "
 		    "exempt %s from TLS inspection", d->cloud, d->server_name,
-		    issuer, subj, fpc, fps, pin, d->cloud);
+		    issuer, leafsubj, fpc, fps, pin, d->cloud);
 		return UF_INTERCEPTION;
 	default:
 		snprintf(buf, cap, "cloud certificate (%s): %s", subj,

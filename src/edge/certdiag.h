@@ -25,6 +25,7 @@ struct certdiag {
 	const char *cloud;		/* host:port we dialled */
 	const uint8_t *pin;		/* cloud_pin */
 	const char *crl;		/* our CRL file, or NULL */
+	const char *proxy;		/* through this proxy, or NULL */
 };
 
 /* The class (UF_INTERCEPTION, UF_WRONG_SERVER, UF_EXPIRED,

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "common/mac.h"
 
 static const struct conf_key edge_keys[] = {
@@ -275,6 +277,8 @@ edge_conf_free(struct edge_conf *cf)
 	if (cf == NULL)
 		return;
 	proxy_conf_clear(&cf->proxy);
+	if (cf->proxy_url != NULL)	/* it may hold a password */
+		OPENSSL_cleanse(cf->proxy_url, strlen(cf->proxy_url));
 	conf_free_fields(&sections[0], cf);
 	for (i = 0; i < cf->nlisteners; i++) {
 		conf_free_fields(&sections[1], cf->listeners[i]);

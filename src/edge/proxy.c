@@ -1,5 +1,6 @@
 #include "edge/proxy.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -66,23 +67,41 @@ proxy_conf_clear(struct proxy_conf *p)
 	memset(p, 0, sizeof(*p));
 }
 
-int
-proxy_parse(const char *url, struct proxy_conf *out, struct err *e)
+/* Everything but the credentials, for a message about a URL that did not
+ * parse (a password with an unencoded '#' or '/' must not be echoed). */
+static void
+redacted(const char *url, char *out, size_t cap)
+{
+	const char *start = strstr(url, "://"), *at;
+
+	start = start != NULL ? start + 3 : url;
+	at = strrchr(start, '@');
+	if (at == NULL)
+		snprintf(out, cap, "%.200s", url);
+	else
+		snprintf(out, cap, "%.*s***%.150s", (int)(start - url), url,
+		    at);
+}
+
+static int
+parse(const char *url, struct proxy_conf *out, char *user, size_t ucap,
+    char *pass, size_t pcap, struct err *e)
 {
 	struct http_parser_url u;
-	char user[128], pass[256], cred[400];
-	size_t n = strlen(url);
+	char shown[256], cred[400];
+	size_t n = strlen(url), i;
 	long port;
 
-	memset(out, 0, sizeof(*out));
+	redacted(url, shown, sizeof(shown));
 	if (strstr(url, "://") != NULL && strncasecmp(url, "http://", 7) != 0)
 		return err_set(e, -EINVAL, "only http:// proxies are supported "
 		    "(the tunnel's own TLS runs inside the CONNECT)");
 	http_parser_url_init(&u);
 	if (http_parser_parse_url(url, n, 0, &u) != 0 ||
 	    !(u.field_set & (1 << UF_SCHEMA)) || !(u.field_set & (1 << UF_HOST)))
-		return err_set(e, -EINVAL, "'%.200s' is not a proxy URL "
-		    "(expected http://[USER:PASSWORD@]HOST:PORT)", url);
+		return err_set(e, -EINVAL, "'%s' is not a proxy URL (expected "
+		    "http://[USER:PASSWORD@]HOST:PORT; percent-encode any of "
+		    ":@/?#%%[] and spaces in the user or password)", shown);
 	if (u.field_data[UF_SCHEMA].len != 4 || strncasecmp(url +
 	    u.field_data[UF_SCHEMA].off, "http", 4) != 0)
 		return err_set(e, -EINVAL, "only http:// proxies are supported "
@@ -111,24 +130,26 @@ proxy_parse(const char *url, struct proxy_conf *out, struct err *e)
 		size_t ulen = colon != NULL ? (size_t)(colon - ui) : len;
 		int clen, rc;
 
-		rc = pct_decode(ui, ulen, user, sizeof(user));
+		rc = pct_decode(ui, ulen, user, ucap);
 		if (rc == 0 && colon != NULL)
-			rc = pct_decode(colon + 1, len - ulen - 1, pass,
-			    sizeof(pass));
+			rc = pct_decode(colon + 1, len - ulen - 1, pass, pcap);
 		else
 			pass[0] = '\0';
+		for (i = 0; rc == 0 && user[i] != '\0'; i++)
+			if ((unsigned char)user[i] < 0x20 || user[i] == 0x7f)
+				rc = -EINVAL;
 		if (rc != 0 || user[0] == '\0' || strchr(user, ':') != NULL)
 			return err_set(e, -EINVAL, "bad user or password in "
 			    "the proxy URL (percent-encode ':', '@' and '%%')");
 		snprintf(out->user, sizeof(out->user), "%s", user);
 		clen = snprintf(cred, sizeof(cred), "%s:%s", user, pass);
 		out->auth = malloc(4 * ((size_t)clen + 2) / 3 + 4);
+		if (out->auth != NULL)
+			EVP_EncodeBlock((unsigned char *)out->auth,
+			    (const unsigned char *)cred, clen);
+		OPENSSL_cleanse(cred, sizeof(cred));
 		if (out->auth == NULL)
 			return err_set(e, -ENOMEM, "out of memory");
-		EVP_EncodeBlock((unsigned char *)out->auth,
-		    (const unsigned char *)cred, clen);
-		OPENSSL_cleanse(cred, sizeof(cred));
-		OPENSSL_cleanse(pass, sizeof(pass));
 	}
 	snprintf(out->shown, sizeof(out->shown), "http://%s%s%s%s%s:%u",
 	    out->auth != NULL ? out->user : "", out->auth != NULL ? ":***@" :
@@ -137,14 +158,100 @@ proxy_parse(const char *url, struct proxy_conf *out, struct err *e)
 	return 0;
 }
 
+int
+proxy_parse(const char *url, struct proxy_conf *out, struct err *e)
+{
+	char user[128], pass[256], *full = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	/* "proxy.corp:3128", as curl and most tools take it. */
+	if (strstr(url, "://") == NULL && url[0] != '\0' &&
+	    asprintf(&full, "http://%s", url) < 0)
+		return err_set(e, -ENOMEM, "out of memory");
+	rc = parse(full != NULL ? full : url, out, user, sizeof(user), pass,
+	    sizeof(pass), e);
+	OPENSSL_cleanse(pass, sizeof(pass));
+	if (full != NULL) {
+		OPENSSL_cleanse(full, strlen(full));
+		free(full);
+	}
+	if (rc != 0)
+		proxy_conf_clear(out);
+	return rc;
+}
+
+/* host without brackets or a trailing dot, into out. */
+static void
+bare_host(const char *h, size_t n, char *out, size_t cap)
+{
+	if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
+		h++;
+		n -= 2;
+	}
+	if (n > 0 && h[n - 1] == '.')
+		n--;
+	snprintf(out, cap, "%.*s", (int)n, h);
+}
+
+/* An IP address, as family and bytes; 0 when s is not one. */
+static int
+ip_of(const char *s, unsigned char ip[16])
+{
+	if (inet_pton(AF_INET, s, ip) == 1)
+		return AF_INET;
+	if (inet_pton(AF_INET6, s, ip) == 1)
+		return AF_INET6;
+	return 0;
+}
+
+/* Whether entry ("10.0.0.0/8", "::1", "10.0.0.1") holds the address. */
+static bool
+ip_entry_holds(const char *entry, int fam, const unsigned char ip[16])
+{
+	char addr[64];
+	const char *slash = strchr(entry, '/');
+	unsigned char net[16];
+	long bits;
+	int efam, i;
+
+	snprintf(addr, sizeof(addr), "%.*s", slash != NULL ?
+	    (int)(slash - entry) : (int)strlen(entry), entry);
+	efam = ip_of(addr, net);
+	if (efam != fam)
+		return false;
+	bits = fam == AF_INET ? 32 : 128;
+	if (slash != NULL) {
+		char *end;
+
+		bits = strtol(slash + 1, &end, 10);
+		if (*end != '\0' || bits < 0 || bits > (fam == AF_INET ? 32 :
+		    128))
+			return false;
+	}
+	for (i = 0; bits > 0; i++, bits -= 8) {
+		unsigned mask = bits >= 8 ? 0xff : (0xff00u >> bits) & 0xff;
+
+		if ((ip[i] & mask) != (net[i] & mask))
+			return false;
+	}
+	return true;
+}
+
 bool
-proxy_bypassed(const char *no_proxy, const char *host)
+proxy_bypassed(const char *no_proxy, const char *host_in)
 {
 	const char *p = no_proxy;
-	size_t hl = strlen(host);
+	char host[PROXY_HOST_MAX], entry[PROXY_HOST_MAX];
+	unsigned char ip[16];
+	size_t hl;
+	int fam;
 
+	bare_host(host_in, strlen(host_in), host, sizeof(host));
+	hl = strlen(host);
+	fam = ip_of(host, ip);
 	while (p != NULL && *p != '\0') {
-		const char *s, *end;
+		const char *s;
 		size_t n;
 
 		while (*p == ',' || *p == ' ' || *p == '\t')
@@ -152,20 +259,26 @@ proxy_bypassed(const char *no_proxy, const char *host)
 		s = p;
 		while (*p != '\0' && *p != ',' && *p != ' ' && *p != '\t')
 			p++;
-		end = p;
-		n = (size_t)(end - s);
+		if (p == s)
+			continue;
+		bare_host(s, (size_t)(p - s), entry, sizeof(entry));
+		if (strcmp(entry, "*") == 0)
+			return true;
+		if (fam != 0) {
+			/* An address: the same address, or in a CIDR
+			 * block; never by suffix. */
+			if (ip_entry_holds(entry, fam, ip))
+				return true;
+			continue;
+		}
+		s = entry[0] == '.' ? entry + 1 : entry;
+		n = strlen(s);
 		if (n == 0)
 			continue;
-		if (n == 1 && *s == '*')
-			return true;
-		if (*s == '.') {	/* ".example.com": the domain too */
-			s++;
-			n--;
-		}
-		if (n == hl && strncasecmp(s, host, n) == 0)
+		if (n == hl && strcasecmp(s, host) == 0)
 			return true;
 		if (hl > n && host[hl - n - 1] == '.' &&
-		    strncasecmp(host + hl - n, s, n) == 0)
+		    strcasecmp(host + hl - n, s) == 0)
 			return true;
 	}
 	return false;
@@ -178,6 +291,11 @@ struct proxy_dial {
 	char target[PROXY_HOST_MAX + 8];
 	http_parser p;
 	char reason[96];
+	char field[24];			/* the header name being read */
+	size_t flen;
+	bool in_value, in_pa;		/* ... Proxy-Authenticate's value */
+	char scheme[24];		/* the first scheme it offered */
+	bool basic_offered;
 	int status;
 	bool asked, headed;
 	bool starting;			/* inside proxy_dial_start */
@@ -193,6 +311,9 @@ dial_free(struct proxy_dial *d)
 	if (d->bev != NULL) {
 		int fd = bufferevent_getfd(d->bev);
 
+		/* Unwatched now, not when the callback we may be in
+		 * returns: the number may be reused at once. */
+		bufferevent_setfd(d->bev, -1);
 		bufferevent_free(d->bev);
 		if (fd >= 0)
 			evutil_closesocket(fd);
@@ -216,15 +337,18 @@ finish(struct proxy_dial *d, int fd)
 	proxy_done_fn done = d->done;
 	void *arg = d->arg;
 	int status = d->status;
+	bool creds = (status == 401 || status == 407) && d->pc->auth != NULL &&
+	    (d->scheme[0] == '\0' || d->basic_offered);
 	char why[sizeof(d->why)];
 
 	snprintf(why, sizeof(why), "%s", d->why);
 	if (fd >= 0) {
-		bufferevent_free(d->bev);	/* not BEV_OPT_CLOSE_ON_FREE */
+		bufferevent_setfd(d->bev, -1);	/* the caller's now */
+		bufferevent_free(d->bev);
 		d->bev = NULL;
 	}
 	dial_free(d);
-	done(fd, status, fd >= 0 ? NULL : why, arg);
+	done(fd, status, creds, fd >= 0 ? NULL : why, arg);
 }
 
 static void
@@ -255,6 +379,47 @@ on_status(http_parser *p, const char *at, size_t n)
 	return 0;
 }
 
+/* Proxy-Authenticate: whether Basic is among the schemes offered. */
+static int
+on_header_field(http_parser *p, const char *at, size_t n)
+{
+	struct proxy_dial *d = p->data;
+	size_t i;
+
+	if (d->in_value) {
+		d->in_value = false;
+		d->flen = 0;
+	}
+	for (i = 0; i < n && d->flen + 1 < sizeof(d->field); i++)
+		d->field[d->flen++] = (char)tolower((unsigned char)at[i]);
+	d->field[d->flen] = '\0';
+	return 0;
+}
+
+static int
+on_header_value(http_parser *p, const char *at, size_t n)
+{
+	struct proxy_dial *d = p->data;
+	size_t i, len;
+
+	if (!d->in_value) {
+		d->in_value = true;
+		d->in_pa = strcmp(d->field, "proxy-authenticate") == 0;
+		if (d->in_pa && d->scheme[0] == '\0') {
+			for (len = 0; len < n && len + 1 < sizeof(d->scheme) &&
+			    at[len] > ' ' && at[len] < 0x7f; len++)
+				d->scheme[len] = at[len];
+			d->scheme[len] = '\0';
+		}
+	}
+	if (!d->in_pa)
+		return 0;
+	for (i = 0; i + 5 <= n; i++)
+		if (strncasecmp(at + i, "basic", 5) == 0)
+			d->basic_offered = true;
+	return 0;
+}
+
 static int
 on_headers_complete(http_parser *p)
 {
@@ -275,6 +440,8 @@ on_message_complete(http_parser *p)
 
 static const http_parser_settings answer_settings = {
 	.on_status = on_status,
+	.on_header_field = on_header_field,
+	.on_header_value = on_header_value,
 	.on_headers_complete = on_headers_complete,
 	.on_message_complete = on_message_complete,
 };
@@ -288,14 +455,22 @@ refused(struct proxy_dial *d)
 	 * wrong credentials. */
 	bool auth = d->status == 407 || d->status == 401;
 
-	if (auth && d->pc->auth == NULL)
+	if (auth && d->scheme[0] != '\0' && !d->basic_offered)
+		fail(d, "the proxy %s:%u wants %s authentication (%d %s); "
+		    "only Basic is supported: ask IT for a Basic account on "
+		    "the proxy, or to let %s through without authentication",
+		    host, d->pc->port, d->scheme, d->status, d->reason,
+		    d->target);
+	else if (auth && d->pc->auth == NULL)
 		fail(d, "the proxy %s:%u requires authentication (%d %s): "
 		    "give proxy = http://USER:PASSWORD@%s:%u", host,
 		    d->pc->port, d->status, d->reason, host, d->pc->port);
 	else if (auth)
 		fail(d, "the proxy %s:%u refused the credentials of user "
-		    "'%s' (%d %s): check the user and password in proxy",
-		    host, d->pc->port, d->pc->user, d->status, d->reason);
+		    "'%s' (%d %s): check the user and password in proxy "
+		    "(the next attempt waits minutes, so that an expired "
+		    "password does not lock the account)", host, d->pc->port,
+		    d->pc->user, d->status, d->reason);
 	else if (d->status == 403 || d->status == 405)
 		fail(d, "the proxy %s:%u refused CONNECT to %s (%d %s): ask "
 		    "IT to allow CONNECT to %s through the proxy, without TLS "

@@ -21,6 +21,10 @@
 #include "common/err.h"
 
 #define PROXY_HOST_MAX 256
+/* After the proxy refused our credentials, the next attempt waits this
+ * long at least: retrying a wrong password every few seconds locks the
+ * account at many sites. */
+#define PROXY_AUTH_RETRY_MS (5 * 60 * 1000)
 
 struct proxy_conf {
 	char host[PROXY_HOST_MAX];
@@ -44,9 +48,9 @@ struct proxy_dial;
 
 /* fd: the tunnel to the cloud, connected (the caller owns it), or -1 with
  * why (a sentence for the log and status); status: the proxy's answer
- * (0 when it gave none). */
-typedef void (*proxy_done_fn)(int fd, int status, const char *why,
-    void *arg);
+ * (0 when it gave none); creds_refused: it refused our credentials. */
+typedef void (*proxy_done_fn)(int fd, int status, bool creds_refused,
+    const char *why, void *arg);
 
 /* Connects to the proxy and asks it for host:port within timeout_ms.
  * done runs once, from the loop (never from inside this call). */

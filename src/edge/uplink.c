@@ -42,12 +42,13 @@ struct uplink {
 	int verify_err, verify_depth;
 	X509 *bad_leaf, *bad_cert;	/* what failed verification */
 	bool pin_mismatch;
+	bool slow_retry;	/* the proxy refused our credentials */
 	bool admitted;		/* the cloud's SETTINGS came: tunnel is up */
 	/* for status and metrics */
 	enum uplink_state st;
 	int64_t st_since, retry_at, ping_sent;	/* mono_us() */
 	char last_error[800];
-	char peer[64];
+	char peer[600];	/* address, or "cloud via proxy host:port" */
 	char cloud_subject[256];
 	int64_t cloud_not_after;
 	long rtt_us;
@@ -146,6 +147,9 @@ schedule_retry(struct uplink *u)
 		delay *= 2;
 	if (delay > u->cf->reconnect_max)
 		delay = u->cf->reconnect_max;
+	if (u->slow_retry && delay < PROXY_AUTH_RETRY_MS)
+		delay = PROXY_AUTH_RETRY_MS;
+	u->slow_retry = false;
 	half = delay / 2;
 	RAND_bytes((unsigned char *)&r, sizeof(r));
 	delay = half + (half > 0 ? r % (half + 1) : 0);
@@ -353,6 +357,7 @@ classify(struct uplink *u, short what, char *buf, size_t cap)
 			.cloud = u->cloud_hostport,
 			.pin = u->cf->cloud_pin,
 			.crl = u->cf->crl,
+			.proxy = u->cf->use_proxy ? u->cf->proxy.shown : NULL,
 		};
 
 		return certdiag_explain(&d, buf, cap);
@@ -375,7 +380,9 @@ classify(struct uplink *u, short what, char *buf, size_t cap)
 	 * string; libevent reports a bare I/O failure as a small code. */
 	r = ERR_GET_LIB(e) != 0 ? ERR_reason_error_string(e) : NULL;
 	if (r != NULL)
-		snprintf(buf, cap, "TLS handshake failed: %s", r);
+		snprintf(buf, cap, "TLS handshake failed: %s%s", r,
+		    u->cf->use_proxy ? " (through the proxy: it, or something "
+		    "behind it, may have answered instead of the cloud)" : "");
 	else
 		snprintf(buf, cap, "TLS handshake failed: %s",
 		    se != 0 ? evutil_socket_error_to_string(se) :
@@ -394,7 +401,10 @@ note_cloud(struct uplink *u, struct bufferevent *bev, SSL *ssl)
 	int n;
 
 	u->peer[0] = '\0';
-	if (getpeername(bufferevent_getfd(bev), (struct sockaddr *)&ss,
+	if (u->cf->use_proxy)
+		snprintf(u->peer, sizeof(u->peer), "%s via proxy %s:%u",
+		    u->cloud_hostport, u->cf->proxy.host, u->cf->proxy.port);
+	else if (getpeername(bufferevent_getfd(bev), (struct sockaddr *)&ss,
 	    &sslen) == 0)
 		net_format((struct sockaddr *)&ss, u->peer, sizeof(u->peer));
 	u->cloud_subject[0] = '\0';
@@ -497,7 +507,8 @@ start_tls(struct uplink *u, int fd)
 		u->dial = bufferevent_openssl_socket_new(u->base, fd, ssl,
 		    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
 	if (ssl == NULL || u->dial == NULL) {
-		SSL_free(ssl);
+		/* On failure libevent freed ssl itself (CLOSE_ON_FREE), but
+		 * not a socket it did not create. */
 		if (fd >= 0)
 			evutil_closesocket(fd);
 		attempt_failed(u, UF_INTERNAL, "out of memory");
@@ -525,7 +536,7 @@ start_tls(struct uplink *u, int fd)
 
 /* The proxy gave us a tunnel to the cloud, or said why not. */
 static void
-on_proxy(int fd, int status, const char *why, void *arg)
+on_proxy(int fd, int status, bool creds_refused, const char *why, void *arg)
 {
 	struct uplink *u = arg;
 
@@ -533,6 +544,7 @@ on_proxy(int fd, int status, const char *why, void *arg)
 	u->pdial = NULL;
 	if (fd < 0) {
 		attempt_failed(u, UF_PROXY, why);
+		u->slow_retry = creds_refused;
 		schedule_retry(u);
 		return;
 	}

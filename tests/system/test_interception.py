@@ -7,6 +7,7 @@ certificate, no device byte."""
 
 import datetime
 import json
+import re
 import socket
 import ssl
 import threading
@@ -186,7 +187,10 @@ def test_certificate_dates_are_explained_with_the_local_clock(site, fakes,
     else:
         assert f"is valid only from {stamp}" in line
         assert "if the clock is wrong, fix it (NTP)" in line
-    assert "the local clock says " + t.strftime("%Y-%m-%dT%H:") in line
+    said = re.search(r"the local clock says (\S+Z)", line).group(1)
+    clock = datetime.datetime.strptime(said, "%Y-%m-%dT%H:%M:%SZ").replace(
+        tzinfo=datetime.timezone.utc)
+    assert abs((clock - now()).total_seconds()) < 120
     assert all(c is None for c, _ in fake.handshakes)
 
 
@@ -242,3 +246,38 @@ def test_pin_mismatch_names_both_keys(site):
     real = _fp(site.pki / "cloudgw.crt")["spki_sha256"]
     assert f"is from our CA but is not the pinned one: it has key {real}, " \
         f"cloud_pin is {pin2}" in line
+
+
+def test_our_cloud_with_a_stale_ca_is_not_called_interception(site):
+    """The pinned cloud certificate, but `ca` lacks its issuer (a rotated
+    CA): the edge says to update ca, not to look for an inspecting
+    proxy."""
+    other = CA.init(site.tmp / "old-ca", "--name", "Retired CA")
+    cloud = site.start("cloud", site.cloud_conf(
+        {"A/t": ([site.backend("a-t")], "")}))
+    conf = site.edge_conf("agw", cloud.port("listen"), {"t": "t"})
+    conf.write_text(conf.read_text().replace(
+        f"ca = {site.pki}/ca.crt", f"ca = {other.dir}/ca.crt"))
+    edge = site.start("edge", conf)
+    line = edge.wait_log(r"event=connect_failed [^\n]*")[0]
+    assert "reason=certificate" in line and "interception" not in line
+    assert "presented the pinned cloud certificate (CN=cloudgw" in line
+    assert "its issuer CN=isthmus root CA is not in ca" in line
+    assert "update ca with the cloud's current CA chain" in line
+
+
+def test_an_expired_crl_is_blamed_on_the_crl(site):
+    from isthmus_testlib import build_crl
+    ca = CA(site.pki)
+    t = now()
+    crl = build_crl(ca, last=t - datetime.timedelta(days=10),
+                    nxt=t - datetime.timedelta(days=1), number=7)
+    path = site.tmp / "stale-crl.pem"
+    path.write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+    cloud = site.start("cloud", site.cloud_conf(
+        {"A/t": ([site.backend("a-t")], "")}))
+    edge = _edge(site, cloud.port("listen"), f"crl = {path}\n")
+    line = edge.wait_log(r"event=connect_failed [^\n]*")[0]
+    assert f"our CRL {path} cannot be used (CRL has expired): refresh " \
+        "it (isthmus pki crl on the CA) and restart the edge" in line
+    assert "revoked" not in line

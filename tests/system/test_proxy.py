@@ -107,16 +107,17 @@ def test_basic_authentication_and_its_refusals(site, proxies):
     assert f"via proxy http://alice:***@127.0.0.1:{tp.port}" in out
     edge.stop()
     assert "s3cr" not in edge.text() and "s3cr" not in out
-    # Wrong password: the proxy's 407, named, and retried with backoff.
+    # Wrong password: the proxy's answer, named; the next attempt waits
+    # minutes, not the usual backoff, so the account is not locked.
     edge, _ = _edge(site, cloud, "proxy = http://alice:wrong@"
                     f"127.0.0.1:{tp.port}\n", wait=False)
     edge.wait_log(r"event=connect_failed .*reason=proxy .*refused the "
-                  r"credentials of user 'alice' \((401|407) [A-Za-z ]+\)",
-                  count=2)
-    edge.wait_log(r"event=reconnect_scheduled .*attempt=2")
+                  r"credentials of user 'alice' \((401|407) [A-Za-z ]+\)")
+    [delay] = edge.wait_log(r"event=reconnect_scheduled in_ms=(\d+)")
+    assert int(delay) >= 150000
     assert "wrong" not in edge.text()
     assert value(scrape(edge), "isthmus_tunnel_connect_failures_total",
-                 reason="proxy") >= 2
+                 reason="proxy") == 1
     st = json.loads(run("status", "-c", str(edge.conf), "--json",
                         expect=0).stdout)
     assert "refused the credentials" in st["tunnel"]["last_error"]
@@ -163,7 +164,12 @@ def _fake_proxy(behaviour):
             try:
                 c.settimeout(5)
                 c.recv(4096)
-                if behaviour == "junk":
+                if behaviour == "ntlm":
+                    c.sendall(b"HTTP/1.1 407 Proxy Authentication Required"
+                              b"\r\nProxy-Authenticate: NTLM\r\n"
+                              b"Proxy-Authenticate: Negotiate\r\n"
+                              b"Content-Length: 0\r\n\r\n")
+                elif behaviour == "junk":
                     c.sendall(b"SSH-2.0-OpenSSH_9\r\n\r\n")
                 elif behaviour == "extra":
                     c.sendall(b"HTTP/1.1 200 OK\r\n\r\nsurprise")
@@ -184,6 +190,9 @@ def _fake_proxy(behaviour):
     ("close", r"closed the connection without answering CONNECT to "
               r"127\.0\.0\.1:\d+ \(does it allow CONNECT\?\)"),
     ("junk", r"answered CONNECT with something that is not HTTP"),
+    ("ntlm", r"wants NTLM authentication \(407 Proxy Authentication "
+             r"Required\); only Basic is supported: ask IT for a Basic "
+             r"account"),
     ("extra", r"sent data of its own after accepting CONNECT"),
     ("silent", r"did not answer CONNECT within handshake_timeout"),
 ])
@@ -239,10 +248,23 @@ def test_https_proxy_from_the_environment_and_no_proxy(site, proxies):
     ("http://p.example", "needs the proxy's port"),
     ("http://p.example:3128/path", "has no path"),
     ("http://u:p%zz@p.example:3128", "bad user or password"),
-    ("p.example:3128", "not a proxy URL"),
+    ("http://p ex:3128", "not a proxy URL"),
     ("http://p.example:0", "bad proxy port"),
 ])
 def test_bad_proxy_urls_are_refused_by_check(site, url, message):
     conf = site.edge_conf("agw", 1, {"t": "t"}, extra=f"proxy = {url}\n")
     res = run("edge", "-c", str(conf), "--check", expect=2)
     assert message in res.stderr
+
+
+def test_a_password_that_breaks_the_url_is_not_echoed(site):
+    conf = site.edge_conf("agw", 1, {"t": "t"}, extra="proxy = "
+                          "http://alice:Se#cret/9@proxy.corp:3128\n")
+    res = run("edge", "-c", str(conf), "--check", expect=2)
+    assert "Se#cret" not in res.stderr and "cret/9" not in res.stderr
+    assert "http://***@proxy.corp:3128" in res.stderr
+    assert "percent-encode" in res.stderr
+    # Without a scheme the variable is read as curl reads it.
+    conf = site.edge_conf("agw", 1, {"t": "t"})
+    assert run("edge", "-c", str(conf), "--check", expect=0,
+               env={"https_proxy": "proxy.corp:3128"})

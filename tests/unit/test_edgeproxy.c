@@ -33,6 +33,19 @@ test_urls(void **state)
 	assert_null(strstr(p.shown, "ss"));
 	proxy_conf_clear(&p);
 
+	/* Without a scheme, as curl takes it. */
+	assert_int_equal(proxy_parse("proxy.corp:8080", &p, &e), 0);
+	assert_string_equal(p.host, "proxy.corp");
+	assert_int_equal(p.port, 8080);
+	proxy_conf_clear(&p);
+
+	/* A password that breaks the URL is never echoed. */
+	assert_int_equal(proxy_parse("http://alice:pa#ss/w@p:3128", &p, &e),
+	    -EINVAL);
+	assert_null(strstr(e.msg, "pa#ss"));
+	assert_non_null(strstr(e.msg, "http://***@p:3128"));
+	proxy_conf_clear(&p);
+
 	assert_int_equal(proxy_parse("http://[::1]:3128", &p, &e), 0);
 	assert_string_equal(p.host, "::1");
 	assert_string_equal(p.shown, "http://[::1]:3128");
@@ -55,8 +68,8 @@ test_refusals(void **state)
 		{ "http://u:%4@p:1", "bad user or password" },
 		{ "http://:pw@p:1", "bad user or password" },
 		{ "http://u:%00@p:1", "bad user or password" },
-		{ "p:1", "not a proxy URL" },
 		{ "", "not a proxy URL" },
+		{ "http://a%0Ab:pw@p:1", "bad user or password" },
 	};
 	struct proxy_conf p;
 	struct err e;
@@ -87,6 +100,19 @@ test_no_proxy(void **state)
 	assert_false(proxy_bypassed("other.example", "cloud.example"));
 	assert_false(proxy_bypassed("", "cloud.example"));
 	assert_false(proxy_bypassed("10.0.0.1", "10.0.0.10"));
+	/* Addresses match exactly or by CIDR, never by suffix. */
+	assert_false(proxy_bypassed("0.0.1", "10.0.0.1"));
+	assert_false(proxy_bypassed("1.1", "10.1.1.1"));
+	assert_true(proxy_bypassed("10.0.0.0/8", "10.20.30.40"));
+	assert_false(proxy_bypassed("10.0.0.0/8", "11.0.0.1"));
+	assert_true(proxy_bypassed("192.168.4.0/22", "192.168.7.200"));
+	assert_false(proxy_bypassed("192.168.4.0/22", "192.168.8.1"));
+	assert_true(proxy_bypassed("[::1]", "::1"));
+	assert_true(proxy_bypassed("fd00::/8", "[fd12::1]"));
+	assert_false(proxy_bypassed("10.0.0.0/33", "10.0.0.1"));
+	/* A trailing dot is the same name. */
+	assert_true(proxy_bypassed("cloud.example.", "cloud.example"));
+	assert_true(proxy_bypassed("example", "cloud.example."));
 }
 
 int
