@@ -2,10 +2,10 @@
  * isthmus cache: lists or purges a running edge's HTTP cache through its
  * admin socket (the edge does the work; this only asks).
  */
-#include <getopt.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/admin.h"
 #include "common/cli.h"
@@ -32,40 +32,12 @@ cache_usage(FILE *f)
 	fputs(usage_cache, f);
 }
 
-int
-cache_main(int argc, char **argv)
+/* The request line for the edge, or the exit status of a usage error. */
+static int
+cache_request(int argc, char **argv, bool json, char *cmd, size_t cap)
 {
-	static const struct option opts[] = {
-		{ "socket", required_argument, NULL, 's' },
-		{ "config", required_argument, NULL, 'c' },
-		{ "json", no_argument, NULL, 'j' },
-		CLI_COMMON_LONG,
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *sock = NULL, *conf = NULL, *verb, *url = NULL;
-	char *conf_sock = NULL, *answer = NULL, cmd[1100];
-	size_t len = 0;
-	bool json = false;
-	struct err e;
-	FILE *f;
-	int c, rc;
+	const char *verb, *url = NULL;
 
-	cli_getopt_reset();
-	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT "c:s:", opts,
-	    NULL)) != -1) {
-		if (cli_common_option(c))
-			continue;
-		switch (c) {
-		case 'h':
-			fputs(usage_cache, stdout);
-			return EXIT_OK;
-		case 's': sock = optarg; break;
-		case 'c': conf = optarg; break;
-		case 'j': json = true; break;
-		default:
-			return cli_bad_option("cache", usage_cache, argv, c);
-		}
-	}
 	if (optind >= argc)
 		return cli_usage_error("cache", usage_cache,
 		    "say list or purge");
@@ -83,22 +55,35 @@ cache_main(int argc, char **argv)
 	    NULL || url[0] == '\0'))
 		return cli_usage_error("cache", usage_cache,
 		    "a URL has no spaces and at most 1024 bytes");
-	if ((sock == NULL) == (conf == NULL))
-		return cli_usage_error("cache", usage_cache,
-		    "give either --socket PATH or -c CONF");
-	if (conf != NULL) {
-		if (status_socket_from_conf(conf, &conf_sock) != 0)
-			return EXIT_USAGE;
-		sock = conf_sock;
+	snprintf(cmd, cap, "cache %s%s%s", verb, json ? " json" : url != NULL ?
+	    " " : "", json ? "" : url != NULL ? url : "");
+	return -1;
+}
+
+int
+cache_main(int argc, char **argv)
+{
+	char *sock, *answer = NULL, cmd[1100];
+	size_t len = 0;
+	bool json;
+	struct err e;
+	FILE *f;
+	int rc;
+
+	rc = status_client_args("cache", usage_cache, argc, argv, &json,
+	    &sock);
+	if (rc >= 0)
+		return rc;
+	rc = cache_request(argc, argv, json, cmd, sizeof(cmd));
+	if (rc >= 0) {
+		free(sock);
+		return rc;
 	}
-	snprintf(cmd, sizeof(cmd), "cache %s%s%s", verb,
-	    json ? " json" : url != NULL ? " " : "", json ? "" : url != NULL ?
-	    url : "");
 	f = open_memstream(&answer, &len);
 	rc = f != NULL ? admin_query(sock, cmd, f, &e) : -1;
 	if (f != NULL)
 		fclose(f);
-	free(conf_sock);
+	free(sock);
 	if (rc != 0) {
 		free(answer);
 		return cli_fail("cache", EXIT_FAIL, "%s", f != NULL ? e.msg :

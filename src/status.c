@@ -79,7 +79,8 @@ status_usage(FILE *f)
 }
 
 int
-status_main(int argc, char **argv)
+status_client_args(const char *cmd, const char *usage, int argc,
+    char **argv, bool *json, char **sock)
 {
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
@@ -88,12 +89,11 @@ status_main(int argc, char **argv)
 		CLI_COMMON_LONG,
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *sock = NULL, *conf = NULL;
-	char *conf_sock = NULL;
-	bool json = false;
-	struct err e;
-	int c, rc;
+	const char *path = NULL, *conf = NULL;
+	int c;
 
+	*json = false;
+	*sock = NULL;
 	cli_getopt_reset();
 	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT "c:s:", opts,
 	    NULL)) != -1) {
@@ -101,26 +101,45 @@ status_main(int argc, char **argv)
 			continue;
 		switch (c) {
 		case 'h':
-			fputs(usage_status, stdout);
+			fputs(usage, stdout);
 			return EXIT_OK;
-		case 's': sock = optarg; break;
+		case 's': path = optarg; break;
 		case 'c': conf = optarg; break;
-		case 'j': json = true; break;
+		case 'j': *json = true; break;
 		default:
-			return cli_bad_option("status", usage_status, argv, c);
+			return cli_bad_option(cmd, usage, argv, c);
 		}
 	}
-	if (optind != argc || (sock == NULL) == (conf == NULL))
-		return cli_usage_error("status", usage_status,
+	if ((path == NULL) == (conf == NULL))
+		return cli_usage_error(cmd, usage,
 		    "give either --socket PATH or -c CONF");
-	if (conf != NULL) {
-		if (status_socket_from_conf(conf, &conf_sock) != 0)
-			return EXIT_USAGE;
-		sock = conf_sock;
+	if (conf != NULL)
+		return status_socket_from_conf(conf, sock) == 0 ? -1 :
+		    EXIT_USAGE;
+	*sock = strdup(path);
+	return *sock != NULL ? -1 : EXIT_FAIL;
+}
+
+int
+status_main(int argc, char **argv)
+{
+	char *sock;
+	bool json;
+	struct err e;
+	int rc;
+
+	rc = status_client_args("status", usage_status, argc, argv, &json,
+	    &sock);
+	if (rc >= 0)
+		return rc;
+	if (optind != argc) {
+		free(sock);
+		return cli_usage_error("status", usage_status,
+		    "status takes no arguments besides its options");
 	}
 	rc = admin_query(sock, json ? "status json" : "status", stdout, &e);
 	if (rc != 0)
 		cli_fail("status", EXIT_FAIL, "%s", e.msg);
-	free(conf_sock);
+	free(sock);
 	return rc == 0 ? EXIT_OK : EXIT_FAIL;
 }

@@ -1,6 +1,7 @@
 #ifndef ISTHMUS_STATUS_H
 #define ISTHMUS_STATUS_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 /* "isthmus status" */
@@ -9,6 +10,12 @@ void status_usage(FILE *f);
 /* The admin socket named by a cloud or an edge config (told apart by its
  * [cloud] or [edge] section); *out is malloc'd. Errors on stderr. */
 int status_socket_from_conf(const char *path, char **out);
+
+/* The options every admin-socket client takes (-c CONF | --socket PATH,
+ * --json); *sock is malloc'd. Returns -1 to go on (positional arguments
+ * from optind), else the exit status (after --help, or an error). */
+int status_client_args(const char *cmd, const char *usage, int argc,
+    char **argv, bool *json, char **sock);
 
 /* "isthmus cache" (cachectl.c) */
 int cache_main(int argc, char **argv);

@@ -390,6 +390,15 @@ kick(struct cache_reader *cr)
 	event_active(cr->kick, 0, 0);
 }
 
+/* Not served from here: the device sends its request itself. */
+static void
+reader_pass(struct cache_reader *cr)
+{
+	reader_detach(cr);
+	cr->pass = true;
+	kick(cr);
+}
+
 static bool
 stat_same(const struct centry *ce, const struct stat *st)
 {
@@ -685,8 +694,7 @@ relookup_verifying(struct centry *ce)
 			continue;
 		reader_detach(cr);
 		if (lookup(cr) == 0) {
-			cr->pass = true;
-			kick(cr);
+			reader_pass(cr);
 		}
 	}
 	entry_unref(ce);
@@ -817,9 +825,7 @@ fill_free(struct fill *f)
 	struct cache_reader *cr;
 
 	while ((cr = f->waiters) != NULL) {
-		reader_detach(cr);
-		cr->pass = true;
-		kick(cr);
+		reader_pass(cr);
 	}
 	if (f->pprev != NULL) {
 		*f->pprev = f->next;
@@ -984,8 +990,7 @@ fill_hand_over(struct fill *f, struct relay *r)
 	while ((cr = f->waiters) != NULL) {
 		reader_detach(cr);
 		if (cr != owner) {
-			cr->pass = true;
-			kick(cr);
+			reader_pass(cr);
 		}
 	}
 	f->r = NULL;
@@ -1037,9 +1042,7 @@ fill_revalidated(struct fill *f, const struct hdrs *h)
 		    old->m.url, why);
 		entry_drop(old);
 		while ((cr = f->waiters) != NULL) {
-			reader_detach(cr);
-			cr->pass = true;
-			kick(cr);
+			reader_pass(cr);
 		}
 		return;
 	}
@@ -1059,8 +1062,7 @@ fill_revalidated(struct fill *f, const struct hdrs *h)
 		reader_detach(cr);
 		if (old->state != CE_READY || !vary_matches(old, cr->q.req) ||
 		    attach(cr, old, CR_REVALIDATED) != 0) {
-			cr->pass = true;
-			kick(cr);
+			reader_pass(cr);
 		}
 	}
 }
@@ -1190,8 +1192,7 @@ fill_head(struct relay *r, void *arg)
 		reader_detach(cr);
 		if (!vary_matches(f->ce, cr->q.req) ||
 		    attach(cr, f->ce, own ? CR_MISS : CR_COALESCED) != 0) {
-			cr->pass = true;
-			kick(cr);
+			reader_pass(cr);
 		}
 	}
 	entry_unref(f->ce);
@@ -1346,8 +1347,7 @@ fill_done(struct relay *r, bool complete, void *arg)
 			if (old == NULL || old->state != CE_READY ||
 			    !cache_may_serve_stale(&old->m.resp) ||
 			    attach(cr, old, CR_STALE) != 0) {
-				cr->pass = true;
-				kick(cr);
+				reader_pass(cr);
 			}
 		}
 		fill_end(f);
