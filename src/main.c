@@ -11,6 +11,7 @@
 
 #include "common/cli.h"
 #include "cloud/cloud.h"
+#include "edge/doctor.h"
 #include "edge/edge.h"
 #include "pki/pki.h"
 #include "status.h"
@@ -27,6 +28,8 @@ static const struct command commands[] = {
 	    cache_usage },
 	{ "cloud", "run the multi-tenant cloud gateway", cloud_main,
 	    cloud_usage },
+	{ "doctor", "check step by step that an edge reaches its cloud",
+	    doctor_main, doctor_usage },
 	{ "edge", "run the site gateway that carries devices to the cloud",
 	    edge_main, edge_usage },
 	{ "pki", "create CAs; issue, revoke, show and verify certificates",

@@ -13,6 +13,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
 
+#include "cloud/diag.h"
 #include "cloud/dial.h"
 #include "cloud/httpfwd.h"
 #include "cloud/policy.h"
@@ -257,6 +258,10 @@ on_request(struct h2conn *c, struct relay *r, void *arg)
 	struct upstream *u;
 
 	(void)c;
+	if (strcmp(ri->authority, DIAG_AUTHORITY) == 0) {
+		diag_start(t, r);	/* isthmus doctor asking */
+		return;
+	}
 	svc = policy_service(t->conf, t->edge->tenant, ri->authority);
 	if (svc == NULL) {
 		tunnel_refuse(t, r, ri->authority, REFUSE_UNKNOWN_SERVICE,
@@ -437,6 +442,18 @@ const char *
 tunnel_tenant(const struct tunnel *t)
 {
 	return t->edge->tenant->name;
+}
+
+const struct cloud_tenant *
+tunnel_tenant_of(const struct tunnel *t)
+{
+	return t->edge->tenant;
+}
+
+const char *
+tunnel_peer(const struct tunnel *t)
+{
+	return t->peer;
 }
 
 void

@@ -110,6 +110,9 @@ struct worker *tunnel_worker(const struct tunnel *t);
 struct cloud_conf *tunnel_conf(const struct tunnel *t);
 const char *tunnel_edge(const struct tunnel *t);
 const char *tunnel_tenant(const struct tunnel *t);
+const struct cloud_tenant *tunnel_tenant_of(const struct tunnel *t);
+/* The address the tunnel came from. */
+const char *tunnel_peer(const struct tunnel *t);
 struct relay;
 /* Refuses stream r with status, counted for the tenant under why and
  * logged with the service name svc asked for. */

@@ -217,7 +217,8 @@ relay_send_data(struct relay *r, struct evbuffer *out, size_t len)
 		if ((r->flags & R_WANT_DRAIN) &&
 		    evbuffer_get_length(r->bout) < BODY_OUT_LOW) {
 			r->flags &= ~R_WANT_DRAIN;
-			r->ops->drained(r, r->ops_arg);
+			if (r->ops->drained != NULL)
+				r->ops->drained(r, r->ops_arg);
 		}
 		return 0;
 	}

@@ -90,7 +90,8 @@ struct relay_http_ops {
 	/* Body bytes arrived in relay_body_in, or the body ended
 	 * (relay_body_in_done). */
 	void (*body)(struct relay *r, void *arg);
-	/* The body to send dropped below the mark: read more. */
+	/* The body to send dropped below the mark: read more (NULL for
+	 * an owner whose bodies are small, written at once). */
 	void (*drained)(struct relay *r, void *arg);
 	/* The stream is over; complete: both bodies went through whole.
 	 * r is freed right after. */

@@ -295,6 +295,21 @@ tls_free_secret(char *buf, size_t len)
 }
 
 void
+tls_name_line(const X509_NAME *n, char *buf, size_t cap)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	int len;
+
+	buf[0] = '\0';
+	if (b == NULL)
+		return;
+	X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253);
+	len = BIO_read(b, buf, (int)cap - 1);
+	buf[len > 0 ? len : 0] = '\0';
+	BIO_free(b);
+}
+
+void
 tls_time_format(const ASN1_TIME *t, char *buf, size_t cap)
 {
 	struct tm tm;

@@ -38,6 +38,8 @@ int tls_fp_spki(X509 *cert, char out[TLS_FP_LEN]);
 /* Parses "sha256:<hex>" (hex in either case). */
 int tls_pin_parse(const char *s, uint8_t out[32], struct err *e);
 
+/* A distinguished name on one line, RFC 2253 style ("CN=x,O=y"). */
+void tls_name_line(const X509_NAME *n, char *buf, size_t cap);
 /* t as "2026-11-23T10:00:00Z" ("invalid" if it cannot be read). */
 void tls_time_format(const ASN1_TIME *t, char *buf, size_t cap);
 /* t in seconds since the epoch, or 0 if it cannot be read. */

@@ -10,21 +10,6 @@
 
 #include "common/tls.h"
 
-static void
-name_line(const X509_NAME *n, char *buf, size_t cap)
-{
-	BIO *b = BIO_new(BIO_s_mem());
-	int len;
-
-	buf[0] = '\0';
-	if (b == NULL)
-		return;
-	X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253);
-	len = BIO_read(b, buf, (int)cap - 1);
-	buf[len > 0 ? len : 0] = '\0';
-	BIO_free(b);
-}
-
 /* The DNS names and IP addresses a certificate is for (at most a few). */
 static void
 names_of(X509 *cert, char *buf, size_t cap)
@@ -64,7 +49,7 @@ names_of(X509 *cert, char *buf, size_t cap)
 	GENERAL_NAMES_free(gens);
 	if (buf[0] == '\0') {
 		/* no SAN: the subject is all there is */
-		name_line(X509_get_subject_name(cert), buf, cap);
+		tls_name_line(X509_get_subject_name(cert), buf, cap);
 	}
 }
 
@@ -117,9 +102,9 @@ certdiag_explain(const struct certdiag *d, char *buf, size_t cap)
 		    "does not match cloud_pin");
 		return d->error != 0 ? UF_CERTIFICATE : UF_PIN;
 	}
-	name_line(X509_get_subject_name(bad), subj, sizeof(subj));
-	name_line(X509_get_subject_name(d->leaf), leafsubj, sizeof(leafsubj));
-	name_line(X509_get_issuer_name(d->leaf), issuer, sizeof(issuer));
+	tls_name_line(X509_get_subject_name(bad), subj, sizeof(subj));
+	tls_name_line(X509_get_subject_name(d->leaf), leafsubj, sizeof(leafsubj));
+	tls_name_line(X509_get_issuer_name(d->leaf), issuer, sizeof(issuer));
 	names_of(d->leaf, names, sizeof(names));
 	if (tls_fp_cert(d->leaf, fpc) != 0)
 		snprintf(fpc, sizeof(fpc), "?");
@@ -213,4 +198,117 @@ certdiag_explain(const struct certdiag *d, char *buf, size_t cap)
 		    X509_verify_cert_error_string(d->error));
 		return UF_CERTIFICATE;
 	}
+}
+
+static int certcheck_idx = -1;
+
+/* Holds on to a certificate for the diagnosis. */
+static void
+keep_cert(X509 **slot, X509 *cert)
+{
+	X509_free(*slot);
+	*slot = NULL;
+	if (cert != NULL && X509_up_ref(cert) == 1)
+		*slot = cert;
+}
+
+void
+certcheck_clear(struct certcheck *ck)
+{
+	keep_cert(&ck->leaf, NULL);
+	keep_cert(&ck->failed, NULL);
+	ck->error = X509_V_OK;
+	ck->depth = 0;
+	ck->pin_mismatch = false;
+}
+
+bool
+certcheck_failed(const struct certcheck *ck)
+{
+	return ck->pin_mismatch || ck->error != X509_V_OK;
+}
+
+const char *
+certcheck_server_name(const struct edge_conf *cf)
+{
+	return cf->server_name != NULL ? cf->server_name : cf->cloud.host;
+}
+
+/* Chain and name by OpenSSL, then the pin on the leaf. */
+static int
+certcheck_cb(int ok, X509_STORE_CTX *x)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(x,
+	    SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct certcheck *ck = SSL_get_ex_data(ssl, certcheck_idx);
+	uint8_t fc[32], fs[32];
+	X509 *cert;
+
+	if (!ok) {
+		if (ck->error == X509_V_OK) {
+			ck->error = X509_STORE_CTX_get_error(x);
+			ck->depth = X509_STORE_CTX_get_error_depth(x);
+			keep_cert(&ck->leaf, X509_STORE_CTX_get0_cert(x));
+			keep_cert(&ck->failed,
+			    X509_STORE_CTX_get_current_cert(x));
+		}
+		return 0;
+	}
+	if (X509_STORE_CTX_get_error_depth(x) != 0)
+		return 1;
+	cert = X509_STORE_CTX_get_current_cert(x);
+	if (tls_cert_sha256(cert, fc) != 0 || tls_spki_sha256(cert, fs) != 0 ||
+	    (CRYPTO_memcmp(fc, ck->cf->cloud_pin, 32) != 0 &&
+	    CRYPTO_memcmp(fs, ck->cf->cloud_pin, 32) != 0)) {
+		ck->pin_mismatch = true;
+		keep_cert(&ck->leaf, cert);
+		X509_STORE_CTX_set_error(x, X509_V_ERR_APPLICATION_VERIFICATION);
+		return 0;
+	}
+	return 1;
+}
+
+SSL *
+certcheck_ssl(SSL_CTX *ctx, const struct edge_conf *cf, struct certcheck *ck)
+{
+	const char *name = certcheck_server_name(cf);
+	unsigned char ip[16];
+	SSL *ssl;
+
+	if (certcheck_idx < 0)
+		certcheck_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	ck->cf = cf;
+	certcheck_clear(ck);
+	if (certcheck_idx < 0 || (ssl = SSL_new(ctx)) == NULL)
+		return NULL;
+	SSL_set_ex_data(ssl, certcheck_idx, ck);
+	SSL_set_verify(ssl, SSL_VERIFY_PEER, certcheck_cb);
+	if (inet_pton(AF_INET, name, ip) == 1 ||
+	    inet_pton(AF_INET6, name, ip) == 1) {
+		X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name);
+	} else {
+		SSL_set_tlsext_host_name(ssl, name);
+		SSL_set1_host(ssl, name);
+	}
+	return ssl;
+}
+
+enum uplink_fail
+certcheck_explain(const struct certcheck *ck, const char *cloud, char *buf,
+    size_t cap)
+{
+	const struct edge_conf *cf = ck->cf;
+	struct certdiag d = {
+		.leaf = ck->leaf,
+		.failed = ck->failed,
+		.error = ck->pin_mismatch ? 0 : ck->error,
+		.depth = ck->depth,
+		.server_name = certcheck_server_name(cf),
+		.cloud = cloud,
+		.pin = cf->cloud_pin,
+		.crl = cf->crl,
+		.proxy = cf->use_proxy ? cf->proxy.shown : NULL,
+	};
+
+	return certdiag_explain(&d, buf, cap);
 }

@@ -4,16 +4,23 @@
  * issuer we do not trust), a wrong server (another name), expired or not
  * yet valid (with the dates and the local clock), revoked, or verified but
  * not the pinned key. Used by the uplink for its log line, status and
- * metric label.
+ * metric label, and by isthmus doctor.
+ *
+ * certcheck is the check itself: a TLS session towards the cloud whose
+ * verify callback lets OpenSSL judge chain and name, then compares the
+ * pin, and keeps what failed for the explanation. A failure stops the
+ * handshake there: the peer never gets our certificate's signature.
  */
 #ifndef ISTHMUS_EDGE_CERTDIAG_H
 #define ISTHMUS_EDGE_CERTDIAG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <openssl/x509.h>
 
+#include "edge/config.h"
 #include "edge/uplink.h"
 
 struct certdiag {
@@ -33,5 +40,26 @@ struct certdiag {
  * explanation in buf. */
 enum uplink_fail certdiag_explain(const struct certdiag *d, char *buf,
     size_t cap);
+
+/* One handshake's check of the cloud's certificate. */
+struct certcheck {
+	const struct edge_conf *cf;
+	int error, depth;	/* OpenSSL's verdict, X509_V_OK if none */
+	X509 *leaf, *failed;	/* references, kept for the diagnosis */
+	bool pin_mismatch;
+};
+
+/* A TLS session for the cloud (SNI, name or IP checked, pin compared)
+ * that records into ck; ck must outlive it. ck is reset first. */
+SSL *certcheck_ssl(SSL_CTX *ctx, const struct edge_conf *cf,
+    struct certcheck *ck);
+bool certcheck_failed(const struct certcheck *ck);
+/* The verdict on a failed check, for the cloud host:port dialled. */
+enum uplink_fail certcheck_explain(const struct certcheck *ck,
+    const char *cloud, char *buf, size_t cap);
+/* Drops the kept certificates. */
+void certcheck_clear(struct certcheck *ck);
+/* The name the cloud's certificate must carry. */
+const char *certcheck_server_name(const struct edge_conf *cf);
 
 #endif

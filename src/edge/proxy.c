@@ -517,11 +517,27 @@ on_read(struct bufferevent *bev, void *arg)
 	finish(d, bufferevent_getfd(bev));
 }
 
+/* Connected to the proxy: ask it for the tunnel. */
+static void
+ask(struct proxy_dial *d)
+{
+	struct evbuffer *out = bufferevent_get_output(d->bev);
+
+	evbuffer_add_printf(out, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n"
+	    "User-Agent: isthmus/" ISTHMUS_VERSION "\r\n", d->target,
+	    d->target);
+	if (d->pc->auth != NULL)
+		evbuffer_add_printf(out, "Proxy-Authorization: Basic %s\r\n",
+		    d->pc->auth);
+	evbuffer_add(out, "\r\n", 2);
+	d->asked = true;
+	bufferevent_enable(d->bev, EV_READ);
+}
+
 static void
 on_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct proxy_dial *d = arg;
-	struct evbuffer *out = bufferevent_get_output(bev);
 	int dns = bufferevent_socket_get_dns_error(bev);
 	int se = EVUTIL_SOCKET_ERROR();
 
@@ -533,15 +549,7 @@ on_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_CONNECTED) {
-		evbuffer_add_printf(out, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n"
-		    "User-Agent: isthmus/" ISTHMUS_VERSION "\r\n", d->target,
-		    d->target);
-		if (d->pc->auth != NULL)
-			evbuffer_add_printf(out, "Proxy-Authorization: Basic "
-			    "%s\r\n", d->pc->auth);
-		evbuffer_add(out, "\r\n", 2);
-		d->asked = true;
-		bufferevent_enable(bev, EV_READ);
+		ask(d);
 		return;
 	}
 	if (dns != 0)
@@ -573,17 +581,16 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 	    "accept the connection");
 }
 
-int
-proxy_dial_start(struct event_base *base, struct evdns_base *dns,
-    const struct proxy_conf *p, const char *host, uint16_t port,
-    uint64_t timeout_ms, proxy_done_fn done, void *arg,
-    struct proxy_dial **out)
+static struct proxy_dial *
+dial_new(struct event_base *base, int fd, const struct proxy_conf *p,
+    const char *host, uint16_t port, uint64_t timeout_ms, proxy_done_fn done,
+    void *arg)
 {
 	struct proxy_dial *d = calloc(1, sizeof(*d));
 	struct timeval tv;
 
 	if (d == NULL)
-		return -ENOMEM;
+		return NULL;
 	d->pc = p;
 	d->done = done;
 	d->arg = arg;
@@ -594,14 +601,33 @@ proxy_dial_start(struct event_base *base, struct evdns_base *dns,
 	http_parser_init(&d->p, HTTP_RESPONSE);
 	d->p.data = d;
 	d->timer = evtimer_new(base, on_timer, d);
-	d->bev = bufferevent_socket_new(base, -1, 0);
+	d->bev = bufferevent_socket_new(base, fd, 0);
 	if (d->timer == NULL || d->bev == NULL) {
+		if (d->bev == NULL)
+			fd = -1;	/* the caller's still */
+		else
+			bufferevent_setfd(d->bev, -1);
 		dial_free(d);
-		return -ENOMEM;
+		return NULL;
 	}
 	bufferevent_setcb(d->bev, on_read, NULL, on_event, d);
 	tv_ms(&tv, timeout_ms);
 	evtimer_add(d->timer, &tv);
+	return d;
+}
+
+int
+proxy_dial_start(struct event_base *base, struct evdns_base *dns,
+    const struct proxy_conf *p, const char *host, uint16_t port,
+    uint64_t timeout_ms, proxy_done_fn done, void *arg,
+    struct proxy_dial **out)
+{
+	struct proxy_dial *d = dial_new(base, -1, p, host, port, timeout_ms,
+	    done, arg);
+	struct timeval tv;
+
+	if (d == NULL)
+		return -ENOMEM;
 	d->starting = true;
 	if (bufferevent_socket_connect_hostname(d->bev, dns, AF_UNSPEC,
 	    p->host, p->port) != 0 && d->why[0] == '\0')
@@ -613,6 +639,21 @@ proxy_dial_start(struct event_base *base, struct evdns_base *dns,
 		tv_ms(&tv, 0);
 		evtimer_add(d->timer, &tv);
 	}
+	*out = d;
+	return 0;
+}
+
+int
+proxy_dial_fd(struct event_base *base, int fd, const struct proxy_conf *p,
+    const char *host, uint16_t port, uint64_t timeout_ms, proxy_done_fn done,
+    void *arg, struct proxy_dial **out)
+{
+	struct proxy_dial *d = dial_new(base, fd, p, host, port, timeout_ms,
+	    done, arg);
+
+	if (d == NULL)
+		return -ENOMEM;
+	ask(d);
 	*out = d;
 	return 0;
 }

@@ -58,6 +58,12 @@ int proxy_dial_start(struct event_base *base, struct evdns_base *dns,
     const struct proxy_conf *p, const char *host, uint16_t port,
     uint64_t timeout_ms, proxy_done_fn done, void *arg,
     struct proxy_dial **out);
+/* The same on fd, already connected to the proxy (isthmus doctor times
+ * the steps apart); d owns fd from here, until done gives it back. On
+ * -ENOMEM fd is still the caller's. */
+int proxy_dial_fd(struct event_base *base, int fd, const struct proxy_conf *p,
+    const char *host, uint16_t port, uint64_t timeout_ms, proxy_done_fn done,
+    void *arg, struct proxy_dial **out);
 /* Abandons it: done does not run. */
 void proxy_dial_cancel(struct proxy_dial *d);
 

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <arpa/inet.h>
 #include <time.h>
 
 #include <event2/bufferevent.h>
@@ -39,9 +38,7 @@ struct uplink {
 	unsigned failures;
 	bool stopped;
 	bool in_connect, failed_in_connect;
-	int verify_err, verify_depth;
-	X509 *bad_leaf, *bad_cert;	/* what failed verification */
-	bool pin_mismatch;
+	struct certcheck ck;	/* the cloud's certificate, this attempt */
 	bool slow_retry;	/* the proxy refused our credentials */
 	bool admitted;		/* the cloud's SETTINGS came: tunnel is up */
 	/* for status and metrics */
@@ -55,8 +52,6 @@ struct uplink {
 	uint64_t connects, drops, fails[UF_COUNT];
 	uint64_t bytes_in, bytes_out;	/* of closed tunnels */
 };
-
-static int uplink_idx = -1;
 
 static const char *const fail_names[UF_COUNT] = {
 	[UF_DNS] = "dns",
@@ -293,50 +288,6 @@ on_pong_timeout(evutil_socket_t fd, short what, void *arg)
 		tunnel_down(u, "keepalive timeout");
 }
 
-/* Holds on to a certificate for the diagnosis (certdiag.h). */
-static void
-keep_cert(X509 **slot, X509 *cert)
-{
-	X509_free(*slot);
-	*slot = NULL;
-	if (cert != NULL && X509_up_ref(cert) == 1)
-		*slot = cert;
-}
-
-/* The cloud's certificate: chain and name by OpenSSL, then the pin. */
-static int
-verify_cb(int ok, X509_STORE_CTX *x)
-{
-	SSL *ssl = X509_STORE_CTX_get_ex_data(x,
-	    SSL_get_ex_data_X509_STORE_CTX_idx());
-	struct uplink *u = SSL_get_ex_data(ssl, uplink_idx);
-	uint8_t fc[32], fs[32];
-	X509 *cert;
-
-	if (!ok) {
-		if (u->verify_err == 0) {
-			u->verify_err = X509_STORE_CTX_get_error(x);
-			u->verify_depth = X509_STORE_CTX_get_error_depth(x);
-			keep_cert(&u->bad_leaf, X509_STORE_CTX_get0_cert(x));
-			keep_cert(&u->bad_cert,
-			    X509_STORE_CTX_get_current_cert(x));
-		}
-		return 0;
-	}
-	if (X509_STORE_CTX_get_error_depth(x) != 0)
-		return 1;
-	cert = X509_STORE_CTX_get_current_cert(x);
-	if (tls_cert_sha256(cert, fc) != 0 || tls_spki_sha256(cert, fs) != 0 ||
-	    (CRYPTO_memcmp(fc, u->cf->cloud_pin, 32) != 0 &&
-	    CRYPTO_memcmp(fs, u->cf->cloud_pin, 32) != 0)) {
-		u->pin_mismatch = true;
-		keep_cert(&u->bad_leaf, cert);
-		X509_STORE_CTX_set_error(x, X509_V_ERR_APPLICATION_VERIFICATION);
-		return 0;
-	}
-	return 1;
-}
-
 /* Why the dial failed, with a text for the log and status in buf. */
 static enum uplink_fail
 classify(struct uplink *u, short what, char *buf, size_t cap)
@@ -346,22 +297,8 @@ classify(struct uplink *u, short what, char *buf, size_t cap)
 	unsigned long e = bufferevent_get_openssl_error(u->dial);
 	const char *r;
 
-	if (u->pin_mismatch || u->verify_err != 0) {
-		struct certdiag d = {
-			.leaf = u->bad_leaf,
-			.failed = u->bad_cert,
-			.error = u->pin_mismatch ? 0 : u->verify_err,
-			.depth = u->verify_depth,
-			.server_name = u->cf->server_name != NULL ?
-			    u->cf->server_name : u->cf->cloud.host,
-			.cloud = u->cloud_hostport,
-			.pin = u->cf->cloud_pin,
-			.crl = u->cf->crl,
-			.proxy = u->cf->use_proxy ? u->cf->proxy.shown : NULL,
-		};
-
-		return certdiag_explain(&d, buf, cap);
-	}
+	if (certcheck_failed(&u->ck))
+		return certcheck_explain(&u->ck, u->cloud_hostport, buf, cap);
 	if (what & BEV_EVENT_TIMEOUT) {
 		snprintf(buf, cap, "no answer within handshake_timeout");
 		return UF_TIMEOUT;
@@ -397,8 +334,6 @@ note_cloud(struct uplink *u, struct bufferevent *bev, SSL *ssl)
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof(ss);
 	X509 *cert = SSL_get0_peer_certificate(ssl);
-	BIO *b;
-	int n;
 
 	u->peer[0] = '\0';
 	if (u->cf->use_proxy)
@@ -412,14 +347,8 @@ note_cloud(struct uplink *u, struct bufferevent *bev, SSL *ssl)
 	if (cert == NULL)
 		return;
 	u->cloud_not_after = tls_time_epoch(X509_get0_notAfter(cert));
-	b = BIO_new(BIO_s_mem());
-	if (b == NULL)
-		return;
-	X509_NAME_print_ex(b, X509_get_subject_name(cert), 0,
-	    XN_FLAG_RFC2253);
-	n = BIO_read(b, u->cloud_subject, sizeof(u->cloud_subject) - 1);
-	u->cloud_subject[n > 0 ? n : 0] = '\0';
-	BIO_free(b);
+	tls_name_line(X509_get_subject_name(cert), u->cloud_subject,
+	    sizeof(u->cloud_subject));
 }
 
 static void
@@ -473,35 +402,12 @@ dial_event(struct bufferevent *bev, short what, void *arg)
 	schedule_retry(u);
 }
 
-/* A TLS session for the cloud: chain, name (or IP) and pin checked. */
-static SSL *
-new_ssl(struct uplink *u)
-{
-	const char *name = u->cf->server_name != NULL ?
-	    u->cf->server_name : u->cf->cloud.host;
-	unsigned char ip[16];
-	SSL *ssl = SSL_new(u->ctx);
-
-	if (ssl == NULL)
-		return NULL;
-	SSL_set_ex_data(ssl, uplink_idx, u);
-	SSL_set_verify(ssl, SSL_VERIFY_PEER, verify_cb);
-	if (inet_pton(AF_INET, name, ip) == 1 ||
-	    inet_pton(AF_INET6, name, ip) == 1) {
-		X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name);
-	} else {
-		SSL_set_tlsext_host_name(ssl, name);
-		SSL_set1_host(ssl, name);
-	}
-	return ssl;
-}
-
 /* fd: a socket connected to the cloud (-1: connect here first). */
 static void
 start_tls(struct uplink *u, int fd)
 {
 	struct timeval tv;
-	SSL *ssl = new_ssl(u);
+	SSL *ssl = certcheck_ssl(u->ctx, u->cf, &u->ck);
 
 	if (ssl != NULL)
 		u->dial = bufferevent_openssl_socket_new(u->base, fd, ssl,
@@ -560,10 +466,7 @@ dial(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (u->stopped || u->h2 != NULL || u->dial != NULL || u->pdial != NULL)
 		return;
-	u->verify_err = 0;
-	u->pin_mismatch = false;
-	keep_cert(&u->bad_leaf, NULL);
-	keep_cert(&u->bad_cert, NULL);
+	certcheck_clear(&u->ck);
 	set_state(u, UPLINK_CONNECTING);
 	if (!u->cf->use_proxy) {
 		start_tls(u, -1);
@@ -583,8 +486,6 @@ uplink_new(struct event_base *base, const struct edge_conf *cf, SSL_CTX *ctx,
 {
 	struct uplink *u = calloc(1, sizeof(*u));
 
-	if (uplink_idx < 0)
-		uplink_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	if (u == NULL)
 		return -ENOMEM;
 	u->base = base;
@@ -642,8 +543,7 @@ uplink_free(struct uplink *u)
 	if (u->dial != NULL)
 		bufferevent_free(u->dial);
 	proxy_dial_cancel(u->pdial);
-	X509_free(u->bad_leaf);
-	X509_free(u->bad_cert);
+	certcheck_clear(&u->ck);
 	if (u->h2 != NULL)
 		h2conn_free(u->h2);
 	if (u->retry_ev != NULL)

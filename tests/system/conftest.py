@@ -8,6 +8,7 @@ import os
 import pytest
 
 import isthmus_testlib as lib
+from fakes_lib import FakeCloud, Tinyproxy
 from http_lib import HTTPBackend
 from tunnel_lib import Site, scrape, value
 
@@ -95,3 +96,33 @@ def cache_site(site):
     yield start
     for be in made:
         be.close()
+
+
+@pytest.fixture
+def proxies(site):
+    """start(auth=None, connect_ports=()) -> a running fakes_lib.Tinyproxy;
+    stopped after the test."""
+    made = []
+
+    def start(**kw):
+        p = Tinyproxy(site.tmp, name=f"tinyproxy{len(made)}", **kw)
+        made.append(p)
+        return p
+    yield start
+    for p in made:
+        p.stop()
+
+
+@pytest.fixture
+def fakes():
+    """make(crt, key, client_ca, proxy=False, alpn=...) -> a running
+    fakes_lib.FakeCloud; closed after the test."""
+    made = []
+
+    def make(*a, **kw):
+        f = FakeCloud(*a, **kw)
+        made.append(f)
+        return f
+    yield make
+    for f in made:
+        f.close()

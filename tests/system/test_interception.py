@@ -8,9 +8,6 @@ certificate, no device byte."""
 import datetime
 import json
 import re
-import socket
-import ssl
-import threading
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -19,67 +16,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from isthmus_testlib import (CA, SERVER_AUTH, build_leaf, now, run,
                              write_cert)
 from tunnel_lib import scrape, value
-
-
-class FakeCloud:
-    """A TLS server on 127.0.0.1 with the given certificate; optionally an
-    intercepting proxy (it takes CONNECT, answers 200, then terminates
-    TLS itself). It asks for a client certificate and records what it
-    got."""
-
-    def __init__(self, crt, key, client_ca, proxy=False):
-        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.ctx.load_cert_chain(crt, key)
-        self.ctx.verify_mode = ssl.CERT_OPTIONAL
-        self.ctx.load_verify_locations(client_ca)
-        self.ctx.set_alpn_protocols(["isthmus/1", "h2"])
-        self.proxy = proxy
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.handshakes = []        # (client cert or None, error or None)
-        self.connects = []
-        self.bytes_after = 0
-        self._stop = False
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self):
-        while not self._stop:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._one, args=(c,), daemon=True).start()
-
-    def _one(self, c):
-        c.settimeout(5)
-        try:
-            if self.proxy:
-                head = b""
-                while b"\r\n\r\n" not in head:
-                    d = c.recv(4096)
-                    if not d:
-                        return
-                    head += d
-                self.connects.append(head.split(b"\r\n")[0].decode())
-                c.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-            try:
-                s = self.ctx.wrap_socket(c, server_side=True)
-            except (ssl.SSLError, OSError) as e:
-                self.handshakes.append((None, str(e)))
-                return
-            self.handshakes.append((s.getpeercert(True), None))
-            try:
-                self.bytes_after += len(s.recv(65536))
-            except (ssl.SSLError, OSError):
-                pass
-        finally:
-            c.close()
-
-    def close(self):
-        self._stop = True
-        self.sock.close()
 
 
 def _key_pem(key, path):
@@ -101,19 +37,6 @@ def _edge(site, port, extra="", pin=None, server_name=None):
         conf.write_text(conf.read_text().replace(
             "server_name = localhost", f"server_name = {server_name}"))
     return site.start("edge", conf)
-
-
-@pytest.fixture
-def fakes():
-    made = []
-
-    def make(*a, **kw):
-        f = FakeCloud(*a, **kw)
-        made.append(f)
-        return f
-    yield make
-    for f in made:
-        f.close()
 
 
 def test_intercepting_proxy_is_named_and_refused(site, fakes):

@@ -4,7 +4,6 @@ The TLS session to the cloud runs end to end inside the CONNECT tunnel."""
 
 import json
 import socket
-import subprocess
 import threading
 import time
 
@@ -12,56 +11,6 @@ import pytest
 
 from isthmus_testlib import run
 from tunnel_lib import exchange, free_port, scrape, value
-
-
-class Tinyproxy:
-    """tinyproxy in the foreground on 127.0.0.1, its log in tmp."""
-
-    def __init__(self, tmp, auth=None, connect_ports=(), name="tinyproxy"):
-        self.port = free_port()
-        self.log_path = tmp / f"{name}.log"
-        conf = tmp / f"{name}.conf"
-        lines = [f"Port {self.port}", "Listen 127.0.0.1", "Timeout 30",
-                 "Allow 127.0.0.1", "LogLevel Info", "MaxClients 50",
-                 f"LogFile \"{self.log_path}\""]
-        if auth:
-            lines.append("BasicAuth %s %s" % auth)
-        lines += [f"ConnectPort {p}" for p in connect_ports]
-        conf.write_text("\n".join(lines) + "\n")
-        self.proc = subprocess.Popen(["tinyproxy", "-d", "-c", str(conf)],
-                                     stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 1).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise AssertionError("tinyproxy did not start")
-
-    def text(self):
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(10)
-
-
-@pytest.fixture
-def proxies(site):
-    made = []
-
-    def start(**kw):
-        p = Tinyproxy(site.tmp, name=f"tinyproxy{len(made)}", **kw)
-        made.append(p)
-        return p
-    yield start
-    for p in made:
-        p.stop()
 
 
 def _edge(site, cloud, extra="", env=None, wait=True):

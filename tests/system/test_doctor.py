@@ -1,0 +1,366 @@
+"""isthmus doctor: the path from an edge to its cloud, step by step, with
+real daemons. A healthy site passes every step (exit 0); each broken step
+fails with its explanation, the later steps are skipped with the reason,
+and the exit status is 1."""
+
+import datetime
+import json
+import os
+import socket
+import subprocess
+import threading
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+import isthmus_testlib as lib
+from fakes_lib import FakeDNS, H2Relay
+from isthmus_testlib import CA, build_leaf, now, run, write_cert
+from tunnel_lib import exchange, free_port, spki
+
+STEPS = ["config", "clock", "dns", "tcp", "proxy", "tls", "certificate",
+         "alpn", "admission", "round_trip"]
+
+
+def doctor(conf, *extra, expect=None):
+    """Runs doctor --json and returns (exit status, {step: step}, order)."""
+    res = run("doctor", "-c", conf, "--json", *extra, expect=expect)
+    out = json.loads(res.stdout)
+    assert out["ok"] == (res.returncode == 0), res.stdout
+    steps = {s["name"]: s for s in out["steps"]}
+    return res.returncode, steps, [s["name"] for s in out["steps"]], out
+
+
+def assert_failed_at(conf, name, *needles):
+    """The doctor fails at step name with every needle in its detail; all
+    earlier steps passed (or did not apply), all later ones are skipped
+    with the reason. Returns the steps."""
+    rc, steps, order, out = doctor(conf, expect=1)
+    assert out["failed"] == name, json.dumps(out, indent=1)
+    i = order.index(name)
+    for s in order[:i]:
+        assert steps[s]["verdict"] in ("pass", "n/a", "warn"), steps[s]
+    assert steps[name]["verdict"] == "fail"
+    for n in needles:
+        assert n in steps[name]["detail"], steps[name]["detail"]
+    for s in order[i + 1:]:
+        assert steps[s]["verdict"] == "skipped", steps[s]
+        assert steps[s]["detail"] == f"not run: {name} failed"
+        assert steps[s]["us"] is None
+    return steps
+
+
+def _cloud(site, **kw):
+    return site.start("cloud", site.cloud_conf(
+        {"A/t": ([site.backend("a-t")], ""),
+         "A/web": ([site.backend("a-web")], "mode = http\nhealth = none")},
+        **kw))
+
+
+def _conf(site, port, extra="", listeners=None, **kw):
+    return site.edge_conf("agw", port, listeners or {
+        "t": "t", "w": ("web", "mode = http")}, extra=extra, **kw)
+
+
+def test_healthy_site_passes_every_step(site):
+    cloud = _cloud(site)
+    conf = _conf(site, cloud.port("listen"))
+    # Beside the running edge, which it must not disturb.
+    edge = site.start("edge", conf)
+    edge.wait_log(r"event=tunnel_up")
+    rc, steps, order, out = doctor(conf, expect=0)
+    assert order == STEPS + ["service t", "service web"]
+    assert out["failed"] is None
+    for name in order:
+        want = "n/a" if name == "proxy" else "pass"
+        assert steps[name]["verdict"] == want, steps[name]
+    for name in ("config", "clock", "dns", "tcp", "tls", "admission",
+                 "round_trip", "service t", "service web"):
+        assert steps[name]["us"] > 0, steps[name]
+    port = cloud.port("listen")
+    assert steps["config"]["detail"].endswith(
+        f"edge 'agw' of tenant 'A', 2 listeners, cloud 127.0.0.1:{port}")
+    assert steps["tcp"]["detail"] == f"connected to the cloud at " \
+        f"127.0.0.1:{port}"
+    assert steps["tls"]["detail"] == "TLSv1.3, TLS_AES_256_GCM_SHA384, x25519"
+    pin = spki(site.pki / "cloudgw.crt")
+    assert f"its key matches cloud_pin {pin}" in steps["certificate"]["detail"]
+    assert "'CN=cloudgw' issued by 'CN=isthmus root CA'" in \
+        steps["certificate"]["detail"]
+    assert steps["alpn"]["detail"] == "isthmus/1"
+    assert steps["admission"]["detail"].startswith(
+        "admitted as edge 'agw' of tenant 'A', connected from 127.0.0.1:")
+    assert "reached: backend 127.0.0.1:" in steps["service t"]["detail"]
+    assert "(1/1 healthy)" in steps["service web"]["detail"]
+    # The cloud answered the doctor itself and logged it.
+    assert cloud.text().count("event=diagnostic edge=agw tenant=A") == 3
+    # The text form says the same.
+    res = run("doctor", "-c", conf, expect=0)
+    assert res.stdout.splitlines()[-1] == \
+        "All checks passed: this edge can reach its cloud and its services."
+    assert "  n/a   proxy" in res.stdout
+    # The running edge's tunnel was not touched: it still carries devices.
+    assert exchange(edge.port("listener.t"), b"hi") == b"a-t\nhi"
+    assert edge.text().count("event=tunnel_up") == 1
+
+
+def test_bad_config_fails_first(site):
+    conf = site.tmp / "edge.conf"
+    conf.write_text("[edge]\ncloud = 127.0.0.1:1\nfrobnicate = yes\n")
+    steps = assert_failed_at(conf, "config",
+                             f"{conf}:3: frobnicate: unknown key")
+    assert list(steps) == STEPS + ["services"]
+
+
+def test_usage_errors(site):
+    res = run("doctor", expect=2)
+    assert "-c FILE is required" in res.stderr
+    res = run("doctor", "-c", "x", "--frob", expect=2)
+    assert "--frob" in res.stderr
+    assert "Exit status: 0 every step passed" in run(
+        "doctor", "--help", expect=0).stdout
+
+
+def _edge_cert(site, name, nb, na):
+    """An edge certificate for agw of tenant A from the site's CA with the
+    given dates (pki issue refuses dates in the past)."""
+    key = ed25519.Ed25519PrivateKey.generate()
+    cert = build_leaf(CA(site.pki), cn="agw", nb=nb, na=na, leaf_key=key,
+                      san_uris=("isthmus://A/edge/agw",))
+    write_cert(cert, site.tmp / f"{name}.crt")
+    (site.tmp / f"{name}.key").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    return site.tmp / name
+
+
+@pytest.mark.parametrize("kind", ["future", "expired"])
+def test_clock_against_the_edge_certificate(site, kind):
+    t = now()
+    if kind == "future":
+        nb, na = t + datetime.timedelta(days=3), t + datetime.timedelta(
+            days=40)
+    else:
+        nb, na = t - datetime.timedelta(days=40), t - datetime.timedelta(
+            days=2)
+    cert = _edge_cert(site, kind, nb, na)
+    conf = _conf(site, free_port(), cert=cert)
+    stamp = (nb if kind == "future" else na).strftime("%Y-%m-%d %H:%M:%S UTC")
+    if kind == "future":
+        assert_failed_at(conf, "clock", "this edge's certificate is valid "
+                         f"only from {stamp}: the clock is behind (fix NTP)")
+    else:
+        assert_failed_at(conf, "clock", f"this edge's certificate expired "
+                         f"on {stamp}")
+
+
+def test_certificate_close_to_expiry_is_a_warning(site):
+    cloud = _cloud(site)
+    t = now()
+    cert = _edge_cert(site, "soon", t - datetime.timedelta(days=300),
+                      t + datetime.timedelta(days=10))
+    conf = _conf(site, cloud.port("listen"), cert=cert)
+    (site.tmp / "cloud.conf").write_text((site.tmp / "cloud.conf").read_text(
+        ).replace(spki(site.pki / "agw.crt"), spki(f"{cert}.crt")))
+    cloud.signal(1)
+    cloud.wait_log(r"event=reloaded")
+    rc, steps, _, _ = doctor(conf, expect=0)
+    assert steps["clock"]["verdict"] == "warn"
+    assert "this edge's certificate expires in 9 days" in \
+        steps["clock"]["detail"] or "expires in 10 days" in \
+        steps["clock"]["detail"]
+
+
+@pytest.fixture
+def resolver(site):
+    """Runs the doctor with /etc/resolv.conf pointing at a FakeDNS (in a
+    mount namespace of its own): run(conf, names) -> (rc, steps, dns)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root for a mount namespace")
+    try:
+        dns = FakeDNS({})
+    except OSError as e:
+        pytest.skip(f"cannot serve DNS on 127.0.0.54:53: {e}")
+    rc_file = site.tmp / "resolv.conf"
+    rc_file.write_text(f"nameserver {dns.addr}\n"
+                       "options timeout:1 attempts:1\n")
+
+    def go(conf, names, expect):
+        dns.names = names
+        dns.asked.clear()
+        res = subprocess.run(
+            ["unshare", "-m", "sh", "-c",
+             'mount --bind "$0" /etc/resolv.conf && exec "$@"', rc_file,
+             str(lib.BIN), "doctor", "-c", str(conf), "--json"],
+            capture_output=True, text=True, timeout=60, env=lib._env())
+        assert res.returncode == expect, res.stdout + res.stderr
+        out = json.loads(res.stdout)
+        return {s["name"]: s for s in out["steps"]}, dns
+    yield go
+    dns.close()
+
+
+def test_dns_names_the_cloud_and_its_failure(site, resolver):
+    cloud = _cloud(site)
+    conf = _conf(site, cloud.port("listen"))
+    text = conf.read_text()
+    # A name the resolver knows: the doctor resolves it through it.
+    conf.write_text(text.replace("cloud = 127.0.0.1:",
+                                 "cloud = cloud.doctor.test:"))
+    steps, dns = resolver(conf, {"cloud.doctor.test": "127.0.0.1"}, 0)
+    assert steps["dns"]["detail"] == "cloud.doctor.test resolves to 127.0.0.1"
+    assert ("cloud.doctor.test", 1) in dns.asked
+    assert steps["service t"]["verdict"] == "pass"
+    # One it does not: dns fails, the rest is skipped.
+    conf.write_text(text.replace("cloud = 127.0.0.1:",
+                                 "cloud = nowhere.doctor.test:"))
+    steps, dns = resolver(conf, {}, 1)
+    assert steps["dns"]["verdict"] == "fail"
+    assert steps["dns"]["detail"].startswith(
+        "cannot resolve nowhere.doctor.test: "), steps["dns"]
+    assert steps["tcp"]["detail"] == "not run: dns failed"
+
+
+def test_tcp_refused(site):
+    port = free_port()
+    assert_failed_at(_conf(site, port), "tcp",
+                     f"cannot connect to the cloud 127.0.0.1:{port}: "
+                     f"127.0.0.1:{port}: Connection refused")
+
+
+def test_through_a_proxy_and_a_proxy_that_refuses(site, proxies):
+    cloud = _cloud(site)
+    port = cloud.port("listen")
+    tp = proxies()
+    conf = _conf(site, port, f"proxy = http://127.0.0.1:{tp.port}\n")
+    rc, steps, _, _ = doctor(conf, expect=0)
+    assert steps["tcp"]["detail"] == \
+        f"connected to the proxy at 127.0.0.1:{tp.port}"
+    assert steps["proxy"]["detail"] == (
+        f"the proxy http://127.0.0.1:{tp.port} answered 200 to CONNECT "
+        f"127.0.0.1:{port}: a tunnel to the cloud")
+    assert f"CONNECT 127.0.0.1:{port}" in tp.text()
+    # A proxy that allows CONNECT to port 443 only.
+    strict = proxies(connect_ports=(443,))
+    conf = _conf(site, port, f"proxy = http://127.0.0.1:{strict.port}\n")
+    assert_failed_at(conf, "proxy", f"refused CONNECT to 127.0.0.1:{port} "
+                     "(403 Access violation): ask IT to allow CONNECT")
+    # And one that wants credentials.
+    auth = proxies(auth=("site", "secret"))
+    conf = _conf(site, port, f"proxy = http://127.0.0.1:{auth.port}\n")
+    assert_failed_at(conf, "proxy", "requires authentication",
+                     f"give proxy = http://USER:PASSWORD@127.0.0.1:"
+                     f"{auth.port}")
+
+
+def test_not_tls(site):
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+
+    def serve():
+        try:
+            c, _ = srv.accept()
+            c.recv(4096)
+            c.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+            c.close()
+        except OSError:
+            pass
+    threading.Thread(target=serve, daemon=True).start()
+    port = srv.getsockname()[1]
+    try:
+        assert_failed_at(_conf(site, port), "tls",
+                         f"127.0.0.1:{port} does not speak TLS",
+                         "is this the cloud's tunnel port?")
+    finally:
+        srv.close()
+
+
+def test_interception_is_named(site, fakes):
+    cloud = _cloud(site)
+    port = cloud.port("listen")
+    other = CA.init(site.tmp / "inspect-ca", "--name", "Corp Inspection CA")
+    run("pki", "issue", "cloud", "intercept", "--dns", "localhost", "--ip",
+        "127.0.0.1", "--ca", other.dir, expect=0)
+    mitm = fakes(other.dir / "intercept.crt", other.dir / "intercept.key",
+                 site.pki / "ca.crt", proxy=True)
+    conf = _conf(site, port, f"proxy = http://127.0.0.1:{mitm.port}\n")
+    steps = assert_failed_at(
+        conf, "certificate", "interception: TLS interception suspected: "
+        f"127.0.0.1:{port} presented a certificate for localhost issued by "
+        "CN=Corp Inspection CA",
+        "Mutual TLS cannot pass through inspection: ask IT to exempt "
+        f"127.0.0.1:{port} from TLS inspection")
+    assert steps["tls"]["detail"].startswith("TLSv1.3 server hello; this "
+                                             "edge stopped the handshake")
+    assert mitm.handshakes and all(c is None for c, _ in mitm.handshakes)
+    assert mitm.bytes_after == 0
+    assert "tunnel_up" not in cloud.text()
+
+
+def test_not_an_isthmus_cloud(site, fakes):
+    # The cloud's own certificate and key, but no ALPN: a TLS server that
+    # is not the tunnel endpoint (a web server on the same host, say).
+    fake = fakes(site.pki / "cloudgw.crt", site.pki / "cloudgw.key",
+                 site.pki / "ca.crt", alpn=None)
+    assert_failed_at(_conf(site, fake.port), "alpn",
+                     "the server does not speak the isthmus protocol (it "
+                     "chose no protocol, not isthmus/1)")
+
+
+def test_edge_not_admitted(site):
+    # Tenant A has another edge, not agw.
+    cloud = _cloud(site, edges={"other": ("A", spki(site.pki / "bgw.crt"))})
+    pin = spki(site.pki / "agw.crt")
+    assert_failed_at(_conf(site, cloud.port("listen")), "admission",
+                     "the cloud refused this edge (",
+                     f"its operator must list edge 'agw' in tenant 'A' "
+                     f"with pin {pin}")
+    cloud.wait_log(r"event=handshake_failed .*edge=agw reason=unknown_edge")
+
+
+def test_cloud_that_stops_answering_pings(site):
+    cloud = _cloud(site)
+    p = site.pki
+    relay = H2Relay(cloud.port("listen"), p / "cloudgw.crt",
+                    p / "cloudgw.key", p / "agw.crt", p / "agw.key",
+                    p / "ca.crt", drop=lambda t, flags: t == 6 and flags & 1)
+    try:
+        assert_failed_at(_conf(site, relay.port), "round_trip",
+                         "no answer to PING within keepalive_timeout")
+        assert 6 in relay.dropped
+    finally:
+        relay.close()
+
+
+def test_services_each_checked(site):
+    dead = free_port()
+    cloud = site.start("cloud", site.cloud_conf({
+        "A/t": ([site.backend("a-t")], ""),
+        "A/down": ([f"127.0.0.1:{dead}"], "health = none"),
+        "A/web": ([site.backend("a-web")], "mode = http\nhealth = none"),
+        "B/theirs": ([site.backend("b")], "")}))
+    conf = _conf(site, cloud.port("listen"), listeners={
+        "t": "t", "d": "down", "w": "web", "x": "theirs"})
+    rc, steps, order, out = doctor(conf, expect=1)
+    assert order == STEPS + ["service t", "service down", "service web",
+                             "service theirs"]
+    assert out["failed"] == "service down"
+    assert steps["service t"]["verdict"] == "pass"
+    assert steps["service down"]["detail"] == (
+        "no backend of service 'down' accepts a connection (1/1 healthy): "
+        "the backends are down or unreachable from the cloud")
+    # The listener is TCP, the service HTTP.
+    assert steps["service web"]["detail"] == (
+        "service 'web' is in HTTP mode at the cloud but the edge's "
+        "listener is in TCP mode: set mode = http on the listener")
+    # Another tenant's service is unknown here, as for a stream.
+    assert steps["service theirs"]["detail"].startswith(
+        "tenant 'A' has no service 'theirs'")
+    for s in ("service down", "service web", "service theirs"):
+        assert steps[s]["verdict"] == "fail"
+    res = run("doctor", "-c", conf, expect=1)
+    assert res.stdout.splitlines()[-1] == (
+        "FAILED: service down, service web, service theirs. Fix the first "
+        "failure and run isthmus doctor again.")
