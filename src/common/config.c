@@ -344,7 +344,9 @@ reader(char *str, int num, void *stream)
 		;
 	if (*p == ';' || *p == '#' || *p == '\n')
 		st->indented = false;
-	if (*p == '[') {
+	/* An indented line after a key continues its value, as libinih
+	 * reads it, even when it starts with '[' (an IPv6 address). */
+	if (*p == '[' && !(st->indented && st->have_key)) {
 		const char *close = strchr(p, ']');
 
 		if (close != NULL)

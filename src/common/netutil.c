@@ -8,6 +8,15 @@
 #include <stdio.h>
 #include <string.h>
 
+/* From <linux/netfilter_ipv4.h> and <linux/netfilter_ipv6/ip6_tables.h>,
+ * whose includes clash with glibc's <netinet/in.h>. */
+#ifndef SO_ORIGINAL_DST
+#define SO_ORIGINAL_DST 80
+#endif
+#ifndef IP6T_SO_ORIGINAL_DST
+#define IP6T_SO_ORIGINAL_DST 80
+#endif
+
 int
 net_resolve(const struct hostport *hp, struct sockaddr_storage *ss,
     socklen_t *len, struct err *e)
@@ -91,4 +100,44 @@ net_same_addr(const struct sockaddr_storage *a,
 		    sizeof(x->sin6_addr)) == 0;
 	}
 	return false;
+}
+
+void
+net_unmap(struct sockaddr_storage *ss)
+{
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+	struct sockaddr_in in;
+
+	if (ss->ss_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+		return;
+	memset(&in, 0, sizeof(in));
+	in.sin_family = AF_INET;
+	in.sin_port = in6->sin6_port;
+	memcpy(&in.sin_addr, &in6->sin6_addr.s6_addr[12], 4);
+	memset(ss, 0, sizeof(*ss));
+	memcpy(ss, &in, sizeof(in));
+}
+
+int
+net_original_dst(int fd, struct sockaddr_storage *dst)
+{
+	struct sockaddr_storage local;
+	socklen_t len = sizeof(local);
+
+	if (getsockname(fd, (struct sockaddr *)&local, &len) != 0)
+		return -errno;
+	net_unmap(&local);
+	memset(dst, 0, sizeof(*dst));
+	len = sizeof(*dst);
+	/* An IPv4 connection, also on a dual-stack IPv6 socket: conntrack
+	 * answers at the IPv4 level. */
+	if (local.ss_family == AF_INET) {
+		if (getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, dst, &len) != 0)
+			return -errno;
+		return 0;
+	}
+	if (getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, dst, &len) != 0)
+		return -errno;
+	net_unmap(dst);
+	return 0;
 }

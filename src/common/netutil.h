@@ -22,4 +22,13 @@ void net_nodelay(int fd);
 bool net_same_addr(const struct sockaddr_storage *a,
     const struct sockaddr_storage *b);
 
+/* Where a connection the host firewall redirected to us (nftables
+ * redirect, iptables REDIRECT) was going, from conntrack: SO_ORIGINAL_DST
+ * for IPv4, IP6T_SO_ORIGINAL_DST for IPv6. An IPv4-mapped IPv6 address
+ * (a dual-stack listener) comes back as AF_INET. 0 or -errno (-ENOENT: no
+ * conntrack entry, the connection was not redirected). */
+int net_original_dst(int fd, struct sockaddr_storage *dst);
+/* An IPv4-mapped IPv6 address, in place, as AF_INET. */
+void net_unmap(struct sockaddr_storage *ss);
+
 #endif

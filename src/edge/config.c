@@ -5,9 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <openssl/crypto.h>
 
 #include "common/mac.h"
+#include "common/netutil.h"
 
 static const struct conf_key edge_keys[] = {
 	{ "cloud", CONF_HOSTPORT, offsetof(struct edge_conf, cloud), 0, 0,
@@ -67,8 +71,9 @@ static const char *const tls_min_names[] = { "1.2", "1.3", NULL };
 static const struct conf_key listener_keys[] = {
 	{ "listen", CONF_HOSTPORT, LKEY(listen), 0, 0, NULL, NULL,
 	    CONF_REQUIRED | CONF_PORT0 },
-	{ "service", CONF_STRING, LKEY(service), 0, 0, NULL, NULL,
-	    CONF_REQUIRED },
+	{ "service", CONF_STRING, LKEY(service), 0, 0, NULL, NULL, 0 },
+	{ "transparent", CONF_BOOL, LKEY(transparent), 0, 0, NULL, "no", 0 },
+	{ "map", CONF_LIST, LKEY(map), 0, 0, NULL, NULL, 0 },
 	{ "mode", CONF_ENUM, LKEY(mode), 0, 0, mode_names, "tcp", 0 },
 	{ "max_header_size", CONF_SIZE, LKEY(max_header_size), 1024,
 	    1024 * 1024, NULL, "16k", 0 },
@@ -189,6 +194,115 @@ check_device_tls(const struct edge_conf *cf, struct edge_listener_conf *l,
 	return rc;
 }
 
+/* One map entry, "ADDRESS:PORT SERVICE", into r. */
+static int
+parse_route(const char *item, struct edge_route *r, struct err *e)
+{
+	const char *sp = strpbrk(item, " \t");
+	char addr[80];
+	struct hostport hp;
+	size_t n = sp != NULL ? (size_t)(sp - item) : 0;
+
+	if (sp == NULL || n >= sizeof(addr))
+		return err_set(e, -EINVAL, "'%s' is not ADDRESS:PORT SERVICE",
+		    item);
+	memcpy(addr, item, n);
+	addr[n] = '\0';
+	sp += strspn(sp, " \t");
+	if (conf_parse_hostport(addr, false, &hp, e) != 0)
+		return -EINVAL;
+	memset(r, 0, sizeof(*r));
+	if (hp.family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&r->dst;
+
+		in->sin_family = AF_INET;
+		in->sin_port = htons(hp.port);
+		inet_pton(AF_INET, hp.host, &in->sin_addr);
+	} else if (hp.family == AF_INET6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&r->dst;
+
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(hp.port);
+		inet_pton(AF_INET6, hp.host, &in6->sin6_addr);
+	} else {
+		return err_set(e, -EINVAL, "'%s': the destination must be an "
+		    "IP address, not a name (the firewall redirects by "
+		    "address)", addr);
+	}
+	if (!name_valid(sp))
+		return err_set(e, -EINVAL, "'%s': invalid service name '%s'",
+		    item, sp);
+	snprintf(r->service, sizeof(r->service), "%s", sp);
+	hostport_format(&hp, r->text, sizeof(r->text));
+	return 0;
+}
+
+/* A listener names its service, or is transparent and maps destinations
+ * to services; the table parses and names each destination once. */
+static int
+check_routes(struct edge_conf *cf, struct edge_listener_conf *lc,
+    struct conf_errors *errs)
+{
+	struct err e;
+	size_t i, j;
+
+	if (!lc->transparent) {
+		if (lc->map.n > 0) {
+			conf_errors_add(errs, cf->path, lc->line, "map", "only "
+			    "for a listener with transparent = yes");
+			return -EINVAL;
+		}
+		if (lc->service == NULL) {
+			conf_errors_add(errs, cf->path, lc->line, "service",
+			    "required in [listener %s]", lc->name);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (lc->service != NULL) {
+		conf_errors_add(errs, cf->path, lc->line, "service", "a "
+		    "transparent listener takes its services from map");
+		return -EINVAL;
+	}
+	if (lc->map.n == 0) {
+		conf_errors_add(errs, cf->path, lc->line, "map", "a "
+		    "transparent listener needs its table: map = ADDRESS:PORT "
+		    "SERVICE, ...");
+		return -EINVAL;
+	}
+	lc->routes = calloc(lc->map.n, sizeof(*lc->routes));
+	if (lc->routes == NULL || (lc->service = strdup("-")) == NULL)
+		return -ENOMEM;
+	for (i = 0; i < lc->map.n; i++) {
+		if (parse_route(lc->map.v[i], &lc->routes[i], &e) != 0) {
+			conf_errors_add(errs, cf->path, lc->line, "map", "%s",
+			    e.msg);
+			return -EINVAL;
+		}
+		for (j = 0; j < i; j++)
+			if (net_same_addr(&lc->routes[j].dst,
+			    &lc->routes[i].dst)) {
+				conf_errors_add(errs, cf->path, lc->line, "map",
+				    "%s is mapped twice", lc->routes[i].text);
+				return -EINVAL;
+			}
+		lc->nroutes++;
+	}
+	return 0;
+}
+
+const char *
+edge_route_find(const struct edge_listener_conf *lc,
+    const struct sockaddr_storage *dst)
+{
+	size_t i;
+
+	for (i = 0; i < lc->nroutes; i++)
+		if (net_same_addr(&lc->routes[i].dst, dst))
+			return lc->routes[i].service;
+	return NULL;
+}
+
 /* The proxy: the config's (none: a direct line), else https_proxy from
  * the environment unless no_proxy covers the cloud's host. */
 static int
@@ -237,8 +351,11 @@ edge_conf_load(const char *path, struct edge_conf **out,
 		return -ENOMEM;
 	}
 	rc = conf_load_file(&schema, cf, path, errs);
+	for (i = 0; rc == 0 && i < cf->nlisteners; i++)
+		rc = check_routes(cf, cf->listeners[i], errs);
 	for (i = 0; rc == 0 && i < cf->nlisteners; i++) {
-		if (!name_valid(cf->listeners[i]->service)) {
+		if (!cf->listeners[i]->transparent &&
+		    !name_valid(cf->listeners[i]->service)) {
 			conf_errors_add(errs, path, cf->listeners[i]->line,
 			    "service", "invalid service name '%s'",
 			    cf->listeners[i]->service);
@@ -282,6 +399,7 @@ edge_conf_free(struct edge_conf *cf)
 	conf_free_fields(&sections[0], cf);
 	for (i = 0; i < cf->nlisteners; i++) {
 		conf_free_fields(&sections[1], cf->listeners[i]);
+		free(cf->listeners[i]->routes);
 		free(cf->listeners[i]);
 	}
 	free(cf->listeners);

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "common/config.h"
 #include "common/names.h"
@@ -18,12 +19,26 @@ enum listener_mode { LISTEN_TCP, LISTEN_HTTP };
 enum mac_from { MAC_FROM_URI, MAC_FROM_CN, MAC_FROM_SERIAL, MAC_FROM_OU,
 	MAC_FROM_SAN_DNS };
 
+/* A transparent listener's table: where a device was going (its original
+ * destination, an IP address and port) to the service that carries it. */
+struct edge_route {
+	struct sockaddr_storage dst;	/* AF_INET or AF_INET6 */
+	char service[NAME_MAX_LEN + 1];
+	char text[64];			/* as configured, for messages */
+};
+
 struct edge_listener_conf {
 	char name[NAME_MAX_LEN + 1];
 	int line;
 	struct hostport listen;
-	char *service;
+	char *service;			/* "-" for a transparent listener */
 	int mode;			/* enum listener_mode */
+	/* transparent: connections redirected by the host firewall, each
+	 * carried to the service its original destination maps to */
+	bool transparent;
+	struct strlist map;
+	struct edge_route *routes;
+	size_t nroutes;
 	/* HTTP mode: limits on what a device sends */
 	uint64_t max_header_size;	/* request line and headers, bytes */
 	int64_t max_headers;		/* header fields */
@@ -62,6 +77,11 @@ struct edge_conf {
 	struct edge_listener_conf **listeners;
 	size_t nlisteners;
 };
+
+/* The service a transparent listener carries a connection to dst to, or
+ * NULL: not in its table. */
+const char *edge_route_find(const struct edge_listener_conf *lc,
+    const struct sockaddr_storage *dst);
 
 int edge_conf_load(const char *path, struct edge_conf **out,
     struct conf_errors *errs);

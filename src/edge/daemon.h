@@ -44,6 +44,8 @@ struct edge_listener {
 	struct {
 		uint64_t accepted;	/* device connections */
 		uint64_t dropped;	/* waited for the tunnel in vain */
+		uint64_t unmapped;	/* transparent: no service for the
+					 * original destination */
 		uint64_t refused[EDGE_REFUSE_COUNT];
 		unsigned open;		/* streams open now */
 		/* HTTP mode */

@@ -37,6 +37,7 @@ struct devtls {
 /* One device's handshake. */
 struct handshake {
 	struct edge_listener *li;
+	const char *service;		/* where its requests go */
 	struct handshake *next, **pprev;	/* e->handshakes */
 	struct bufferevent *bev;
 	struct event *timer;	/* the whole handshake's time */
@@ -235,7 +236,7 @@ handshake_event(struct bufferevent *bev, short what, void *arg)
 		    "version=%s", li->lc->name, hs->device, hs->mac,
 		    SSL_get_version(bufferevent_openssl_get_ssl(bev)));
 		SSL_set_ex_data(bufferevent_openssl_get_ssl(bev), hs_idx, NULL);
-		httpdev_start(li, bev, hs->device, hs->mac);
+		httpdev_start(li, bev, hs->service, hs->device, hs->mac);
 		hs_free(hs, false);
 		return;
 	}
@@ -260,7 +261,7 @@ handshake_timeout(evutil_socket_t fd, short what, void *arg)
 
 void
 devtls_accept(struct edge_listener *li, evutil_socket_t fd,
-    const char *device)
+    const char *service, const char *device)
 {
 	struct handshake *hs = calloc(1, sizeof(*hs));
 	struct timeval tv;
@@ -276,6 +277,7 @@ devtls_accept(struct edge_listener *li, evutil_socket_t fd,
 		return;
 	}
 	hs->li = li;
+	hs->service = service;
 	hs->refusal = -1;
 	snprintf(hs->device, sizeof(hs->device), "%s", device);
 	SSL_set_ex_data(ssl, hs_idx, hs);

@@ -43,9 +43,10 @@ const char *devtls_refusal_name(enum devtls_refusal r);
 int devtls_new(const struct edge_listener_conf *lc, struct devtls **out,
     struct err *e);
 void devtls_free(struct devtls *t);
-/* Starts the handshake of an accepted device socket. */
+/* Starts the handshake of an accepted device socket, whose requests go
+ * to service (httpdev_start). */
 void devtls_accept(struct edge_listener *li, evutil_socket_t fd,
-    const char *device);
+    const char *service, const char *device);
 /* Closes the devices still in their handshake (shutdown, drain). */
 void devtls_drop_handshakes(struct edge *e);
 

@@ -967,6 +967,28 @@ step_service(struct doctor *d, const char *svc, bool tcp)
 		end(d, V_FAIL, true, "%s", d->ans.text);
 }
 
+/* Whether an earlier listener or route than (li, ri) names svc. */
+static bool
+named_before(const struct edge_conf *cf, size_t li, size_t ri,
+    const char *svc)
+{
+	size_t i, j;
+
+	for (i = 0; i <= li; i++) {
+		const struct edge_listener_conf *lc = cf->listeners[i];
+
+		if (!lc->transparent) {
+			if (i < li && strcmp(lc->service, svc) == 0)
+				return true;
+			continue;
+		}
+		for (j = 0; j < lc->nroutes && (i < li || j < ri); j++)
+			if (strcmp(lc->routes[j].service, svc) == 0)
+				return true;
+	}
+	return false;
+}
+
 static void
 step_services(struct doctor *d)
 {
@@ -976,17 +998,20 @@ step_services(struct doctor *d)
 		begin(d, "services");
 		return;
 	}
+	/* Services do not depend on each other. */
+	d->independent = true;
 	for (i = 0; i < d->cf->nlisteners; i++) {
 		const struct edge_listener_conf *lc = d->cf->listeners[i];
-		bool seen = false;
+		bool tcp = lc->mode == LISTEN_TCP;
 
-		for (j = 0; j < i; j++)
-			seen |= strcmp(d->cf->listeners[j]->service,
-			    lc->service) == 0;
-		/* Services do not depend on each other. */
-		d->independent = true;
-		if (!seen)
-			step_service(d, lc->service, lc->mode == LISTEN_TCP);
+		if (!lc->transparent) {
+			if (!named_before(d->cf, i, 0, lc->service))
+				step_service(d, lc->service, tcp);
+			continue;
+		}
+		for (j = 0; j < lc->nroutes; j++)
+			if (!named_before(d->cf, i, j, lc->routes[j].service))
+				step_service(d, lc->routes[j].service, tcp);
 	}
 }
 

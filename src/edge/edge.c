@@ -54,6 +54,7 @@ static const char usage_edge[] =
 /* A device connection waiting for the tunnel. */
 struct pending {
 	struct edge_listener *li;
+	const char *service;
 	struct pending *next, **pprev;
 	struct bufferevent *bev;
 	char device[64];
@@ -113,36 +114,37 @@ stream_done(struct relay *r, void *arg)
 	li->stats.refused[why]++;
 	log_limited(li->e->lim_device, LOG_INFO, "edge", "stream_refused",
 	    "listener=%s service=%s device=%s status=%d reason=%s",
-	    li->lc->name, li->lc->service, ri->device, ri->status,
+	    li->lc->name, ri->authority, ri->device, ri->status,
 	    edge_refusal_name(why));
 }
 
 static void
 open_stream(struct edge_listener *li, struct bufferevent *bev,
-    const char *device)
+    const char *service, const char *device)
 {
 	struct edge *e = li->e;
 	struct relay *r;
 
-	if (relay_open(uplink_h2(e->up), bev, li->lc->service, device,
-	    stream_done, li, &r) != 0) {
+	if (relay_open(uplink_h2(e->up), bev, service, device, stream_done,
+	    li, &r) != 0) {
 		log_warn("edge", "stream_failed", "listener=%s service=%s "
-		    "device=%s", li->lc->name, li->lc->service, device);
+		    "device=%s", li->lc->name, service, device);
 		bufferevent_free(bev);
 		return;
 	}
 	li->stats.open++;
-	log_debug("edge", "stream_opened", "service=%s device=%s",
-	    li->lc->service, device);
+	log_debug("edge", "stream_opened", "service=%s device=%s", service,
+	    device);
 }
 
 static void
-device_dropped(struct edge_listener *li, const char *device)
+device_dropped(struct edge_listener *li, const char *service,
+    const char *device)
 {
 	li->stats.dropped++;
 	log_limited(li->e->lim_device, LOG_INFO, "edge", "device_dropped",
 	    "listener=%s service=%s device=%s reason=%s", li->lc->name,
-	    li->lc->service, device, "tunnel down");
+	    service, device, "tunnel down");
 }
 
 static void
@@ -152,7 +154,7 @@ on_pending_timeout(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	device_dropped(p->li, p->device);
+	device_dropped(p->li, p->service, p->device);
 	pending_free(p);
 }
 
@@ -171,10 +173,39 @@ on_state(struct h2conn *h2, void *arg)
 		struct bufferevent *bev = p->bev;
 
 		p->bev = NULL;
-		open_stream(p->li, bev, p->device);
+		open_stream(p->li, bev, p->service, p->device);
 		pending_free(p);
 	}
 	httpdev_tunnel_up(e);
+}
+
+/* A transparent listener's connection: the service its original
+ * destination maps to, or NULL when it maps to none (then the device got
+ * a reset, and IT a log line naming where it was going). */
+static const char *
+transparent_service(struct edge_listener *li, evutil_socket_t fd,
+    const char *device)
+{
+	struct sockaddr_storage dst;
+	struct linger lg = { 1, 0 };
+	const char *service = NULL;
+	char where[80];
+	int rc = net_original_dst(fd, &dst);
+
+	if (rc == 0 && (service = edge_route_find(li->lc, &dst)) != NULL)
+		return service;
+	if (rc == 0)
+		net_format((struct sockaddr *)&dst, where, sizeof(where));
+	else
+		snprintf(where, sizeof(where), "unknown");
+	li->stats.unmapped++;
+	log_limited(li->e->lim_device, LOG_INFO, "edge", "device_refused",
+	    "listener=%s device=%s original_dst=%s reason=%s", li->lc->name,
+	    device, where, rc == 0 ? "unmapped" : "not_redirected");
+	/* A reset, as the real server's closed port would give. */
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	evutil_closesocket(fd);
+	return NULL;
 }
 
 static void
@@ -187,14 +218,18 @@ on_device(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	struct pending *p;
 	struct timeval tv;
 	char device[64];
+	const char *service = li->lc->service;
 
 	(void)l;
 	(void)salen;
 	net_format(sa, device, sizeof(device));
+	if (li->lc->transparent &&
+	    (service = transparent_service(li, fd, device)) == NULL)
+		return;
 	net_nodelay(fd);
 	if (li->devtls != NULL) {
 		li->stats.accepted++;
-		devtls_accept(li, fd, device);
+		devtls_accept(li, fd, service, device);
 		return;
 	}
 	bev = bufferevent_socket_new(e->base, fd, BEV_OPT_CLOSE_ON_FREE);
@@ -204,23 +239,24 @@ on_device(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	}
 	li->stats.accepted++;
 	if (li->lc->mode == LISTEN_HTTP) {
-		httpdev_start(li, bev, device, NULL);
+		httpdev_start(li, bev, service, device, NULL);
 		return;
 	}
 	if (uplink_h2(e->up) != NULL) {
-		open_stream(li, bev, device);
+		open_stream(li, bev, service, device);
 		return;
 	}
 	p = calloc(1, sizeof(*p));
 	if (p == NULL || e->cf->pending_timeout == 0 ||
 	    (p->timer = evtimer_new(e->base, on_pending_timeout, p)) == NULL) {
-		device_dropped(li, device);
+		device_dropped(li, service, device);
 		free(p);
 		bufferevent_free(bev);
 		return;
 	}
 	e->npending++;
 	p->li = li;
+	p->service = service;
 	p->bev = bev;
 	snprintf(p->device, sizeof(p->device), "%s", device);
 	p->next = e->pending;

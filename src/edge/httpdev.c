@@ -39,6 +39,7 @@ enum framing { FR_NONE, FR_LENGTH, FR_CHUNKED, FR_UNTIL_CLOSE };
 
 struct httpdev {
 	struct edge_listener *li;
+	const char *service;
 	struct httpdev *next, **pprev;	/* e->httpdevs */
 	struct bufferevent *bev;
 	struct event *timer;
@@ -183,7 +184,7 @@ dev_fail(struct httpdev *d, int status, const char *why)
 	li->stats.http_errors[error_index(status)]++;
 	log_limited(li->e->lim_device, LOG_INFO, "edge", "http_refused",
 	    "listener=%s service=%s device=%s status=%d reason=%s",
-	    li->lc->name, li->lc->service, d->device, status, why);
+	    li->lc->name, d->service, d->device, status, why);
 	if (!d->resp_head)
 		http_error_response(bufferevent_get_output(d->bev), status, why);
 	dev_close(d);
@@ -279,7 +280,7 @@ on_resp_head(struct relay *r, void *arg)
 		d->li->stats.refused[edge_refusal_of(status)]++;
 		log_limited(d->li->e->lim_device, LOG_INFO, "edge",
 		    "stream_refused", "listener=%s service=%s device=%s "
-		    "status=%d reason=%s", d->li->lc->name, d->li->lc->service,
+		    "status=%d reason=%s", d->li->lc->name, d->service,
 		    d->device, status, refused);
 	}
 	write_head(d, status, h);
@@ -483,7 +484,7 @@ from_cache(struct httpdev *d)
 		return false;
 	if (d->scratch == NULL && (d->scratch = evbuffer_new()) == NULL)
 		return false;
-	q.service = d->li->lc->service;
+	q.service = d->service;
 	q.host = host != NULL ? host : "";
 	q.path = d->url;
 	q.method = http_method_str(d->p.method);
@@ -796,8 +797,8 @@ submit_request(struct httpdev *d, enum submit kind, const struct hdrs *extra,
 		method = "GET";		/* a fill for a HEAD gets the body */
 	nv[n++] = NV(":method", method, strlen(method));
 	nv[n++] = NV(":scheme", "http", 4);
-	nv[n++] = NV(":authority", d->li->lc->service,
-	    strlen(d->li->lc->service));
+	nv[n++] = NV(":authority", d->service,
+	    strlen(d->service));
 	nv[n++] = NV(":path", d->url, d->url_len);
 	nv[n++] = NV(RELAY_DEVICE_HEADER, d->device, strlen(d->device));
 	if (host != NULL)
@@ -906,7 +907,7 @@ dev_vanished(struct httpdev *d)
 {
 	log_limited(d->li->e->lim_device, LOG_INFO, "edge",
 	    "device_vanished", "listener=%s service=%s device=%s phase=%s",
-	    d->li->lc->name, d->li->lc->service, d->device,
+	    d->li->lc->name, d->service, d->device,
 	    d->phase == P_HEAD ? "head" : "body");
 	dev_free(d);
 }
@@ -952,7 +953,7 @@ dev_event(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_TIMEOUT) {
 		log_limited(d->li->e->lim_device, LOG_INFO, "edge",
 		    "device_stalled", "listener=%s service=%s device=%s "
-		    "reason=%s", d->li->lc->name, d->li->lc->service,
+		    "reason=%s", d->li->lc->name, d->service,
 		    d->device, "took no answer bytes for idle_timeout");
 		dev_free(d);
 		return;
@@ -1005,7 +1006,7 @@ dev_timeout(evutil_socket_t fd, short what, void *arg)
 
 int
 httpdev_start(struct edge_listener *li, struct bufferevent *bev,
-    const char *device, const char *mac)
+    const char *service, const char *device, const char *mac)
 {
 	struct edge *e = li->e;
 	struct httpdev *d = calloc(1, sizeof(*d));
@@ -1022,6 +1023,7 @@ httpdev_start(struct edge_listener *li, struct bufferevent *bev,
 		return -ENOMEM;
 	}
 	d->li = li;
+	d->service = service;
 	d->bev = bev;
 	hdrs_init(&d->req);
 	snprintf(d->device, sizeof(d->device), "%s", device);

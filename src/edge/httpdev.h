@@ -20,10 +20,12 @@
 struct edge;
 struct edge_listener;
 
-/* Takes bev (a device connection); mac: the device's certificate MAC, or
- * NULL. */
+/* Takes bev (a device connection) whose requests go to service (the
+ * listener's, or its original destination's on a transparent one; it
+ * lives as long as the configuration); mac: the device's certificate MAC,
+ * or NULL. */
 int httpdev_start(struct edge_listener *li, struct bufferevent *bev,
-    const char *device, const char *mac);
+    const char *service, const char *device, const char *mac);
 /* The tunnel is up: requests that waited for it go out. */
 void httpdev_tunnel_up(struct edge *e);
 /* Draining: idle connections close now, the others after their answer. */

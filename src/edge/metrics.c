@@ -69,6 +69,14 @@ listener_families(FILE *f, const struct edge *e)
 	for (i = 0; i < e->nlisteners; i++)
 		prom_sample(f, "isthmus_devices_dropped_total",
 		    LABELS(&e->listeners[i]), e->listeners[i].stats.dropped);
+	prom_family(f, "isthmus_devices_unmapped_total", "counter",
+	    "Connections to a transparent listener whose original "
+	    "destination maps to no service (reset).");
+	for (i = 0; i < e->nlisteners; i++)
+		if (e->listeners[i].lc->transparent)
+			prom_sample(f, "isthmus_devices_unmapped_total",
+			    LABELS(&e->listeners[i]),
+			    e->listeners[i].stats.unmapped);
 	prom_family(f, "isthmus_http_requests_total", "counter",
 	    "Device HTTP requests read whole enough to be sent, per HTTP-mode "
 	    "listener.");

@@ -27,6 +27,42 @@ iso_time(int64_t t, char *buf, size_t cap)
 		strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* A transparent listener's table and what it refused. */
+static void
+map_json(struct json *j, const struct edge_listener *li)
+{
+	size_t i;
+
+	json_key(j, "transparent");
+	json_begin_object(j);
+	json_key(j, "unmapped");
+	json_int(j, (int64_t)li->stats.unmapped);
+	json_key(j, "map");
+	json_begin_array(j);
+	for (i = 0; i < li->lc->nroutes; i++) {
+		json_begin_object(j);
+		json_key(j, "destination");
+		json_string(j, li->lc->routes[i].text);
+		json_key(j, "service");
+		json_string(j, li->lc->routes[i].service);
+		json_end_object(j);
+	}
+	json_end_array(j);
+	json_end_object(j);
+}
+
+static void
+map_text(const struct edge_listener *li, FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "    transparent: %llu refused as unmapped\n",
+	    (unsigned long long)li->stats.unmapped);
+	for (i = 0; i < li->lc->nroutes; i++)
+		fprintf(f, "      %-24s -> %s\n", li->lc->routes[i].text,
+		    li->lc->routes[i].service);
+}
+
 static void
 http_json(struct json *j, const struct edge_listener *li)
 {
@@ -218,6 +254,8 @@ status_json(struct edge *e, const struct uplink_info *ui, FILE *f)
 		json_int(&j, (int64_t)refused(li));
 		json_key(&j, "mode");
 		json_string(&j, li->lc->mode == LISTEN_HTTP ? "http" : "tcp");
+		if (li->lc->transparent)
+			map_json(&j, li);
 		if (li->lc->mode == LISTEN_HTTP)
 			http_json(&j, li);
 		json_end_object(&j);
@@ -290,6 +328,8 @@ status_text(struct edge *e, const struct uplink_info *ui, FILE *f)
 		    li->lc->service, (unsigned long long)li->stats.accepted,
 		    li->stats.open, (unsigned long long)li->stats.dropped,
 		    refused(li));
+		if (li->lc->transparent)
+			map_text(li, f);
 		if (li->lc->mode == LISTEN_HTTP)
 			http_text(li, f);
 	}

@@ -90,15 +90,17 @@ def free_port():
 class Daemon:
     """isthmus cloud|edge with a config file; waits for its readiness line
     on stdout. stop() sends SIGTERM and expects exit 0 and no sanitizer
-    report in the log."""
+    report in the log. netns: run it in that network namespace (ip netns
+    exec replaces itself with the daemon: the PID is the daemon's)."""
 
-    def __init__(self, kind, conf, tmp, env=None):
+    def __init__(self, kind, conf, tmp, env=None, netns=None):
         self.kind = kind
         self.conf = conf
         self.log_path = Path(tmp) / f"{kind}-{conf.stem}.log"
         self.log = open(self.log_path, "w")
+        prefix = ["ip", "netns", "exec", netns] if netns else []
         self.proc = subprocess.Popen(
-            [str(BIN), kind, "-c", str(conf), "-v"],
+            prefix + [str(BIN), kind, "-c", str(conf), "-v"],
             stdout=subprocess.PIPE, stderr=self.log, text=True,
             env=_env(env), stdin=subprocess.DEVNULL)
         self.ready = self._wait_ready()
@@ -265,8 +267,8 @@ class Site:
         path.write_text("\n".join(lines))
         return path
 
-    def start(self, kind, conf, env=None):
-        d = Daemon(kind, conf, self.tmp, env)
+    def start(self, kind, conf, env=None, netns=None):
+        d = Daemon(kind, conf, self.tmp, env, netns)
         self.daemons.append(d)
         return d
 

@@ -395,6 +395,22 @@ test_indented_key(void **state)
 }
 
 static void
+test_continued_list_with_brackets(void **state)
+{
+	(void)state;
+	/* A continued list item may start with '[' (an IPv6 address): it is
+	 * a value, not a section header; unindented, it is a header. */
+	assert_int_equal(parse("[main]\nlisten = 127.0.0.1:1\n"
+	    "names = a,\n  [2001:db8::1]:80 b,\n\t[::1]:1 c\n"), 0);
+	assert_int_equal(ctx.main.names.n, 3);
+	assert_string_equal(ctx.main.names.v[1], "[2001:db8::1]:80 b");
+	assert_string_equal(ctx.main.names.v[2], "[::1]:1 c");
+	assert_int_equal(parse("[main]\nlisten = 127.0.0.1:1\nnames = a,\n"
+	    "[2001:db8::1]:80 b\n"), -EINVAL);
+	assert_one_error("t.conf:4: [2001:db8::1]: unknown section");
+}
+
+static void
 test_syntax_error(void **state)
 {
 	(void)state;
@@ -491,6 +507,8 @@ main(void)
 		cmocka_unit_test_teardown(test_section_names, teardown),
 		cmocka_unit_test_teardown(test_scoped_names, teardown),
 		cmocka_unit_test_teardown(test_indented_key, teardown),
+		cmocka_unit_test_teardown(test_continued_list_with_brackets,
+		    teardown),
 		cmocka_unit_test_teardown(test_syntax_error, teardown),
 		cmocka_unit_test_teardown(test_long_line, teardown),
 		cmocka_unit_test_teardown(test_nul_byte, teardown),
