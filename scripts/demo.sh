@@ -126,6 +126,12 @@ run status -c demo/cloud.conf
 step "what edge agw is doing (isthmus status, what the customer's IT runs)"
 run status -c demo/edge-agw.conf
 
+step "edge agw's path to its cloud, step by step (isthmus doctor: what the customer's IT runs first)"
+run doctor -c demo/edge-agw.conf
+
+step "the probe edge names a service its tenant does not have: isthmus doctor says which step fails and why (exit 1)"
+run doctor -c demo/edge-agw-probe.conf || printf '  (exit %s)\n' "$?"
+
 step "the same as Prometheus metrics (loopback only): http://127.0.0.1:9100/metrics"
 python3 -c 'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:9100/metrics", timeout=5).read().decode(), end="")' |
     grep -E '^isthmus_(tunnels_up|streams_opened_total|streams_refused_total\{tenant="A",reason="unknown_service"|backend_up)'

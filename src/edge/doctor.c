@@ -1028,7 +1028,8 @@ print_text(const struct doctor *d, FILE *f)
 		char t[24] = "";
 
 		if (s->us >= 0)
-			snprintf(t, sizeof(t), "%.1f ms", (double)s->us / 1000);
+			snprintf(t, sizeof(t), s->us < 10000 ? "%.2f ms" :
+			    "%.1f ms", (double)s->us / 1000);
 		fprintf(f, "  %-4s  %-20s %9s  %s\n", verdict_text[s->v],
 		    s->name, t, s->detail);
 		nrun += s->v != V_SKIPPED;
