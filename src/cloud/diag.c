@@ -89,7 +89,7 @@ healthy(const struct cloud_service *svc)
 	size_t i;
 
 	for (i = 0; i < svc->nbe; i++)
-		n += svc->be[i].healthy;
+		n += STAT_GET(svc->be[i].healthy);
 	return n;
 }
 

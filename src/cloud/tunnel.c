@@ -35,6 +35,7 @@ struct tunnel {
 	struct tunnel *next, **pprev;
 	struct cloud_conf *conf;	/* a reference */
 	struct bufferevent *bev;	/* during the handshake */
+	struct event *hs_timer;		/* the whole handshake's limit */
 	struct h2conn *h2;
 	const struct cloud_edge *edge;
 	enum admit admit;
@@ -117,6 +118,8 @@ tunnel_free(struct tunnel *t)
 		bufferevent_free(t->bev);
 	empty = w->tunnels == NULL;
 	cloud_unlock(cl);
+	if (t->hs_timer != NULL)
+		event_free(t->hs_timer);
 	cloud_conf_unref(t->conf);
 	free(t);
 	/* A drain ends when every worker is empty: the control loop
@@ -328,6 +331,7 @@ handshake_event(struct bufferevent *bev, short what, void *arg)
 	unsigned int alpnlen = 0;
 	int rc;
 
+	event_del(t->hs_timer);
 	if (what & BEV_EVENT_CONNECTED) {
 		SSL_get0_alpn_selected(ssl, &alpn, &alpnlen);
 		if (t->edge == NULL || alpnlen != strlen(TUNNEL_ALPN) ||
@@ -354,6 +358,18 @@ handshake_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	handshake_failed(t, handshake_reason(t, what));
+	tunnel_free(t);
+}
+
+/* The whole handshake took longer than handshake_timeout. */
+static void
+handshake_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct tunnel *t = arg;
+
+	(void)fd;
+	(void)what;
+	handshake_failed(t, HSF_TIMEOUT);
 	tunnel_free(t);
 }
 
@@ -398,6 +414,13 @@ tunnel_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa,
 		free(t);
 		return;
 	}
+	t->hs_timer = evtimer_new(w->base, handshake_timer, t);
+	if (t->hs_timer == NULL) {
+		bufferevent_free(t->bev);	/* the socket and the SSL */
+		cloud_conf_unref(t->conf);
+		free(t);
+		return;
+	}
 	cloud_lock(cl);
 	t->next = w->tunnels;
 	if (t->next != NULL)
@@ -408,6 +431,9 @@ tunnel_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa,
 	cloud_unlock(cl);
 	tv_ms(&tv, t->conf->handshake_timeout);
 	bufferevent_set_timeouts(t->bev, &tv, &tv);
+	/* The bufferevent's timeouts restart with every byte: a peer that
+	 * trickles its handshake would hold the slot for ever. */
+	evtimer_add(t->hs_timer, &tv);
 	bufferevent_setcb(t->bev, NULL, NULL, handshake_event, t);
 	bufferevent_enable(t->bev, EV_READ | EV_WRITE);
 }

@@ -119,11 +119,13 @@ net_unmap(struct sockaddr_storage *ss)
 }
 
 int
-net_original_dst(int fd, struct sockaddr_storage *dst)
+net_original_dst(int fd, struct sockaddr_storage *dst, bool *redirected)
 {
 	struct sockaddr_storage local;
 	socklen_t len = sizeof(local);
+	int rc;
 
+	*redirected = false;
 	if (getsockname(fd, (struct sockaddr *)&local, &len) != 0)
 		return -errno;
 	net_unmap(&local);
@@ -131,13 +133,19 @@ net_original_dst(int fd, struct sockaddr_storage *dst)
 	len = sizeof(*dst);
 	/* An IPv4 connection, also on a dual-stack IPv6 socket: conntrack
 	 * answers at the IPv4 level. */
-	if (local.ss_family == AF_INET) {
-		if (getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, dst, &len) != 0)
-			return -errno;
-		return 0;
-	}
-	if (getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, dst, &len) != 0)
+	if (local.ss_family == AF_INET)
+		rc = getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, dst, &len);
+	else
+		rc = getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, dst, &len);
+	/* ENOPROTOOPT: conntrack is not even loaded. */
+	if (rc != 0 && errno != ENOENT && errno != ENOPROTOOPT)
 		return -errno;
 	net_unmap(dst);
+	/* No conntrack entry, or one without NAT: it came straight here. */
+	if (rc != 0 || net_same_addr(dst, &local)) {
+		memcpy(dst, &local, sizeof(local));
+		return 0;
+	}
+	*redirected = true;
 	return 0;
 }

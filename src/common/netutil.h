@@ -25,9 +25,10 @@ bool net_same_addr(const struct sockaddr_storage *a,
 /* Where a connection the host firewall redirected to us (nftables
  * redirect, iptables REDIRECT) was going, from conntrack: SO_ORIGINAL_DST
  * for IPv4, IP6T_SO_ORIGINAL_DST for IPv6. An IPv4-mapped IPv6 address
- * (a dual-stack listener) comes back as AF_INET. 0 or -errno (-ENOENT: no
- * conntrack entry, the connection was not redirected). */
-int net_original_dst(int fd, struct sockaddr_storage *dst);
+ * (a dual-stack listener) comes back as AF_INET. *redirected is false
+ * when the connection came to us directly (then dst is our own address).
+ * 0 or -errno. */
+int net_original_dst(int fd, struct sockaddr_storage *dst, bool *redirected);
 /* An IPv4-mapped IPv6 address, in place, as AF_INET. */
 void net_unmap(struct sockaddr_storage *ss);
 

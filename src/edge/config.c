@@ -224,6 +224,9 @@ parse_route(const char *item, struct edge_route *r, struct err *e)
 		in6->sin6_family = AF_INET6;
 		in6->sin6_port = htons(hp.port);
 		inet_pton(AF_INET6, hp.host, &in6->sin6_addr);
+		/* As the original destination is read: ::ffff:a.b.c.d is
+		 * a.b.c.d (and a duplicate of it). */
+		net_unmap(&r->dst);
 	} else {
 		return err_set(e, -EINVAL, "'%s': the destination must be an "
 		    "IP address, not a name (the firewall redirects by "

@@ -49,7 +49,6 @@
 /* A clock this far from the cloud's gets a warning. */
 #define SKEW_WARN_S 30
 #define DETAIL_MAX 1024
-#define MAX_STEPS (11 + 64)
 
 static const char usage_doctor[] =
     "usage: isthmus doctor -c FILE [--json]\n"
@@ -106,8 +105,8 @@ struct doctor {
 	char cloud[300];		/* host:port, for messages */
 	struct cert_identity me;
 	char my_pin[TLS_FP_LEN];
-	struct step steps[MAX_STEPS];
-	size_t n;
+	struct step *steps;		/* grows: one per service too */
+	size_t n, cap;
 	const char *failed;		/* the first failed step */
 	const char *blocked;		/* ... that the later ones need */
 	bool independent;		/* a failure here blocks nothing */
@@ -132,6 +131,8 @@ struct doctor {
 	unsigned long closed_tls;
 	bool ponged;
 	int dns_err, conn_err;
+	struct evdns_getaddrinfo_request *dns_req;
+	struct relay *req;		/* the diagnostic request in flight */
 	struct answer ans;
 };
 
@@ -152,11 +153,23 @@ begin(struct doctor *d, const char *fmt, ...)
 static bool
 begin(struct doctor *d, const char *fmt, ...)
 {
-	struct step *s = &d->steps[d->n];
+	struct step *s;
 	va_list ap;
 
-	if (d->n == MAX_STEPS)
-		return false;
+	if (d->n == d->cap) {
+		size_t cap = d->cap > 0 ? d->cap * 2 : 16;
+		struct step *nv = realloc(d->steps, cap * sizeof(*nv));
+
+		if (nv == NULL) {
+			/* Nothing can be shown for this step: the run fails,
+			 * it never passes with a step left out. */
+			d->failed = d->blocked = "out of memory";
+			return false;
+		}
+		d->steps = nv;
+		d->cap = cap;
+	}
+	s = &d->steps[d->n];
 	memset(s, 0, sizeof(*s));
 	va_start(ap, fmt);
 	vsnprintf(s->name, sizeof(s->name), fmt, ap);
@@ -404,13 +417,16 @@ step_dns(struct doctor *d)
 	hints.ai_protocol = IPPROTO_TCP;
 	hints.ai_flags = EVUTIL_AI_ADDRCONFIG;
 	d->done = false;
-	if (evdns_getaddrinfo(d->dns, host, port, &hints, on_resolved, d) ==
-	    NULL && !d->done) {
+	d->dns_req = evdns_getaddrinfo(d->dns, host, port, &hints,
+	    on_resolved, d);
+	if (d->dns_req == NULL && !d->done) {
 		end(d, V_FAIL, true, "cannot resolve %s", host);
 		return;
 	}
 	await(d, d->cf->handshake_timeout);
 	if (!d->done) {
+		/* Its callback runs now, with EVUTIL_EAI_CANCEL. */
+		evdns_getaddrinfo_cancel(d->dns_req);
 		end(d, V_FAIL, true, "no answer for %s within "
 		    "handshake_timeout from the name servers in "
 		    "/etc/resolv.conf", host);
@@ -662,8 +678,13 @@ step_tls(struct doctor *d)
 	bufferevent_set_timeouts(d->tls, &tv, &tv);
 	bufferevent_setcb(d->tls, NULL, NULL, on_tls, d);
 	d->done = false;
-	while (!d->done)	/* the bufferevent has the timeouts */
-		event_base_loop(d->base, EVLOOP_ONCE);
+	/* The whole handshake within handshake_timeout: the bufferevent's
+	 * own timeouts restart with every byte a slow peer trickles. */
+	await(d, d->cf->handshake_timeout);
+	if (!d->done)
+		snprintf(d->tls_why, sizeof(d->tls_why), "no complete TLS "
+		    "handshake with %s within handshake_timeout%s", d->cloud,
+		    d->cf->use_proxy ? " (through the proxy)" : "");
 	if (d->tls_up)
 		end(d, V_PASS, true, "%s, %s, %s", SSL_get_version(ssl),
 		    SSL_get_cipher_name(ssl), group_name(ssl));
@@ -827,6 +848,7 @@ on_done(struct relay *r, bool complete, void *arg)
 	struct doctor *d = arg;
 
 	(void)r;
+	d->req = NULL;
 	d->ans.complete = complete;
 	d->ans.done = true;
 	d->done = true;
@@ -850,17 +872,26 @@ ask(struct doctor *d, const char *path)
 		{ (uint8_t *)":path", (uint8_t *)(uintptr_t)path, 5,
 		    strlen(path), 0 },
 	};
-	struct relay *r;
 	char *nl;
 
 	memset(&d->ans, 0, sizeof(d->ans));
 	if (d->h2 == NULL)
 		return false;
 	d->done = false;
-	if (relay_http_request(d->h2, nv, 4, false, &ask_ops, d, &r) != 0)
+	if (relay_http_request(d->h2, nv, 4, false, &ask_ops, d,
+	    &d->req) != 0) {
+		d->req = NULL;
 		return false;
+	}
 	h2conn_flush(d->h2);
 	await(d, d->cf->handshake_timeout);
+	if (d->req != NULL) {
+		/* Abandoned: reset, so that a late answer is not taken for
+		 * the next question's (an aborted relay calls no more). */
+		relay_abort(d->req);
+		d->req = NULL;
+		h2conn_flush(d->h2);
+	}
 	nl = strchr(d->ans.text, '\n');
 	if (nl != NULL)
 		*nl = '\0';
@@ -967,16 +998,20 @@ step_service(struct doctor *d, const char *svc, bool tcp)
 		end(d, V_FAIL, true, "%s", d->ans.text);
 }
 
-/* Whether an earlier listener or route than (li, ri) names svc. */
+/* Whether an earlier listener or route than (li, ri) names svc in the
+ * same mode (a service used in both modes is checked in both). */
 static bool
 named_before(const struct edge_conf *cf, size_t li, size_t ri,
     const char *svc)
 {
+	int mode = cf->listeners[li]->mode;
 	size_t i, j;
 
 	for (i = 0; i <= li; i++) {
 		const struct edge_listener_conf *lc = cf->listeners[i];
 
+		if (lc->mode != mode)
+			continue;
 		if (!lc->transparent) {
 			if (i < li && strcmp(lc->service, svc) == 0)
 				return true;
@@ -1118,6 +1153,7 @@ doctor_free(struct doctor *d)
 		event_base_free(d->base);
 	SSL_CTX_free(d->ctx);
 	edge_conf_free(d->cf);
+	free(d->steps);
 }
 
 int

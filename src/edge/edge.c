@@ -190,18 +190,21 @@ transparent_service(struct edge_listener *li, evutil_socket_t fd,
 	struct linger lg = { 1, 0 };
 	const char *service = NULL;
 	char where[80];
-	int rc = net_original_dst(fd, &dst);
+	bool redirected;
+	int rc = net_original_dst(fd, &dst, &redirected);
 
-	if (rc == 0 && (service = edge_route_find(li->lc, &dst)) != NULL)
+	if (rc == 0 && redirected &&
+	    (service = edge_route_find(li->lc, &dst)) != NULL)
 		return service;
 	if (rc == 0)
 		net_format((struct sockaddr *)&dst, where, sizeof(where));
 	else
-		snprintf(where, sizeof(where), "unknown");
+		snprintf(where, sizeof(where), "unknown (%s)", strerror(-rc));
 	li->stats.unmapped++;
 	log_limited(li->e->lim_device, LOG_INFO, "edge", "device_refused",
 	    "listener=%s device=%s original_dst=%s reason=%s", li->lc->name,
-	    device, where, rc == 0 ? "unmapped" : "not_redirected");
+	    device, where, rc != 0 || !redirected ? "not_redirected" :
+	    "unmapped");
 	/* A reset, as the real server's closed port would give. */
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	evutil_closesocket(fd);
@@ -219,10 +222,16 @@ on_device(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	struct timeval tv;
 	char device[64];
 	const char *service = li->lc->service;
+	struct sockaddr_storage peer;
 
 	(void)l;
-	(void)salen;
-	net_format(sa, device, sizeof(device));
+	/* An IPv4 device on a dual-stack listener is shown (and sent to
+	 * the cloud) as its IPv4 address. */
+	memset(&peer, 0, sizeof(peer));
+	memcpy(&peer, sa, (size_t)salen < sizeof(peer) ? (size_t)salen :
+	    sizeof(peer));
+	net_unmap(&peer);
+	net_format((struct sockaddr *)&peer, device, sizeof(device));
 	if (li->lc->transparent &&
 	    (service = transparent_service(li, fd, device)) == NULL)
 		return;

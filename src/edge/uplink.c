@@ -274,7 +274,9 @@ on_ping_timer(evutil_socket_t fd, short what, void *arg)
 	h2conn_ping(u->h2);
 }
 
-/* Also the admission timeout, before the cloud's SETTINGS. */
+/* Also the TLS handshake's overall limit (the bufferevent's timeouts
+ * restart with every byte a slow peer trickles), and the admission
+ * timeout before the cloud's SETTINGS. */
 static void
 on_pong_timeout(evutil_socket_t fd, short what, void *arg)
 {
@@ -282,6 +284,14 @@ on_pong_timeout(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (u->dial != NULL) {
+		attempt_failed(u, UF_TIMEOUT, "no complete TLS handshake "
+		    "within handshake_timeout");
+		bufferevent_free(u->dial);
+		u->dial = NULL;
+		schedule_retry(u);
+		return;
+	}
 	if (u->h2 != NULL && !u->admitted)
 		not_admitted(u, true);
 	else
@@ -364,6 +374,7 @@ dial_event(struct bufferevent *bev, short what, void *arg)
 		u->failed_in_connect = true;
 		return;
 	}
+	evtimer_del(u->pong_ev);	/* the handshake's limit */
 	if (what & BEV_EVENT_CONNECTED) {
 		SSL_get0_alpn_selected(ssl, &alpn, &alpnlen);
 		if (alpnlen != strlen(TUNNEL_ALPN) ||
@@ -423,6 +434,7 @@ start_tls(struct uplink *u, int fd)
 	}
 	tv_ms(&tv, u->cf->handshake_timeout);
 	bufferevent_set_timeouts(u->dial, &tv, &tv);
+	evtimer_add(u->pong_ev, &tv);
 	bufferevent_setcb(u->dial, NULL, NULL, dial_event, u);
 	if (fd >= 0)
 		return;		/* the handshake is under way */

@@ -196,14 +196,20 @@ class FakeDNS:
         self.names = {k.lower().rstrip("."): v for k, v in names.items()}
         self.asked = []
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((addr, 53))
+        self.sock.settimeout(0.1)
         self.addr = addr
-        threading.Thread(target=self._serve, daemon=True).start()
+        self._stop = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
 
     def _serve(self):
-        while True:
+        while not self._stop:
             try:
                 q, peer = self.sock.recvfrom(512)
+            except socket.timeout:
+                continue
             except OSError:
                 return
             i, labels = 12, []
@@ -226,4 +232,7 @@ class FakeDNS:
             self.sock.sendto(head + question + answers, peer)
 
     def close(self):
+        # The port is free once the thread left recvfrom.
+        self._stop = True
+        self.thread.join(5)
         self.sock.close()

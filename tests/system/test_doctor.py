@@ -183,10 +183,10 @@ def resolver(site):
     except OSError as e:
         pytest.skip(f"cannot serve DNS on 127.0.0.54:53: {e}")
     rc_file = site.tmp / "resolv.conf"
-    rc_file.write_text(f"nameserver {dns.addr}\n"
-                       "options timeout:1 attempts:1\n")
 
-    def go(conf, names, expect):
+    def go(conf, names, expect, nameserver=dns.addr):
+        rc_file.write_text(f"nameserver {nameserver}\n"
+                           "options timeout:1 attempts:1\n")
         dns.names = names
         dns.asked.clear()
         res = subprocess.run(
@@ -195,6 +195,7 @@ def resolver(site):
              str(lib.BIN), "doctor", "-c", str(conf), "--json"],
             capture_output=True, text=True, timeout=60, env=lib._env())
         assert res.returncode == expect, res.stdout + res.stderr
+        assert "Sanitizer" not in res.stderr, res.stderr
         out = json.loads(res.stdout)
         return {s["name"]: s for s in out["steps"]}, dns
     yield go
@@ -364,3 +365,121 @@ def test_services_each_checked(site):
     assert res.stdout.splitlines()[-1] == (
         "FAILED: service down, service web, service theirs. Fix the first "
         "failure and run isthmus doctor again.")
+
+
+def _blackhole():
+    """A 127.0.0.1 port whose accept queue is full: SYNs are dropped and
+    a connect waits for its timeout. Returns (address, sockets to keep)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(0)
+    port = s.getsockname()[1]
+    keep = [s]
+    for _ in range(3):
+        c = socket.socket()
+        c.setblocking(False)
+        try:
+            c.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        keep.append(c)
+    return f"127.0.0.1:{port}", keep
+
+
+def test_a_late_answer_is_not_taken_for_the_next_service(site):
+    # slow: its first backend hangs for connect_timeout (1s), longer than
+    # the doctor waits (600ms); the cloud then answers from the second.
+    # broken: every backend hangs. The late answer about slow must not be
+    # read as broken's.
+    bh1, keep1 = _blackhole()
+    bh2, keep2 = _blackhole()
+    cloud = site.start("cloud", site.cloud_conf({
+        "A/slow": ([bh1, site.backend("good").addr], "health = none"),
+        "A/broken": ([bh2], "health = none")}, extra="workers = 1"))
+    conf = _conf(site, cloud.port("listen"), "handshake_timeout = 600ms\n",
+                 listeners={"s": "slow", "b": "broken"})
+    rc, steps, _, _ = doctor(conf, expect=1)
+    for name in ("service slow", "service broken"):
+        assert steps[name]["verdict"] == "fail", steps[name]
+        assert steps[name]["detail"].startswith("no answer from the cloud")
+    for k in keep1 + keep2:
+        k.close()
+
+
+def test_many_services_are_all_checked(site):
+    # More services than a fixed table would hold: one transparent
+    # listener maps 70 destinations, the last to an unknown service.
+    good = site.backend("g")
+    cloud = site.start("cloud", site.cloud_conf(
+        {f"A/s{i}": ([good.addr], "health = none") for i in range(70)}))
+    conf = site.edge_conf("agw", cloud.port("listen"), {})
+    conf.write_text(conf.read_text() + "\n[listener lan]\nlisten = "
+                    "127.0.0.1:0\ntransparent = yes\nmap = " + ",\n  ".join(
+                        f"192.0.2.{i}:80 s{i}" for i in range(70)) +
+                    ",\n  192.0.2.200:80 nosuch\n")
+    rc, steps, order, out = doctor(conf, expect=1)
+    assert order[len(STEPS):] == [f"service s{i}" for i in range(70)] + [
+        "service nosuch"]
+    assert out["failed"] == "service nosuch"
+    assert all(steps[f"service s{i}"]["verdict"] == "pass"
+               for i in range(70))
+
+
+def test_a_trickling_server_is_cut_at_handshake_timeout(site):
+    # One byte of a TLS record every 300ms: each byte restarts a read
+    # timeout, not the whole handshake's.
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    stop = threading.Event()
+
+    def trickle(c):
+        try:
+            c.recv(4096)
+            c.sendall(b"\x16\x03\x03\x40\x00")
+            while not stop.wait(0.3):
+                c.sendall(b"\x02")
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            threading.Thread(target=trickle, args=(c,), daemon=True).start()
+    threading.Thread(target=serve, daemon=True).start()
+    port = srv.getsockname()[1]
+    conf = _conf(site, port, "handshake_timeout = 1s\n")
+    try:
+        assert_failed_at(conf, "tls", "no complete TLS handshake with "
+                         f"127.0.0.1:{port} within handshake_timeout")
+        # The edge's uplink likewise gives up and retries.
+        edge = site.start("edge", conf)
+        edge.wait_log(r"reason=timeout error=\"no complete TLS handshake "
+                      r"within handshake_timeout\"", count=2, timeout=20)
+        edge.stop()
+    finally:
+        stop.set()
+        srv.close()
+
+
+def test_dns_without_answer(site, resolver):
+    # A name server that never answers: the step ends at
+    # handshake_timeout and the pending query is cancelled (a leak would
+    # be a sanitizer report).
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.55", 53))
+    try:
+        conf = _conf(site, 7443, "handshake_timeout = 500ms\n")
+        conf.write_text(conf.read_text().replace(
+            "cloud = 127.0.0.1:", "cloud = cloud.doctor.test:"))
+        steps, _ = resolver(conf, {}, 1, nameserver="127.0.0.55")
+        assert steps["dns"]["detail"] == (
+            "no answer for cloud.doctor.test within handshake_timeout from "
+            "the name servers in /etc/resolv.conf")
+    finally:
+        silent.close()

@@ -225,6 +225,16 @@ def test_devices_reach_their_servers_own_addresses_through_the_tunnel(
     text = run("status", "-c", conf, expect=0).stdout
     assert "transparent: 3 refused as unmapped" in text
     assert "203.0.113.10:8883        -> telemetry" in text
+    # A connection made to the listener itself, not redirected (from the
+    # gateway's own host): refused as such.
+    res = subprocess.run(
+        ["ip", "netns", "exec", lan["gw"], sys.executable, "-c", DEVICE,
+         "127.0.0.1", "15001", "direct"],
+        capture_output=True, text=True, timeout=30)
+    assert json.loads(res.stdout) == {"error": "reset"}
+    edge.wait_log(r"event=device_refused listener=lan device=127\.0\.0\.1:"
+                  r"\d+ original_dst=127\.0\.0\.1:15001 "
+                  r"reason=not_redirected")
     # Nothing else was disturbed: the tunnel is the same, devices still
     # get through.
     assert device(lan, "203.0.113.10", 8883, "again") == {
@@ -267,6 +277,9 @@ BAD = [
     ("transparent = yes\nmap = 192.0.2.1 t\n", "map: "),
     ("transparent = yes\nmap = 192.0.2.1:80 t, 192.0.2.1:80 u\n",
      "192.0.2.1:80 is mapped twice"),
+    # the IPv4-mapped form is the same destination
+    ("transparent = yes\nmap = 192.0.2.1:80 t,\n  [::ffff:192.0.2.1]:80 u\n",
+     "[::ffff:192.0.2.1]:80 is mapped twice"),
     ("", "service: required in [listener lan]"),
 ]
 

@@ -634,3 +634,35 @@ def test_edge_never_accepts_a_stream_from_the_cloud(site):
     codes += [int.from_bytes(p[4:8], "big") for t, _, _, p in seen if t == 7]
     assert codes and codes[0] in (1, 7), seen
     assert not any(t == 1 and sid == 2 for t, _, sid, _ in seen), seen
+
+
+def test_a_trickled_handshake_is_cut_at_handshake_timeout(site):
+    """A peer sending its ClientHello a byte at a time restarts every read
+    timeout; the cloud still ends the handshake at handshake_timeout, so
+    such peers cannot hold its slots. Others are admitted meanwhile."""
+    cloud = site.start("cloud", site.cloud_conf(
+        {"A/t": [site.backend("A")]}, extra="handshake_timeout = 1s"))
+    c = socket.create_connection(("127.0.0.1", cloud.port("listen")), 5)
+    c.settimeout(0.3)
+    closed = False
+    hello = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 40
+    try:
+        for i in range(len(hello)):     # 40 x 0.3s = 12s at most
+            try:
+                c.sendall(hello[i:i + 1])
+                if c.recv(1) == b"":
+                    closed = True
+                    break
+            except socket.timeout:
+                continue
+            except OSError:
+                closed = True
+                break
+    finally:
+        c.close()
+    assert closed, "the cloud kept a trickled handshake open"
+    cloud.wait_log(r"event=handshake_failed peer=127\.0\.0\.1:\d+ edge=- "
+                   r"reason=timeout")
+    edge = site.start("edge", site.edge_conf("agw", cloud.port("listen"),
+                                             {"t": "t"}))
+    edge.wait_log(r"event=tunnel_up")
