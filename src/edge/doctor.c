@@ -425,8 +425,11 @@ step_dns(struct doctor *d)
 	}
 	await(d, d->cf->handshake_timeout);
 	if (!d->done) {
-		/* Its callback runs now, with EVUTIL_EAI_CANCEL. */
+		/* Its callback runs now, with EVUTIL_EAI_CANCEL; libevent
+		 * frees the request in callbacks it defers to the loop. */
 		evdns_getaddrinfo_cancel(d->dns_req);
+		for (int i = 0; i < 3; i++)
+			event_base_loop(d->base, EVLOOP_NONBLOCK);
 		end(d, V_FAIL, true, "no answer for %s within "
 		    "handshake_timeout from the name servers in "
 		    "/etc/resolv.conf", host);
