@@ -19,6 +19,7 @@
 #include "common/names.h"
 #include "common/relay.h"
 #include "common/stat.h"
+#include "common/timeval.h"
 
 struct diag {
 	struct tunnel *t;
@@ -27,7 +28,7 @@ struct diag {
 	struct cloud_service *svc;
 	struct dial dial;
 	bool dialing;
-	struct timespec t0;
+	int64_t t0;		/* mono_us() */
 };
 
 #define NV(n, v) ((nghttp2_nv){ (uint8_t *)(uintptr_t)(n), \
@@ -99,7 +100,6 @@ on_connected(struct dial *d, struct bufferevent *bev, bool reused, void *arg)
 	struct diag *g = arg;
 	struct cloud_service *svc = g->svc;
 	char text[512], ratio[32], ms[24];
-	struct timespec t1;
 
 	(void)reused;
 	g->dialing = false;
@@ -113,9 +113,8 @@ on_connected(struct dial *d, struct bufferevent *bev, bool reused, void *arg)
 		answer(g, 503, nv, 1, text);
 		return;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	snprintf(ms, sizeof(ms), "%ld", (long)((t1.tv_sec - g->t0.tv_sec) *
-	    1000 + (t1.tv_nsec - g->t0.tv_nsec) / 1000000));
+	snprintf(ms, sizeof(ms), "%lld", (long long)((mono_us() - g->t0) /
+	    1000));
 	{
 		const char *be = svc->be[d->idx].addr;
 		nghttp2_nv nv[] = {
@@ -168,7 +167,7 @@ service(struct diag *g, const char *path)
 		return;
 	}
 	g->dialing = true;
-	clock_gettime(CLOCK_MONOTONIC, &g->t0);
+	g->t0 = mono_us();
 	dial_start(&g->dial, tunnel_worker(g->t), g->svc, "", false,
 	    on_connected, g);
 }

@@ -92,16 +92,23 @@ int
 cli_daemon_args(int argc, char **argv, const char *cmd, const char *usage,
     const char **path, bool *check)
 {
-	static const struct option opts[] = {
+	return cli_config_args(argc, argv, cmd, usage, "check", path, check);
+}
+
+int
+cli_config_args(int argc, char **argv, const char *cmd, const char *usage,
+    const char *flag, const char **path, bool *flag_set)
+{
+	const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
-		{ "check", no_argument, NULL, 'C' },
+		{ flag, no_argument, NULL, 'C' },
 		CLI_COMMON_LONG,
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
 	*path = NULL;
-	*check = false;
+	*flag_set = false;
 	cli_getopt_reset();
 	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT "c:", opts,
 	    NULL)) != -1) {
@@ -112,7 +119,7 @@ cli_daemon_args(int argc, char **argv, const char *cmd, const char *usage,
 			fputs(usage, stdout);
 			return EXIT_OK;
 		case 'c': *path = optarg; break;
-		case 'C': *check = true; break;
+		case 'C': *flag_set = true; break;
 		default:
 			return cli_bad_option(cmd, usage, argv, c);
 		}

@@ -35,6 +35,9 @@ int cli_bad_option(const char *cmd, const char *usage, char **argv, int c);
  * -1 to go on, or the exit code (0 after --help). */
 int cli_daemon_args(int argc, char **argv, const char *cmd,
     const char *usage, const char **path, bool *check);
+/* The same with another flag than --check (doctor's --json). */
+int cli_config_args(int argc, char **argv, const char *cmd,
+    const char *usage, const char *flag, const char **path, bool *flag_set);
 /* Handles -v/-q (log level); returns 1 if c was one of them. */
 int cli_common_option(int c);
 /* Resets getopt for a new argument vector. */

@@ -5,9 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-
 #include <openssl/crypto.h>
 
 #include "common/mac.h"
@@ -201,6 +198,7 @@ parse_route(const char *item, struct edge_route *r, struct err *e)
 	const char *sp = strpbrk(item, " \t");
 	char addr[80];
 	struct hostport hp;
+	socklen_t len;
 	size_t n = sp != NULL ? (size_t)(sp - item) : 0;
 
 	if (sp == NULL || n >= sizeof(addr))
@@ -211,27 +209,16 @@ parse_route(const char *item, struct edge_route *r, struct err *e)
 	sp += strspn(sp, " \t");
 	if (conf_parse_hostport(addr, false, &hp, e) != 0)
 		return -EINVAL;
-	memset(r, 0, sizeof(*r));
-	if (hp.family == AF_INET) {
-		struct sockaddr_in *in = (struct sockaddr_in *)&r->dst;
-
-		in->sin_family = AF_INET;
-		in->sin_port = htons(hp.port);
-		inet_pton(AF_INET, hp.host, &in->sin_addr);
-	} else if (hp.family == AF_INET6) {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&r->dst;
-
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons(hp.port);
-		inet_pton(AF_INET6, hp.host, &in6->sin6_addr);
-		/* As the original destination is read: ::ffff:a.b.c.d is
-		 * a.b.c.d (and a duplicate of it). */
-		net_unmap(&r->dst);
-	} else {
+	if (hp.family == AF_UNSPEC)
 		return err_set(e, -EINVAL, "'%s': the destination must be an "
 		    "IP address, not a name (the firewall redirects by "
 		    "address)", addr);
-	}
+	memset(r, 0, sizeof(*r));
+	if (net_resolve(&hp, &r->dst, &len, e) != 0)	/* a literal */
+		return -EINVAL;
+	/* As the original destination is read: ::ffff:a.b.c.d is a.b.c.d
+	 * (and a duplicate of it). */
+	net_unmap(&r->dst);
 	if (!name_valid(sp))
 		return err_set(e, -EINVAL, "'%s': invalid service name '%s'",
 		    item, sp);

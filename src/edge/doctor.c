@@ -1,7 +1,6 @@
 #include "edge/doctor.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -84,13 +83,12 @@ struct step {
 	char detail[DETAIL_MAX];
 };
 
-/* An answer to a diagnostic request (cloud/diag.h). */
+/* An answer to a diagnostic request (cloud/diag.h): its sentence says
+ * what the cloud found; the fields are for the checks. */
 struct answer {
-	bool done, complete;
+	bool done;
 	int status;
-	char edge[NAME_MAX_LEN + 1], tenant[NAME_MAX_LEN + 1];
-	char seen_from[80], refused[40];
-	char backend[300];
+	char refused[40];		/* the cloud did not take it */
 	int64_t cloud_time;
 	char text[600];
 	size_t tlen;
@@ -116,7 +114,6 @@ struct doctor {
 	bool done, timed_out;
 	/* what the steps pass on */
 	struct evutil_addrinfo *ai;
-	char addrs[400];
 	int fd;
 	struct proxy_dial *pd;
 	char proxy_why[400];
@@ -135,15 +132,6 @@ struct doctor {
 	struct relay *req;		/* the diagnostic request in flight */
 	struct answer ans;
 };
-
-static int64_t
-mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /* Starts a step: false (and the step is marked skipped) after a failure. */
 static bool
@@ -402,7 +390,7 @@ step_dns(struct doctor *d)
 {
 	struct evutil_addrinfo hints, *a;
 	const char *host;
-	char port[8];
+	char port[8], addrs[400] = "";
 	size_t len = 0;
 	unsigned char ip[16];
 
@@ -441,8 +429,7 @@ step_dns(struct doctor *d)
 		    evutil_gai_strerror(d->dns_err));
 		return;
 	}
-	d->addrs[0] = '\0';
-	for (a = d->ai; a != NULL && len + 60 < sizeof(d->addrs);
+	for (a = d->ai; a != NULL && len + 60 < sizeof(addrs);
 	    a = a->ai_next) {
 		char one[64];
 		const void *sa = a->ai_family == AF_INET6 ?
@@ -452,7 +439,7 @@ step_dns(struct doctor *d)
 		if (evutil_inet_ntop(a->ai_family, sa, one, sizeof(one)) ==
 		    NULL)
 			continue;
-		len += (size_t)snprintf(d->addrs + len, sizeof(d->addrs) - len,
+		len += (size_t)snprintf(addrs + len, sizeof(addrs) - len,
 		    "%s%s", len > 0 ? ", " : "", one);
 	}
 	if (evutil_inet_pton(AF_INET, host, ip) == 1 ||
@@ -461,7 +448,7 @@ step_dns(struct doctor *d)
 		    host);
 	else
 		end(d, V_PASS, true, "%s%s resolves to %s%s", d->cf->use_proxy ?
-	    "the proxy " : "", host, d->addrs, d->cf->use_proxy ?
+	    "the proxy " : "", host, addrs, d->cf->use_proxy ?
 	    " (the cloud's name is the proxy's to resolve)" : "");
 }
 
@@ -819,12 +806,6 @@ on_head(struct relay *r, void *arg)
 	const char *t = hdrs_get(h, "isthmus-time");
 
 	d->ans.status = relay_info(r)->status;
-	copy_field(h, "isthmus-edge", d->ans.edge, sizeof(d->ans.edge));
-	copy_field(h, "isthmus-tenant", d->ans.tenant, sizeof(d->ans.tenant));
-	copy_field(h, "isthmus-seen-from", d->ans.seen_from,
-	    sizeof(d->ans.seen_from));
-	copy_field(h, "isthmus-backend", d->ans.backend,
-	    sizeof(d->ans.backend));
 	copy_field(h, HTTP_REFUSED_FIELD, d->ans.refused,
 	    sizeof(d->ans.refused));
 	d->ans.cloud_time = t != NULL ? strtoll(t, NULL, 10) : 0;
@@ -851,8 +832,8 @@ on_done(struct relay *r, bool complete, void *arg)
 	struct doctor *d = arg;
 
 	(void)r;
+	(void)complete;
 	d->req = NULL;
-	d->ans.complete = complete;
 	d->ans.done = true;
 	d->done = true;
 }
@@ -1162,38 +1143,15 @@ doctor_free(struct doctor *d)
 int
 doctor_main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "json", no_argument, NULL, 'j' },
-		CLI_COMMON_LONG,
-		{ NULL, 0, NULL, 0 },
-	};
 	struct doctor *d;
-	const char *path = NULL;
-	bool json = false;
-	int c, rc;
+	const char *path;
+	bool json;
+	int rc;
 
-	cli_getopt_reset();
-	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT "c:", opts,
-	    NULL)) != -1) {
-		if (cli_common_option(c))
-			continue;
-		switch (c) {
-		case 'h':
-			fputs(usage_doctor, stdout);
-			return EXIT_OK;
-		case 'c': path = optarg; break;
-		case 'j': json = true; break;
-		default:
-			return cli_bad_option("doctor", usage_doctor, argv, c);
-		}
-	}
-	if (path == NULL)
-		return cli_usage_error("doctor", usage_doctor,
-		    "-c FILE is required");
-	if (optind != argc)
-		return cli_usage_error("doctor", usage_doctor,
-		    "unexpected argument '%s'", argv[optind]);
+	rc = cli_config_args(argc, argv, "doctor", usage_doctor, "json",
+	    &path, &json);
+	if (rc >= 0)
+		return rc;
 	d = calloc(1, sizeof(*d));
 	if (d == NULL)
 		return cli_fail("doctor", EXIT_FAIL, "out of memory");

@@ -90,16 +90,6 @@ uplink_state_name(enum uplink_state s)
 	return (unsigned)s <= UPLINK_STOPPED ? state_names[s] : "?";
 }
 
-/* Microseconds on the monotonic clock. */
-static int64_t
-mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void
 set_state(struct uplink *u, enum uplink_state st)
 {
