@@ -48,6 +48,7 @@ static const char usage_edge[] =
 "  --check            validate the configuration and exit (0 or 2)\n"
 "Signals: SIGTERM drains open streams and exits; SIGHUP is logged and\n"
 "ignored (a new configuration takes a restart).\n"
+"`isthmus doctor -c FILE` checks the path to the cloud step by step;\n"
 "`isthmus status -c FILE` shows the tunnel and the listeners;\n"
 "`isthmus cache list|purge -c FILE` the cache of cache = on listeners.\n";
 
