@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 import isthmus_testlib as lib
 from fakes_lib import FakeDNS, H2Relay
 from isthmus_testlib import CA, build_leaf, now, run, write_cert
-from tunnel_lib import exchange, free_port, spki
+from tunnel_lib import dead_port, exchange, spki
 
 STEPS = ["config", "clock", "dns", "tcp", "proxy", "tls", "certificate",
          "alpn", "admission", "round_trip"]
@@ -145,7 +145,7 @@ def test_clock_against_the_edge_certificate(site, kind):
         nb, na = t - datetime.timedelta(days=40), t - datetime.timedelta(
             days=2)
     cert = _edge_cert(site, kind, nb, na)
-    conf = _conf(site, free_port(), cert=cert)
+    conf = _conf(site, dead_port(), cert=cert)
     stamp = (nb if kind == "future" else na).strftime("%Y-%m-%d %H:%M:%S UTC")
     if kind == "future":
         assert_failed_at(conf, "clock", "this edge's certificate is valid "
@@ -224,7 +224,7 @@ def test_dns_names_the_cloud_and_its_failure(site, resolver):
 
 
 def test_tcp_refused(site):
-    port = free_port()
+    port = dead_port()
     assert_failed_at(_conf(site, port), "tcp",
                      f"cannot connect to the cloud 127.0.0.1:{port}: "
                      f"127.0.0.1:{port}: Connection refused")
@@ -336,7 +336,7 @@ def test_cloud_that_stops_answering_pings(site):
 
 
 def test_services_each_checked(site):
-    dead = free_port()
+    dead = dead_port()
     cloud = site.start("cloud", site.cloud_conf({
         "A/t": ([site.backend("a-t")], ""),
         "A/down": ([f"127.0.0.1:{dead}"], "health = none"),

@@ -9,7 +9,7 @@ import socket
 import stat
 
 from isthmus_testlib import run
-from tunnel_lib import (eventually, exchange, free_port, scrape, spki, up,
+from tunnel_lib import (eventually, dead_port, exchange, scrape, spki, up,
                         value)
 
 
@@ -60,7 +60,7 @@ def test_edge_status_when_up(site):
 
 
 def test_edge_status_explains_why_the_tunnel_is_down(site):
-    edge = site.start("edge", site.edge_conf("agw", free_port(), {"t": "t"},
+    edge = site.start("edge", site.edge_conf("agw", dead_port(), {"t": "t"},
                                              extra=METRICS))
     edge.wait_log(r"event=connect_failed .*reason=connect "
                   r"error=\"Connection refused\"")
@@ -163,7 +163,7 @@ def test_edge_metrics(site):
 def test_device_floods_are_rate_limited_in_the_log(site):
     # no cloud and no waiting: every device is dropped at once
     edge = site.start("edge", site.edge_conf(
-        "agw", free_port(), {"t": "t"},
+        "agw", dead_port(), {"t": "t"},
         extra=METRICS + "\npending_timeout = 0s"))
     n = 200
     for _ in range(n):
@@ -196,8 +196,8 @@ def test_edge_metrics_must_be_loopback(site):
 
 
 def test_edge_admin_socket_in_use_is_refused(site):
-    edge = site.start("edge", site.edge_conf("agw", free_port(), {"t": "t"}))
-    other = site.edge_conf("bgw", free_port(), {"t": "t"},
+    edge = site.start("edge", site.edge_conf("agw", dead_port(), {"t": "t"}))
+    other = site.edge_conf("bgw", dead_port(), {"t": "t"},
                            extra=f"admin_socket = {edge.ready['admin']}")
     res = run("edge", "-c", other, expect=1)
     assert "in use by a running daemon" in res.stderr

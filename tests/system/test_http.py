@@ -16,7 +16,7 @@ import pytest
 from http_lib import (HTTPBackend, closed_after, device, get, pattern,
                       read_response, sha)
 from isthmus_testlib import run
-from tunnel_lib import eventually, scrape, value
+from tunnel_lib import dead_port, eventually, scrape, value
 
 HTTP_LISTENER = "mode = http\n"
 
@@ -321,7 +321,7 @@ def test_backend_failures_become_502_504_and_cut_answers(http_site):
 def test_refusals_reach_the_device_as_statuses(site):
     be = HTTPBackend()
     try:
-        dead = f"127.0.0.1:{_free_port()}"
+        dead = f"127.0.0.1:{dead_port()}"
         cloud = site.start("cloud", site.cloud_conf({
             "A/web": ([be], "mode = http"),
             "A/down": ([dead], "mode = http"),
@@ -345,7 +345,7 @@ def test_refusals_reach_the_device_as_statuses(site):
 
 def test_tunnel_down_gives_503_after_pending_timeout(site):
     # The edge points at a port where no cloud listens.
-    conf = site.edge_conf("agw", _free_port(),
+    conf = site.edge_conf("agw", dead_port(),
                           {"web": ("web", HTTP_LISTENER)},
                           extra="pending_timeout = 500ms")
     edge = site.start("edge", conf)
@@ -386,14 +386,6 @@ def test_http_metrics(http_site):
     assert li["http_errors"]["400"] == 1
     text = run("status", "-c", edge.conf, expect=0).stdout
     assert "http: 4 requests (400: 1 answered by the edge)" in text
-
-
-def _free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def test_abandoned_answers_give_the_tunnel_window_back(http_site):

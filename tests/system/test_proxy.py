@@ -10,7 +10,7 @@ import time
 import pytest
 
 from isthmus_testlib import run
-from tunnel_lib import exchange, free_port, scrape, value
+from tunnel_lib import dead_port, exchange, scrape, value
 
 
 def _edge(site, cloud, extra="", env=None, wait=True):
@@ -159,7 +159,7 @@ def test_broken_proxies_are_explained(site, behaviour, message):
 
 def test_unreachable_proxy(site):
     cloud = _cloud(site)
-    port = free_port()
+    port = dead_port()
     edge, _ = _edge(site, cloud, f"proxy = http://127.0.0.1:{port}\n",
                     wait=False)
     edge.wait_log(rf"reason=proxy error=\"cannot reach the proxy "

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from isthmus_testlib import run
-from tunnel_lib import exchange, free_port, spki, up
+from tunnel_lib import dead_port, exchange, free_port, spki, up
 
 
 def test_two_customers_isolated(site):
@@ -68,7 +68,7 @@ def test_many_streams_share_one_tunnel(site):
 
 def test_refused_backend_is_retried_on_the_next(site):
     a2 = site.backend("A2")
-    dead = f"127.0.0.1:{free_port()}"
+    dead = f"127.0.0.1:{dead_port()}"
     cloud, edges = up(site, {"A/t": [dead, a2]}, listeners_a={"t": "t"})
     for i in range(4):
         assert exchange(edges["agw"].port("listener.t"), b"x") == b"A2\nx"
@@ -77,7 +77,7 @@ def test_refused_backend_is_retried_on_the_next(site):
 
 
 def test_no_backend_closes_the_device_at_once(site):
-    cloud, edges = up(site, {"A/t": [f"127.0.0.1:{free_port()}"]},
+    cloud, edges = up(site, {"A/t": [f"127.0.0.1:{dead_port()}"]},
                       listeners_a={"t": "t"})
     t0 = time.time()
     assert exchange(edges["agw"].port("listener.t"), b"x") == b""
@@ -259,7 +259,7 @@ def test_device_waits_for_the_tunnel(site):
 
 
 def test_pending_device_is_closed_after_timeout(site):
-    edge = site.start("edge", site.edge_conf("agw", free_port(), {"t": "t"},
+    edge = site.start("edge", site.edge_conf("agw", dead_port(), {"t": "t"},
                                              extra="pending_timeout = 300ms"))
     t0 = time.time()
     assert exchange(edge.port("listener.t"), b"x") == b""

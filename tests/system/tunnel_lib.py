@@ -79,12 +79,27 @@ class Backend:
 
 
 def free_port():
-    """A port nothing listens on (bound then closed)."""
+    """A port for a daemon to bind next (bound then closed: free now, but
+    anyone may take it; for a port that must stay dead, use dead_port)."""
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+_held = []
+
+
+def dead_port():
+    """A port where a connection is refused for the rest of the run: it
+    stays bound, without listening, so no other process can listen there
+    and the kernel never hands it out as a source port (a port that was
+    merely free could be taken by anything else on the machine)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    _held.append(s)
+    return s.getsockname()[1]
 
 
 class Daemon:
