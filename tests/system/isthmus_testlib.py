@@ -39,7 +39,10 @@ def _env(extra=None):
                 "http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
         env.pop(var, None)
     env.update(extra or {})
-    env["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=0"
+    # A test may add sanitizer options; these are always there.
+    env["ASAN_OPTIONS"] = ":".join(
+        ["detect_leaks=1:abort_on_error=0"] +
+        ([extra["ASAN_OPTIONS"]] if extra and "ASAN_OPTIONS" in extra else []))
     env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
     env.setdefault("LC_ALL", "C")
     return env
