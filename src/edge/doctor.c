@@ -39,6 +39,7 @@
 #include "edge/certdiag.h"
 #include "edge/config.h"
 #include "edge/devtls.h"
+#include "edge/dialer.h"
 #include "edge/proxy.h"
 
 /* The cloud's diagnostic authority (cloud/diag.h). */
@@ -127,7 +128,9 @@ struct doctor {
 	char closed_why[200];
 	unsigned long closed_tls;
 	bool ponged;
-	int dns_err, conn_err;
+	int dns_err;
+	struct dialer *tcp;
+	struct dial_result conn;
 	struct evdns_getaddrinfo_request *dns_req;
 	struct relay *req;		/* the diagnostic request in flight */
 	struct answer ans;
@@ -455,99 +458,47 @@ step_dns(struct doctor *d)
 /* ---- tcp ------------------------------------------------------------- */
 
 static void
-on_connect(evutil_socket_t fd, short what, void *arg)
+on_tcp(const struct dial_result *r, void *arg)
 {
 	struct doctor *d = arg;
-	int err = 0;
-	socklen_t len = sizeof(err);
 
-	if (what & EV_TIMEOUT)
-		err = ETIMEDOUT;
-	else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
-		err = errno;
-	d->conn_err = err;
+	d->tcp = NULL;
+	d->fd = r->fd;
+	d->conn = *r;
 	d->done = true;
-}
-
-/* Connects to one address; 0 or an errno value. */
-static int
-connect_one(struct doctor *d, const struct evutil_addrinfo *a, int *out)
-{
-	struct timeval tv;
-	struct event *ev;
-	int fd, err;
-
-	fd = socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0);
-	if (fd < 0)
-		return errno;
-	if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
-		*out = fd;
-		return 0;
-	}
-	if (errno != EINPROGRESS) {
-		err = errno;
-		close(fd);
-		return err;
-	}
-	ev = event_new(d->base, fd, EV_WRITE, on_connect, d);
-	if (ev == NULL) {
-		close(fd);
-		return ENOMEM;
-	}
-	d->done = false;
-	d->conn_err = 0;
-	tv_ms(&tv, d->cf->handshake_timeout);
-	event_add(ev, &tv);
-	while (!d->done)
-		event_base_loop(d->base, EVLOOP_ONCE);
-	event_free(ev);
-	err = d->conn_err;
-	if (err != 0) {
-		close(fd);
-		return err;
-	}
-	*out = fd;
-	return 0;
 }
 
 static void
 step_tcp(struct doctor *d)
 {
-	const struct evutil_addrinfo *a;
-	char fails[600] = "", where[64];
-	size_t len = 0;
-	int err;
-
 	if (!begin(d, "tcp"))
 		return;
-	for (a = d->ai; a != NULL; a = a->ai_next) {
-		net_format(a->ai_addr, where, sizeof(where));
-		err = connect_one(d, a, &d->fd);
-		if (err == 0)
-			break;
-		if (len + 100 < sizeof(fails))
-			len += (size_t)snprintf(fails + len, sizeof(fails) -
-			    len, "%s%s: %s", len > 0 ? "; " : "", where,
-			    err == ETIMEDOUT ? "no answer within "
-			    "handshake_timeout" : strerror(err));
+	d->done = false;
+	if (dialer_addrs(d->base, d->ai, d->cf->handshake_timeout, on_tcp, d,
+	    &d->tcp) != 0) {
+		end(d, V_FAIL, true, "out of memory");
+		return;
 	}
+	/* The dialer gives each address handshake_timeout. */
+	while (!d->done)
+		event_base_loop(d->base, EVLOOP_ONCE);
 	if (d->fd < 0) {
 		end(d, V_FAIL, true, "cannot connect to %s %s: %s%s",
 		    d->cf->use_proxy ? "the proxy" : "the cloud",
-		    d->cf->use_proxy ? d->cf->proxy.shown : d->cloud, fails,
-		    d->cf->use_proxy ? "" : ": a firewall may block outbound "
-		    "connections to this port; ask IT to allow it, or give "
-		    "the site's proxy (proxy = http://HOST:PORT)");
+		    d->cf->use_proxy ? d->cf->proxy.shown : d->cloud,
+		    d->conn.fail == DIAL_CONNECT ? d->conn.errors :
+		    "out of memory", d->cf->use_proxy ? "" : ": a firewall may "
+		    "block outbound connections to this port; ask IT to allow "
+		    "it, or give the site's proxy (proxy = http://HOST:PORT)");
 		return;
 	}
 	net_nodelay(d->fd);
-	if (fails[0] != '\0')
-		end(d, V_WARN, true, "connected to %s; before that %s", where,
-		    fails);
+	if (d->conn.failed > 0)
+		end(d, V_WARN, true, "connected to %s; before that %s",
+		    d->conn.addr, d->conn.errors);
 	else
 		end(d, V_PASS, true, "connected to %s %s", d->cf->use_proxy ?
-		    "the proxy at" : "the cloud at", where);
+		    "the proxy at" : "the cloud at", d->conn.addr);
 }
 
 /* ---- proxy ----------------------------------------------------------- */
@@ -1124,6 +1075,7 @@ doctor_free(struct doctor *d)
 	if (d->tls != NULL)
 		bufferevent_free(d->tls);
 	proxy_dial_cancel(d->pd);
+	dialer_cancel(d->tcp);
 	if (d->fd >= 0)
 		close(d->fd);
 	if (d->ai != NULL)

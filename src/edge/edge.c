@@ -532,6 +532,10 @@ serve(struct edge *e)
 	printf("ready edge%s\n", ready);
 	fflush(stdout);
 	event_base_dispatch(e->base);
+	/* A name lookup the uplink abandons is answered from the loop: one
+	 * more turn, while everything is still in place, lets it end. */
+	uplink_stop(e->up);
+	event_base_loop(e->base, EVLOOP_NONBLOCK);
 	log_info("edge", "stopped", "cloud=%s:%u", e->cf->cloud.host,
 	    e->cf->cloud.port);
 	return EXIT_OK;

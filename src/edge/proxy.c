@@ -297,8 +297,7 @@ struct proxy_dial {
 	char scheme[24];		/* the first scheme it offered */
 	bool basic_offered;
 	int status;
-	bool asked, headed;
-	bool starting;			/* inside proxy_dial_start */
+	bool headed;
 	int fd;				/* the result */
 	char why[400];
 	proxy_done_fn done;
@@ -530,7 +529,6 @@ ask(struct proxy_dial *d)
 		evbuffer_add_printf(out, "Proxy-Authorization: Basic %s\r\n",
 		    d->pc->auth);
 	evbuffer_add(out, "\r\n", 2);
-	d->asked = true;
 	bufferevent_enable(d->bev, EV_READ);
 }
 
@@ -538,31 +536,12 @@ static void
 on_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct proxy_dial *d = arg;
-	int dns = bufferevent_socket_get_dns_error(bev);
-	int se = EVUTIL_SOCKET_ERROR();
 
-	if (d->starting) {
-		/* Failed at once: reported from the loop (on_timer). */
-		snprintf(d->why, sizeof(d->why), "cannot reach the proxy "
-		    "%s:%u: %s", d->pc->host, d->pc->port, se != 0 ?
-		    evutil_socket_error_to_string(se) : "connection failed");
-		return;
-	}
-	if (what & BEV_EVENT_CONNECTED) {
-		ask(d);
-		return;
-	}
-	if (dns != 0)
-		fail(d, "cannot resolve the proxy %s: %s", d->pc->host,
-		    evutil_gai_strerror(dns));
-	else if (!d->asked)
-		fail(d, "cannot reach the proxy %s:%u: %s", d->pc->host,
-		    d->pc->port, se != 0 ? evutil_socket_error_to_string(se) :
-		    "connection failed");
-	else
-		fail(d, "the proxy %s:%u closed the connection without "
-		    "answering CONNECT to %s (does it allow CONNECT?)",
-		    d->pc->host, d->pc->port, d->target);
+	(void)bev;
+	(void)what;
+	fail(d, "the proxy %s:%u closed the connection without answering "
+	    "CONNECT to %s (does it allow CONNECT?)", d->pc->host, d->pc->port,
+	    d->target);
 }
 
 static void
@@ -572,13 +551,8 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (d->why[0] != '\0') {
-		finish(d, -1);		/* failed while starting */
-		return;
-	}
-	fail(d, "the proxy %s:%u did not %s within handshake_timeout",
-	    d->pc->host, d->pc->port, d->asked ? "answer CONNECT" :
-	    "accept the connection");
+	fail(d, "the proxy %s:%u did not answer CONNECT within "
+	    "handshake_timeout", d->pc->host, d->pc->port);
 }
 
 static struct proxy_dial *
@@ -614,33 +588,6 @@ dial_new(struct event_base *base, int fd, const struct proxy_conf *p,
 	tv_ms(&tv, timeout_ms);
 	evtimer_add(d->timer, &tv);
 	return d;
-}
-
-int
-proxy_dial_start(struct event_base *base, struct evdns_base *dns,
-    const struct proxy_conf *p, const char *host, uint16_t port,
-    uint64_t timeout_ms, proxy_done_fn done, void *arg,
-    struct proxy_dial **out)
-{
-	struct proxy_dial *d = dial_new(base, -1, p, host, port, timeout_ms,
-	    done, arg);
-	struct timeval tv;
-
-	if (d == NULL)
-		return -ENOMEM;
-	d->starting = true;
-	if (bufferevent_socket_connect_hostname(d->bev, dns, AF_UNSPEC,
-	    p->host, p->port) != 0 && d->why[0] == '\0')
-		snprintf(d->why, sizeof(d->why), "cannot reach the proxy "
-		    "%s:%u", p->host, p->port);
-	d->starting = false;
-	if (d->why[0] != '\0') {
-		/* Reported from the loop, as every other outcome. */
-		tv_ms(&tv, 0);
-		evtimer_add(d->timer, &tv);
-	}
-	*out = d;
-	return 0;
 }
 
 int

@@ -15,7 +15,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <event2/dns.h>
 #include <event2/event.h>
 
 #include "common/err.h"
@@ -52,15 +51,10 @@ struct proxy_dial;
 typedef void (*proxy_done_fn)(int fd, int status, bool creds_refused,
     const char *why, void *arg);
 
-/* Connects to the proxy and asks it for host:port within timeout_ms.
- * done runs once, from the loop (never from inside this call). */
-int proxy_dial_start(struct event_base *base, struct evdns_base *dns,
-    const struct proxy_conf *p, const char *host, uint16_t port,
-    uint64_t timeout_ms, proxy_done_fn done, void *arg,
-    struct proxy_dial **out);
-/* The same on fd, already connected to the proxy (isthmus doctor times
- * the steps apart); d owns fd from here, until done gives it back. On
- * -ENOMEM fd is still the caller's. */
+/* Asks the proxy, on fd (connected to it: edge/dialer.h), for a tunnel to
+ * host:port within timeout_ms. d owns fd from here, until done gives it
+ * back; done runs once, from the loop. On -ENOMEM fd is still the
+ * caller's. */
 int proxy_dial_fd(struct event_base *base, int fd, const struct proxy_conf *p,
     const char *host, uint16_t port, uint64_t timeout_ms, proxy_done_fn done,
     void *arg, struct proxy_dial **out);

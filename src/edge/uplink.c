@@ -21,6 +21,7 @@
 #include "common/tlsctx.h"
 #include "common/timeval.h"
 #include "edge/certdiag.h"
+#include "edge/dialer.h"
 #include "edge/proxy.h"
 
 struct uplink {
@@ -31,13 +32,13 @@ struct uplink {
 	SSL_CTX *ctx;
 	uplink_state_fn state;
 	void *arg;
-	struct bufferevent *dial;	/* connecting / handshaking */
-	struct proxy_dial *pdial;	/* asking the site's proxy first */
+	struct dialer *tcp;		/* connecting to the cloud or proxy */
+	struct proxy_dial *pdial;	/* asking the site's proxy */
+	struct bufferevent *dial;	/* the TLS handshake */
 	struct h2conn *h2;
 	struct event *retry_ev, *ping_ev, *pong_ev;
 	unsigned failures;
 	bool stopped;
-	bool in_connect, failed_in_connect;
 	struct certcheck ck;	/* the cloud's certificate, this attempt */
 	bool slow_retry;	/* the proxy refused our credentials */
 	bool admitted;		/* the cloud's SETTINGS came: tunnel is up */
@@ -288,11 +289,11 @@ on_pong_timeout(evutil_socket_t fd, short what, void *arg)
 		tunnel_down(u, "keepalive timeout");
 }
 
-/* Why the dial failed, with a text for the log and status in buf. */
+/* Why the TLS handshake failed, with a text for the log and status in
+ * buf. */
 static enum uplink_fail
 classify(struct uplink *u, short what, char *buf, size_t cap)
 {
-	int dns = bufferevent_socket_get_dns_error(u->dial);
 	int se = EVUTIL_SOCKET_ERROR();
 	unsigned long e = bufferevent_get_openssl_error(u->dial);
 	const char *r;
@@ -302,16 +303,6 @@ classify(struct uplink *u, short what, char *buf, size_t cap)
 	if (what & BEV_EVENT_TIMEOUT) {
 		snprintf(buf, cap, "no answer within handshake_timeout");
 		return UF_TIMEOUT;
-	}
-	if (dns != 0) {
-		snprintf(buf, cap, "cannot resolve %.100s: %s", u->cf->cloud.host,
-		    evutil_gai_strerror(dns));
-		return UF_DNS;
-	}
-	if (se == ECONNREFUSED || se == EHOSTUNREACH || se == ENETUNREACH ||
-	    se == EADDRNOTAVAIL || se == ETIMEDOUT) {
-		snprintf(buf, cap, "%s", evutil_socket_error_to_string(se));
-		return UF_CONNECT;
 	}
 	/* A TLS library error (an alert from the cloud, say) has a reason
 	 * string; libevent reports a bare I/O failure as a small code. */
@@ -360,10 +351,6 @@ dial_event(struct bufferevent *bev, short what, void *arg)
 	unsigned int alpnlen = 0;
 	struct timeval tv;
 
-	if (u->in_connect) {
-		u->failed_in_connect = true;
-		return;
-	}
 	evtimer_del(u->pong_ev);	/* the handshake's limit */
 	if (what & BEV_EVENT_CONNECTED) {
 		SSL_get0_alpn_selected(ssl, &alpn, &alpnlen);
@@ -403,7 +390,7 @@ dial_event(struct bufferevent *bev, short what, void *arg)
 	schedule_retry(u);
 }
 
-/* fd: a socket connected to the cloud (-1: connect here first). */
+/* fd: connected to the cloud, directly or through the proxy. */
 static void
 start_tls(struct uplink *u, int fd)
 {
@@ -416,8 +403,7 @@ start_tls(struct uplink *u, int fd)
 	if (ssl == NULL || u->dial == NULL) {
 		/* On failure libevent freed ssl itself (CLOSE_ON_FREE), but
 		 * not a socket it did not create. */
-		if (fd >= 0)
-			evutil_closesocket(fd);
+		evutil_closesocket(fd);
 		attempt_failed(u, UF_INTERNAL, "out of memory");
 		schedule_retry(u);
 		return;
@@ -426,20 +412,6 @@ start_tls(struct uplink *u, int fd)
 	bufferevent_set_timeouts(u->dial, &tv, &tv);
 	evtimer_add(u->pong_ev, &tv);
 	bufferevent_setcb(u->dial, NULL, NULL, dial_event, u);
-	if (fd >= 0)
-		return;		/* the handshake is under way */
-	u->in_connect = true;
-	u->failed_in_connect = false;
-	if (bufferevent_socket_connect_hostname(u->dial, u->dns, AF_UNSPEC,
-	    u->cf->cloud.host, u->cf->cloud.port) != 0)
-		u->failed_in_connect = true;
-	u->in_connect = false;
-	if (u->failed_in_connect) {
-		attempt_failed(u, UF_CONNECT, "connect failed");
-		bufferevent_free(u->dial);
-		u->dial = NULL;
-		schedule_retry(u);
-	}
 }
 
 /* The proxy gave us a tunnel to the cloud, or said why not. */
@@ -459,24 +431,99 @@ on_proxy(int fd, int status, bool creds_refused, const char *why, void *arg)
 	start_tls(u, fd);
 }
 
+/* Why no connection to the cloud (or the proxy) came about. */
+static enum uplink_fail
+tcp_failure(struct uplink *u, const struct dial_result *r, char *buf,
+    size_t cap)
+{
+	const char *host = u->cf->use_proxy ? u->cf->proxy.host :
+	    u->cf->cloud.host;
+	unsigned port = u->cf->use_proxy ? u->cf->proxy.port :
+	    u->cf->cloud.port;
+	const char *whose = u->cf->use_proxy ? "the proxy " : "";
+
+	switch (r->fail) {
+	case DIAL_DNS:
+		snprintf(buf, cap, "cannot resolve %s%.100s: %s", whose, host,
+		    evutil_gai_strerror(r->dns_err));
+		break;
+	case DIAL_DNS_TIMEOUT:
+		snprintf(buf, cap, "no answer for %s%.100s within "
+		    "handshake_timeout from the name servers in "
+		    "/etc/resolv.conf", whose, host);
+		break;
+	case DIAL_CONNECT:
+		/* One address: its reason alone, as the log line names the
+		 * cloud already; several: each with its reason. */
+		if (u->cf->use_proxy)
+			snprintf(buf, cap, "cannot reach the proxy %.100s:%u: "
+			    "%s", host, port, r->failed > 1 ? r->errors :
+			    r->error);
+		else
+			snprintf(buf, cap, "%s", r->failed > 1 ? r->errors :
+			    r->error);
+		break;
+	default:
+		snprintf(buf, cap, "out of memory");
+		return UF_INTERNAL;
+	}
+	if (u->cf->use_proxy)
+		return UF_PROXY;
+	if (r->fail == DIAL_CONNECT)
+		return r->all_timed_out ? UF_TIMEOUT : UF_CONNECT;
+	return UF_DNS;
+}
+
+/* The TCP connection to the cloud or the proxy is up, or failed. */
+static void
+on_tcp(const struct dial_result *r, void *arg)
+{
+	struct uplink *u = arg;
+	char text[800];
+
+	u->tcp = NULL;
+	if (r->fd < 0) {
+		enum uplink_fail why = tcp_failure(u, r, text, sizeof(text));
+
+		attempt_failed(u, why, text);
+		schedule_retry(u);
+		return;
+	}
+	if (r->failed > 0)
+		log_warn("edge", "address_failed", "%s=%s:%u connected=%s "
+		    "failed=%s", u->cf->use_proxy ? "proxy" : "cloud",
+		    u->cf->use_proxy ? u->cf->proxy.host : u->cf->cloud.host,
+		    u->cf->use_proxy ? u->cf->proxy.port : u->cf->cloud.port,
+		    r->addr, r->errors);
+	if (!u->cf->use_proxy) {
+		start_tls(u, r->fd);
+		return;
+	}
+	if (proxy_dial_fd(u->base, r->fd, &u->cf->proxy, u->cf->cloud.host,
+	    u->cf->cloud.port, u->cf->handshake_timeout, on_proxy, u,
+	    &u->pdial) != 0) {
+		evutil_closesocket(r->fd);
+		attempt_failed(u, UF_INTERNAL, "out of memory");
+		schedule_retry(u);
+	}
+}
+
 static void
 dial(evutil_socket_t fd, short what, void *arg)
 {
 	struct uplink *u = arg;
+	const struct edge_conf *cf = u->cf;
 
 	(void)fd;
 	(void)what;
-	if (u->stopped || u->h2 != NULL || u->dial != NULL || u->pdial != NULL)
+	if (u->stopped || u->h2 != NULL || u->dial != NULL ||
+	    u->pdial != NULL || u->tcp != NULL)
 		return;
 	certcheck_clear(&u->ck);
 	set_state(u, UPLINK_CONNECTING);
-	if (!u->cf->use_proxy) {
-		start_tls(u, -1);
-		return;
-	}
-	if (proxy_dial_start(u->base, u->dns, &u->cf->proxy,
-	    u->cf->cloud.host, u->cf->cloud.port, u->cf->handshake_timeout,
-	    on_proxy, u, &u->pdial) != 0) {
+	if (dialer_start(u->base, u->dns, cf->use_proxy ? cf->proxy.host :
+	    cf->cloud.host, cf->use_proxy ? cf->proxy.port : cf->cloud.port,
+	    cf->handshake_timeout, on_tcp, u, &u->tcp) != 0) {
 		attempt_failed(u, UF_INTERNAL, "out of memory");
 		schedule_retry(u);
 	}
@@ -524,9 +571,13 @@ uplink_start(struct uplink *u)
 void
 uplink_stop(struct uplink *u)
 {
+	if (u->stopped)
+		return;
 	u->stopped = true;
 	set_state(u, UPLINK_STOPPED);
 	evtimer_del(u->retry_ev);
+	dialer_cancel(u->tcp);
+	u->tcp = NULL;
 	if (u->dial != NULL) {
 		bufferevent_free(u->dial);
 		u->dial = NULL;
@@ -542,6 +593,7 @@ uplink_free(struct uplink *u)
 {
 	if (u == NULL)
 		return;
+	dialer_cancel(u->tcp);
 	if (u->dial != NULL)
 		bufferevent_free(u->dial);
 	proxy_dial_cancel(u->pdial);

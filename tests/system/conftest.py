@@ -8,7 +8,7 @@ import os
 import pytest
 
 import isthmus_testlib as lib
-from fakes_lib import FakeCloud, Tinyproxy
+from fakes_lib import FakeCloud, FakeDNS, Tinyproxy
 from http_lib import HTTPBackend
 from tunnel_lib import Site, scrape, value
 
@@ -126,3 +126,20 @@ def fakes():
     yield make
     for f in made:
         f.close()
+
+
+@pytest.fixture
+def dns(site):
+    """(fakes_lib.FakeDNS on 127.0.0.54, a resolv.conf naming it): give a
+    daemon the file as /etc/resolv.conf (Site.start(resolv_conf=),
+    tunnel_lib.with_etc) and set server.names. Needs root."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root for a mount namespace")
+    try:
+        server = FakeDNS({})
+    except OSError as e:
+        pytest.skip(f"cannot serve DNS on 127.0.0.54:53: {e}")
+    rc = site.tmp / "resolv.conf"
+    rc.write_text(f"nameserver {server.addr}\noptions timeout:1 attempts:1\n")
+    yield server, rc
+    server.close()

@@ -189,11 +189,12 @@ class H2Relay(_Server):
 
 
 class FakeDNS:
-    """A DNS server on UDP addr:53 that knows the A records in names and
-    answers NXDOMAIN for any other name (no AAAA records)."""
+    """A DNS server on UDP addr:53. names maps a name to an address or a
+    list of them, answered in that order: IPv4 ones as A records, IPv6 ones
+    as AAAA. Any other name gets NXDOMAIN."""
 
     def __init__(self, names, addr="127.0.0.54"):
-        self.names = {k.lower().rstrip("."): v for k, v in names.items()}
+        self.names = names
         self.asked = []
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -203,6 +204,23 @@ class FakeDNS:
         self._stop = False
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
+
+    def _records(self, name, qtype):
+        """None for an unknown name, else the answer records for qtype."""
+        for k, v in self.names.items():
+            if k.lower().rstrip(".") == name:
+                break
+        else:
+            return None
+        out = []
+        for ip in [v] if isinstance(v, str) else v:
+            if ":" in ip and qtype == 28:
+                out.append(b"\xc0\x0c\x00\x1c\x00\x01\x00\x00\x00\x3c\x00\x10"
+                           + socket.inet_pton(socket.AF_INET6, ip))
+            elif ":" not in ip and qtype == 1:
+                out.append(b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04"
+                           + socket.inet_aton(ip))
+        return out
 
     def _serve(self):
         while not self._stop:
@@ -220,16 +238,13 @@ class FakeDNS:
             question = q[12:i + 5]
             name = ".".join(labels).lower()
             self.asked.append((name, qtype))
-            ip = self.names.get(name)
-            answers = b""
-            if ip is not None and qtype == 1:
-                answers = (b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04"
-                           + socket.inet_aton(ip))
-            rcode = 3 if ip is None else 0
+            answers = self._records(name, qtype)
+            rcode = 3 if answers is None else 0
+            answers = answers or []
             head = (q[:2] + bytes([0x81, 0x80 | rcode]) + b"\x00\x01"
-                    + (1 if answers else 0).to_bytes(2, "big")
+                    + len(answers).to_bytes(2, "big")
                     + b"\x00\x00\x00\x00")
-            self.sock.sendto(head + question + answers, peer)
+            self.sock.sendto(head + question + b"".join(answers), peer)
 
     def close(self):
         # The port is free once the thread left recvfrom.

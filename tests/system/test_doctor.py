@@ -5,7 +5,6 @@ and the exit status is 1."""
 
 import datetime
 import json
-import os
 import re
 import socket
 import subprocess
@@ -16,9 +15,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 import isthmus_testlib as lib
-from fakes_lib import FakeDNS, H2Relay
+from fakes_lib import H2Relay
 from isthmus_testlib import CA, build_leaf, now, run, write_cert
-from tunnel_lib import dead_port, exchange, spki
+from tunnel_lib import dead_port, exchange, spki, with_etc
 
 STEPS = ["config", "clock", "dns", "tcp", "proxy", "tls", "certificate",
          "alpn", "admission", "round_trip"]
@@ -208,33 +207,25 @@ def test_clock_skew_against_the_cloud_is_a_warning(site, offset, word):
 
 
 @pytest.fixture
-def resolver(site):
+def resolver(dns):
     """Runs the doctor with /etc/resolv.conf pointing at a FakeDNS (in a
-    mount namespace of its own): run(conf, names) -> (rc, steps, dns)."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root for a mount namespace")
-    try:
-        dns = FakeDNS({})
-    except OSError as e:
-        pytest.skip(f"cannot serve DNS on 127.0.0.54:53: {e}")
-    rc_file = site.tmp / "resolv.conf"
+    mount namespace of its own): run(conf, names) -> (steps, dns)."""
+    server, rc_file = dns
 
-    def go(conf, names, expect, nameserver=dns.addr):
+    def go(conf, names, expect, nameserver=server.addr):
         rc_file.write_text(f"nameserver {nameserver}\n"
                            "options timeout:1 attempts:1\n")
-        dns.names = names
-        dns.asked.clear()
+        server.names = names
+        server.asked.clear()
         res = subprocess.run(
-            ["unshare", "-m", "sh", "-c",
-             'mount --bind "$0" /etc/resolv.conf && exec "$@"', rc_file,
-             str(lib.BIN), "doctor", "-c", str(conf), "--json"],
+            with_etc(rc_file) +
+            [str(lib.BIN), "doctor", "-c", str(conf), "--json"],
             capture_output=True, text=True, timeout=60, env=lib._env())
         assert res.returncode == expect, res.stdout + res.stderr
         assert "Sanitizer" not in res.stderr, res.stderr
         out = json.loads(res.stdout)
-        return {s["name"]: s for s in out["steps"]}, dns
-    yield go
-    dns.close()
+        return {s["name"]: s for s in out["steps"]}, server
+    return go
 
 
 def test_dns_names_the_cloud_and_its_failure(site, resolver):

@@ -8,6 +8,7 @@ Topology built by `two_customers` (the seeds' proof of concept):
 """
 
 import json
+import shlex
 import re
 import signal
 import socket
@@ -102,18 +103,34 @@ def dead_port():
     return s.getsockname()[1]
 
 
+def with_etc(resolv_conf=None, hosts=None):
+    """A command prefix: what follows runs in a mount namespace of its own
+    where these files are /etc/resolv.conf and /etc/hosts (needs root).
+    exec keeps the PID."""
+    binds = [f"mount --bind {shlex.quote(str(src))} /etc/{name}"
+             for name, src in (("resolv.conf", resolv_conf),
+                               ("hosts", hosts)) if src]
+    return ["unshare", "-m", "sh", "-c",
+            " && ".join(binds + ['exec "$@"']), "sh"]
+
+
 class Daemon:
     """isthmus cloud|edge with a config file; waits for its readiness line
     on stdout. stop() sends SIGTERM and expects exit 0 and no sanitizer
     report in the log. netns: run it in that network namespace (ip netns
-    exec replaces itself with the daemon: the PID is the daemon's)."""
+    exec replaces itself with the daemon: the PID is the daemon's).
+    resolv_conf, hosts: the files it sees as /etc/resolv.conf and
+    /etc/hosts."""
 
-    def __init__(self, kind, conf, tmp, env=None, netns=None):
+    def __init__(self, kind, conf, tmp, env=None, netns=None,
+                 resolv_conf=None, hosts=None):
         self.kind = kind
         self.conf = conf
         self.log_path = Path(tmp) / f"{kind}-{conf.stem}.log"
         self.log = open(self.log_path, "w")
         prefix = ["ip", "netns", "exec", netns] if netns else []
+        if resolv_conf or hosts:
+            prefix += with_etc(resolv_conf, hosts)
         self.proc = subprocess.Popen(
             prefix + [str(BIN), kind, "-c", str(conf), "-v"],
             stdout=subprocess.PIPE, stderr=self.log, text=True,
@@ -282,8 +299,9 @@ class Site:
         path.write_text("\n".join(lines))
         return path
 
-    def start(self, kind, conf, env=None, netns=None):
-        d = Daemon(kind, conf, self.tmp, env, netns)
+    def start(self, kind, conf, env=None, netns=None, resolv_conf=None,
+              hosts=None):
+        d = Daemon(kind, conf, self.tmp, env, netns, resolv_conf, hosts)
         self.daemons.append(d)
         return d
 
