@@ -26,6 +26,7 @@ struct dialer {
 	char cur[64];		/* the address being tried */
 	int fd;
 	unsigned timeouts;
+	unsigned omitted;	/* failures r.errors had no room for */
 	struct event *conn_ev;	/* the connect in flight, with its limit */
 	struct event *timer;	/* the resolver's limit */
 	struct event *report_ev;	/* done runs from here */
@@ -69,8 +70,26 @@ on_report(evutil_socket_t fd, short what, void *arg)
 static void
 report(struct dialer *d, enum dial_fail fail)
 {
+	size_t len = strlen(d->r.errors);
+
+	if (d->omitted > 0)
+		snprintf(d->r.errors + len, sizeof(d->r.errors) - len,
+		    "; and %u more", d->omitted);
 	d->r.fail = fail;
 	event_active(d->report_ev, EV_TIMEOUT, 1);
+}
+
+/* Room kept at the end of r.errors for "; and N more". */
+#define MORE_ROOM 24
+
+const char *
+dial_dns_error(int err)
+{
+	if (err == EVUTIL_EAI_FAIL)
+		return "non-recoverable failure in name resolution (the name "
+		    "servers in /etc/resolv.conf did not answer, or answered "
+		    "with a failure)";
+	return evutil_gai_strerror(err);
 }
 
 static void
@@ -83,10 +102,12 @@ address_failed(struct dialer *d, int err, bool timed_out)
 		d->timeouts++;
 	snprintf(d->r.error, sizeof(d->r.error), "%s", timed_out ?
 	    "no answer within handshake_timeout" : strerror(err));
-	if (len + strlen(d->cur) + strlen(d->r.error) + 8 <
-	    sizeof(d->r.errors))
+	if (d->omitted == 0 && len + strlen(d->cur) + strlen(d->r.error) + 4 +
+	    MORE_ROOM < sizeof(d->r.errors))
 		snprintf(d->r.errors + len, sizeof(d->r.errors) - len,
 		    "%s%s: %s", len > 0 ? "; " : "", d->cur, d->r.error);
+	else
+		d->omitted++;
 }
 
 static void
@@ -247,7 +268,10 @@ dialer_start(struct event_base *base, struct evdns_base *dns,
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_protocol = IPPROTO_TCP;
-	hints.ai_flags = EVUTIL_AI_ADDRCONFIG;
+	/* No EVUTIL_AI_ADDRCONFIG: libevent applies it before it sees that
+	 * the host is a literal address, and counts ULA and link-local IPv6
+	 * as none, so "::1" or a site's fd00:: proxy would go to DNS. An
+	 * address this host cannot reach fails at once and is passed. */
 	snprintf(service, sizeof(service), "%u", port);
 	d->resolving = true;
 	/* A literal address, or an immediate failure, is answered from

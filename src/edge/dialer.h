@@ -37,10 +37,16 @@ struct dial_result {
 	bool all_timed_out;	/* DIAL_CONNECT: none answered at all */
 	char addr[64];		/* the address connected to */
 	char error[120];	/* why the last address failed */
-	char errors[600];	/* "ADDR: why; ADDR: why", each failed one */
+	char errors[600];	/* "ADDR: why; ADDR: why", each failed one
+				 * ("; and N more" if they do not fit) */
 };
 
 struct dialer;
+
+/* A resolver error for a person: EVUTIL_EAI_FAIL ("non-recoverable
+ * failure") is also what libevent reports when the name servers never
+ * answered, after the retries resolv.conf allows; the text says so. */
+const char *dial_dns_error(int err);
 
 /* r lives until the callback returns; the dialer is gone by then. */
 typedef void (*dial_done_fn)(const struct dial_result *r, void *arg);

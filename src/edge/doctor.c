@@ -405,8 +405,7 @@ step_dns(struct doctor *d)
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_protocol = IPPROTO_TCP;
-	hints.ai_flags = EVUTIL_AI_ADDRCONFIG;
+	hints.ai_protocol = IPPROTO_TCP;	/* as edge/dialer.c asks */
 	d->done = false;
 	d->dns_req = evdns_getaddrinfo(d->dns, host, port, &hints,
 	    on_resolved, d);
@@ -429,7 +428,7 @@ step_dns(struct doctor *d)
 	if (d->ai == NULL) {
 		end(d, V_FAIL, true, "cannot resolve %s%s: %s", host,
 		    d->cf->use_proxy ? " (the proxy's name)" : "",
-		    evutil_gai_strerror(d->dns_err));
+		    dial_dns_error(d->dns_err));
 		return;
 	}
 	for (a = d->ai; a != NULL && len + 60 < sizeof(addrs);

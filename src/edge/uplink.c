@@ -445,7 +445,7 @@ tcp_failure(struct uplink *u, const struct dial_result *r, char *buf,
 	switch (r->fail) {
 	case DIAL_DNS:
 		snprintf(buf, cap, "cannot resolve %s%.100s: %s", whose, host,
-		    evutil_gai_strerror(r->dns_err));
+		    dial_dns_error(r->dns_err));
 		break;
 	case DIAL_DNS_TIMEOUT:
 		snprintf(buf, cap, "no answer for %s%.100s within "
@@ -584,8 +584,15 @@ uplink_stop(struct uplink *u)
 	}
 	proxy_dial_cancel(u->pdial);
 	u->pdial = NULL;
-	if (u->h2 != NULL)
+	if (u->h2 != NULL && !u->admitted) {
+		/* Not a tunnel yet: nothing to drain, and its end is no
+		 * verdict of the cloud's (not_admitted would say so). */
+		evtimer_del(u->pong_ev);
+		h2conn_free(u->h2);
+		u->h2 = NULL;
+	} else if (u->h2 != NULL) {
 		h2conn_shutdown(u->h2);
+	}
 }
 
 void

@@ -78,10 +78,11 @@ class FakeCloud(_Server):
     """A TLS server on 127.0.0.1 with the given certificate; optionally an
     intercepting proxy (it takes CONNECT, answers 200, then terminates
     TLS itself). It asks for a client certificate and records what it
-    got."""
+    got. hold: after the handshake it reads and never answers, until the
+    peer leaves (a cloud that has not admitted the edge yet)."""
 
     def __init__(self, crt, key, client_ca, proxy=False,
-                 alpn=("isthmus/1", "h2")):
+                 alpn=("isthmus/1", "h2"), hold=False):
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(crt, key)
         self.ctx.verify_mode = ssl.CERT_OPTIONAL
@@ -89,6 +90,7 @@ class FakeCloud(_Server):
         if alpn:
             self.ctx.set_alpn_protocols(list(alpn))
         self.proxy = proxy
+        self.hold = hold
         self.handshakes = []        # (client cert or None, error or None)
         self.connects = []
         self.bytes_after = 0
@@ -112,8 +114,14 @@ class FakeCloud(_Server):
                 self.handshakes.append((None, str(e)))
                 return
             self.handshakes.append((s.getpeercert(True), None))
+            if self.hold:
+                s.settimeout(30)
             try:
-                self.bytes_after += len(s.recv(65536))
+                while True:
+                    d = s.recv(65536)
+                    self.bytes_after += len(d)
+                    if not d or not self.hold:
+                        break
             except (ssl.SSLError, OSError):
                 pass
         finally:

@@ -286,6 +286,26 @@ def test_sigterm_drains_open_streams(site):
     assert cloud.proc.returncode == 0
 
 
+def test_sigterm_before_admission_is_quiet(site, fakes):
+    """SIGTERM after the TLS handshake but before the cloud's SETTINGS:
+    the edge ends at once, and says nothing of a refusal that never
+    happened (it did, once: the unfinished session was shut down as a
+    tunnel and its end read as the cloud refusing the edge)."""
+    fake = fakes(site.pki / "cloudgw.crt", site.pki / "cloudgw.key",
+                 site.pki / "ca.crt", hold=True)
+    edge = site.start("edge", site.edge_conf(
+        "agw", fake.port, {"t": "t"}, extra="handshake_timeout = 20s\n"))
+    deadline = time.time() + 10
+    while not fake.handshakes and time.time() < deadline:
+        time.sleep(0.02)
+    assert fake.handshakes and fake.handshakes[0][0] is not None
+    time.sleep(0.2)
+    edge.stop()
+    text = edge.text()
+    assert "event=connect_failed" not in text, text
+    assert "refused_by_cloud" not in text, text
+
+
 def test_check_config(site):
     good = site.cloud_conf({"A/t": ["127.0.0.1:9"]})
     res = run("cloud", "-c", good, "--check", expect=0)
