@@ -298,7 +298,6 @@ struct proxy_dial {
 	bool basic_offered;
 	int status;
 	bool headed;
-	int fd;				/* the result */
 	char why[400];
 	proxy_done_fn done;
 	void *arg;
@@ -568,7 +567,6 @@ dial_new(struct event_base *base, int fd, const struct proxy_conf *p,
 	d->pc = p;
 	d->done = done;
 	d->arg = arg;
-	d->fd = -1;
 	snprintf(d->target, sizeof(d->target), "%s%s%s:%u",
 	    strchr(host, ':') != NULL ? "[" : "", host,
 	    strchr(host, ':') != NULL ? "]" : "", port);

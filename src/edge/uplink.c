@@ -29,6 +29,8 @@ struct uplink {
 	struct evdns_base *dns;
 	const struct edge_conf *cf;
 	char cloud_hostport[300];	/* for messages */
+	const char *hop_host;		/* the first hop: the proxy or the */
+	uint16_t hop_port;		/* cloud */
 	SSL_CTX *ctx;
 	uplink_state_fn state;
 	void *arg;
@@ -436,10 +438,8 @@ static enum uplink_fail
 tcp_failure(struct uplink *u, const struct dial_result *r, char *buf,
     size_t cap)
 {
-	const char *host = u->cf->use_proxy ? u->cf->proxy.host :
-	    u->cf->cloud.host;
-	unsigned port = u->cf->use_proxy ? u->cf->proxy.port :
-	    u->cf->cloud.port;
+	const char *host = u->hop_host;
+	unsigned port = u->hop_port;
 	const char *whose = u->cf->use_proxy ? "the proxy " : "";
 
 	switch (r->fail) {
@@ -492,9 +492,7 @@ on_tcp(const struct dial_result *r, void *arg)
 	if (r->failed > 0)
 		log_warn("edge", "address_failed", "%s=%s:%u connected=%s "
 		    "failed=%s", u->cf->use_proxy ? "proxy" : "cloud",
-		    u->cf->use_proxy ? u->cf->proxy.host : u->cf->cloud.host,
-		    u->cf->use_proxy ? u->cf->proxy.port : u->cf->cloud.port,
-		    r->addr, r->errors);
+		    u->hop_host, u->hop_port, r->addr, r->errors);
 	if (!u->cf->use_proxy) {
 		start_tls(u, r->fd);
 		return;
@@ -512,7 +510,6 @@ static void
 dial(evutil_socket_t fd, short what, void *arg)
 {
 	struct uplink *u = arg;
-	const struct edge_conf *cf = u->cf;
 
 	(void)fd;
 	(void)what;
@@ -521,9 +518,8 @@ dial(evutil_socket_t fd, short what, void *arg)
 		return;
 	certcheck_clear(&u->ck);
 	set_state(u, UPLINK_CONNECTING);
-	if (dialer_start(u->base, u->dns, cf->use_proxy ? cf->proxy.host :
-	    cf->cloud.host, cf->use_proxy ? cf->proxy.port : cf->cloud.port,
-	    cf->handshake_timeout, on_tcp, u, &u->tcp) != 0) {
+	if (dialer_start(u->base, u->dns, u->hop_host, u->hop_port,
+	    u->cf->handshake_timeout, on_tcp, u, &u->tcp) != 0) {
 		attempt_failed(u, UF_INTERNAL, "out of memory");
 		schedule_retry(u);
 	}
@@ -542,6 +538,8 @@ uplink_new(struct event_base *base, const struct edge_conf *cf, SSL_CTX *ctx,
 	snprintf(u->cloud_hostport, sizeof(u->cloud_hostport), "%s%s%s:%u",
 	    strchr(cf->cloud.host, ':') != NULL ? "[" : "", cf->cloud.host,
 	    strchr(cf->cloud.host, ':') != NULL ? "]" : "", cf->cloud.port);
+	u->hop_host = cf->use_proxy ? cf->proxy.host : cf->cloud.host;
+	u->hop_port = cf->use_proxy ? cf->proxy.port : cf->cloud.port;
 	u->ctx = ctx;
 	u->state = state;
 	u->arg = arg;

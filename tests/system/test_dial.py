@@ -20,7 +20,7 @@ import pytest
 
 import isthmus_testlib as lib
 from isthmus_testlib import run
-from tunnel_lib import exchange, with_etc
+from tunnel_lib import dead_port, exchange, with_etc
 
 NAME = "cloud.dial.test"
 
@@ -31,15 +31,8 @@ def status(edge):
 
 
 def held(addr, port):
-    """A socket bound to addr:port without listening: connections there
-    are refused, and nothing else can listen there, until the run ends."""
-    s = socket.socket()
-    s.bind((addr, port))
-    _held.append(s)
-    return f"{addr}:{port}"
-
-
-_held = []
+    """addr:port, refusing connections until the run ends."""
+    return f"{addr}:{dead_port(addr, port)}"
 
 
 def _cloud(site):

@@ -92,13 +92,14 @@ def free_port():
 _held = []
 
 
-def dead_port():
+def dead_port(addr="127.0.0.1", port=0):
     """A port where a connection is refused for the rest of the run: it
     stays bound, without listening, so no other process can listen there
     and the kernel never hands it out as a source port (a port that was
-    merely free could be taken by anything else on the machine)."""
+    merely free could be taken by anything else on the machine). port:
+    that one on addr (beside a daemon's on another address), else any."""
     s = socket.socket()
-    s.bind(("127.0.0.1", 0))
+    s.bind((addr, port))
     _held.append(s)
     return s.getsockname()[1]
 
