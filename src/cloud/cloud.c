@@ -24,6 +24,7 @@
 #include "cloud/worker.h"
 #include "common/admin.h"
 #include "common/cli.h"
+#include "common/filewatch.h"
 #include "common/log.h"
 #include "common/loglimit.h"
 #include "common/metrics_http.h"
@@ -58,6 +59,7 @@ struct cloud_daemon {
 	const char *path;
 	struct evconnlistener *listener;
 	struct event *sig_hup, *sig_term, *sig_int, *drain_timer;
+	struct filewatch *crl_watch;
 };
 
 /* "auto": one loop per CPU this process may run on. */
@@ -132,13 +134,65 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	workers_accept(&d->cl, fd, sa, salen);
 }
 
+/* Every worker re-checks its live tunnels under the new trust store and
+ * configuration (tunnel_recheck). */
+static void
+recheck_all(struct cloud_daemon *d)
+{
+	unsigned i;
+
+	for (i = 0; i < d->cl.nworkers; i++)
+		worker_post(&d->cl.workers[i], WORKER_RECHECK);
+}
+
+/* The CRL file changed on disk: a revocation takes effect without a
+ * SIGHUP, for new handshakes and for the tunnels already up. A CRL that
+ * does not load (half written, say) leaves the running one, and the
+ * next change is tried again. */
+static void
+on_crl_changed(void *arg)
+{
+	struct cloud_daemon *d = arg;
+	SSL_CTX *ctx;
+	struct err e;
+
+	if (make_ssl_ctx(d->cl.conf, &ctx, &e) != 0) {
+		log_error("cloud", "crl_reload_failed", "crl=%s error=%s "
+		    "action=%s", d->cl.conf->crl, e.msg,
+		    "keeping the running CRL");
+		return;
+	}
+	cloud_lock(&d->cl);
+	SSL_CTX_free(d->cl.ssl_ctx);
+	d->cl.ssl_ctx = ctx;
+	cloud_unlock(&d->cl);
+	recheck_all(d);
+	log_info("cloud", "crl_reloaded", "crl=%s", d->cl.conf->crl);
+}
+
+/* Watches the running configuration's CRL file (none without one, or
+ * with crl_check_interval = 0). */
+static int
+watch_crl(struct cloud_daemon *d)
+{
+	const struct cloud_conf *cf = d->cl.conf;
+
+	filewatch_free(d->crl_watch);
+	d->crl_watch = NULL;
+	if (cf->crl == NULL || cf->crl_check_interval == 0)
+		return 0;
+	if (filewatch_new(d->cl.base, cf->crl_check_interval, on_crl_changed,
+	    d, &d->crl_watch) != 0 || filewatch_add(d->crl_watch, cf->crl) != 0)
+		return -ENOMEM;
+	return 0;
+}
+
 static void
 on_reload(evutil_socket_t sig, short what, void *arg)
 {
 	struct cloud_daemon *d = arg;
 	struct cloud_conf *cf;
 	SSL_CTX *ctx;
-	unsigned i;
 
 	(void)sig;
 	(void)what;
@@ -163,8 +217,10 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	cloud_conf_unref(d->cl.conf);
 	d->cl.conf = cf;
 	cloud_unlock(&d->cl);
-	for (i = 0; i < d->cl.nworkers; i++)
-		worker_post(&d->cl.workers[i], WORKER_RECHECK);
+	recheck_all(d);
+	if (watch_crl(d) != 0)
+		log_error("cloud", "crl_watch_failed", "reason=%s",
+		    "out of memory");
 	log_info("cloud", "reloaded", "config=%s", d->path);
 }
 
@@ -251,7 +307,8 @@ serve(struct cloud_daemon *d)
 		fprintf(stderr, "isthmus cloud: %s\n", e.msg);
 		return EXIT_FAIL;
 	}
-	if (health_start(d->cl.base, d->cl.conf, &d->health) != 0)
+	if (health_start(d->cl.base, d->cl.conf, &d->health) != 0 ||
+	    watch_crl(d) != 0)
 		return EXIT_FAIL;
 	d->sig_hup = evsignal_new(d->cl.base, SIGHUP, on_reload, d);
 	d->sig_term = evsignal_new(d->cl.base, SIGTERM, on_terminate, d);
@@ -321,6 +378,7 @@ out:
 	metrics_http_close(d.metrics);
 	admin_close(d.admin);
 	health_stop(d.health);
+	filewatch_free(d.crl_watch);
 	if (d.listener != NULL)
 		evconnlistener_free(d.listener);
 	if (d.sig_hup != NULL)

@@ -19,6 +19,7 @@ static const char *const refusal_names[REFUSE_COUNT] = {
 	[REFUSE_NO_BACKEND] = "no_backend",
 	[REFUSE_BAD_REQUEST] = "bad_request",
 	[REFUSE_INTERNAL] = "internal",
+	[REFUSE_TENANT_STREAMS] = "tenant_streams",
 };
 
 const char *
@@ -50,16 +51,34 @@ static const struct conf_key cloud_keys[] = {
 	    "30s", 0 },
 	{ "workers", CONF_INT, offsetof(struct cloud_conf, workers), 1, 64,
 	    NULL, "auto", CONF_AUTO },
+	{ "keepalive", CONF_DURATION, offsetof(struct cloud_conf, keepalive),
+	    100, 3600000, NULL, "30s", 0 },
+	{ "keepalive_timeout", CONF_DURATION,
+	    offsetof(struct cloud_conf, keepalive_timeout), 100, 600000, NULL,
+	    "10s", 0 },
+	{ "crl_check_interval", CONF_DURATION,
+	    offsetof(struct cloud_conf, crl_check_interval), 0, 86400000,
+	    NULL, "10s", 0 },
+	{ "tunnel_max_streams", CONF_INT,
+	    offsetof(struct cloud_conf, tunnel_max_streams), 1, 100000, NULL,
+	    "1024", 0 },
+	{ "tunnel_max_dials", CONF_INT,
+	    offsetof(struct cloud_conf, tunnel_max_dials), 1, 10000, NULL,
+	    "64", 0 },
 };
 
 static const struct conf_key tenant_keys[] = {
 	{ "edges", CONF_LIST, offsetof(struct cloud_tenant, edges), 0, 0, NULL,
 	    NULL, CONF_REQUIRED },
+	{ "max_streams", CONF_INT, offsetof(struct cloud_tenant, max_streams),
+	    1, 1000000, NULL, "8192", 0 },
 };
 
 static const struct conf_key edge_keys[] = {
-	{ "pin", CONF_PIN, offsetof(struct cloud_edge, pin), 0, 0, NULL, NULL,
-	    CONF_REQUIRED },
+	{ "pin", CONF_PINS, offsetof(struct cloud_edge, pins), 0, 0, NULL,
+	    NULL, CONF_REQUIRED },
+	{ "from", CONF_CIDRS, offsetof(struct cloud_edge, from), 0, 0, NULL,
+	    NULL, 0 },
 };
 
 static const struct conf_key service_keys[] = {
@@ -139,9 +158,14 @@ open_tenant(void *ctx, const char *name, int line)
 	struct cloud_conf *cf = ctx;
 	struct cloud_tenant *t = calloc(1, sizeof(*t));
 
+	if (t != NULL && (t->live = calloc(1, sizeof(*t->live))) == NULL) {
+		free(t);
+		t = NULL;
+	}
 	if (t != NULL) {
 		snprintf(t->name, sizeof(t->name), "%s", name);
 		t->line = line;
+		t->live->refs = 1;
 	}
 	return push((void ***)&cf->tenants, &cf->ntenants, t);
 }
@@ -346,6 +370,13 @@ find_service(const struct cloud_conf *cf, const char *tenant,
 	return NULL;
 }
 
+static void
+tenant_live_unref(struct tenant_live *l)
+{
+	if (l != NULL && __atomic_sub_fetch(&l->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		free(l);
+}
+
 void
 cloud_conf_carry(struct cloud_conf *nw, const struct cloud_conf *old)
 {
@@ -355,8 +386,13 @@ cloud_conf_carry(struct cloud_conf *nw, const struct cloud_conf *old)
 		const struct cloud_tenant *o = cloud_conf_tenant(old,
 		    nw->tenants[i]->name);
 
-		if (o != NULL)
+		if (o != NULL) {
 			nw->tenants[i]->stats = o->stats;
+			tenant_live_unref(nw->tenants[i]->live);
+			nw->tenants[i]->live = o->live;
+			__atomic_add_fetch(&o->live->refs, 1,
+			    __ATOMIC_RELAXED);
+		}
 	}
 	for (i = 0; i < nw->nservices; i++) {
 		struct cloud_service *s = nw->services[i];
@@ -408,6 +444,7 @@ cloud_conf_free(struct cloud_conf *cf)
 	conf_free_fields(&sections[0], cf);
 	for (i = 0; i < cf->ntenants; i++) {
 		conf_free_fields(&sections[1], cf->tenants[i]);
+		tenant_live_unref(cf->tenants[i]->live);
 		free(cf->tenants[i]);
 	}
 	for (i = 0; i < cf->nedges; i++)

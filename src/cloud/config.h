@@ -26,6 +26,8 @@ enum refusal {
 	REFUSE_BAD_REQUEST,	/* a request the service's mode does not
 				 * take: 405; bad headers: 431 */
 	REFUSE_INTERNAL,	/* out of memory: 503 */
+	REFUSE_TENANT_STREAMS,	/* the tenant's max_streams are open:
+				 * RST_STREAM REFUSED_STREAM */
 	REFUSE_COUNT
 };
 
@@ -33,10 +35,20 @@ const char *refusal_name(enum refusal r);
 
 /* Counters live in the configuration objects they count, and a reload
  * carries them over (cloud_conf_carry) so they only ever grow. */
+/* What a tenant has open now, across its tunnels in every worker. It
+ * outlives reloads: the tenant of the next configuration takes it over
+ * (cloud_conf_carry), while streams of the old one still count in it. */
+struct tenant_live {
+	unsigned refs;			/* configurations holding it */
+	unsigned streams_open;		/* atomic */
+};
+
 struct cloud_tenant {
 	char name[NAME_MAX_LEN + 1];
 	int line;
 	struct strlist edges;
+	int64_t max_streams;		/* open at once, over all its edges */
+	struct tenant_live *live;
 	struct {
 		uint64_t bytes_in, bytes_out;	/* of closed tunnels */
 		uint64_t refused[REFUSE_COUNT];
@@ -46,7 +58,8 @@ struct cloud_tenant {
 struct cloud_edge {
 	char name[NAME_MAX_LEN + 1];
 	int line;
-	uint8_t pin[32];
+	struct conf_pins pins;		/* any one admits (rotation) */
+	struct conf_cidrs from;		/* n == 0: any source address */
 	struct cloud_tenant *tenant;	/* set by validation */
 };
 
@@ -105,6 +118,11 @@ struct cloud_conf {
 	struct hostport metrics;	/* host "" when not served */
 	uint64_t handshake_timeout;
 	uint64_t drain_timeout;
+	uint64_t keepalive;		/* PING a tunnel quiet this long */
+	uint64_t keepalive_timeout;	/* and drop it without an answer */
+	uint64_t crl_check_interval;	/* 0: only SIGHUP re-reads the CRL */
+	int64_t tunnel_max_streams;	/* SETTINGS_MAX_CONCURRENT_STREAMS */
+	int64_t tunnel_max_dials;	/* backend connects in flight */
 	int64_t workers;	/* event loops; 0: one per CPU ("auto") */
 	struct cloud_tenant **tenants;
 	size_t ntenants;

@@ -168,7 +168,7 @@ service(struct diag *g, const char *path)
 	}
 	g->dialing = true;
 	g->t0 = mono_us();
-	dial_start(&g->dial, tunnel_worker(g->t), g->svc, "", false,
+	dial_start(&g->dial, tunnel_worker(g->t), g->svc, "", false, NULL,
 	    on_connected, g);
 }
 

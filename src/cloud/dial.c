@@ -1,5 +1,10 @@
 #include "cloud/dial.h"
 
+#include <errno.h>
+#include <string.h>
+
+#include <event2/event.h>
+
 #include "cloud/backpool.h"
 #include "cloud/pool.h"
 #include "cloud/worker.h"
@@ -11,6 +16,103 @@
 
 static void dial_next(struct dial *d);
 
+/* The slot goes back before fn runs: fn may start another dial. Waiting
+ * ones start from the loop, never from inside another stream's
+ * callback. */
+static void
+gate_release(struct dial *d)
+{
+	struct dial_gate *g = d->gate;
+
+	if (g == NULL || !d->slot)
+		return;
+	d->slot = false;
+	g->inflight--;
+	if (g->head != NULL)
+		event_active(g->ev, EV_TIMEOUT, 0);
+}
+
+static void
+gate_unwait(struct dial *d)
+{
+	struct dial_gate *g = d->gate;
+
+	if (d->wnext != NULL)
+		d->wnext->wprev = d->wprev;
+	else
+		g->tail = d->wprev;
+	*d->wprev = d->wnext;
+	d->wnext = NULL;
+	d->wprev = NULL;
+	d->waiting = false;
+}
+
+static void
+gate_run(evutil_socket_t fd, short what, void *arg)
+{
+	struct dial_gate *g = arg;
+	struct dial *d;
+
+	(void)fd;
+	(void)what;
+	while (g->inflight < g->max && (d = g->head) != NULL) {
+		gate_unwait(d);
+		d->slot = true;
+		g->inflight++;
+		dial_next(d);	/* may end d, or cancel others */
+	}
+}
+
+int
+dial_gate_init(struct dial_gate *g, struct event_base *base, unsigned max)
+{
+	memset(g, 0, sizeof(*g));
+	g->max = max;
+	g->tail = &g->head;
+	g->ev = event_new(base, -1, 0, gate_run, g);
+	return g->ev != NULL ? 0 : -ENOMEM;
+}
+
+void
+dial_gate_free(struct dial_gate *g)
+{
+	if (g->ev != NULL)
+		event_free(g->ev);
+	g->ev = NULL;
+}
+
+/* Takes a slot, or queues d for one. */
+static void
+gate_enter(struct dial *d)
+{
+	struct dial_gate *g = d->gate;
+
+	if (g == NULL) {
+		dial_next(d);
+		return;
+	}
+	if (g->inflight >= g->max || g->head != NULL) {
+		g->waited++;
+		d->waiting = true;
+		d->wnext = NULL;
+		d->wprev = g->tail;
+		*g->tail = d;
+		g->tail = &d->wnext;
+		return;
+	}
+	d->slot = true;
+	g->inflight++;
+	dial_next(d);
+}
+
+/* The dial is over, one way or the other: fn(d, bev, ...). */
+static void
+deliver(struct dial *d, struct bufferevent *bev, bool reused)
+{
+	gate_release(d);
+	d->fn(d, bev, reused, d->arg);
+}
+
 static void
 connected(struct dial *d, struct bufferevent *bev, bool reused)
 {
@@ -20,7 +122,7 @@ connected(struct dial *d, struct bufferevent *bev, bool reused)
 	STAT_ADD(be->streams, 1);
 	if (reused)
 		STAT_ADD(be->reused, 1);
-	d->fn(d, bev, reused, d->arg);
+	deliver(d, bev, reused);
 }
 
 static void
@@ -70,7 +172,7 @@ dial_next(struct dial *d)
 
 	i = pool_pick(s, d->device, d->tried);
 	if (i < 0) {
-		d->fn(d, NULL, false, d->arg);
+		deliver(d, NULL, false);
 		return;
 	}
 	d->tried |= 1ull << i;
@@ -82,7 +184,7 @@ dial_next(struct dial *d)
 	bev = bufferevent_socket_new(d->w->base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
 		d->idx = -1;
-		d->fn(d, NULL, false, d->arg);
+		deliver(d, NULL, false);
 		return;
 	}
 	d->bev = bev;
@@ -104,7 +206,8 @@ dial_next(struct dial *d)
 
 void
 dial_start(struct dial *d, struct worker *w, struct cloud_service *svc,
-    const char *device, bool reuse, dial_fn fn, void *arg)
+    const char *device, bool reuse, struct dial_gate *gate, dial_fn fn,
+    void *arg)
 {
 	d->w = w;
 	d->svc = svc;
@@ -115,7 +218,9 @@ dial_start(struct dial *d, struct worker *w, struct cloud_service *svc,
 	d->idx = -1;
 	d->tried = 0;
 	d->bev = NULL;
-	dial_next(d);
+	d->gate = gate;
+	d->waiting = d->slot = false;
+	gate_enter(d);
 }
 
 void
@@ -124,7 +229,7 @@ dial_again(struct dial *d)
 	d->reuse = false;
 	d->tried = 0;
 	d->idx = -1;
-	dial_next(d);
+	gate_enter(d);
 }
 
 void
@@ -133,4 +238,7 @@ dial_cancel(struct dial *d)
 	if (d->bev != NULL)
 		bufferevent_free(d->bev);
 	d->bev = NULL;
+	if (d->waiting)
+		gate_unwait(d);
+	gate_release(d);
 }

@@ -572,5 +572,5 @@ httpfwd_start(struct tunnel *t, struct relay *r, struct cloud_service *svc)
 	STAT_ADD(svc->http_requests, 1);
 	STAT_ADD(svc->streams_opened, 1);
 	dial_start(&f->dial, f->w, svc, relay_info(r)->device, true,
-	    on_connected, f);
+	    tunnel_dial_gate(t), on_connected, f);
 }

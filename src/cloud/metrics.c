@@ -220,6 +220,19 @@ cloud_metrics(FILE *f, void *arg)
 		prom_sample(f, "isthmus_handshakes_failed_total",
 		    (const char *[]){ "reason", hs_fail_name((enum hs_fail)i),
 		    NULL }, STAT_GET(cl->stats.handshakes_failed[i]));
+	prom_family(f, "isthmus_tunnels_revoked_total", "counter",
+	    "Live tunnels dropped because a re-check (reload, CRL change, "
+	    "certificate end) would not admit them now, per reason.");
+	for (i = 0; i < HSF_COUNT; i++)
+		if (hs_fail_recheckable((enum hs_fail)i))
+			prom_sample(f, "isthmus_tunnels_revoked_total",
+			    (const char *[]){ "reason",
+			    hs_fail_name((enum hs_fail)i), NULL },
+			    STAT_GET(cl->stats.tunnels_revoked[i]));
+	prom_family(f, "isthmus_tunnels_reaped_total", "counter",
+	    "Tunnels dropped because the edge answered no keepalive PING.");
+	prom_sample(f, "isthmus_tunnels_reaped_total", NULL,
+	    STAT_GET(cl->stats.tunnels_reaped));
 	tenant_families(f, cf, lv);
 	service_families(f, cf);
 	free(lv);

@@ -1,6 +1,7 @@
 #include "cloud/policy.h"
 
 #include <stdio.h>
+#include <sys/socket.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -17,6 +18,8 @@ policy_admit_reason(enum admit a)
 	case ADMIT_UNKNOWN_EDGE: return "unknown_edge";
 	case ADMIT_TENANT_MISMATCH: return "tenant_mismatch";
 	case ADMIT_PIN_MISMATCH: return "pin_mismatch";
+	case ADMIT_WRONG_USAGE: return "wrong_usage";
+	case ADMIT_SOURCE_ADDRESS: return "source_address";
 	}
 	return "unknown";
 }
@@ -38,12 +41,42 @@ cert_edge_name(X509 *cert, struct cert_identity *id, char *name,
 	return name_valid(name);
 }
 
+/* One of the edge's pins, in either form (certificate or key). */
+static bool
+pinned(const struct cloud_edge *ed, X509 *cert)
+{
+	uint8_t fp_cert[32], fp_spki[32];
+	size_t i;
+
+	if (tls_cert_sha256(cert, fp_cert) != 0 ||
+	    tls_spki_sha256(cert, fp_spki) != 0)
+		return false;
+	for (i = 0; i < ed->pins.n; i++)
+		if (CRYPTO_memcmp(fp_cert, ed->pins.v[i], 32) == 0 ||
+		    CRYPTO_memcmp(fp_spki, ed->pins.v[i], 32) == 0)
+			return true;
+	return false;
+}
+
+static bool
+source_allowed(const struct cloud_edge *ed, const struct sockaddr *peer)
+{
+	size_t i;
+
+	if (ed->from.n == 0)
+		return true;
+	for (i = 0; peer != NULL && i < ed->from.n; i++)
+		if (cidr_contains(&ed->from.v[i], peer))
+			return true;
+	return false;
+}
+
 enum admit
 policy_admit(const struct cloud_conf *cf, X509 *cert,
-    const struct cloud_edge **edge, char *name, size_t namelen)
+    const struct sockaddr *peer, const struct cloud_edge **edge, char *name,
+    size_t namelen)
 {
 	struct cert_identity id;
-	uint8_t fp_cert[32], fp_spki[32];
 	const struct cloud_edge *ed = NULL;
 	size_t i;
 
@@ -57,13 +90,22 @@ policy_admit(const struct cloud_conf *cf, X509 *cert,
 		return ADMIT_UNKNOWN_EDGE;
 	if (id.has_edge && strcmp(id.tenant, ed->tenant->name) != 0)
 		return ADMIT_TENANT_MISMATCH;
+	/* An edge is a client, never a CA: a CA certificate (or a server's)
+	 * whose key someone pinned by mistake must not open a tunnel, as
+	 * `isthmus pki verify --usage client` calls it "wrong usage". */
+	if (!tls_cert_is_client_leaf(cert))
+		return ADMIT_WRONG_USAGE;
 	/* Name and certificate (seed 003): a CA compromise alone does not
-	 * let anyone in as this edge. Either pin form is accepted. */
-	if (tls_cert_sha256(cert, fp_cert) != 0 ||
-	    tls_spki_sha256(cert, fp_spki) != 0 ||
-	    (CRYPTO_memcmp(fp_cert, ed->pin, 32) != 0 &&
-	    CRYPTO_memcmp(fp_spki, ed->pin, 32) != 0))
+	 * let anyone in as this edge. Either pin form is accepted, and any
+	 * of the pins listed, so a new certificate can be pinned before the
+	 * old one is retired. */
+	if (!pinned(ed, cert))
 		return ADMIT_PIN_MISMATCH;
+	/* Seed 003's extra safety: this tunnel only comes up from where the
+	 * site is. Checked last, so a refusal here means the edge is who it
+	 * says it is, from the wrong place. */
+	if (!source_allowed(ed, peer))
+		return ADMIT_SOURCE_ADDRESS;
 	*edge = ed;
 	return ADMIT_OK;
 }

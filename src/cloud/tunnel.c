@@ -28,6 +28,7 @@
 #include "common/stat.h"
 #include "common/tlsctx.h"
 #include "common/timeval.h"
+#include "common/tls.h"
 
 struct tunnel {
 	struct cloud *cl;
@@ -42,7 +43,16 @@ struct tunnel {
 	int verify_err;
 	char edge_name[NAME_MAX_LEN + 1];
 	char peer[64];
+	struct sockaddr_storage peer_ss;
 	time_t started;
+	/* Once up: the keepalive (a PING when the tunnel was quiet for
+	 * keepalive; dropped when nothing came back within
+	 * keepalive_timeout), and the end of the edge's certificate. */
+	struct event *ka_timer, *pong_timer, *expiry_timer;
+	int64_t ping_sent;		/* mono_us(), 0: none out */
+	bool probe;			/* atomic: PING now (worker.c) */
+	struct dial_gate gate;
+	bool gate_ready;
 };
 
 /* One CONNECT stream's way to a backend. */
@@ -67,6 +77,8 @@ static const char *const hs_fail_names[HSF_COUNT] = {
 	[HSF_UNKNOWN_EDGE] = "unknown_edge",
 	[HSF_TENANT_MISMATCH] = "tenant_mismatch",
 	[HSF_PIN_MISMATCH] = "pin_mismatch",
+	[HSF_WRONG_USAGE] = "wrong_usage",
+	[HSF_SOURCE_ADDRESS] = "source_address",
 	[HSF_NO_CLIENT_CERT] = "no_client_cert",
 	[HSF_ALPN] = "alpn",
 	[HSF_TLS_VERSION] = "tls_version",
@@ -79,6 +91,12 @@ const char *
 hs_fail_name(enum hs_fail f)
 {
 	return (unsigned)f < HSF_COUNT ? hs_fail_names[f] : "?";
+}
+
+bool
+hs_fail_recheckable(enum hs_fail f)
+{
+	return f <= HSF_SOURCE_ADDRESS;
 }
 
 struct tunnel *
@@ -113,13 +131,21 @@ tunnel_free(struct tunnel *t)
 			STAT_ADD(tn->stats.bytes_in, st.bytes_in);
 			STAT_ADD(tn->stats.bytes_out, st.bytes_out);
 		}
-		h2conn_free(t->h2);
+		h2conn_free(t->h2);	/* every stream: dials, gate slots */
 	} else if (t->bev != NULL)
 		bufferevent_free(t->bev);
 	empty = w->tunnels == NULL;
 	cloud_unlock(cl);
+	if (t->gate_ready)
+		dial_gate_free(&t->gate);
 	if (t->hs_timer != NULL)
 		event_free(t->hs_timer);
+	if (t->ka_timer != NULL)
+		event_free(t->ka_timer);
+	if (t->pong_timer != NULL)
+		event_free(t->pong_timer);
+	if (t->expiry_timer != NULL)
+		event_free(t->expiry_timer);
 	cloud_conf_unref(t->conf);
 	free(t);
 	/* A drain ends when every worker is empty: the control loop
@@ -145,7 +171,8 @@ verify_cb(int ok, X509_STORE_CTX *x)
 	if (X509_STORE_CTX_get_error_depth(x) != 0)
 		return 1;
 	t->admit = policy_admit(t->conf, X509_STORE_CTX_get_current_cert(x),
-	    &t->edge, t->edge_name, sizeof(t->edge_name));
+	    (struct sockaddr *)&t->peer_ss, &t->edge, t->edge_name,
+	    sizeof(t->edge_name));
 	if (t->admit != ADMIT_OK) {
 		X509_STORE_CTX_set_error(x, X509_V_ERR_APPLICATION_VERIFICATION);
 		return 0;
@@ -153,26 +180,47 @@ verify_cb(int ok, X509_STORE_CTX *x)
 	return 1;
 }
 
+/* An X509_V_ERR_* from chain verification, as a reason. */
 static enum hs_fail
-handshake_reason(struct tunnel *t, short what)
+verify_reason(int err)
 {
-	unsigned long e = bufferevent_get_openssl_error(t->bev);
+	switch (err) {
+	case X509_V_ERR_CERT_REVOKED: return HSF_REVOKED;
+	case X509_V_ERR_CERT_HAS_EXPIRED: return HSF_EXPIRED;
+	case X509_V_ERR_CERT_NOT_YET_VALID: return HSF_NOT_YET_VALID;
+	case X509_V_ERR_CRL_HAS_EXPIRED: return HSF_CRL_EXPIRED;
+	/* OpenSSL's own purpose check: an extendedKeyUsage without
+	 * clientAuth (policy.c refuses the cases OpenSSL lets through). */
+	case X509_V_ERR_INVALID_PURPOSE: return HSF_WRONG_USAGE;
+	default: return HSF_UNTRUSTED;
+	}
+}
 
-	switch (t->admit) {
+/* A refusal of policy.c's, as a reason; HSF_COUNT for ADMIT_OK. */
+static enum hs_fail
+admit_reason(enum admit a)
+{
+	switch (a) {
 	case ADMIT_OK: break;
 	case ADMIT_NO_IDENTITY: return HSF_NO_IDENTITY;
 	case ADMIT_UNKNOWN_EDGE: return HSF_UNKNOWN_EDGE;
 	case ADMIT_TENANT_MISMATCH: return HSF_TENANT_MISMATCH;
 	case ADMIT_PIN_MISMATCH: return HSF_PIN_MISMATCH;
+	case ADMIT_WRONG_USAGE: return HSF_WRONG_USAGE;
+	case ADMIT_SOURCE_ADDRESS: return HSF_SOURCE_ADDRESS;
 	}
-	switch (t->verify_err) {
-	case 0: break;
-	case X509_V_ERR_CERT_REVOKED: return HSF_REVOKED;
-	case X509_V_ERR_CERT_HAS_EXPIRED: return HSF_EXPIRED;
-	case X509_V_ERR_CERT_NOT_YET_VALID: return HSF_NOT_YET_VALID;
-	case X509_V_ERR_CRL_HAS_EXPIRED: return HSF_CRL_EXPIRED;
-	default: return HSF_UNTRUSTED;
-	}
+	return HSF_COUNT;
+}
+
+static enum hs_fail
+handshake_reason(struct tunnel *t, short what)
+{
+	unsigned long e = bufferevent_get_openssl_error(t->bev);
+
+	if (t->admit != ADMIT_OK)
+		return admit_reason(t->admit);
+	if (t->verify_err != 0)
+		return verify_reason(t->verify_err);
 	if (what & BEV_EVENT_TIMEOUT)
 		return HSF_TIMEOUT;
 	if (ERR_GET_REASON(e) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE)
@@ -261,6 +309,20 @@ on_request(struct h2conn *c, struct relay *r, void *arg)
 	struct upstream *u;
 
 	(void)c;
+	/* Past its tenant's cap, a stream is refused before anything is
+	 * done for it: one customer's edges cannot take every socket. */
+	if (STAT_GET(t->edge->tenant->live->streams_open) >
+	    (unsigned)t->edge->tenant->max_streams) {
+		STAT_ADD(t->edge->tenant->stats.refused[REFUSE_TENANT_STREAMS],
+		    1);
+		log_limited(t->w->lim_stream, LOG_INFO, "cloud",
+		    "stream_refused", "edge=%s tenant=%s service=%s reason=%s "
+		    "max_streams=%lld", t->edge_name, t->edge->tenant->name,
+		    ri->authority, refusal_name(REFUSE_TENANT_STREAMS),
+		    (long long)t->edge->tenant->max_streams);
+		relay_reset(r, NGHTTP2_REFUSED_STREAM);
+		return;
+	}
 	if (strcmp(ri->authority, DIAG_AUTHORITY) == 0) {
 		diag_start(t, r);	/* isthmus doctor asking */
 		return;
@@ -298,8 +360,8 @@ on_request(struct h2conn *c, struct relay *r, void *arg)
 	u->svc = svc;
 	STAT_ADD(svc->streams_opened, 1);
 	relay_pending(r, upstream_done, u);
-	dial_start(&u->dial, t->w, svc, ri->device, false, upstream_connected,
-	    u);
+	dial_start(&u->dial, t->w, svc, ri->device, false, &t->gate,
+	    upstream_connected, u);
 }
 
 static void
@@ -317,10 +379,196 @@ on_closed(struct h2conn *c, const char *why, void *arg)
 	tunnel_free(t);
 }
 
+/* Every stream of the tunnel counts against its tenant's max_streams,
+ * whatever it asks for, until it ends. */
+static void
+on_stream(struct h2conn *c, bool open, void *arg)
+{
+	struct tunnel *t = arg;
+	struct tenant_live *l = t->edge->tenant->live;
+
+	(void)c;
+	if (open)
+		STAT_ADD(l->streams_open, 1);
+	else
+		STAT_SUB(l->streams_open, 1);
+}
+
+static void
+on_pong(struct h2conn *c, void *arg)
+{
+	struct tunnel *t = arg;
+
+	(void)c;
+	t->ping_sent = 0;
+	evtimer_del(t->pong_timer);
+}
+
 static const struct h2conn_cbs tunnel_cbs = {
 	.request = on_request,
+	.stream = on_stream,
+	.pong = on_pong,
 	.closed = on_closed,
 };
+
+static void
+send_ping(struct tunnel *t)
+{
+	struct timeval tv;
+
+	if (t->h2 == NULL || t->ping_sent != 0)
+		return;
+	t->ping_sent = mono_us();
+	tv_ms(&tv, t->conf->keepalive_timeout);
+	evtimer_add(t->pong_timer, &tv);
+	if (h2conn_ping(t->h2) != 0)
+		log_warn("cloud", "keepalive_failed", "edge=%s reason=%s",
+		    t->edge_name, "out of memory");
+}
+
+/* Every keepalive: a tunnel the edge said nothing on since the last
+ * tick gets a PING. An edge whose link died, or whose host froze, never
+ * closes its tunnel; without this the cloud would keep it, its streams
+ * and their backend sockets for ever. */
+static void
+on_keepalive(evutil_socket_t fd, short what, void *arg)
+{
+	struct tunnel *t = arg;
+
+	(void)fd;
+	(void)what;
+	if (t->h2 != NULL && mono_us() - h2conn_last_read(t->h2) >=
+	    (int64_t)t->conf->keepalive * 1000)
+		send_ping(t);
+}
+
+static void
+on_pong_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct tunnel *t = arg;
+	struct h2conn_stats st;
+
+	(void)fd;
+	(void)what;
+	if (t->h2 == NULL)
+		return;
+	/* Anything the edge sent after the PING answers it as well. */
+	if (h2conn_last_read(t->h2) > t->ping_sent) {
+		t->ping_sent = 0;
+		return;
+	}
+	h2conn_stats(t->h2, &st);
+	STAT_ADD(t->cl->stats.tunnels_reaped, 1);
+	log_info("cloud", "tunnel_reaped", "edge=%s tenant=%s peer=%s "
+	    "reason=keepalive_timeout silent_ms=%lld streams_open=%u",
+	    t->edge_name, t->edge->tenant->name, t->peer,
+	    (long long)((mono_us() - h2conn_last_read(t->h2)) / 1000),
+	    st.streams_open);
+	tunnel_free(t);
+}
+
+/* The edge's certificate (or a CA above it) ends while the tunnel is up:
+ * it is checked again then, as a new handshake would be. */
+static void
+on_expiry(evutil_socket_t fd, short what, void *arg)
+{
+	struct tunnel *t = arg;
+	struct cloud *cl = t->cl;
+
+	(void)fd;
+	(void)what;
+	cloud_lock(cl);		/* tunnel_recheck reads cl's config */
+	tunnel_recheck(t);
+	cloud_unlock(cl);
+}
+
+/* The earliest notAfter of the chain the edge was admitted with. */
+static int64_t
+chain_not_after(SSL *ssl)
+{
+	STACK_OF(X509) *chain = SSL_get0_verified_chain(ssl);
+	int64_t end = 0, na;
+	int i;
+
+	for (i = 0; chain != NULL && i < sk_X509_num(chain); i++) {
+		na = tls_time_epoch(X509_get0_notAfter(sk_X509_value(chain,
+		    i)));
+		if (na != 0 && (end == 0 || na < end))
+			end = na;
+	}
+	return end;
+}
+
+static void
+arm_expiry(struct tunnel *t, SSL *ssl)
+{
+	int64_t end = chain_not_after(ssl), left;
+	struct timeval tv = { 0, 0 };
+
+	if (end == 0)
+		return;
+	/* One second past notAfter: X509 treats notAfter itself as valid.
+	 * libevent takes any time_t; a far end is just a far timer. */
+	left = end - (int64_t)time(NULL) + 1;
+	tv.tv_sec = (time_t)(left > 1 ? left : 1);
+	evtimer_add(t->expiry_timer, &tv);
+}
+
+static int
+tunnel_timers(struct tunnel *t, SSL *ssl)
+{
+	struct timeval tv;
+
+	t->ka_timer = event_new(t->w->base, -1, EV_PERSIST, on_keepalive, t);
+	t->pong_timer = evtimer_new(t->w->base, on_pong_timeout, t);
+	t->expiry_timer = evtimer_new(t->w->base, on_expiry, t);
+	if (t->ka_timer == NULL || t->pong_timer == NULL ||
+	    t->expiry_timer == NULL ||
+	    dial_gate_init(&t->gate, t->w->base,
+	    (unsigned)t->conf->tunnel_max_dials) != 0)
+		return -ENOMEM;
+	t->gate_ready = true;
+	tv_ms(&tv, t->conf->keepalive);
+	evtimer_add(t->ka_timer, &tv);
+	arm_expiry(t, ssl);
+	return 0;
+}
+
+/* An edge that comes back usually left its old tunnel dead on a link
+ * that went away: PING the older ones at once, so a dead one goes within
+ * keepalive_timeout instead of waiting for its next quiet tick. */
+static void
+probe_older(struct tunnel *nt)
+{
+	struct cloud *cl = nt->cl;
+	struct tunnel *t;
+	unsigned wi;
+
+	cloud_lock(cl);
+	CLOUD_FOREACH_TUNNEL(cl, wi, t) {
+		if (t == nt || t->h2 == NULL ||
+		    strcmp(t->edge_name, nt->edge_name) != 0)
+			continue;
+		STAT_SET(t->probe, true);
+		worker_post(t->w, WORKER_PROBE);
+	}
+	cloud_unlock(cl);
+}
+
+void
+tunnel_probe(struct tunnel *t)
+{
+	if (!STAT_GET(t->probe))
+		return;
+	STAT_SET(t->probe, false);
+	send_ping(t);
+}
+
+struct dial_gate *
+tunnel_dial_gate(struct tunnel *t)
+{
+	return &t->gate;
+}
 
 static void
 handshake_event(struct bufferevent *bev, short what, void *arg)
@@ -341,11 +589,16 @@ handshake_event(struct bufferevent *bev, short what, void *arg)
 			return;
 		}
 		bufferevent_set_timeouts(bev, NULL, NULL);
+		if (tunnel_timers(t, ssl) != 0) {
+			tunnel_free(t);
+			return;
+		}
 		/* Under the lock: status reads t->h2 from the control loop. */
 		cloud_lock(t->cl);
 		t->bev = NULL;
 		t->started = time(NULL);
-		rc = h2conn_new(bev, true, &tunnel_cbs, t, &t->h2);
+		rc = h2conn_new_server(bev, (uint32_t)t->conf->tunnel_max_streams,
+		    &tunnel_cbs, t, &t->h2);
 		cloud_unlock(t->cl);
 		if (rc != 0) {
 			bufferevent_free(bev);
@@ -355,6 +608,7 @@ handshake_event(struct bufferevent *bev, short what, void *arg)
 		STAT_ADD(t->cl->stats.handshakes_ok, 1);
 		log_info("cloud", "tunnel_up", "edge=%s tenant=%s peer=%s",
 		    t->edge_name, t->edge->tenant->name, t->peer);
+		probe_older(t);
 		return;
 	}
 	handshake_failed(t, handshake_reason(t, what));
@@ -382,7 +636,6 @@ tunnel_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa,
 	struct timeval tv;
 	SSL *ssl;
 
-	(void)salen;
 	t = calloc(1, sizeof(*t));
 	if (t == NULL) {
 		evutil_closesocket(fd);
@@ -391,9 +644,15 @@ tunnel_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa,
 	t->cl = cl;
 	t->w = w;
 	net_format(sa, t->peer, sizeof(t->peer));
+	if ((size_t)salen <= sizeof(t->peer_ss))
+		memcpy(&t->peer_ss, sa, (size_t)salen);
 	net_nodelay(fd);
 	cloud_lock(cl);
 	t->conf = cloud_conf_ref(cl->conf);
+	/* A dead edge with bytes of ours unacknowledged goes when the
+	 * keepalive would have dropped it, not after ~15 min of
+	 * retransmissions. */
+	net_user_timeout(fd, t->conf->keepalive + t->conf->keepalive_timeout);
 	ssl = SSL_new(cl->ssl_ctx);
 	cloud_unlock(cl);
 	if (ssl == NULL) {
@@ -491,31 +750,61 @@ tunnel_shutdown(struct tunnel *t)
 		tunnel_free(t);
 }
 
+/* A live tunnel that would not be admitted now is dropped, with its
+ * streams: revocation reaches tunnels that are already up. */
+static void
+revoked(struct tunnel *t, enum hs_fail why, int verr)
+{
+	struct h2conn_stats st;
+
+	h2conn_stats(t->h2, &st);
+	STAT_ADD(t->cl->stats.tunnels_revoked[why], 1);
+	log_info("cloud", "tunnel_revoked", "edge=%s reason=%s tenant=%s "
+	    "peer=%s streams_open=%u error=%s", t->edge_name,
+	    hs_fail_name(why), t->edge->tenant->name, t->peer,
+	    st.streams_open, verr != X509_V_OK ?
+	    X509_verify_cert_error_string(verr) : "-");
+	tunnel_free(t);
+}
+
 void
 tunnel_recheck(struct tunnel *t)
 {
 	struct cloud_conf *old = t->conf;
 	const struct cloud_edge *edge = NULL;
+	enum hs_fail why = HSF_COUNT;
 	X509 *cert;
 	char name[NAME_MAX_LEN + 1];
 	enum admit a;
+	int verr;
 
 	if (t->h2 == NULL) {
 		tunnel_free(t);	/* mid-handshake: let it retry */
 		return;
 	}
+	/* The chain again, under the trust store as it is now: a CRL that
+	 * lists the edge, a CA no longer trusted, a certificate past its
+	 * end. Then admission under the current configuration. */
+	verr = tlsctx_verify_client(t->cl->ssl_ctx, h2conn_ssl(t->h2));
 	cert = SSL_get0_peer_certificate(h2conn_ssl(t->h2));
-	a = cert != NULL ? policy_admit(t->cl->conf, cert, &edge, name,
-	    sizeof(name)) : ADMIT_NO_IDENTITY;
-	if (a != ADMIT_OK) {
-		log_info("cloud", "tunnel_revoked", "edge=%s reason=%s",
-		    t->edge_name, policy_admit_reason(a));
-		tunnel_free(t);
+	if (verr != X509_V_OK)
+		why = verify_reason(verr);
+	else if (cert == NULL)
+		why = HSF_NO_IDENTITY;
+	else if ((a = policy_admit(t->cl->conf, cert,
+	    (struct sockaddr *)&t->peer_ss, &edge, name, sizeof(name))) !=
+	    ADMIT_OK)
+		why = admit_reason(a);
+	else if (strcmp(edge->tenant->name, t->edge->tenant->name) != 0)
+		why = HSF_TENANT_MISMATCH;	/* re-admit under the new one */
+	if (why != HSF_COUNT) {
+		revoked(t, why, verr);
 		return;
 	}
 	t->conf = cloud_conf_ref(t->cl->conf);
 	t->edge = edge;
 	cloud_conf_unref(old);
+	arm_expiry(t, h2conn_ssl(t->h2));	/* a CA's end may have moved */
 }
 
 void

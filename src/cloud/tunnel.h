@@ -35,6 +35,8 @@ enum hs_fail {
 	HSF_UNKNOWN_EDGE,
 	HSF_TENANT_MISMATCH,
 	HSF_PIN_MISMATCH,
+	HSF_WRONG_USAGE,	/* a CA certificate, or not for clientAuth */
+	HSF_SOURCE_ADDRESS,	/* not from the edge's `from` addresses */
 	HSF_NO_CLIENT_CERT,
 	HSF_ALPN,
 	HSF_TLS_VERSION,
@@ -45,6 +47,10 @@ enum hs_fail {
 };
 
 const char *hs_fail_name(enum hs_fail f);
+/* A reason a live tunnel can be dropped for on a re-check (revoked,
+ * expired, pin_mismatch...), as opposed to one only a handshake has
+ * (timeout, alpn...). */
+bool hs_fail_recheckable(enum hs_fail f);
 
 /*
  * The cloud runs `workers` event loops, one per thread (worker.c); the
@@ -87,6 +93,10 @@ struct cloud {
 	struct {
 		uint64_t handshakes_ok;
 		uint64_t handshakes_failed[HSF_COUNT];
+		/* live tunnels dropped by a re-check (reload, CRL change,
+		 * certificate end), by reason */
+		uint64_t tunnels_revoked[HSF_COUNT];
+		uint64_t tunnels_reaped;	/* keepalive timeout */
 	} stats;
 };
 
@@ -103,6 +113,11 @@ void tunnel_free(struct tunnel *t);
  * was removed or re-pinned is closed. With cl->lock held. */
 void tunnel_recheck(struct tunnel *t);
 struct tunnel *tunnel_next(struct tunnel *t);
+/* A newer tunnel of the same edge came up: PING this one now (in its
+ * worker, after WORKER_PROBE). */
+void tunnel_probe(struct tunnel *t);
+/* The tunnel's cap on backend connects in flight (dial.h). */
+struct dial_gate *tunnel_dial_gate(struct tunnel *t);
 
 /* For a stream's owner (httpfwd.c): the tunnel's loop, configuration
  * (the tunnel holds a reference), and who is at its other end. */

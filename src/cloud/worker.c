@@ -69,14 +69,18 @@ on_inbox(evutil_socket_t fd, short what, void *arg)
 			    h->salen);
 		free(h);
 	}
-	if (msg & (WORKER_RECHECK | WORKER_SHUTDOWN)) {
+	if (msg & (WORKER_RECHECK | WORKER_SHUTDOWN | WORKER_PROBE)) {
 		cloud_lock(cl);
 		for (t = w->tunnels; t != NULL; t = tn) {
 			tn = tunnel_next(t);
 			if (msg & WORKER_SHUTDOWN)
 				tunnel_shutdown(t);
-			else
+			else if (msg & WORKER_RECHECK)
 				tunnel_recheck(t);
+		}
+		for (t = w->tunnels; (msg & WORKER_PROBE) && t != NULL; t = tn) {
+			tn = tunnel_next(t);
+			tunnel_probe(t);
 		}
 		cloud_unlock(cl);
 	}

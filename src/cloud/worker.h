@@ -18,6 +18,7 @@ enum {
 	WORKER_EXIT = 1u << 2,		/* leave the loop, close what is left */
 	WORKER_EMPTY = 1u << 3,		/* to worker 0: a draining worker ran
 					 * empty */
+	WORKER_PROBE = 1u << 4,		/* PING the tunnels marked probe */
 };
 
 /* Sets up cl->workers[0..n-1]: worker 0 on cl->base (the caller's), the

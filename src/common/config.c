@@ -111,6 +111,49 @@ find_instance(struct parse_state *st, const struct conf_section *sec,
 	return NULL;
 }
 
+/* A PINS or CIDRS field: every item must parse, or the field keeps what
+ * it had. append: the value continues the list on an indented line. */
+static int
+set_set(const struct conf_key *key, char *field, const char *value,
+    bool append, struct err *e)
+{
+	struct strlist items = { 0 };
+	struct conf_pins pins = { .n = 0 };
+	struct conf_cidrs cidrs = { .n = 0 };
+	size_t i, *n, max;
+	int rc;
+
+	if (key->type == CONF_PINS) {
+		if (append)
+			pins = *(struct conf_pins *)field;
+		n = &pins.n;
+		max = CONF_PINS_MAX;
+	} else {
+		if (append)
+			cidrs = *(struct conf_cidrs *)field;
+		n = &cidrs.n;
+		max = CONF_CIDRS_MAX;
+	}
+	rc = conf_parse_list(value, &items, e);
+	for (i = 0; rc == 0 && i < items.n; i++) {
+		if (*n == max)
+			rc = err_set(e, -EINVAL, "more than %zu values", max);
+		else if (key->type == CONF_PINS)
+			rc = tls_pin_parse(items.v[i], pins.v[pins.n++], e);
+		else
+			rc = conf_parse_cidr(items.v[i], &cidrs.v[cidrs.n++],
+			    e);
+	}
+	strlist_free(&items);
+	if (rc != 0)
+		return rc;
+	if (key->type == CONF_PINS)
+		*(struct conf_pins *)field = pins;
+	else
+		*(struct conf_cidrs *)field = cidrs;
+	return 0;
+}
+
 /* Parses value into the field of storage that key describes. append: the
  * value continues a list on an indented line. */
 static int
@@ -154,6 +197,9 @@ set_field(struct parse_state *st, const struct conf_key *key, void *storage,
 		return conf_parse_enum(value, key->choices, (int *)field, e);
 	case CONF_PIN:
 		return tls_pin_parse(value, (uint8_t *)field, e);
+	case CONF_PINS:
+	case CONF_CIDRS:
+		return set_set(key, field, value, append, e);
 	case CONF_PATH:
 	case CONF_STRING: {
 		char **slot = (char **)field, *s = NULL;
@@ -386,7 +432,8 @@ handler(void *user, const char *section, const char *name, const char *value)
 		    in->sec->name);
 		return 1;
 	}
-	if (continuation && key->type != CONF_LIST) {
+	if (continuation && key->type != CONF_LIST &&
+	    key->type != CONF_PINS && key->type != CONF_CIDRS) {
 		add_error(st, st->lineno, name, "indented line continues the "
 		    "value; only lists may span lines (do not indent keys)");
 		return 1;

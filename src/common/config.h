@@ -9,7 +9,9 @@
  * Field types by conf_type: BOOL bool, INT int64_t, DURATION uint64_t (ms),
  * SIZE uint64_t (bytes), HOSTPORT struct hostport, PATH and STRING char *,
  * LIST struct strlist, ENUM int (index into choices), PIN uint8_t[32] (a
- * "sha256:<hex>" pin as printed by isthmus pki show).
+ * "sha256:<hex>" pin as printed by isthmus pki show), PINS struct conf_pins
+ * and CIDRS struct conf_cidrs (comma-separated lists of those, which may
+ * continue on indented lines like LIST).
  *
  * Sections are either singletons ("[cloud]") or named ("[tenant A]", which
  * may repeat with different names). A list value may continue on following
@@ -36,6 +38,22 @@ enum conf_type {
 	CONF_LIST,
 	CONF_ENUM,
 	CONF_PIN,
+	CONF_PINS,
+	CONF_CIDRS,
+};
+
+/* Several pins: an edge's next certificate is pinned beside the current
+ * one, so rotating it leaves no gap. */
+#define CONF_PINS_MAX 8
+struct conf_pins {
+	uint8_t v[CONF_PINS_MAX][32];
+	size_t n;
+};
+
+#define CONF_CIDRS_MAX 32
+struct conf_cidrs {
+	struct cidr v[CONF_CIDRS_MAX];
+	size_t n;
 };
 
 #define CONF_REQUIRED	0x1u

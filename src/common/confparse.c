@@ -362,3 +362,87 @@ conf_parse_enum(const char *s, const char *const *choices, int *out,
 	}
 	return err_set(e, -EINVAL, "'%s' is not one of: %s", s, alts);
 }
+
+int
+conf_parse_cidr(const char *s, struct cidr *out, struct err *e)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *slash = strchr(s, '/');
+	size_t hlen = slash != NULL ? (size_t)(slash - s) : strlen(s);
+	unsigned maxbits, i;
+	int64_t bits;
+	struct err ie;
+
+	memset(out, 0, sizeof(*out));
+	if (hlen == 0 || hlen >= sizeof(host))
+		return err_set(e, -EINVAL, "'%s' is not an address or an "
+		    "address/prefix", s);
+	memcpy(host, s, hlen);
+	host[hlen] = '\0';
+	if (inet_pton(AF_INET, host, out->addr) == 1)
+		out->family = AF_INET;
+	else if (inet_pton(AF_INET6, host, out->addr) == 1)
+		out->family = AF_INET6;
+	else
+		return err_set(e, -EINVAL, "'%s' is not an IPv4 or IPv6 "
+		    "address (names are not allowed here)", host);
+	maxbits = out->family == AF_INET ? 32 : 128;
+	out->bits = maxbits;
+	if (slash != NULL) {
+		if (conf_parse_int(slash + 1, 0, maxbits, &bits, &ie) != 0)
+			return err_set(e, -EINVAL, "'%s': the prefix length "
+			    "must be 0 to %u", s, maxbits);
+		out->bits = (unsigned)bits;
+	}
+	for (i = out->bits; i < maxbits; i++)
+		if (out->addr[i / 8] & (0x80u >> (i % 8)))
+			return err_set(e, -EINVAL, "'%s' has bits set past "
+			    "the /%u prefix (did you mean a network address?)",
+			    s, out->bits);
+	return 0;
+}
+
+bool
+cidr_contains(const struct cidr *c, const struct sockaddr *sa)
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	    0xff, 0xff };
+	const uint8_t *a;
+	int family = sa->sa_family;
+	unsigned i;
+
+	if (family == AF_INET) {
+		a = (const uint8_t *)&((const struct sockaddr_in *)
+		    (const void *)sa)->sin_addr;
+	} else if (family == AF_INET6) {
+		a = ((const struct sockaddr_in6 *)(const void *)sa)->
+		    sin6_addr.s6_addr;
+		if (memcmp(a, mapped, sizeof(mapped)) == 0) {
+			a += 12;
+			family = AF_INET;
+		}
+	} else
+		return false;
+	if (family != c->family)
+		return false;
+	for (i = 0; i < c->bits / 8; i++)
+		if (a[i] != c->addr[i])
+			return false;
+	if (c->bits % 8 != 0) {
+		uint8_t m = (uint8_t)(0xffu << (8 - c->bits % 8));
+
+		if ((a[i] & m) != (c->addr[i] & m))
+			return false;
+	}
+	return true;
+}
+
+void
+cidr_format(const struct cidr *c, char *buf, size_t cap)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	if (inet_ntop(c->family, c->addr, host, sizeof(host)) == NULL)
+		snprintf(host, sizeof(host), "?");
+	snprintf(buf, cap, "%s/%u", host, c->bits);
+}

@@ -56,6 +56,23 @@ int conf_parse_list(const char *s, struct strlist *out, struct err *e);
 int conf_parse_enum(const char *s, const char *const *choices, int *out,
     struct err *e);
 
+/* An address range: "192.0.2.0/24", "2001:db8::/32", or one address
+ * ("198.51.100.7", "::1": a /32 or /128). Host bits must be zero, so a
+ * typo like 10.1.2.3/8 is caught rather than silently widened. */
+struct cidr {
+	int family;		/* AF_INET or AF_INET6 */
+	uint8_t addr[16];	/* network byte order; 4 bytes for AF_INET */
+	unsigned bits;
+};
+
+int conf_parse_cidr(const char *s, struct cidr *out, struct err *e);
+/* sa is inside c; an IPv4-mapped IPv6 address (::ffff:a.b.c.d) is taken
+ * as the IPv4 address it maps. */
+struct sockaddr;
+bool cidr_contains(const struct cidr *c, const struct sockaddr *sa);
+/* c back as text ("192.0.2.0/24"). */
+void cidr_format(const struct cidr *c, char *buf, size_t cap);
+
 void strlist_free(struct strlist *l);
 int strlist_append(struct strlist *l, const char *item, size_t len);
 

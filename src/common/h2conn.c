@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/relay.h"
 #include "common/stat.h"
+#include "common/timeval.h"
 
 /* Stop producing frames while this much is queued for TLS; produce more
  * when the socket took it. Bounds memory per tunnel. */
@@ -63,7 +64,14 @@ struct h2conn {
 	struct h2conn_stats stats;
 	bool got_settings, settings_pending;
 	bool started;		/* the first read ran */
+	int64_t last_rx;	/* mono_us() of the last bytes read */
 };
+
+int64_t
+h2conn_last_read(const struct h2conn *c)
+{
+	return c->last_rx;
+}
 
 nghttp2_session *
 h2conn_session(struct h2conn *c)
@@ -114,6 +122,8 @@ h2conn_link(struct h2conn *c, struct relay *r)
 	c->relays = l;
 	STAT_ADD(c->stats.streams_open, 1);
 	STAT_ADD(c->stats.streams_opened, 1);
+	if (c->cbs->stream != NULL)
+		c->cbs->stream(c, true, c->arg);
 }
 
 void
@@ -126,6 +136,8 @@ h2conn_unlink(struct h2conn *c, struct relay *r)
 			*pp = l->next;
 			free(l);
 			STAT_SUB(c->stats.streams_open, 1);
+			if (c->cbs->stream != NULL)
+				c->cbs->stream(c, false, c->arg);
 			return;
 		}
 	}
@@ -325,6 +337,8 @@ drain_tls(struct h2conn *c)
 		errno = 0;
 		n = SSL_read(c->ssl, buf, sizeof(buf));
 		if (n > 0) {
+			if (turn == 0)
+				c->last_rx = mono_us();
 			turn += (size_t)n;
 			if (feed(c, buf, (size_t)n) != 0)
 				return;
@@ -591,15 +605,15 @@ io_free(struct h2conn *c)
 	c->out = NULL;
 }
 
-int
-h2conn_new(struct bufferevent *bev, bool server, const struct h2conn_cbs *cbs,
-    void *arg, struct h2conn **out)
+static int
+h2conn_create(struct bufferevent *bev, bool server, uint32_t max_streams,
+    const struct h2conn_cbs *cbs, void *arg, struct h2conn **out)
 {
 	nghttp2_session_callbacks *cb;
 	nghttp2_option *opt;
 	struct h2conn *c;
 	nghttp2_settings_entry iv[] = {
-		{ NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, H2_MAX_STREAMS },
+		{ NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, max_streams },
 		{ NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, H2_STREAM_WINDOW },
 		{ NGHTTP2_SETTINGS_ENABLE_PUSH, 0 },
 		{ NGHTTP2_SETTINGS_MAX_FRAME_SIZE, H2_MAX_FRAME },
@@ -645,6 +659,7 @@ h2conn_new(struct bufferevent *bev, bool server, const struct h2conn_cbs *cbs,
 	c->server = server;
 	c->cbs = cbs;
 	c->arg = arg;
+	c->last_rx = mono_us();
 	if (c->ssl == NULL || io_new(c, bufferevent_get_base(bev),
 	    bufferevent_getfd(bev)) != 0 || buffer_writes(c->ssl) != 0) {
 		rc = c->ssl == NULL ? -EINVAL : -ENOMEM;
@@ -668,6 +683,20 @@ h2conn_new(struct bufferevent *bev, bool server, const struct h2conn_cbs *cbs,
 	 * sets up its side after we return, before any callback. */
 	event_active(c->more_ev, EV_READ, 0);
 	return 0;
+}
+
+int
+h2conn_new(struct bufferevent *bev, bool server, const struct h2conn_cbs *cbs,
+    void *arg, struct h2conn **out)
+{
+	return h2conn_create(bev, server, H2_MAX_STREAMS, cbs, arg, out);
+}
+
+int
+h2conn_new_server(struct bufferevent *bev, uint32_t max_streams,
+    const struct h2conn_cbs *cbs, void *arg, struct h2conn **out)
+{
+	return h2conn_create(bev, true, max_streams, cbs, arg, out);
 }
 
 void

@@ -40,6 +40,9 @@ struct h2conn_cbs {
 	void (*settings)(struct h2conn *c, void *arg);
 	/* A PING we sent was acknowledged. */
 	void (*pong)(struct h2conn *c, void *arg);
+	/* Server: a stream of the peer's began (open) or ended; NULL for
+	 * an owner that does not count them. */
+	void (*stream)(struct h2conn *c, bool open, void *arg);
 	/* The session is over (peer closed, protocol error, I/O error);
 	 * why says which. The owner must h2conn_free(c) (not from inside
 	 * this callback's caller: it is safe to call it here). */
@@ -56,6 +59,13 @@ struct h2conn_stats {
  * as the owner of the socket and the SSL; h2conn does the I/O itself. */
 int h2conn_new(struct bufferevent *bev, bool server,
     const struct h2conn_cbs *cbs, void *arg, struct h2conn **out);
+/* A server session that lets the peer open at most max_streams at once
+ * (SETTINGS_MAX_CONCURRENT_STREAMS; nghttp2 refuses the ones past it). */
+int h2conn_new_server(struct bufferevent *bev, uint32_t max_streams,
+    const struct h2conn_cbs *cbs, void *arg, struct h2conn **out);
+/* When bytes last came from the peer (mono_us), or when the session
+ * began: a quiet tunnel is one to probe. */
+int64_t h2conn_last_read(const struct h2conn *c);
 /* Ends every stream (closing their TCP peers) and the session. */
 void h2conn_free(struct h2conn *c);
 /* Sends what nghttp2 has queued, as far as the TLS output allows. */

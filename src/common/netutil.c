@@ -78,6 +78,14 @@ net_nodelay(int fd)
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 }
 
+void
+net_user_timeout(int fd, uint64_t ms)
+{
+	unsigned int v = ms > 0xffffffffu ? 0xffffffffu : (unsigned int)ms;
+
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &v, sizeof(v));
+}
+
 bool
 net_same_addr(const struct sockaddr_storage *a,
     const struct sockaddr_storage *b)

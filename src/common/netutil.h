@@ -18,6 +18,9 @@ void net_local_name(int fd, char *buf, size_t cap);
 /* A relay forwards what it has at once: Nagle's algorithm would hold a
  * small write back until the peer's delayed ACK (40 ms). Best effort. */
 void net_nodelay(int fd);
+/* TCP_USER_TIMEOUT: the kernel gives the connection up when data it sent
+ * stays unacknowledged for ms, instead of retransmitting for ~15 min. */
+void net_user_timeout(int fd, uint64_t ms);
 /* Same family, address and port. */
 bool net_same_addr(const struct sockaddr_storage *a,
     const struct sockaddr_storage *b);

@@ -539,6 +539,12 @@ static const struct relay_http_ops detached_ops = {
 void
 relay_abort(struct relay *r)
 {
+	relay_reset(r, NGHTTP2_CANCEL);
+}
+
+void
+relay_reset(struct relay *r, uint32_t code)
+{
 	peer_close(r);
 	r->flags |= R_RESET;
 	if (r->ops != NULL) {
@@ -557,7 +563,7 @@ relay_abort(struct relay *r)
 		return;
 	}
 	nghttp2_submit_rst_stream(h2conn_session(r->conn), NGHTTP2_FLAG_NONE,
-	    r->id, NGHTTP2_CANCEL);
+	    r->id, code);
 	h2conn_flush(r->conn);
 }
 

@@ -66,6 +66,9 @@ void relay_refuse(struct relay *r, int status, const char *reason);
 /* Ends the stream at once (RST_STREAM) and closes the peer. In HTTP mode
  * the owner hears nothing more of r (no done). */
 void relay_abort(struct relay *r);
+/* relay_abort with the RST_STREAM error code given (REFUSED_STREAM tells
+ * the peer nothing was done and it may try again). */
+void relay_reset(struct relay *r, uint32_t code);
 
 const struct relay_info *relay_info(const struct relay *r);
 /* The stream's regular headers as received (request at a server,

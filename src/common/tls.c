@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/sha.h>
+#include <openssl/x509v3.h>
 
 #include "common/fsutil.h"
 
@@ -329,4 +330,13 @@ tls_time_epoch(const ASN1_TIME *t)
 	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
 		return 0;
 	return (int64_t)timegm(&tm);
+}
+
+bool
+tls_cert_is_client_leaf(X509 *cert)
+{
+	uint32_t flags = X509_get_extension_flags(cert);
+
+	return X509_check_ca(cert) == 0 && (flags & EXFLAG_XKUSAGE) &&
+	    (X509_get_extended_key_usage(cert) & XKU_SSL_CLIENT);
 }

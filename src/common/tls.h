@@ -7,6 +7,7 @@
 #ifndef ISTHMUS_TLS_H
 #define ISTHMUS_TLS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <openssl/x509.h>
@@ -37,6 +38,12 @@ int tls_fp_cert(X509 *cert, char out[TLS_FP_LEN]);
 int tls_fp_spki(X509 *cert, char out[TLS_FP_LEN]);
 /* Parses "sha256:<hex>" (hex in either case). */
 int tls_pin_parse(const char *s, uint8_t out[32], struct err *e);
+
+/* cert is an end-entity TLS client certificate: not a CA
+ * (basicConstraints), and with an extendedKeyUsage that lists clientAuth.
+ * RFC 5280 lets a certificate without EKU serve any purpose; we do not:
+ * an edge or a device must have been issued as a client. */
+bool tls_cert_is_client_leaf(X509 *cert);
 
 /* A distinguished name on one line, RFC 2253 style ("CN=x,O=y"). */
 void tls_name_line(const X509_NAME *n, char *buf, size_t cap);

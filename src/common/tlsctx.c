@@ -190,3 +190,32 @@ tlsctx_new(const struct tlsctx_opts *o, SSL_CTX **out, struct err *e)
 	*out = ctx;
 	return 0;
 }
+
+int
+tlsctx_verify_client(SSL_CTX *ctx, SSL *ssl)
+{
+	X509 *leaf = SSL_get0_peer_certificate(ssl);
+	X509_STORE_CTX *x;
+	int err;
+
+	if (leaf == NULL)
+		return X509_V_ERR_UNSPECIFIED;
+	x = X509_STORE_CTX_new();
+	if (x == NULL)
+		return X509_V_ERR_OUT_OF_MEM;
+	/* On a server, the peer's chain does not hold the leaf. */
+	if (X509_STORE_CTX_init(x, SSL_CTX_get_cert_store(ctx), leaf,
+	    SSL_get_peer_cert_chain(ssl)) != 1 ||
+	    X509_STORE_CTX_set_default(x, "ssl_client") != 1) {
+		X509_STORE_CTX_free(x);
+		ERR_clear_error();
+		return X509_V_ERR_OUT_OF_MEM;
+	}
+	err = X509_verify_cert(x) == 1 ? X509_V_OK :
+	    X509_STORE_CTX_get_error(x);
+	if (err == X509_V_OK && X509_STORE_CTX_get_error(x) != X509_V_OK)
+		err = X509_STORE_CTX_get_error(x);	/* never, but safe */
+	X509_STORE_CTX_free(x);
+	ERR_clear_error();
+	return err;
+}

@@ -35,4 +35,9 @@ int tlsctx_new(const struct tlsctx_opts *o, SSL_CTX **out, struct err *e);
 int tlsctx_use_identity(SSL_CTX *ctx, const char *cert, const char *key,
     struct err *e);
 
+/* Verifies again, against ctx's trust store as it is now (CA bundle,
+ * CRLs, the clock), the chain a TLS client presented on ssl. Returns
+ * X509_V_OK or the X509_V_ERR_* that fails it. */
+int tlsctx_verify_client(SSL_CTX *ctx, SSL *ssl);
+
 #endif
