@@ -174,7 +174,9 @@ verify_cb(int ok, X509_STORE_CTX *x)
 	    (struct sockaddr *)&t->peer_ss, &t->edge, t->edge_name,
 	    sizeof(t->edge_name));
 	if (t->admit != ADMIT_OK) {
-		X509_STORE_CTX_set_error(x, X509_V_ERR_APPLICATION_VERIFICATION);
+		X509_STORE_CTX_set_error(x, t->admit == ADMIT_SOURCE_ADDRESS ?
+		    X509_V_ERR_IP_ADDRESS_MISMATCH :
+		    X509_V_ERR_APPLICATION_VERIFICATION);
 		return 0;
 	}
 	return 1;

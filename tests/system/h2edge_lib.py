@@ -24,6 +24,7 @@ class H2Edge:
         self.sock = ctx.wrap_socket(raw)
         self.conn = h2.connection.H2Connection(
             h2.config.H2Configuration(client_side=True,
+                                      validate_outbound_headers=False,
                                       header_encoding="utf-8"))
         self.conn.initiate_connection()
         self.flush()
