@@ -144,3 +144,20 @@ def test_field_name_that_is_no_token_is_400_at_the_edge(http_site, head):
     c = scrape(cloud)
     assert value(c, "isthmus_http_requests_total", tenant="A",
                  service="web") == 2
+
+
+def test_backend_field_name_that_is_no_token_is_the_backends_failure(
+        http_site):
+    """The same rule for a backend's answer: the cloud answers 502 as for
+    any answer that is not HTTP/1.1, rather than sending on a field the
+    edge's HTTP/2 refuses (a lost stream, blamed on the tunnel)."""
+    cloud, edge, be, port = http_site(cloud_extra="metrics = 127.0.0.1:0")
+    be.handler = lambda req: ((200, b"ok", b"X-Sensor-Id : 7\r\n")
+                              if req.path == "/bad" else None)
+    r = get(port, "/bad")
+    assert r.status == 502 and b"not valid HTTP/1.1" in r.body, r.body
+    cloud.wait_log(r"event=http_failed .*status=502 .*not valid")
+    assert "the stream to the cloud was lost" not in edge.text()
+    assert value(scrape(cloud), "isthmus_http_backend_failures_total",
+                 tenant="A", service="web", status="502") == 1
+    assert get(port, "/size/3").body == pattern(3)
