@@ -6,14 +6,19 @@
 Identity fields spelt with '_' for '-' are dropped (a CGI/WSGI backend reads
 X_Isthmus_Tenant as X-Isthmus-Tenant), and a field name that is not a token
 ("Name : v") is a bad request at the edge, never a lost stream.
-Real edge and cloud, and Python's own WSGI server as the backend.
+Real edge and cloud, and Python's own WSGI server as the backend; for
+the cloud's own check, an edge's requests written with python3-h2.
 """
 
 import json
 import socket
+import ssl
 import threading
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
+import h2.config
+import h2.connection
+import h2.events
 import pytest
 
 from http_lib import closed_after, device, get, pattern, read_response, sha
@@ -91,6 +96,68 @@ def test_underscore_identity_fields_never_reach_a_wsgi_backend(
         assert "HTTP_X_ISTHMUS_TENANT" not in env, env
         assert "HTTP_X_ISTHMUS_EDGE" not in env, env
     # Other fields with '_' are the device's business and go through.
+    assert env["HTTP_X_CUSTOM_FIELD"] == "kept", env
+
+
+def edge_of_its_own(site, cloud_port, fields):
+    """What a modified edge could send: agw's own certificate and key, an
+    HTTP/2 request written here (python3-h2) with fields the real edge
+    would have dropped. Returns the answer's status and body."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    ctx.load_verify_locations(site.pki / "ca.crt")
+    ctx.load_cert_chain(site.pki / "agw.crt", site.pki / "agw.key")
+    ctx.set_alpn_protocols(["isthmus/1"])
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", cloud_port),
+                                                 timeout=10),
+                        server_hostname="localhost")
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(
+        client_side=True, header_encoding="utf-8"))
+    conn.initiate_connection()
+    sid = conn.get_next_available_stream_id()
+    conn.send_headers(sid, [(":method", "GET"), (":scheme", "http"),
+                            (":authority", "web"), (":path", "/env"),
+                            ("isthmus-device", "127.0.0.1:5555"),
+                            ("isthmus-host", "d")] + fields,
+                      end_stream=True)
+    s.sendall(conn.data_to_send())
+    status, body, done = None, b"", False
+    while not done:
+        data = s.recv(65536)
+        assert data, "the cloud closed the tunnel"
+        for ev in conn.receive_data(data):
+            if isinstance(ev, h2.events.ResponseReceived):
+                status = dict(ev.headers)[":status"]
+            elif isinstance(ev, h2.events.DataReceived):
+                body += ev.data
+                conn.acknowledge_received_data(ev.flow_controlled_length,
+                                               ev.stream_id)
+            elif isinstance(ev, (h2.events.StreamEnded,
+                                 h2.events.StreamReset)):
+                done = True
+        s.sendall(conn.data_to_send())
+    s.close()
+    return status, body
+
+
+def test_cloud_drops_underscore_identity_fields_an_edge_sent(site, wsgi):
+    """Defence in depth: an admitted edge of tenant A that sends the
+    fields itself still cannot make the backend read tenant B."""
+    cloud = site.start("cloud", site.cloud_conf(
+        {"A/web": ([wsgi.addr], "mode = http\nhealth = none\n"
+                   "identity_headers = yes")}))
+    status, body = edge_of_its_own(site, cloud.port("listen"), [
+        ("x_isthmus_tenant", "B"), ("x_isthmus_edge", "bgw"),
+        ("x_isthmus_device_mac", "00:11:22:33:44:55"),
+        ("x_forwarded_for", "10.9.9.9"), ("forwarded", "for=10.9.9.9"),
+        ("x_custom_field", "kept")])
+    assert status == "200", body
+    env = json.loads(body)
+    assert env["HTTP_X_ISTHMUS_TENANT"] == "A", env
+    assert env["HTTP_X_ISTHMUS_EDGE"] == "agw", env
+    assert env["HTTP_FORWARDED"] == 'for="127.0.0.1:5555"', env
+    assert "HTTP_X_ISTHMUS_DEVICE_MAC" not in env, env
+    assert "HTTP_X_FORWARDED_FOR" not in env, env
     assert env["HTTP_X_CUSTOM_FIELD"] == "kept", env
 
 
