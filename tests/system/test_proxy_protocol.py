@@ -182,6 +182,9 @@ def test_real_consumers_read_the_device_address(site, tmp_path, kind, device,
         want = device if device == "::1" or backend == device else \
             "::ffff:" + device
         assert body.decode().split() == [want, str(sport)], server.text()
+        # Neither complained about a header (HAProxy's words, nginx's).
+        for complaint in ("invalid PROXY protocol header", "broken header"):
+            assert complaint not in server.text()
     finally:
         server.stop()
 
