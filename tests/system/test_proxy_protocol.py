@@ -12,6 +12,7 @@ HAProxy run in the foreground as this user, with their own config, pid and
 log files in the test's directory, on free ports.
 """
 
+import shutil
 import socket
 import subprocess
 import time
@@ -19,6 +20,11 @@ import time
 import pytest
 
 from isthmus_testlib import run
+
+
+# /usr/sbin may not be on an unprivileged user's PATH.
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 
 
 def free_port_on(host):
@@ -96,7 +102,7 @@ http {{
     }}
 }}
 """)
-        return ["nginx", "-p", str(t), "-c", str(conf), "-e",
+        return [NGINX, "-p", str(t), "-c", str(conf), "-e",
                 str(t / "nginx-error.log")]
 
     def text(self):
@@ -124,7 +130,7 @@ frontend fe
     bind {self.addr} accept-proxy
     http-request return status 200 content-type text/plain lf-string "%[src] %[src_port]\\n"
 """)
-        return ["haproxy", "-db", "-f", str(conf)]
+        return [HAPROXY, "-db", "-f", str(conf)]
 
 
 def device_on(site, server, device_host):
