@@ -310,6 +310,14 @@ check_services(struct cloud_conf *cf, struct conf_errors *errs)
 			conf_errors_add(errs, cf->path, s->line, "[service]", "tenant "
 			    "'%s' has no [tenant %s] section", s->tenant_name,
 			    s->tenant_name);
+		/* Never sent in HTTP mode: one kept-alive backend connection
+		 * carries many devices' requests. Refused, not ignored, since
+		 * a backend that waits for the header fails every request. */
+		if (s->mode == SERVICE_HTTP && s->proxy_protocol)
+			conf_errors_add(errs, cf->path, s->line, "proxy_protocol",
+			    "a mode = http service sends no PROXY header (one "
+			    "backend connection carries many devices' requests); "
+			    "use identity_headers = yes for the device's address");
 		s->be = calloc(s->backends.n, sizeof(*s->be));
 		if (s->be == NULL && s->backends.n > 0) {
 			conf_errors_add(errs, cf->path, s->line, "backends",

@@ -263,7 +263,8 @@ on_headers_complete(http_parser *p)
 	if (p->status_code < 200)
 		return p->status_code == 101 ? -1 : 0;	/* 1xx: skipped */
 	for (i = 0; i < f->resp.n; i++)
-		if (!http_value_ok(f->resp.v[i].value, f->resp.v[i].vlen))
+		if (!http_name_ok(f->resp.v[i].name, f->resp.v[i].nlen) ||
+		    !http_value_ok(f->resp.v[i].value, f->resp.v[i].vlen))
 			return -1;	/* not for HTTP/2: 502 */
 	body = !(f->head_method || p->status_code == 204 ||
 	    p->status_code == 304);

@@ -17,9 +17,10 @@
 #define PP2_MAX 512
 
 /* Writes the header into buf (at least PP2_MAX bytes) and returns its
- * length. A device address that does not parse as ip:port, or whose
- * family differs from the backend's, is sent as AF_UNSPEC (addresses
- * omitted, TLVs kept). */
+ * length. When the device's family differs from the backend's, both go
+ * as TCP over IPv6, the IPv4 one mapped (::ffff:a.b.c.d); a device
+ * address that does not parse as ip:port is sent with the LOCAL command
+ * (no addresses: the receiver keeps the connection's own; TLVs kept). */
 size_t proxyproto_v2(unsigned char *buf, const char *device,
     const struct sockaddr *dst, const char *tenant, const char *edge);
 

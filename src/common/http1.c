@@ -56,15 +56,28 @@ http_hop_by_hop(const struct hdrs *h, const char *lname)
 	return hdrs_has_token(h, "connection", lname);
 }
 
+/* Whether lname is want, or starts with it when prefix, reading '_' as
+ * '-': CGI and WSGI servers turn both into '_' (HTTP_X_ISTHMUS_TENANT), so
+ * a backend of that kind cannot tell X_Isthmus_Tenant from ours. */
+static bool
+name_matches(const char *lname, const char *want, bool prefix)
+{
+	size_t i;
+
+	for (i = 0; want[i] != '\0'; i++)
+		if ((lname[i] == '_' ? '-' : lname[i]) != want[i])
+			return false;
+	return prefix || lname[i] == '\0';
+}
+
 bool
 http_identity_field(const char *lname)
 {
-	return strcmp(lname, "forwarded") == 0 ||
-	    strncmp(lname, "x-forwarded-", 12) == 0 ||
-	    strcmp(lname, "x-real-ip") == 0 ||
-	    strncmp(lname, "x-isthmus-", 10) == 0 ||
-	    strncmp(lname, HTTP_TUNNEL_PREFIX,
-	    sizeof(HTTP_TUNNEL_PREFIX) - 1) == 0;
+	return name_matches(lname, "forwarded", false) ||
+	    name_matches(lname, "x-forwarded-", true) ||
+	    name_matches(lname, "x-real-ip", false) ||
+	    name_matches(lname, "x-isthmus-", true) ||
+	    name_matches(lname, HTTP_TUNNEL_PREFIX, true);
 }
 
 int
@@ -74,6 +87,24 @@ http_error_response(struct evbuffer *out, int status, const char *why)
 	    "content-type: text/plain\r\ncontent-length: %zu\r\n"
 	    "connection: close\r\n\r\n%s\n", status, http_reason(status),
 	    strlen(why) + 1, why) < 0 ? -1 : 0;
+}
+
+bool
+http_name_ok(const char *v, size_t len)
+{
+	size_t i;
+
+	/* tchar (RFC 9110 5.6.2); "Name : v" is refused, not trimmed (RFC
+	 * 9112 5.1), as a server or proxy behind us may read it otherwise. */
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)v[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || (c != '\0' &&
+		    strchr("!#$%&'*+-.^_`|~", c) != NULL)))
+			return false;
+	}
+	return len > 0;
 }
 
 bool

@@ -32,8 +32,11 @@ const char *http_reason(int status);
  * message's Connection header names. */
 bool http_hop_by_hop(const struct hdrs *h, const char *lname);
 /* Fields that claim an identity: Forwarded, X-Forwarded-*, X-Real-IP,
- * X-Isthmus-*, and the tunnel's own isthmus-*. A device's are dropped. */
+ * X-Isthmus-*, and the tunnel's own isthmus-*, with '_' for any '-' too.
+ * A device's are dropped. */
 bool http_identity_field(const char *lname);
+/* A field name: a token (RFC 9110 5.1), nothing else, not empty. */
+bool http_name_ok(const char *v, size_t len);
 /* A field value HTTP/2 carries (RFC 9113 8.2.1): no control characters
  * but tab, no space or tab at either end. */
 bool http_value_ok(const char *v, size_t len);

@@ -609,6 +609,17 @@ split_target(struct httpdev *d)
 }
 
 static bool
+names_ok(const struct httpdev *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->req.n; i++)
+		if (!http_name_ok(d->req.v[i].name, d->req.v[i].nlen))
+			return false;
+	return true;
+}
+
+static bool
 values_ok(const struct httpdev *d)
 {
 	size_t i;
@@ -657,6 +668,13 @@ on_headers_complete(http_parser *p)
 	if (split_target(d) != 0 || !http_target_ok(d->url, d->url_len)) {
 		d->error = 400;
 		d->why = "bad request target";
+		return -1;
+	}
+	if (!names_ok(d)) {
+		/* http-parser takes "Name : v" as the field "Name "; HTTP/2
+		 * would refuse it and the device would see a lost stream. */
+		d->error = 400;
+		d->why = "a header field name is not a token";
 		return -1;
 	}
 	if (!values_ok(d)) {
