@@ -24,7 +24,9 @@ struct log_limit;
 struct handoff;
 struct pooled;
 
-/* Why an edge's handshake failed: a metric label and a log field. */
+/* Why an edge's handshake failed: a metric label and a log field. The
+ * reasons up to HSF_SOURCE_ADDRESS are also why a live tunnel is dropped
+ * by a re-check (hs_fail_recheckable). */
 enum hs_fail {
 	HSF_UNTRUSTED,		/* chain does not verify to our CA */
 	HSF_REVOKED,

@@ -315,3 +315,34 @@ def test_dials_past_the_gate_wait_and_all_get_through(site):
                                       for s in sids), timeout=20)
     finally:
         e.close()
+
+
+def test_the_real_edge_waits_for_a_free_stream_slot(site):
+    """With tunnel_max_streams = 2, a third device waits at the edge (its
+    HEADERS held by nghttp2) instead of breaking the tunnel, and goes
+    through once one of the first two is done."""
+    a = site.backend("A")
+    cloud, edges = up(site, {"A/t": [a]}, listeners_a={"t": "t"},
+                      extra="tunnel_max_streams = 2")
+    port = edges["agw"].port("listener.t")
+    devs = []
+    for _ in range(2):
+        d = socket.create_connection(("127.0.0.1", port), timeout=10)
+        assert d.recv(2) == b"A\n"
+        devs.append(d)
+    third = socket.create_connection(("127.0.0.1", port), timeout=10)
+    third.settimeout(1)
+    with pytest.raises(socket.timeout):
+        third.recv(2)               # no slot yet
+    devs[0].shutdown(socket.SHUT_WR)
+    devs[0].settimeout(10)
+    while devs[0].recv(100):
+        pass
+    devs[0].close()
+    third.settimeout(10)
+    assert third.recv(2) == b"A\n"
+    third.sendall(b"late")
+    assert third.recv(4) == b"late"
+    assert "event=tunnel_down" not in edges["agw"].text()
+    third.close()
+    devs[1].close()
