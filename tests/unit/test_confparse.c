@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <cmocka.h>
 
@@ -304,6 +306,73 @@ test_enum(void **state)
 	assert_non_null(strstr(e.msg, "round-robin, least-conn, hash"));
 }
 
+static struct sockaddr_storage
+sa_of(const char *ip)
+{
+	struct sockaddr_storage ss;
+
+	memset(&ss, 0, sizeof(ss));
+	if (strchr(ip, ':') != NULL) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		s6->sin6_family = AF_INET6;
+		assert_int_equal(inet_pton(AF_INET6, ip, &s6->sin6_addr), 1);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		s4->sin_family = AF_INET;
+		assert_int_equal(inet_pton(AF_INET, ip, &s4->sin_addr), 1);
+	}
+	return ss;
+}
+
+static bool
+in(const char *cidr, const char *ip)
+{
+	struct sockaddr_storage ss = sa_of(ip);
+	struct cidr c;
+	struct err e;
+
+	assert_int_equal(conf_parse_cidr(cidr, &c, &e), 0);
+	return cidr_contains(&c, (struct sockaddr *)&ss);
+}
+
+static void
+test_cidr(void **state)
+{
+	static const char *const bad[] = { "", "/8", "10.0.0.0/", "10.0.0.0/x",
+	    "10.0.0.0/33", "::/129", "10.1.2.3/8", "2001:db8::1/32",
+	    "cloud.example", "10.0.0.0/8/8", "10.0.0.256" };
+	struct cidr c;
+	struct err e;
+	char buf[64];
+	size_t i;
+
+	(void)state;
+	assert_int_equal(conf_parse_cidr("192.0.2.0/24", &c, &e), 0);
+	assert_int_equal(c.family, AF_INET);
+	assert_int_equal(c.bits, 24);
+	cidr_format(&c, buf, sizeof(buf));
+	assert_string_equal(buf, "192.0.2.0/24");
+	assert_int_equal(conf_parse_cidr("2001:db8::", &c, &e), 0);
+	assert_int_equal(c.bits, 128);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(conf_parse_cidr(bad[i], &c, &e), -EINVAL);
+	assert_true(in("192.0.2.0/24", "192.0.2.77"));
+	assert_false(in("192.0.2.0/24", "192.0.3.1"));
+	assert_true(in("10.0.0.0/7", "11.255.0.1"));
+	assert_false(in("10.0.0.0/7", "12.0.0.1"));
+	assert_true(in("0.0.0.0/0", "203.0.113.9"));
+	assert_true(in("198.51.100.7", "198.51.100.7"));
+	assert_false(in("198.51.100.7", "198.51.100.8"));
+	/* an IPv4 peer seen on a dual-stack socket */
+	assert_true(in("192.0.2.0/24", "::ffff:192.0.2.5"));
+	assert_false(in("192.0.2.0/24", "2001:db8::1"));
+	assert_true(in("2001:db8::/33", "2001:db8:7fff::1"));
+	assert_false(in("2001:db8::/33", "2001:db8:8000::1"));
+	assert_false(in("::/0", "192.0.2.1"));
+}
+
 int
 main(void)
 {
@@ -317,6 +386,7 @@ main(void)
 		cmocka_unit_test(test_path),
 		cmocka_unit_test(test_list),
 		cmocka_unit_test(test_enum),
+		cmocka_unit_test(test_cidr),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
