@@ -14,6 +14,7 @@
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
 
+#include "common/acceptguard.h"
 #include "common/admin.h"
 #include "common/cli.h"
 #include "common/identity.h"
@@ -312,6 +313,8 @@ bind_listeners(struct edge *e, char *ready, size_t cap)
 			return -EINVAL;
 		}
 		e->nlisteners++;
+		if (acceptguard_watch(li->l, lc->name) != 0)
+			return -ENOMEM;
 		net_local_name(evconnlistener_get_fd(li->l), li->bound,
 		    sizeof(li->bound));
 		len += (size_t)snprintf(ready + len, len < cap ? cap - len : 0,
@@ -345,8 +348,10 @@ on_terminate(evutil_socket_t sig, short what, void *arg)
 		return;
 	e->draining = true;
 	log_info("edge", "draining", "signal=%d", (int)sig);
-	for (i = 0; i < e->nlisteners; i++)
+	for (i = 0; i < e->nlisteners; i++) {
+		acceptguard_release(e->listeners[i].l);	/* no resume */
 		evconnlistener_disable(e->listeners[i].l);
+	}
 	while (e->pending != NULL)
 		pending_free(e->pending);
 	devtls_drop_handshakes(e);
@@ -583,8 +588,10 @@ out:
 	log_limit_free(e.lim_device);
 	metrics_http_close(e.metrics);
 	admin_close(e.admin);
-	for (i = 0; i < e.nlisteners; i++)
+	for (i = 0; i < e.nlisteners; i++) {
+		acceptguard_release(e.listeners[i].l);
 		evconnlistener_free(e.listeners[i].l);
+	}
 	free(e.listeners);
 	if (e.sig_term != NULL)
 		event_free(e.sig_term);
