@@ -72,8 +72,13 @@ static const char *const hs_fail_names[HSF_COUNT] = {
 	[HSF_TLS_VERSION] = "tls_version",
 	[HSF_TIMEOUT] = "timeout",
 	[HSF_CLOSED] = "closed",
+	[HSF_PEER_ALERT] = "peer_alert",
 	[HSF_TLS_ERROR] = "tls_error",
 };
+
+/* The alert of an HSF_PEER_ALERT, from handshake_reason to the
+ * handshake_failed that follows it on the same worker thread. */
+static _Thread_local int hs_peer_alert;
 
 const char *
 hs_fail_name(enum hs_fail f)
@@ -175,6 +180,15 @@ handshake_reason(struct tunnel *t, short what)
 	}
 	if (what & BEV_EVENT_TIMEOUT)
 		return HSF_TIMEOUT;
+	/* OpenSSL reports an alert received as reason SSL_AD_REASON_OFFSET
+	 * plus its code (SSL_R_TLSV1_ALERT_UNKNOWN_CA ...); close_notify
+	 * is a close, not a refusal. */
+	if (ERR_GET_LIB(e) == ERR_LIB_SSL &&
+	    ERR_GET_REASON(e) > SSL_AD_REASON_OFFSET + SSL_AD_CLOSE_NOTIFY &&
+	    ERR_GET_REASON(e) < SSL_AD_REASON_OFFSET + 256) {
+		hs_peer_alert = ERR_GET_REASON(e) - SSL_AD_REASON_OFFSET;
+		return HSF_PEER_ALERT;
+	}
 	if (ERR_GET_REASON(e) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE)
 		return HSF_NO_CLIENT_CERT;
 	if (ERR_GET_REASON(e) == SSL_R_NO_APPLICATION_PROTOCOL)
@@ -186,14 +200,32 @@ handshake_reason(struct tunnel *t, short what)
 	return HSF_TLS_ERROR;
 }
 
-/* Counted always; logged within the limit. */
+/* Counted always; logged within the limit. A peer's alert is named, and
+ * when it is about our certificate (an edge with another CA or pin, or an
+ * interceptor's client), the cloud's operator is told so at warn. */
 static void
 handshake_failed(struct tunnel *t, enum hs_fail why)
 {
+	int a = hs_peer_alert;
+	bool ours;
+
 	STAT_ADD(t->cl->stats.handshakes_failed[why], 1);
-	log_limited(t->w->lim_handshake, LOG_INFO, "cloud",
-	    "handshake_failed", "peer=%s edge=%s reason=%s", t->peer,
-	    t->edge_name[0] ? t->edge_name : "-", hs_fail_name(why));
+	if (why != HSF_PEER_ALERT) {
+		log_limited(t->w->lim_handshake, LOG_INFO, "cloud",
+		    "handshake_failed", "peer=%s edge=%s reason=%s", t->peer,
+		    t->edge_name[0] ? t->edge_name : "-", hs_fail_name(why));
+		return;
+	}
+	ours = a == SSL_AD_HANDSHAKE_FAILURE || a == SSL_AD_UNKNOWN_CA ||
+	    (a >= SSL_AD_BAD_CERTIFICATE && a <= SSL_AD_CERTIFICATE_UNKNOWN);
+	log_limited(t->w->lim_handshake, ours ? LOG_WARN : LOG_INFO, "cloud",
+	    "handshake_failed", "peer=%s edge=%s reason=%s alert=%s "
+	    "alert_code=%d meaning=%s", t->peer,
+	    t->edge_name[0] ? t->edge_name : "-", hs_fail_name(why),
+	    SSL_alert_desc_string_long(a), a, ours ?
+	    "the peer refused this cloud's certificate: its ca or cloud_pin "
+	    "does not match this cloud's certificate (or it is not an "
+	    "isthmus edge)" : "the peer aborted the handshake");
 }
 
 /* The stream r of tunnel t is refused with status; svc is the service

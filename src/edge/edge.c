@@ -319,10 +319,21 @@ bind_listeners(struct edge *e, char *ready, size_t cap)
 		    sizeof(li->bound));
 		len += (size_t)snprintf(ready + len, len < cap ? cap - len : 0,
 		    " listener.%s=%s", lc->name, li->bound);
-		log_info("edge", "listening", "listener=%s listen=%s service=%s",
-		    lc->name, li->bound, lc->service);
 	}
 	return 0;
+}
+
+/* Only once startup has succeeded: an edge that then fails (its next
+ * listener, the admin socket) must not have said it was listening. */
+static void
+log_listening(const struct edge *e)
+{
+	size_t i;
+
+	for (i = 0; i < e->nlisteners; i++)
+		log_info("edge", "listening", "listener=%s listen=%s service=%s",
+		    e->listeners[i].lc->name, e->listeners[i].bound,
+		    e->listeners[i].lc->service);
 }
 
 static void
@@ -529,6 +540,7 @@ serve(struct edge *e)
 	evsignal_add(e->sig_int, NULL);
 	evsignal_add(e->sig_hup, NULL);
 	uplink_start(e->up);
+	log_listening(e);
 	log_info("edge", "ready", "edge=%s tenant=%s cloud=%s:%u listeners=%zu "
 	    "admin=%s metrics=%s", e->name[0] ? e->name : "-",
 	    e->tenant[0] ? e->tenant : "-", e->cf->cloud.host,
