@@ -223,9 +223,9 @@ handshake_failed(struct tunnel *t, enum hs_fail why)
 	    "alert_code=%d meaning=%s", t->peer,
 	    t->edge_name[0] ? t->edge_name : "-", hs_fail_name(why),
 	    SSL_alert_desc_string_long(a), a, ours ?
-	    "the peer refused this cloud's certificate: its ca or cloud_pin "
-	    "does not match this cloud's certificate (or it is not an "
-	    "isthmus edge)" : "the peer aborted the handshake");
+	    "the peer refused this cloud's certificate: an edge whose ca or "
+	    "cloud_pin does not match it, or a client that is no edge" :
+	    "the peer aborted the handshake");
 }
 
 /* The stream r of tunnel t is refused with status; svc is the service

@@ -147,6 +147,7 @@ admin_listen(struct event_base *base, const char *path, admin_fn fn,
 		chmod(path, 0600);	/* no exec bit on a socket */
 	if (a->l != NULL && acceptguard_watch(a->l, "admin") != 0) {
 		evconnlistener_free(a->l);
+		unlink(path);
 		a->l = NULL;
 		rc = ENOMEM;
 	}
