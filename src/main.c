@@ -10,11 +10,16 @@
 #include "version.h"
 
 #include "common/cli.h"
+#include "common/loglimit.h"
 #include "cloud/cloud.h"
 #include "edge/doctor.h"
 #include "edge/edge.h"
 #include "pki/pki.h"
 #include "status.h"
+
+/* libevent's messages: 20 at once, then 10 a second. */
+#define LIBEVENT_LOG_BURST	20
+#define LIBEVENT_LOG_PER_SEC	10
 
 struct command {
 	const char *name;
@@ -83,6 +88,8 @@ main(int argc, char **argv)
 	mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024);
 	mallopt(M_TOP_PAD, 1024 * 1024);
 	mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
+	/* No library writes to the log but through it, within a limit. */
+	log_limit_libevent(LIBEVENT_LOG_BURST, LIBEVENT_LOG_PER_SEC);
 
 	if (argc < 2) {
 		usage(stderr);

@@ -22,6 +22,7 @@
 #include "cloud/status.h"
 #include "cloud/tunnel.h"
 #include "cloud/worker.h"
+#include "common/acceptguard.h"
 #include "common/admin.h"
 #include "common/cli.h"
 #include "common/filewatch.h"
@@ -247,6 +248,7 @@ on_terminate(evutil_socket_t sig, short what, void *arg)
 		return;
 	STAT_SET(d->cl.draining, true);
 	log_info("cloud", "draining", "signal=%d", (int)sig);
+	acceptguard_release(d->listener);	/* a pause must not end it */
 	evconnlistener_disable(d->listener);
 	for (i = 0; i < d->cl.nworkers; i++)
 		worker_post(&d->cl.workers[i], WORKER_SHUTDOWN);
@@ -290,6 +292,10 @@ serve(struct cloud_daemon *d)
 		fprintf(stderr, "isthmus cloud: cannot listen on %s:%u: %s\n",
 		    d->cl.conf->listen.host, d->cl.conf->listen.port,
 		    strerror(errno));
+		return EXIT_FAIL;
+	}
+	if (acceptguard_watch(d->listener, "tunnel") != 0) {
+		fprintf(stderr, "isthmus cloud: out of memory\n");
 		return EXIT_FAIL;
 	}
 	net_local_name(evconnlistener_get_fd(d->listener), bound,
@@ -379,8 +385,10 @@ out:
 	admin_close(d.admin);
 	health_stop(d.health);
 	filewatch_free(d.crl_watch);
-	if (d.listener != NULL)
+	if (d.listener != NULL) {
+		acceptguard_release(d.listener);
 		evconnlistener_free(d.listener);
+	}
 	if (d.sig_hup != NULL)
 		event_free(d.sig_hup);
 	if (d.sig_term != NULL)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cloud/worker.h"
+#include "common/acceptguard.h"
 #include "common/prom.h"
 #include "common/stat.h"
 #include "common/tls.h"
@@ -235,5 +236,6 @@ cloud_metrics(FILE *f, void *arg)
 	    STAT_GET(cl->stats.tunnels_reaped));
 	tenant_families(f, cf, lv);
 	service_families(f, cf);
+	acceptguard_metrics(f);
 	free(lv);
 }

@@ -41,6 +41,7 @@ struct tunnel {
 	const struct cloud_edge *edge;
 	enum admit admit;
 	int verify_err;
+	int peer_alert;			/* the TLS alert the edge sent us */
 	char edge_name[NAME_MAX_LEN + 1];
 	char peer[64];
 	struct sockaddr_storage peer_ss;
@@ -84,6 +85,7 @@ static const char *const hs_fail_names[HSF_COUNT] = {
 	[HSF_TLS_VERSION] = "tls_version",
 	[HSF_TIMEOUT] = "timeout",
 	[HSF_CLOSED] = "closed",
+	[HSF_PEER_ALERT] = "peer_alert",
 	[HSF_TLS_ERROR] = "tls_error",
 };
 
@@ -225,6 +227,15 @@ handshake_reason(struct tunnel *t, short what)
 		return verify_reason(t->verify_err);
 	if (what & BEV_EVENT_TIMEOUT)
 		return HSF_TIMEOUT;
+	/* OpenSSL reports an alert received as reason SSL_AD_REASON_OFFSET
+	 * plus its code (SSL_R_TLSV1_ALERT_UNKNOWN_CA ...); close_notify
+	 * is a close, not a refusal. */
+	if (ERR_GET_LIB(e) == ERR_LIB_SSL &&
+	    ERR_GET_REASON(e) > SSL_AD_REASON_OFFSET + SSL_AD_CLOSE_NOTIFY &&
+	    ERR_GET_REASON(e) < SSL_AD_REASON_OFFSET + 256) {
+		t->peer_alert = ERR_GET_REASON(e) - SSL_AD_REASON_OFFSET;
+		return HSF_PEER_ALERT;
+	}
 	if (ERR_GET_REASON(e) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE)
 		return HSF_NO_CLIENT_CERT;
 	if (ERR_GET_REASON(e) == SSL_R_NO_APPLICATION_PROTOCOL)
@@ -236,14 +247,32 @@ handshake_reason(struct tunnel *t, short what)
 	return HSF_TLS_ERROR;
 }
 
-/* Counted always; logged within the limit. */
+/* Counted always; logged within the limit. A peer's alert is named, and
+ * when it is about our certificate (an edge with another CA or pin, or an
+ * interceptor's client), the cloud's operator is told so at warn. */
 static void
 handshake_failed(struct tunnel *t, enum hs_fail why)
 {
+	int a = t->peer_alert;
+	bool ours;
+
 	STAT_ADD(t->cl->stats.handshakes_failed[why], 1);
-	log_limited(t->w->lim_handshake, LOG_INFO, "cloud",
-	    "handshake_failed", "peer=%s edge=%s reason=%s", t->peer,
-	    t->edge_name[0] ? t->edge_name : "-", hs_fail_name(why));
+	if (why != HSF_PEER_ALERT) {
+		log_limited(t->w->lim_handshake, LOG_INFO, "cloud",
+		    "handshake_failed", "peer=%s edge=%s reason=%s", t->peer,
+		    t->edge_name[0] ? t->edge_name : "-", hs_fail_name(why));
+		return;
+	}
+	ours = a == SSL_AD_HANDSHAKE_FAILURE || a == SSL_AD_UNKNOWN_CA ||
+	    (a >= SSL_AD_BAD_CERTIFICATE && a <= SSL_AD_CERTIFICATE_UNKNOWN);
+	log_limited(t->w->lim_handshake, ours ? LOG_WARN : LOG_INFO, "cloud",
+	    "handshake_failed", "peer=%s edge=%s reason=%s alert=%s "
+	    "alert_code=%d meaning=%s", t->peer,
+	    t->edge_name[0] ? t->edge_name : "-", hs_fail_name(why),
+	    SSL_alert_desc_string_long(a), a, ours ?
+	    "the peer refused this cloud's certificate: an edge whose ca or "
+	    "cloud_pin does not match it, or a client that is no edge" :
+	    "the peer aborted the handshake");
 }
 
 /* The stream r of tunnel t is refused with status; svc is the service

@@ -44,6 +44,7 @@ enum hs_fail {
 	HSF_TLS_VERSION,
 	HSF_TIMEOUT,
 	HSF_CLOSED,		/* peer went away mid-handshake */
+	HSF_PEER_ALERT,		/* the edge refused us: a TLS alert */
 	HSF_TLS_ERROR,
 	HSF_COUNT
 };

@@ -12,6 +12,8 @@
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
 
+#include "common/acceptguard.h"
+
 #define ADMIN_LINE_MAX 256
 
 struct admin {
@@ -143,6 +145,12 @@ admin_listen(struct event_base *base, const char *path, admin_fn fn,
 	umask(old);
 	if (a->l != NULL)
 		chmod(path, 0600);	/* no exec bit on a socket */
+	if (a->l != NULL && acceptguard_watch(a->l, "admin") != 0) {
+		evconnlistener_free(a->l);
+		unlink(path);
+		a->l = NULL;
+		rc = ENOMEM;
+	}
 	if (a->l == NULL) {
 		free(a->path);
 		free(a);
@@ -158,6 +166,7 @@ admin_close(struct admin *a)
 {
 	if (a == NULL)
 		return;
+	acceptguard_release(a->l);
 	evconnlistener_free(a->l);
 	unlink(a->path);
 	free(a->path);

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,9 +176,51 @@ fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 	return fs_commit(&p, 1, overwrite, e);
 }
 
-int
-fs_read_file(const char *path, size_t max, char **out, size_t *len,
-    struct err *e)
+/* The group's name for a message, or its number. */
+static void
+group_name(gid_t gid, char *out, size_t cap)
+{
+	struct group gr, *res = NULL;
+	char buf[1024];
+
+	if (getgrgid_r(gid, &gr, buf, sizeof(buf), &res) == 0 && res != NULL)
+		snprintf(out, cap, "'%s'", gr.gr_name);
+	else
+		snprintf(out, cap, "%u", (unsigned)gid);
+}
+
+/*
+ * OpenSSH's rule for private keys: a key that others can read is refused,
+ * not just warned about, since by then it may already be copied. One
+ * exception, for packaging (root:isthmus 0640): the group may read it when
+ * it is the daemon's own group, and nothing more.
+ */
+static int
+check_secret_mode(const char *path, const struct stat *sb, struct err *e)
+{
+	unsigned mode = (unsigned)sb->st_mode & 07777;
+	char grp[64];
+
+	if ((mode & 0007) != 0)
+		return err_set(e, -EPERM, "%s: private key is accessible by "
+		    "others (mode %04o); run: chmod 600 %s", path, mode, path);
+	if ((mode & 0070) == 0)
+		return 0;
+	if ((mode & 0030) != 0)
+		return err_set(e, -EPERM, "%s: private key is writable or "
+		    "executable by its group (mode %04o); run: chmod 600 %s",
+		    path, mode, path);
+	if (sb->st_gid == getegid())
+		return 0;
+	group_name(sb->st_gid, grp, sizeof(grp));
+	return err_set(e, -EPERM, "%s: private key is readable by group %s "
+	    "(mode %04o), which is not this daemon's group; run: chmod 600 %s",
+	    path, grp, mode, path);
+}
+
+static int
+read_file(const char *path, bool secret, size_t max, char **out,
+    size_t *len, struct err *e)
 {
 	struct stat sb;
 	char *buf = NULL;
@@ -188,9 +231,12 @@ fs_read_file(const char *path, size_t max, char **out, size_t *len,
 	if (fd < 0)
 		return err_set(e, -errno, "cannot read %s: %s", path,
 		    strerror(errno));
+	/* The mode of the file opened, not of a name that may change. */
 	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
 		rc = err_set(e, -EINVAL, "cannot read %s: not a regular file",
 		    path);
+	} else if (secret && (rc = check_secret_mode(path, &sb, e)) != 0) {
+		/* refused: message set */
 	} else if ((size_t)sb.st_size > max) {
 		rc = err_set(e, -EFBIG, "cannot read %s: larger than %zu bytes",
 		    path, max);
@@ -219,6 +265,20 @@ fs_read_file(const char *path, size_t max, char **out, size_t *len,
 	if (len != NULL)
 		*len = got;
 	return 0;
+}
+
+int
+fs_read_file(const char *path, size_t max, char **out, size_t *len,
+    struct err *e)
+{
+	return read_file(path, false, max, out, len, e);
+}
+
+int
+fs_read_secret(const char *path, size_t max, char **out, size_t *len,
+    struct err *e)
+{
+	return read_file(path, true, max, out, len, e);
 }
 
 int

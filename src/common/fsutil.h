@@ -34,6 +34,11 @@ int fs_write_atomic(const char *path, const void *data, size_t len,
 /* Reads a whole regular file of at most max bytes; *out is NUL-terminated. */
 int fs_read_file(const char *path, size_t max, char **out, size_t *len,
     struct err *e);
+/* Like fs_read_file, for a private key: refused (-EPERM, the message
+ * naming the file, its mode and the chmod to run) when others may read it,
+ * or its group unless that is the process's effective group. */
+int fs_read_secret(const char *path, size_t max, char **out, size_t *len,
+    struct err *e);
 /* Creates dir (and parents) with mode if missing. */
 int fs_mkdir_p(const char *dir, mode_t mode, struct err *e);
 bool fs_exists(const char *path);

@@ -29,4 +29,11 @@ void log_limited(struct log_limit *l, enum log_level level, const char *sub,
     const char *event, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
+/* Sends libevent's own messages through the log module (sub=libevent
+ * event=library_message), at most burst at once and per_sec a second
+ * whatever thread they come from; the number suppressed goes on the next
+ * line written (suppressed_before=N) and into one log_suppressed line at
+ * exit. Call once, before the first event_base. */
+void log_limit_libevent(unsigned burst, unsigned per_sec);
+
 #endif

@@ -8,6 +8,7 @@
 #include <event2/http.h>
 #include <event2/listener.h>
 
+#include "common/acceptguard.h"
 #include "common/netutil.h"
 #include "common/prom.h"
 
@@ -16,6 +17,7 @@
 
 struct metrics_http {
 	struct evhttp *http;
+	struct evconnlistener *l;	/* evhttp's: freed with it */
 	metrics_fn fn;
 	void *arg;
 };
@@ -118,12 +120,15 @@ metrics_http_listen(struct event_base *base, const struct hostport *hp,
 		return err_set(e, -rc, "cannot listen for metrics on %s:%u: %s",
 		    hp->host, hp->port, strerror(rc));
 	}
-	if (evhttp_bind_listener(m->http, l) == NULL) {
+	if (acceptguard_watch(l, "metrics") != 0 ||
+	    evhttp_bind_listener(m->http, l) == NULL) {
+		acceptguard_release(l);
 		evconnlistener_free(l);
 		evhttp_free(m->http);
 		free(m);
 		return err_set(e, -ENOMEM, "out of memory");
 	}
+	m->l = l;
 	net_local_name(evconnlistener_get_fd(l), bound, boundlen);
 	*out = m;
 	return 0;
@@ -134,6 +139,7 @@ metrics_http_close(struct metrics_http *m)
 {
 	if (m == NULL)
 		return;
+	acceptguard_release(m->l);
 	evhttp_free(m->http);	/* frees the bound listener too */
 	free(m);
 }

@@ -1,6 +1,7 @@
 #include "common/tls.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,13 +16,16 @@
 #include "common/fsutil.h"
 
 /* Reads a PEM file into a memory BIO so that a missing file gets the same
- * "cannot read PATH: reason" message everywhere. */
+ * "cannot read PATH: reason" message everywhere; a secret one (a private
+ * key) only if no one else may read it. */
 static int
-pem_bio(const char *path, BIO **out, char **buf, size_t *len, struct err *e)
+pem_bio(const char *path, bool secret, BIO **out, char **buf, size_t *len,
+    struct err *e)
 {
 	int rc;
 
-	rc = fs_read_file(path, TLS_PEM_MAX, buf, len, e);
+	rc = secret ? fs_read_secret(path, TLS_PEM_MAX, buf, len, e) :
+	    fs_read_file(path, TLS_PEM_MAX, buf, len, e);
 	if (rc != 0)
 		return rc;
 	*out = BIO_new_mem_buf(*buf, (int)*len);
@@ -42,7 +46,7 @@ tls_load_certs(const char *path, STACK_OF(X509) **out, struct err *e)
 	size_t len;
 	int rc;
 
-	rc = pem_bio(path, &bio, &buf, &len, e);
+	rc = pem_bio(path, false, &bio, &buf, &len, e);
 	if (rc != 0)
 		return rc;
 	sk = sk_X509_new_null();
@@ -97,7 +101,7 @@ tls_load_key(const char *path, EVP_PKEY **out, struct err *e)
 	size_t len;
 	int rc;
 
-	rc = pem_bio(path, &bio, &buf, &len, e);
+	rc = pem_bio(path, true, &bio, &buf, &len, e);
 	if (rc != 0)
 		return rc;
 	key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
@@ -138,7 +142,7 @@ tls_load_crls(const char *path, STACK_OF(X509_CRL) **out, struct err *e)
 	size_t len;
 	int rc;
 
-	rc = pem_bio(path, &bio, &buf, &len, e);
+	rc = pem_bio(path, false, &bio, &buf, &len, e);
 	if (rc != 0)
 		return rc;
 	sk = sk_X509_CRL_new_null();

@@ -22,7 +22,7 @@ int tls_load_cert(const char *path, X509 **out, struct err *e);
 /* Every certificate in a PEM file (at least one). */
 int tls_load_certs(const char *path, STACK_OF(X509) **out, struct err *e);
 /* An unencrypted PEM private key (encrypted keys are refused, never
- * prompted for). */
+ * prompted for), from a file no one else may read (fs_read_secret). */
 int tls_load_key(const char *path, EVP_PKEY **out, struct err *e);
 /* Adds every certificate of a PEM bundle to store as a trust anchor. */
 int tls_load_ca_bundle(const char *path, X509_STORE *store, struct err *e);

@@ -14,6 +14,7 @@
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
 
+#include "common/acceptguard.h"
 #include "common/admin.h"
 #include "common/cli.h"
 #include "common/identity.h"
@@ -312,14 +313,27 @@ bind_listeners(struct edge *e, char *ready, size_t cap)
 			return -EINVAL;
 		}
 		e->nlisteners++;
+		if (acceptguard_watch(li->l, lc->name) != 0)
+			return -ENOMEM;
 		net_local_name(evconnlistener_get_fd(li->l), li->bound,
 		    sizeof(li->bound));
 		len += (size_t)snprintf(ready + len, len < cap ? cap - len : 0,
 		    " listener.%s=%s", lc->name, li->bound);
-		log_info("edge", "listening", "listener=%s listen=%s service=%s",
-		    lc->name, li->bound, lc->service);
 	}
 	return 0;
+}
+
+/* Only once startup has succeeded: an edge that then fails (its next
+ * listener, the admin socket) must not have said it was listening. */
+static void
+log_listening(const struct edge *e)
+{
+	size_t i;
+
+	for (i = 0; i < e->nlisteners; i++)
+		log_info("edge", "listening", "listener=%s listen=%s service=%s",
+		    e->listeners[i].lc->name, e->listeners[i].bound,
+		    e->listeners[i].lc->service);
 }
 
 static void
@@ -345,8 +359,10 @@ on_terminate(evutil_socket_t sig, short what, void *arg)
 		return;
 	e->draining = true;
 	log_info("edge", "draining", "signal=%d", (int)sig);
-	for (i = 0; i < e->nlisteners; i++)
+	for (i = 0; i < e->nlisteners; i++) {
+		acceptguard_release(e->listeners[i].l);	/* no resume */
 		evconnlistener_disable(e->listeners[i].l);
+	}
 	while (e->pending != NULL)
 		pending_free(e->pending);
 	devtls_drop_handshakes(e);
@@ -524,6 +540,7 @@ serve(struct edge *e)
 	evsignal_add(e->sig_int, NULL);
 	evsignal_add(e->sig_hup, NULL);
 	uplink_start(e->up);
+	log_listening(e);
 	log_info("edge", "ready", "edge=%s tenant=%s cloud=%s:%u listeners=%zu "
 	    "admin=%s metrics=%s", e->name[0] ? e->name : "-",
 	    e->tenant[0] ? e->tenant : "-", e->cf->cloud.host,
@@ -583,8 +600,10 @@ out:
 	log_limit_free(e.lim_device);
 	metrics_http_close(e.metrics);
 	admin_close(e.admin);
-	for (i = 0; i < e.nlisteners; i++)
+	for (i = 0; i < e.nlisteners; i++) {
+		acceptguard_release(e.listeners[i].l);
 		evconnlistener_free(e.listeners[i].l);
+	}
 	free(e.listeners);
 	if (e.sig_term != NULL)
 		event_free(e.sig_term);

@@ -1,5 +1,6 @@
 #include "edge/metrics.h"
 
+#include "common/acceptguard.h"
 #include "common/prom.h"
 #include "edge/cache.h"
 #include "edge/daemon.h"
@@ -210,6 +211,7 @@ edge_metrics(FILE *f, void *arg)
 	prom_family(f, "isthmus_devices_pending", "gauge",
 	    "Device connections waiting for the tunnel.");
 	prom_sample(f, "isthmus_devices_pending", NULL, e->npending);
+	acceptguard_metrics(f);
 	if (e->cache != NULL)
 		cache_families(f, e->cache);
 }

@@ -132,6 +132,7 @@ def _edge_cert(site, name, nb, na):
     (site.tmp / f"{name}.key").write_bytes(key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption()))
+    (site.tmp / f"{name}.key").chmod(0o600)    # keys others read: refused
     return site.tmp / name
 
 

@@ -22,6 +22,7 @@ def _key_pem(key, path):
     path.write_bytes(key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption()))
+    path.chmod(0o600)    # the daemons refuse keys others can read
     return path
 
 

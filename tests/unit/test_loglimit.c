@@ -7,9 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <event2/event.h>
+#include <event2/util.h>
 
 #include "common/loglimit.h"
 
@@ -90,12 +92,43 @@ test_free_reports_and_other_event(void **state)
 	free(buf);
 }
 
+/* libevent's own warnings (here: fcntl on a bad descriptor, as a failing
+ * accept() loop would give) become our lines, within the limit. */
+static void
+test_libevent_messages_are_ours_and_limited(void **state)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	int i;
+
+	(void)state;
+	log_set_stream(f);
+	log_limit_libevent(3, 1);
+	for (i = 0; i < 100; i++)
+		assert_int_equal(evutil_make_socket_nonblocking(-1), -1);
+	fflush(f);
+	assert_int_equal(count(buf, "level=warn sub=libevent "
+	    "event=library_message message=\"fcntl(-1, F_GETFL): Bad file "
+	    "descriptor\"\n"), 3);
+	assert_int_equal(count(buf, "\n"), 3);
+	/* a second later a token is back; the line says what was left out */
+	usleep(1100 * 1000);
+	evutil_make_socket_nonblocking(-1);
+	fflush(f);
+	assert_int_equal(count(buf, "suppressed_before=97\n"), 1);
+	log_set_stream(NULL);
+	fclose(f);
+	free(buf);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_burst_then_report),
 		cmocka_unit_test(test_free_reports_and_other_event),
+		cmocka_unit_test(test_libevent_messages_are_ours_and_limited),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
