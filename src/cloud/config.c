@@ -48,6 +48,9 @@ static const struct conf_key cloud_keys[] = {
 	{ "drain_timeout", CONF_DURATION,
 	    offsetof(struct cloud_conf, drain_timeout), 0, 3600000, NULL,
 	    "30s", 0 },
+	{ "stream_idle_timeout", CONF_DURATION,
+	    offsetof(struct cloud_conf, stream_idle_timeout), 0, 2592000000,
+	    NULL, "2h", 0 },
 	{ "workers", CONF_INT, offsetof(struct cloud_conf, workers), 1, 64,
 	    NULL, "auto", CONF_AUTO },
 };

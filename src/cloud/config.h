@@ -40,6 +40,7 @@ struct cloud_tenant {
 	struct {
 		uint64_t bytes_in, bytes_out;	/* of closed tunnels */
 		uint64_t refused[REFUSE_COUNT];
+		uint64_t idle_closed;	/* streams ended idle */
 	} stats;
 };
 
@@ -105,6 +106,7 @@ struct cloud_conf {
 	struct hostport metrics;	/* host "" when not served */
 	uint64_t handshake_timeout;
 	uint64_t drain_timeout;
+	uint64_t stream_idle_timeout;	/* CONNECT streams; 0: none */
 	int64_t workers;	/* event loops; 0: one per CPU ("auto") */
 	struct cloud_tenant **tenants;
 	size_t ntenants;

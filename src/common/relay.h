@@ -37,6 +37,7 @@ struct relay_info {
 	char device[RELAY_DEVICE_MAX];
 	int status;				/* client: response status */
 	bool bad_headers;			/* over the limits above */
+	bool idle;				/* ended by relay_idle_timeout */
 };
 
 struct relay;
@@ -56,6 +57,12 @@ void relay_pending(struct relay *r, relay_done_fn done, void *arg);
 /* Server: answers 200 and starts piping peer (r takes it). Returns
  * -ECONNRESET when the stream ended meanwhile (r and peer are freed). */
 int relay_accept(struct relay *r, struct bufferevent *peer);
+/* Ends r (RST_STREAM and the peer closed, as relay_abort; relay_info's
+ * idle says why in done) once no byte moved either way for ms; 0: never.
+ * For CONNECT streams, from their start: waiting for the cloud's answer
+ * or the backend counts, and so does a half-closed stream whose other
+ * end never closes. */
+int relay_idle_timeout(struct relay *r, uint64_t ms);
 /* The response field that says the cloud refused a stream itself, with
  * the reason's label ("unknown_service", "no_backend", ...). */
 #define HTTP_REFUSED_FIELD "isthmus-refused"
