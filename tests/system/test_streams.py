@@ -14,6 +14,7 @@ import time
 
 import h2.config
 import h2.connection
+import h2.errors
 import h2.events
 import h2.exceptions
 import pytest
@@ -242,7 +243,10 @@ class RawEdge:
         while not cond():
             assert time.time() < deadline, self.events
             self.s.settimeout(max(0.05, deadline - time.time()))
-            d = self.s.recv(65536)
+            try:
+                d = self.s.recv(65536)
+            except socket.timeout:
+                continue
             assert d, "the cloud closed the tunnel: %r" % self.events
             for ev in self.h2.receive_data(d):
                 self.events.append(ev)
@@ -318,6 +322,39 @@ def test_bytes_before_the_200_reach_the_backend(site, end_early):
             sent += last
         e.until(lambda: e.ended(sid), timeout=20)
         assert e.body(sid) == b"A\n" + sent
+        e.close()
+    finally:
+        for k in keep:
+            k.close()
+
+
+def test_bytes_before_the_200_are_bounded_by_the_window(site):
+    """What the cloud keeps for a stream still dialling is bounded by the
+    stream's window (512 KiB): an edge that sends more, ignoring flow
+    control, gets RST_STREAM(FLOW_CONTROL_ERROR); the tunnel and its
+    other streams carry on."""
+    from hyperframe.frame import DataFrame
+
+    a = site.backend("A")
+    bh, keep = _blackhole()
+    try:
+        cloud = site.start("cloud", site.cloud_conf(
+            {"A/t": ([bh, a], "health = none")}, extra="workers = 1"))
+        e = RawEdge(site, cloud.port("listen"))
+        sid = e.connect("t")
+        chunk = os.urandom(16 * 1024)
+        e.s.sendall(b"".join(DataFrame(sid, data=chunk).serialize()
+                             for _ in range(40)))     # 640 KiB
+        e.until(lambda: e.ended(sid))
+        codes = [ev.error_code for ev in e.events
+                 if isinstance(ev, h2.events.StreamReset)
+                 and ev.stream_id == sid]
+        assert codes == [h2.errors.ErrorCodes.FLOW_CONTROL_ERROR], e.events
+        sid2 = e.connect("t")
+        e.send(sid2, b"after", end=True)
+        e.until(lambda: e.ended(sid2))
+        assert e.status(sid2) == "200"
+        assert e.body(sid2) == b"A\nafter"
         e.close()
     finally:
         for k in keep:
