@@ -52,9 +52,12 @@ int relay_open(struct h2conn *c, struct bufferevent *peer,
     const char *service, const char *device, relay_done_fn done, void *arg,
     struct relay **out);
 /* Server (cloud): the owner is connecting a peer for r; done runs when r
- * ends, including when the tunnel dies first (then cancel the connect). */
+ * ends, including when the tunnel dies first (then cancel the connect).
+ * Stream data that comes meanwhile is kept for the peer, unacknowledged
+ * (the stream's window bounds it). */
 void relay_pending(struct relay *r, relay_done_fn done, void *arg);
-/* Server: answers 200 and starts piping peer (r takes it). Returns
+/* Server: answers 200 and starts piping peer (r takes it), the data kept
+ * while pending first, after what the owner already wrote to peer. Returns
  * -ECONNRESET when the stream ended meanwhile (r and peer are freed). */
 int relay_accept(struct relay *r, struct bufferevent *peer);
 /* Ends r (RST_STREAM and the peer closed, as relay_abort; relay_info's
