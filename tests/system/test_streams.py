@@ -192,6 +192,29 @@ def test_half_closed_device_with_a_silent_backend_is_not_held(site):
         b.close()
 
 
+def test_stream_waiting_for_the_cloud_counts_as_idle(site):
+    """The timer runs from the stream's start: a device whose stream
+    waits for a cloud that is slow to answer (three backends that each
+    hold the connect for connect_timeout, 1s) is closed after the edge's
+    1s, not after the cloud's 3s."""
+    holes = [_blackhole() for _ in range(3)]
+    try:
+        _, edge = _start(site, [h for h, _ in holes],
+                         edge_extra="stream_idle_timeout = 1s")
+        d = socket.create_connection(("127.0.0.1", edge.port("listener.t")))
+        t0 = time.time()
+        assert _recv_eof(d, 10) == b""
+        assert 0.9 <= time.time() - t0 < 2.5
+        d.close()
+        edge.wait_log(r"event=stream_idle_timeout edge=agw tenant=A "
+                      r"listener=t service=t")
+        assert _idle(edge, listener="t", service="t") == 1
+    finally:
+        for _, keep in holes:
+            for k in keep:
+                k.close()
+
+
 def test_stream_idle_timeout_config(site, run):
     """Documented default 2h; 0s turns it off; a bare number is not a
     duration."""
