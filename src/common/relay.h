@@ -37,7 +37,7 @@ struct relay_info {
 	char device[RELAY_DEVICE_MAX];
 	int status;				/* client: response status */
 	bool bad_headers;			/* over the limits above */
-	bool idle;				/* ended by relay_idle_timeout */
+	bool idle;				/* ended by its idle timer */
 };
 
 struct relay;

@@ -124,7 +124,8 @@ def test_idle_stream_is_closed_busy_one_is_not(site, side):
     was."""
     b = HoldBackend()
     other = "cloud" if side == "edge" else "edge"
-    extra = {side: "stream_idle_timeout = 1s", other: "stream_idle_timeout = 0s"}
+    extra = {side: "stream_idle_timeout = 1s",
+             other: "stream_idle_timeout = 0s"}
     try:
         cloud, edge = _start(site, [b.addr], cloud_extra=extra["cloud"],
                              edge_extra=extra["edge"])
