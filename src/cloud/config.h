@@ -52,6 +52,7 @@ struct cloud_tenant {
 	struct {
 		uint64_t bytes_in, bytes_out;	/* of closed tunnels */
 		uint64_t refused[REFUSE_COUNT];
+		uint64_t idle_closed;	/* streams ended idle */
 	} stats;
 };
 
@@ -123,6 +124,7 @@ struct cloud_conf {
 	uint64_t crl_check_interval;	/* 0: only SIGHUP re-reads the CRL */
 	int64_t tunnel_max_streams;	/* SETTINGS_MAX_CONCURRENT_STREAMS */
 	int64_t tunnel_max_dials;	/* backend connects in flight */
+	uint64_t stream_idle_timeout;	/* CONNECT streams; 0: none */
 	int64_t workers;	/* event loops; 0: one per CPU ("auto") */
 	struct cloud_tenant **tenants;
 	size_t ntenants;

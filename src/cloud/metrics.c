@@ -65,6 +65,13 @@ tenant_families(FILE *f, const struct cloud_conf *cf, const struct live *lv)
 			    (const char *[]){ "tenant", cf->tenants[i]->name,
 			    "reason", refusal_name((enum refusal)k), NULL },
 			    STAT_GET(cf->tenants[i]->stats.refused[k]));
+	prom_family(f, "isthmus_streams_idle_closed_total", "counter",
+	    "Streams ended after stream_idle_timeout without a byte either "
+	    "way, per tenant.");
+	for (i = 0; i < cf->ntenants; i++)
+		prom_sample(f, "isthmus_streams_idle_closed_total",
+		    (const char *[]){ "tenant", cf->tenants[i]->name, NULL },
+		    STAT_GET(cf->tenants[i]->stats.idle_closed));
 	prom_family(f, "isthmus_tunnel_bytes_total", "counter",
 	    "Payload bytes carried by the tunnels, per tenant and direction.");
 	for (i = 0; i < cf->ntenants; i++) {

@@ -288,12 +288,26 @@ tunnel_refuse(struct tunnel *t, struct relay *r, const char *svc,
 	relay_refuse(r, status, refusal_name(why));
 }
 
+/* The stream's idle timer ended it (relay_idle_timeout): counted always,
+ * logged within the limit. */
+static void
+upstream_idle(const struct upstream *u, const struct relay_info *ri)
+{
+	STAT_ADD(u->t->edge->tenant->stats.idle_closed, 1);
+	log_limited(u->t->w->lim_stream, LOG_INFO, "cloud",
+	    "stream_idle_timeout", "edge=%s tenant=%s service=%s device=%s "
+	    "idle_ms=%llu", u->t->edge_name, u->t->edge->tenant->name,
+	    u->svc->name, ri->device,
+	    (unsigned long long)u->conf->stream_idle_timeout);
+}
+
 static void
 upstream_done(struct relay *r, void *arg)
 {
 	struct upstream *u = arg;
 
-	(void)r;
+	if (relay_info(r)->idle)
+		upstream_idle(u, relay_info(r));
 	if (u->connected)
 		STAT_SUB(u->svc->be[u->dial.idx].active, 1);
 	else
@@ -381,7 +395,9 @@ on_request(struct h2conn *c, struct relay *r, void *arg)
 		return;
 	}
 	u = calloc(1, sizeof(*u));
-	if (u == NULL) {
+	if (u == NULL ||
+	    relay_idle_timeout(r, t->conf->stream_idle_timeout) != 0) {
+		free(u);
 		tunnel_refuse(t, r, svc->name, REFUSE_INTERNAL, 503);
 		return;
 	}

@@ -79,6 +79,12 @@ h2conn_session(struct h2conn *c)
 	return c->session;
 }
 
+struct event_base *
+h2conn_base(struct h2conn *c)
+{
+	return bufferevent_get_base(c->bev);
+}
+
 SSL *
 h2conn_ssl(struct h2conn *c)
 {

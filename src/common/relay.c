@@ -10,7 +10,10 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <nghttp2/nghttp2.h>
+
+#include "common/timeval.h"
 
 /* The most unsent bytes we hold from a peer before we stop reading it. */
 #define PEER_IN_HIGH (64u * 1024)
@@ -60,6 +63,14 @@ struct relay {
 	const struct relay_http_ops *ops;
 	void *ops_arg;
 	struct evbuffer *bin, *bout;	/* body received / to send */
+	/* Server: stream data that came while the owner connected the
+	 * peer. Unacknowledged (in unacked), so the stream's window bounds
+	 * it; written to the peer first once there is one. */
+	struct evbuffer *early;
+	/* relay_idle_timeout: the timer and when a byte last moved */
+	struct event *idle_ev;
+	uint64_t idle_ms;
+	int64_t last_active;	/* mono_us */
 };
 
 const struct relay_info *
@@ -78,6 +89,15 @@ const char *
 relay_path(const struct relay *r)
 {
 	return r->path;
+}
+
+/* A byte (or an end) moved either way: the idle timer measures from the
+ * last one. A clock read, no timer reset: this runs for every chunk. */
+static void
+touch(struct relay *r)
+{
+	if (r->idle_ev != NULL)
+		r->last_active = mono_us();
 }
 
 static void
@@ -127,6 +147,10 @@ relay_free(struct relay *r)
 	else if (r->done != NULL)
 		r->done(r, r->done_arg);
 	peer_close(r);
+	if (r->idle_ev != NULL)
+		event_free(r->idle_ev);
+	if (r->early != NULL)
+		evbuffer_free(r->early);
 	hdrs_free(&r->hdrs);
 	free(r->path);
 	if (r->bin != NULL)
@@ -210,6 +234,7 @@ provider_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
 int
 relay_send_data(struct relay *r, struct evbuffer *out, size_t len)
 {
+	touch(r);
 	if (r->ops != NULL) {
 		if (evbuffer_remove_buffer(r->bout, out, len) != (int)len)
 			return -1;
@@ -302,6 +327,7 @@ peer_write(struct bufferevent *bev, void *arg)
 	struct relay *r = arg;
 	size_t pending = evbuffer_get_length(bufferevent_get_output(bev));
 
+	touch(r);
 	/* What left the output buffer reached the peer's socket: give that
 	 * much window back to the stream. */
 	if (r->unacked > pending && !(r->flags & R_CLOSED)) {
@@ -329,6 +355,7 @@ static void
 peer_eof(struct relay *r)
 {
 	r->flags |= R_PEER_EOF;
+	touch(r);
 	peer_want_read(r, false);
 	if (r->flags & R_CLOSED) {
 		maybe_finish(r);
@@ -471,8 +498,12 @@ relay_accept(struct relay *r, struct bufferevent *peer)
 	r->flags |= R_OPEN;
 	prd.source.ptr = r;
 	prd.read_callback = provider_read;
+	/* What the edge sent before this answer goes first (after what the
+	 * owner wrote, a PROXY header); peer_write acknowledges it. */
 	if (attach_peer(r, peer) != 0 || nghttp2_submit_response(
-	    h2conn_session(r->conn), r->id, nv, 1, &prd) != 0) {
+	    h2conn_session(r->conn), r->id, nv, 1, &prd) != 0 ||
+	    (r->early != NULL && bufferevent_write_buffer(peer,
+	    r->early) != 0)) {
 		relay_abort(r);
 		return -EIO;
 	}
@@ -502,6 +533,13 @@ relay_refuse(struct relay *r, int status, const char *reason)
 	if (r->flags & R_CLOSED) {
 		relay_free(r);
 		return;
+	}
+	if (r->early != NULL && r->unacked > 0) {
+		/* Bytes for a peer there will not be: window back. */
+		evbuffer_drain(r->early, evbuffer_get_length(r->early));
+		nghttp2_session_consume(h2conn_session(r->conn), r->id,
+		    r->unacked);
+		r->unacked = 0;
 	}
 	if (status < 100 || status > 599)
 		status = 500;
@@ -567,6 +605,47 @@ relay_reset(struct relay *r, uint32_t code)
 	h2conn_flush(r->conn);
 }
 
+static void
+idle_arm(struct relay *r, uint64_t ms)
+{
+	struct timeval tv;
+
+	tv_ms(&tv, ms);
+	evtimer_add(r->idle_ev, &tv);
+}
+
+/* Due once per idle_ms: ends the stream if nothing moved since the last
+ * byte that long ago, else waits for the rest of the period. */
+static void
+idle_fired(evutil_socket_t fd, short what, void *arg)
+{
+	struct relay *r = arg;
+	uint64_t idle = (uint64_t)(mono_us() - r->last_active) / 1000;
+
+	(void)fd;
+	(void)what;
+	if (idle < r->idle_ms) {
+		idle_arm(r, r->idle_ms - idle);
+		return;
+	}
+	r->info.idle = true;
+	relay_abort(r);
+}
+
+int
+relay_idle_timeout(struct relay *r, uint64_t ms)
+{
+	if (ms == 0 || r->idle_ev != NULL)
+		return 0;
+	r->idle_ev = evtimer_new(h2conn_base(r->conn), idle_fired, r);
+	if (r->idle_ev == NULL)
+		return -ENOMEM;
+	r->idle_ms = ms;
+	r->last_active = mono_us();
+	idle_arm(r, ms);
+	return 0;
+}
+
 void
 relay_header(struct relay *r, const uint8_t *name, size_t nlen,
     const uint8_t *value, size_t vlen)
@@ -617,11 +696,25 @@ relay_header(struct relay *r, const uint8_t *name, size_t nlen,
 	dst[vlen] = '\0';
 }
 
+/* Holds stream data that came before the peer; unacknowledged, so at most
+ * the stream's receive window of it. */
+static int
+early_add(struct relay *r, const uint8_t *data, size_t len)
+{
+	if (r->early == NULL && (r->early = evbuffer_new()) == NULL)
+		return -ENOMEM;
+	if (evbuffer_add(r->early, data, len) != 0)
+		return -ENOMEM;
+	r->unacked += len;
+	return 0;
+}
+
 void
 relay_on_data(struct relay *r, const uint8_t *data, size_t len)
 {
 	nghttp2_session *s = h2conn_session(r->conn);
 
+	touch(r);
 	h2conn_count_bytes(r->conn, len, 0);
 	if (r->ops != NULL) {
 		if (r->ops == &detached_ops || evbuffer_add(r->bin, data,
@@ -640,9 +733,20 @@ relay_on_data(struct relay *r, const uint8_t *data, size_t len)
 		r->ops->body(r, r->ops_arg);
 		return;
 	}
+	if (r->flags & R_PENDING) {
+		/* The edge did not wait for our 200: the bytes wait for the
+		 * peer, or the stream ends (never a silent drop). */
+		if (early_add(r, data, len) != 0) {
+			nghttp2_session_consume(s, r->id, len);
+			r->flags |= R_RESET;
+			nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, r->id,
+			    NGHTTP2_INTERNAL_ERROR);
+		}
+		return;
+	}
 	if (r->peer == NULL || !(r->flags & R_OPEN) ||
 	    (r->flags & R_PEER_SHUT)) {
-		/* Nowhere to put it (not connected yet, or after our FIN):
+		/* Nowhere to put it (refused, reset, or after our FIN):
 		 * drop it but keep the connection window open. */
 		nghttp2_session_consume(s, r->id, len);
 		return;
@@ -677,6 +781,7 @@ void
 relay_on_end_stream(struct relay *r)
 {
 	r->flags |= R_H2_EOF;
+	touch(r);
 	if (r->ops != NULL) {
 		r->ops->body(r, r->ops_arg);
 		return;

@@ -37,6 +37,7 @@ struct relay_info {
 	char device[RELAY_DEVICE_MAX];
 	int status;				/* client: response status */
 	bool bad_headers;			/* over the limits above */
+	bool idle;				/* ended by its idle timer */
 };
 
 struct relay;
@@ -51,11 +52,20 @@ int relay_open(struct h2conn *c, struct bufferevent *peer,
     const char *service, const char *device, relay_done_fn done, void *arg,
     struct relay **out);
 /* Server (cloud): the owner is connecting a peer for r; done runs when r
- * ends, including when the tunnel dies first (then cancel the connect). */
+ * ends, including when the tunnel dies first (then cancel the connect).
+ * Stream data that comes meanwhile is kept for the peer, unacknowledged
+ * (the stream's window bounds it). */
 void relay_pending(struct relay *r, relay_done_fn done, void *arg);
-/* Server: answers 200 and starts piping peer (r takes it). Returns
+/* Server: answers 200 and starts piping peer (r takes it), the data kept
+ * while pending first, after what the owner already wrote to peer. Returns
  * -ECONNRESET when the stream ended meanwhile (r and peer are freed). */
 int relay_accept(struct relay *r, struct bufferevent *peer);
+/* Ends r (RST_STREAM and the peer closed, as relay_abort; relay_info's
+ * idle says why in done) once no byte moved either way for ms; 0: never.
+ * For CONNECT streams, from their start: waiting for the cloud's answer
+ * or the backend counts, and so does a half-closed stream whose other
+ * end never closes. */
+int relay_idle_timeout(struct relay *r, uint64_t ms);
 /* The response field that says the cloud refused a stream itself, with
  * the reason's label ("unknown_service", "no_backend", ...). */
 #define HTTP_REFUSED_FIELD "isthmus-refused"

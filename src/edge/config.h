@@ -65,6 +65,7 @@ struct edge_conf {
 	uint64_t keepalive, keepalive_timeout;
 	uint64_t reconnect_min, reconnect_max;
 	uint64_t pending_timeout, handshake_timeout, drain_timeout;
+	uint64_t stream_idle_timeout;	/* TCP streams; 0: none */
 	char *admin_socket;
 	struct hostport metrics;	/* host "" when not served */
 	/* the site's HTTP proxy towards the cloud (proxy.h): from the

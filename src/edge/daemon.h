@@ -47,6 +47,7 @@ struct edge_listener {
 		uint64_t unmapped;	/* transparent: no service for the
 					 * original destination */
 		uint64_t refused[EDGE_REFUSE_COUNT];
+		uint64_t idle_closed;	/* ended by stream_idle_timeout */
 		unsigned open;		/* streams open now */
 		/* HTTP mode */
 		uint64_t http_requests;

@@ -110,6 +110,14 @@ stream_done(struct relay *r, void *arg)
 	enum edge_refusal why;
 
 	li->stats.open--;
+	if (ri->idle) {
+		li->stats.idle_closed++;
+		log_limited(li->e->lim_device, LOG_INFO, "edge",
+		    "stream_idle_timeout", "edge=%s tenant=%s listener=%s "
+		    "service=%s device=%s", li->e->name[0] ? li->e->name : "-",
+		    li->e->tenant[0] ? li->e->tenant : "-", li->lc->name,
+		    ri->authority, ri->device);
+	}
 	if (ri->status == 0 || (ri->status >= 200 && ri->status < 300))
 		return;
 	why = edge_refusal_of(ri->status);
@@ -135,6 +143,8 @@ open_stream(struct edge_listener *li, struct bufferevent *bev,
 		return;
 	}
 	li->stats.open++;
+	if (relay_idle_timeout(r, e->cf->stream_idle_timeout) != 0)
+		relay_abort(r);		/* stream_done follows */
 	log_debug("edge", "stream_opened", "service=%s device=%s", service,
 	    device);
 }

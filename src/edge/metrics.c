@@ -70,6 +70,14 @@ listener_families(FILE *f, const struct edge *e)
 	for (i = 0; i < e->nlisteners; i++)
 		prom_sample(f, "isthmus_devices_dropped_total",
 		    LABELS(&e->listeners[i]), e->listeners[i].stats.dropped);
+	prom_family(f, "isthmus_streams_idle_closed_total", "counter",
+	    "Device streams ended after stream_idle_timeout without a byte "
+	    "either way, per TCP-mode listener.");
+	for (i = 0; i < e->nlisteners; i++)
+		if (e->listeners[i].lc->mode == LISTEN_TCP)
+			prom_sample(f, "isthmus_streams_idle_closed_total",
+			    LABELS(&e->listeners[i]),
+			    e->listeners[i].stats.idle_closed);
 	prom_family(f, "isthmus_devices_unmapped_total", "counter",
 	    "Connections to a transparent listener whose original "
 	    "destination maps to no service (reset).");
