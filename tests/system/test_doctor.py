@@ -7,6 +7,7 @@ import datetime
 import json
 import re
 import socket
+import ssl
 import subprocess
 import threading
 
@@ -17,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 import isthmus_testlib as lib
 from fakes_lib import H2Relay
 from isthmus_testlib import CA, build_leaf, now, run, write_cert
+from test_interception import split_cloud
 from tunnel_lib import dead_port, exchange, spki, with_etc
 
 STEPS = ["config", "clock", "dns", "tcp", "proxy", "tls", "certificate",
@@ -324,6 +326,64 @@ def test_interception_is_named(site, fakes):
     assert mitm.handshakes and all(c is None for c, _ in mitm.handshakes)
     assert mitm.bytes_after == 0
     assert "tunnel_up" not in cloud.text()
+
+
+def _fp_der(site, der, name):
+    path = site.tmp / f"{name}.crt"
+    path.write_text(ssl.DER_cert_to_PEM_cert(der))
+    return json.loads(run("pki", "show", "--json", path, expect=0).stdout)
+
+
+def test_interceptor_that_refuses_our_hello_is_probed(site, proxies, fakes,
+                                                     sslsplit):
+    """Behind the site's proxy, a real sslsplit that cannot do X25519
+    aborts the handshake before showing any certificate. The doctor says
+    that something answered instead of the cloud, then probes once with
+    more groups and no client certificate, and names the certificate that
+    sslsplit forged, with every fact."""
+    box, upstream = split_cloud(site, fakes, sslsplit)
+    tp = proxies()
+    conf = _conf(site, box.port, f"proxy = http://127.0.0.1:{tp.port}\n")
+    steps = assert_failed_at(
+        conf, "tls", f"through the proxy http://127.0.0.1:{tp.port}, "
+        f"127.0.0.1:{box.port} refused this edge's TLS offer before showing "
+        "any certificate (sslv3 alert handshake failure): an isthmus cloud "
+        "never does this, so something on the path answered instead of the "
+        f"cloud", f"Ask IT to exempt 127.0.0.1:{box.port} from TLS "
+        "inspection",
+        "Then a probe handshake offering more key exchanges "
+        "(X25519:P-256:P-384:P-521:X448:ffdhe2048) and TLS 1.2, without a "
+        "client certificate, was shown a certificate: interception: TLS "
+        f"interception suspected: 127.0.0.1:{box.port} presented a "
+        "certificate for localhost issued by CN=Corp Inspection CA")
+    forged = _fp_der(site, box.presented(), "forged")
+    pin = spki(site.pki / "cloudgw.crt")
+    assert "(subject CN=cloudgw, issuer CN=Corp Inspection CA, certificate " \
+        f"{forged['cert_sha256']}, key {forged['spki_sha256']}; cloud_pin " \
+        f"{pin})" in steps["tls"]["detail"]
+    # Both handshakes went through the proxy; neither showed sslsplit a
+    # client certificate, so nothing of the edge's went further.
+    assert tp.text().count(f"CONNECT 127.0.0.1:{box.port}") >= 2
+    assert upstream.handshakes
+    assert all(c is None for c, _ in upstream.handshakes)
+
+
+def test_a_refused_proxy_password_promises_no_slow_retry(site, proxies):
+    """The daemon waits minutes after refused credentials; the doctor
+    retries nothing, so it does not say so."""
+    cloud = _cloud(site)
+    auth = proxies(auth=("site", "secret"))
+    conf = _conf(site, cloud.port("listen"),
+                 f"proxy = http://site:wrong@127.0.0.1:{auth.port}\n")
+    steps = assert_failed_at(conf, "proxy", f"the proxy 127.0.0.1:"
+                             f"{auth.port} refused the credentials of user "
+                             "'site'", "check the user and password in proxy")
+    assert "next attempt" not in steps["proxy"]["detail"]
+    edge = site.start("edge", conf)
+    line = edge.wait_log(r"reason=proxy error=\"[^\n]*")[0]
+    assert "check the user and password in proxy (the next attempt waits " \
+        "minutes, so that an expired password does not lock the account)" \
+        in line
 
 
 def test_not_an_isthmus_cloud(site, fakes):
