@@ -672,7 +672,7 @@ probe_verdict(struct doctor *d, struct certcheck *ck, SSL *ssl, char *buf,
 	static const char offer[] = "a probe handshake offering more key "
 	    "exchanges (" PROBE_GROUPS ") and TLS 1.2, without a client "
 	    "certificate,";
-	char why[1000];
+	char why[1200];
 	const char *r = ERR_GET_LIB(d->probe_err) != 0 ?
 	    ERR_reason_error_string(d->probe_err) : NULL;
 	X509 *cert = SSL_get0_peer_certificate(ssl);
@@ -708,7 +708,7 @@ step_tls_probe(struct doctor *d)
 {
 	struct certcheck ck = { 0 };
 	struct bufferevent *bev = NULL;
-	char seen[1000];
+	char seen[1400];
 	struct timeval tv;
 	SSL *ssl = NULL;
 	int fd = probe_connect(d);

@@ -328,6 +328,36 @@ def test_interception_is_named(site, fakes):
     assert "tunnel_up" not in cloud.text()
 
 
+def test_interceptor_whose_root_is_in_ca_is_named(site, fakes):
+    """IT trusted the inspection box's root (it is in ca): the doctor's
+    certificate step names its issuer and asks for the exemption before
+    any change of cloud_pin, as the daemon does."""
+    cloud = _cloud(site)
+    port = cloud.port("listen")
+    other = CA.init(site.tmp / "inspect-ca", "--name", "Corp Inspection CA")
+    run("pki", "issue", "cloud", "intercept", "--dns", "localhost", "--ip",
+        "127.0.0.1", "--ca", other.dir, expect=0)
+    bundle = site.tmp / "ca-bundle.crt"
+    bundle.write_bytes((site.pki / "ca.crt").read_bytes()
+                       + (other.dir / "ca.crt").read_bytes())
+    mitm = fakes(other.dir / "intercept.crt", other.dir / "intercept.key",
+                 site.pki / "ca.crt", proxy=True)
+    conf = _conf(site, port, f"proxy = http://127.0.0.1:{mitm.port}\n")
+    conf.write_text(conf.read_text().replace(
+        f"ca = {site.pki}/ca.crt", f"ca = {bundle}"))
+    shown = json.loads(run("pki", "show", "--json",
+                           other.dir / "intercept.crt", expect=0).stdout)
+    assert_failed_at(
+        conf, "certificate", f"pin_mismatch: 127.0.0.1:{port} presented a "
+        "certificate issued by CN=Corp Inspection CA, a CA in ca, but it is "
+        "not the pinned one (subject CN=intercept, issuer CN=Corp "
+        f"Inspection CA, certificate {shown['cert_sha256']}, key "
+        f"{shown['spki_sha256']}; cloud_pin {spki(site.pki / 'cloudgw.crt')})",
+        f"ask IT to exempt 127.0.0.1:{port} from TLS inspection",
+        "change cloud_pin only if the cloud's operator says its key changed")
+    assert all(c is None for c, _ in mitm.handshakes)
+
+
 def _fp_der(site, der, name):
     path = site.tmp / f"{name}.crt"
     path.write_text(ssl.DER_cert_to_PEM_cert(der))
