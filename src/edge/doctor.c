@@ -58,7 +58,9 @@ static const char usage_doctor[] =
     "alpn, admission, round_trip, then each service the listeners name.\n"
     "Each step prints its time and a verdict (ok, warn, FAIL, n/a); after\n"
     "a failure the later steps are skipped. It opens its own tunnel, so it\n"
-    "runs beside a running edge.\n"
+    "runs beside a running edge. When something on the path refuses the\n"
+    "edge's TLS offer, it makes one probe handshake (more key exchanges,\n"
+    "TLS 1.2, no client certificate) to name the certificate shown.\n"
     "\n"
     "  -c, --config FILE  the edge's configuration (edge.conf)\n"
     "      --json         one JSON object instead of text\n"
@@ -614,12 +616,13 @@ on_probe(struct bufferevent *bev, short what, void *arg)
 }
 
 /* A connection to the cloud again, the way the tcp and proxy steps made
- * the first (they passed), or -1. */
+ * the first (they passed), or -1 and why not in buf. */
 static int
-probe_connect(struct doctor *d)
+probe_connect(struct doctor *d, char *buf, size_t cap)
 {
 	int fd;
 
+	snprintf(buf, cap, "out of memory");
 	d->done = false;
 	d->fd = -1;
 	if (dialer_addrs(d->base, d->ai, d->cf->handshake_timeout, on_tcp, d,
@@ -627,6 +630,8 @@ probe_connect(struct doctor *d)
 		return -1;
 	while (!d->done)	/* the dialer has its own timeouts */
 		event_base_loop(d->base, EVLOOP_ONCE);
+	if (d->fd < 0 && d->conn.fail == DIAL_CONNECT)
+		snprintf(buf, cap, "%s", d->conn.errors);
 	if (d->fd < 0 || !d->cf->use_proxy)
 		return d->fd;
 	fd = d->fd;
@@ -640,6 +645,8 @@ probe_connect(struct doctor *d)
 	}
 	while (!d->done)
 		event_base_loop(d->base, EVLOOP_ONCE);
+	if (d->fd < 0)
+		snprintf(buf, cap, "%s", d->proxy_why);
 	fd = d->fd;
 	d->fd = -1;
 	return fd;
@@ -711,7 +718,7 @@ step_tls_probe(struct doctor *d)
 	char seen[1400];
 	struct timeval tv;
 	SSL *ssl = NULL;
-	int fd = probe_connect(d);
+	int fd = probe_connect(d, seen, sizeof(seen));
 
 	if (fd >= 0 && (ssl = probe_ssl(d, &ck)) != NULL)
 		bev = bufferevent_openssl_socket_new(d->base, fd, ssl,
@@ -720,8 +727,9 @@ step_tls_probe(struct doctor *d)
 		/* libevent freed ssl on failure, but not our socket */
 		if (fd >= 0)
 			close(fd);
-		end(d, V_FAIL, true, "%s; a probe handshake to see its "
-		    "certificate could not be made", d->tls_why);
+		end(d, V_FAIL, true, "%s. A probe handshake to see its "
+		    "certificate could not be made (%s)", d->tls_why,
+		    fd >= 0 ? "out of memory" : seen);
 		certcheck_clear(&ck);
 		return;
 	}
