@@ -127,12 +127,15 @@ class FakeCloud(_Server):
     intercepting proxy (it takes CONNECT, answers 200, then terminates
     TLS itself). It asks for a client certificate and records what it
     got. hold: after the handshake it reads and never answers, until the
-    peer leaves (a cloud that has not admitted the edge yet)."""
+    peer leaves (a cloud that has not admitted the edge yet). curve: the
+    only key exchange group it takes (as sslsplit's "prime256v1")."""
 
     def __init__(self, crt, key, client_ca, proxy=False,
-                 alpn=("isthmus/1", "h2"), hold=False):
+                 alpn=("isthmus/1", "h2"), hold=False, curve=None):
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(crt, key)
+        if curve:
+            self.ctx.set_ecdh_curve(curve)
         self.ctx.verify_mode = ssl.CERT_OPTIONAL
         self.ctx.load_verify_locations(client_ca)
         if alpn:

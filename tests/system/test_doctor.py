@@ -19,7 +19,7 @@ import isthmus_testlib as lib
 from fakes_lib import H2Relay
 from isthmus_testlib import CA, build_leaf, now, run, write_cert
 from test_interception import split_cloud
-from tunnel_lib import dead_port, exchange, spki, with_etc
+from tunnel_lib import dead_port, eventually, exchange, spki, with_etc
 
 STEPS = ["config", "clock", "dns", "tcp", "proxy", "tls", "certificate",
          "alpn", "admission", "round_trip"]
@@ -398,22 +398,25 @@ def test_interceptor_that_refuses_our_hello_is_probed(site, proxies, fakes,
     assert all(c is None for c, _ in upstream.handshakes)
 
 
-def test_a_refused_proxy_password_promises_no_slow_retry(site, proxies):
-    """The daemon waits minutes after refused credentials; the doctor
-    retries nothing, so it does not say so."""
-    cloud = _cloud(site)
-    auth = proxies(auth=("site", "secret"))
-    conf = _conf(site, cloud.port("listen"),
-                 f"proxy = http://site:wrong@127.0.0.1:{auth.port}\n")
-    steps = assert_failed_at(conf, "proxy", f"the proxy 127.0.0.1:"
-                             f"{auth.port} refused the credentials of user "
-                             "'site'", "check the user and password in proxy")
-    assert "next attempt" not in steps["proxy"]["detail"]
-    edge = site.start("edge", conf)
-    line = edge.wait_log(r"reason=proxy error=\"[^\n]*")[0]
-    assert "check the user and password in proxy (the next attempt waits " \
-        "minutes, so that an expired password does not lock the account)" \
-        in line
+def test_the_probe_shows_no_client_certificate(site, fakes):
+    """A server with the cloud's own certificate and key that takes P-256
+    only, and records what the doctor sends: the first handshake is
+    refused, the probe passes the certificate check and completes without
+    a client certificate, so a box on the path learns nothing of the
+    edge's."""
+    fake = fakes(site.pki / "cloudgw.crt", site.pki / "cloudgw.key",
+                 site.pki / "ca.crt", curve="prime256v1")
+    conf = _conf(site, fake.port)
+    assert_failed_at(
+        conf, "tls", f"127.0.0.1:{fake.port} refused this edge's TLS offer "
+        "before showing any certificate (sslv3 alert handshake failure)",
+        "was shown the pinned cloud certificate 'CN=cloudgw' issued by "
+        "'CN=isthmus root CA' (TLSv1.3): what answers holds the cloud's "
+        "key but not its TLS settings")
+    assert eventually(lambda: len(fake.handshakes) == 2), fake.handshakes
+    assert fake.handshakes[0][1] is not None      # no shared group
+    assert fake.handshakes[1] == (None, None)     # the probe: no cert
+    assert fake.bytes_after == 0
 
 
 def test_not_an_isthmus_cloud(site, fakes):
