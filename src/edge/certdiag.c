@@ -6,6 +6,8 @@
 #include <time.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
 #include "common/tls.h"
@@ -86,13 +88,94 @@ pinned(const struct certdiag *d)
 	    CRYPTO_memcmp(fs, d->pin, 32) == 0);
 }
 
+/* The facts every message about a refused certificate carries, the same
+ * in each so that IT and the cloud's operator compare like with like:
+ * who it is for and from, both fingerprints (an inspection box may keep
+ * its key across certificates) and what we pinned. */
+static void
+facts(const struct certdiag *d, char *buf, size_t cap)
+{
+	char subj[200], issuer[200], fpc[TLS_FP_LEN], fps[TLS_FP_LEN];
+	char pin[TLS_FP_LEN];
+
+	tls_name_line(X509_get_subject_name(d->leaf), subj, sizeof(subj));
+	tls_name_line(X509_get_issuer_name(d->leaf), issuer, sizeof(issuer));
+	if (tls_fp_cert(d->leaf, fpc) != 0)
+		snprintf(fpc, sizeof(fpc), "?");
+	if (tls_fp_spki(d->leaf, fps) != 0)
+		snprintf(fps, sizeof(fps), "?");
+	tls_fp_format(d->pin, pin);
+	snprintf(buf, cap, "subject %s, issuer %s, certificate %s, key %s; "
+	    "cloud_pin %s", subj, issuer, fpc, fps, pin);
+}
+
+/* A certificate from a CA in ca, for the right name, with another key:
+ * the cloud's key changed, or IT trusted an inspection box's root. Only
+ * the cloud's operator can tell the first, so the pin is not the first
+ * thing to change. */
+static enum uplink_fail
+explain_pin(const struct certdiag *d, const char *all, char *buf, size_t cap)
+{
+	char issuer[200];
+
+	tls_name_line(X509_get_issuer_name(d->leaf), issuer, sizeof(issuer));
+	snprintf(buf, cap, "%s presented a certificate issued by %s, a CA in "
+	    "ca, but it is not the pinned one (%s). If a TLS-inspecting proxy "
+	    "is on the path (IT may have added its CA to ca), ask IT to exempt "
+	    "%s from TLS inspection: mutual TLS cannot pass through it; change "
+	    "cloud_pin only if the cloud's operator says its key changed",
+	    d->cloud, issuer, all, d->cloud);
+	return UF_PIN;
+}
+
+/* A certificate whose issuer is not in ca. */
+static enum uplink_fail
+explain_untrusted(const struct certdiag *d, const char *all, char *buf,
+    size_t cap)
+{
+	char leafsubj[200], issuer[200], names[200];
+
+	tls_name_line(X509_get_subject_name(d->leaf), leafsubj,
+	    sizeof(leafsubj));
+	tls_name_line(X509_get_issuer_name(d->leaf), issuer, sizeof(issuer));
+	names_of(d->leaf, names, sizeof(names));
+	if (pinned(d)) {
+		/* The cloud we know, but our ca lacks its issuer: a rotated
+		 * CA, or a chain sent incomplete. */
+		snprintf(buf, cap, "%s presented the pinned cloud certificate "
+		    "(%s), but its issuer %s is not in ca (%s): update ca with "
+		    "the cloud's current CA chain", d->cloud, leafsubj, issuer,
+		    X509_verify_cert_error_string(d->error));
+		return UF_CERTIFICATE;
+	}
+	if (!names_server(d->leaf, d->server_name) && d->proxy != NULL) {
+		snprintf(buf, cap, "TLS interception or a wrong server: "
+		    "through the proxy %s, %s presented a certificate for %s "
+		    "issued by %s, which is not our CA (%s). If IT inspects "
+		    "TLS, ask to exempt %s: mutual TLS cannot pass through "
+		    "inspection", d->proxy, d->cloud, names, issuer, all,
+		    d->cloud);
+		return UF_INTERCEPTION;
+	}
+	if (!names_server(d->leaf, d->server_name)) {
+		snprintf(buf, cap, "wrong server: %s presented a certificate "
+		    "for %s issued by %s, which is not our CA, and not for %s "
+		    "(%s): check cloud and server_name", d->cloud, names,
+		    issuer, d->server_name, all);
+		return UF_WRONG_SERVER;
+	}
+	snprintf(buf, cap, "TLS interception suspected: %s presented a "
+	    "certificate for %s issued by %s, which is not our CA (%s). Mutual "
+	    "TLS cannot pass through inspection: ask IT to exempt %s from TLS "
+	    "inspection", d->cloud, d->server_name, issuer, all, d->cloud);
+	return UF_INTERCEPTION;
+}
+
 enum uplink_fail
 certdiag_explain(const struct certdiag *d, char *buf, size_t cap)
 {
 	X509 *bad = d->failed != NULL ? d->failed : d->leaf;
-	char subj[200], leafsubj[200], issuer[200], names[200];
-	char fpc[TLS_FP_LEN];
-	char fps[TLS_FP_LEN], pin[TLS_FP_LEN], when[40], now[40];
+	char subj[200], names[200], all[600], when[40], now[40];
 	const char *which = bad == d->leaf || d->depth == 0 ?
 	    "the cloud's certificate" : "a CA certificate of the cloud's chain";
 
@@ -103,22 +186,12 @@ certdiag_explain(const struct certdiag *d, char *buf, size_t cap)
 		return d->error != 0 ? UF_CERTIFICATE : UF_PIN;
 	}
 	tls_name_line(X509_get_subject_name(bad), subj, sizeof(subj));
-	tls_name_line(X509_get_subject_name(d->leaf), leafsubj, sizeof(leafsubj));
-	tls_name_line(X509_get_issuer_name(d->leaf), issuer, sizeof(issuer));
 	names_of(d->leaf, names, sizeof(names));
-	if (tls_fp_cert(d->leaf, fpc) != 0)
-		snprintf(fpc, sizeof(fpc), "?");
-	if (tls_fp_spki(d->leaf, fps) != 0)
-		snprintf(fps, sizeof(fps), "?");
-	tls_fp_format(d->pin, pin);
+	facts(d, all, sizeof(all));
 	now_line(now, sizeof(now));
 	switch (d->error) {
 	case 0:
-		snprintf(buf, cap, "the cloud's certificate (%s) is from our "
-		    "CA but is not the pinned one: it has key %s, cloud_pin is "
-		    "%s; if the cloud's key was changed on purpose, update "
-		    "cloud_pin", subj, fps, pin);
-		return UF_PIN;
+		return explain_pin(d, all, buf, cap);
 	case X509_V_ERR_CERT_HAS_EXPIRED:
 		tls_time_format(X509_get0_notAfter(bad), when, sizeof(when));
 		snprintf(buf, cap, "%s (%s) expired at %s; the local clock "
@@ -158,41 +231,7 @@ certdiag_explain(const struct certdiag *d, char *buf, size_t cap)
 	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
 	case X509_V_ERR_CERT_UNTRUSTED:
 	case X509_V_ERR_CERT_SIGNATURE_FAILURE:
-		if (pinned(d)) {
-			/* The cloud we know, but our ca lacks its issuer:
-			 * a rotated CA, or a chain sent incomplete. */
-			snprintf(buf, cap, "%s presented the pinned cloud "
-			    "certificate (%s), but its issuer %s is not in ca "
-			    "(%s): update ca with the cloud's current CA chain",
-			    d->cloud, leafsubj, issuer,
-			    X509_verify_cert_error_string(d->error));
-			return UF_CERTIFICATE;
-		}
-		if (!names_server(d->leaf, d->server_name) &&
-		    d->proxy != NULL) {
-			snprintf(buf, cap, "TLS interception or a wrong "
-			    "server: through the proxy %s, %s presented a "
-			    "certificate for %s issued by %s, which is not our "
-			    "CA (certificate %s). If IT inspects TLS, ask to "
-			    "exempt %s: mutual TLS cannot pass through "
-			    "inspection", d->proxy, d->cloud, names, issuer,
-			    fpc, d->cloud);
-			return UF_INTERCEPTION;
-		}
-		if (!names_server(d->leaf, d->server_name)) {
-			snprintf(buf, cap, "wrong server: %s presented a "
-			    "certificate for %s issued by %s, which is not our "
-			    "CA, and not for %s: check cloud and server_name",
-			    d->cloud, names, issuer, d->server_name);
-			return UF_WRONG_SERVER;
-		}
-		snprintf(buf, cap, "TLS interception suspected: %s presented "
-		    "a certificate for %s issued by %s, which is not our CA "
-		    "(subject %s, certificate %s, key %s; cloud_pin %s). "
-		    "Mutual TLS cannot pass through inspection: ask IT to "
-		    "exempt %s from TLS inspection", d->cloud, d->server_name,
-		    issuer, leafsubj, fpc, fps, pin, d->cloud);
-		return UF_INTERCEPTION;
+		return explain_untrusted(d, all, buf, cap);
 	default:
 		snprintf(buf, cap, "cloud certificate (%s): %s", subj,
 		    X509_verify_cert_error_string(d->error));
@@ -220,6 +259,7 @@ certcheck_clear(struct certcheck *ck)
 	ck->error = X509_V_OK;
 	ck->depth = 0;
 	ck->pin_mismatch = false;
+	ck->presented = false;
 }
 
 bool
@@ -244,6 +284,7 @@ certcheck_cb(int ok, X509_STORE_CTX *x)
 	uint8_t fc[32], fs[32];
 	X509 *cert;
 
+	ck->presented = true;
 	if (!ok) {
 		if (ck->error == X509_V_OK) {
 			ck->error = X509_STORE_CTX_get_error(x);
@@ -311,4 +352,42 @@ certcheck_explain(const struct certcheck *ck, const char *cloud, char *buf,
 	};
 
 	return certdiag_explain(&d, buf, cap);
+}
+
+/* The alerts a TLS server sends when it cannot take a ClientHello: no
+ * common group or cipher, no common version. */
+static bool
+hello_alert(unsigned long err)
+{
+	if (ERR_GET_LIB(err) != ERR_LIB_SSL)
+		return false;
+	switch (ERR_GET_REASON(err)) {
+	case SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE:
+	case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
+	case SSL_R_TLSV1_ALERT_INSUFFICIENT_SECURITY:
+	case SSL_R_SSLV3_ALERT_ILLEGAL_PARAMETER:
+		return true;
+	default:
+		return false;
+	}
+}
+
+bool
+certcheck_hello_refused(const struct certcheck *ck, unsigned long err,
+    const char *cloud, char *buf, size_t cap)
+{
+	const struct edge_conf *cf = ck->cf;
+
+	if (ck->presented || !hello_alert(err))
+		return false;
+	snprintf(buf, cap, "%s%s%s%s refused this edge's TLS offer before "
+	    "showing any certificate (%s): an isthmus cloud never does this, "
+	    "so something on the path answered instead of the cloud, such as "
+	    "a TLS-inspecting proxy that cannot do TLS 1.3 with X25519, the "
+	    "only key exchange the edge offers. Ask IT to exempt %s from TLS "
+	    "inspection: mutual TLS cannot pass through it",
+	    cf->use_proxy ? "through the proxy " : "",
+	    cf->use_proxy ? cf->proxy.shown : "", cf->use_proxy ? ", " : "",
+	    cloud, ERR_reason_error_string(err), cloud);
+	return true;
 }

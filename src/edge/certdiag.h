@@ -47,6 +47,7 @@ struct certcheck {
 	int error, depth;	/* OpenSSL's verdict, X509_V_OK if none */
 	X509 *leaf, *failed;	/* references, kept for the diagnosis */
 	bool pin_mismatch;
+	bool presented;		/* the server showed a certificate */
 };
 
 /* A TLS session for the cloud (SNI, name or IP checked, pin compared)
@@ -56,6 +57,13 @@ SSL *certcheck_ssl(SSL_CTX *ctx, const struct edge_conf *cf,
 bool certcheck_failed(const struct certcheck *ck);
 /* The verdict on a failed check, for the cloud host:port dialled. */
 enum uplink_fail certcheck_explain(const struct certcheck *ck,
+    const char *cloud, char *buf, size_t cap);
+/* Whether the TLS error err (an OpenSSL error code) is the server
+ * refusing our ClientHello before showing any certificate, as some
+ * inspecting proxies do (they cannot do X25519, or TLS 1.3). An isthmus
+ * cloud never does: it offers what the edge offers. If so, the
+ * explanation for the cloud host:port dialled is in buf. */
+bool certcheck_hello_refused(const struct certcheck *ck, unsigned long err,
     const char *cloud, char *buf, size_t cap);
 /* Drops the kept certificates. */
 void certcheck_clear(struct certcheck *ck);

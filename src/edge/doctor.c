@@ -48,7 +48,7 @@
 #define EXPIRY_WARN_DAYS 30
 /* A clock this far from the cloud's gets a warning. */
 #define SKEW_WARN_S 30
-#define DETAIL_MAX 1024
+#define DETAIL_MAX 2048
 
 static const char usage_doctor[] =
     "usage: isthmus doctor -c FILE [--json]\n"
@@ -58,7 +58,9 @@ static const char usage_doctor[] =
     "alpn, admission, round_trip, then each service the listeners name.\n"
     "Each step prints its time and a verdict (ok, warn, FAIL, n/a); after\n"
     "a failure the later steps are skipped. It opens its own tunnel, so it\n"
-    "runs beside a running edge.\n"
+    "runs beside a running edge. When something on the path refuses the\n"
+    "edge's TLS offer, it makes one probe handshake (more key exchanges,\n"
+    "TLS 1.2, no client certificate) to name the certificate shown.\n"
     "\n"
     "  -c, --config FILE  the edge's configuration (edge.conf)\n"
     "      --json         one JSON object instead of text\n"
@@ -121,7 +123,9 @@ struct doctor {
 	int proxy_status;
 	struct bufferevent *tls;
 	bool tls_up;
-	char tls_why[600];
+	char tls_why[1400];
+	bool hello_refused;		/* ... before any certificate */
+	unsigned long probe_err;
 	struct certcheck ck;
 	struct h2conn *h2;
 	bool admitted;
@@ -568,7 +572,10 @@ on_tls(struct bufferevent *bev, short what, void *arg)
 		d->tls_up = true;
 		return;
 	}
-	if (what & BEV_EVENT_TIMEOUT)
+	if (certcheck_hello_refused(&d->ck, e, d->cloud, d->tls_why,
+	    sizeof(d->tls_why)))
+		d->hello_refused = true;
+	else if (what & BEV_EVENT_TIMEOUT)
 		snprintf(d->tls_why, sizeof(d->tls_why), "no TLS answer from "
 		    "%s within handshake_timeout%s", d->cloud, via);
 	else if (r != NULL && strstr(r, "wrong version number") != NULL)
@@ -584,6 +591,158 @@ on_tls(struct bufferevent *bev, short what, void *arg)
 		    "isthmus cloud, and this its tunnel port?%s", d->cloud,
 		    se != 0 ? evutil_socket_error_to_string(se) :
 		    "end of stream", via);
+}
+
+/* ---- the probe after a refused ClientHello -------------------------- */
+
+/* What inspecting proxies do that the edge does not offer: more groups,
+ * TLS 1.2, AES-128. */
+#define PROBE_GROUPS "X25519:P-256:P-384:P-521:X448:ffdhe2048"
+#define PROBE_CIPHERSUITES "TLS_AES_256_GCM_SHA384:" \
+	"TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256"
+
+static void on_tcp(const struct dial_result *r, void *arg);
+static void on_proxy(int fd, int status, bool creds_refused,
+    const char *why, void *arg);
+
+static void
+on_probe(struct bufferevent *bev, short what, void *arg)
+{
+	struct doctor *d = arg;
+
+	(void)what;
+	d->probe_err = bufferevent_get_openssl_error(bev);
+	d->done = true;
+}
+
+/* A connection to the cloud again, the way the tcp and proxy steps made
+ * the first (they passed), or -1 and why not in buf. */
+static int
+probe_connect(struct doctor *d, char *buf, size_t cap)
+{
+	int fd;
+
+	snprintf(buf, cap, "out of memory");
+	d->done = false;
+	d->fd = -1;
+	if (dialer_addrs(d->base, d->ai, d->cf->handshake_timeout, on_tcp, d,
+	    &d->tcp) != 0)
+		return -1;
+	while (!d->done)	/* the dialer has its own timeouts */
+		event_base_loop(d->base, EVLOOP_ONCE);
+	if (d->fd < 0 && d->conn.fail == DIAL_CONNECT)
+		snprintf(buf, cap, "%s", d->conn.errors);
+	if (d->fd < 0 || !d->cf->use_proxy)
+		return d->fd;
+	fd = d->fd;
+	d->fd = -1;
+	d->done = false;
+	if (proxy_dial_fd(d->base, fd, &d->cf->proxy, d->cf->cloud.host,
+	    d->cf->cloud.port, d->cf->handshake_timeout, on_proxy, d,
+	    &d->pd) != 0) {
+		close(fd);
+		return -1;
+	}
+	while (!d->done)
+		event_base_loop(d->base, EVLOOP_ONCE);
+	if (d->fd < 0)
+		snprintf(buf, cap, "%s", d->proxy_why);
+	fd = d->fd;
+	d->fd = -1;
+	return fd;
+}
+
+/* The probe's session: what the edge checks, more to offer, and no
+ * client certificate, so whatever answers learns nothing of ours. */
+static SSL *
+probe_ssl(struct doctor *d, struct certcheck *ck)
+{
+	SSL *ssl = certcheck_ssl(d->ctx, d->cf, ck);
+
+	if (ssl == NULL)
+		return NULL;
+	SSL_certs_clear(ssl);
+	if (SSL_set1_groups_list(ssl, PROBE_GROUPS) != 1 ||
+	    SSL_set_ciphersuites(ssl, PROBE_CIPHERSUITES) != 1 ||
+	    SSL_set_min_proto_version(ssl, TLS1_2_VERSION) != 1) {
+		SSL_free(ssl);
+		return NULL;
+	}
+	return ssl;
+}
+
+/* What the probe saw, into buf. */
+static void
+probe_verdict(struct doctor *d, struct certcheck *ck, SSL *ssl, char *buf,
+    size_t cap)
+{
+	static const char offer[] = "a probe handshake offering more key "
+	    "exchanges (" PROBE_GROUPS ") and TLS 1.2, without a client "
+	    "certificate,";
+	char why[1200];
+	const char *r = ERR_GET_LIB(d->probe_err) != 0 ?
+	    ERR_reason_error_string(d->probe_err) : NULL;
+	X509 *cert = SSL_get0_peer_certificate(ssl);
+	char subj[200], issuer[200];
+
+	if (certcheck_failed(ck)) {
+		enum uplink_fail f = certcheck_explain(ck, d->cloud, why,
+		    sizeof(why));
+
+		snprintf(buf, cap, "%s was shown a certificate: %s: %s", offer,
+		    uplink_fail_name(f), why);
+	} else if (cert != NULL) {
+		tls_name_line(X509_get_subject_name(cert), subj, sizeof(subj));
+		tls_name_line(X509_get_issuer_name(cert), issuer,
+		    sizeof(issuer));
+		snprintf(buf, cap, "%s was shown the pinned cloud certificate "
+		    "'%s' issued by '%s' (%s): what answers holds the cloud's "
+		    "key but not its TLS settings", offer, subj, issuer,
+		    SSL_get_version(ssl));
+	} else if (!d->done)
+		snprintf(buf, cap, "%s got no answer within handshake_timeout",
+		    offer);
+	else
+		snprintf(buf, cap, "%s was refused too (%s): what answers "
+		    "shows no certificate", offer, r != NULL ? r :
+		    "connection closed");
+}
+
+/* The tls step after a refused ClientHello: one more handshake to name
+ * what answered. */
+static void
+step_tls_probe(struct doctor *d)
+{
+	struct certcheck ck = { 0 };
+	struct bufferevent *bev = NULL;
+	char seen[1400];
+	struct timeval tv;
+	SSL *ssl = NULL;
+	int fd = probe_connect(d, seen, sizeof(seen));
+
+	if (fd >= 0 && (ssl = probe_ssl(d, &ck)) != NULL)
+		bev = bufferevent_openssl_socket_new(d->base, fd, ssl,
+		    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		/* libevent freed ssl on failure, but not our socket */
+		if (fd >= 0)
+			close(fd);
+		end(d, V_FAIL, true, "%s. A probe handshake to see its "
+		    "certificate could not be made (%s)", d->tls_why,
+		    fd >= 0 ? "out of memory" : seen);
+		certcheck_clear(&ck);
+		return;
+	}
+	tv_ms(&tv, d->cf->handshake_timeout);
+	bufferevent_set_timeouts(bev, &tv, &tv);
+	bufferevent_setcb(bev, NULL, NULL, on_probe, d);
+	d->done = false;
+	d->probe_err = 0;
+	await(d, d->cf->handshake_timeout);
+	probe_verdict(d, &ck, ssl, seen, sizeof(seen));
+	bufferevent_free(bev);
+	certcheck_clear(&ck);
+	end(d, V_FAIL, true, "%s. Then %s", d->tls_why, seen);
 }
 
 static const char *
@@ -628,6 +787,8 @@ step_tls(struct doctor *d)
 	if (d->tls_up)
 		end(d, V_PASS, true, "%s, %s, %s", SSL_get_version(ssl),
 		    SSL_get_cipher_name(ssl), group_name(ssl));
+	else if (d->hello_refused)
+		step_tls_probe(d);
 	else if (certcheck_failed(&d->ck))
 		end(d, V_PASS, true, "%s server hello; this edge stopped the "
 		    "handshake at the certificate check, before sending its "
@@ -648,7 +809,7 @@ step_certificate(struct doctor *d)
 	if (!begin(d, "certificate"))
 		return;
 	if (certcheck_failed(&d->ck)) {
-		char why[800];
+		char why[1400];
 		enum uplink_fail f = certcheck_explain(&d->ck, d->cloud, why,
 		    sizeof(why));
 

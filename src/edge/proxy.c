@@ -465,10 +465,8 @@ refused(struct proxy_dial *d)
 		    d->pc->port, d->status, d->reason, host, d->pc->port);
 	else if (auth)
 		fail(d, "the proxy %s:%u refused the credentials of user "
-		    "'%s' (%d %s): check the user and password in proxy "
-		    "(the next attempt waits minutes, so that an expired "
-		    "password does not lock the account)", host, d->pc->port,
-		    d->pc->user, d->status, d->reason);
+		    "'%s' (%d %s): check the user and password in proxy",
+		    host, d->pc->port, d->pc->user, d->status, d->reason);
 	else if (d->status == 403 || d->status == 405)
 		fail(d, "the proxy %s:%u refused CONNECT to %s (%d %s): ask "
 		    "IT to allow CONNECT to %s through the proxy, without TLS "

@@ -47,7 +47,7 @@ struct uplink {
 	/* for status and metrics */
 	enum uplink_state st;
 	int64_t st_since, retry_at, ping_sent;	/* mono_us() */
-	char last_error[800];
+	char last_error[1400];
 	char peer[600];	/* address, or "cloud via proxy host:port" */
 	char cloud_subject[256];
 	int64_t cloud_not_after;
@@ -308,6 +308,8 @@ classify(struct uplink *u, short what, char *buf, size_t cap)
 	}
 	/* A TLS library error (an alert from the cloud, say) has a reason
 	 * string; libevent reports a bare I/O failure as a small code. */
+	if (certcheck_hello_refused(&u->ck, e, u->cloud_hostport, buf, cap))
+		return UF_INTERCEPTION;
 	r = ERR_GET_LIB(e) != 0 ? ERR_reason_error_string(e) : NULL;
 	if (r != NULL)
 		snprintf(buf, cap, "TLS handshake failed: %s%s", r,
@@ -382,7 +384,7 @@ dial_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	{
-		char text[800];
+		char text[1400];
 		enum uplink_fail why = classify(u, what, text, sizeof(text));
 
 		attempt_failed(u, why, text);
@@ -425,7 +427,14 @@ on_proxy(int fd, int status, bool creds_refused, const char *why, void *arg)
 	(void)status;
 	u->pdial = NULL;
 	if (fd < 0) {
-		attempt_failed(u, UF_PROXY, why);
+		char text[600];
+
+		/* The slow retry is the daemon's, not the doctor's: said
+		 * here, not in the proxy's verdict they share. */
+		snprintf(text, sizeof(text), "%s%s", why, creds_refused ?
+		    " (the next attempt waits minutes, so that an expired "
+		    "password does not lock the account)" : "");
+		attempt_failed(u, UF_PROXY, text);
 		u->slow_retry = creds_refused;
 		schedule_retry(u);
 		return;

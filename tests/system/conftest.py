@@ -8,7 +8,7 @@ import os
 import pytest
 
 import isthmus_testlib as lib
-from fakes_lib import FakeCloud, FakeDNS, Tinyproxy
+from fakes_lib import FakeCloud, FakeDNS, SSLsplit, Tinyproxy
 from http_lib import HTTPBackend
 from tunnel_lib import Site, scrape, value
 
@@ -106,6 +106,21 @@ def proxies(site):
 
     def start(**kw):
         p = Tinyproxy(site.tmp, name=f"tinyproxy{len(made)}", **kw)
+        made.append(p)
+        return p
+    yield start
+    for p in made:
+        p.stop()
+
+
+@pytest.fixture
+def sslsplit(site):
+    """start(ca_dir, upstream_port) -> a running fakes_lib.SSLsplit;
+    stopped after the test."""
+    made = []
+
+    def start(ca_dir, upstream):
+        p = SSLsplit(site.tmp, ca_dir, upstream, name=f"sslsplit{len(made)}")
         made.append(p)
         return p
     yield start

@@ -1,6 +1,7 @@
 """Stand-ins for what sits between an edge and its cloud at a customer
-site: a real tinyproxy, a TLS server with any certificate (optionally an
-intercepting proxy), and a TLS relay that can drop HTTP/2 frames."""
+site: a real tinyproxy, a real sslsplit, a TLS server with any certificate
+(optionally an intercepting proxy), and a TLS relay that can drop HTTP/2
+frames."""
 
 import socket
 import ssl
@@ -49,6 +50,53 @@ class Tinyproxy:
 
 
 
+class SSLsplit:
+    """A real sslsplit in the foreground on 127.0.0.1, splitting TLS to
+    127.0.0.1:upstream with certificates it forges from ca_dir (an
+    `isthmus pki init` CA). Like the inspection boxes it stands for, it
+    cannot take a ClientHello that offers X25519 only (its server side
+    does prime256v1), and answers it with a handshake_failure alert."""
+
+    def __init__(self, tmp, ca_dir, upstream, name="sslsplit"):
+        self.port = free_port()
+        self.log_path = tmp / f"{name}.log"
+        self.conn_log = tmp / f"{name}-conn.log"
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            ["sslsplit", "-D", "-k", str(ca_dir / "ca.key"),
+             "-c", str(ca_dir / "ca.crt"), "-l", str(self.conn_log),
+             "ssl", "127.0.0.1", str(self.port),
+             "127.0.0.1", str(upstream)],
+            stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if b"Starting main event loop" in self.log_path.read_bytes():
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise AssertionError("sslsplit did not start: "
+                             + self.log_path.read_text(errors="replace"))
+
+    def presented(self):
+        """The certificate it shows a client that offers what it can do
+        (DER): one it forged, the same for every client (it caches)."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        with socket.create_connection(("127.0.0.1", self.port), 5) as c:
+            with ctx.wrap_socket(c, server_hostname="localhost") as s:
+                return s.getpeercert(True)
+
+    def text(self):
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+        self._log.close()
+
+
 class _Server:
     """A TCP server on 127.0.0.1 that runs self._one(conn) in a thread per
     connection."""
@@ -79,12 +127,15 @@ class FakeCloud(_Server):
     intercepting proxy (it takes CONNECT, answers 200, then terminates
     TLS itself). It asks for a client certificate and records what it
     got. hold: after the handshake it reads and never answers, until the
-    peer leaves (a cloud that has not admitted the edge yet)."""
+    peer leaves (a cloud that has not admitted the edge yet). curve: the
+    only key exchange group it takes (as sslsplit's "prime256v1")."""
 
     def __init__(self, crt, key, client_ca, proxy=False,
-                 alpn=("isthmus/1", "h2"), hold=False):
+                 alpn=("isthmus/1", "h2"), hold=False, curve=None):
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(crt, key)
+        if curve:
+            self.ctx.set_ecdh_curve(curve)
         self.ctx.verify_mode = ssl.CERT_OPTIONAL
         self.ctx.load_verify_locations(client_ca)
         if alpn:

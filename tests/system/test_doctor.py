@@ -7,6 +7,7 @@ import datetime
 import json
 import re
 import socket
+import ssl
 import subprocess
 import threading
 
@@ -17,7 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 import isthmus_testlib as lib
 from fakes_lib import H2Relay
 from isthmus_testlib import CA, build_leaf, now, run, write_cert
-from tunnel_lib import dead_port, exchange, spki, with_etc
+from test_interception import split_cloud
+from tunnel_lib import dead_port, eventually, exchange, spki, with_etc
 
 STEPS = ["config", "clock", "dns", "tcp", "proxy", "tls", "certificate",
          "alpn", "admission", "round_trip"]
@@ -325,6 +327,97 @@ def test_interception_is_named(site, fakes):
     assert mitm.handshakes and all(c is None for c, _ in mitm.handshakes)
     assert mitm.bytes_after == 0
     assert "tunnel_up" not in cloud.text()
+
+
+def test_interceptor_whose_root_is_in_ca_is_named(site, fakes):
+    """IT trusted the inspection box's root (it is in ca): the doctor's
+    certificate step names its issuer and asks for the exemption before
+    any change of cloud_pin, as the daemon does."""
+    cloud = _cloud(site)
+    port = cloud.port("listen")
+    other = CA.init(site.tmp / "inspect-ca", "--name", "Corp Inspection CA")
+    run("pki", "issue", "cloud", "intercept", "--dns", "localhost", "--ip",
+        "127.0.0.1", "--ca", other.dir, expect=0)
+    bundle = site.tmp / "ca-bundle.crt"
+    bundle.write_bytes((site.pki / "ca.crt").read_bytes()
+                       + (other.dir / "ca.crt").read_bytes())
+    mitm = fakes(other.dir / "intercept.crt", other.dir / "intercept.key",
+                 site.pki / "ca.crt", proxy=True)
+    conf = _conf(site, port, f"proxy = http://127.0.0.1:{mitm.port}\n")
+    conf.write_text(conf.read_text().replace(
+        f"ca = {site.pki}/ca.crt", f"ca = {bundle}"))
+    shown = json.loads(run("pki", "show", "--json",
+                           other.dir / "intercept.crt", expect=0).stdout)
+    assert_failed_at(
+        conf, "certificate", f"pin_mismatch: 127.0.0.1:{port} presented a "
+        "certificate issued by CN=Corp Inspection CA, a CA in ca, but it is "
+        "not the pinned one (subject CN=intercept, issuer CN=Corp "
+        f"Inspection CA, certificate {shown['cert_sha256']}, key "
+        f"{shown['spki_sha256']}; cloud_pin {spki(site.pki / 'cloudgw.crt')})",
+        f"ask IT to exempt 127.0.0.1:{port} from TLS inspection",
+        "change cloud_pin only if the cloud's operator says its key changed")
+    assert all(c is None for c, _ in mitm.handshakes)
+
+
+def _fp_der(site, der, name):
+    path = site.tmp / f"{name}.crt"
+    path.write_text(ssl.DER_cert_to_PEM_cert(der))
+    return json.loads(run("pki", "show", "--json", path, expect=0).stdout)
+
+
+def test_interceptor_that_refuses_our_hello_is_probed(site, proxies, fakes,
+                                                     sslsplit):
+    """Behind the site's proxy, a real sslsplit that cannot do X25519
+    aborts the handshake before showing any certificate. The doctor says
+    that something answered instead of the cloud, then probes once with
+    more groups and no client certificate, and names the certificate that
+    sslsplit forged, with every fact."""
+    box, upstream = split_cloud(site, fakes, sslsplit)
+    tp = proxies()
+    conf = _conf(site, box.port, f"proxy = http://127.0.0.1:{tp.port}\n")
+    steps = assert_failed_at(
+        conf, "tls", f"through the proxy http://127.0.0.1:{tp.port}, "
+        f"127.0.0.1:{box.port} refused this edge's TLS offer before showing "
+        "any certificate (sslv3 alert handshake failure): an isthmus cloud "
+        "never does this, so something on the path answered instead of the "
+        f"cloud", f"Ask IT to exempt 127.0.0.1:{box.port} from TLS "
+        "inspection",
+        "Then a probe handshake offering more key exchanges "
+        "(X25519:P-256:P-384:P-521:X448:ffdhe2048) and TLS 1.2, without a "
+        "client certificate, was shown a certificate: interception: TLS "
+        f"interception suspected: 127.0.0.1:{box.port} presented a "
+        "certificate for localhost issued by CN=Corp Inspection CA")
+    forged = _fp_der(site, box.presented(), "forged")
+    pin = spki(site.pki / "cloudgw.crt")
+    assert "(subject CN=cloudgw, issuer CN=Corp Inspection CA, certificate " \
+        f"{forged['cert_sha256']}, key {forged['spki_sha256']}; cloud_pin " \
+        f"{pin})" in steps["tls"]["detail"]
+    # Both handshakes went through the proxy; neither showed sslsplit a
+    # client certificate, so nothing of the edge's went further.
+    assert tp.text().count(f"CONNECT 127.0.0.1:{box.port}") >= 2
+    assert upstream.handshakes
+    assert all(c is None for c, _ in upstream.handshakes)
+
+
+def test_the_probe_shows_no_client_certificate(site, fakes):
+    """A server with the cloud's own certificate and key that takes P-256
+    only, and records what the doctor sends: the first handshake is
+    refused, the probe passes the certificate check and completes without
+    a client certificate, so a box on the path learns nothing of the
+    edge's."""
+    fake = fakes(site.pki / "cloudgw.crt", site.pki / "cloudgw.key",
+                 site.pki / "ca.crt", curve="prime256v1")
+    conf = _conf(site, fake.port)
+    assert_failed_at(
+        conf, "tls", f"127.0.0.1:{fake.port} refused this edge's TLS offer "
+        "before showing any certificate (sslv3 alert handshake failure)",
+        "was shown the pinned cloud certificate 'CN=cloudgw' issued by "
+        "'CN=isthmus root CA' (TLSv1.3): what answers holds the cloud's "
+        "key but not its TLS settings")
+    assert eventually(lambda: len(fake.handshakes) == 2), fake.handshakes
+    assert fake.handshakes[0][1] is not None      # no shared group
+    assert fake.handshakes[1] == (None, None)     # the probe: no cert
+    assert fake.bytes_after == 0
 
 
 def test_not_an_isthmus_cloud(site, fakes):

@@ -87,11 +87,15 @@ def test_edge_status_names_a_pin_mismatch(site):
         "agw", cloud.port("listen"), {"t": "t"}, pin=wrong, extra=METRICS))
     edge.wait_log(r"event=connect_failed .*reason=pin_mismatch")
     st = status(edge)
+    port = cloud.port("listen")
     assert st["tunnel"]["last_error"].startswith(
-        "the cloud's certificate (CN=cloudgw")
-    assert f"is not the pinned one: it has key {spki(site.pki / 'cloudgw.crt')}" \
-        f", cloud_pin is {wrong}; if the cloud's key was changed on purpose" \
+        f"127.0.0.1:{port} presented a certificate issued by CN=isthmus "
+        "root CA, a CA in ca, but it is not the pinned one (subject "
+        "CN=cloudgw")
+    assert f"key {spki(site.pki / 'cloudgw.crt')}; cloud_pin {wrong})" \
         in st["tunnel"]["last_error"]
+    assert "change cloud_pin only if the cloud's operator says its key " \
+        "changed" in st["tunnel"]["last_error"]
     assert value(scrape(edge), "isthmus_tunnel_connect_failures_total",
                  reason="pin_mismatch") >= 1
 

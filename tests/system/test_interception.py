@@ -168,8 +168,125 @@ def test_pin_mismatch_names_both_keys(site):
     edge = _edge(site, cloud.port("listen"), pin=pin2)
     line = edge.wait_log(r"reason=pin_mismatch error=\"[^\n]*")[0]
     real = _fp(site.pki / "cloudgw.crt")["spki_sha256"]
-    assert f"is from our CA but is not the pinned one: it has key {real}, " \
-        f"cloud_pin is {pin2}" in line
+    assert "issued by CN=isthmus root CA, a CA in ca, but it is not the " \
+        "pinned one (subject CN=cloudgw" in line
+    assert f"key {real}; cloud_pin {pin2}" in line
+    assert "change cloud_pin only if the cloud's operator says its key " \
+        "changed" in line
+
+
+def test_interceptor_whose_root_is_in_ca_is_named(site, fakes):
+    """IT "trusted the corporate root": the inspection box's CA is in
+    ca, so its certificate verifies and only the pin refuses it. The
+    message names who issued it and asks for the exemption before any
+    change of cloud_pin, so IT is not steered into pinning the box."""
+    cloud = site.start("cloud", site.cloud_conf(
+        {"A/t": ([site.backend("a-t")], "")}))
+    port = cloud.port("listen")
+    other = CA.init(site.tmp / "inspect-ca", "--name", "Corp Inspection CA")
+    run("pki", "issue", "cloud", "intercept", "--dns", "localhost", "--ip",
+        "127.0.0.1", "--ca", other.dir, expect=0)
+    crt = other.dir / "intercept.crt"
+    bundle = site.tmp / "ca-bundle.crt"
+    bundle.write_bytes((site.pki / "ca.crt").read_bytes()
+                       + (other.dir / "ca.crt").read_bytes())
+    mitm = fakes(crt, other.dir / "intercept.key", site.pki / "ca.crt",
+                 proxy=True)
+    conf = site.edge_conf("agw", port, {"t": "t"},
+                          extra=f"proxy = http://127.0.0.1:{mitm.port}\n"
+                          "metrics = 127.0.0.1:0\n")
+    conf.write_text(conf.read_text().replace(
+        f"ca = {site.pki}/ca.crt", f"ca = {bundle}"))
+    edge = site.start("edge", conf)
+    line = edge.wait_log(r"reason=pin_mismatch error=\"[^\n]*")[0]
+    shown = _fp(crt)
+    pin = _fp(site.pki / "cloudgw.crt")["spki_sha256"]
+    assert f"127.0.0.1:{port} presented a certificate issued by CN=Corp " \
+        "Inspection CA, a CA in ca, but it is not the pinned one (subject " \
+        "CN=intercept, issuer CN=Corp Inspection CA, certificate " \
+        f"{shown['cert_sha256']}, key {shown['spki_sha256']}; cloud_pin " \
+        f"{pin})" in line
+    assert "If a TLS-inspecting proxy is on the path (IT may have added " \
+        f"its CA to ca), ask IT to exempt 127.0.0.1:{port} from TLS " \
+        "inspection" in line
+    assert "change cloud_pin only if the cloud's operator says its key " \
+        "changed" in line
+    assert "update cloud_pin" not in line
+    assert value(scrape(edge), "isthmus_tunnel_connect_failures_total",
+                 reason="pin_mismatch") >= 1
+    assert mitm.handshakes and all(c is None for c, _ in mitm.handshakes)
+    assert mitm.bytes_after == 0
+    edge.stop()
+    assert "tunnel_up" not in cloud.text()
+
+
+def test_corporate_certificate_for_another_name_has_every_fact(site, fakes):
+    """A fixed corporate certificate for another name, through a proxy,
+    the cloud given by address (so no SNI for the box to copy): the
+    message carries the same facts as every interception message."""
+    cloud = site.start("cloud", site.cloud_conf(
+        {"A/t": ([site.backend("a-t")], "")}))
+    port = cloud.port("listen")
+    other = CA.init(site.tmp / "corp-ca", "--name", "Corp Root CA")
+    run("pki", "issue", "cloud", "corp", "--dns", "proxy.corp.example",
+        "--ca", other.dir, expect=0)
+    crt = other.dir / "corp.crt"
+    mitm = fakes(crt, other.dir / "corp.key", site.pki / "ca.crt", proxy=True)
+    conf = site.edge_conf("agw", port, {"t": "t"},
+                          extra=f"proxy = http://127.0.0.1:{mitm.port}\n")
+    conf.write_text(conf.read_text().replace("server_name = localhost\n", ""))
+    edge = site.start("edge", conf)
+    line = edge.wait_log(r"reason=interception error=\"[^\n]*")[0]
+    shown = _fp(crt)
+    pin = _fp(site.pki / "cloudgw.crt")["spki_sha256"]
+    assert "TLS interception or a wrong server: through the proxy " \
+        f"http://127.0.0.1:{mitm.port}, 127.0.0.1:{port} presented a " \
+        "certificate for proxy.corp.example issued by CN=Corp Root CA" in line
+    assert "(subject CN=corp, issuer CN=Corp Root CA, certificate " \
+        f"{shown['cert_sha256']}, key {shown['spki_sha256']}; cloud_pin " \
+        f"{pin})" in line
+    assert f"ask to exempt 127.0.0.1:{port}" in line
+    assert mitm.handshakes and all(c is None for c, _ in mitm.handshakes)
+
+
+def split_cloud(site, fakes, sslsplit):
+    """A real sslsplit in front of a stand-in for the cloud (its
+    certificate and key). Not the real cloud: that one refuses sslsplit's
+    certificate-less handshake at once, and on loopback its alert races
+    sslsplit's own handshake with the edge (across a WAN it comes a round
+    trip later), so the edge would see a bare close now and then."""
+    upstream = fakes(site.pki / "cloudgw.crt", site.pki / "cloudgw.key",
+                     site.pki / "ca.crt")
+    # sslsplit signs with ECDSA or RSA CAs, as inspection boxes do.
+    other = CA.init(site.tmp / "split-ca", "--name", "Corp Inspection CA",
+                    "--key", "p256")
+    return sslsplit(other.dir, upstream.port), upstream
+
+
+def test_interceptor_that_refuses_our_hello_is_named(site, fakes, sslsplit):
+    """A real sslsplit on the path: it cannot do X25519, the only group
+    the edge offers, and aborts the handshake before showing any
+    certificate. The edge says that something answered instead of the
+    cloud, with the exemption to ask for, counted as interception."""
+    box, upstream = split_cloud(site, fakes, sslsplit)
+    edge = _edge(site, box.port)
+    lines = edge.wait_log(r"event=connect_failed .*reason=interception "
+                          r"error=\"[^\n]*", count=2)
+    assert f"127.0.0.1:{box.port} refused this edge's TLS offer before " \
+        "showing any certificate (sslv3 alert handshake failure): an " \
+        "isthmus cloud never does this, so something on the path answered " \
+        "instead of the cloud" in lines[0]
+    assert f"Ask IT to exempt 127.0.0.1:{box.port} from TLS inspection" \
+        in lines[0]
+    assert value(scrape(edge), "isthmus_tunnel_connect_failures_total",
+                 reason="interception") >= 2
+    st = json.loads(run("status", "-c", str(edge.conf), "--json",
+                        expect=0).stdout)
+    assert "something on the path answered" in st["tunnel"]["last_error"]
+    edge.stop()
+    # What reached the cloud's side came from sslsplit, never with the
+    # edge's certificate.
+    assert all(c is None for c, _ in upstream.handshakes)
 
 
 def test_our_cloud_with_a_stale_ca_is_not_called_interception(site):
