@@ -391,3 +391,35 @@ certcheck_hello_refused(const struct certcheck *ck, unsigned long err,
 	    cloud, ERR_reason_error_string(err), cloud);
 	return true;
 }
+
+const char *
+certdiag_cloud_refusal(unsigned long err)
+{
+	int alert = ERR_GET_LIB(err) == ERR_LIB_SSL ?
+	    ERR_GET_REASON(err) - SSL_AD_REASON_OFFSET : -1;
+
+	switch (alert) {
+	case SSL_AD_BAD_CERTIFICATE:
+		return "the cloud knows this edge and its certificate but not "
+		    "the address it came from: its operator must add this "
+		    "site's public address to the edge's `from` (or, if this "
+		    "edge's certificate is not valid yet, fix its clock)";
+	case SSL_AD_CERTIFICATE_REVOKED:
+		return "the cloud's CRL revokes this edge's certificate: a new "
+		    "one must be issued and pinned at the cloud";
+	case SSL_AD_CERTIFICATE_EXPIRED:
+		return "this edge's certificate, a CA above it, or the cloud's "
+		    "CRL has expired (or a clock is wrong): renew it";
+	case SSL_AD_UNKNOWN_CA:
+		return "the cloud does not trust the CA that issued this "
+		    "edge's certificate: its operator must add that CA to its "
+		    "ca, or the edge needs a certificate from the cloud's CA";
+	case SSL_AD_UNSUPPORTED_CERTIFICATE:
+		return "this edge's certificate is not a TLS client "
+		    "certificate (extended key usage): issue one with "
+		    "isthmus pki issue edge";
+	default:
+		return "its operator must list this edge, pinned, in a tenant, "
+		    "with a client (not a CA) certificate";
+	}
+}

@@ -69,5 +69,10 @@ bool certcheck_hello_refused(const struct certcheck *ck, unsigned long err,
 void certcheck_clear(struct certcheck *ck);
 /* The name the cloud's certificate must carry. */
 const char *certcheck_server_name(const struct edge_conf *cf);
+/* What the cloud's alert after this edge's certificate means, as the
+ * isthmus cloud chooses them (docs/cloud.md, "Admission"): the advice
+ * for the site's IT and the cloud's operator. err: OpenSSL's error for
+ * the alert received (0: the cloud closed without one). */
+const char *certdiag_cloud_refusal(unsigned long err);
 
 #endif

@@ -1018,10 +1018,11 @@ step_admission(struct doctor *d)
 			    "within handshake_timeout after the TLS handshake");
 		else
 			end(d, V_FAIL, true, "the cloud refused this edge "
-			    "(%s): its operator must list edge '%s' in tenant "
-			    "'%s' with pin %s; the cloud's log says why "
-			    "(event=handshake_failed)", alert != NULL ? alert :
-			    d->closed_why, d->me.has_edge ? d->me.edge : "?",
+			    "(%s): %s (edge '%s', tenant '%s', pin %s); the "
+			    "cloud's log says why (event=handshake_failed)",
+			    alert != NULL ? alert : d->closed_why,
+			    certdiag_cloud_refusal(d->closed_tls),
+			    d->me.has_edge ? d->me.edge : "?",
 			    d->me.has_edge ? d->me.tenant : "?", d->my_pin);
 		return;
 	}

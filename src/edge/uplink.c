@@ -159,16 +159,15 @@ not_admitted(struct uplink *u, bool timeout)
 	unsigned long e = h2conn_tls_error(u->h2);
 	const char *alert = ERR_GET_LIB(e) != 0 ?
 	    ERR_reason_error_string(e) : NULL;
-	char text[160];
+	char text[400];
 
 	if (timeout)
 		snprintf(text, sizeof(text), "the cloud did not answer after "
 		    "the TLS handshake");
 	else
 		snprintf(text, sizeof(text), "the cloud refused this edge's "
-		    "certificate (%s); its operator must list this edge, "
-		    "pinned, in a tenant", alert != NULL ? alert :
-		    "connection closed");
+		    "certificate (%s); %s", alert != NULL ? alert :
+		    "connection closed", certdiag_cloud_refusal(e));
 	attempt_failed(u, timeout ? UF_TIMEOUT : UF_REFUSED, text);
 	evtimer_del(u->pong_ev);
 	h2conn_free(u->h2);

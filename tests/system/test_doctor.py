@@ -436,9 +436,24 @@ def test_edge_not_admitted(site):
     pin = spki(site.pki / "agw.crt")
     assert_failed_at(_conf(site, cloud.port("listen")), "admission",
                      "the cloud refused this edge (",
-                     f"its operator must list edge 'agw' in tenant 'A' "
-                     f"with pin {pin}")
+                     "its operator must list this edge, pinned, in a "
+                     "tenant", f"(edge 'agw', tenant 'A', pin {pin})")
     cloud.wait_log(r"event=handshake_failed .*edge=agw reason=unknown_edge")
+
+
+def test_edge_from_an_address_the_cloud_does_not_allow(site):
+    """The cloud's [edge agw] has from = 192.0.2.0/24: the doctor says
+    the address is what the cloud refused, not the name or the pin."""
+    cloud = _cloud(site)
+    cloud.conf.write_text(cloud.conf.read_text().replace(
+        "[edge agw]", "[edge agw]\nfrom = 192.0.2.0/24"))
+    cloud.signal(__import__("signal").SIGHUP)
+    cloud.wait_log(r"event=reloaded")
+    assert_failed_at(_conf(site, cloud.port("listen")), "admission",
+                     "the cloud refused this edge (sslv3 alert bad "
+                     "certificate)", "not the address it came from",
+                     "add this site's public address to the edge's `from`")
+    cloud.wait_log(r"event=handshake_failed .*edge=agw reason=source_address")
 
 
 def test_cloud_that_stops_answering_pings(site):

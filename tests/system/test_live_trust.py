@@ -238,6 +238,11 @@ def test_an_edge_from_another_address_is_refused(site):
     assert value(scrape(cloud), "isthmus_handshakes_failed_total",
                  reason="source_address") >= 1
     assert "event=tunnel_up cloud" not in agw.text()
+    # the edge's IT reads what the cloud refused: the address
+    agw.wait_log(r"reason=refused_by_cloud error=\"the cloud refused this "
+                 r"edge's certificate \(sslv3 alert bad certificate\); the "
+                 r"cloud knows this edge and its certificate but not the "
+                 r"address it came from")
 
 
 def test_from_narrowed_by_reload_drops_the_live_tunnel(site):
