@@ -16,6 +16,7 @@
 #include "cloud/diag.h"
 #include "cloud/dial.h"
 #include "cloud/httpfwd.h"
+#include "cloud/keepalive.h"
 #include "cloud/policy.h"
 #include "cloud/pool.h"
 #include "cloud/proxyproto.h"
@@ -46,11 +47,9 @@ struct tunnel {
 	char peer[64];
 	struct sockaddr_storage peer_ss;
 	time_t started;
-	/* Once up: the keepalive (a PING when the tunnel was quiet for
-	 * keepalive; dropped when nothing came back within
-	 * keepalive_timeout), and the end of the edge's certificate. */
-	struct event *ka_timer, *pong_timer, *expiry_timer;
-	int64_t ping_sent;		/* mono_us(), 0: none out */
+	/* Once up: its keepalive, and the end of the edge's certificate. */
+	struct keepalive *ka;
+	struct event *expiry_timer;
 	bool probe;			/* atomic: PING now (worker.c) */
 	struct dial_gate gate;
 	bool gate_ready;
@@ -142,10 +141,7 @@ tunnel_free(struct tunnel *t)
 		dial_gate_free(&t->gate);
 	if (t->hs_timer != NULL)
 		event_free(t->hs_timer);
-	if (t->ka_timer != NULL)
-		event_free(t->ka_timer);
-	if (t->pong_timer != NULL)
-		event_free(t->pong_timer);
+	keepalive_free(t->ka);
 	if (t->expiry_timer != NULL)
 		event_free(t->expiry_timer);
 	cloud_conf_unref(t->conf);
@@ -447,8 +443,8 @@ on_pong(struct h2conn *c, void *arg)
 	struct tunnel *t = arg;
 
 	(void)c;
-	t->ping_sent = 0;
-	evtimer_del(t->pong_timer);
+	if (t->ka != NULL)
+		keepalive_pong(t->ka);
 }
 
 static const struct h2conn_cbs tunnel_cbs = {
@@ -458,59 +454,19 @@ static const struct h2conn_cbs tunnel_cbs = {
 	.closed = on_closed,
 };
 
+/* Nothing came back from the edge, not even a PING's answer. */
 static void
-send_ping(struct tunnel *t)
-{
-	struct timeval tv;
-
-	if (t->h2 == NULL || t->ping_sent != 0)
-		return;
-	t->ping_sent = mono_us();
-	tv_ms(&tv, t->conf->keepalive_timeout);
-	evtimer_add(t->pong_timer, &tv);
-	if (h2conn_ping(t->h2) != 0)
-		log_warn("cloud", "keepalive_failed", "edge=%s reason=%s",
-		    t->edge_name, "out of memory");
-}
-
-/* Every keepalive: a tunnel the edge said nothing on since the last
- * tick gets a PING. An edge whose link died, or whose host froze, never
- * closes its tunnel; without this the cloud would keep it, its streams
- * and their backend sockets for ever. */
-static void
-on_keepalive(evutil_socket_t fd, short what, void *arg)
-{
-	struct tunnel *t = arg;
-
-	(void)fd;
-	(void)what;
-	if (t->h2 != NULL && mono_us() - h2conn_last_read(t->h2) >=
-	    (int64_t)t->conf->keepalive * 1000)
-		send_ping(t);
-}
-
-static void
-on_pong_timeout(evutil_socket_t fd, short what, void *arg)
+on_dead(int64_t silent_ms, void *arg)
 {
 	struct tunnel *t = arg;
 	struct h2conn_stats st;
 
-	(void)fd;
-	(void)what;
-	if (t->h2 == NULL)
-		return;
-	/* Anything the edge sent after the PING answers it as well. */
-	if (h2conn_last_read(t->h2) > t->ping_sent) {
-		t->ping_sent = 0;
-		return;
-	}
 	h2conn_stats(t->h2, &st);
 	STAT_ADD(t->cl->stats.tunnels_reaped, 1);
 	log_info("cloud", "tunnel_reaped", "edge=%s tenant=%s peer=%s "
 	    "reason=keepalive_timeout silent_ms=%lld streams_open=%u",
 	    t->edge_name, t->edge->tenant->name, t->peer,
-	    (long long)((mono_us() - h2conn_last_read(t->h2)) / 1000),
-	    st.streams_open);
+	    (long long)silent_ms, st.streams_open);
 	tunnel_free(t);
 }
 
@@ -561,22 +517,19 @@ arm_expiry(struct tunnel *t, SSL *ssl)
 	evtimer_add(t->expiry_timer, &tv);
 }
 
+/* Once the session exists: its keepalive, the end of the edge's
+ * certificate, the cap on its backend dials. */
 static int
 tunnel_timers(struct tunnel *t, SSL *ssl)
 {
-	struct timeval tv;
-
-	t->ka_timer = event_new(t->w->base, -1, EV_PERSIST, on_keepalive, t);
-	t->pong_timer = evtimer_new(t->w->base, on_pong_timeout, t);
 	t->expiry_timer = evtimer_new(t->w->base, on_expiry, t);
-	if (t->ka_timer == NULL || t->pong_timer == NULL ||
-	    t->expiry_timer == NULL ||
+	if (t->expiry_timer == NULL ||
+	    keepalive_new(t->w->base, t->h2, t->conf->keepalive,
+	    t->conf->keepalive_timeout, on_dead, t, &t->ka) != 0 ||
 	    dial_gate_init(&t->gate, t->w->base,
 	    (unsigned)t->conf->tunnel_max_dials) != 0)
 		return -ENOMEM;
 	t->gate_ready = true;
-	tv_ms(&tv, t->conf->keepalive);
-	evtimer_add(t->ka_timer, &tv);
 	arm_expiry(t, ssl);
 	return 0;
 }
@@ -608,7 +561,8 @@ tunnel_probe(struct tunnel *t)
 	if (!STAT_GET(t->probe))
 		return;
 	STAT_SET(t->probe, false);
-	send_ping(t);
+	if (t->ka != NULL)
+		keepalive_probe(t->ka);
 }
 
 struct dial_gate *
@@ -636,10 +590,6 @@ handshake_event(struct bufferevent *bev, short what, void *arg)
 			return;
 		}
 		bufferevent_set_timeouts(bev, NULL, NULL);
-		if (tunnel_timers(t, ssl) != 0) {
-			tunnel_free(t);
-			return;
-		}
 		/* Under the lock: status reads t->h2 from the control loop. */
 		cloud_lock(t->cl);
 		t->bev = NULL;
@@ -650,6 +600,10 @@ handshake_event(struct bufferevent *bev, short what, void *arg)
 		if (rc != 0) {
 			bufferevent_free(bev);
 			tunnel_free(t);
+			return;
+		}
+		if (tunnel_timers(t, ssl) != 0) {
+			tunnel_free(t);	/* and its session */
 			return;
 		}
 		STAT_ADD(t->cl->stats.handshakes_ok, 1);
