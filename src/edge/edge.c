@@ -13,9 +13,12 @@
 
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "common/admin.h"
 #include "common/cli.h"
+#include "common/fsutil.h"
 #include "common/identity.h"
 #include "common/log.h"
 #include "common/loglimit.h"
@@ -46,8 +49,11 @@ static const char usage_edge[] =
 "chain to the configured CA and match cloud_pin. See docs/edge.md.\n"
 "  -c, --config FILE  the configuration (see examples/edge-agw.conf)\n"
 "  --check            validate the configuration and exit (0 or 2)\n"
-"Signals: SIGTERM drains open streams and exits; SIGHUP is logged and\n"
-"ignored (a new configuration takes a restart).\n"
+"Signals: SIGTERM drains open streams and exits. SIGHUP reloads the\n"
+"configuration, certificates, CA bundles and CRL: a bad one is logged and\n"
+"the running one kept; listeners whose address stays keep their socket\n"
+"and devices; device-TLS sessions are checked again; a changed identity,\n"
+"cloud or pin gets a new tunnel before the old one drains.\n"
 "`isthmus doctor -c FILE` checks the path to the cloud step by step;\n"
 "`isthmus status -c FILE` shows the tunnel and the listeners;\n"
 "`isthmus cache list|purge -c FILE` the cache of cache = on listeners.\n";
@@ -55,7 +61,7 @@ static const char usage_edge[] =
 /* A device connection waiting for the tunnel. */
 struct pending {
 	struct edge_listener *li;
-	const char *service;
+	char service[NAME_MAX_LEN + 1];
 	struct pending *next, **pprev;
 	struct bufferevent *bev;
 	char device[64];
@@ -90,7 +96,9 @@ edge_usage(FILE *f)
 static void
 pending_free(struct pending *p)
 {
-	p->li->e->npending--;
+	struct edge_listener *li = p->li;
+
+	li->e->npending--;
 	*p->pprev = p->next;
 	if (p->next != NULL)
 		p->next->pprev = p->pprev;
@@ -98,6 +106,40 @@ pending_free(struct pending *p)
 	if (p->bev != NULL)
 		bufferevent_free(p->bev);
 	free(p);
+	edge_listener_release(li);
+}
+
+static void
+listener_free(struct edge_listener *li)
+{
+	if (li == NULL)
+		return;
+	if (li->l != NULL)
+		evconnlistener_free(li->l);
+	devtls_free(li->devtls);
+	edge_conf_free(li->cf);
+	free(li);
+}
+
+void
+edge_listener_hold(struct edge_listener *li)
+{
+	li->users++;
+}
+
+void
+edge_listener_release(struct edge_listener *li)
+{
+	struct edge_listener **pp;
+
+	if (--li->users > 0 || !li->closed)
+		return;
+	for (pp = &li->e->closed; *pp != NULL; pp = &(*pp)->next_closed)
+		if (*pp == li) {
+			*pp = li->next_closed;
+			break;
+		}
+	listener_free(li);
 }
 
 /* A device's stream ended; status is the cloud's answer (0: none came). */
@@ -109,14 +151,15 @@ stream_done(struct relay *r, void *arg)
 	enum edge_refusal why;
 
 	li->stats.open--;
-	if (ri->status == 0 || (ri->status >= 200 && ri->status < 300))
-		return;
-	why = edge_refusal_of(ri->status);
-	li->stats.refused[why]++;
-	log_limited(li->e->lim_device, LOG_INFO, "edge", "stream_refused",
-	    "listener=%s service=%s device=%s status=%d reason=%s",
-	    li->lc->name, ri->authority, ri->device, ri->status,
-	    edge_refusal_name(why));
+	if (ri->status != 0 && (ri->status < 200 || ri->status >= 300)) {
+		why = edge_refusal_of(ri->status);
+		li->stats.refused[why]++;
+		log_limited(li->e->lim_device, LOG_INFO, "edge",
+		    "stream_refused", "listener=%s service=%s device=%s "
+		    "status=%d reason=%s", li->lc->name, ri->authority,
+		    ri->device, ri->status, edge_refusal_name(why));
+	}
+	edge_listener_release(li);
 }
 
 static void
@@ -134,6 +177,7 @@ open_stream(struct edge_listener *li, struct bufferevent *bev,
 		return;
 	}
 	li->stats.open++;
+	edge_listener_hold(li);
 	log_debug("edge", "stream_opened", "service=%s device=%s", service,
 	    device);
 }
@@ -159,17 +203,138 @@ on_pending_timeout(evutil_socket_t fd, short what, void *arg)
 	pending_free(p);
 }
 
+/* Who we are, for status and metrics: from the serving tunnel's
+ * certificate. */
+static void
+note_identity(struct edge *e)
+{
+	X509 *cert = SSL_CTX_get0_certificate(e->tun->ctx);
+	struct cert_identity id;
+
+	if (cert == NULL)
+		return;
+	identity_from_cert(cert, &id);
+	if (id.has_edge) {
+		snprintf(e->name, sizeof(e->name), "%s", id.edge);
+		snprintf(e->tenant, sizeof(e->tenant), "%s", id.tenant);
+	}
+	e->cert_not_after = tls_time_epoch(X509_get0_notAfter(cert));
+}
+
+static void
+tunnel_free(struct edge_tunnel *t)
+{
+	if (t == NULL)
+		return;
+	uplink_free(t->up);
+	SSL_CTX_free(t->ctx);
+	edge_conf_free(t->cf);
+	free(t);
+}
+
+/* Retired tunnels whose last stream ended; from the loop, never inside
+ * the uplink's own callback. */
+static void
+on_reap(evutil_socket_t fd, short what, void *arg)
+{
+	struct edge *e = arg;
+	struct edge_tunnel **pp = &e->retired, *t;
+
+	(void)fd;
+	(void)what;
+	while ((t = *pp) != NULL) {
+		if (!t->down) {
+			pp = &t->next;
+			continue;
+		}
+		*pp = t->next;
+		log_info("edge", "tunnel_retired", "cloud=%s:%u",
+		    t->cf->cloud.host, t->cf->cloud.port);
+		tunnel_free(t);
+	}
+}
+
+static bool
+tunnels_idle(struct edge *e)
+{
+	const struct edge_tunnel *t;
+
+	if (uplink_h2(e->up) != NULL)
+		return false;
+	for (t = e->retired; t != NULL; t = t->next)
+		if (!t->down)
+			return false;
+	return true;
+}
+
+/* t carries no new stream from now on: those open finish (GOAWAY), then
+ * it closes and on_reap frees it. */
+static void
+tunnel_retire(struct edge *e, struct edge_tunnel *t)
+{
+	struct timeval now = { 0, 0 };
+	bool was_up = uplink_h2(t->up) != NULL;
+
+	t->next = e->retired;
+	e->retired = t;
+	uplink_stop(t->up);
+	if (!was_up)
+		t->down = true;
+	if (t->down)
+		evtimer_add(e->reap_ev, &now);
+}
+
+/* The tunnel a reload asked for takes new streams; the one before it
+ * drains. */
+static void
+tunnel_promote(struct edge *e)
+{
+	struct edge_tunnel *old = e->tun;
+
+	e->tun = e->next_tun;
+	e->next_tun = NULL;
+	e->up = e->tun->up;
+	note_identity(e);
+	log_info("edge", "tunnel_switched", "cloud=%s:%u old_cloud=%s:%u",
+	    e->tun->cf->cloud.host, e->tun->cf->cloud.port,
+	    old->cf->cloud.host, old->cf->cloud.port);
+	tunnel_retire(e, old);
+}
+
+static void
+tunnel_closed(struct edge_tunnel *t)
+{
+	struct edge *e = t->e;
+	struct timeval now = { 0, 0 };
+
+	if (t != e->tun && t != e->next_tun) {
+		t->down = true;
+		evtimer_add(e->reap_ev, &now);
+	} else if (t == e->tun && e->next_tun != NULL) {
+		/* Lost while its successor is being admitted: no use
+		 * reconnecting on the old settings, the new tunnel takes
+		 * the devices when it is up. */
+		tunnel_promote(e);
+	}
+	if (e->draining && tunnels_idle(e))
+		event_base_loopexit(e->base, NULL);
+}
+
 static void
 on_state(struct h2conn *h2, void *arg)
 {
-	struct edge *e = arg;
+	struct edge_tunnel *t = arg;
+	struct edge *e = t->e;
 	struct pending *p;
 
 	if (h2 == NULL) {
-		if (e->draining)
-			event_base_loopexit(e->base, NULL);
+		tunnel_closed(t);
 		return;
 	}
+	if (t == e->next_tun)
+		tunnel_promote(e);
+	if (t != e->tun)
+		return;
 	while ((p = e->pending) != NULL) {
 		struct bufferevent *bev = p->bev;
 
@@ -266,7 +431,8 @@ on_device(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	}
 	e->npending++;
 	p->li = li;
-	p->service = service;
+	edge_listener_hold(li);
+	snprintf(p->service, sizeof(p->service), "%s", service);
 	p->bev = bev;
 	snprintf(p->device, sizeof(p->device), "%s", device);
 	p->next = e->pending;
@@ -278,46 +444,85 @@ on_device(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	evtimer_add(p->timer, &tv);
 }
 
-static int
-bind_listeners(struct edge *e, char *ready, size_t cap)
+/* A configuration's error: on stderr at startup ("file:line: ..."); as a
+ * log event on reload, since the daemon's stderr is then its log. */
+static void
+conf_report(bool logged, const char *msg)
 {
-	size_t i, len = 0;
+	if (logged)
+		log_error("edge", "config_error", "error=%s", msg);
+	else
+		fprintf(stderr, "%s\n", msg);
+}
+
+/* A listener on lc's address, taking the device TLS context in *dt. */
+static int
+listener_open(struct edge *e, struct edge_conf *cf,
+    const struct edge_listener_conf *lc, struct devtls **dt, bool logged,
+    struct edge_listener **out)
+{
+	struct edge_listener *li = calloc(1, sizeof(*li));
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	char msg[800];
 	struct err er;
 
-	e->listeners = calloc(e->cf->nlisteners, sizeof(*e->listeners));
-	if (e->listeners == NULL && e->cf->nlisteners > 0)
+	if (li == NULL)
+		return -ENOMEM;
+	li->e = e;
+	li->cf = edge_conf_ref(cf);
+	li->lc = lc;
+	li->devtls = *dt;
+	*dt = NULL;
+	if (net_resolve(&lc->listen, &ss, &sslen, &er) != 0) {
+		snprintf(msg, sizeof(msg), "isthmus edge: listener %s: %s",
+		    lc->name, er.msg);
+		goto fail;
+	}
+	li->l = evconnlistener_new_bind(e->base, on_device, li,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+	    1024, (struct sockaddr *)&ss, (int)sslen);
+	if (li->l == NULL) {
+		snprintf(msg, sizeof(msg), "isthmus edge: listener %s: cannot "
+		    "listen on %s:%u: %s", lc->name, lc->listen.host,
+		    lc->listen.port, strerror(errno));
+		goto fail;
+	}
+	net_local_name(evconnlistener_get_fd(li->l), li->bound,
+	    sizeof(li->bound));
+	*out = li;
+	return 0;
+fail:
+	conf_report(logged, msg);
+	listener_free(li);
+	return -EINVAL;
+}
+
+static void
+listener_listening(const struct edge_listener *li)
+{
+	log_info("edge", "listening", "listener=%s listen=%s service=%s",
+	    li->lc->name, li->bound, li->lc->service);
+}
+
+static int
+bind_listeners(struct edge *e, struct devtls **dt, char *ready, size_t cap)
+{
+	size_t i, len = 0;
+
+	e->listeners = calloc(e->cf->nlisteners + 1, sizeof(*e->listeners));
+	if (e->listeners == NULL)
 		return -ENOMEM;
 	for (i = 0; i < e->cf->nlisteners; i++) {
-		const struct edge_listener_conf *lc = e->cf->listeners[i];
-		struct edge_listener *li = &e->listeners[i];
-		struct sockaddr_storage ss;
-		socklen_t sslen;
+		struct edge_listener *li;
 
-		li->e = e;
-		li->lc = lc;
-		li->devtls = e->devtls[i];
-		if (net_resolve(&lc->listen, &ss, &sslen, &er) != 0) {
-			fprintf(stderr, "isthmus edge: listener %s: %s\n",
-			    lc->name, er.msg);
+		if (listener_open(e, e->cf, e->cf->listeners[i], &dt[i], false,
+		    &li) != 0)
 			return -EINVAL;
-		}
-		li->l = evconnlistener_new_bind(e->base, on_device, li,
-		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
-		    LEV_OPT_CLOSE_ON_EXEC, 1024, (struct sockaddr *)&ss,
-		    (int)sslen);
-		if (li->l == NULL) {
-			fprintf(stderr, "isthmus edge: listener %s: cannot "
-			    "listen on %s:%u: %s\n", lc->name, lc->listen.host,
-			    lc->listen.port, strerror(errno));
-			return -EINVAL;
-		}
-		e->nlisteners++;
-		net_local_name(evconnlistener_get_fd(li->l), li->bound,
-		    sizeof(li->bound));
+		e->listeners[e->nlisteners++] = li;
 		len += (size_t)snprintf(ready + len, len < cap ? cap - len : 0,
-		    " listener.%s=%s", lc->name, li->bound);
-		log_info("edge", "listening", "listener=%s listen=%s service=%s",
-		    lc->name, li->bound, lc->service);
+		    " listener.%s=%s", li->lc->name, li->bound);
+		listener_listening(li);
 	}
 	return 0;
 }
@@ -337,6 +542,7 @@ static void
 on_terminate(evutil_socket_t sig, short what, void *arg)
 {
 	struct edge *e = arg;
+	struct edge_tunnel *t;
 	struct timeval tv;
 	size_t i;
 
@@ -346,44 +552,40 @@ on_terminate(evutil_socket_t sig, short what, void *arg)
 	e->draining = true;
 	log_info("edge", "draining", "signal=%d", (int)sig);
 	for (i = 0; i < e->nlisteners; i++)
-		evconnlistener_disable(e->listeners[i].l);
+		evconnlistener_disable(e->listeners[i]->l);
 	while (e->pending != NULL)
 		pending_free(e->pending);
-	devtls_drop_handshakes(e);
-	httpdev_drain(e);
-	if (uplink_h2(e->up) == NULL) {
+	devtls_drop_handshakes(e, NULL);
+	httpdev_drain(e, NULL);
+	if ((t = e->next_tun) != NULL) {
+		e->next_tun = NULL;
+		tunnel_retire(e, t);
+	}
+	uplink_stop(e->up);
+	if (tunnels_idle(e)) {
 		event_base_loopexit(e->base, NULL);
 		return;
 	}
-	uplink_stop(e->up);
 	tv_ms(&tv, e->cf->drain_timeout);
 	e->drain_timer = evtimer_new(e->base, on_drain_timeout, e);
 	if (e->drain_timer != NULL)
 		evtimer_add(e->drain_timer, &tv);
 }
 
-/* SIGHUP would kill a process that does not handle it; an operator who
- * sends it expecting a reload must not lose the site's tunnel. */
-static void
-on_hangup(evutil_socket_t sig, short what, void *arg)
-{
-	(void)sig;
-	(void)what;
-	(void)arg;
-	log_warn("edge", "reload_unsupported", "action=%s",
-	    "still running on the old configuration; restart the edge to "
-	    "apply a new configuration or certificate");
-}
-
 static int
-load(const char *path, struct edge_conf **cf, SSL_CTX **ctx)
+load(const char *path, bool logged, struct edge_conf **cf, SSL_CTX **ctx)
 {
 	struct conf_errors errs;
 	struct tlsctx_opts o = { .server = false };
+	char msg[600];
 	struct err er;
+	size_t i;
 
 	if (edge_conf_load(path, cf, &errs) != 0) {
-		conf_errors_print(&errs, stderr);
+		for (i = 0; logged && i < errs.n; i++)
+			conf_report(true, errs.line[i]);
+		if (!logged)
+			conf_errors_print(&errs, stderr);
 		return -EINVAL;
 	}
 	o.cert = (*cf)->cert;
@@ -391,7 +593,8 @@ load(const char *path, struct edge_conf **cf, SSL_CTX **ctx)
 	o.ca = (*cf)->ca;
 	o.crl = (*cf)->crl;
 	if (tlsctx_new(&o, ctx, &er) != 0) {
-		fprintf(stderr, "%s: %s\n", path, er.msg);
+		snprintf(msg, sizeof(msg), "%s: %s", path, er.msg);
+		conf_report(logged, msg);
 		edge_conf_free(*cf);
 		*cf = NULL;
 		return -EINVAL;
@@ -399,28 +602,351 @@ load(const char *path, struct edge_conf **cf, SSL_CTX **ctx)
 	return 0;
 }
 
+static void
+devtls_free_all(struct devtls **dt, size_t n)
+{
+	size_t i;
+
+	for (i = 0; dt != NULL && i < n; i++)
+		devtls_free(dt[i]);
+	free(dt);
+}
+
 /* Each device-TLS listener's context, so --check finds bad files too. */
 static int
-load_device_tls(struct edge *e)
+load_device_tls(const struct edge_conf *cf, bool logged,
+    struct devtls ***out)
 {
+	struct devtls **dt = calloc(cf->nlisteners + 1, sizeof(*dt));
+	char msg[600];
 	struct err er;
 	size_t i;
 
-	e->devtls = calloc(e->cf->nlisteners + 1, sizeof(*e->devtls));
-	if (e->devtls == NULL)
+	if (dt == NULL)
 		return -ENOMEM;
-	for (i = 0; i < e->cf->nlisteners; i++) {
-		const struct edge_listener_conf *lc = e->cf->listeners[i];
+	for (i = 0; i < cf->nlisteners; i++) {
+		const struct edge_listener_conf *lc = cf->listeners[i];
 
 		if (lc->tls_cert == NULL)
 			continue;
-		if (devtls_new(lc, &e->devtls[i], &er) != 0) {
-			fprintf(stderr, "%s:%d: listener %s: %s\n", e->cf->path,
-			    lc->line, lc->name, er.msg);
+		if (devtls_new(lc, &dt[i], &er) != 0) {
+			snprintf(msg, sizeof(msg), "%s:%d: listener %s: %s",
+			    cf->path, lc->line, lc->name, er.msg);
+			conf_report(logged, msg);
+			devtls_free_all(dt, cf->nlisteners);
 			return -EINVAL;
 		}
 	}
+	*out = dt;
 	return 0;
+}
+
+static void
+digest_str(EVP_MD_CTX *md, const char *s)
+{
+	if (s == NULL)
+		s = "";
+	EVP_DigestUpdate(md, s, strlen(s) + 1);
+}
+
+/* What a tunnel is made from, files included: a reload whose digest
+ * differs (a new certificate in the same file, say) needs a new
+ * tunnel. */
+static int
+tunnel_digest(const struct edge_conf *cf, uint8_t out[32], struct err *er)
+{
+	const char *files[] = { cf->cert, cf->key, cf->ca, cf->crl };
+	const uint64_t nums[] = { cf->cloud.port, cf->keepalive,
+	    cf->keepalive_timeout, cf->reconnect_min, cf->reconnect_max,
+	    cf->handshake_timeout, cf->use_proxy, cf->proxy.port };
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	size_t i, len;
+	char *data;
+	int rc = 0;
+
+	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(md);
+		return err_set(er, -ENOMEM, "out of memory");
+	}
+	digest_str(md, cf->cloud.host);
+	digest_str(md, cf->server_name);
+	digest_str(md, cf->proxy_url);
+	digest_str(md, cf->use_proxy ? cf->proxy.host : NULL);
+	EVP_DigestUpdate(md, nums, sizeof(nums));
+	EVP_DigestUpdate(md, cf->cloud_pin, sizeof(cf->cloud_pin));
+	for (i = 0; rc == 0 && i < sizeof(files) / sizeof(files[0]); i++) {
+		digest_str(md, files[i]);
+		if (files[i] == NULL ||
+		    (rc = fs_read_file(files[i], 64u << 20, &data, &len,
+		    er)) != 0)
+			continue;
+		EVP_DigestUpdate(md, data, len);
+		OPENSSL_cleanse(data, len);	/* the key among them */
+		free(data);
+	}
+	if (rc == 0)
+		EVP_DigestFinal_ex(md, out, NULL);
+	EVP_MD_CTX_free(md);
+	return rc;
+}
+
+/* A tunnel made from cf and ctx (taken, even on failure). */
+static int
+tunnel_new(struct edge *e, struct edge_conf *cf, SSL_CTX *ctx,
+    const uint8_t digest[32], struct edge_tunnel **out)
+{
+	struct edge_tunnel *t = calloc(1, sizeof(*t));
+
+	if (t == NULL) {
+		SSL_CTX_free(ctx);
+		return -ENOMEM;
+	}
+	t->e = e;
+	t->ctx = ctx;
+	t->cf = edge_conf_ref(cf);
+	memcpy(t->digest, digest, sizeof(t->digest));
+	if (uplink_new(e->base, cf, ctx, on_state, t, &t->up) != 0) {
+		tunnel_free(t);
+		return -ENOMEM;
+	}
+	*out = t;
+	return 0;
+}
+
+/* A reload's tunnel: none when nothing it is made from changed; else
+ * a new one, which takes new streams once the cloud admitted it (make
+ * before break) or at once when the running one is not up. Takes ctx.
+ * Returns whether the tunnel changes. */
+static bool
+reload_tunnel(struct edge *e, struct edge_conf *cf, SSL_CTX *ctx,
+    const uint8_t digest[32])
+{
+	struct edge_tunnel *target = e->next_tun != NULL ? e->next_tun :
+	    e->tun, *t;
+
+	if (memcmp(digest, target->digest, 32) == 0) {
+		SSL_CTX_free(ctx);
+		return false;
+	}
+	if ((t = e->next_tun) != NULL) {
+		e->next_tun = NULL;
+		tunnel_retire(e, t);
+	}
+	if (memcmp(digest, e->tun->digest, 32) == 0) {
+		SSL_CTX_free(ctx);	/* back to the running one */
+		return true;
+	}
+	if (tunnel_new(e, cf, ctx, digest, &t) != 0) {
+		log_error("edge", "tunnel_failed", "reason=%s action=%s",
+		    "out of memory", "keeping the running tunnel");
+		return false;
+	}
+	log_info("edge", "tunnel_replacing", "cloud=%s:%u action=%s",
+	    cf->cloud.host, cf->cloud.port, uplink_h2(e->up) != NULL ?
+	    "the running tunnel serves until the new one is admitted" :
+	    "the running tunnel is not up: replaced now");
+	if (uplink_h2(e->up) != NULL) {
+		e->next_tun = t;
+	} else {
+		struct edge_tunnel *old = e->tun;
+
+		e->tun = t;
+		e->up = t->up;
+		note_identity(e);
+		tunnel_retire(e, old);
+	}
+	uplink_start(t->up);
+	return true;
+}
+
+/* The running listener that lc takes over on reload: the one on the
+ * same address (with port 0, the kernel's pick, also of the same name).
+ * Its socket stays bound and its devices stay connected. */
+static size_t
+listener_match(const struct edge *e, const struct edge_listener_conf *lc,
+    const bool *taken)
+{
+	size_t j;
+
+	for (j = 0; j < e->nlisteners; j++) {
+		const struct edge_listener_conf *o = e->listeners[j]->lc;
+
+		if (!taken[j] && o->listen.port == lc->listen.port &&
+		    strcmp(o->listen.host, lc->listen.host) == 0 &&
+		    (lc->listen.port != 0 || strcmp(o->name, lc->name) == 0))
+			return j;
+	}
+	return SIZE_MAX;
+}
+
+/* A listener the new configuration dropped: no more connections; its
+ * handshakes are cut, its HTTP devices close after their answer, its
+ * streams finish. */
+static void
+listener_close(struct edge *e, struct edge_listener *li)
+{
+	log_info("edge", "listener_closed", "listener=%s listen=%s",
+	    li->lc->name, li->bound);
+	evconnlistener_free(li->l);
+	li->l = NULL;
+	li->closed = true;
+	li->next_closed = e->closed;
+	e->closed = li;
+	edge_listener_hold(li);
+	devtls_drop_handshakes(e, li);
+	httpdev_drain(e, li);
+	edge_listener_release(li);
+}
+
+/* The new listener set: kept ones get lc's settings, new ones are bound
+ * (an address that cannot be had fails the whole reload, before anything
+ * changed), dropped ones closed. Returns 1 when any changed, 0 when none,
+ * -EINVAL on failure. */
+static int
+reload_listeners(struct edge *e, struct edge_conf *cf, struct devtls **dt)
+{
+	struct edge_listener **nl = calloc(cf->nlisteners + 1, sizeof(*nl));
+	bool *taken = calloc(e->nlisteners + 1, sizeof(*taken));
+	size_t *from = calloc(cf->nlisteners + 1, sizeof(*from));
+	size_t i, j;
+	int changed = cf->nlisteners != e->nlisteners, rc = 0;
+
+	if (nl == NULL || taken == NULL || from == NULL)
+		rc = -ENOMEM;
+	for (i = 0; rc == 0 && i < cf->nlisteners; i++) {
+		if ((from[i] = listener_match(e, cf->listeners[i],
+		    taken)) != SIZE_MAX)
+			taken[from[i]] = true;
+		else
+			rc = listener_open(e, cf, cf->listeners[i], &dt[i],
+			    true, &nl[i]);
+	}
+	if (rc != 0) {
+		for (i = 0; nl != NULL && i < cf->nlisteners; i++)
+			listener_free(nl[i]);
+		goto out;
+	}
+	for (i = 0; i < cf->nlisteners; i++) {
+		struct edge_listener *li = nl[i];
+
+		if (li != NULL) {
+			changed = 1;
+			listener_listening(li);
+			continue;
+		}
+		li = nl[i] = e->listeners[from[i]];
+		if (from[i] != i ||
+		    !edge_listener_conf_equal(li->lc, cf->listeners[i]))
+			changed = 1;
+		edge_conf_free(li->cf);
+		li->cf = edge_conf_ref(cf);
+		li->lc = cf->listeners[i];
+		devtls_free(li->devtls);
+		li->devtls = dt[i];
+		dt[i] = NULL;
+	}
+	for (j = 0; j < e->nlisteners; j++)
+		if (!taken[j]) {
+			changed = 1;
+			listener_close(e, e->listeners[j]);
+		}
+	free(e->listeners);
+	e->listeners = nl;
+	e->nlisteners = cf->nlisteners;
+	nl = NULL;
+	rc = changed;
+out:
+	free(nl);
+	free(taken);
+	free(from);
+	return rc;
+}
+
+/* Keys a reload cannot apply: their sockets and the cache stay. */
+static void
+reload_needs_restart(const struct edge *e, const struct edge_conf *cf)
+{
+	char keys[128] = "";
+	size_t i, n = 0;
+	bool cache = false;
+
+	for (i = 0; i < cf->nlisteners; i++)
+		cache |= cf->listeners[i]->cache;
+	if (strcmp(e->cf->admin_socket, cf->admin_socket) != 0)
+		n += (size_t)snprintf(keys + n, sizeof(keys) - n,
+		    ",admin_socket");
+	if (strcmp(e->cf->metrics.host, cf->metrics.host) != 0 ||
+	    e->cf->metrics.port != cf->metrics.port)
+		n += (size_t)snprintf(keys + n, sizeof(keys) - n, ",metrics");
+	if (strcmp(e->cf->cache_dir, cf->cache_dir) != 0 ||
+	    e->cf->cache_max_size != cf->cache_max_size ||
+	    (cache && e->cache == NULL))
+		n += (size_t)snprintf(keys + n, sizeof(keys) - n, ",cache");
+	if (n > 0)
+		log_warn("edge", "reload_partial", "keys=%s action=%s",
+		    keys + 1, "restart the edge to apply them; the rest of "
+		    "the configuration is in use");
+}
+
+static void
+reload_failed(struct edge *e)
+{
+	e->reload_failures++;
+	log_error("edge", "reload_failed", "config=%s action=%s", e->cf->path,
+	    "keeping the running configuration");
+}
+
+/* SIGHUP, as the cloud does it: parse and load everything into fresh
+ * storage and swap it in only when all of it is good. */
+static void
+on_hangup(evutil_socket_t sig, short what, void *arg)
+{
+	struct edge *e = arg;
+	struct edge_conf *cf = NULL;
+	struct devtls **dt = NULL;
+	SSL_CTX *ctx = NULL;
+	uint8_t digest[32];
+	char changed[80] = "";
+	struct err er;
+	int lrc;
+
+	(void)sig;
+	(void)what;
+	if (e->draining)
+		return;
+	if (load(e->cf->path, true, &cf, &ctx) != 0 ||
+	    load_device_tls(cf, true, &dt) != 0) {
+		SSL_CTX_free(ctx);
+		edge_conf_free(cf);
+		reload_failed(e);
+		return;
+	}
+	if (tunnel_digest(cf, digest, &er) != 0) {
+		conf_report(true, er.msg);
+		goto fail;
+	}
+	if ((lrc = reload_listeners(e, cf, dt)) < 0)
+		goto fail;
+	if (lrc > 0)
+		strcat(changed, ",listeners");
+	devtls_free_all(dt, cf->nlisteners);
+	httpdev_recheck_tls(e);
+	if (!edge_conf_settings_equal(e->cf, cf))
+		strcat(changed, ",settings");
+	if (reload_tunnel(e, cf, ctx, digest))
+		strcat(changed, ",tunnel");
+	reload_needs_restart(e, cf);
+	edge_conf_free(e->cf);
+	e->cf = cf;
+	e->reloads++;
+	log_info("edge", "reloaded", "config=%s changed=%s", cf->path,
+	    changed[0] != '\0' ? changed + 1 : "none");
+	return;
+fail:
+	devtls_free_all(dt, cf->nlisteners);
+	SSL_CTX_free(ctx);
+	edge_conf_free(cf);
+	reload_failed(e);
 }
 
 static void
@@ -441,23 +967,6 @@ on_admin(const char *cmd, FILE *f, void *arg)
 		cache_purge(e->cache, cmd + 12, f);
 	else
 		fprintf(f, "error: unknown request '%.64s'\n", cmd);
-}
-
-/* Who we are, for status and metrics. */
-static void
-note_identity(struct edge *e)
-{
-	X509 *cert = SSL_CTX_get0_certificate(e->ctx);
-	struct cert_identity id;
-
-	if (cert == NULL)
-		return;
-	identity_from_cert(cert, &id);
-	if (id.has_edge) {
-		snprintf(e->name, sizeof(e->name), "%s", id.edge);
-		snprintf(e->tenant, sizeof(e->tenant), "%s", id.tenant);
-	}
-	e->cert_not_after = tls_time_epoch(X509_get0_notAfter(cert));
 }
 
 /* The admin socket and /metrics; errors on stderr. */
@@ -497,14 +1006,61 @@ open_cache(struct edge *e)
 	return 0;
 }
 
+/* The first tunnel, from the configuration the edge starts with; takes
+ * ctx. */
 static int
-serve(struct edge *e)
+first_tunnel(struct edge *e, SSL_CTX *ctx)
+{
+	uint8_t digest[32];
+	struct err er;
+
+	if (tunnel_digest(e->cf, digest, &er) != 0) {
+		fprintf(stderr, "isthmus edge: %s\n", er.msg);
+		SSL_CTX_free(ctx);
+		return -EINVAL;
+	}
+	if (tunnel_new(e, e->cf, ctx, digest, &e->tun) != 0)
+		return -ENOMEM;
+	e->up = e->tun->up;
+	note_identity(e);
+	return 0;
+}
+
+static void
+stop_tunnels(struct edge *e)
+{
+	struct edge_tunnel *t;
+
+	uplink_stop(e->up);
+	if (e->next_tun != NULL)
+		uplink_stop(e->next_tun->up);
+	for (t = e->retired; t != NULL; t = t->next)
+		uplink_stop(t->up);
+}
+
+static void
+free_tunnels(struct edge *e)
+{
+	struct edge_tunnel *t;
+
+	tunnel_free(e->tun);
+	tunnel_free(e->next_tun);
+	while ((t = e->retired) != NULL) {
+		e->retired = t->next;
+		tunnel_free(t);
+	}
+	e->tun = e->next_tun = NULL;
+	e->up = NULL;
+}
+
+static int
+serve(struct edge *e, SSL_CTX *ctx, struct devtls **dt)
 {
 	char ready[1024] = "";
 	size_t n;
 
-	note_identity(e);
-	if (open_cache(e) != 0 || bind_listeners(e, ready, sizeof(ready)) != 0 ||
+	if (first_tunnel(e, ctx) != 0 || open_cache(e) != 0 ||
+	    bind_listeners(e, dt, ready, sizeof(ready)) != 0 ||
 	    serve_admin(e) != 0)
 		return EXIT_FAIL;
 	n = strlen(ready);
@@ -515,11 +1071,13 @@ serve(struct edge *e)
 		snprintf(ready + n, sizeof(ready) - n, " metrics=%s",
 		    e->metrics_bound);
 	}
-	if (uplink_new(e->base, e->cf, e->ctx, on_state, e, &e->up) != 0)
-		return EXIT_FAIL;
+	e->reap_ev = evtimer_new(e->base, on_reap, e);
 	e->sig_term = evsignal_new(e->base, SIGTERM, on_terminate, e);
 	e->sig_int = evsignal_new(e->base, SIGINT, on_terminate, e);
 	e->sig_hup = evsignal_new(e->base, SIGHUP, on_hangup, e);
+	if (e->reap_ev == NULL || e->sig_term == NULL || e->sig_int == NULL ||
+	    e->sig_hup == NULL)
+		return EXIT_FAIL;
 	evsignal_add(e->sig_term, NULL);
 	evsignal_add(e->sig_int, NULL);
 	evsignal_add(e->sig_hup, NULL);
@@ -534,29 +1092,48 @@ serve(struct edge *e)
 	event_base_dispatch(e->base);
 	/* A name lookup the uplink abandons is answered from the loop: one
 	 * more turn, while everything is still in place, lets it end. */
-	uplink_stop(e->up);
+	stop_tunnels(e);
 	event_base_loop(e->base, EVLOOP_NONBLOCK);
-	log_info("edge", "stopped", "cloud=%s:%u", e->cf->cloud.host,
-	    e->cf->cloud.port);
+	log_info("edge", "stopped", "cloud=%s:%u", e->tun->cf->cloud.host,
+	    e->tun->cf->cloud.port);
 	return EXIT_OK;
+}
+
+static void
+free_listeners(struct edge *e)
+{
+	struct edge_listener *li;
+	size_t i;
+
+	for (i = 0; i < e->nlisteners; i++)
+		listener_free(e->listeners[i]);
+	free(e->listeners);
+	e->listeners = NULL;
+	e->nlisteners = 0;
+	/* Closed ones whose streams the tunnels' end took along. */
+	while ((li = e->closed) != NULL) {
+		e->closed = li->next_closed;
+		listener_free(li);
+	}
 }
 
 int
 edge_main(int argc, char **argv)
 {
 	struct edge e;
+	struct devtls **dt = NULL;
 	const char *path = NULL;
+	SSL_CTX *ctx = NULL;
 	bool check = false;
-	size_t i;
 	int rc;
 
 	memset(&e, 0, sizeof(e));
 	rc = cli_daemon_args(argc, argv, "edge", usage_edge, &path, &check);
 	if (rc >= 0)
 		return rc;
-	if (load(path, &e.cf, &e.ctx) != 0)
+	if (load(path, false, &e.cf, &ctx) != 0)
 		return EXIT_USAGE;
-	if (load_device_tls(&e) != 0) {
+	if (load_device_tls(e.cf, false, &dt) != 0) {
 		rc = EXIT_USAGE;
 		goto out;
 	}
@@ -572,20 +1149,23 @@ edge_main(int argc, char **argv)
 		e.lim_device = log_limit_new(e.base, DEVICE_LOG_BURST,
 		    DEVICE_LOG_PER_SEC);
 	}
-	rc = e.base != NULL ? serve(&e) : EXIT_FAIL;
+	if (e.base == NULL) {
+		rc = EXIT_FAIL;
+	} else {
+		rc = serve(&e, ctx, dt);
+		ctx = NULL;	/* the tunnel's, even on failure */
+	}
 out:
 	while (e.pending != NULL)
 		pending_free(e.pending);
 	httpdev_free_all(&e);
 	cache_free(e.cache);	/* after its readers, before the tunnel */
-	devtls_drop_handshakes(&e);
-	uplink_free(e.up);
+	devtls_drop_handshakes(&e, NULL);
+	free_tunnels(&e);
 	log_limit_free(e.lim_device);
 	metrics_http_close(e.metrics);
 	admin_close(e.admin);
-	for (i = 0; i < e.nlisteners; i++)
-		evconnlistener_free(e.listeners[i].l);
-	free(e.listeners);
+	free_listeners(&e);
 	if (e.sig_term != NULL)
 		event_free(e.sig_term);
 	if (e.sig_int != NULL)
@@ -594,12 +1174,12 @@ out:
 		event_free(e.sig_hup);
 	if (e.drain_timer != NULL)
 		event_free(e.drain_timer);
+	if (e.reap_ev != NULL)
+		event_free(e.reap_ev);
 	if (e.base != NULL)
 		event_base_free(e.base);
-	for (i = 0; e.devtls != NULL && i < e.cf->nlisteners; i++)
-		devtls_free(e.devtls[i]);
-	free(e.devtls);
-	SSL_CTX_free(e.ctx);
+	devtls_free_all(dt, e.cf->nlisteners);
+	SSL_CTX_free(ctx);
 	edge_conf_free(e.cf);
 	return rc;
 }
