@@ -41,6 +41,7 @@ struct edge_listener {
 	const struct edge_listener_conf *lc;
 	struct evconnlistener *l;
 	struct devtls *devtls;		/* device mTLS, or NULL */
+	unsigned tls_gen;		/* a new devtls each reload */
 	/* A reload keeps a listener whose address stays (its socket, its
 	 * devices, its counters) and gives it the new settings. One it
 	 * removed is closed: no socket, off e->listeners, freed when the

@@ -45,6 +45,7 @@ struct handshake {
 	char mac[MAC_STR_LEN];
 	int verify_err;
 	int refusal;		/* DT_*, or -1 */
+	unsigned tls_gen;	/* the listener's devtls it began with */
 };
 
 static int hs_idx = -1;
@@ -217,6 +218,11 @@ verify_cb(int ok, X509_STORE_CTX *x)
 	}
 	if (X509_STORE_CTX_get_error_depth(x) != 0)
 		return 1;
+	if (hs->li->devtls == NULL) {	/* a reload turned device TLS off */
+		hs->refusal = DT_UNTRUSTED;
+		X509_STORE_CTX_set_error(x, X509_V_ERR_APPLICATION_VERIFICATION);
+		return 0;
+	}
 	hs->refusal = leaf_refusal(hs->li->devtls,
 	    X509_STORE_CTX_get_current_cert(x), mac, &has_mac);
 	if (has_mac)
@@ -300,6 +306,15 @@ handshake_event(struct bufferevent *bev, short what, void *arg)
 	struct edge_listener *li = hs->li;
 	enum devtls_refusal why;
 
+	/* A reload came during the handshake: its chain was checked with
+	 * the vendor CAs before it, so once more with the new ones. */
+	if ((what & BEV_EVENT_CONNECTED) && hs->tls_gen != li->tls_gen &&
+	    (li->devtls == NULL || (hs->refusal = devtls_recheck(li->devtls,
+	    bufferevent_openssl_get_ssl(bev), hs->mac)) >= 0)) {
+		if (hs->refusal < 0)
+			hs->refusal = DT_UNTRUSTED;
+		what = BEV_EVENT_ERROR;
+	}
 	if (what & BEV_EVENT_CONNECTED) {
 		li->stats.tls_accepted++;
 		log_debug("edge", "device_tls", "listener=%s device=%s mac=%s "
@@ -347,6 +362,7 @@ devtls_accept(struct edge_listener *li, evutil_socket_t fd,
 		return;
 	}
 	hs->li = li;
+	hs->tls_gen = li->tls_gen;
 	snprintf(hs->service, sizeof(hs->service), "%s", service);
 	hs->refusal = -1;
 	snprintf(hs->device, sizeof(hs->device), "%s", device);

@@ -843,6 +843,7 @@ reload_listeners(struct edge *e, struct edge_conf *cf, struct devtls **dt)
 		li->lc = cf->listeners[i];
 		devtls_free(li->devtls);
 		li->devtls = dt[i];
+		li->tls_gen++;
 		dt[i] = NULL;
 	}
 	for (j = 0; j < e->nlisteners; j++)

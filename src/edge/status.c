@@ -93,6 +93,8 @@ http_json(struct json *j, const struct edge_listener *li)
 		json_int(j, (int64_t)li->stats.tls_refused[k]);
 	}
 	json_end_object(j);
+	json_key(j, "revoked");
+	json_int(j, (int64_t)li->stats.tls_revoked);
 	json_end_object(j);
 }
 
@@ -125,6 +127,11 @@ http_text(const struct edge_listener *li, FILE *f)
 		fprintf(f, "%srefused %s: %llu", sep, devtls_refusal_name(
 		    (enum devtls_refusal)k), (unsigned long long)
 		    li->stats.tls_refused[k]);
+		sep = ", ";
+	}
+	if (li->stats.tls_revoked > 0) {
+		fprintf(f, "%sdisconnected by a reload: %llu", sep,
+		    (unsigned long long)li->stats.tls_revoked);
 		sep = ", ";
 	}
 	fprintf(f, "%s\n", sep[0] == ',' ? ")" : "");

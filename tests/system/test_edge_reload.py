@@ -298,6 +298,7 @@ def test_device_tls_sessions_are_checked_again_on_reload(site):
         assert gone(s1, c1)
         assert value(scrape(edge), "isthmus_device_tls_revoked_total",
                      listener="web") == 2
+        assert status(edge)["listeners"][0]["device_tls"]["revoked"] == 2
         # The listener itself stayed: a device of the new vendor gets in.
         r, _ = tls_get(port, fleet.server_ca,
                        fleet.device(fleet.v2, "aa:bb:cc:00:00:09"))
