@@ -913,8 +913,10 @@ on_hangup(evutil_socket_t sig, short what, void *arg)
 
 	(void)sig;
 	(void)what;
-	if (e->draining)
+	if (e->draining) {
+		log_info("edge", "reload_ignored", "reason=%s", "draining");
 		return;
+	}
 	if (load(e->cf->path, true, &cf, &ctx) != 0 ||
 	    load_device_tls(cf, true, &dt) != 0) {
 		SSL_CTX_free(ctx);
