@@ -294,6 +294,7 @@ tunnel_promote(struct edge *e)
 	e->tun = e->next_tun;
 	e->next_tun = NULL;
 	e->up = e->tun->up;
+	uplink_carry(e->up, old->up);
 	note_identity(e);
 	log_info("edge", "tunnel_switched", "cloud=%s:%u old_cloud=%s:%u",
 	    e->tun->cf->cloud.host, e->tun->cf->cloud.port,
@@ -752,6 +753,7 @@ reload_tunnel(struct edge *e, struct edge_conf *cf, SSL_CTX *ctx,
 
 		e->tun = t;
 		e->up = t->up;
+		uplink_carry(e->up, old->up);
 		note_identity(e);
 		tunnel_retire(e, old);
 	}

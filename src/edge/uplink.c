@@ -646,3 +646,18 @@ uplink_info(const struct uplink *u, struct uplink_info *ui)
 	ui->streams_open = hs.streams_open;
 	ui->streams_opened = hs.streams_opened;
 }
+
+void
+uplink_carry(struct uplink *to, const struct uplink *from)
+{
+	struct uplink_info ui;
+	size_t i;
+
+	uplink_info(from, &ui);
+	to->connects += ui.connects;
+	to->drops += ui.drops;
+	for (i = 0; i < UF_COUNT; i++)
+		to->fails[i] += ui.failures[i];
+	to->bytes_in += ui.bytes_in;
+	to->bytes_out += ui.bytes_out;
+}

@@ -79,5 +79,8 @@ void uplink_start(struct uplink *u);
 void uplink_stop(struct uplink *u);
 void uplink_free(struct uplink *u);
 struct h2conn *uplink_h2(struct uplink *u);
+/* A reload's new tunnel took over from `from`: to's counters go on from
+ * from's, so that metrics do not go backwards. */
+void uplink_carry(struct uplink *to, const struct uplink *from);
 
 #endif

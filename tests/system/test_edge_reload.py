@@ -208,6 +208,9 @@ def test_a_new_cloud_address_is_admitted_before_the_old_tunnel_drains(
     st = status(edge)
     assert st["tunnel"]["state"] == "up"
     assert f":{cloud2.port('listen')}" in st["tunnel"]["peer"]
+    # Counters go on from the old tunnel's.
+    assert st["tunnel"]["connects"] == 2
+    assert value(scrape(edge), "isthmus_tunnel_connects_total") == 2
 
 
 def test_a_new_edge_certificate_gets_a_new_tunnel_without_a_gap(site):
@@ -238,6 +241,35 @@ def test_a_new_edge_certificate_gets_a_new_tunnel_without_a_gap(site):
     old.close()
     edge.wait_log(r"event=tunnel_retired")
     assert status(edge)["edge"] == "agw2"
+
+
+def test_a_new_tunnel_the_cloud_refuses_leaves_the_old_one_serving(site):
+    """Make before break: a certificate the cloud does not pin (yet) is
+    refused, and the running tunnel carries on meanwhile; going back to
+    the running configuration drops the attempt."""
+    run("pki", "issue", "edge", "agw3", "--tenant", "A", "--ca", site.pki,
+        expect=0)
+    a = site.backend("A")
+    cloud, edge = start(site, {"A/t": [a]}, {"t": "t"})
+    port = edge.port("listener.t")
+    good = edge.conf.read_text()
+    edge.conf.write_text(good.replace("agw.crt", "agw3.crt")
+                         .replace("agw.key", "agw3.key"))
+    assert "changed=settings,tunnel" in reload(edge, 1)
+    edge.wait_log(r"event=connect_failed .*reason=refused_by_cloud", count=2)
+    for n in range(5):
+        assert exchange(port, b"x%d" % n) == b"A\nx%d" % n
+    st = status(edge)
+    assert (st["edge"], st["tunnel"]["state"]) == ("agw", "up")
+    edge.conf.write_text(good)
+    assert "changed=settings,tunnel" in reload(edge, 2)
+    edge.wait_log(r"event=tunnel_retired")
+    n = edge.text().count("reason=refused_by_cloud")
+    time.sleep(1.5)     # reconnect_max is 500ms: no more attempts
+    assert edge.text().count("reason=refused_by_cloud") == n
+    assert "event=tunnel_switched" not in edge.text()
+    assert exchange(port, b"end") == b"A\nend"
+    assert status(edge)["tunnel"]["connects"] == 1
 
 
 def tls_session(port, server_ca, cert):
