@@ -86,6 +86,20 @@ def test_a_bad_configuration_is_logged_and_the_running_one_kept(site):
     edge.conf.write_text(good.replace("agw.crt", "missing.crt"))
     assert "event=reload_failed" in reload(edge, 2)
     edge.wait_log(r"event=config_error error=.*missing\.crt")
+    # An address that cannot be had: the whole reload is refused, the
+    # other new listener is not left bound either.
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    edge.conf.write_text(
+        good + "\n[listener w]\nlisten = 127.0.0.1:0\nservice = t\n"
+        f"\n[listener x]\nlisten = 127.0.0.1:{busy.getsockname()[1]}\n"
+        "service = t\n")
+    assert "event=reload_failed" in reload(edge, 3)
+    edge.wait_log(r"event=config_error error=.*listener x: cannot listen "
+                  r"on 127\.0\.0\.1:\d+: Address already in use")
+    busy.close()
+    assert "event=listening listener=w" not in edge.text()
     # Nothing else was disturbed: the open stream, new devices, the
     # tunnel, the listener's socket.
     assert echo(c, b"still") == b"still"
@@ -93,11 +107,12 @@ def test_a_bad_configuration_is_logged_and_the_running_one_kept(site):
     assert exchange(port, b"new") == b"A\nnew"
     assert status(edge)["tunnel"]["connects"] == 1
     m = scrape(edge)
-    assert value(m, "isthmus_reloads_total", result="failed") == 2
+    assert value(m, "isthmus_reloads_total", result="failed") == 3
     assert value(m, "isthmus_reloads_total", result="ok") == 0
+    assert [li["name"] for li in status(edge)["listeners"]] == ["t"]
     # Fixed: it applies.
     edge.conf.write_text(good)
-    assert "changed=none" in reload(edge, 3)
+    assert "changed=none" in reload(edge, 4)
     assert value(scrape(edge), "isthmus_reloads_total", result="ok") == 1
 
 
