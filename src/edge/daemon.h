@@ -109,6 +109,20 @@ struct edge {
 	struct event *sig_term, *sig_int, *sig_hup, *drain_timer;
 };
 
+/* edge.c, for reload.c: a listener bound to lc's address (taking *dt);
+ * its "listening" log line; its end; a tunnel made from cf and ctx (taken, even on
+ * failure); one retired (it finishes its streams, then goes); who we
+ * are, from the serving tunnel's certificate. */
+int edge_listener_open(struct edge *e, struct edge_conf *cf,
+    const struct edge_listener_conf *lc, struct devtls **dt, bool logged,
+    struct edge_listener **out);
+void edge_listener_listening(const struct edge_listener *li);
+void edge_listener_free(struct edge_listener *li);
+int edge_tunnel_new(struct edge *e, struct edge_conf *cf, SSL_CTX *ctx,
+    const uint8_t digest[32], struct edge_tunnel **out);
+void edge_tunnel_retire(struct edge *e, struct edge_tunnel *t);
+void edge_note_identity(struct edge *e);
+
 /* Device connections (pending, handshakes, HTTP devices, TCP streams)
  * hold their listener, so that one a reload removed lives until its
  * last device is done. */

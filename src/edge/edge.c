@@ -2,7 +2,9 @@
  * isthmus edge: the site gateway. Listeners take device connections; each
  * becomes one CONNECT stream on the uplink (uplink.c) to the service its
  * listener names. Connections that arrive while the tunnel is down wait,
- * for pending_timeout at most, then are closed.
+ * for pending_timeout at most, then are closed. The tunnels live here
+ * too: the serving one, after a reload (reload.c) the one being admitted,
+ * and retired ones finishing their streams.
  */
 #include "edge/edge.h"
 
@@ -13,12 +15,9 @@
 
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include "common/admin.h"
 #include "common/cli.h"
-#include "common/fsutil.h"
 #include "common/identity.h"
 #include "common/log.h"
 #include "common/loglimit.h"
@@ -26,7 +25,6 @@
 #include "common/netutil.h"
 #include "common/relay.h"
 #include "common/tls.h"
-#include "common/tlsctx.h"
 #include "common/timeval.h"
 #include "edge/cache.h"
 #include "edge/config.h"
@@ -34,6 +32,7 @@
 #include "edge/devtls.h"
 #include "edge/httpdev.h"
 #include "edge/metrics.h"
+#include "edge/reload.h"
 #include "edge/status.h"
 #include "edge/uplink.h"
 
@@ -109,8 +108,8 @@ pending_free(struct pending *p)
 	edge_listener_release(li);
 }
 
-static void
-listener_free(struct edge_listener *li)
+void
+edge_listener_free(struct edge_listener *li)
 {
 	if (li == NULL)
 		return;
@@ -139,7 +138,7 @@ edge_listener_release(struct edge_listener *li)
 			*pp = li->next_closed;
 			break;
 		}
-	listener_free(li);
+	edge_listener_free(li);
 }
 
 /* A device's stream ended; status is the cloud's answer (0: none came). */
@@ -205,8 +204,8 @@ on_pending_timeout(evutil_socket_t fd, short what, void *arg)
 
 /* Who we are, for status and metrics: from the serving tunnel's
  * certificate. */
-static void
-note_identity(struct edge *e)
+void
+edge_note_identity(struct edge *e)
 {
 	X509 *cert = SSL_CTX_get0_certificate(e->tun->ctx);
 	struct cert_identity id;
@@ -269,8 +268,8 @@ tunnels_idle(struct edge *e)
 
 /* t carries no new stream from now on: those open finish (GOAWAY), then
  * it closes and on_reap frees it. */
-static void
-tunnel_retire(struct edge *e, struct edge_tunnel *t)
+void
+edge_tunnel_retire(struct edge *e, struct edge_tunnel *t)
 {
 	struct timeval now = { 0, 0 };
 	bool was_up = uplink_h2(t->up) != NULL;
@@ -295,11 +294,11 @@ tunnel_promote(struct edge *e)
 	e->next_tun = NULL;
 	e->up = e->tun->up;
 	uplink_carry(e->up, old->up);
-	note_identity(e);
+	edge_note_identity(e);
 	log_info("edge", "tunnel_switched", "cloud=%s:%u old_cloud=%s:%u",
 	    e->tun->cf->cloud.host, e->tun->cf->cloud.port,
 	    old->cf->cloud.host, old->cf->cloud.port);
-	tunnel_retire(e, old);
+	edge_tunnel_retire(e, old);
 }
 
 static void
@@ -445,20 +444,9 @@ on_device(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	evtimer_add(p->timer, &tv);
 }
 
-/* A configuration's error: on stderr at startup ("file:line: ..."); as a
- * log event on reload, since the daemon's stderr is then its log. */
-static void
-conf_report(bool logged, const char *msg)
-{
-	if (logged)
-		log_error("edge", "config_error", "error=%s", msg);
-	else
-		fprintf(stderr, "%s\n", msg);
-}
-
 /* A listener on lc's address, taking the device TLS context in *dt. */
-static int
-listener_open(struct edge *e, struct edge_conf *cf,
+int
+edge_listener_open(struct edge *e, struct edge_conf *cf,
     const struct edge_listener_conf *lc, struct devtls **dt, bool logged,
     struct edge_listener **out)
 {
@@ -494,13 +482,13 @@ listener_open(struct edge *e, struct edge_conf *cf,
 	*out = li;
 	return 0;
 fail:
-	conf_report(logged, msg);
-	listener_free(li);
+	edge_conf_report(logged, msg);
+	edge_listener_free(li);
 	return -EINVAL;
 }
 
-static void
-listener_listening(const struct edge_listener *li)
+void
+edge_listener_listening(const struct edge_listener *li)
 {
 	log_info("edge", "listening", "listener=%s listen=%s service=%s",
 	    li->lc->name, li->bound, li->lc->service);
@@ -517,13 +505,13 @@ bind_listeners(struct edge *e, struct devtls **dt, char *ready, size_t cap)
 	for (i = 0; i < e->cf->nlisteners; i++) {
 		struct edge_listener *li;
 
-		if (listener_open(e, e->cf, e->cf->listeners[i], &dt[i], false,
+		if (edge_listener_open(e, e->cf, e->cf->listeners[i], &dt[i], false,
 		    &li) != 0)
 			return -EINVAL;
 		e->listeners[e->nlisteners++] = li;
 		len += (size_t)snprintf(ready + len, len < cap ? cap - len : 0,
 		    " listener.%s=%s", li->lc->name, li->bound);
-		listener_listening(li);
+		edge_listener_listening(li);
 	}
 	return 0;
 }
@@ -560,7 +548,7 @@ on_terminate(evutil_socket_t sig, short what, void *arg)
 	httpdev_drain(e, NULL);
 	if ((t = e->next_tun) != NULL) {
 		e->next_tun = NULL;
-		tunnel_retire(e, t);
+		edge_tunnel_retire(e, t);
 	}
 	uplink_stop(e->up);
 	if (tunnels_idle(e)) {
@@ -573,127 +561,9 @@ on_terminate(evutil_socket_t sig, short what, void *arg)
 		evtimer_add(e->drain_timer, &tv);
 }
 
-static int
-load(const char *path, bool logged, struct edge_conf **cf, SSL_CTX **ctx)
-{
-	struct conf_errors errs;
-	struct tlsctx_opts o = { .server = false };
-	char msg[600];
-	struct err er;
-	size_t i;
-
-	if (edge_conf_load(path, cf, &errs) != 0) {
-		for (i = 0; logged && i < errs.n; i++)
-			conf_report(true, errs.line[i]);
-		if (!logged)
-			conf_errors_print(&errs, stderr);
-		return -EINVAL;
-	}
-	o.cert = (*cf)->cert;
-	o.key = (*cf)->key;
-	o.ca = (*cf)->ca;
-	o.crl = (*cf)->crl;
-	if (tlsctx_new(&o, ctx, &er) != 0) {
-		snprintf(msg, sizeof(msg), "%s: %s", path, er.msg);
-		conf_report(logged, msg);
-		edge_conf_free(*cf);
-		*cf = NULL;
-		return -EINVAL;
-	}
-	return 0;
-}
-
-static void
-devtls_free_all(struct devtls **dt, size_t n)
-{
-	size_t i;
-
-	for (i = 0; dt != NULL && i < n; i++)
-		devtls_free(dt[i]);
-	free(dt);
-}
-
-/* Each device-TLS listener's context, so --check finds bad files too. */
-static int
-load_device_tls(const struct edge_conf *cf, bool logged,
-    struct devtls ***out)
-{
-	struct devtls **dt = calloc(cf->nlisteners + 1, sizeof(*dt));
-	char msg[600];
-	struct err er;
-	size_t i;
-
-	if (dt == NULL)
-		return -ENOMEM;
-	for (i = 0; i < cf->nlisteners; i++) {
-		const struct edge_listener_conf *lc = cf->listeners[i];
-
-		if (lc->tls_cert == NULL)
-			continue;
-		if (devtls_new(lc, &dt[i], &er) != 0) {
-			snprintf(msg, sizeof(msg), "%s:%d: listener %s: %s",
-			    cf->path, lc->line, lc->name, er.msg);
-			conf_report(logged, msg);
-			devtls_free_all(dt, cf->nlisteners);
-			return -EINVAL;
-		}
-	}
-	*out = dt;
-	return 0;
-}
-
-static void
-digest_str(EVP_MD_CTX *md, const char *s)
-{
-	if (s == NULL)
-		s = "";
-	EVP_DigestUpdate(md, s, strlen(s) + 1);
-}
-
-/* What a tunnel is made from, files included: a reload whose digest
- * differs (a new certificate in the same file, say) needs a new
- * tunnel. */
-static int
-tunnel_digest(const struct edge_conf *cf, uint8_t out[32], struct err *er)
-{
-	const char *files[] = { cf->cert, cf->key, cf->ca, cf->crl };
-	const uint64_t nums[] = { cf->cloud.port, cf->keepalive,
-	    cf->keepalive_timeout, cf->reconnect_min, cf->reconnect_max,
-	    cf->handshake_timeout, cf->use_proxy, cf->proxy.port };
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	size_t i, len;
-	char *data;
-	int rc = 0;
-
-	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-		EVP_MD_CTX_free(md);
-		return err_set(er, -ENOMEM, "out of memory");
-	}
-	digest_str(md, cf->cloud.host);
-	digest_str(md, cf->server_name);
-	digest_str(md, cf->proxy_url);
-	digest_str(md, cf->use_proxy ? cf->proxy.host : NULL);
-	EVP_DigestUpdate(md, nums, sizeof(nums));
-	EVP_DigestUpdate(md, cf->cloud_pin, sizeof(cf->cloud_pin));
-	for (i = 0; rc == 0 && i < sizeof(files) / sizeof(files[0]); i++) {
-		digest_str(md, files[i]);
-		if (files[i] == NULL ||
-		    (rc = fs_read_file(files[i], 64u << 20, &data, &len,
-		    er)) != 0)
-			continue;
-		EVP_DigestUpdate(md, data, len);
-		OPENSSL_cleanse(data, len);	/* the key among them */
-		free(data);
-	}
-	if (rc == 0)
-		EVP_DigestFinal_ex(md, out, NULL);
-	EVP_MD_CTX_free(md);
-	return rc;
-}
-
 /* A tunnel made from cf and ctx (taken, even on failure). */
-static int
-tunnel_new(struct edge *e, struct edge_conf *cf, SSL_CTX *ctx,
+int
+edge_tunnel_new(struct edge *e, struct edge_conf *cf, SSL_CTX *ctx,
     const uint8_t digest[32], struct edge_tunnel **out)
 {
 	struct edge_tunnel *t = calloc(1, sizeof(*t));
@@ -714,244 +584,12 @@ tunnel_new(struct edge *e, struct edge_conf *cf, SSL_CTX *ctx,
 	return 0;
 }
 
-/* A reload's tunnel: none when nothing it is made from changed; else
- * a new one, which takes new streams once the cloud admitted it (make
- * before break) or at once when the running one is not up. Takes ctx.
- * Returns whether the tunnel changes. */
-static bool
-reload_tunnel(struct edge *e, struct edge_conf *cf, SSL_CTX *ctx,
-    const uint8_t digest[32])
-{
-	struct edge_tunnel *target = e->next_tun != NULL ? e->next_tun :
-	    e->tun, *t;
-
-	if (memcmp(digest, target->digest, 32) == 0) {
-		SSL_CTX_free(ctx);
-		return false;
-	}
-	if ((t = e->next_tun) != NULL) {
-		e->next_tun = NULL;
-		tunnel_retire(e, t);
-	}
-	if (memcmp(digest, e->tun->digest, 32) == 0) {
-		SSL_CTX_free(ctx);	/* back to the running one */
-		return true;
-	}
-	if (tunnel_new(e, cf, ctx, digest, &t) != 0) {
-		log_error("edge", "tunnel_failed", "reason=%s action=%s",
-		    "out of memory", "keeping the running tunnel");
-		return false;
-	}
-	log_info("edge", "tunnel_replacing", "cloud=%s:%u action=%s",
-	    cf->cloud.host, cf->cloud.port, uplink_h2(e->up) != NULL ?
-	    "the running tunnel serves until the new one is admitted" :
-	    "the running tunnel is not up: replaced now");
-	if (uplink_h2(e->up) != NULL) {
-		e->next_tun = t;
-	} else {
-		struct edge_tunnel *old = e->tun;
-
-		e->tun = t;
-		e->up = t->up;
-		uplink_carry(e->up, old->up);
-		note_identity(e);
-		tunnel_retire(e, old);
-	}
-	uplink_start(t->up);
-	return true;
-}
-
-/* The running listener that lc takes over on reload: the one on the
- * same address (with port 0, the kernel's pick, also of the same name).
- * Its socket stays bound and its devices stay connected. */
-static size_t
-listener_match(const struct edge *e, const struct edge_listener_conf *lc,
-    const bool *taken)
-{
-	size_t j;
-
-	for (j = 0; j < e->nlisteners; j++) {
-		const struct edge_listener_conf *o = e->listeners[j]->lc;
-
-		if (!taken[j] && o->listen.port == lc->listen.port &&
-		    strcmp(o->listen.host, lc->listen.host) == 0 &&
-		    (lc->listen.port != 0 || strcmp(o->name, lc->name) == 0))
-			return j;
-	}
-	return SIZE_MAX;
-}
-
-/* A listener the new configuration dropped: no more connections; its
- * handshakes are cut, its HTTP devices close after their answer, its
- * streams finish. */
-static void
-listener_close(struct edge *e, struct edge_listener *li)
-{
-	log_info("edge", "listener_closed", "listener=%s listen=%s",
-	    li->lc->name, li->bound);
-	evconnlistener_free(li->l);
-	li->l = NULL;
-	li->closed = true;
-	li->next_closed = e->closed;
-	e->closed = li;
-	edge_listener_hold(li);
-	devtls_drop_handshakes(e, li);
-	httpdev_drain(e, li);
-	edge_listener_release(li);
-}
-
-/* The new listener set: kept ones get lc's settings, new ones are bound
- * (an address that cannot be had fails the whole reload, before anything
- * changed), dropped ones closed. Returns 1 when any changed, 0 when none,
- * -EINVAL on failure. */
-static int
-reload_listeners(struct edge *e, struct edge_conf *cf, struct devtls **dt)
-{
-	struct edge_listener **nl = calloc(cf->nlisteners + 1, sizeof(*nl));
-	bool *taken = calloc(e->nlisteners + 1, sizeof(*taken));
-	size_t *from = calloc(cf->nlisteners + 1, sizeof(*from));
-	size_t i, j;
-	int changed = cf->nlisteners != e->nlisteners, rc = 0;
-
-	if (nl == NULL || taken == NULL || from == NULL)
-		rc = -ENOMEM;
-	for (i = 0; rc == 0 && i < cf->nlisteners; i++) {
-		if ((from[i] = listener_match(e, cf->listeners[i],
-		    taken)) != SIZE_MAX)
-			taken[from[i]] = true;
-		else
-			rc = listener_open(e, cf, cf->listeners[i], &dt[i],
-			    true, &nl[i]);
-	}
-	if (rc != 0) {
-		for (i = 0; nl != NULL && i < cf->nlisteners; i++)
-			listener_free(nl[i]);
-		goto out;
-	}
-	for (i = 0; i < cf->nlisteners; i++) {
-		struct edge_listener *li = nl[i];
-
-		if (li != NULL) {
-			changed = 1;
-			listener_listening(li);
-			continue;
-		}
-		li = nl[i] = e->listeners[from[i]];
-		if (from[i] != i ||
-		    !edge_listener_conf_equal(li->lc, cf->listeners[i]))
-			changed = 1;
-		edge_conf_free(li->cf);
-		li->cf = edge_conf_ref(cf);
-		li->lc = cf->listeners[i];
-		devtls_free(li->devtls);
-		li->devtls = dt[i];
-		li->tls_gen++;
-		dt[i] = NULL;
-	}
-	for (j = 0; j < e->nlisteners; j++)
-		if (!taken[j]) {
-			changed = 1;
-			listener_close(e, e->listeners[j]);
-		}
-	free(e->listeners);
-	e->listeners = nl;
-	e->nlisteners = cf->nlisteners;
-	nl = NULL;
-	rc = changed;
-out:
-	free(nl);
-	free(taken);
-	free(from);
-	return rc;
-}
-
-/* Keys a reload cannot apply: their sockets and the cache stay. */
-static void
-reload_needs_restart(const struct edge *e, const struct edge_conf *cf)
-{
-	char keys[128] = "";
-	size_t i, n = 0;
-	bool cache = false;
-
-	for (i = 0; i < cf->nlisteners; i++)
-		cache |= cf->listeners[i]->cache;
-	if (strcmp(e->cf->admin_socket, cf->admin_socket) != 0)
-		n += (size_t)snprintf(keys + n, sizeof(keys) - n,
-		    ",admin_socket");
-	if (strcmp(e->cf->metrics.host, cf->metrics.host) != 0 ||
-	    e->cf->metrics.port != cf->metrics.port)
-		n += (size_t)snprintf(keys + n, sizeof(keys) - n, ",metrics");
-	if (strcmp(e->cf->cache_dir, cf->cache_dir) != 0 ||
-	    e->cf->cache_max_size != cf->cache_max_size ||
-	    (cache && e->cache == NULL))
-		n += (size_t)snprintf(keys + n, sizeof(keys) - n, ",cache");
-	if (n > 0)
-		log_warn("edge", "reload_partial", "keys=%s action=%s",
-		    keys + 1, "restart the edge to apply them; the rest of "
-		    "the configuration is in use");
-}
-
-static void
-reload_failed(struct edge *e)
-{
-	e->reload_failures++;
-	log_error("edge", "reload_failed", "config=%s action=%s", e->cf->path,
-	    "keeping the running configuration");
-}
-
-/* SIGHUP, as the cloud does it: parse and load everything into fresh
- * storage and swap it in only when all of it is good. */
 static void
 on_hangup(evutil_socket_t sig, short what, void *arg)
 {
-	struct edge *e = arg;
-	struct edge_conf *cf = NULL;
-	struct devtls **dt = NULL;
-	SSL_CTX *ctx = NULL;
-	uint8_t digest[32];
-	char changed[80] = "";
-	struct err er;
-	int lrc;
-
 	(void)sig;
 	(void)what;
-	if (e->draining) {
-		log_info("edge", "reload_ignored", "reason=%s", "draining");
-		return;
-	}
-	if (load(e->cf->path, true, &cf, &ctx) != 0 ||
-	    load_device_tls(cf, true, &dt) != 0) {
-		SSL_CTX_free(ctx);
-		edge_conf_free(cf);
-		reload_failed(e);
-		return;
-	}
-	if (tunnel_digest(cf, digest, &er) != 0) {
-		conf_report(true, er.msg);
-		goto fail;
-	}
-	if ((lrc = reload_listeners(e, cf, dt)) < 0)
-		goto fail;
-	if (lrc > 0)
-		strcat(changed, ",listeners");
-	devtls_free_all(dt, cf->nlisteners);
-	httpdev_recheck_tls(e);
-	if (!edge_conf_settings_equal(e->cf, cf))
-		strcat(changed, ",settings");
-	if (reload_tunnel(e, cf, ctx, digest))
-		strcat(changed, ",tunnel");
-	reload_needs_restart(e, cf);
-	edge_conf_free(e->cf);
-	e->cf = cf;
-	e->reloads++;
-	log_info("edge", "reloaded", "config=%s changed=%s", cf->path,
-	    changed[0] != '\0' ? changed + 1 : "none");
-	return;
-fail:
-	devtls_free_all(dt, cf->nlisteners);
-	SSL_CTX_free(ctx);
-	edge_conf_free(cf);
-	reload_failed(e);
+	edge_reload(arg);
 }
 
 static void
@@ -1019,15 +657,15 @@ first_tunnel(struct edge *e, SSL_CTX *ctx)
 	uint8_t digest[32];
 	struct err er;
 
-	if (tunnel_digest(e->cf, digest, &er) != 0) {
+	if (edge_tunnel_digest(e->cf, digest, &er) != 0) {
 		fprintf(stderr, "isthmus edge: %s\n", er.msg);
 		SSL_CTX_free(ctx);
 		return -EINVAL;
 	}
-	if (tunnel_new(e, e->cf, ctx, digest, &e->tun) != 0)
+	if (edge_tunnel_new(e, e->cf, ctx, digest, &e->tun) != 0)
 		return -ENOMEM;
 	e->up = e->tun->up;
-	note_identity(e);
+	edge_note_identity(e);
 	return 0;
 }
 
@@ -1111,14 +749,14 @@ free_listeners(struct edge *e)
 	size_t i;
 
 	for (i = 0; i < e->nlisteners; i++)
-		listener_free(e->listeners[i]);
+		edge_listener_free(e->listeners[i]);
 	free(e->listeners);
 	e->listeners = NULL;
 	e->nlisteners = 0;
 	/* Closed ones whose streams the tunnels' end took along. */
 	while ((li = e->closed) != NULL) {
 		e->closed = li->next_closed;
-		listener_free(li);
+		edge_listener_free(li);
 	}
 }
 
@@ -1136,9 +774,9 @@ edge_main(int argc, char **argv)
 	rc = cli_daemon_args(argc, argv, "edge", usage_edge, &path, &check);
 	if (rc >= 0)
 		return rc;
-	if (load(path, false, &e.cf, &ctx) != 0)
+	if (edge_load(path, false, &e.cf, &ctx) != 0)
 		return EXIT_USAGE;
-	if (load_device_tls(e.cf, false, &dt) != 0) {
+	if (edge_load_device_tls(e.cf, false, &dt) != 0) {
 		rc = EXIT_USAGE;
 		goto out;
 	}
@@ -1183,7 +821,7 @@ out:
 		event_free(e.reap_ev);
 	if (e.base != NULL)
 		event_base_free(e.base);
-	devtls_free_all(dt, e.cf->nlisteners);
+	edge_devtls_free_all(dt, e.cf->nlisteners);
 	SSL_CTX_free(ctx);
 	edge_conf_free(e.cf);
 	return rc;
