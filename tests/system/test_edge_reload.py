@@ -336,13 +336,30 @@ def test_device_tls_sessions_are_checked_again_on_reload(site):
         assert gone(s2, c2)
         assert backend_headers(get(s1, c1))["x-isthmus-device-mac"] == MAC1
         # The vendor CA bundle is replaced by another vendor's: MAC1 is
-        # no longer trusted either.
+        # no longer trusted either, neither the session that is up nor a
+        # device whose connection was accepted before the reload and
+        # whose handshake comes after it.
+        accepted = status(edge)["listeners"][0]["devices_total"]
+        early = socket.create_connection(("127.0.0.1", port), timeout=10)
+        assert eventually(lambda: status(edge)["listeners"][0]
+                          ["devices_total"] == accepted + 1)
         site.edge_conf("agw", cloud.port("listen"), {"web": fleet.listener(
             [fleet.v2])}, extra=METRICS)
         reload(edge, 2)
         edge.wait_log(rf"event=device_revoked listener=web \S+ mac={MAC1} "
                       "reason=untrusted")
         assert gone(s1, c1)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(fleet.server_ca)
+        ctx.load_cert_chain(*fleet.device(fleet.v1, MAC1))
+        try:
+            with ctx.wrap_socket(early, server_hostname="localhost") as es:
+                es.sendall(b"GET /headers HTTP/1.1\r\nHost: dev\r\n\r\n")
+                assert es.recv(100) == b""
+        except (ssl.SSLError, OSError):
+            pass
+        edge.wait_log(rf"event=device_refused listener=web \S+ mac={MAC1} "
+                      "reason=untrusted")
         assert value(scrape(edge), "isthmus_device_tls_revoked_total",
                      listener="web") == 2
         assert status(edge)["listeners"][0]["device_tls"]["revoked"] == 2
