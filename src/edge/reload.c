@@ -306,10 +306,14 @@ out:
 	return rc;
 }
 
-/* Keys a reload cannot apply: their sockets and the cache stay. */
+/* Keys a reload cannot apply: their sockets and the cache stay, and the
+ * new configuration keeps the running values, so that it describes what
+ * runs (and the next reload warns again; out of memory, the new value
+ * stays, which only misnames what runs). */
 static void
-reload_needs_restart(const struct edge *e, const struct edge_conf *cf)
+reload_carry(const struct edge *e, struct edge_conf *cf)
 {
+	char *tmp;
 	char keys[128] = "";
 	size_t i, n = 0;
 	bool cache = false;
@@ -330,6 +334,24 @@ reload_needs_restart(const struct edge *e, const struct edge_conf *cf)
 		log_warn("edge", "reload_partial", "keys=%s action=%s",
 		    keys + 1, "restart the edge to apply them; the rest of "
 		    "the configuration is in use");
+	if ((tmp = strdup(e->cf->admin_socket)) != NULL) {
+		free(cf->admin_socket);
+		cf->admin_socket = tmp;
+	}
+	if ((tmp = strdup(e->cf->cache_dir)) != NULL) {
+		free(cf->cache_dir);
+		cf->cache_dir = tmp;
+	}
+	cf->metrics = e->cf->metrics;
+	cf->cache_max_size = e->cf->cache_max_size;
+}
+
+static void
+changed_add(char *buf, size_t cap, const char *what)
+{
+	size_t n = strlen(buf);
+
+	snprintf(buf + n, cap - n, ",%s", what);
 }
 
 static void
@@ -371,14 +393,14 @@ edge_reload(struct edge *e)
 	if ((lrc = reload_listeners(e, cf, dt)) < 0)
 		goto fail;
 	if (lrc > 0)
-		strcat(changed, ",listeners");
+		changed_add(changed, sizeof(changed), "listeners");
 	edge_devtls_free_all(dt, cf->nlisteners);
 	httpdev_recheck_tls(e);
+	reload_carry(e, cf);
 	if (!edge_conf_settings_equal(e->cf, cf))
-		strcat(changed, ",settings");
+		changed_add(changed, sizeof(changed), "settings");
 	if (reload_tunnel(e, cf, ctx, digest))
-		strcat(changed, ",tunnel");
-	reload_needs_restart(e, cf);
+		changed_add(changed, sizeof(changed), "tunnel");
 	edge_conf_free(e->cf);
 	e->cf = cf;
 	e->reloads++;

@@ -428,3 +428,41 @@ def test_only_end_entity_client_certificates_are_devices(site):
         assert backend_headers(r)["x-isthmus-device-mac"] == MAC1
     finally:
         be.close()
+
+
+def test_keys_a_reload_cannot_apply_are_named(site):
+    """The admin socket and /metrics stay where they were bound; the rest
+    of the configuration applies."""
+    a = site.backend("A")
+    cloud, edge = start(site, {"A/t": [a]}, {"t": "t"})
+    sock = edge.ready["admin"]
+    edge.conf.write_text(edge.conf.read_text()
+                         .replace("admin_socket = agw.sock",
+                                  "admin_socket = other.sock")
+                         .replace("metrics = 127.0.0.1:0",
+                                  "metrics = 127.0.0.2:0")
+                         + "\n[listener u]\nlisten = 127.0.0.1:0\n"
+                         "service = t\n")
+    line = reload(edge, 1)
+    assert "changed=listeners" in line and "settings" not in line
+    edge.wait_log(r"event=reload_partial keys=admin_socket,metrics ")
+    port = int(edge.wait_log(r"event=listening listener=u listen=\S+:(\d+)")
+               [0])
+    assert exchange(port, b"u") == b"A\nu"
+    # Still answering where it was.
+    c = socket.socket(socket.AF_UNIX)
+    c.connect(sock)
+    c.sendall(b"status json\n")
+    got = b""
+    while True:
+        d = c.recv(65536)
+        if not d:
+            break
+        got += d
+    c.close()
+    assert [li["name"] for li in json.loads(got)["listeners"]] == ["t", "u"]
+    assert value(scrape(edge), "isthmus_reloads_total", result="ok") == 1
+    # The next reload warns again: the running values were kept.
+    reload(edge, 2)
+    edge.wait_log(r"event=reload_partial keys=admin_socket,metrics ",
+                  count=2)
