@@ -121,6 +121,8 @@ void edge_listener_free(struct edge_listener *li);
 int edge_tunnel_new(struct edge *e, struct edge_conf *cf, SSL_CTX *ctx,
     const uint8_t digest[32], struct edge_tunnel **out);
 void edge_tunnel_retire(struct edge *e, struct edge_tunnel *t);
+/* At once, its streams cut (they end on the loop as on a lost tunnel). */
+void edge_tunnel_free(struct edge_tunnel *t);
 void edge_note_identity(struct edge *e);
 
 /* Device connections (pending, handshakes, HTTP devices, TCP streams)

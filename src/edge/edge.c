@@ -220,8 +220,8 @@ edge_note_identity(struct edge *e)
 	e->cert_not_after = tls_time_epoch(X509_get0_notAfter(cert));
 }
 
-static void
-tunnel_free(struct edge_tunnel *t)
+void
+edge_tunnel_free(struct edge_tunnel *t)
 {
 	if (t == NULL)
 		return;
@@ -249,7 +249,7 @@ on_reap(evutil_socket_t fd, short what, void *arg)
 		*pp = t->next;
 		log_info("edge", "tunnel_retired", "cloud=%s:%u",
 		    t->cf->cloud.host, t->cf->cloud.port);
-		tunnel_free(t);
+		edge_tunnel_free(t);
 	}
 }
 
@@ -577,7 +577,7 @@ edge_tunnel_new(struct edge *e, struct edge_conf *cf, SSL_CTX *ctx,
 	t->cf = edge_conf_ref(cf);
 	memcpy(t->digest, digest, sizeof(t->digest));
 	if (uplink_new(e->base, cf, ctx, on_state, t, &t->up) != 0) {
-		tunnel_free(t);
+		edge_tunnel_free(t);
 		return -ENOMEM;
 	}
 	*out = t;
@@ -686,11 +686,11 @@ free_tunnels(struct edge *e)
 {
 	struct edge_tunnel *t;
 
-	tunnel_free(e->tun);
-	tunnel_free(e->next_tun);
+	edge_tunnel_free(e->tun);
+	edge_tunnel_free(e->next_tun);
 	while ((t = e->retired) != NULL) {
 		e->retired = t->next;
-		tunnel_free(t);
+		edge_tunnel_free(t);
 	}
 	e->tun = e->next_tun = NULL;
 	e->up = NULL;

@@ -155,6 +155,23 @@ edge_tunnel_digest(const struct edge_conf *cf, uint8_t out[32], struct err *er)
 	return rc;
 }
 
+/* t takes over from the running tunnel at once: that one is not up, or
+ * (untrusted) carries nothing more, its streams cut. */
+static void
+reload_replace(struct edge *e, struct edge_tunnel *t, bool untrusted)
+{
+	struct edge_tunnel *old = e->tun;
+
+	e->tun = t;
+	e->up = t->up;
+	uplink_carry(e->up, old->up);
+	edge_note_identity(e);
+	if (untrusted)
+		edge_tunnel_free(old);
+	else
+		edge_tunnel_retire(e, old);
+}
+
 /* A reload's tunnel: none when nothing it is made from changed; else
  * a new one, which takes new streams once the cloud admitted it (make
  * before break) or at once when the running one is not up. Takes ctx.
@@ -165,6 +182,7 @@ reload_tunnel(struct edge *e, struct edge_conf *cf, SSL_CTX *ctx,
 {
 	struct edge_tunnel *target = e->next_tun != NULL ? e->next_tun :
 	    e->tun, *t;
+	bool untrusted;
 
 	if (memcmp(digest, target->digest, 32) == 0) {
 		SSL_CTX_free(ctx);
@@ -178,26 +196,28 @@ reload_tunnel(struct edge *e, struct edge_conf *cf, SSL_CTX *ctx,
 		SSL_CTX_free(ctx);	/* back to the running one */
 		return true;
 	}
+	/* Make before break is for a cloud we still trust: one the new
+	 * ca, crl or cloud_pin refuse carries nothing more. */
+	untrusted = !uplink_still_trusts(e->up, ctx, cf);
 	if (edge_tunnel_new(e, cf, ctx, digest, &t) != 0) {
 		log_error("edge", "tunnel_failed", "reason=%s action=%s",
 		    "out of memory", "keeping the running tunnel");
 		return false;
 	}
-	log_info("edge", "tunnel_replacing", "cloud=%s:%u action=%s",
-	    cf->cloud.host, cf->cloud.port, uplink_h2(e->up) != NULL ?
-	    "the running tunnel serves until the new one is admitted" :
-	    "the running tunnel is not up: replaced now");
-	if (uplink_h2(e->up) != NULL) {
+	if (untrusted)
+		log_warn("edge", "tunnel_untrusted", "cloud=%s:%u action=%s",
+		    e->tun->cf->cloud.host, e->tun->cf->cloud.port,
+		    "closed now with its streams: the new ca, crl or "
+		    "cloud_pin do not admit this cloud");
+	else
+		log_info("edge", "tunnel_replacing", "cloud=%s:%u action=%s",
+		    cf->cloud.host, cf->cloud.port, uplink_h2(e->up) != NULL ?
+		    "the running tunnel serves until the new one is admitted" :
+		    "the running tunnel is not up: replaced now");
+	if (uplink_h2(e->up) != NULL && !untrusted)
 		e->next_tun = t;
-	} else {
-		struct edge_tunnel *old = e->tun;
-
-		e->tun = t;
-		e->up = t->up;
-		uplink_carry(e->up, old->up);
-		edge_note_identity(e);
-		edge_tunnel_retire(e, old);
-	}
+	else
+		reload_replace(e, t, untrusted);
 	uplink_start(t->up);
 	return true;
 }

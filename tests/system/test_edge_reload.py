@@ -287,6 +287,32 @@ def test_a_new_tunnel_the_cloud_refuses_leaves_the_old_one_serving(site):
     assert status(edge)["tunnel"]["connects"] == 1
 
 
+def test_a_cloud_the_new_crl_revokes_is_dropped_at_once(site):
+    """Make before break is for a cloud the edge still trusts: once the
+    reloaded CRL lists the cloud's certificate, the running tunnel and its
+    streams end at the reload, not when they are done."""
+    a = site.backend("A")
+    cloud, edge = start(site, {"A/t": [a]}, {"t": "t"},
+                        extra=METRICS + f"\ncrl = {site.pki}/crl.pem"
+                        "\npending_timeout = 1s")
+    port = edge.port("listener.t")
+    c, tag = held(port)
+    assert tag == b"A\n"
+    run("pki", "revoke", site.pki / "cloudgw.crt", "--ca", site.pki,
+        expect=0)
+    line = reload(edge, 1)
+    assert "changed=tunnel" in line
+    edge.wait_log(r"event=tunnel_untrusted cloud=127\.0\.0\.1:\d+ ")
+    c.settimeout(10)
+    assert c.recv(100) == b""       # its stream was cut
+    c.close()
+    edge.wait_log(r"event=connect_failed .*reason=revoked")
+    st = status(edge)
+    assert st["tunnel"]["state"] != "up"
+    # A device waits for a tunnel it will not get, then is dropped.
+    assert exchange(port, b"x", timeout=15) == b""
+
+
 def tls_session(port, server_ca, cert):
     """A kept-alive device-TLS connection: (socket, Conn)."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
