@@ -602,6 +602,92 @@ conf_free_fields(const struct conf_section *sec, void *storage)
 	}
 }
 
+static bool
+conf_str_equal(const char *a, const char *b)
+{
+	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static bool
+conf_list_equal(const struct strlist *a, const struct strlist *b)
+{
+	size_t i;
+
+	if (a->n != b->n)
+		return false;
+	for (i = 0; i < a->n; i++)
+		if (strcmp(a->v[i], b->v[i]) != 0)
+			return false;
+	return true;
+}
+
+static bool
+conf_pins_equal(const struct conf_pins *a, const struct conf_pins *b)
+{
+	return a->n == b->n && memcmp(a->v, b->v, a->n * sizeof(a->v[0])) == 0;
+}
+
+static bool
+conf_cidrs_equal(const struct conf_cidrs *a, const struct conf_cidrs *b)
+{
+	size_t i;
+
+	if (a->n != b->n)
+		return false;
+	for (i = 0; i < a->n; i++)
+		if (a->v[i].family != b->v[i].family ||
+		    a->v[i].bits != b->v[i].bits ||
+		    memcmp(a->v[i].addr, b->v[i].addr, 16) != 0)
+			return false;
+	return true;
+}
+
+static bool
+conf_field_equal(const struct conf_key *k, const char *a, const char *b)
+{
+	const struct hostport *ha = (const void *)a, *hb = (const void *)b;
+
+	switch (k->type) {
+	case CONF_BOOL:
+		return *(const bool *)a == *(const bool *)b;
+	case CONF_INT:
+		return *(const int64_t *)a == *(const int64_t *)b;
+	case CONF_DURATION:
+	case CONF_SIZE:
+		return *(const uint64_t *)a == *(const uint64_t *)b;
+	case CONF_ENUM:
+		return *(const int *)a == *(const int *)b;
+	case CONF_HOSTPORT:
+		return ha->port == hb->port && strcmp(ha->host, hb->host) == 0;
+	case CONF_PATH:
+	case CONF_STRING:
+		return conf_str_equal(*(char *const *)a, *(char *const *)b);
+	case CONF_LIST:
+		return conf_list_equal((const void *)a, (const void *)b);
+	case CONF_PIN:
+		return memcmp(a, b, 32) == 0;
+	case CONF_PINS:
+		return conf_pins_equal((const void *)a, (const void *)b);
+	case CONF_CIDRS:
+		return conf_cidrs_equal((const void *)a, (const void *)b);
+	}
+	return false;
+}
+
+bool
+conf_fields_equal(const struct conf_section *sec, const void *a,
+    const void *b)
+{
+	size_t i;
+
+	for (i = 0; i < sec->nkeys; i++)
+		if (!conf_field_equal(&sec->keys[i],
+		    (const char *)a + sec->keys[i].offset,
+		    (const char *)b + sec->keys[i].offset))
+			return false;
+	return true;
+}
+
 void
 conf_errors_print(const struct conf_errors *errs, FILE *f)
 {

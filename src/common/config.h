@@ -117,6 +117,10 @@ int conf_load_file(const struct conf_schema *schema, void *ctx,
 /* Frees what the loader allocated inside one section's storage (strings,
  * lists), not the storage itself. */
 void conf_free_fields(const struct conf_section *sec, void *storage);
+/* Whether two storages of one section hold the same values, key by key
+ * (a reload asks what changed). */
+bool conf_fields_equal(const struct conf_section *sec, const void *a,
+    const void *b);
 
 void conf_errors_print(const struct conf_errors *errs, FILE *f);
 /* Records "file:line: what: message" (or "file: what: message" for line

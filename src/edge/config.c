@@ -343,6 +343,7 @@ edge_conf_load(const char *path, struct edge_conf **out,
 		free(cf);
 		return -ENOMEM;
 	}
+	cf->refs = 1;
 	rc = conf_load_file(&schema, cf, path, errs);
 	for (i = 0; rc == 0 && i < cf->nlisteners; i++)
 		rc = check_routes(cf, cf->listeners[i], errs);
@@ -379,12 +380,33 @@ edge_conf_load(const char *path, struct edge_conf **out,
 	return 0;
 }
 
+struct edge_conf *
+edge_conf_ref(struct edge_conf *cf)
+{
+	cf->refs++;
+	return cf;
+}
+
+bool
+edge_conf_settings_equal(const struct edge_conf *a, const struct edge_conf *b)
+{
+	return conf_fields_equal(&sections[0], a, b);
+}
+
+bool
+edge_listener_conf_equal(const struct edge_listener_conf *a,
+    const struct edge_listener_conf *b)
+{
+	return strcmp(a->name, b->name) == 0 &&
+	    conf_fields_equal(&sections[1], a, b);
+}
+
 void
 edge_conf_free(struct edge_conf *cf)
 {
 	size_t i;
 
-	if (cf == NULL)
+	if (cf == NULL || --cf->refs > 0)
 		return;
 	proxy_conf_clear(&cf->proxy);
 	if (cf->proxy_url != NULL)	/* it may hold a password */

@@ -56,6 +56,7 @@ struct edge_listener_conf {
 };
 
 struct edge_conf {
+	unsigned refs;			/* edge_conf_ref, edge_conf_free */
 	char *path;
 	struct hostport cloud;
 	char *server_name;
@@ -86,6 +87,16 @@ const char *edge_route_find(const struct edge_listener_conf *lc,
 
 int edge_conf_load(const char *path, struct edge_conf **out,
     struct conf_errors *errs);
+/* A configuration outlives a reload while a listener's devices or a
+ * draining tunnel still read it: each of them holds a reference, and
+ * edge_conf_free drops one (the last frees it). */
+struct edge_conf *edge_conf_ref(struct edge_conf *cf);
 void edge_conf_free(struct edge_conf *cf);
+/* Same values in every [edge] key. */
+bool edge_conf_settings_equal(const struct edge_conf *a,
+    const struct edge_conf *b);
+/* Same name and same values in every key of the listener. */
+bool edge_listener_conf_equal(const struct edge_listener_conf *a,
+    const struct edge_listener_conf *b);
 
 #endif

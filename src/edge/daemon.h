@@ -37,9 +37,18 @@ struct log_limit;
 
 struct edge_listener {
 	struct edge *e;
+	struct edge_conf *cf;		/* a reference: lc lives in it */
 	const struct edge_listener_conf *lc;
 	struct evconnlistener *l;
 	struct devtls *devtls;		/* device mTLS, or NULL */
+	unsigned tls_gen;		/* a new devtls each reload */
+	/* A reload keeps a listener whose address stays (its socket, its
+	 * devices, its counters) and gives it the new settings. One it
+	 * removed is closed: no socket, off e->listeners, freed when the
+	 * last device connection that points here ends. */
+	unsigned users;			/* device connections */
+	bool closed;
+	struct edge_listener *next_closed;	/* e->closed */
 	char bound[80];
 	struct {
 		uint64_t accepted;	/* device connections */
@@ -55,21 +64,39 @@ struct edge_listener {
 		/* device mTLS */
 		uint64_t tls_accepted;
 		uint64_t tls_refused[DT_COUNT];
+		uint64_t tls_revoked;	/* disconnected by a reload */
 	} stats;
+};
+
+/* One tunnel to the cloud with what it was made from. A reload that
+ * changes any of that makes a new one, admitted before the old one
+ * drains (make before break). */
+struct edge_tunnel {
+	struct edge *e;
+	struct uplink *up;
+	SSL_CTX *ctx;
+	struct edge_conf *cf;		/* a reference: the uplink reads it */
+	uint8_t digest[32];		/* of its keys' values and files */
+	bool down;			/* retired, and its tunnel closed */
+	struct edge_tunnel *next;	/* e->retired */
 };
 
 struct edge {
 	struct event_base *base;
-	struct edge_conf *cf;
-	SSL_CTX *ctx;
-	struct uplink *up;
-	struct edge_listener *listeners;
+	struct edge_conf *cf;		/* the running configuration */
+	/* tun carries new streams; next_tun, after a reload, is being
+	 * admitted; retired ones finish their streams. */
+	struct edge_tunnel *tun, *next_tun, *retired;
+	struct uplink *up;		/* tun's */
+	struct event *reap_ev;		/* frees retired tunnels */
+	struct edge_listener **listeners;
 	size_t nlisteners;
+	struct edge_listener *closed;	/* removed, with devices left */
+	uint64_t reloads, reload_failures;
 	struct pending *pending;
 	unsigned npending;		/* TCP and HTTP, waiting for the tunnel */
 	struct httpdev *httpdevs;	/* HTTP-mode device connections */
 	struct handshake *handshakes;	/* device TLS handshakes */
-	struct devtls **devtls;		/* per listener, or NULL */
 	struct cache *cache;		/* when a listener has cache = on */
 	bool draining;
 	time_t started;
@@ -82,5 +109,27 @@ struct edge {
 	struct log_limit *lim_device;
 	struct event *sig_term, *sig_int, *sig_hup, *drain_timer;
 };
+
+/* edge.c, for reload.c: a listener bound to lc's address (taking *dt);
+ * its "listening" log line; its end; a tunnel made from cf and ctx (taken, even on
+ * failure); one retired (it finishes its streams, then goes); who we
+ * are, from the serving tunnel's certificate. */
+int edge_listener_open(struct edge *e, struct edge_conf *cf,
+    const struct edge_listener_conf *lc, struct devtls **dt, bool logged,
+    struct edge_listener **out);
+void edge_listener_listening(const struct edge_listener *li);
+void edge_listener_free(struct edge_listener *li);
+int edge_tunnel_new(struct edge *e, struct edge_conf *cf, SSL_CTX *ctx,
+    const uint8_t digest[32], struct edge_tunnel **out);
+void edge_tunnel_retire(struct edge *e, struct edge_tunnel *t);
+/* At once, its streams cut (they end on the loop as on a lost tunnel). */
+void edge_tunnel_free(struct edge_tunnel *t);
+void edge_note_identity(struct edge *e);
+
+/* Device connections (pending, handshakes, HTTP devices, TCP streams)
+ * hold their listener, so that one a reload removed lives until its
+ * last device is done. */
+void edge_listener_hold(struct edge_listener *li);
+void edge_listener_release(struct edge_listener *li);
 
 #endif

@@ -37,7 +37,7 @@ struct devtls {
 /* One device's handshake. */
 struct handshake {
 	struct edge_listener *li;
-	const char *service;		/* where its requests go */
+	char service[NAME_MAX_LEN + 1];	/* where its requests go */
 	struct handshake *next, **pprev;	/* e->handshakes */
 	struct bufferevent *bev;
 	struct event *timer;	/* the whole handshake's time */
@@ -45,6 +45,7 @@ struct handshake {
 	char mac[MAC_STR_LEN];
 	int verify_err;
 	int refusal;		/* DT_*, or -1 */
+	unsigned tls_gen;	/* the listener's devtls it began with */
 };
 
 static int hs_idx = -1;
@@ -52,6 +53,8 @@ static int hs_idx = -1;
 static void
 hs_free(struct handshake *hs, bool free_bev)
 {
+	struct edge_listener *li = hs->li;
+
 	*hs->pprev = hs->next;
 	if (hs->next != NULL)
 		hs->next->pprev = hs->pprev;
@@ -59,6 +62,7 @@ hs_free(struct handshake *hs, bool free_bev)
 		bufferevent_free(hs->bev);
 	event_free(hs->timer);
 	free(hs);
+	edge_listener_release(li);
 }
 
 static const char *const refusal_names[DT_COUNT] = {
@@ -68,6 +72,7 @@ static const char *const refusal_names[DT_COUNT] = {
 	[DT_NOT_YET_VALID] = "not_yet_valid",
 	[DT_NO_MAC] = "no_mac",
 	[DT_MAC_NOT_ALLOWED] = "mac_not_allowed",
+	[DT_WRONG_USAGE] = "wrong_usage",
 	[DT_PROTOCOL] = "protocol",
 	[DT_TIMEOUT] = "timeout",
 	[DT_CLOSED] = "closed",
@@ -161,16 +166,52 @@ cert_mac(const struct devtls *t, X509 *cert, uint8_t mac[6])
 	}
 }
 
-/* The chain was checked by OpenSSL up to here; at the leaf, the MAC. */
+/* Only an end-entity certificate for TLS clients is a device, the rule
+ * the cloud applies to edges and `isthmus pki verify` calls "wrong
+ * usage": a CA certificate (OpenSSL would take one as a leaf), one whose
+ * key usage excludes TLS clients, and one without an extendedKeyUsage
+ * naming clientAuth are refused. RFC 5280 lets a certificate without EKU
+ * serve any purpose; a vendor CA that issues those for devices must add
+ * clientAuth (docs/edge.md). */
+static bool
+leaf_usage_ok(X509 *cert)
+{
+	return tls_cert_is_client_leaf(cert) &&
+	    X509_check_purpose(cert, X509_PURPOSE_SSL_CLIENT, 0) == 1;
+}
+
+/* The checks of a device's own certificate, after its chain verified:
+ * usage, the MAC where mac_from says, the allowlist. Returns -1 (admit)
+ * or the refusal; mac is set when the certificate carries one. */
+static int
+leaf_refusal(const struct devtls *t, X509 *cert, uint8_t mac[6],
+    bool *has_mac)
+{
+	size_t i;
+
+	*has_mac = false;
+	if (!leaf_usage_ok(cert))
+		return DT_WRONG_USAGE;
+	if (!cert_mac(t, cert, mac))
+		return DT_NO_MAC;
+	*has_mac = true;
+	for (i = 0; i < t->nallow; i++)
+		if (memcmp(t->allow[i], mac, 6) == 0)
+			break;
+	if (t->nallow > 0 && i == t->nallow)
+		return DT_MAC_NOT_ALLOWED;
+	return -1;
+}
+
+/* The chain was checked by OpenSSL up to here; at the leaf, ours. */
 static int
 verify_cb(int ok, X509_STORE_CTX *x)
 {
 	SSL *ssl = X509_STORE_CTX_get_ex_data(x,
 	    SSL_get_ex_data_X509_STORE_CTX_idx());
 	struct handshake *hs = SSL_get_ex_data(ssl, hs_idx);
-	const struct devtls *t = hs->li->devtls;
 	uint8_t mac[6];
-	size_t i;
+	bool has_mac;
 
 	if (!ok) {
 		if (hs->verify_err == 0)
@@ -179,21 +220,57 @@ verify_cb(int ok, X509_STORE_CTX *x)
 	}
 	if (X509_STORE_CTX_get_error_depth(x) != 0)
 		return 1;
-	if (!cert_mac(t, X509_STORE_CTX_get_current_cert(x), mac)) {
-		hs->refusal = DT_NO_MAC;
+	if (hs->li->devtls == NULL) {	/* a reload turned device TLS off */
+		hs->refusal = DT_UNTRUSTED;
 		X509_STORE_CTX_set_error(x, X509_V_ERR_APPLICATION_VERIFICATION);
 		return 0;
 	}
-	mac_format(mac, hs->mac);
-	for (i = 0; i < t->nallow; i++)
-		if (memcmp(t->allow[i], mac, 6) == 0)
-			break;
-	if (t->nallow > 0 && i == t->nallow) {
-		hs->refusal = DT_MAC_NOT_ALLOWED;
+	hs->refusal = leaf_refusal(hs->li->devtls,
+	    X509_STORE_CTX_get_current_cert(x), mac, &has_mac);
+	if (has_mac)
+		mac_format(mac, hs->mac);
+	if (hs->refusal >= 0) {
 		X509_STORE_CTX_set_error(x, X509_V_ERR_APPLICATION_VERIFICATION);
 		return 0;
 	}
 	return 1;
+}
+
+int
+devtls_recheck(const struct devtls *t, SSL *ssl, const char *mac)
+{
+	X509 *leaf = SSL_get0_peer_certificate(ssl);
+	/* On a server the peer's chain does not hold its leaf. */
+	STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
+	X509_STORE_CTX *x = X509_STORE_CTX_new();
+	char now_mac[MAC_STR_LEN];
+	uint8_t m[6];
+	bool has_mac;
+	int rc = DT_UNTRUSTED, err;
+
+	if (leaf == NULL || x == NULL ||
+	    X509_STORE_CTX_init(x, SSL_CTX_get_cert_store(t->ctx), leaf,
+	    chain) != 1 || X509_STORE_CTX_set_default(x, "ssl_client") != 1)
+		goto out;
+	if (X509_verify_cert(x) != 1) {
+		err = X509_STORE_CTX_get_error(x);
+		rc = err == X509_V_ERR_CERT_HAS_EXPIRED ? DT_EXPIRED :
+		    err == X509_V_ERR_CERT_NOT_YET_VALID ? DT_NOT_YET_VALID :
+		    err == X509_V_ERR_INVALID_PURPOSE ? DT_WRONG_USAGE :
+		    DT_UNTRUSTED;
+		goto out;
+	}
+	rc = leaf_refusal(t, leaf, m, &has_mac);
+	if (rc < 0 && has_mac) {
+		/* Its requests carried this MAC: another one now (mac_from
+		 * changed) is not the device that was admitted. */
+		mac_format(m, now_mac);
+		if (strcmp(now_mac, mac) != 0)
+			rc = DT_NO_MAC;
+	}
+out:
+	X509_STORE_CTX_free(x);
+	return rc;
 }
 
 static enum devtls_refusal
@@ -208,6 +285,7 @@ refusal(struct handshake *hs, short what)
 	case 0: break;
 	case X509_V_ERR_CERT_HAS_EXPIRED: return DT_EXPIRED;
 	case X509_V_ERR_CERT_NOT_YET_VALID: return DT_NOT_YET_VALID;
+	case X509_V_ERR_INVALID_PURPOSE: return DT_WRONG_USAGE;
 	default: return DT_UNTRUSTED;
 	}
 	if (what & BEV_EVENT_TIMEOUT)
@@ -230,6 +308,15 @@ handshake_event(struct bufferevent *bev, short what, void *arg)
 	struct edge_listener *li = hs->li;
 	enum devtls_refusal why;
 
+	/* A reload came during the handshake: its chain was checked with
+	 * the vendor CAs before it, so once more with the new ones. */
+	if ((what & BEV_EVENT_CONNECTED) && hs->tls_gen != li->tls_gen &&
+	    (li->devtls == NULL || (hs->refusal = devtls_recheck(li->devtls,
+	    bufferevent_openssl_get_ssl(bev), hs->mac)) >= 0)) {
+		if (hs->refusal < 0)
+			hs->refusal = DT_UNTRUSTED;
+		what = BEV_EVENT_ERROR;
+	}
 	if (what & BEV_EVENT_CONNECTED) {
 		li->stats.tls_accepted++;
 		log_debug("edge", "device_tls", "listener=%s device=%s mac=%s "
@@ -277,7 +364,8 @@ devtls_accept(struct edge_listener *li, evutil_socket_t fd,
 		return;
 	}
 	hs->li = li;
-	hs->service = service;
+	hs->tls_gen = li->tls_gen;
+	snprintf(hs->service, sizeof(hs->service), "%s", service);
 	hs->refusal = -1;
 	snprintf(hs->device, sizeof(hs->device), "%s", device);
 	SSL_set_ex_data(ssl, hs_idx, hs);
@@ -290,6 +378,7 @@ devtls_accept(struct edge_listener *li, evutil_socket_t fd,
 		free(hs);
 		return;
 	}
+	edge_listener_hold(li);
 	tv_ms(&tv, li->lc->request_timeout);
 	evtimer_add(hs->timer, &tv);
 	bufferevent_setcb(hs->bev, NULL, NULL, handshake_event, hs);
@@ -302,10 +391,15 @@ devtls_accept(struct edge_listener *li, evutil_socket_t fd,
 }
 
 void
-devtls_drop_handshakes(struct edge *e)
+devtls_drop_handshakes(struct edge *e, struct edge_listener *li)
 {
-	while (e->handshakes != NULL)
-		hs_free(e->handshakes, true);
+	struct handshake *hs, *next;
+
+	for (hs = e->handshakes; hs != NULL; hs = next) {
+		next = hs->next;
+		if (li == NULL || hs->li == li)
+			hs_free(hs, true);
+	}
 }
 
 static int

@@ -16,6 +16,7 @@
 #define ISTHMUS_EDGE_DEVTLS_H
 
 #include <event2/util.h>
+#include <openssl/ssl.h>
 
 #include "common/err.h"
 #include "edge/config.h"
@@ -31,6 +32,9 @@ enum devtls_refusal {
 	DT_NOT_YET_VALID,
 	DT_NO_MAC,		/* no MAC where mac_from looks */
 	DT_MAC_NOT_ALLOWED,	/* not in mac_allow */
+	DT_WRONG_USAGE,		/* a CA certificate, or one not for TLS
+				 * clients: only end-entity client
+				 * certificates are devices */
 	DT_PROTOCOL,		/* TLS version or suites we do not accept */
 	DT_TIMEOUT,		/* no handshake within request_timeout */
 	DT_CLOSED,		/* gone mid-handshake, or a TLS error */
@@ -47,7 +51,12 @@ void devtls_free(struct devtls *t);
  * to service (httpdev_start). */
 void devtls_accept(struct edge_listener *li, evutil_socket_t fd,
     const char *service, const char *device);
-/* Closes the devices still in their handshake (shutdown, drain). */
-void devtls_drop_handshakes(struct edge *e);
+/* Closes the devices still in their handshake (shutdown, drain), or only
+ * those of li (a listener a reload removed) when li is not NULL. */
+void devtls_drop_handshakes(struct edge *e, struct edge_listener *li);
+/* After a reload: whether a device admitted earlier (ssl, its session;
+ * mac, the MAC it was admitted with) would still be admitted by t, the
+ * listener's new context. Returns -1, or the refusal it would get now. */
+int devtls_recheck(const struct devtls *t, SSL *ssl, const char *mac);
 
 #endif

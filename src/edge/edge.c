@@ -2,7 +2,9 @@
  * isthmus edge: the site gateway. Listeners take device connections; each
  * becomes one CONNECT stream on the uplink (uplink.c) to the service its
  * listener names. Connections that arrive while the tunnel is down wait,
- * for pending_timeout at most, then are closed.
+ * for pending_timeout at most, then are closed. The tunnels live here
+ * too: the serving one, after a reload (reload.c) the one being admitted,
+ * and retired ones finishing their streams.
  */
 #include "edge/edge.h"
 
@@ -24,7 +26,6 @@
 #include "common/netutil.h"
 #include "common/relay.h"
 #include "common/tls.h"
-#include "common/tlsctx.h"
 #include "common/timeval.h"
 #include "edge/cache.h"
 #include "edge/config.h"
@@ -32,6 +33,7 @@
 #include "edge/devtls.h"
 #include "edge/httpdev.h"
 #include "edge/metrics.h"
+#include "edge/reload.h"
 #include "edge/status.h"
 #include "edge/uplink.h"
 
@@ -47,8 +49,11 @@ static const char usage_edge[] =
 "chain to the configured CA and match cloud_pin. See docs/edge.md.\n"
 "  -c, --config FILE  the configuration (see examples/edge-agw.conf)\n"
 "  --check            validate the configuration and exit (0 or 2)\n"
-"Signals: SIGTERM drains open streams and exits; SIGHUP is logged and\n"
-"ignored (a new configuration takes a restart).\n"
+"Signals: SIGTERM drains open streams and exits. SIGHUP reloads the\n"
+"configuration, certificates, CA bundles and CRL: a bad one is logged and\n"
+"the running one kept; listeners whose address stays keep their socket\n"
+"and devices; device-TLS sessions are checked again; a changed identity,\n"
+"cloud or pin gets a new tunnel before the old one drains.\n"
 "`isthmus doctor -c FILE` checks the path to the cloud step by step;\n"
 "`isthmus status -c FILE` shows the tunnel and the listeners;\n"
 "`isthmus cache list|purge -c FILE` the cache of cache = on listeners.\n";
@@ -56,7 +61,7 @@ static const char usage_edge[] =
 /* A device connection waiting for the tunnel. */
 struct pending {
 	struct edge_listener *li;
-	const char *service;
+	char service[NAME_MAX_LEN + 1];
 	struct pending *next, **pprev;
 	struct bufferevent *bev;
 	char device[64];
@@ -91,7 +96,9 @@ edge_usage(FILE *f)
 static void
 pending_free(struct pending *p)
 {
-	p->li->e->npending--;
+	struct edge_listener *li = p->li;
+
+	li->e->npending--;
 	*p->pprev = p->next;
 	if (p->next != NULL)
 		p->next->pprev = p->pprev;
@@ -99,6 +106,42 @@ pending_free(struct pending *p)
 	if (p->bev != NULL)
 		bufferevent_free(p->bev);
 	free(p);
+	edge_listener_release(li);
+}
+
+void
+edge_listener_free(struct edge_listener *li)
+{
+	if (li == NULL)
+		return;
+	if (li->l != NULL) {
+		acceptguard_release(li->l);
+		evconnlistener_free(li->l);
+	}
+	devtls_free(li->devtls);
+	edge_conf_free(li->cf);
+	free(li);
+}
+
+void
+edge_listener_hold(struct edge_listener *li)
+{
+	li->users++;
+}
+
+void
+edge_listener_release(struct edge_listener *li)
+{
+	struct edge_listener **pp;
+
+	if (--li->users > 0 || !li->closed)
+		return;
+	for (pp = &li->e->closed; *pp != NULL; pp = &(*pp)->next_closed)
+		if (*pp == li) {
+			*pp = li->next_closed;
+			break;
+		}
+	edge_listener_free(li);
 }
 
 /* A device's stream ended; status is the cloud's answer (0: none came). */
@@ -118,14 +161,15 @@ stream_done(struct relay *r, void *arg)
 		    li->e->tenant[0] ? li->e->tenant : "-", li->lc->name,
 		    ri->authority, ri->device);
 	}
-	if (ri->status == 0 || (ri->status >= 200 && ri->status < 300))
-		return;
-	why = edge_refusal_of(ri->status);
-	li->stats.refused[why]++;
-	log_limited(li->e->lim_device, LOG_INFO, "edge", "stream_refused",
-	    "listener=%s service=%s device=%s status=%d reason=%s",
-	    li->lc->name, ri->authority, ri->device, ri->status,
-	    edge_refusal_name(why));
+	if (ri->status != 0 && (ri->status < 200 || ri->status >= 300)) {
+		why = edge_refusal_of(ri->status);
+		li->stats.refused[why]++;
+		log_limited(li->e->lim_device, LOG_INFO, "edge",
+		    "stream_refused", "listener=%s service=%s device=%s "
+		    "status=%d reason=%s", li->lc->name, ri->authority,
+		    ri->device, ri->status, edge_refusal_name(why));
+	}
+	edge_listener_release(li);
 }
 
 static void
@@ -143,6 +187,7 @@ open_stream(struct edge_listener *li, struct bufferevent *bev,
 		return;
 	}
 	li->stats.open++;
+	edge_listener_hold(li);
 	if (relay_idle_timeout(r, e->cf->stream_idle_timeout) != 0)
 		relay_abort(r);		/* stream_done follows */
 	log_debug("edge", "stream_opened", "service=%s device=%s", service,
@@ -170,17 +215,139 @@ on_pending_timeout(evutil_socket_t fd, short what, void *arg)
 	pending_free(p);
 }
 
+/* Who we are, for status and metrics: from the serving tunnel's
+ * certificate. */
+void
+edge_note_identity(struct edge *e)
+{
+	X509 *cert = SSL_CTX_get0_certificate(e->tun->ctx);
+	struct cert_identity id;
+
+	if (cert == NULL)
+		return;
+	identity_from_cert(cert, &id);
+	if (id.has_edge) {
+		snprintf(e->name, sizeof(e->name), "%s", id.edge);
+		snprintf(e->tenant, sizeof(e->tenant), "%s", id.tenant);
+	}
+	e->cert_not_after = tls_time_epoch(X509_get0_notAfter(cert));
+}
+
+void
+edge_tunnel_free(struct edge_tunnel *t)
+{
+	if (t == NULL)
+		return;
+	uplink_free(t->up);
+	SSL_CTX_free(t->ctx);
+	edge_conf_free(t->cf);
+	free(t);
+}
+
+/* Retired tunnels whose last stream ended; from the loop, never inside
+ * the uplink's own callback. */
+static void
+on_reap(evutil_socket_t fd, short what, void *arg)
+{
+	struct edge *e = arg;
+	struct edge_tunnel **pp = &e->retired, *t;
+
+	(void)fd;
+	(void)what;
+	while ((t = *pp) != NULL) {
+		if (!t->down) {
+			pp = &t->next;
+			continue;
+		}
+		*pp = t->next;
+		log_info("edge", "tunnel_retired", "cloud=%s:%u",
+		    t->cf->cloud.host, t->cf->cloud.port);
+		edge_tunnel_free(t);
+	}
+}
+
+static bool
+tunnels_idle(struct edge *e)
+{
+	const struct edge_tunnel *t;
+
+	if (uplink_h2(e->up) != NULL)
+		return false;
+	for (t = e->retired; t != NULL; t = t->next)
+		if (!t->down)
+			return false;
+	return true;
+}
+
+/* t carries no new stream from now on: those open finish (GOAWAY), then
+ * it closes and on_reap frees it. */
+void
+edge_tunnel_retire(struct edge *e, struct edge_tunnel *t)
+{
+	struct timeval now = { 0, 0 };
+	bool was_up = uplink_h2(t->up) != NULL;
+
+	t->next = e->retired;
+	e->retired = t;
+	uplink_stop(t->up);
+	if (!was_up)
+		t->down = true;
+	if (t->down)
+		evtimer_add(e->reap_ev, &now);
+}
+
+/* The tunnel a reload asked for takes new streams; the one before it
+ * drains. */
+static void
+tunnel_promote(struct edge *e)
+{
+	struct edge_tunnel *old = e->tun;
+
+	e->tun = e->next_tun;
+	e->next_tun = NULL;
+	e->up = e->tun->up;
+	uplink_carry(e->up, old->up);
+	edge_note_identity(e);
+	log_info("edge", "tunnel_switched", "cloud=%s:%u old_cloud=%s:%u",
+	    e->tun->cf->cloud.host, e->tun->cf->cloud.port,
+	    old->cf->cloud.host, old->cf->cloud.port);
+	edge_tunnel_retire(e, old);
+}
+
+static void
+tunnel_closed(struct edge_tunnel *t)
+{
+	struct edge *e = t->e;
+	struct timeval now = { 0, 0 };
+
+	if (t != e->tun && t != e->next_tun) {
+		t->down = true;
+		evtimer_add(e->reap_ev, &now);
+	} else if (t == e->tun && e->next_tun != NULL) {
+		/* Lost while its successor is being admitted: no use
+		 * reconnecting on the old settings, the new tunnel takes
+		 * the devices when it is up. */
+		tunnel_promote(e);
+	}
+	if (e->draining && tunnels_idle(e))
+		event_base_loopexit(e->base, NULL);
+}
+
 static void
 on_state(struct h2conn *h2, void *arg)
 {
-	struct edge *e = arg;
+	struct edge_tunnel *t = arg;
+	struct edge *e = t->e;
 	struct pending *p;
 
 	if (h2 == NULL) {
-		if (e->draining)
-			event_base_loopexit(e->base, NULL);
+		tunnel_closed(t);
 		return;
 	}
+	if (t == e->next_tun)
+		tunnel_promote(e);
+	if (t != e->tun)
+		return;
 	while ((p = e->pending) != NULL) {
 		struct bufferevent *bev = p->bev;
 
@@ -277,7 +444,8 @@ on_device(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	}
 	e->npending++;
 	p->li = li;
-	p->service = service;
+	edge_listener_hold(li);
+	snprintf(p->service, sizeof(p->service), "%s", service);
 	p->bev = bev;
 	snprintf(p->device, sizeof(p->device), "%s", device);
 	p->next = e->pending;
@@ -289,46 +457,78 @@ on_device(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	evtimer_add(p->timer, &tv);
 }
 
-static int
-bind_listeners(struct edge *e, char *ready, size_t cap)
+/* A listener on lc's address, taking the device TLS context in *dt. */
+int
+edge_listener_open(struct edge *e, struct edge_conf *cf,
+    const struct edge_listener_conf *lc, struct devtls **dt, bool logged,
+    struct edge_listener **out)
 {
-	size_t i, len = 0;
+	struct edge_listener *li = calloc(1, sizeof(*li));
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	char msg[800];
 	struct err er;
 
-	e->listeners = calloc(e->cf->nlisteners, sizeof(*e->listeners));
-	if (e->listeners == NULL && e->cf->nlisteners > 0)
+	if (li == NULL)
+		return -ENOMEM;
+	li->e = e;
+	li->cf = edge_conf_ref(cf);
+	li->lc = lc;
+	li->devtls = *dt;
+	*dt = NULL;
+	if (net_resolve(&lc->listen, &ss, &sslen, &er) != 0) {
+		snprintf(msg, sizeof(msg), "isthmus edge: listener %s: %s",
+		    lc->name, er.msg);
+		goto fail;
+	}
+	li->l = evconnlistener_new_bind(e->base, on_device, li,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+	    1024, (struct sockaddr *)&ss, (int)sslen);
+	if (li->l == NULL) {
+		snprintf(msg, sizeof(msg), "isthmus edge: listener %s: cannot "
+		    "listen on %s:%u: %s", lc->name, lc->listen.host,
+		    lc->listen.port, strerror(errno));
+		goto fail;
+	}
+	if (acceptguard_watch(li->l, lc->name) != 0) {
+		snprintf(msg, sizeof(msg), "isthmus edge: listener %s: out of "
+		    "memory", lc->name);
+		goto fail;
+	}
+	net_local_name(evconnlistener_get_fd(li->l), li->bound,
+	    sizeof(li->bound));
+	*out = li;
+	return 0;
+fail:
+	edge_conf_report(logged, msg);
+	edge_listener_free(li);
+	return -EINVAL;
+}
+
+void
+edge_listener_listening(const struct edge_listener *li)
+{
+	log_info("edge", "listening", "listener=%s listen=%s service=%s",
+	    li->lc->name, li->bound, li->lc->service);
+}
+
+static int
+bind_listeners(struct edge *e, struct devtls **dt, char *ready, size_t cap)
+{
+	size_t i, len = 0;
+
+	e->listeners = calloc(e->cf->nlisteners + 1, sizeof(*e->listeners));
+	if (e->listeners == NULL)
 		return -ENOMEM;
 	for (i = 0; i < e->cf->nlisteners; i++) {
-		const struct edge_listener_conf *lc = e->cf->listeners[i];
-		struct edge_listener *li = &e->listeners[i];
-		struct sockaddr_storage ss;
-		socklen_t sslen;
+		struct edge_listener *li;
 
-		li->e = e;
-		li->lc = lc;
-		li->devtls = e->devtls[i];
-		if (net_resolve(&lc->listen, &ss, &sslen, &er) != 0) {
-			fprintf(stderr, "isthmus edge: listener %s: %s\n",
-			    lc->name, er.msg);
+		if (edge_listener_open(e, e->cf, e->cf->listeners[i], &dt[i], false,
+		    &li) != 0)
 			return -EINVAL;
-		}
-		li->l = evconnlistener_new_bind(e->base, on_device, li,
-		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
-		    LEV_OPT_CLOSE_ON_EXEC, 1024, (struct sockaddr *)&ss,
-		    (int)sslen);
-		if (li->l == NULL) {
-			fprintf(stderr, "isthmus edge: listener %s: cannot "
-			    "listen on %s:%u: %s\n", lc->name, lc->listen.host,
-			    lc->listen.port, strerror(errno));
-			return -EINVAL;
-		}
-		e->nlisteners++;
-		if (acceptguard_watch(li->l, lc->name) != 0)
-			return -ENOMEM;
-		net_local_name(evconnlistener_get_fd(li->l), li->bound,
-		    sizeof(li->bound));
+		e->listeners[e->nlisteners++] = li;
 		len += (size_t)snprintf(ready + len, len < cap ? cap - len : 0,
-		    " listener.%s=%s", lc->name, li->bound);
+		    " listener.%s=%s", li->lc->name, li->bound);
 	}
 	return 0;
 }
@@ -341,9 +541,7 @@ log_listening(const struct edge *e)
 	size_t i;
 
 	for (i = 0; i < e->nlisteners; i++)
-		log_info("edge", "listening", "listener=%s listen=%s service=%s",
-		    e->listeners[i].lc->name, e->listeners[i].bound,
-		    e->listeners[i].lc->service);
+		edge_listener_listening(e->listeners[i]);
 }
 
 static void
@@ -361,6 +559,7 @@ static void
 on_terminate(evutil_socket_t sig, short what, void *arg)
 {
 	struct edge *e = arg;
+	struct edge_tunnel *t;
 	struct timeval tv;
 	size_t i;
 
@@ -370,83 +569,57 @@ on_terminate(evutil_socket_t sig, short what, void *arg)
 	e->draining = true;
 	log_info("edge", "draining", "signal=%d", (int)sig);
 	for (i = 0; i < e->nlisteners; i++) {
-		acceptguard_release(e->listeners[i].l);	/* no resume */
-		evconnlistener_disable(e->listeners[i].l);
+		acceptguard_release(e->listeners[i]->l);	/* no resume */
+		evconnlistener_disable(e->listeners[i]->l);
 	}
 	while (e->pending != NULL)
 		pending_free(e->pending);
-	devtls_drop_handshakes(e);
-	httpdev_drain(e);
-	if (uplink_h2(e->up) == NULL) {
+	devtls_drop_handshakes(e, NULL);
+	httpdev_drain(e, NULL);
+	if ((t = e->next_tun) != NULL) {
+		e->next_tun = NULL;
+		edge_tunnel_retire(e, t);
+	}
+	uplink_stop(e->up);
+	if (tunnels_idle(e)) {
 		event_base_loopexit(e->base, NULL);
 		return;
 	}
-	uplink_stop(e->up);
 	tv_ms(&tv, e->cf->drain_timeout);
 	e->drain_timer = evtimer_new(e->base, on_drain_timeout, e);
 	if (e->drain_timer != NULL)
 		evtimer_add(e->drain_timer, &tv);
 }
 
-/* SIGHUP would kill a process that does not handle it; an operator who
- * sends it expecting a reload must not lose the site's tunnel. */
+/* A tunnel made from cf and ctx (taken, even on failure). */
+int
+edge_tunnel_new(struct edge *e, struct edge_conf *cf, SSL_CTX *ctx,
+    const uint8_t digest[32], struct edge_tunnel **out)
+{
+	struct edge_tunnel *t = calloc(1, sizeof(*t));
+
+	if (t == NULL) {
+		SSL_CTX_free(ctx);
+		return -ENOMEM;
+	}
+	t->e = e;
+	t->ctx = ctx;
+	t->cf = edge_conf_ref(cf);
+	memcpy(t->digest, digest, sizeof(t->digest));
+	if (uplink_new(e->base, cf, ctx, on_state, t, &t->up) != 0) {
+		edge_tunnel_free(t);
+		return -ENOMEM;
+	}
+	*out = t;
+	return 0;
+}
+
 static void
 on_hangup(evutil_socket_t sig, short what, void *arg)
 {
 	(void)sig;
 	(void)what;
-	(void)arg;
-	log_warn("edge", "reload_unsupported", "action=%s",
-	    "still running on the old configuration; restart the edge to "
-	    "apply a new configuration or certificate");
-}
-
-static int
-load(const char *path, struct edge_conf **cf, SSL_CTX **ctx)
-{
-	struct conf_errors errs;
-	struct tlsctx_opts o = { .server = false };
-	struct err er;
-
-	if (edge_conf_load(path, cf, &errs) != 0) {
-		conf_errors_print(&errs, stderr);
-		return -EINVAL;
-	}
-	o.cert = (*cf)->cert;
-	o.key = (*cf)->key;
-	o.ca = (*cf)->ca;
-	o.crl = (*cf)->crl;
-	if (tlsctx_new(&o, ctx, &er) != 0) {
-		fprintf(stderr, "%s: %s\n", path, er.msg);
-		edge_conf_free(*cf);
-		*cf = NULL;
-		return -EINVAL;
-	}
-	return 0;
-}
-
-/* Each device-TLS listener's context, so --check finds bad files too. */
-static int
-load_device_tls(struct edge *e)
-{
-	struct err er;
-	size_t i;
-
-	e->devtls = calloc(e->cf->nlisteners + 1, sizeof(*e->devtls));
-	if (e->devtls == NULL)
-		return -ENOMEM;
-	for (i = 0; i < e->cf->nlisteners; i++) {
-		const struct edge_listener_conf *lc = e->cf->listeners[i];
-
-		if (lc->tls_cert == NULL)
-			continue;
-		if (devtls_new(lc, &e->devtls[i], &er) != 0) {
-			fprintf(stderr, "%s:%d: listener %s: %s\n", e->cf->path,
-			    lc->line, lc->name, er.msg);
-			return -EINVAL;
-		}
-	}
-	return 0;
+	edge_reload(arg);
 }
 
 static void
@@ -467,23 +640,6 @@ on_admin(const char *cmd, FILE *f, void *arg)
 		cache_purge(e->cache, cmd + 12, f);
 	else
 		fprintf(f, "error: unknown request '%.64s'\n", cmd);
-}
-
-/* Who we are, for status and metrics. */
-static void
-note_identity(struct edge *e)
-{
-	X509 *cert = SSL_CTX_get0_certificate(e->ctx);
-	struct cert_identity id;
-
-	if (cert == NULL)
-		return;
-	identity_from_cert(cert, &id);
-	if (id.has_edge) {
-		snprintf(e->name, sizeof(e->name), "%s", id.edge);
-		snprintf(e->tenant, sizeof(e->tenant), "%s", id.tenant);
-	}
-	e->cert_not_after = tls_time_epoch(X509_get0_notAfter(cert));
 }
 
 /* The admin socket and /metrics; errors on stderr. */
@@ -523,14 +679,61 @@ open_cache(struct edge *e)
 	return 0;
 }
 
+/* The first tunnel, from the configuration the edge starts with; takes
+ * ctx. */
 static int
-serve(struct edge *e)
+first_tunnel(struct edge *e, SSL_CTX *ctx)
+{
+	uint8_t digest[32];
+	struct err er;
+
+	if (edge_tunnel_digest(e->cf, digest, &er) != 0) {
+		fprintf(stderr, "isthmus edge: %s\n", er.msg);
+		SSL_CTX_free(ctx);
+		return -EINVAL;
+	}
+	if (edge_tunnel_new(e, e->cf, ctx, digest, &e->tun) != 0)
+		return -ENOMEM;
+	e->up = e->tun->up;
+	edge_note_identity(e);
+	return 0;
+}
+
+static void
+stop_tunnels(struct edge *e)
+{
+	struct edge_tunnel *t;
+
+	uplink_stop(e->up);
+	if (e->next_tun != NULL)
+		uplink_stop(e->next_tun->up);
+	for (t = e->retired; t != NULL; t = t->next)
+		uplink_stop(t->up);
+}
+
+static void
+free_tunnels(struct edge *e)
+{
+	struct edge_tunnel *t;
+
+	edge_tunnel_free(e->tun);
+	edge_tunnel_free(e->next_tun);
+	while ((t = e->retired) != NULL) {
+		e->retired = t->next;
+		edge_tunnel_free(t);
+	}
+	e->tun = e->next_tun = NULL;
+	e->up = NULL;
+}
+
+static int
+serve(struct edge *e, SSL_CTX *ctx, struct devtls **dt)
 {
 	char ready[1024] = "";
 	size_t n;
 
-	note_identity(e);
-	if (open_cache(e) != 0 || bind_listeners(e, ready, sizeof(ready)) != 0 ||
+	if (first_tunnel(e, ctx) != 0 || open_cache(e) != 0 ||
+	    bind_listeners(e, dt, ready, sizeof(ready)) != 0 ||
 	    serve_admin(e) != 0)
 		return EXIT_FAIL;
 	n = strlen(ready);
@@ -541,11 +744,13 @@ serve(struct edge *e)
 		snprintf(ready + n, sizeof(ready) - n, " metrics=%s",
 		    e->metrics_bound);
 	}
-	if (uplink_new(e->base, e->cf, e->ctx, on_state, e, &e->up) != 0)
-		return EXIT_FAIL;
+	e->reap_ev = evtimer_new(e->base, on_reap, e);
 	e->sig_term = evsignal_new(e->base, SIGTERM, on_terminate, e);
 	e->sig_int = evsignal_new(e->base, SIGINT, on_terminate, e);
 	e->sig_hup = evsignal_new(e->base, SIGHUP, on_hangup, e);
+	if (e->reap_ev == NULL || e->sig_term == NULL || e->sig_int == NULL ||
+	    e->sig_hup == NULL)
+		return EXIT_FAIL;
 	evsignal_add(e->sig_term, NULL);
 	evsignal_add(e->sig_int, NULL);
 	evsignal_add(e->sig_hup, NULL);
@@ -561,29 +766,48 @@ serve(struct edge *e)
 	event_base_dispatch(e->base);
 	/* A name lookup the uplink abandons is answered from the loop: one
 	 * more turn, while everything is still in place, lets it end. */
-	uplink_stop(e->up);
+	stop_tunnels(e);
 	event_base_loop(e->base, EVLOOP_NONBLOCK);
-	log_info("edge", "stopped", "cloud=%s:%u", e->cf->cloud.host,
-	    e->cf->cloud.port);
+	log_info("edge", "stopped", "cloud=%s:%u", e->tun->cf->cloud.host,
+	    e->tun->cf->cloud.port);
 	return EXIT_OK;
+}
+
+static void
+free_listeners(struct edge *e)
+{
+	struct edge_listener *li;
+	size_t i;
+
+	for (i = 0; i < e->nlisteners; i++)
+		edge_listener_free(e->listeners[i]);
+	free(e->listeners);
+	e->listeners = NULL;
+	e->nlisteners = 0;
+	/* Closed ones whose streams the tunnels' end took along. */
+	while ((li = e->closed) != NULL) {
+		e->closed = li->next_closed;
+		edge_listener_free(li);
+	}
 }
 
 int
 edge_main(int argc, char **argv)
 {
 	struct edge e;
+	struct devtls **dt = NULL;
 	const char *path = NULL;
+	SSL_CTX *ctx = NULL;
 	bool check = false;
-	size_t i;
 	int rc;
 
 	memset(&e, 0, sizeof(e));
 	rc = cli_daemon_args(argc, argv, "edge", usage_edge, &path, &check);
 	if (rc >= 0)
 		return rc;
-	if (load(path, &e.cf, &e.ctx) != 0)
+	if (edge_load(path, false, &e.cf, &ctx) != 0)
 		return EXIT_USAGE;
-	if (load_device_tls(&e) != 0) {
+	if (edge_load_device_tls(e.cf, false, &dt) != 0) {
 		rc = EXIT_USAGE;
 		goto out;
 	}
@@ -599,22 +823,23 @@ edge_main(int argc, char **argv)
 		e.lim_device = log_limit_new(e.base, DEVICE_LOG_BURST,
 		    DEVICE_LOG_PER_SEC);
 	}
-	rc = e.base != NULL ? serve(&e) : EXIT_FAIL;
+	if (e.base == NULL) {
+		rc = EXIT_FAIL;
+	} else {
+		rc = serve(&e, ctx, dt);
+		ctx = NULL;	/* the tunnel's, even on failure */
+	}
 out:
 	while (e.pending != NULL)
 		pending_free(e.pending);
 	httpdev_free_all(&e);
 	cache_free(e.cache);	/* after its readers, before the tunnel */
-	devtls_drop_handshakes(&e);
-	uplink_free(e.up);
+	devtls_drop_handshakes(&e, NULL);
+	free_tunnels(&e);
 	log_limit_free(e.lim_device);
 	metrics_http_close(e.metrics);
 	admin_close(e.admin);
-	for (i = 0; i < e.nlisteners; i++) {
-		acceptguard_release(e.listeners[i].l);
-		evconnlistener_free(e.listeners[i].l);
-	}
-	free(e.listeners);
+	free_listeners(&e);
 	if (e.sig_term != NULL)
 		event_free(e.sig_term);
 	if (e.sig_int != NULL)
@@ -623,12 +848,12 @@ out:
 		event_free(e.sig_hup);
 	if (e.drain_timer != NULL)
 		event_free(e.drain_timer);
+	if (e.reap_ev != NULL)
+		event_free(e.reap_ev);
 	if (e.base != NULL)
 		event_base_free(e.base);
-	for (i = 0; e.devtls != NULL && i < e.cf->nlisteners; i++)
-		devtls_free(e.devtls[i]);
-	free(e.devtls);
-	SSL_CTX_free(e.ctx);
+	edge_devtls_free_all(dt, e.cf->nlisteners);
+	SSL_CTX_free(ctx);
 	edge_conf_free(e.cf);
 	return rc;
 }

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
 #include <http_parser.h>
 
 #include "common/hdrs.h"
@@ -39,7 +40,7 @@ enum framing { FR_NONE, FR_LENGTH, FR_CHUNKED, FR_UNTIL_CLOSE };
 
 struct httpdev {
 	struct edge_listener *li;
-	const char *service;
+	char service[NAME_MAX_LEN + 1];
 	struct httpdev *next, **pprev;	/* e->httpdevs */
 	struct bufferevent *bev;
 	struct event *timer;
@@ -120,7 +121,8 @@ request_reset(struct httpdev *d)
 static void
 dev_free(struct httpdev *d)
 {
-	struct edge *e = d->li->e;
+	struct edge_listener *li = d->li;
+	struct edge *e = li->e;
 
 	if (d->r != NULL)
 		relay_abort(d->r);	/* HTTP mode: no callback after this */
@@ -138,6 +140,7 @@ dev_free(struct httpdev *d)
 		event_free(d->timer);
 	bufferevent_free(d->bev);
 	free(d);
+	edge_listener_release(li);
 }
 
 /* Ends the connection once what is queued reached the device. */
@@ -216,7 +219,8 @@ static void
 exchange_done(struct httpdev *d)
 {
 	d->phase = P_IDLE;
-	if (!d->keepalive || d->li->e->draining || (d->peer_eof &&
+	if (!d->keepalive || d->li->e->draining || d->li->closed ||
+	    (d->peer_eof &&
 	    evbuffer_get_length(bufferevent_get_input(d->bev)) == 0)) {
 		dev_close(d);
 		return;
@@ -1041,7 +1045,8 @@ httpdev_start(struct edge_listener *li, struct bufferevent *bev,
 		return -ENOMEM;
 	}
 	d->li = li;
-	d->service = service;
+	edge_listener_hold(li);
+	snprintf(d->service, sizeof(d->service), "%s", service);
 	d->bev = bev;
 	hdrs_init(&d->req);
 	snprintf(d->device, sizeof(d->device), "%s", device);
@@ -1092,12 +1097,14 @@ httpdev_tunnel_up(struct edge *e)
 }
 
 void
-httpdev_drain(struct edge *e)
+httpdev_drain(struct edge *e, struct edge_listener *li)
 {
 	struct httpdev *d, *next;
 
 	for (d = e->httpdevs; d != NULL; d = next) {
 		next = d->next;
+		if (li != NULL && d->li != li)
+			continue;
 		if (d->phase == P_IDLE && !d->closing)
 			dev_free(d);
 		else
@@ -1110,4 +1117,26 @@ httpdev_free_all(struct edge *e)
 {
 	while (e->httpdevs != NULL)
 		dev_free(e->httpdevs);
+}
+
+void
+httpdev_recheck_tls(struct edge *e)
+{
+	struct httpdev *d, *next;
+	SSL *ssl;
+	int why;
+
+	for (d = e->httpdevs; d != NULL; d = next) {
+		next = d->next;
+		if (d->li->devtls == NULL || d->li->closed ||
+		    (ssl = bufferevent_openssl_get_ssl(d->bev)) == NULL ||
+		    (why = devtls_recheck(d->li->devtls, ssl, d->mac)) < 0)
+			continue;
+		d->li->stats.tls_revoked++;
+		log_info("edge", "device_revoked", "listener=%s device=%s "
+		    "mac=%s reason=%s action=%s", d->li->lc->name, d->device,
+		    d->mac[0] ? d->mac : "-", devtls_refusal_name(why),
+		    "disconnected");
+		dev_free(d);
+	}
 }

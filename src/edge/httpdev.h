@@ -28,8 +28,13 @@ int httpdev_start(struct edge_listener *li, struct bufferevent *bev,
     const char *service, const char *device, const char *mac);
 /* The tunnel is up: requests that waited for it go out. */
 void httpdev_tunnel_up(struct edge *e);
-/* Draining: idle connections close now, the others after their answer. */
-void httpdev_drain(struct edge *e);
+/* Draining (all, or li's when a reload removed it): idle connections
+ * close now, the others after their answer. */
+void httpdev_drain(struct edge *e, struct edge_listener *li);
+/* After a reload: device-TLS connections whose certificate the
+ * listener's new vendor CAs or mac_allow no longer admit are closed,
+ * logged (device_revoked) and counted. */
+void httpdev_recheck_tls(struct edge *e);
 void httpdev_free_all(struct edge *e);
 
 /* The answers the edge gives itself, for counters. */

@@ -59,47 +59,47 @@ listener_families(FILE *f, const struct edge *e)
 	    "Device connections accepted, per listener.");
 	for (i = 0; i < e->nlisteners; i++)
 		prom_sample(f, "isthmus_device_connections_total",
-		    LABELS(&e->listeners[i]), e->listeners[i].stats.accepted);
+		    LABELS(e->listeners[i]), e->listeners[i]->stats.accepted);
 	prom_family(f, "isthmus_streams_open", "gauge",
 	    "Device streams open now, per listener.");
 	for (i = 0; i < e->nlisteners; i++)
 		prom_sample(f, "isthmus_streams_open",
-		    LABELS(&e->listeners[i]), e->listeners[i].stats.open);
+		    LABELS(e->listeners[i]), e->listeners[i]->stats.open);
 	prom_family(f, "isthmus_devices_dropped_total", "counter",
 	    "Device connections closed after waiting for the tunnel in vain.");
 	for (i = 0; i < e->nlisteners; i++)
 		prom_sample(f, "isthmus_devices_dropped_total",
-		    LABELS(&e->listeners[i]), e->listeners[i].stats.dropped);
+		    LABELS(e->listeners[i]), e->listeners[i]->stats.dropped);
 	prom_family(f, "isthmus_streams_idle_closed_total", "counter",
 	    "Device streams ended after stream_idle_timeout without a byte "
 	    "either way, per TCP-mode listener.");
 	for (i = 0; i < e->nlisteners; i++)
-		if (e->listeners[i].lc->mode == LISTEN_TCP)
+		if (e->listeners[i]->lc->mode == LISTEN_TCP)
 			prom_sample(f, "isthmus_streams_idle_closed_total",
-			    LABELS(&e->listeners[i]),
-			    e->listeners[i].stats.idle_closed);
+			    LABELS(e->listeners[i]),
+			    e->listeners[i]->stats.idle_closed);
 	prom_family(f, "isthmus_devices_unmapped_total", "counter",
 	    "Connections to a transparent listener whose original "
 	    "destination maps to no service (reset).");
 	for (i = 0; i < e->nlisteners; i++)
-		if (e->listeners[i].lc->transparent)
+		if (e->listeners[i]->lc->transparent)
 			prom_sample(f, "isthmus_devices_unmapped_total",
-			    LABELS(&e->listeners[i]),
-			    e->listeners[i].stats.unmapped);
+			    LABELS(e->listeners[i]),
+			    e->listeners[i]->stats.unmapped);
 	prom_family(f, "isthmus_http_requests_total", "counter",
 	    "Device HTTP requests read whole enough to be sent, per HTTP-mode "
 	    "listener.");
 	for (i = 0; i < e->nlisteners; i++)
-		if (e->listeners[i].lc->mode == LISTEN_HTTP)
+		if (e->listeners[i]->lc->mode == LISTEN_HTTP)
 			prom_sample(f, "isthmus_http_requests_total",
-			    LABELS(&e->listeners[i]),
-			    e->listeners[i].stats.http_requests);
+			    LABELS(e->listeners[i]),
+			    e->listeners[i]->stats.http_requests);
 #undef LABELS
 	prom_family(f, "isthmus_http_errors_total", "counter",
 	    "Device HTTP requests the edge answered itself (bad request, "
 	    "limits, timeouts, tunnel down or stream lost), per status.");
 	for (i = 0; i < e->nlisteners; i++) {
-		const struct edge_listener *li = &e->listeners[i];
+		const struct edge_listener *li = e->listeners[i];
 
 		if (li->lc->mode != LISTEN_HTTP)
 			continue;
@@ -117,15 +117,15 @@ listener_families(FILE *f, const struct edge *e)
 	prom_family(f, "isthmus_device_tls_accepted_total", "counter",
 	    "Device TLS handshakes admitted, per device-TLS listener.");
 	for (i = 0; i < e->nlisteners; i++)
-		if (e->listeners[i].devtls != NULL)
+		if (e->listeners[i]->devtls != NULL)
 			prom_sample(f, "isthmus_device_tls_accepted_total",
 			    (const char *[]){ "listener",
-			    e->listeners[i].lc->name, NULL },
-			    e->listeners[i].stats.tls_accepted);
+			    e->listeners[i]->lc->name, NULL },
+			    e->listeners[i]->stats.tls_accepted);
 	prom_family(f, "isthmus_device_tls_refused_total", "counter",
 	    "Devices refused at the TLS handshake, per listener and reason.");
 	for (i = 0; i < e->nlisteners; i++) {
-		const struct edge_listener *li = &e->listeners[i];
+		const struct edge_listener *li = e->listeners[i];
 
 		if (li->devtls == NULL)
 			continue;
@@ -136,10 +136,19 @@ listener_families(FILE *f, const struct edge *e)
 			    (enum devtls_refusal)k), NULL },
 			    li->stats.tls_refused[k]);
 	}
+	prom_family(f, "isthmus_device_tls_revoked_total", "counter",
+	    "Device TLS connections closed by a reload whose vendor CAs or "
+	    "mac_allow no longer admit them, per listener.");
+	for (i = 0; i < e->nlisteners; i++)
+		if (e->listeners[i]->devtls != NULL)
+			prom_sample(f, "isthmus_device_tls_revoked_total",
+			    (const char *[]){ "listener",
+			    e->listeners[i]->lc->name, NULL },
+			    e->listeners[i]->stats.tls_revoked);
 	prom_family(f, "isthmus_streams_refused_total", "counter",
 	    "Device streams the cloud refused, per listener and reason.");
 	for (i = 0; i < e->nlisteners; i++) {
-		const struct edge_listener *li = &e->listeners[i];
+		const struct edge_listener *li = e->listeners[i];
 
 		for (k = 0; k < EDGE_REFUSE_COUNT; k++)
 			prom_sample(f, "isthmus_streams_refused_total",
@@ -219,6 +228,13 @@ edge_metrics(FILE *f, void *arg)
 	prom_family(f, "isthmus_devices_pending", "gauge",
 	    "Device connections waiting for the tunnel.");
 	prom_sample(f, "isthmus_devices_pending", NULL, e->npending);
+	prom_family(f, "isthmus_reloads_total", "counter",
+	    "SIGHUP reloads, applied or refused (the running configuration "
+	    "kept).");
+	prom_sample(f, "isthmus_reloads_total", (const char *[]){ "result",
+	    "ok", NULL }, e->reloads);
+	prom_sample(f, "isthmus_reloads_total", (const char *[]){ "result",
+	    "failed", NULL }, e->reload_failures);
 	acceptguard_metrics(f);
 	if (e->cache != NULL)
 		cache_families(f, e->cache);

@@ -93,6 +93,8 @@ http_json(struct json *j, const struct edge_listener *li)
 		json_int(j, (int64_t)li->stats.tls_refused[k]);
 	}
 	json_end_object(j);
+	json_key(j, "revoked");
+	json_int(j, (int64_t)li->stats.tls_revoked);
 	json_end_object(j);
 }
 
@@ -125,6 +127,11 @@ http_text(const struct edge_listener *li, FILE *f)
 		fprintf(f, "%srefused %s: %llu", sep, devtls_refusal_name(
 		    (enum devtls_refusal)k), (unsigned long long)
 		    li->stats.tls_refused[k]);
+		sep = ", ";
+	}
+	if (li->stats.tls_revoked > 0) {
+		fprintf(f, "%sdisconnected by a reload: %llu", sep,
+		    (unsigned long long)li->stats.tls_revoked);
 		sep = ", ";
 	}
 	fprintf(f, "%s\n", sep[0] == ',' ? ")" : "");
@@ -235,7 +242,7 @@ status_json(struct edge *e, const struct uplink_info *ui, FILE *f)
 	json_key(&j, "listeners");
 	json_begin_array(&j);
 	for (i = 0; i < e->nlisteners; i++) {
-		const struct edge_listener *li = &e->listeners[i];
+		const struct edge_listener *li = e->listeners[i];
 
 		json_begin_object(&j);
 		json_key(&j, "name");
@@ -273,7 +280,8 @@ tunnel_text(struct edge *e, const struct uplink_info *ui, FILE *f)
 {
 	char when[32];
 
-	fprintf(f, "Tunnel to %s:%u%s%s: ", e->cf->cloud.host, e->cf->cloud.port,
+	fprintf(f, "Tunnel to %s:%u%s%s: ", e->tun->cf->cloud.host,
+	    e->tun->cf->cloud.port,
 	    ui->proxy[0] != '\0' ? " via proxy " : "", ui->proxy);
 	switch (ui->state) {
 	case UPLINK_UP:
@@ -321,7 +329,7 @@ status_text(struct edge *e, const struct uplink_info *ui, FILE *f)
 	tunnel_text(e, ui, f);
 	fprintf(f, "\nListeners:\n");
 	for (i = 0; i < e->nlisteners; i++) {
-		const struct edge_listener *li = &e->listeners[i];
+		const struct edge_listener *li = e->listeners[i];
 
 		fprintf(f, "  %-12s %-22s -> %-14s %llu devices, %u open, "
 		    "%llu dropped, %llu refused\n", li->lc->name, li->bound,

@@ -1,5 +1,6 @@
 #include "edge/uplink.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/dns.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
@@ -51,6 +53,7 @@ struct uplink {
 	char peer[600];	/* address, or "cloud via proxy host:port" */
 	char cloud_subject[256];
 	int64_t cloud_not_after;
+	STACK_OF(X509) *cloud_chain;	/* as it sent it, leaf first */
 	long rtt_us;
 	uint64_t connects, drops, fails[UF_COUNT];
 	uint64_t bytes_in, bytes_out;	/* of closed tunnels */
@@ -338,6 +341,9 @@ note_cloud(struct uplink *u, struct bufferevent *bev, SSL *ssl)
 		net_format((struct sockaddr *)&ss, u->peer, sizeof(u->peer));
 	u->cloud_subject[0] = '\0';
 	u->cloud_not_after = 0;
+	sk_X509_pop_free(u->cloud_chain, X509_free);
+	/* Kept for a reload to check it again (uplink_still_trusts). */
+	u->cloud_chain = X509_chain_up_ref(SSL_get_peer_cert_chain(ssl));
 	if (cert == NULL)
 		return;
 	u->cloud_not_after = tls_time_epoch(X509_get0_notAfter(cert));
@@ -611,6 +617,7 @@ uplink_free(struct uplink *u)
 		bufferevent_free(u->dial);
 	proxy_dial_cancel(u->pdial);
 	certcheck_clear(&u->ck);
+	sk_X509_pop_free(u->cloud_chain, X509_free);
 	if (u->h2 != NULL)
 		h2conn_free(u->h2);
 	if (u->retry_ev != NULL)
@@ -653,4 +660,69 @@ uplink_info(const struct uplink *u, struct uplink_info *ui)
 	ui->bytes_out = u->bytes_out + hs.bytes_out;
 	ui->streams_open = hs.streams_open;
 	ui->streams_opened = hs.streams_opened;
+}
+
+void
+uplink_carry(struct uplink *to, const struct uplink *from)
+{
+	struct uplink_info ui;
+	size_t i;
+
+	uplink_info(from, &ui);
+	to->connects += ui.connects;
+	to->drops += ui.drops;
+	for (i = 0; i < UF_COUNT; i++)
+		to->fails[i] += ui.failures[i];
+	to->bytes_in += ui.bytes_in;
+	to->bytes_out += ui.bytes_out;
+}
+
+/* The name or address the cloud's certificate must carry, as at the
+ * handshake (certcheck_ssl). */
+static int
+uplink_expect_name(X509_VERIFY_PARAM *p, const char *name)
+{
+	unsigned char ip[16];
+
+	if (inet_pton(AF_INET, name, ip) == 1 ||
+	    inet_pton(AF_INET6, name, ip) == 1)
+		return X509_VERIFY_PARAM_set1_ip_asc(p, name);
+	return X509_VERIFY_PARAM_set1_host(p, name, 0);
+}
+
+static bool
+uplink_pinned(X509 *leaf, const uint8_t pin[32])
+{
+	uint8_t fc[32], fs[32];
+
+	return (tls_cert_sha256(leaf, fc) == 0 &&
+	    CRYPTO_memcmp(fc, pin, 32) == 0) ||
+	    (tls_spki_sha256(leaf, fs) == 0 &&
+	    CRYPTO_memcmp(fs, pin, 32) == 0);
+}
+
+bool
+uplink_still_trusts(const struct uplink *u, SSL_CTX *ctx,
+    const struct edge_conf *cf)
+{
+	const char *name = cf->server_name != NULL ? cf->server_name :
+	    cf->cloud.host;
+	X509_STORE_CTX *x;
+	X509 *leaf;
+	bool ok = false;
+
+	if (!u->admitted || u->cloud_chain == NULL ||
+	    sk_X509_num(u->cloud_chain) == 0)
+		return true;
+	leaf = sk_X509_value(u->cloud_chain, 0);
+	if (!uplink_pinned(leaf, cf->cloud_pin) ||
+	    (x = X509_STORE_CTX_new()) == NULL)
+		return false;
+	if (X509_STORE_CTX_init(x, SSL_CTX_get_cert_store(ctx), leaf,
+	    u->cloud_chain) == 1 &&
+	    X509_STORE_CTX_set_default(x, "ssl_server") == 1 &&
+	    uplink_expect_name(X509_STORE_CTX_get0_param(x), name) == 1)
+		ok = X509_verify_cert(x) == 1;
+	X509_STORE_CTX_free(x);
+	return ok;
 }

@@ -79,5 +79,13 @@ void uplink_start(struct uplink *u);
 void uplink_stop(struct uplink *u);
 void uplink_free(struct uplink *u);
 struct h2conn *uplink_h2(struct uplink *u);
+/* A reload's new tunnel took over from `from`: to's counters go on from
+ * from's, so that metrics do not go backwards. */
+void uplink_carry(struct uplink *to, const struct uplink *from);
+/* After a reload: whether the cloud of the tunnel that is up would still
+ * be admitted with ctx's CA bundle and CRL, cf's name and cloud_pin
+ * (true when no tunnel is up). */
+bool uplink_still_trusts(const struct uplink *u, SSL_CTX *ctx,
+    const struct edge_conf *cf);
 
 #endif

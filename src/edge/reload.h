@@ -1,0 +1,36 @@
+/*
+ * SIGHUP at the edge (reload.c), and the loading the start shares with it.
+ * Errors go to stderr as "file:line: ..." at the start (logged = false)
+ * and to the log on reload, when stderr is the log.
+ */
+#ifndef ISTHMUS_EDGE_RELOAD_H
+#define ISTHMUS_EDGE_RELOAD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+
+#include "common/err.h"
+#include "edge/config.h"
+
+struct devtls;
+struct edge;
+
+void edge_conf_report(bool logged, const char *msg);
+/* The configuration and the tunnel's TLS context. */
+int edge_load(const char *path, bool logged, struct edge_conf **cf,
+    SSL_CTX **ctx);
+/* Each device-TLS listener's context (NULL for the others), so that
+ * --check finds bad files too. */
+int edge_load_device_tls(const struct edge_conf *cf, bool logged,
+    struct devtls ***out);
+void edge_devtls_free_all(struct devtls **dt, size_t n);
+/* What a tunnel is made from, its files' contents included. */
+int edge_tunnel_digest(const struct edge_conf *cf, uint8_t out[32],
+    struct err *er);
+/* Applies the configuration file again, or logs why not and keeps the
+ * running one. */
+void edge_reload(struct edge *e);
+
+#endif
