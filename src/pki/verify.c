@@ -104,6 +104,18 @@ parse_usage(const char *s, int *purpose)
 	return 0;
 }
 
+/* leaf is an end-entity certificate whose extendedKeyUsage names the TLS
+ * role purpose. */
+static bool
+role_stated(X509 *leaf, int purpose)
+{
+	if (purpose == X509_PURPOSE_SSL_CLIENT)
+		return tls_cert_is_client_leaf(leaf);
+	return X509_check_ca(leaf) == 0 &&
+	    (X509_get_extension_flags(leaf) & EXFLAG_XKUSAGE) &&
+	    (X509_get_extended_key_usage(leaf) & XKU_SSL_SERVER);
+}
+
 /* For --usage any: the purpose the certificate itself claims, or 0 when it
  * is a CA or has neither TLS usage. */
 static int
@@ -214,7 +226,14 @@ pki_cmd_verify(int argc, char **argv)
 		goto out;
 	}
 	leaf = sk_X509_shift(certs);
-	if (purpose == 0 && (purpose = infer_purpose(leaf)) == 0) {
+	/* A stated role holds the certificate to what the daemons admit: a
+	 * CA certificate, or one without that extended key usage, is not
+	 * one (OpenSSL's purpose check alone lets both through). */
+	if (purpose != 0 && !role_stated(leaf, purpose))
+		purpose = -1;
+	if (purpose == 0 && (purpose = infer_purpose(leaf)) == 0)
+		purpose = -1;
+	if (purpose < 0) {
 		printf("wrong usage: %s\n", X509_check_ca(leaf) ?
 		    "a CA certificate, not one for a TLS client or server" :
 		    "no extended key usage for a TLS client or server");

@@ -57,10 +57,23 @@ def test_intermediate_cert_is_wrong_usage(make_ca, tmp_path):
     assert_verdict(root.verify(sub.crt), "wrong usage")
 
 
-def test_cert_without_eku_is_wrong_usage(make_ca, tmp_path):
+@pytest.mark.parametrize("usage", [None, "client", "server"])
+def test_cert_without_eku_is_wrong_usage(make_ca, tmp_path, usage):
     ca = make_ca()
     path = write_cert(build_leaf(ca, eku_oids=()), tmp_path / "noeku.crt")
-    assert_verdict(ca.verify(path), "wrong usage")
+    extra = [] if usage is None else ["--usage", usage]
+    assert_verdict(ca.verify(path, *extra), "wrong usage")
+
+
+@pytest.mark.parametrize("usage", ["client", "any"])
+def test_ca_true_leaf_with_client_auth_is_wrong_usage(make_ca, tmp_path,
+                                                      usage):
+    """A leaf marked CA:TRUE but with clientAuth: OpenSSL's purpose check
+    takes it as a client; the cloud and the edge do not, nor does
+    verify."""
+    ca = make_ca()
+    path = write_cert(build_leaf(ca, is_ca=True), tmp_path / "caleaf.crt")
+    assert_verdict(ca.verify(path, "--usage", usage), "wrong usage")
 
 
 def test_revoked(small_pki):
