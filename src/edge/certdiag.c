@@ -210,7 +210,7 @@ certdiag_explain(const struct certdiag *d, char *buf, size_t cap)
 	case X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER:
 		/* Our file, not the cloud's certificate. */
 		snprintf(buf, cap, "our CRL %s cannot be used (%s): refresh it "
-		    "(isthmus pki crl on the CA) and restart the edge",
+		    "(isthmus pki crl on the CA) and reload the edge (SIGHUP)",
 		    d->crl != NULL ? d->crl : "",
 		    X509_verify_cert_error_string(d->error));
 		return UF_CERTIFICATE;

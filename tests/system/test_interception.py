@@ -320,5 +320,5 @@ def test_an_expired_crl_is_blamed_on_the_crl(site):
     edge = _edge(site, cloud.port("listen"), f"crl = {path}\n")
     line = edge.wait_log(r"event=connect_failed [^\n]*")[0]
     assert f"our CRL {path} cannot be used (CRL has expired): refresh " \
-        "it (isthmus pki crl on the CA) and restart the edge" in line
+        "it (isthmus pki crl on the CA) and reload the edge (SIGHUP)" in line
     assert "revoked" not in line
