@@ -417,7 +417,10 @@ cidr_contains(const struct cidr *c, const struct sockaddr *sa)
 	} else if (family == AF_INET6) {
 		a = ((const struct sockaddr_in6 *)(const void *)sa)->
 		    sin6_addr.s6_addr;
-		if (memcmp(a, mapped, sizeof(mapped)) == 0) {
+		/* A mapped peer is its IPv4 address for an IPv4 range, and
+		 * itself for an IPv6 one (::ffff:0:0/96 names them all). */
+		if (c->family == AF_INET &&
+		    memcmp(a, mapped, sizeof(mapped)) == 0) {
 			a += 12;
 			family = AF_INET;
 		}

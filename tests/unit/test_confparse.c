@@ -371,6 +371,10 @@ test_cidr(void **state)
 	assert_true(in("2001:db8::/33", "2001:db8:7fff::1"));
 	assert_false(in("2001:db8::/33", "2001:db8:8000::1"));
 	assert_false(in("::/0", "192.0.2.1"));
+	/* an IPv6 range of mapped addresses holds the mapped peers */
+	assert_true(in("::ffff:10.0.0.0/104", "::ffff:10.1.2.3"));
+	assert_true(in("::/0", "::ffff:192.0.2.1"));
+	assert_false(in("::ffff:10.0.0.0/104", "::ffff:11.0.0.1"));
 }
 
 int
