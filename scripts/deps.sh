@@ -7,7 +7,8 @@ set -eu
 PKGS="build-essential pkg-config meson ninja-build
 libssl-dev libevent-dev libnghttp2-dev libhttp-parser-dev libinih-dev
 libsqlite3-dev libcmocka-dev tinyproxy nftables iproute2 faketime
-openssl python3 python3-pytest python3-cryptography python3-prometheus-client"
+openssl python3 python3-pytest python3-cryptography python3-prometheus-client
+clang libclang-rt-14-dev"
 # `deps.sh bench`: also the peer tools and load generators of make bench.
 if [ "${1:-}" = bench ]; then
     PKGS="$PKGS haproxy stunnel4 nginx-light iperf3 wrk"
