@@ -4,7 +4,8 @@
 # committed corpus tests/fuzz/corpus/TARGET (seeds and the inputs of crashes
 # fixed since, regress-*), then new inputs for the rest of the time. New
 # inputs go to BUILD_DIR/fuzz-corpus/TARGET, never into the source tree; a
-# crash leaves its input in BUILD_DIR/fuzz-artifacts/.
+# crash leaves its input in BUILD_DIR/fuzz-artifacts/. With FUZZ_FRESH set
+# (make check) the inputs found before are left out: a fresh directory.
 #
 #   tests/fuzz/run.sh BUILD_DIR SECONDS [TARGET...]
 #
@@ -37,6 +38,12 @@ failed=0
 for t in "$@"; do
     bin="$BUILD/tests/fuzz/$t"
     work="$BUILD/fuzz-corpus/$t"
+    if [ -n "${FUZZ_FRESH:-}" ]; then
+        # make check: the committed corpus only, whatever longer runs
+        # found, so its time stays the same
+        work="$BUILD/fuzz-check/$t"
+        rm -rf "$work"
+    fi
     log="$LOGS/$t.log"
     if [ ! -x "$bin" ]; then
         echo "$t: failed (not built: $bin)"
