@@ -47,7 +47,7 @@ done
 # keep building and no known crash comes back. Each is one test.
 if [ -n "${FUZZ_BUILD:-}" ]; then
     echo "== fuzz harnesses"
-    out=$(FUZZ_FRESH=1 "$TOP/tests/fuzz/run.sh" "$FUZZ_BUILD" "${FUZZ_CHECK_SECONDS:-4}" 2>&1)
+    out=$(FUZZ_FRESH=1 "$TOP/tests/fuzz/run.sh" "$FUZZ_BUILD" "${FUZZ_CHECK_SECONDS:-3}" 2>&1)
     printf '%s\n' "$out"
     p=$(printf '%s\n' "$out" | grep -c '^fuzz_[a-z0-9_]*: passed')
     f=$(printf '%s\n' "$out" | grep -c '^fuzz_[a-z0-9_]*: failed')

@@ -18,6 +18,7 @@
  * answers 200. Every stream must end within 5 s, whatever happened.
  */
 #include "fuzz.h"
+#include "fuzz_gw.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -38,103 +39,18 @@
 #include "common/relay.h"
 #include "common/tls.h"
 #include "common/tlsctx.h"
-#include "pki/pki.h"
-
-#define MAX_BACKS 8
 
 static struct cloud cl;
 static SSL_CTX *edge_ctx;
 static struct h2conn *h2;
 static bool admitted, broken;
-static int lfd = -1;
-static struct event *accept_ev;
-
-struct back {
-	int fd;
-	struct event *ev;
-	bool answered;
-};
 
 static struct {
-	const uint8_t *answer;
-	size_t alen;
-	struct back b[MAX_BACKS];
-	size_t nb;
-	bool done, timed_out;
+	bool done;
 } cur;
 
 static const uint8_t ok_answer[] =
 	"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
-
-static void
-pki(const char *a0, const char *a1, const char *a2, const char *a3,
-    const char *a4, const char *a5, const char *a6, const char *a7)
-{
-	char *argv[9] = { (char *)"pki", (char *)a0, (char *)a1, (char *)a2,
-		(char *)a3, (char *)a4, (char *)a5, (char *)a6, (char *)a7 };
-	int argc = 1;
-
-	while (argc < 9 && argv[argc] != NULL)
-		argc++;
-	if (pki_main(argc, argv) != 0) {
-		fprintf(stderr, "fuzz_cloud: isthmus pki %s failed\n", a0);
-		abort();
-	}
-}
-
-/* The backend: answers each connection once, with the input (or 200). */
-static void
-back_read(evutil_socket_t fd, short what, void *arg)
-{
-	struct back *b = arg;
-	char buf[8192];
-	ssize_t n;
-
-	(void)what;
-	n = read(fd, buf, sizeof(buf));
-	if (n > 0 && !b->answered) {
-		b->answered = true;
-		if (write(fd, cur.answer, cur.alen) < 0 && errno != EPIPE)
-			abort();
-		shutdown(fd, SHUT_WR);
-	}
-	if (n == 0 || (n < 0 && errno != EAGAIN))
-		event_del(b->ev);
-}
-
-static void
-back_accept(evutil_socket_t fd, short what, void *arg)
-{
-	struct back *b;
-	int c;
-
-	(void)what;
-	(void)arg;
-	while ((c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-		if (cur.nb == MAX_BACKS) {
-			close(c);
-			continue;
-		}
-		b = &cur.b[cur.nb++];
-		b->fd = c;
-		b->answered = false;
-		b->ev = event_new(cl.base, c, EV_READ | EV_PERSIST, back_read, b);
-		if (b->ev == NULL || event_add(b->ev, NULL) != 0)
-			abort();
-	}
-}
-
-static void
-backs_close(void)
-{
-	size_t i;
-
-	for (i = 0; i < cur.nb; i++) {
-		event_free(cur.b[i].ev);
-		close(cur.b[i].fd);
-	}
-	cur.nb = 0;
-}
 
 /* The edge's side of the tunnel. */
 static void
@@ -174,30 +90,6 @@ tls_event(struct bufferevent *bev, short what, void *arg)
 }
 
 static void
-on_deadline(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	*(bool *)arg = true;
-}
-
-/* Runs the loop until *flag or the deadline; false on the deadline. */
-static bool
-run_until(const bool *flag, int secs)
-{
-	struct timeval tv = { secs, 0 };
-	bool late = false;
-	struct event *t = evtimer_new(cl.base, on_deadline, &late);
-
-	if (t == NULL || evtimer_add(t, &tv) != 0)
-		abort();
-	while (!*flag && !late)
-		event_base_loop(cl.base, EVLOOP_ONCE);
-	event_free(t);
-	return *flag;
-}
-
-static void
 tunnel_up(void)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET,
@@ -224,7 +116,7 @@ tunnel_up(void)
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 	tunnel_accept(&cl.workers[0], sv[0], (struct sockaddr *)&sin,
 	    sizeof(sin));
-	if (!run_until(&admitted, 20) || broken) {
+	if (!gw_run_until(cl.base, &admitted, 20) || broken) {
 		fprintf(stderr, "fuzz_cloud: the tunnel was not admitted\n");
 		abort();
 	}
@@ -233,75 +125,36 @@ tunnel_up(void)
 static void
 setup(void)
 {
-	char path[600], conf[4096], pin[TLS_FP_LEN];
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t slen = sizeof(sin);
-	struct tlsctx_opts eo = { 0 }, co = { 0 };
-	struct conf_errors errs;
-	const char *d = fuzz_dir();
-	X509 *x;
+	char conf[4096], edge_pin[TLS_FP_LEN], cloud_pin[TLS_FP_LEN];
+	char cert[600], key[600];
+	struct tlsctx_opts eo = { 0 };
+	struct event_base *base;
 	struct err e;
-	int n;
+	uint16_t port;
 
 	fuzz_quiet();
-	signal(SIGPIPE, SIG_IGN);
-	snprintf(path, sizeof(path), "%s/ca", d);
-	pki("init", path, NULL, NULL, NULL, NULL, NULL, NULL);
-	pki("issue", "cloud", "api", "--ca", path, "--dns", "cloud.example",
-	    NULL);
-	pki("issue", "edge", "gw1", "--ca", path, "--tenant", "acme", NULL);
-	log_set_level(LOG_DEBUG);	/* pki set its own */
-	snprintf(path, sizeof(path), "%s/ca/gw1.crt", d);
-	if (tls_load_cert(path, &x, &e) != 0 || tls_fp_spki(x, pin) != 0)
+	gw_pki(edge_pin, cloud_pin);
+	if ((base = event_base_new()) == NULL)
 		abort();
-	X509_free(x);
-
-	lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
-	    listen(lfd, 64) != 0 ||
-	    getsockname(lfd, (struct sockaddr *)&sin, &slen) != 0)
-		abort();
-	n = snprintf(conf, sizeof(conf),
+	port = gw_backend(base);
+	snprintf(conf, sizeof(conf),
 	    "[cloud]\nlisten = 127.0.0.1:0\ncert = ca/api.crt\n"
 	    "key = ca/api.key\nca = ca/ca.crt\nworkers = 1\n"
 	    "[tenant acme]\nedges = gw1\n[edge gw1]\npin = %s\n"
 	    "[service acme/web]\nbackends = 127.0.0.1:%u\nmode = http\n"
 	    "identity_headers = yes\nresponse_timeout = 2s\n"
 	    "[service acme/raw]\nbackends = 127.0.0.1:%u\n",
-	    pin, ntohs(sin.sin_port), ntohs(sin.sin_port));
-	if (n <= 0 || (size_t)n >= sizeof(conf))
-		abort();
-	if (cloud_conf_load(fuzz_write("cloud.conf", (const uint8_t *)conf,
-	    (size_t)n), &cl.conf, &errs) != 0) {
-		conf_errors_print(&errs, stderr);
-		abort();
-	}
-	co.server = true;
-	co.cert = cl.conf->cert;
-	co.key = cl.conf->key;
-	co.ca = cl.conf->ca;
-	if (tlsctx_new(&co, &cl.ssl_ctx, &e) != 0)
-		abort();
-	snprintf(path, sizeof(path), "%s/ca/gw1.crt", d);
-	eo.cert = path;
-	snprintf(conf, sizeof(conf), "%s/ca/gw1.key", d);
-	eo.key = conf;
+	    edge_pin, port, port);
+	gw_cloud(&cl, base, conf);
+	snprintf(cert, sizeof(cert), "%s/ca/gw1.crt", fuzz_dir());
+	snprintf(key, sizeof(key), "%s/ca/gw1.key", fuzz_dir());
+	eo.cert = cert;
+	eo.key = key;
 	eo.ca = cl.conf->ca;
 	if (tlsctx_new(&eo, &edge_ctx, &e) != 0) {
 		fprintf(stderr, "fuzz_cloud: %s\n", e.msg);
 		abort();
 	}
-	if ((cl.base = event_base_new()) == NULL)
-		abort();
-	cl.started = time(NULL);
-	tunnel_init();
-	if (workers_init(&cl, 1, 1000000, 1000000) != 0)
-		abort();
-	accept_ev = event_new(cl.base, lfd, EV_READ | EV_PERSIST, back_accept,
-	    NULL);
-	if (accept_ev == NULL || event_add(accept_ev, NULL) != 0)
-		abort();
 	tunnel_up();
 }
 
@@ -411,16 +264,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	data++;
 	size--;
 	memset(&cur, 0, sizeof(cur));
-	cur.answer = from_input ? ok_answer : data;
-	cur.alen = from_input ? sizeof(ok_answer) - 1 : size;
+	if (from_input)
+		gw_backend_answer(ok_answer, sizeof(ok_answer) - 1);
+	else
+		gw_backend_answer(data, size);
 	n = request(data, size, from_input, nv, sizeof(nv) / sizeof(nv[0]));
 	if (relay_http_request(h2, nv, n, false, &ops, NULL, &r) != 0)
 		return 0;	/* nghttp2 would not send it */
 	h2conn_flush(h2);
-	if (!run_until(&cur.done, 5) && !broken) {
+	if (!gw_run_until(cl.base, &cur.done, 5) && !broken) {
 		fprintf(stderr, "fuzz_cloud: the stream did not end in 5 s\n");
 		abort();
 	}
-	backs_close();
+	gw_backend_reset();
 	return 0;
 }
