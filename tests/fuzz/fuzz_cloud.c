@@ -5,11 +5,11 @@
  * service, its backend's HTTP/1.1 answer (cloud/httpfwd.c with hdrs.c and
  * http1.c).
  *
- * All real and in one process: a PKI made by `isthmus pki` at start, the
- * cloud's config loader and TLS context, one cloud worker on the harness's
- * loop taking one end of a socketpair (tunnel_accept), the edge's side as
- * the edge builds it (tlsctx, a TLS bufferevent, h2conn as client, streams
- * by relay_http_request), and a backend that is a listening socket here.
+ * All real and in one process (fuzz_gw.c): a PKI made by `isthmus pki` at
+ * start, the cloud's config loader and TLS context, one cloud worker on
+ * the harness's loop taking one end of a socketpair (tunnel_accept), the
+ * edge's side as the edge builds it (tlsctx, a TLS bufferevent, h2conn as
+ * client, streams by relay_http_request), and a backend socket.
  * The tunnel is made once and kept (re-made if a stream breaks it).
  *
  * First byte even: the input is the backend's answer to "GET /fuzz" on
@@ -21,12 +21,8 @@
 #include "fuzz_gw.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
@@ -34,7 +30,6 @@
 
 #include "cloud/config.h"
 #include "cloud/tunnel.h"
-#include "cloud/worker.h"
 #include "common/h2conn.h"
 #include "common/relay.h"
 #include "common/tls.h"
