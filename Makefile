@@ -4,8 +4,11 @@
 BUILD   ?= build
 RELEASE := $(BUILD)/release
 CHECK   := $(BUILD)/check
+FUZZ    := $(BUILD)/fuzz
+# `make fuzz`: seconds per harness (tests/fuzz, docs/development.md).
+FUZZ_SECONDS ?= 60
 
-.PHONY: all deps check demo bench clean install
+.PHONY: all deps check fuzz demo bench clean install
 
 all: deps $(RELEASE)/build.ninja
 	ninja -C $(RELEASE)
@@ -17,12 +20,27 @@ $(CHECK)/build.ninja:
 	meson setup $(CHECK) --buildtype=debug --werror \
 	    -Db_sanitize=address,undefined -Db_lundef=false
 
+# The libFuzzer harnesses: clang, its own build directory, so the gcc
+# builds above are untouched.
+$(FUZZ)/build.ninja:
+	CC=clang meson setup $(FUZZ) -Dfuzz=true --buildtype=debugoptimized \
+	    --werror -Db_sanitize=address,undefined -Db_lundef=false
+
 deps:
 	@scripts/deps.sh
 
-check: deps $(CHECK)/build.ninja
+# The harnesses run briefly here (FUZZ_CHECK_SECONDS each, from their
+# committed corpus); a harness that does not build counts as failed in
+# the summary instead of stopping the run.
+check: deps $(CHECK)/build.ninja $(FUZZ)/build.ninja
 	ninja -C $(CHECK)
-	tests/run-all.sh $(CHECK)
+	-ninja -C $(FUZZ)
+	FUZZ_BUILD=$(FUZZ) tests/run-all.sh $(CHECK)
+
+# Each harness for FUZZ_SECONDS, one after another at nice 19 (one core).
+fuzz: deps $(FUZZ)/build.ninja
+	ninja -C $(FUZZ)
+	tests/fuzz/run.sh $(FUZZ) $(FUZZ_SECONDS)
 
 demo: deps all
 	scripts/demo.sh $(RELEASE)/isthmus

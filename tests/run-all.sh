@@ -42,6 +42,21 @@ for t in "$BUILD"/tests/unit/test_*; do
     failed=$((failed + f))
 done
 
+# The libFuzzer harnesses (tests/fuzz), a few seconds each from their
+# committed corpus, which holds every input of a crash fixed so far: they
+# keep building and no known crash comes back. Each is one test.
+if [ -n "${FUZZ_BUILD:-}" ]; then
+    echo "== fuzz harnesses"
+    out=$(FUZZ_FRESH=1 "$TOP/tests/fuzz/run.sh" "$FUZZ_BUILD" "${FUZZ_CHECK_SECONDS:-3}" 2>&1)
+    printf '%s\n' "$out"
+    p=$(printf '%s\n' "$out" | grep -c '^fuzz_[a-z0-9_]*: passed')
+    f=$(printf '%s\n' "$out" | grep -c '^fuzz_[a-z0-9_]*: failed')
+    # no harness at all (none listed, or the script broke) is a failure
+    [ "$p" -eq 0 ] && [ "$f" -eq 0 ] && f=1
+    passed=$((passed + p))
+    failed=$((failed + f))
+fi
+
 echo "== system tests"
 xml="$BUILD/pytest-junit.xml"
 rm -f "$xml"

@@ -174,10 +174,14 @@ parse_line(struct cache_meta *m, char *line)
 		if (errno != 0 || *end != '\0' || end == v) \
 			return -EINVAL; \
 	} while (0)
+	/* Our writer puts each once; a second one is a damaged file (and
+	 * would leak the first). */
 	if (strcmp(line, "service") == 0)
-		return (m->service = strdup(v)) != NULL ? 0 : -ENOMEM;
+		return m->service != NULL ? -EINVAL :
+		    (m->service = strdup(v)) != NULL ? 0 : -ENOMEM;
 	if (strcmp(line, "url") == 0)
-		return (m->url = strdup(v)) != NULL ? 0 : -ENOMEM;
+		return m->url != NULL ? -EINVAL :
+		    (m->url = strdup(v)) != NULL ? 0 : -ENOMEM;
 	if (strcmp(line, "status") == 0) {
 		long long s;
 
@@ -251,9 +255,11 @@ cachefile_read_meta(const char *path, struct cache_meta *m, uint64_t *bytes,
 		*nl = '\0';
 		rc = parse_line(m, p);
 		if (rc != 0) {
+			/* The message quotes the line: made before buf goes. */
+			err_set(e, rc, "%s: bad line '%.40s'", path, p);
 			free(buf);
 			cache_meta_free(m);
-			return err_set(e, rc, "%s: bad line '%.40s'", path, p);
+			return rc;
 		}
 	}
 	free(buf);

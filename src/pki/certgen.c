@@ -277,9 +277,14 @@ pki_name_string(const X509_NAME *name)
 	if (bio == NULL)
 		return NULL;
 	/* RFC 2253 with non-ASCII escaped, so the output stays printable. */
+	/* The BIO's data has no NUL: copied by length (strndup may look
+	 * for one past the end). */
 	if (X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253) >= 0 &&
-	    (n = BIO_get_mem_data(bio, &data)) >= 0)
-		out = strndup(data, (size_t)n);
+	    (n = BIO_get_mem_data(bio, &data)) >= 0 &&
+	    (out = malloc((size_t)n + 1)) != NULL) {
+		memcpy(out, data, (size_t)n);
+		out[n] = '\0';
+	}
 	BIO_free(bio);
 	return out;
 }
