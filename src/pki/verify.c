@@ -116,22 +116,17 @@ role_stated(X509 *leaf, int purpose)
 	    (X509_get_extended_key_usage(leaf) & XKU_SSL_SERVER);
 }
 
-/* For --usage any: the purpose the certificate itself claims, or 0 when it
- * is a CA or has neither TLS usage. */
+/* For --usage any: the purpose the certificate itself states (a TLS role
+ * in its extendedKeyUsage, as every certificate isthmus issues has), or 0
+ * when it is a CA or states neither. */
 static int
 infer_purpose(X509 *leaf)
 {
-	uint32_t xku = X509_get_extended_key_usage(leaf);
-
-	/* Without an extendedKeyUsage, RFC 5280 allows any use; we insist on
-	 * a stated TLS role, as every certificate isthmus issues has. */
-	if (X509_check_ca(leaf) != 0 ||
-	    !(X509_get_extension_flags(leaf) & EXFLAG_XKUSAGE) ||
-	    !(xku & (XKU_SSL_CLIENT | XKU_SSL_SERVER)))
-		return 0;
-	if (X509_check_purpose(leaf, X509_PURPOSE_SSL_CLIENT, 0) == 1)
+	if (role_stated(leaf, X509_PURPOSE_SSL_CLIENT) &&
+	    X509_check_purpose(leaf, X509_PURPOSE_SSL_CLIENT, 0) == 1)
 		return X509_PURPOSE_SSL_CLIENT;
-	if (X509_check_purpose(leaf, X509_PURPOSE_SSL_SERVER, 0) == 1)
+	if (role_stated(leaf, X509_PURPOSE_SSL_SERVER) &&
+	    X509_check_purpose(leaf, X509_PURPOSE_SSL_SERVER, 0) == 1)
 		return X509_PURPOSE_SSL_SERVER;
 	return 0;
 }
