@@ -120,6 +120,9 @@ char *pki_name_string(const X509_NAME *name);
 /* Lowercase hex of a serial number; free with OPENSSL_free. */
 char *pki_serial_hex(const ASN1_INTEGER *serial);
 
+/* A CRL's update period when nobody chose one (pki crl --days). */
+#define PKI_CRL_DAYS_DEFAULT 30
+
 /* CRLs (crl.c). Builds ca's CRL from the existing one (if any) plus an
  * optional new revocation, and returns it as PEM. days <= 0 keeps the
  * existing CRL's update period (30 days for a new CRL). */
