@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/timefmt.h"
+
 #define LOG_LINE_MAX 2048
 
 static enum log_level log_level = LOG_INFO;
@@ -193,19 +195,16 @@ log_vemit(enum log_level level, const char *sub, const char *event,
 	char line[LOG_LINE_MAX];
 	size_t len = 0;
 	struct timespec ts;
-	struct tm tm;
-	char stamp[40];
+	char stamp[TIME_TEXT_MAX];
 
 	if (level > log_level)
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+	time_format_ms(&ts, stamp, sizeof(stamp));
 	line[0] = '\0';
 	put_str(line, sizeof(line), &len, "ts=");
 	put_str(line, sizeof(line), &len, stamp);
-	snprintf(stamp, sizeof(stamp), ".%03ldZ level=", ts.tv_nsec / 1000000);
-	put_str(line, sizeof(line), &len, stamp);
+	put_str(line, sizeof(line), &len, " level=");
 	put_str(line, sizeof(line), &len, level_names[level]);
 	put_str(line, sizeof(line), &len, " sub=");
 	log_quote(line, sizeof(line), &len, sub);

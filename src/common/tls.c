@@ -14,6 +14,7 @@
 #include <openssl/x509v3.h>
 
 #include "common/fsutil.h"
+#include "common/timefmt.h"
 
 /* Reads a PEM file into a memory BIO so that a missing file gets the same
  * "cannot read PATH: reason" message everywhere; a secret one (a private
@@ -323,7 +324,7 @@ tls_time_format(const ASN1_TIME *t, char *buf, size_t cap)
 		snprintf(buf, cap, "invalid");
 		return;
 	}
-	strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	time_format_tm(&tm, TIME_ISO, buf, cap);
 }
 
 int64_t
