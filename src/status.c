@@ -4,7 +4,6 @@
  */
 #include "status.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
@@ -32,41 +31,24 @@ static const char usage_status[] =
 int
 status_socket_from_conf(const char *path, char **out)
 {
+	static const char *const kinds[] = { "cloud", "edge" };
 	struct conf_errors errs;
 	struct cloud_conf *cc = NULL;
 	struct edge_conf *ec = NULL;
-	char line[256];
-	int kind = 0;
-	FILE *f;
+	int kind;
 
-	f = fopen(path, "r");
-	if (f == NULL) {
-		fprintf(stderr, "isthmus status: cannot read %s: %s\n", path,
-		    strerror(errno));
-		return -errno;
+	kind = conf_file_kind(path, kinds, 2, &errs);
+	if (kind == -ENOENT) {
+		cli_fail("status", EXIT_USAGE, "%s has neither a [cloud] nor an "
+		    "[edge] section", path);
+		return kind;
 	}
-	while (kind == 0 && fgets(line, sizeof(line), f) != NULL) {
-		char *p = line;
-
-		while (isspace((unsigned char)*p))
-			p++;
-		if (strncmp(p, "[cloud]", 7) == 0)
-			kind = 'c';
-		else if (strncmp(p, "[edge]", 6) == 0)
-			kind = 'e';
-	}
-	fclose(f);
-	if (kind == 0) {
-		fprintf(stderr, "isthmus status: %s has neither a [cloud] nor "
-		    "an [edge] section\n", path);
-		return -EINVAL;
-	}
-	if (kind == 'c' ? cloud_conf_load(path, &cc, &errs) != 0 :
-	    edge_conf_load(path, &ec, &errs) != 0) {
+	if (kind < 0 || (kind == 0 ? cloud_conf_load(path, &cc, &errs) :
+	    edge_conf_load(path, &ec, &errs)) != 0) {
 		conf_errors_print(&errs, stderr);
-		return -EINVAL;
+		return kind < 0 ? kind : -EINVAL;
 	}
-	*out = strdup(kind == 'c' ? cc->admin_socket : ec->admin_socket);
+	*out = strdup(kind == 0 ? cc->admin_socket : ec->admin_socket);
 	cloud_conf_unref(cc);
 	edge_conf_free(ec);
 	return *out != NULL ? 0 : -ENOMEM;

@@ -41,6 +41,10 @@ struct parse_state {
 	bool in_section;
 	struct conf_errors *errs;
 	int rc;
+	/* conf_file_kind: no schema; the first header naming one of these */
+	const char *const *kinds;
+	size_t nkinds;
+	int kind_found;
 };
 
 static void
@@ -287,6 +291,17 @@ section_name_valid(const struct conf_section *sec, const char *name)
 	return name_valid(scope) && name_valid(slash + 1);
 }
 
+/* conf_file_kind's probe: the first header that names one of its kinds. */
+static void
+note_kind(struct parse_state *st, const char *kind)
+{
+	size_t i;
+
+	for (i = 0; st->kind_found < 0 && i < st->nkinds; i++)
+		if (strcmp(kind, st->kinds[i]) == 0)
+			st->kind_found = (int)i;
+}
+
 /* Called by the reader for each "[...]" line, before libinih sees it. */
 static void
 begin_section(struct parse_state *st, const char *inner, size_t len)
@@ -306,6 +321,10 @@ begin_section(struct parse_state *st, const char *inner, size_t len)
 	buf[len] = '\0';
 	n = sscanf(buf, "%63s %255s %127s", kind, name, what);
 	snprintf(what, sizeof(what), "[%.*s]", (int)len, inner);
+	if (st->schema == NULL) {
+		note_kind(st, n >= 1 ? kind : "");
+		return;
+	}
 	if (n < 1 || n > 2) {
 		add_error(st, st->lineno, what, "malformed section header "
 		    "(expected [kind] or [kind name])");
@@ -412,6 +431,12 @@ handler(void *user, const char *section, const char *name, const char *value)
 	size_t i;
 
 	(void)section;
+	if (st->schema == NULL) {
+		/* conf_file_kind reads headers only, but a header-like line
+		 * after a key is that key's continuation, as below */
+		st->have_key = true;
+		return 1;
+	}
 	if (st->rc == -ENOMEM)
 		return 0;
 	if (in == NULL) {
@@ -530,17 +555,20 @@ load_error(struct conf_errors *errs, const char *path, const char *why)
 	return -EINVAL;
 }
 
-int
-conf_load_file(const struct conf_schema *schema, void *ctx, const char *path,
+/* Reads the file at path whole (at most CONF_FILE_MAX) into *buf, and its
+ * directory into *dir, for the parser. */
+static int
+read_conf_file(const char *path, char **buf, size_t *len, char **dir,
     struct conf_errors *errs)
 {
-	char *buf = NULL, *dir = NULL, *slash;
+	char *slash;
 	struct stat sb;
 	size_t got = 0;
 	ssize_t r;
 	int fd, rc;
 
 	memset(errs, 0, sizeof(*errs));
+	*buf = *dir = NULL;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return load_error(errs, path, strerror(errno));
@@ -548,13 +576,13 @@ conf_load_file(const struct conf_schema *schema, void *ctx, const char *path,
 		rc = load_error(errs, path, "not a regular file");
 	else if (sb.st_size > (off_t)CONF_FILE_MAX)
 		rc = load_error(errs, path, "larger than 1 MiB");
-	else if ((buf = malloc((size_t)sb.st_size + 1)) == NULL ||
-	    (dir = strdup(path)) == NULL)
+	else if ((*buf = malloc((size_t)sb.st_size + 1)) == NULL ||
+	    (*dir = strdup(path)) == NULL)
 		rc = load_error(errs, path, "out of memory");
 	else
 		rc = 0;
 	while (rc == 0 && got < (size_t)sb.st_size) {
-		r = read(fd, buf + got, (size_t)sb.st_size - got);
+		r = read(fd, *buf + got, (size_t)sb.st_size - got);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
@@ -565,16 +593,59 @@ conf_load_file(const struct conf_schema *schema, void *ctx, const char *path,
 	}
 	close(fd);
 	if (rc == 0) {
-		slash = strrchr(dir, '/');
+		slash = strrchr(*dir, '/');
 		if (slash == NULL)
-			dir[0] = '\0';
+			(*dir)[0] = '\0';
 		else
-			slash[slash == dir ? 1 : 0] = '\0';
-		rc = conf_parse_text(schema, ctx, path, buf, got, dir, errs);
+			slash[slash == *dir ? 1 : 0] = '\0';
+		*len = got;
+	} else {
+		free(*buf);
+		free(*dir);
+		*buf = *dir = NULL;
 	}
+	return rc;
+}
+
+int
+conf_load_file(const struct conf_schema *schema, void *ctx, const char *path,
+    struct conf_errors *errs)
+{
+	char *buf, *dir;
+	size_t len;
+	int rc;
+
+	rc = read_conf_file(path, &buf, &len, &dir, errs);
+	if (rc == 0)
+		rc = conf_parse_text(schema, ctx, path, buf, len, dir, errs);
 	free(buf);
 	free(dir);
 	return rc;
+}
+
+int
+conf_file_kind(const char *path, const char *const *kinds, size_t n,
+    struct conf_errors *errs)
+{
+	struct parse_state st = {
+		.filename = path, .errs = errs, .kinds = kinds, .nkinds = n,
+		.kind_found = -1,
+	};
+	char *buf, *dir;
+	int rc;
+
+	rc = read_conf_file(path, &buf, &st.len, &dir, errs);
+	if (rc != 0)
+		return rc;
+	st.text = buf;
+	if (ini_parse_stream(reader, &st, handler, &st) < 0)
+		rc = -ENOMEM;
+	free(buf);
+	free(dir);
+	if (rc == 0 && st.kind_found < 0)
+		conf_errors_add(errs, path, 0, "sections", "none of its section "
+		    "headers says which daemon it is for");
+	return rc != 0 ? rc : st.kind_found >= 0 ? st.kind_found : -ENOENT;
 }
 
 void

@@ -114,6 +114,13 @@ int conf_parse_text(const struct conf_schema *schema, void *ctx,
 int conf_load_file(const struct conf_schema *schema, void *ctx,
     const char *path, struct conf_errors *errs);
 
+/* Reads path as the loader does (same limits, same line rules) and says
+ * which of kinds[0..n) ("cloud", "edge") the first header that names one
+ * is: its index. -ENOENT when none does, other -errno when the file cannot
+ * be read; errs says why. */
+int conf_file_kind(const char *path, const char *const *kinds, size_t n,
+    struct conf_errors *errs);
+
 /* Frees what the loader allocated inside one section's storage (strings,
  * lists), not the storage itself. */
 void conf_free_fields(const struct conf_section *sec, void *storage);

@@ -488,6 +488,47 @@ test_load_file(void **state)
 	assert_non_null(strstr(errs.line[0], "not a regular file"));
 }
 
+/* Which daemon a file is for, read by the loader's own reader: the first
+ * header naming a kind wins, continuation lines are not headers, and a
+ * file that names none says so. */
+static void
+test_file_kind(void **state)
+{
+	static const char *const kinds[] = { "cloud", "edge" };
+	static const struct {
+		const char *text;
+		int kind;
+	} cases[] = {
+		{ "[cloud]\nlisten = 1.2.3.4:5\n[edge agw]\ntenant = A\n", 0 },
+		{ "; a comment\n\n  [edge]\nname = agw\n", 1 },
+		{ "[listener t]\nlisten = 127.0.0.1:1\n[edge]\n", 1 },
+		{ "[something]\nx = 1\n", -ENOENT },
+		{ "[listener t]\nallow = a\n  [cloud]\n", -ENOENT },
+		{ "", -ENOENT },
+	};
+	char path[] = "/tmp/isthmus-kind-XXXXXX";
+	size_t i;
+	int fd;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fd = mkstemp(path);
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, cases[i].text,
+		    strlen(cases[i].text)), (ssize_t)strlen(cases[i].text));
+		close(fd);
+		assert_int_equal(conf_file_kind(path, kinds, 2, &errs),
+		    cases[i].kind);
+		if (cases[i].kind == -ENOENT)
+			assert_non_null(strstr(errs.line[0], "none of its "
+			    "section headers"));
+		unlink(path);
+		strcpy(path, "/tmp/isthmus-kind-XXXXXX");
+	}
+	assert_int_equal(conf_file_kind(path, kinds, 2, &errs), -EINVAL);
+	assert_non_null(strstr(errs.line[0], "cannot read config"));
+}
+
 int
 main(void)
 {
@@ -514,6 +555,7 @@ main(void)
 		cmocka_unit_test_teardown(test_nul_byte, teardown),
 		cmocka_unit_test_teardown(test_many_errors, teardown),
 		cmocka_unit_test_teardown(test_load_file, teardown),
+		cmocka_unit_test_teardown(test_file_kind, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
