@@ -1,6 +1,7 @@
 #include "common/log.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
@@ -52,18 +53,18 @@ put_str(char *buf, size_t cap, size_t *len, const char *s)
 		put_char(buf, cap, len, *s++);
 }
 
-static int
+static bool
 needs_quotes(const char *v)
 {
 	if (*v == '\0')
-		return 1;
+		return true;
 	for (; *v != '\0'; v++) {
 		unsigned char c = (unsigned char)*v;
 
 		if (c <= ' ' || c == '"' || c == '=' || c == '\\' || c >= 0x7f)
-			return 1;
+			return true;
 	}
-	return 0;
+	return false;
 }
 
 void

@@ -83,6 +83,8 @@ tls_load_cert(const char *path, X509 **out, struct err *e)
 	return 0;
 }
 
+/* OpenSSL's pem_password_cb: -1 says there is no passphrase to give, so
+ * an encrypted key fails to load instead of prompting. */
 static int
 no_passphrase(char *buf, int size, int rwflag, void *u)
 {

@@ -26,7 +26,8 @@ static const char usage_verify[] =
 "             an end-entity certificate for TLS clients or servers)\n";
 
 /* CRLs are optional per level: an intermediate's directory has no CRL of
- * the root's, and that must not fail the whole check. */
+ * the root's, and that must not fail the whole check. OpenSSL's verify
+ * callback contract: 1 accepts, 0 refuses. */
 static int
 verify_cb(int ok, X509_STORE_CTX *ctx)
 {
