@@ -1,4 +1,6 @@
-#include "edge/proxy.h"
+/* CONNECT through the site's HTTP proxy: its setting, the request and
+ * reading and explaining its answer; see proxy.h. */
+#include "edge/uplink/proxy.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>

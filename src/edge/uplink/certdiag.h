@@ -21,7 +21,7 @@
 #include <openssl/x509.h>
 
 #include "edge/config.h"
-#include "edge/uplink.h"
+#include "edge/uplink/uplink.h"
 
 struct certdiag {
 	X509 *leaf;		/* what the server presented (a reference) */

@@ -1,4 +1,6 @@
-#include "edge/certdiag.h"
+/* Checking the cloud's certificate and explaining a refusal in words the
+ * site's IT can act on; see certdiag.h. */
+#include "edge/uplink/certdiag.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
