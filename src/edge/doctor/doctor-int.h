@@ -94,7 +94,8 @@ struct doctor {
 
 /* ---- step.c: the step machinery ---------------------------------------- */
 
-/* Starts a step: false (and the step is marked skipped) after a failure. */
+/* Starts a step: false (and the step is marked skipped) after a failure.
+ * bool: whether the step may run, not an error. */
 bool step_begin(struct doctor *d, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Closes the current step with its verdict and detail. */

@@ -120,7 +120,8 @@ step_config(struct doctor *d)
 
 /* ---- clock ----------------------------------------------------------- */
 
-/* Whether now is inside cert's validity; else why, in buf. */
+/* Whether now is inside cert's validity; else why, in buf (a predicate:
+ * bool). */
 static bool
 clock_fits(X509 *cert, const char *what, time_t now, char *buf, size_t cap)
 {
@@ -436,7 +437,8 @@ on_probe(struct bufferevent *bev, short what, void *arg)
 }
 
 /* A connection to the cloud again, the way the tcp and proxy steps made
- * the first (they passed), or -1 and why not in buf. */
+ * the first (they passed): its descriptor, or -1 and why not in buf (a
+ * descriptor-or--1, like socket(); the sentence is the error). */
 static int
 probe_connect(struct doctor *d, char *buf, size_t cap)
 {

@@ -141,7 +141,8 @@ static const struct relay_http_ops ask_ops = {
 	.done = on_done,
 };
 
-/* Asks the cloud path (cloud/diag.h); false when no answer came. */
+/* Asks the cloud path (cloud/diag.h); false when no answer came (bool:
+ * whether d->ans holds one; the sentence says why not). */
 static bool
 ask(struct doctor *d, const char *path)
 {
@@ -281,7 +282,8 @@ step_service(struct doctor *d, const char *svc, bool tcp)
 }
 
 /* Whether an earlier listener or route than (li, ri) names svc in the
- * same mode (a service used in both modes is checked in both). */
+ * same mode (a service used in both modes is checked in both); a
+ * predicate: bool. */
 static bool
 named_before(const struct edge_conf *cf, size_t li, size_t ri,
     const char *svc)

@@ -196,7 +196,8 @@ bare_host(const char *h, size_t n, char *out, size_t cap)
 	snprintf(out, cap, "%.*s", (int)n, h);
 }
 
-/* An IP address, as family and bytes; 0 when s is not one. */
+/* An IP address, as family (AF_INET, AF_INET6) and bytes; 0 when s is
+ * not one: a family, not an error code. */
 static int
 ip_of(const char *s, unsigned char ip[16])
 {
@@ -207,7 +208,8 @@ ip_of(const char *s, unsigned char ip[16])
 	return 0;
 }
 
-/* Whether entry ("10.0.0.0/8", "::1", "10.0.0.1") holds the address. */
+/* Whether entry ("10.0.0.0/8", "::1", "10.0.0.1") holds the address (a
+ * predicate: bool). */
 static bool
 ip_entry_holds(const char *entry, int fam, const unsigned char ip[16])
 {
@@ -366,6 +368,9 @@ fail(struct proxy_dial *d, const char *fmt, ...)
 	finish(d, -1);
 }
 
+/* The http_parser callbacks below return 0 to go on and non-zero to stop
+ * (1 from on_headers_complete: no body): http_parser's contract, not an
+ * error code. */
 static int
 on_status(http_parser *p, const char *at, size_t n)
 {
