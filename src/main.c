@@ -12,7 +12,7 @@
 #include "common/cli.h"
 #include "common/loglimit.h"
 #include "cloud/cloud.h"
-#include "edge/doctor.h"
+#include "edge/doctor/doctor.h"
 #include "edge/edge.h"
 #include "pki/pki.h"
 #include "status.h"

@@ -12,7 +12,7 @@
 
 #include "common/config.h"
 #include "common/names.h"
-#include "edge/proxy.h"
+#include "edge/uplink/proxy.h"
 
 enum listener_mode { LISTEN_TCP, LISTEN_HTTP };
 /* Where a device certificate carries its MAC (devtls.h). */

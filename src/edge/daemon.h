@@ -17,7 +17,7 @@
 #include "edge/config.h"
 #include "edge/devtls.h"
 #include "edge/httpdev.h"
-#include "edge/uplink.h"
+#include "edge/uplink/uplink.h"
 
 /* Why a device's stream was refused by the cloud (from its status). */
 enum edge_refusal {

@@ -35,7 +35,7 @@
 #include "edge/metrics.h"
 #include "edge/reload.h"
 #include "edge/status.h"
-#include "edge/uplink.h"
+#include "edge/uplink/uplink.h"
 
 /* Log lines devices cause: 20 at once, then 10 a second. */
 #define DEVICE_LOG_BURST	20

@@ -25,7 +25,7 @@
 #include "common/loglimit.h"
 #include "edge/daemon.h"
 #include "edge/httpdev.h"
-#include "edge/uplink.h"
+#include "edge/uplink/uplink.h"
 
 static const char edge_conf_text[] =
 	"[edge]\n"

@@ -17,7 +17,7 @@
 
 #include <event2/event.h>
 
-#include "edge/proxy.h"
+#include "edge/uplink/proxy.h"
 
 struct result {
 	bool done;

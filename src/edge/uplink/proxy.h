@@ -51,7 +51,7 @@ struct proxy_dial;
 typedef void (*proxy_done_fn)(int fd, int status, bool creds_refused,
     const char *why, void *arg);
 
-/* Asks the proxy, on fd (connected to it: edge/dialer.h), for a tunnel to
+/* Asks the proxy, on fd (connected to it: edge/uplink/dialer.h), for a tunnel to
  * host:port within timeout_ms. d owns fd from here, until done gives it
  * back; done runs once, from the loop. On -ENOMEM fd is still the
  * caller's. */

@@ -1,4 +1,6 @@
-#include "edge/proxy.h"
+/* CONNECT through the site's HTTP proxy: its setting, the request and
+ * reading and explaining its answer; see proxy.h. */
+#include "edge/uplink/proxy.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -194,7 +196,8 @@ bare_host(const char *h, size_t n, char *out, size_t cap)
 	snprintf(out, cap, "%.*s", (int)n, h);
 }
 
-/* An IP address, as family and bytes; 0 when s is not one. */
+/* An IP address, as family (AF_INET, AF_INET6) and bytes; 0 when s is
+ * not one: a family, not an error code. */
 static int
 ip_of(const char *s, unsigned char ip[16])
 {
@@ -205,7 +208,8 @@ ip_of(const char *s, unsigned char ip[16])
 	return 0;
 }
 
-/* Whether entry ("10.0.0.0/8", "::1", "10.0.0.1") holds the address. */
+/* Whether entry ("10.0.0.0/8", "::1", "10.0.0.1") holds the address (a
+ * predicate: bool). */
 static bool
 ip_entry_holds(const char *entry, int fam, const unsigned char ip[16])
 {
@@ -364,6 +368,9 @@ fail(struct proxy_dial *d, const char *fmt, ...)
 	finish(d, -1);
 }
 
+/* The http_parser callbacks below return 0 to go on and non-zero to stop
+ * (1 from on_headers_complete: no body): http_parser's contract, not an
+ * error code. */
 static int
 on_status(http_parser *p, const char *at, size_t n)
 {

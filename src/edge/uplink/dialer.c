@@ -1,4 +1,6 @@
-#include "edge/dialer.h"
+/* Connecting to host:port by name: resolve, then walk the addresses until
+ * one accepts; see dialer.h. */
+#include "edge/uplink/dialer.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,4 +1,6 @@
-#include "edge/uplink.h"
+/* The tunnel to the cloud: one uplink's life (dial, TLS, HTTP/2, keepalive,
+ * backoff and reconnect); see uplink.h. */
+#include "edge/uplink/uplink.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,9 +24,9 @@
 #include "common/tls.h"
 #include "common/tlsctx.h"
 #include "common/timeval.h"
-#include "edge/certdiag.h"
-#include "edge/dialer.h"
-#include "edge/proxy.h"
+#include "edge/uplink/certdiag.h"
+#include "edge/uplink/dialer.h"
+#include "edge/uplink/proxy.h"
 
 struct uplink {
 	struct event_base *base;

@@ -18,6 +18,8 @@
 
 #include <stdio.h>
 
+/* Returns the process exit status (EXIT_OK, EXIT_FAIL, EXIT_USAGE: common/cli.h), not
+ * 0/-errno: main.c returns it as is. */
 int doctor_main(int argc, char **argv);
 void doctor_usage(FILE *f);
 

@@ -1,4 +1,6 @@
-#include "edge/certdiag.h"
+/* Checking the cloud's certificate and explaining a refusal in words the
+ * site's IT can act on; see certdiag.h. */
+#include "edge/uplink/certdiag.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -274,7 +276,8 @@ certcheck_server_name(const struct edge_conf *cf)
 	return cf->server_name != NULL ? cf->server_name : cf->cloud.host;
 }
 
-/* Chain and name by OpenSSL, then the pin on the leaf. */
+/* Chain and name by OpenSSL, then the pin on the leaf. Returns 1/0:
+ * OpenSSL's verify-callback contract (1 go on, 0 stop the handshake). */
 static int
 certcheck_cb(int ok, X509_STORE_CTX *x)
 {
@@ -354,8 +357,9 @@ certcheck_explain(const struct certcheck *ck, const char *cloud, char *buf,
 	return certdiag_explain(&d, buf, cap);
 }
 
-/* The alerts a TLS server sends when it cannot take a ClientHello: no
- * common group or cipher, no common version. */
+/* Whether err is one of the alerts a TLS server sends when it cannot take
+ * a ClientHello: no common group or cipher, no common version (a
+ * predicate: bool). */
 static bool
 hello_alert(unsigned long err)
 {

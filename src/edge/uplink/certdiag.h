@@ -21,7 +21,7 @@
 #include <openssl/x509.h>
 
 #include "edge/config.h"
-#include "edge/uplink.h"
+#include "edge/uplink/uplink.h"
 
 struct certdiag {
 	X509 *leaf;		/* what the server presented (a reference) */
@@ -54,6 +54,7 @@ struct certcheck {
  * that records into ck; ck must outlive it. ck is reset first. */
 SSL *certcheck_ssl(SSL_CTX *ctx, const struct edge_conf *cf,
     struct certcheck *ck);
+/* Whether the check recorded a failure (a predicate: bool). */
 bool certcheck_failed(const struct certcheck *ck);
 /* The verdict on a failed check, for the cloud host:port dialled. */
 enum uplink_fail certcheck_explain(const struct certcheck *ck,

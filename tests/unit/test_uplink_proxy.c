@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "edge/proxy.h"
+#include "edge/uplink/proxy.h"
 
 static void
 test_urls(void **state)
