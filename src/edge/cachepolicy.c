@@ -1,6 +1,7 @@
 #include "edge/cachepolicy.h"
 
 #include "common/http1.h"
+#include "common/timefmt.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -158,11 +159,7 @@ http_date_parse(const char *s)
 void
 http_date_format(int64_t t, char *buf, size_t len)
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	gmtime_r(&tt, &tm);
-	strftime(buf, len, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	time_format(t, TIME_HTTP, buf, len);
 }
 
 const char *

@@ -3,6 +3,7 @@
 #include "common/json.h"
 #include "edge/cache.h"
 #include "common/tls.h"
+#include "common/timefmt.h"
 
 static unsigned long long
 refused(const struct edge_listener *li)
@@ -18,13 +19,10 @@ refused(const struct edge_listener *li)
 static void
 iso_time(int64_t t, char *buf, size_t cap)
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (t == 0 || gmtime_r(&tt, &tm) == NULL)
+	if (t == 0)
 		snprintf(buf, cap, "-");
 	else
-		strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		time_format(t, TIME_ISO, buf, cap);
 }
 
 /* A transparent listener's table and what it refused. */

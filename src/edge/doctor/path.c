@@ -45,16 +45,14 @@
 #include "edge/devtls.h"
 #include "edge/uplink/dialer.h"
 #include "edge/uplink/proxy.h"
+#include "common/timefmt.h"
 /* A certificate this close to its end gets a warning. */
 #define EXPIRY_WARN_DAYS 30
 
 static void
 time_line(time_t t, char *buf, size_t cap)
 {
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, cap, "%Y-%m-%d %H:%M:%S UTC", &tm);
+	time_format(t, TIME_TEXT, buf, cap);
 }
 
 /* ---- config ---------------------------------------------------------- */

@@ -13,6 +13,7 @@
 #include <openssl/x509v3.h>
 
 #include "common/tls.h"
+#include "common/timefmt.h"
 
 /* The DNS names and IP addresses a certificate is for (at most a few). */
 static void
@@ -71,11 +72,7 @@ names_server(X509 *cert, const char *name)
 static void
 now_line(char *buf, size_t cap)
 {
-	time_t t = time(NULL);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	time_format(time(NULL), TIME_ISO, buf, cap);
 }
 
 /* Whether the leaf is the certificate or key cloud_pin names. */
