@@ -1,5 +1,5 @@
 /*
- * The edge's side of its site's HTTP proxy (edge/proxy.c): the proxy URL
+ * The edge's side of its site's HTTP proxy (edge/uplink/proxy.c): the proxy URL
  * (config or https_proxy), the no_proxy list, and above all the proxy's
  * answer to CONNECT, read by the real proxy_dial_fd on a socketpair whose
  * other end plays the proxy with the input's bytes (in two writes, then
