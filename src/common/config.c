@@ -555,8 +555,8 @@ load_error(struct conf_errors *errs, const char *path, const char *why)
 	return -EINVAL;
 }
 
-/* Reads the file at path whole (at most CONF_FILE_MAX) into *buf, and its
- * directory into *dir, for the parser. */
+/* Reads the file at path whole (at most CONF_FILE_MAX) into *buf and, when
+ * dir is not NULL, its directory into *dir, for the parser. */
 static int
 read_conf_file(const char *path, char **buf, size_t *len, char **dir,
     struct conf_errors *errs)
@@ -568,7 +568,9 @@ read_conf_file(const char *path, char **buf, size_t *len, char **dir,
 	int fd, rc;
 
 	memset(errs, 0, sizeof(*errs));
-	*buf = *dir = NULL;
+	*buf = NULL;
+	if (dir != NULL)
+		*dir = NULL;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return load_error(errs, path, strerror(errno));
@@ -577,7 +579,7 @@ read_conf_file(const char *path, char **buf, size_t *len, char **dir,
 	else if (sb.st_size > (off_t)CONF_FILE_MAX)
 		rc = load_error(errs, path, "larger than 1 MiB");
 	else if ((*buf = malloc((size_t)sb.st_size + 1)) == NULL ||
-	    (*dir = strdup(path)) == NULL)
+	    (dir != NULL && (*dir = strdup(path)) == NULL))
 		rc = load_error(errs, path, "out of memory");
 	else
 		rc = 0;
@@ -592,17 +594,22 @@ read_conf_file(const char *path, char **buf, size_t *len, char **dir,
 		got += (size_t)r;
 	}
 	close(fd);
-	if (rc == 0) {
+	if (rc == 0 && dir != NULL) {
 		slash = strrchr(*dir, '/');
 		if (slash == NULL)
 			(*dir)[0] = '\0';
 		else
 			slash[slash == *dir ? 1 : 0] = '\0';
+	}
+	if (rc == 0) {
 		*len = got;
 	} else {
 		free(*buf);
-		free(*dir);
-		*buf = *dir = NULL;
+		*buf = NULL;
+		if (dir != NULL) {
+			free(*dir);
+			*dir = NULL;
+		}
 	}
 	return rc;
 }
@@ -631,17 +638,16 @@ conf_file_kind(const char *path, const char *const *kinds, size_t n,
 		.filename = path, .errs = errs, .kinds = kinds, .nkinds = n,
 		.kind_found = -1,
 	};
-	char *buf, *dir;
+	char *buf;
 	int rc;
 
-	rc = read_conf_file(path, &buf, &st.len, &dir, errs);
+	rc = read_conf_file(path, &buf, &st.len, NULL, errs);
 	if (rc != 0)
 		return rc;
 	st.text = buf;
 	if (ini_parse_stream(reader, &st, handler, &st) < 0)
 		rc = -ENOMEM;
 	free(buf);
-	free(dir);
 	if (rc == 0 && st.kind_found < 0)
 		conf_errors_add(errs, path, 0, "sections", "none of its section "
 		    "headers says which daemon it is for");
