@@ -15,8 +15,8 @@
 
 #include "common/names.h"
 #include "edge/config.h"
-#include "edge/devtls.h"
-#include "edge/httpdev.h"
+#include "edge/device/devtls.h"
+#include "edge/device/httpdev.h"
 #include "edge/uplink/uplink.h"
 
 /* Why a device's stream was refused by the cloud (from its status). */

@@ -2,7 +2,7 @@
 
 #include "common/acceptguard.h"
 #include "common/prom.h"
-#include "edge/cache.h"
+#include "edge/cache/cache.h"
 #include "edge/daemon.h"
 
 static void

@@ -23,8 +23,8 @@
 #include "common/log.h"
 #include "common/tlsctx.h"
 #include "edge/daemon.h"
-#include "edge/devtls.h"
-#include "edge/httpdev.h"
+#include "edge/device/devtls.h"
+#include "edge/device/httpdev.h"
 
 /* A configuration's error: on stderr at startup ("file:line: ..."); as a
  * log event on reload, since the daemon's stderr is then its log. */

@@ -1,7 +1,7 @@
 #include "edge/status.h"
 
 #include "common/json.h"
-#include "edge/cache.h"
+#include "edge/cache/cache.h"
 #include "common/tls.h"
 #include "common/timefmt.h"
 

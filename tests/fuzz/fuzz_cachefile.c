@@ -1,5 +1,5 @@
 /*
- * The cache's metadata loader (edge/cachefile.c), which reads ID.meta
+ * The cache's metadata loader (edge/cache/file.c), which reads ID.meta
  * files from cache_dir at start and for every hit: a file another program
  * (or a full disk) may have damaged. With the first byte odd, the harness
  * appends the "end SHA-256" line a writer would, so the fuzzer reaches the
@@ -10,7 +10,7 @@
 
 #include <openssl/sha.h>
 
-#include "edge/cachefile.h"
+#include "edge/cache/file.h"
 
 static const char id[CACHE_ID_LEN + 1] = "0123456789abcdef0123456789abcdef";
 

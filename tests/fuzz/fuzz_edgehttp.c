@@ -29,7 +29,7 @@
 #include "common/config.h"
 #include "common/loglimit.h"
 #include "common/tlsctx.h"
-#include "edge/cache.h"
+#include "edge/cache/cache.h"
 #include "edge/daemon.h"
 
 static struct cloud cl;

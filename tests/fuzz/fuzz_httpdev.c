@@ -1,5 +1,5 @@
 /*
- * The device side of an HTTP listener (edge/httpdev.c with common/hdrs.c
+ * The device side of an HTTP listener (edge/device/httpdev.c with common/hdrs.c
  * and common/http1.c): the real httpdev_start on one end of a socketpair,
  * the input's bytes written by the other end as the device, in two writes,
  * then (first byte bit 1) end of file. The tunnel is down, as an edge
@@ -24,7 +24,7 @@
 #include "common/config.h"
 #include "common/loglimit.h"
 #include "edge/daemon.h"
-#include "edge/httpdev.h"
+#include "edge/device/httpdev.h"
 #include "edge/uplink/uplink.h"
 
 static const char edge_conf_text[] =

@@ -42,7 +42,7 @@
 #include "common/tlsctx.h"
 #include "edge/uplink/certdiag.h"
 #include "edge/config.h"
-#include "edge/devtls.h"
+#include "edge/device/devtls.h"
 #include "edge/uplink/dialer.h"
 #include "edge/uplink/proxy.h"
 #include "common/timefmt.h"

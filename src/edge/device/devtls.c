@@ -1,4 +1,4 @@
-#include "edge/devtls.h"
+#include "edge/device/devtls.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -19,7 +19,7 @@
 #include "common/tlsctx.h"
 #include "common/timeval.h"
 #include "edge/daemon.h"
-#include "edge/httpdev.h"
+#include "edge/device/httpdev.h"
 
 /* TLS 1.2: forward secrecy and AEAD only. TLS 1.3's suites all are. */
 #define DEVICE_TLS12_CIPHERS \

@@ -12,8 +12,8 @@
  * malformed request with 400; the tunnel down with 503 after
  * pending_timeout; a stream lost before its response with 502.
  */
-#ifndef ISTHMUS_EDGE_HTTPDEV_H
-#define ISTHMUS_EDGE_HTTPDEV_H
+#ifndef ISTHMUS_EDGE_DEVICE_HTTPDEV_H
+#define ISTHMUS_EDGE_DEVICE_HTTPDEV_H
 
 #include <event2/bufferevent.h>
 

@@ -1,4 +1,4 @@
-#include "edge/httpdev.h"
+#include "edge/device/httpdev.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -18,7 +18,7 @@
 #include "common/loglimit.h"
 #include "common/relay.h"
 #include "common/timeval.h"
-#include "edge/cache.h"
+#include "edge/cache/cache.h"
 #include "edge/daemon.h"
 
 /* Device output: acknowledge response body to the tunnel once the socket

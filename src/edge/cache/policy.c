@@ -1,4 +1,4 @@
-#include "edge/cachepolicy.h"
+#include "edge/cache/policy.h"
 
 #include "common/http1.h"
 #include "common/timefmt.h"

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "edge/cachepolicy.h"
+#include "edge/cache/policy.h"
 
 /* A header list from "name: value" strings. */
 static void

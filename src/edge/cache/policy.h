@@ -4,10 +4,10 @@
  * fresh, how old it is, how a 304 updates it) and the parts of RFC 9110 a
  * cache answers itself (conditional requests, byte ranges, HTTP dates).
  * Pure functions over header lists and times, so they are unit-tested
- * alone (tests/unit/test_cachepolicy.c).
+ * alone (tests/unit/test_cache_policy.c).
  */
-#ifndef ISTHMUS_EDGE_CACHEPOLICY_H
-#define ISTHMUS_EDGE_CACHEPOLICY_H
+#ifndef ISTHMUS_EDGE_CACHE_POLICY_H
+#define ISTHMUS_EDGE_CACHE_POLICY_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -10,8 +10,8 @@
  * Files are created 0600; the metadata is written to a temporary file and
  * renamed, so it is whole or absent.
  */
-#ifndef ISTHMUS_EDGE_CACHEFILE_H
-#define ISTHMUS_EDGE_CACHEFILE_H
+#ifndef ISTHMUS_EDGE_CACHE_FILE_H
+#define ISTHMUS_EDGE_CACHE_FILE_H
 
 #include <stdint.h>
 

@@ -24,8 +24,8 @@
  * from inside the HTTP/2 session), except adopt and fetch, which run in
  * the relay's context.
  */
-#ifndef ISTHMUS_EDGE_CACHE_H
-#define ISTHMUS_EDGE_CACHE_H
+#ifndef ISTHMUS_EDGE_CACHE_CACHE_H
+#define ISTHMUS_EDGE_CACHE_CACHE_H
 
 #include <stdbool.h>
 #include <stdint.h>

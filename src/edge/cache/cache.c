@@ -1,4 +1,4 @@
-#include "edge/cache.h"
+#include "edge/cache/cache.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -15,8 +15,8 @@
 #include "common/http1.h"
 #include "common/json.h"
 #include "common/log.h"
-#include "edge/cachefile.h"
-#include "edge/cachepolicy.h"
+#include "edge/cache/file.h"
+#include "edge/cache/policy.h"
 
 #define NBUCKETS 1024
 /* Digest checked per loop turn, so a big entry does not stall the

@@ -1,4 +1,4 @@
-#include "edge/cachefile.h"
+#include "edge/cache/file.h"
 
 #include <errno.h>
 #include <stdio.h>

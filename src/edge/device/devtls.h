@@ -12,8 +12,8 @@
  * under its reason; an admitted one goes on as an HTTP device with its
  * MAC (httpdev.h).
  */
-#ifndef ISTHMUS_EDGE_DEVTLS_H
-#define ISTHMUS_EDGE_DEVTLS_H
+#ifndef ISTHMUS_EDGE_DEVICE_DEVTLS_H
+#define ISTHMUS_EDGE_DEVICE_DEVTLS_H
 
 #include <event2/util.h>
 #include <openssl/ssl.h>
