@@ -1,4 +1,5 @@
 #include "cloud/config.h"
+#include "common/proto.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -15,11 +16,11 @@ static const char *const health_names[] = { "none", "tcp", "http", NULL };
 static const char *const mode_names[] = { "tcp", "http", NULL };
 
 static const char *const refusal_names[REFUSE_COUNT] = {
-	[REFUSE_UNKNOWN_SERVICE] = "unknown_service",
-	[REFUSE_NO_BACKEND] = "no_backend",
-	[REFUSE_BAD_REQUEST] = "bad_request",
-	[REFUSE_INTERNAL] = "internal",
-	[REFUSE_TENANT_STREAMS] = "tenant_streams",
+	[REFUSE_UNKNOWN_SERVICE] = PROTO_REFUSED_UNKNOWN_SERVICE,
+	[REFUSE_NO_BACKEND] = PROTO_REFUSED_NO_BACKEND,
+	[REFUSE_BAD_REQUEST] = PROTO_REFUSED_BAD_REQUEST,
+	[REFUSE_INTERNAL] = PROTO_REFUSED_INTERNAL,
+	[REFUSE_TENANT_STREAMS] = PROTO_REFUSED_TENANT_STREAMS,
 };
 
 const char *

@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/loglimit.h"
 #include "common/names.h"
+#include "common/proto.h"
 #include "common/relay.h"
 #include "common/stat.h"
 #include "common/timeval.h"
@@ -70,11 +71,11 @@ whoami(struct diag *g)
 	/* The edge compares clocks: a skewed one breaks certificates. */
 	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
 	nghttp2_nv nv[] = {
-		NV("isthmus-edge", edge),
-		NV("isthmus-tenant", tenant),
-		NV("isthmus-seen-from", peer),
-		NV("isthmus-cloud-version", ISTHMUS_VERSION),
-		NV("isthmus-time", now),
+		NV(DIAG_FIELD_EDGE, edge),
+		NV(DIAG_FIELD_TENANT, tenant),
+		NV(DIAG_FIELD_SEEN_FROM, peer),
+		NV(DIAG_FIELD_VERSION, ISTHMUS_VERSION),
+		NV(DIAG_FIELD_TIME, now),
 	};
 
 
@@ -105,7 +106,7 @@ on_connected(struct dial *d, struct bufferevent *bev, bool reused, void *arg)
 	g->dialing = false;
 	snprintf(ratio, sizeof(ratio), "%u/%zu", healthy(svc), svc->nbe);
 	if (bev == NULL) {
-		nghttp2_nv nv[] = { NV("isthmus-healthy", ratio) };
+		nghttp2_nv nv[] = { NV(DIAG_FIELD_HEALTHY, ratio) };
 
 		snprintf(text, sizeof(text), "no backend of service '%s' "
 		    "accepts a connection (%s healthy): the backends are "
@@ -118,9 +119,9 @@ on_connected(struct dial *d, struct bufferevent *bev, bool reused, void *arg)
 	{
 		const char *be = svc->be[d->idx].addr;
 		nghttp2_nv nv[] = {
-			NV("isthmus-backend", be),
-			NV("isthmus-healthy", ratio),
-			NV("isthmus-connect-ms", ms),
+			NV(DIAG_FIELD_BACKEND, be),
+			NV(DIAG_FIELD_HEALTHY, ratio),
+			NV(DIAG_FIELD_CONNECT_MS, ms),
 		};
 
 		snprintf(text, sizeof(text), "service '%s' reached: backend "
@@ -229,12 +230,14 @@ diag_start(struct tunnel *t, struct relay *r)
 	/* The path is the edge's and not logged: only what it asked. */
 	log_limited(tunnel_worker(t)->lim_stream, LOG_INFO, "cloud",
 	    "diagnostic", "edge=%s tenant=%s request=%s", tunnel_edge(t),
-	    tunnel_tenant(t), strcmp(path, "/whoami") == 0 ? "whoami" :
-	    strncmp(path, "/service/", 9) == 0 ? "service" : "other");
-	if (strcmp(path, "/whoami") == 0)
+	    tunnel_tenant(t), strcmp(path, DIAG_PATH_WHOAMI) == 0 ? "whoami" :
+	    strncmp(path, DIAG_PATH_SERVICE,
+	    strlen(DIAG_PATH_SERVICE)) == 0 ? "service" : "other");
+	if (strcmp(path, DIAG_PATH_WHOAMI) == 0)
 		whoami(g);
-	else if (strncmp(path, "/service/", 9) == 0)
-		service(g, path + 9);
+	else if (strncmp(path, DIAG_PATH_SERVICE,
+	    strlen(DIAG_PATH_SERVICE)) == 0)
+		service(g, path + strlen(DIAG_PATH_SERVICE));
 	else
 		answer(g, 404, NULL, 0, "unknown diagnostic request");
 }

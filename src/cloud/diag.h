@@ -18,10 +18,12 @@
 #ifndef ISTHMUS_CLOUD_DIAG_H
 #define ISTHMUS_CLOUD_DIAG_H
 
+#include "common/proto.h"
+
 struct tunnel;
 struct relay;
 
-#define DIAG_AUTHORITY ".isthmus"
+/* DIAG_AUTHORITY, its paths and fields: common/proto.h. */
 
 /* Takes request stream r of tunnel t and answers it. */
 void diag_start(struct tunnel *t, struct relay *r);

@@ -13,19 +13,11 @@
 #include <event2/buffer.h>
 
 #include "common/hdrs.h"
+#include "common/proto.h"
 
-/* Tunnel-only request and response fields, never passed on to a device
- * or a backend (and removed when a device sends them). */
-#define HTTP_TUNNEL_PREFIX "isthmus-"
-#define HTTP_HOST_HEADER "isthmus-host"		/* the device's Host */
-#define HTTP_MAC_HEADER "isthmus-device-mac"	/* from its certificate */
-/* On a response: the service is confidential, the edge stores nothing. */
-#define HTTP_CONFIDENTIAL_FIELD "isthmus-confidential"
-
-/* Identity fields the cloud may set for a backend (docs/cloud.md). */
-#define HTTP_ID_TENANT "x-isthmus-tenant"
-#define HTTP_ID_EDGE "x-isthmus-edge"
-#define HTTP_ID_MAC "x-isthmus-device-mac"
+/* The tunnel's own fields (HTTP_TUNNEL_PREFIX, HTTP_HOST_HEADER, ...)
+ * and the identity fields for backends (HTTP_ID_*) are the wire
+ * contract's. */
 
 const char *http_reason(int status);
 /* Connection-specific fields (RFC 9110 7.6.1), also any field the

@@ -14,7 +14,7 @@ identity_edge_uri(const char *tenant, const char *edge, char *buf, size_t cap)
 {
 	if (!name_valid(tenant) || !name_valid(edge))
 		return -EINVAL;
-	snprintf(buf, cap, IDENTITY_EDGE_PREFIX "%s/edge/%s", tenant, edge);
+	snprintf(buf, cap, IDENTITY_EDGE_PREFIX "%s" IDENTITY_EDGE_PATH "%s", tenant, edge);
 	return 0;
 }
 
@@ -35,14 +35,16 @@ parse_edge_uri(const char *uri, struct cert_identity *id)
 	const char *slash = strchr(p, '/');
 	size_t tlen;
 
-	if (slash == NULL || strncmp(slash, "/edge/", 6) != 0)
+	if (slash == NULL || strncmp(slash, IDENTITY_EDGE_PATH,
+	    strlen(IDENTITY_EDGE_PATH)) != 0)
 		return false;
 	tlen = (size_t)(slash - p);
-	if (tlen >= sizeof(tenant) || strlen(slash + 6) >= sizeof(edge))
+	if (tlen >= sizeof(tenant) || strlen(slash + strlen(IDENTITY_EDGE_PATH)) >=
+	    sizeof(edge))
 		return false;
 	memcpy(tenant, p, tlen);
 	tenant[tlen] = '\0';
-	snprintf(edge, sizeof(edge), "%s", slash + 6);
+	snprintf(edge, sizeof(edge), "%s", slash + strlen(IDENTITY_EDGE_PATH));
 	if (!name_valid(tenant) || !name_valid(edge))
 		return false;
 	memcpy(id->tenant, tenant, tlen + 1);

@@ -17,9 +17,10 @@
 #include <openssl/x509.h>
 
 #include "common/names.h"
+#include "common/proto.h"
 
-#define IDENTITY_EDGE_PREFIX "isthmus://"
-#define IDENTITY_MAC_PREFIX "urn:dev:mac:"
+/* IDENTITY_EDGE_PREFIX, IDENTITY_EDGE_PATH and IDENTITY_MAC_PREFIX are
+ * part of the wire contract. */
 
 struct cert_identity {
 	bool has_edge;

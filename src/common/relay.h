@@ -20,12 +20,13 @@
 
 #include "common/h2conn.h"
 #include "common/hdrs.h"
+#include "common/proto.h"
 
 #define RELAY_AUTHORITY_MAX 256
 #define RELAY_DEVICE_MAX 64
 
-/* The request header that carries the device's address ("ip:port"). */
-#define RELAY_DEVICE_HEADER "isthmus-device"
+/* RELAY_DEVICE_HEADER (the device's address) and HTTP_REFUSED_FIELD are
+ * the wire contract's. */
 /* The most header bytes (names and values) and fields a stream may carry;
  * past either, the stream is marked (relay_info.bad_headers). */
 #define RELAY_HEADERS_MAX (64u * 1024)
@@ -66,10 +67,6 @@ int relay_accept(struct relay *r, struct bufferevent *peer);
  * or the backend counts, and so does a half-closed stream whose other
  * end never closes. */
 int relay_idle_timeout(struct relay *r, uint64_t ms);
-/* The response field that says the cloud refused a stream itself, with
- * the reason's label ("unknown_service", "no_backend", ...). */
-#define HTTP_REFUSED_FIELD "isthmus-refused"
-
 /* Server: answers status (403, 503, ...) with reason and ends the
  * stream. */
 void relay_refuse(struct relay *r, int status, const char *reason);

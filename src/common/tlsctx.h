@@ -12,13 +12,9 @@
 #include <openssl/ssl.h>
 
 #include "common/err.h"
+#include "common/proto.h"
 
-/* ALPN protocol id of the isthmus tunnel (HTTP/2 framing inside). */
-#define TUNNEL_ALPN "isthmus/1"
-
-#define TUNNEL_CIPHERSUITES \
-	"TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
-#define TUNNEL_GROUPS "X25519"
+/* TUNNEL_ALPN, TUNNEL_CIPHERSUITES, TUNNEL_GROUPS: the wire contract. */
 
 struct tlsctx_opts {
 	bool server;

@@ -1,6 +1,7 @@
 #include "edge/cache/policy.h"
 
 #include "common/http1.h"
+#include "common/proto.h"
 #include "common/timefmt.h"
 
 #include <ctype.h>
@@ -247,7 +248,7 @@ cache_response_unstorable(int status, const struct hdrs *resp,
 
 	if (!status_storable(status))
 		return "status";
-	if (hdrs_get(resp, "isthmus-confidential") != NULL)
+	if (hdrs_get(resp, HTTP_CONFIDENTIAL_FIELD) != NULL)
 		return "confidential";
 	cache_control_parse(resp, false, &cc);
 	if (cc.no_store)
@@ -354,7 +355,8 @@ framing_field(const char *name)
 	    strcmp(name, "content-range") == 0 ||
 	    strcmp(name, "transfer-encoding") == 0 ||
 	    strcmp(name, "content-encoding") == 0 ||
-	    strncmp(name, "isthmus-", 8) == 0;
+	    strncmp(name, HTTP_TUNNEL_PREFIX,
+	    strlen(HTTP_TUNNEL_PREFIX)) == 0;
 }
 
 int

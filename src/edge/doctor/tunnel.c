@@ -35,6 +35,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/netutil.h"
+#include "common/proto.h"
 #include "common/relay.h"
 #include "common/timeval.h"
 #include "common/tls.h"
@@ -44,8 +45,6 @@
 #include "edge/device/devtls.h"
 #include "edge/uplink/dialer.h"
 #include "edge/uplink/proxy.h"
-/* The cloud's diagnostic authority (cloud/diag.h). */
-#define DIAG_AUTHORITY ".isthmus"
 /* A clock this far from the cloud's gets a warning. */
 #define SKEW_WARN_S 30
 
@@ -100,7 +99,7 @@ on_head(struct relay *r, void *arg)
 {
 	struct doctor *d = arg;
 	const struct hdrs *h = relay_hdrs(r);
-	const char *t = hdrs_get(h, "isthmus-time");
+	const char *t = hdrs_get(h, DIAG_FIELD_TIME);
 
 	d->ans.status = relay_info(r)->status;
 	copy_field(h, HTTP_REFUSED_FIELD, d->ans.refused,
@@ -213,7 +212,7 @@ step_admission(struct doctor *d)
 			    d->me.has_edge ? d->me.tenant : "?", d->my_pin);
 		return;
 	}
-	if (!ask(d, "/whoami")) {
+	if (!ask(d, DIAG_PATH_WHOAMI)) {
 		step_end(d, V_FAIL, true, "the cloud admitted the tunnel but did "
 		    "not answer a request on it%s%s", d->closed_why[0] ?
 		    ": " : "", d->closed_why);
@@ -265,7 +264,7 @@ step_service(struct doctor *d, const char *svc, bool tcp)
 
 	if (!step_begin(d, "service %s", svc))
 		return;
-	snprintf(path, sizeof(path), "/service/%s?mode=%s", svc,
+	snprintf(path, sizeof(path), DIAG_PATH_SERVICE "%s?mode=%s", svc,
 	    tcp ? "tcp" : "http");
 	if (!ask(d, path)) {
 		step_end(d, V_FAIL, true, "no answer from the cloud%s%s",

@@ -1,0 +1,102 @@
+/*
+ * The wire contract between an edge and the cloud, in one place: what a
+ * second implementation of either side must say and expect. Everything
+ * here is visible on the wire or in a certificate, so a change is a
+ * protocol change (ALPN "isthmus/1" names this version of it).
+ * docs/protocol.md describes the same contract in prose, with the order
+ * of events; keep the two together.
+ *
+ * Layers, outermost first:
+ *   TCP   the edge connects out (directly or through the site's proxy);
+ *   TLS   1.3 only, both sides present certificates, ALPN PROTO_ALPN;
+ *   HTTP/2 (RFC 9113), the edge the client: only it opens streams;
+ *   per stream: a CONNECT to a service (TCP mode), an HTTP request to a
+ *         service (HTTP mode), or a GET to PROTO_DIAG_AUTHORITY.
+ */
+#ifndef ISTHMUS_PROTO_H
+#define ISTHMUS_PROTO_H
+
+/* --- TLS ------------------------------------------------------------ */
+
+/* The ALPN protocol id of the tunnel; a peer that does not select it is
+ * not an isthmus cloud (or edge), whatever its certificate says. */
+#define TUNNEL_ALPN "isthmus/1"
+/* TLS 1.3 suites and key-exchange groups the tunnel offers and takes;
+ * nothing older than TLS 1.3 is ever negotiated. */
+#define TUNNEL_CIPHERSUITES \
+	"TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+#define TUNNEL_GROUPS "X25519"
+
+/* --- Identities in certificates (docs/pki.md) ------------------------ */
+
+/* An edge's SAN URI: "isthmus://<tenant>/edge/<name>". */
+#define IDENTITY_EDGE_PREFIX "isthmus://"
+#define IDENTITY_EDGE_PATH "/edge/"
+/* A device's SAN URI (RFC 9039): "urn:dev:mac:<12 lowercase hex>". */
+#define IDENTITY_MAC_PREFIX "urn:dev:mac:"
+
+/* --- Request fields the edge sends ----------------------------------- */
+
+/* Every field whose name starts so belongs to the tunnel: neither gateway
+ * passes one on to a device or a backend, and one a device sends is
+ * dropped. */
+#define HTTP_TUNNEL_PREFIX "isthmus-"
+/* The device's address, "ip:port" ("[v6]:port"), on every stream: the
+ * cloud logs it, hashes on it (balance = hash) and puts it in PROXY. */
+#define RELAY_DEVICE_HEADER "isthmus-device"
+/* HTTP mode: the device's own Host field (:authority is the service). */
+#define HTTP_HOST_HEADER "isthmus-host"
+/* HTTP mode: the MAC from the device's certificate (device TLS), as
+ * aa:bb:cc:dd:ee:ff; absent when the device presented none. */
+#define HTTP_MAC_HEADER "isthmus-device-mac"
+
+/* --- Response fields the cloud sends --------------------------------- */
+
+/* The cloud refused the stream itself (not a backend's answer); the
+ * value is one of the PROTO_REFUSED_* labels below. */
+#define HTTP_REFUSED_FIELD "isthmus-refused"
+/* HTTP mode: the service is confidential; the edge stores nothing of the
+ * response (the firmware cache never keeps it). */
+#define HTTP_CONFIDENTIAL_FIELD "isthmus-confidential"
+
+/* Values of HTTP_REFUSED_FIELD, with the status they come with. They are
+ * also the reason labels of the refusal metrics at both ends. */
+#define PROTO_REFUSED_UNKNOWN_SERVICE "unknown_service"	/* 403 */
+#define PROTO_REFUSED_NO_BACKEND "no_backend"		/* 503 */
+#define PROTO_REFUSED_BAD_REQUEST "bad_request"	/* 400, 405, 431 */
+#define PROTO_REFUSED_INTERNAL "internal"		/* 503 */
+/* The tenant's max_streams are open: RST_STREAM(REFUSED_STREAM), no
+ * response, so the field is never sent with this label; metrics only. */
+#define PROTO_REFUSED_TENANT_STREAMS "tenant_streams"
+
+/* --- Identity fields the cloud gives a backend (HTTP mode) ----------- */
+
+/* Set by the cloud from what it verified, never from the device:
+ * docs/cloud.md. A device's own copies are dropped at the edge. */
+#define HTTP_ID_TENANT "x-isthmus-tenant"
+#define HTTP_ID_EDGE "x-isthmus-edge"
+#define HTTP_ID_MAC "x-isthmus-device-mac"
+
+/* --- Diagnostics (isthmus doctor) ------------------------------------ */
+
+/* The authority of the cloud's own diagnostic answers: a name no service
+ * can have (a name never starts with '.'). GET only. */
+#define DIAG_AUTHORITY ".isthmus"
+/* GET /whoami: who the cloud admitted, from where, and its clock. */
+#define DIAG_PATH_WHOAMI "/whoami"
+/* GET /service/NAME?mode=tcp|http: NAME is a service of the edge's
+ * tenant in that mode, and one of its backends accepts a connection. */
+#define DIAG_PATH_SERVICE "/service/"
+
+/* /whoami's answer fields. */
+#define DIAG_FIELD_EDGE "isthmus-edge"		/* the edge's name */
+#define DIAG_FIELD_TENANT "isthmus-tenant"
+#define DIAG_FIELD_SEEN_FROM "isthmus-seen-from"	/* ip:port */
+#define DIAG_FIELD_VERSION "isthmus-cloud-version"
+#define DIAG_FIELD_TIME "isthmus-time"		/* Unix seconds */
+/* /service/NAME's answer fields. */
+#define DIAG_FIELD_BACKEND "isthmus-backend"	/* the one that answered */
+#define DIAG_FIELD_HEALTHY "isthmus-healthy"	/* "healthy/total" */
+#define DIAG_FIELD_CONNECT_MS "isthmus-connect-ms"
+
+#endif
