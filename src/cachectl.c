@@ -32,7 +32,8 @@ cache_usage(FILE *f)
 	fputs(usage_cache, f);
 }
 
-/* The request line for the edge, or the exit status of a usage error. */
+/* The request line for the edge (CLI_GO_ON), or the exit status of a
+ * usage error. */
 static int
 cache_request(int argc, char **argv, bool json, char *cmd, size_t cap)
 {
@@ -57,7 +58,7 @@ cache_request(int argc, char **argv, bool json, char *cmd, size_t cap)
 		    "a URL has no spaces and at most 1024 bytes");
 	snprintf(cmd, cap, "cache %s%s%s", verb, json ? " json" : url != NULL ?
 	    " " : "", json ? "" : url != NULL ? url : "");
-	return -1;
+	return CLI_GO_ON;
 }
 
 int
@@ -72,10 +73,10 @@ cache_main(int argc, char **argv)
 
 	rc = status_client_args("cache", usage_cache, argc, argv, &json,
 	    &sock);
-	if (rc >= 0)
+	if (rc != CLI_GO_ON)
 		return rc;
 	rc = cache_request(argc, argv, json, cmd, sizeof(cmd));
-	if (rc >= 0) {
+	if (rc != CLI_GO_ON) {
 		free(sock);
 		return rc;
 	}

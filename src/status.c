@@ -45,7 +45,7 @@ status_socket_from_conf(const char *path, char **out)
 	}
 	if (kind < 0 || (kind == 0 ? cloud_conf_load(path, &cc, &errs) :
 	    edge_conf_load(path, &ec, &errs)) != 0) {
-		conf_errors_print(&errs, stderr);
+		conf_errors_report(&errs, "status", false);
 		return kind < 0 ? kind : -EINVAL;
 	}
 	*out = strdup(kind == 0 ? cc->admin_socket : ec->admin_socket);
@@ -96,10 +96,10 @@ status_client_args(const char *cmd, const char *usage, int argc,
 		return cli_usage_error(cmd, usage,
 		    "give either --socket PATH or -c CONF");
 	if (conf != NULL)
-		return status_socket_from_conf(conf, sock) == 0 ? -1 :
+		return status_socket_from_conf(conf, sock) == 0 ? CLI_GO_ON :
 		    EXIT_USAGE;
 	*sock = strdup(path);
-	return *sock != NULL ? -1 : EXIT_FAIL;
+	return *sock != NULL ? CLI_GO_ON : EXIT_FAIL;
 }
 
 int
@@ -112,7 +112,7 @@ status_main(int argc, char **argv)
 
 	rc = status_client_args("status", usage_status, argc, argv, &json,
 	    &sock);
-	if (rc >= 0)
+	if (rc != CLI_GO_ON)
 		return rc;
 	if (optind != argc) {
 		free(sock);

@@ -12,8 +12,8 @@ void status_usage(FILE *f);
 int status_socket_from_conf(const char *path, char **out);
 
 /* The options every admin-socket client takes (-c CONF | --socket PATH,
- * --json); *sock is malloc'd. Returns -1 to go on (positional arguments
- * from optind), else the exit status (after --help, or an error). */
+ * --json); *sock is malloc'd. Returns CLI_GO_ON to go on (positional
+ * arguments from optind), else the exit status (after --help, or an error). */
 int status_client_args(const char *cmd, const char *usage, int argc,
     char **argv, bool *json, char **sock);
 

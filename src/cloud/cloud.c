@@ -106,21 +106,13 @@ load(const char *path, bool log_errors, struct cloud_conf **cf,
 {
 	struct conf_errors errs;
 	struct err e;
-	size_t i;
 
 	if (cloud_conf_load(path, cf, &errs) != 0) {
-		for (i = 0; log_errors && i < errs.n; i++)
-			log_error("cloud", "config_error", "error=%s",
-			    errs.line[i]);
-		if (!log_errors)
-			conf_errors_print(&errs, stderr);
+		conf_errors_report(&errs, "cloud", log_errors);
 		return -EINVAL;
 	}
 	if (make_ssl_ctx(*cf, ctx, &e) != 0) {
-		if (log_errors)
-			log_error("cloud", "config_error", "error=%s", e.msg);
-		else
-			fprintf(stderr, "%s: %s\n", path, e.msg);
+		log_config_error("cloud", log_errors, "%s: %s", path, e.msg);
 		cloud_conf_unref(*cf);
 		*cf = NULL;
 		return -EINVAL;
@@ -285,20 +277,22 @@ serve(struct cloud_daemon *d)
 	struct err e;
 
 	if (net_resolve(&d->cl.conf->listen, &ss, &sslen, &e) != 0) {
-		fprintf(stderr, "isthmus cloud: %s\n", e.msg);
+		log_config_error("cloud", false, "isthmus cloud: %s", e.msg);
 		return EXIT_USAGE;
 	}
 	d->listener = evconnlistener_new_bind(d->cl.base, on_accept, d,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
 	    1024, (struct sockaddr *)&ss, (int)sslen);
 	if (d->listener == NULL) {
-		fprintf(stderr, "isthmus cloud: cannot listen on %s:%u: %s\n",
+		log_config_error("cloud", false,
+		    "isthmus cloud: cannot listen on %s:%u: %s",
 		    d->cl.conf->listen.host, d->cl.conf->listen.port,
 		    strerror(errno));
 		return EXIT_FAIL;
 	}
 	if (acceptguard_watch(d->listener, "tunnel") != 0) {
-		fprintf(stderr, "isthmus cloud: out of memory\n");
+		log_config_error("cloud", false,
+		    "isthmus cloud: out of memory");
 		return EXIT_FAIL;
 	}
 	net_local_name(evconnlistener_get_fd(d->listener), bound,
@@ -307,13 +301,13 @@ serve(struct cloud_daemon *d)
 	/* The admin socket stays where it was first bound across reloads. */
 	if (admin_listen(d->cl.base, d->cl.conf->admin_socket, on_admin, d,
 	    &d->admin, &e) != 0) {
-		fprintf(stderr, "isthmus cloud: %s\n", e.msg);
+		log_config_error("cloud", false, "isthmus cloud: %s", e.msg);
 		return EXIT_FAIL;
 	}
 	if (d->cl.conf->metrics.host[0] != '\0' && metrics_http_listen(
 	    d->cl.base, &d->cl.conf->metrics, cloud_metrics, &d->cl,
 	    &d->metrics, d->metrics_bound, sizeof(d->metrics_bound), &e) != 0) {
-		fprintf(stderr, "isthmus cloud: %s\n", e.msg);
+		log_config_error("cloud", false, "isthmus cloud: %s", e.msg);
 		return EXIT_FAIL;
 	}
 	if (health_start(d->cl.base, d->cl.conf, &d->health) != 0 ||
@@ -326,7 +320,8 @@ serve(struct cloud_daemon *d)
 	evsignal_add(d->sig_term, NULL);
 	evsignal_add(d->sig_int, NULL);
 	if (workers_start(&d->cl) != 0) {
-		fprintf(stderr, "isthmus cloud: cannot start workers: %s\n",
+		log_config_error("cloud", false,
+		    "isthmus cloud: cannot start workers: %s",
 		    strerror(errno));
 		return EXIT_FAIL;
 	}
@@ -358,7 +353,7 @@ cloud_main(int argc, char **argv)
 	memset(&d, 0, sizeof(d));
 	rc = cli_daemon_args(argc, argv, "cloud", usage_cloud, &d.path,
 	    &check);
-	if (rc >= 0)
+	if (rc != CLI_GO_ON)
 		return rc;
 	if (load(d.path, false, &d.cl.conf, &d.cl.ssl_ctx) != 0)
 		return EXIT_USAGE;
@@ -377,7 +372,8 @@ cloud_main(int argc, char **argv)
 	tunnel_init();
 	if (workers_init(&d.cl, worker_count(d.cl.conf), PEER_LOG_BURST,
 	    PEER_LOG_PER_SEC) != 0) {
-		fprintf(stderr, "isthmus cloud: out of memory\n");
+		log_config_error("cloud", false,
+		    "isthmus cloud: out of memory");
 		rc = EXIT_FAIL;
 		goto out;
 	}

@@ -8,22 +8,10 @@
 static void
 print_message(const char *cmd, const char *fmt, va_list ap)
 {
-	char msg[1024];
-	const char *p;
+	char prefix[64];
 
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	fprintf(stderr, "isthmus %s: ", cmd);
-	for (p = msg; *p != '\0'; p++) {
-		unsigned char c = (unsigned char)*p;
-
-		if (c == '\n')
-			fputs("\\n", stderr);
-		else if (c < 0x20 || c == 0x7f)
-			fprintf(stderr, "\\x%02x", c);
-		else
-			fputc(c, stderr);
-	}
-	fputc('\n', stderr);
+	snprintf(prefix, sizeof(prefix), "isthmus %s", cmd);
+	log_vplain(prefix, fmt, ap);
 }
 
 int
@@ -129,5 +117,5 @@ cli_config_args(int argc, char **argv, const char *cmd, const char *usage,
 	if (optind != argc)
 		return cli_usage_error(cmd, usage, "unexpected argument '%s'",
 		    argv[optind]);
-	return -1;
+	return CLI_GO_ON;
 }

@@ -11,6 +11,10 @@
 #define EXIT_OK		0
 #define EXIT_FAIL	1	/* the operation ran and said no */
 #define EXIT_USAGE	2	/* bad usage or bad input; nothing was done */
+/* What an option parser returns when it has no exit status to give: the
+ * arguments are good and the command goes on. Every other return is the
+ * exit status (EXIT_OK after --help). */
+#define CLI_GO_ON	(-1)
 
 /* Prints "isthmus CMD: message" and the usage text to stderr; returns
  * EXIT_USAGE. Control characters in the message (which may echo user
@@ -32,7 +36,7 @@ int cli_fail(const char *cmd, int code, const char *fmt, ...)
 /* The usage error for getopt's '?' or ':' result c. */
 int cli_bad_option(const char *cmd, const char *usage, char **argv, int c);
 /* Parses a daemon's "-c FILE [--check]" and the common options. Returns
- * -1 to go on, or the exit code (0 after --help). */
+ * CLI_GO_ON, or the exit code (0 after --help). */
 int cli_daemon_args(int argc, char **argv, const char *cmd,
     const char *usage, const char **path, bool *check);
 /* The same with another flag than --check (doctor's --json). */

@@ -11,6 +11,8 @@
 
 #include <ini.h>
 
+#include "common/log.h"
+
 #include "common/names.h"
 #include "common/tls.h"
 
@@ -766,13 +768,14 @@ conf_fields_equal(const struct conf_section *sec, const void *a,
 }
 
 void
-conf_errors_print(const struct conf_errors *errs, FILE *f)
+conf_errors_report(const struct conf_errors *errs, const char *sub,
+    bool running)
 {
 	size_t i;
 
 	for (i = 0; i < errs->n; i++)
-		fprintf(f, "%s\n", errs->line[i]);
+		log_config_error(sub, running, "%s", errs->line[i]);
 	if (errs->total > errs->n)
-		fprintf(f, "(%zu more errors not shown)\n",
+		log_config_error(sub, running, "(%zu more errors not shown)",
 		    errs->total - errs->n);
 }

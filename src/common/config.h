@@ -129,7 +129,10 @@ void conf_free_fields(const struct conf_section *sec, void *storage);
 bool conf_fields_equal(const struct conf_section *sec, const void *a,
     const void *b);
 
-void conf_errors_print(const struct conf_errors *errs, FILE *f);
+/* Each error through log_config_error (sub, running as there), then how
+ * many more were found than kept. */
+void conf_errors_report(const struct conf_errors *errs, const char *sub,
+    bool running);
 /* Records "file:line: what: message" (or "file: what: message" for line
  * 0): for checks a program makes after parsing (cross-references). */
 void conf_errors_add(struct conf_errors *errs, const char *file, int line,

@@ -223,6 +223,47 @@ log_vemit(enum log_level level, const char *sub, const char *event,
 }
 
 void
+log_vplain(const char *prefix, const char *fmt, va_list ap)
+{
+	FILE *f = log_stream != NULL ? log_stream : stderr;
+	char text[LOG_LINE_MAX];
+	const char *p;
+
+	vsnprintf(text, sizeof(text), fmt, ap);
+	if (prefix != NULL)
+		fprintf(f, "%s: ", prefix);
+	/* One message, one line, whatever a file name or a peer held. */
+	for (p = text; *p != '\0'; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c == '\n')
+			fputs("\\n", f);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(f, "\\x%02x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('\n', f);
+	fflush(f);
+}
+
+void
+log_config_error(const char *sub, bool running, const char *fmt, ...)
+{
+	char text[LOG_LINE_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (running) {
+		vsnprintf(text, sizeof(text), fmt, ap);
+		log_error(sub, "config_error", "error=%s", text);
+	} else {
+		log_vplain(NULL, fmt, ap);
+	}
+	va_end(ap);
+}
+
+void
 log_emit(enum log_level level, const char *sub, const char *event,
     const char *fmt, ...)
 {

@@ -12,6 +12,7 @@
 #define ISTHMUS_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 enum log_level {
@@ -31,6 +32,22 @@ void log_emit(enum log_level level, const char *sub, const char *event,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void log_vemit(enum log_level level, const char *sub, const char *event,
     const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+
+/* A line for a person, not a program: "PREFIX: text" (text alone when
+ * prefix is NULL), with control characters escaped so that nothing a file
+ * name or a peer held can start a second line. The command-line tools'
+ * messages (cli.h) and a daemon's errors before it runs. */
+void log_vplain(const char *prefix, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+/* An error in what a daemon was given (its configuration, a key, an
+ * address it cannot listen on). Before the daemon runs (running false:
+ * --check, or a start that fails) it is for a person at a terminal: one
+ * plain line, "FILE:LINE: text" or "isthmus edge: text", as `nginx -t`
+ * prints them. Once it runs (a reload), stderr is its log and the same
+ * text is the event `event=config_error error="..."` of sub. */
+void log_config_error(const char *sub, bool running, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Appends value to buf (at *len, capacity cap) quoted the way the log line
  * would quote it; used by the formatter and by tests. */

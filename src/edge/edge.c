@@ -653,7 +653,7 @@ serve_admin(struct edge *e)
 	    metrics_http_listen(e->base, &e->cf->metrics, edge_metrics, e,
 	    &e->metrics, e->metrics_bound, sizeof(e->metrics_bound),
 	    &er) != 0)) {
-		fprintf(stderr, "isthmus edge: %s\n", er.msg);
+		log_config_error("edge", false, "isthmus edge: %s", er.msg);
 		return -EINVAL;
 	}
 	return 0;
@@ -673,7 +673,7 @@ open_cache(struct edge *e)
 		return 0;
 	if (cache_open(e->base, e->cf->cache_dir, e->cf->cache_max_size,
 	    &e->cache, &er) != 0) {
-		fprintf(stderr, "isthmus edge: %s\n", er.msg);
+		log_config_error("edge", false, "isthmus edge: %s", er.msg);
 		return -EINVAL;
 	}
 	return 0;
@@ -688,7 +688,7 @@ first_tunnel(struct edge *e, SSL_CTX *ctx)
 	struct err er;
 
 	if (edge_tunnel_digest(e->cf, digest, &er) != 0) {
-		fprintf(stderr, "isthmus edge: %s\n", er.msg);
+		log_config_error("edge", false, "isthmus edge: %s", er.msg);
 		SSL_CTX_free(ctx);
 		return -EINVAL;
 	}
@@ -803,7 +803,7 @@ edge_main(int argc, char **argv)
 
 	memset(&e, 0, sizeof(e));
 	rc = cli_daemon_args(argc, argv, "edge", usage_edge, &path, &check);
-	if (rc >= 0)
+	if (rc != CLI_GO_ON)
 		return rc;
 	if (edge_load(path, false, &e.cf, &ctx) != 0)
 		return EXIT_USAGE;

@@ -31,10 +31,7 @@
 void
 edge_conf_report(bool logged, const char *msg)
 {
-	if (logged)
-		log_error("edge", "config_error", "error=%s", msg);
-	else
-		fprintf(stderr, "%s\n", msg);
+	log_config_error("edge", logged, "%s", msg);
 }
 
 int
@@ -44,13 +41,9 @@ edge_load(const char *path, bool logged, struct edge_conf **cf, SSL_CTX **ctx)
 	struct tlsctx_opts o = { .server = false };
 	char msg[600];
 	struct err er;
-	size_t i;
 
 	if (edge_conf_load(path, cf, &errs) != 0) {
-		for (i = 0; logged && i < errs.n; i++)
-			edge_conf_report(true, errs.line[i]);
-		if (!logged)
-			conf_errors_print(&errs, stderr);
+		conf_errors_report(&errs, "edge", logged);
 		return -EINVAL;
 	}
 	o.cert = (*cf)->cert;

@@ -302,7 +302,7 @@ pki_cmd_init(int argc, char **argv)
 
 	rc = pki_getopt(argc, argv, usage_init, PKI_OPT_NAME | PKI_OPT_DAYS |
 	    PKI_OPT_KEY, 0, 1, 1, &o);
-	if (rc >= 0)
+	if (rc != CLI_GO_ON)
 		return rc;
 	if (!label_valid(o.name))
 		return cli_fail("pki init", EXIT_USAGE, "invalid --name '%s': "
@@ -340,7 +340,7 @@ pki_cmd_intermediate(int argc, char **argv)
 	rc = pki_getopt(argc, argv, usage_intermediate, PKI_OPT_CA |
 	    PKI_OPT_OUT | PKI_OPT_DAYS | PKI_OPT_KEY, PKI_OPT_CA | PKI_OPT_OUT,
 	    1, 1, &o);
-	if (rc >= 0)
+	if (rc != CLI_GO_ON)
 		return rc;
 	if (!label_valid(o.pos[0]))
 		return cli_fail("pki intermediate", EXIT_USAGE, "invalid NAME "

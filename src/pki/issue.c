@@ -226,7 +226,7 @@ pki_cmd_issue(int argc, char **argv)
 	rc = pki_getopt(argc, argv, usage_issue, PKI_OPT_TENANT | PKI_OPT_DNS |
 	    PKI_OPT_IP | PKI_OPT_VENDOR | PKI_OPT_CA | PKI_OPT_OUT |
 	    PKI_OPT_DAYS | PKI_OPT_KEY | PKI_OPT_FORCE, PKI_OPT_CA, 2, 2, o);
-	if (rc >= 0)
+	if (rc != CLI_GO_ON)
 		goto done;
 	if (parse_kind(o->pos[0], &is.kind) != 0) {
 		rc = cli_usage_error("pki issue", usage_issue, "unknown "

@@ -134,6 +134,7 @@ opt_bit(int c, const char **name)
 	return 0;
 }
 
+/* One option's value into o: CLI_GO_ON, or the exit status of a bad one. */
 static int
 opt_value(struct pki_opts *o, int c, const char *cmd)
 {
@@ -165,7 +166,7 @@ opt_value(struct pki_opts *o, int c, const char *cmd)
 	default:
 		break;
 	}
-	return -1;
+	return CLI_GO_ON;
 }
 
 int
@@ -195,7 +196,7 @@ pki_getopt(int argc, char **argv, const char *usage, unsigned allowed,
 			    "not apply to isthmus %s", name, cmd);
 		o->seen |= bit;
 		rc = opt_value(o, c, cmd);
-		if (rc >= 0)
+		if (rc != CLI_GO_ON)
 			return rc;
 	}
 	o->pos = argv + optind;
@@ -209,7 +210,7 @@ pki_getopt(int argc, char **argv, const char *usage, unsigned allowed,
 		if ((required & (1u << i)) && !(o->seen & (1u << i)))
 			return cli_usage_error(cmd, usage, "--%s is required",
 			    pki_options[i].name);
-	return -1;
+	return CLI_GO_ON;
 }
 
 void

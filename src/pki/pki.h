@@ -63,8 +63,9 @@ struct pki_opts {
 /*
  * Parses argv (argv[0] is the subcommand) into o, refusing options outside
  * allowed, values that do not parse, and a positional count outside
- * [npos_min, npos_max]; options in `required` must be present. Returns -1
- * when the command should go on, else the exit code (0 after --help).
+ * [npos_min, npos_max]; options in `required` must be present. Returns
+ * CLI_GO_ON when the command should go on, else the exit code (0 after
+ * --help).
  */
 int pki_getopt(int argc, char **argv, const char *usage, unsigned allowed,
     unsigned required, int npos_min, int npos_max, struct pki_opts *o);

@@ -93,7 +93,7 @@ pki_cmd_revoke(int argc, char **argv)
 
 	rc = pki_getopt(argc, argv, usage_revoke, PKI_OPT_CA | PKI_OPT_REASON,
 	    PKI_OPT_CA, 1, 1, &o);
-	if (rc >= 0)
+	if (rc != CLI_GO_ON)
 		return rc;
 	if (reason_parse(o.reason, &reason) != 0)
 		return cli_fail("pki revoke", EXIT_USAGE, "unknown reason '%s' "
@@ -145,7 +145,7 @@ pki_cmd_crl(int argc, char **argv)
 
 	rc = pki_getopt(argc, argv, usage_crl, PKI_OPT_CA | PKI_OPT_DAYS,
 	    PKI_OPT_CA, 0, 0, &o);
-	if (rc >= 0)
+	if (rc != CLI_GO_ON)
 		return rc;
 	rc = pki_ca_load(o.ca, true, &ca, &e);
 	if (rc == 0)

@@ -228,7 +228,7 @@ pki_cmd_show(int argc, char **argv)
 	int rc;
 
 	rc = pki_getopt(argc, argv, usage_show, PKI_OPT_JSON, 0, 1, 1, &o);
-	if (rc >= 0)
+	if (rc != CLI_GO_ON)
 		return rc;
 	if (tls_load_cert(o.pos[0], &cert, &e) != 0)
 		return cli_fail("pki show", EXIT_USAGE, "%s", e.msg);

@@ -207,7 +207,7 @@ pki_cmd_verify(int argc, char **argv)
 
 	rc = pki_getopt(argc, argv, usage_verify, PKI_OPT_CA | PKI_OPT_USAGE,
 	    PKI_OPT_CA, 1, 1, &o);
-	if (rc >= 0)
+	if (rc != CLI_GO_ON)
 		return rc;
 	if (parse_usage(o.usage, &purpose) != 0)
 		return cli_fail("pki verify", EXIT_USAGE, "unknown usage '%s' "

@@ -111,6 +111,22 @@ test_truncation(void **state)
 	assert_true(buflen <= 2048);
 }
 
+/* Before a daemon runs, its config errors are plain lines for a person,
+ * one per error whatever the text held; once it runs, log events. */
+static void
+test_config_error(void **state)
+{
+	(void)state;
+	log_config_error("edge", false, "%s:%d: bad \"%s\"", "/etc/e.conf", 7,
+	    "x\ny\001");
+	fflush(mem);
+	assert_string_equal(buf, "/etc/e.conf:7: bad \"x\\ny\\x01\"\n");
+	rewind(mem);
+	log_config_error("edge", true, "%s: no such file", "k.pem");
+	assert_string_equal(line(), "level=error sub=edge event=config_error "
+	    "error=\"k.pem: no such file\"\n");
+}
+
 int
 main(void)
 {
@@ -121,6 +137,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_levels, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncation, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_config_error, setup,
 		    teardown),
 	};
 

@@ -169,7 +169,7 @@ doctor_main(int argc, char **argv)
 
 	rc = cli_config_args(argc, argv, "doctor", usage_doctor, "json",
 	    &path, &json);
-	if (rc >= 0)
+	if (rc != CLI_GO_ON)
 		return rc;
 	d = calloc(1, sizeof(*d));
 	if (d == NULL)
