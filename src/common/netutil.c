@@ -157,3 +157,12 @@ net_original_dst(int fd, struct sockaddr_storage *dst, bool *redirected)
 	*redirected = true;
 	return 0;
 }
+
+bool
+net_is_address(const char *s)
+{
+	unsigned char ip[16];
+
+	return inet_pton(AF_INET, s, ip) == 1 ||
+	    inet_pton(AF_INET6, s, ip) == 1;
+}

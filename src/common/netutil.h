@@ -21,6 +21,9 @@ void net_nodelay(int fd);
 /* TCP_USER_TIMEOUT: the kernel gives the connection up when data it sent
  * stays unacknowledged for ms, instead of retransmitting for ~15 min. */
 void net_user_timeout(int fd, uint64_t ms);
+/* Whether s is an IPv4 or IPv6 address literal, not a name (a
+ * predicate). */
+bool net_is_address(const char *s);
 /* Same family, address and port. */
 bool net_same_addr(const struct sockaddr_storage *a,
     const struct sockaddr_storage *b);

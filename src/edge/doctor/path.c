@@ -4,9 +4,6 @@
  * daemon's own code for its step. */
 #include "edge/doctor/doctor-int.h"
 
-#include <errno.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,35 +14,29 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/util.h>
-#include <nghttp2/nghttp2.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "common/cli.h"
 #include "common/config.h"
 #include "common/err.h"
-#include "common/h2conn.h"
 #include "common/identity.h"
-#include "common/json.h"
-#include "common/log.h"
 #include "common/netutil.h"
-#include "common/relay.h"
+#include "common/timefmt.h"
 #include "common/timeval.h"
 #include "common/tls.h"
 #include "common/tlsctx.h"
-#include "edge/uplink/certdiag.h"
 #include "edge/config.h"
 #include "edge/device/devtls.h"
+#include "edge/uplink/certdiag.h"
 #include "edge/uplink/dialer.h"
 #include "edge/uplink/proxy.h"
-#include "common/timefmt.h"
+#include "edge/uplink/trust.h"
 /* A certificate this close to its end gets a warning. */
 #define EXPIRY_WARN_DAYS 30
 
@@ -218,7 +209,6 @@ step_dns(struct doctor *d)
 	const char *host;
 	char port[8], addrs[400] = "";
 	size_t len = 0;
-	unsigned char ip[16];
 
 	if (!step_begin(d, "dns"))
 		return;
@@ -267,8 +257,7 @@ step_dns(struct doctor *d)
 		len += (size_t)snprintf(addrs + len, sizeof(addrs) - len,
 		    "%s%s", len > 0 ? ", " : "", one);
 	}
-	if (evutil_inet_pton(AF_INET, host, ip) == 1 ||
-	    evutil_inet_pton(AF_INET6, host, ip) == 1)
+	if (net_is_address(host))
 		step_end(d, V_PASS, true, "%s is an address: nothing to resolve",
 		    host);
 	else
@@ -655,7 +644,7 @@ step_certificate(struct doctor *d)
 	else
 		step_end(d, V_PASS, false, "'%s' issued by '%s' verifies for %s; "
 		    "its %s matches cloud_pin %s; valid until %s", subj,
-		    issuer, certcheck_server_name(d->cf),
+		    issuer, cloud_trust_name(d->cf),
 		    CRYPTO_memcmp(fc, d->cf->cloud_pin, 32) == 0 ?
 		    "certificate" : "key", fp, until);
 }

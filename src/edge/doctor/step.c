@@ -2,47 +2,17 @@
  * a failure that blocks it), timing it, and waiting for the event loop. */
 #include "edge/doctor/doctor-int.h"
 
-#include <errno.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <netinet/in.h>
-#include <time.h>
-#include <unistd.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
-#include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/util.h>
-#include <nghttp2/nghttp2.h>
-#include <openssl/crypto.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 
-#include "common/cli.h"
-#include "common/config.h"
-#include "common/err.h"
-#include "common/h2conn.h"
-#include "common/identity.h"
-#include "common/json.h"
-#include "common/log.h"
-#include "common/netutil.h"
-#include "common/relay.h"
 #include "common/timeval.h"
-#include "common/tls.h"
-#include "common/tlsctx.h"
-#include "edge/uplink/certdiag.h"
-#include "edge/config.h"
-#include "edge/device/devtls.h"
-#include "edge/uplink/dialer.h"
-#include "edge/uplink/proxy.h"
 
 /* Starts a step: false (and the step is marked skipped) after a failure. */
 bool

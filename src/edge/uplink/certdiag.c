@@ -13,7 +13,9 @@
 #include <openssl/x509v3.h>
 
 #include "common/tls.h"
+#include "common/netutil.h"
 #include "common/timefmt.h"
+#include "edge/uplink/trust.h"
 
 /* The DNS names and IP addresses a certificate is for (at most a few). */
 static void
@@ -61,10 +63,7 @@ names_of(X509 *cert, char *buf, size_t cap)
 static int
 names_server(X509 *cert, const char *name)
 {
-	unsigned char ip[16];
-
-	if (inet_pton(AF_INET, name, ip) == 1 ||
-	    inet_pton(AF_INET6, name, ip) == 1)
+	if (net_is_address(name))
 		return X509_check_ip_asc(cert, name, 0) == 1;
 	return X509_check_host(cert, name, 0, 0, NULL) == 1;
 }
@@ -79,12 +78,7 @@ now_line(char *buf, size_t cap)
 static bool
 pinned(const struct certdiag *d)
 {
-	uint8_t fc[32], fs[32];
-
-	return (tls_cert_sha256(d->leaf, fc) == 0 &&
-	    CRYPTO_memcmp(fc, d->pin, 32) == 0) ||
-	    (tls_spki_sha256(d->leaf, fs) == 0 &&
-	    CRYPTO_memcmp(fs, d->pin, 32) == 0);
+	return cloud_trust_pinned(d->leaf, d->pin);
 }
 
 /* The facts every message about a refused certificate carries, the same
@@ -267,12 +261,6 @@ certcheck_failed(const struct certcheck *ck)
 	return ck->pin_mismatch || ck->error != X509_V_OK;
 }
 
-const char *
-certcheck_server_name(const struct edge_conf *cf)
-{
-	return cf->server_name != NULL ? cf->server_name : cf->cloud.host;
-}
-
 /* Chain and name by OpenSSL, then the pin on the leaf. Returns 1/0:
  * OpenSSL's verify-callback contract (1 go on, 0 stop the handshake). */
 static int
@@ -281,7 +269,6 @@ certcheck_cb(int ok, X509_STORE_CTX *x)
 	SSL *ssl = X509_STORE_CTX_get_ex_data(x,
 	    SSL_get_ex_data_X509_STORE_CTX_idx());
 	struct certcheck *ck = SSL_get_ex_data(ssl, certcheck_idx);
-	uint8_t fc[32], fs[32];
 	X509 *cert;
 
 	ck->presented = true;
@@ -298,9 +285,7 @@ certcheck_cb(int ok, X509_STORE_CTX *x)
 	if (X509_STORE_CTX_get_error_depth(x) != 0)
 		return 1;
 	cert = X509_STORE_CTX_get_current_cert(x);
-	if (tls_cert_sha256(cert, fc) != 0 || tls_spki_sha256(cert, fs) != 0 ||
-	    (CRYPTO_memcmp(fc, ck->cf->cloud_pin, 32) != 0 &&
-	    CRYPTO_memcmp(fs, ck->cf->cloud_pin, 32) != 0)) {
+	if (!cloud_trust_pinned(cert, ck->cf->cloud_pin)) {
 		ck->pin_mismatch = true;
 		keep_cert(&ck->leaf, cert);
 		X509_STORE_CTX_set_error(x, X509_V_ERR_APPLICATION_VERIFICATION);
@@ -312,8 +297,7 @@ certcheck_cb(int ok, X509_STORE_CTX *x)
 SSL *
 certcheck_ssl(SSL_CTX *ctx, const struct edge_conf *cf, struct certcheck *ck)
 {
-	const char *name = certcheck_server_name(cf);
-	unsigned char ip[16];
+	const char *name = cloud_trust_name(cf);
 	SSL *ssl;
 
 	if (certcheck_idx < 0)
@@ -324,13 +308,9 @@ certcheck_ssl(SSL_CTX *ctx, const struct edge_conf *cf, struct certcheck *ck)
 		return NULL;
 	SSL_set_ex_data(ssl, certcheck_idx, ck);
 	SSL_set_verify(ssl, SSL_VERIFY_PEER, certcheck_cb);
-	if (inet_pton(AF_INET, name, ip) == 1 ||
-	    inet_pton(AF_INET6, name, ip) == 1) {
-		X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name);
-	} else {
+	if (!net_is_address(name))
 		SSL_set_tlsext_host_name(ssl, name);
-		SSL_set1_host(ssl, name);
-	}
+	cloud_trust_expect(SSL_get0_param(ssl), name);
 	return ssl;
 }
 
@@ -344,7 +324,7 @@ certcheck_explain(const struct certcheck *ck, const char *cloud, char *buf,
 		.failed = ck->failed,
 		.error = ck->pin_mismatch ? 0 : ck->error,
 		.depth = ck->depth,
-		.server_name = certcheck_server_name(cf),
+		.server_name = cloud_trust_name(cf),
 		.cloud = cloud,
 		.pin = cf->cloud_pin,
 		.crl = cf->crl,

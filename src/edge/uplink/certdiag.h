@@ -68,8 +68,6 @@ bool certcheck_hello_refused(const struct certcheck *ck, unsigned long err,
     const char *cloud, char *buf, size_t cap);
 /* Drops the kept certificates. */
 void certcheck_clear(struct certcheck *ck);
-/* The name the cloud's certificate must carry. */
-const char *certcheck_server_name(const struct edge_conf *cf);
 /* What the cloud's alert after this edge's certificate means, as the
  * isthmus cloud chooses them (docs/cloud.md, "Admission"): the advice
  * for the site's IT and the cloud's operator. err: OpenSSL's error for

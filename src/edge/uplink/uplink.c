@@ -27,6 +27,7 @@
 #include "edge/uplink/certdiag.h"
 #include "edge/uplink/dialer.h"
 #include "edge/uplink/proxy.h"
+#include "edge/uplink/trust.h"
 
 struct uplink {
 	struct event_base *base;
@@ -679,52 +680,12 @@ uplink_carry(struct uplink *to, const struct uplink *from)
 	to->bytes_out += ui.bytes_out;
 }
 
-/* The name or address the cloud's certificate must carry, as at the
- * handshake (certcheck_ssl). */
-static int
-uplink_expect_name(X509_VERIFY_PARAM *p, const char *name)
-{
-	unsigned char ip[16];
-
-	if (inet_pton(AF_INET, name, ip) == 1 ||
-	    inet_pton(AF_INET6, name, ip) == 1)
-		return X509_VERIFY_PARAM_set1_ip_asc(p, name);
-	return X509_VERIFY_PARAM_set1_host(p, name, 0);
-}
-
-static bool
-uplink_pinned(X509 *leaf, const uint8_t pin[32])
-{
-	uint8_t fc[32], fs[32];
-
-	return (tls_cert_sha256(leaf, fc) == 0 &&
-	    CRYPTO_memcmp(fc, pin, 32) == 0) ||
-	    (tls_spki_sha256(leaf, fs) == 0 &&
-	    CRYPTO_memcmp(fs, pin, 32) == 0);
-}
-
 bool
 uplink_still_trusts(const struct uplink *u, SSL_CTX *ctx,
     const struct edge_conf *cf)
 {
-	const char *name = cf->server_name != NULL ? cf->server_name :
-	    cf->cloud.host;
-	X509_STORE_CTX *x;
-	X509 *leaf;
-	bool ok = false;
-
 	if (!u->admitted || u->cloud_chain == NULL ||
 	    sk_X509_num(u->cloud_chain) == 0)
 		return true;
-	leaf = sk_X509_value(u->cloud_chain, 0);
-	if (!uplink_pinned(leaf, cf->cloud_pin) ||
-	    (x = X509_STORE_CTX_new()) == NULL)
-		return false;
-	if (X509_STORE_CTX_init(x, SSL_CTX_get_cert_store(ctx), leaf,
-	    u->cloud_chain) == 1 &&
-	    X509_STORE_CTX_set_default(x, "ssl_server") == 1 &&
-	    uplink_expect_name(X509_STORE_CTX_get0_param(x), name) == 1)
-		ok = X509_verify_cert(x) == 1;
-	X509_STORE_CTX_free(x);
-	return ok;
+	return cloud_trust_chain(u->cloud_chain, ctx, cf);
 }
