@@ -41,7 +41,7 @@ struct uplink {
 	void *arg;
 	struct dialer *tcp;		/* connecting to the cloud or proxy */
 	struct proxy_dial *pdial;	/* asking the site's proxy */
-	struct bufferevent *dial;	/* the TLS handshake */
+	struct bufferevent *handshake;	/* the TLS handshake */
 	struct h2conn *h2;
 	struct event *retry_ev, *ping_ev, *pong_ev;
 	unsigned failures;
@@ -282,11 +282,11 @@ on_pong_timeout(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (u->dial != NULL) {
+	if (u->handshake != NULL) {
 		attempt_failed(u, UF_TIMEOUT, "no complete TLS handshake "
 		    "within handshake_timeout");
-		bufferevent_free(u->dial);
-		u->dial = NULL;
+		bufferevent_free(u->handshake);
+		u->handshake = NULL;
 		schedule_retry(u);
 		return;
 	}
@@ -302,7 +302,7 @@ static enum uplink_fail
 classify(struct uplink *u, short what, char *buf, size_t cap)
 {
 	int se = EVUTIL_SOCKET_ERROR();
-	unsigned long e = bufferevent_get_openssl_error(u->dial);
+	unsigned long e = bufferevent_get_openssl_error(u->handshake);
 	const char *r;
 
 	if (certcheck_failed(&u->ck))
@@ -355,7 +355,7 @@ note_cloud(struct uplink *u, struct bufferevent *bev, SSL *ssl)
 }
 
 static void
-dial_event(struct bufferevent *bev, short what, void *arg)
+handshake_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct uplink *u = arg;
 	SSL *ssl = bufferevent_openssl_get_ssl(bev);
@@ -371,13 +371,13 @@ dial_event(struct bufferevent *bev, short what, void *arg)
 			attempt_failed(u, UF_ALPN, "the server does not speak "
 			    "the isthmus protocol");
 			bufferevent_free(bev);
-			u->dial = NULL;
+			u->handshake = NULL;
 			schedule_retry(u);
 			return;
 		}
 		bufferevent_set_timeouts(bev, NULL, NULL);
 		net_nodelay(bufferevent_getfd(bev));
-		u->dial = NULL;
+		u->handshake = NULL;
 		note_cloud(u, bev, ssl);
 		if (h2conn_new(bev, false, &uplink_cbs, u, &u->h2) != 0) {
 			attempt_failed(u, UF_INTERNAL, "out of memory");
@@ -398,7 +398,7 @@ dial_event(struct bufferevent *bev, short what, void *arg)
 		attempt_failed(u, why, text);
 	}
 	bufferevent_free(bev);
-	u->dial = NULL;
+	u->handshake = NULL;
 	schedule_retry(u);
 }
 
@@ -410,9 +410,9 @@ start_tls(struct uplink *u, int fd)
 	SSL *ssl = certcheck_ssl(u->ctx, u->cf, &u->ck);
 
 	if (ssl != NULL)
-		u->dial = bufferevent_openssl_socket_new(u->base, fd, ssl,
+		u->handshake = bufferevent_openssl_socket_new(u->base, fd, ssl,
 		    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
-	if (ssl == NULL || u->dial == NULL) {
+	if (ssl == NULL || u->handshake == NULL) {
 		/* On failure libevent freed ssl itself (CLOSE_ON_FREE), but
 		 * not a socket it did not create. */
 		evutil_closesocket(fd);
@@ -421,9 +421,9 @@ start_tls(struct uplink *u, int fd)
 		return;
 	}
 	tv_ms(&tv, u->cf->handshake_timeout);
-	bufferevent_set_timeouts(u->dial, &tv, &tv);
+	bufferevent_set_timeouts(u->handshake, &tv, &tv);
 	evtimer_add(u->pong_ev, &tv);
-	bufferevent_setcb(u->dial, NULL, NULL, dial_event, u);
+	bufferevent_setcb(u->handshake, NULL, NULL, handshake_event, u);
 }
 
 /* The proxy gave us a tunnel to the cloud, or said why not. */
@@ -524,13 +524,13 @@ on_tcp(const struct dial_result *r, void *arg)
 }
 
 static void
-dial(evutil_socket_t fd, short what, void *arg)
+attempt(evutil_socket_t fd, short what, void *arg)
 {
 	struct uplink *u = arg;
 
 	(void)fd;
 	(void)what;
-	if (u->stopped || u->h2 != NULL || u->dial != NULL ||
+	if (u->stopped || u->h2 != NULL || u->handshake != NULL ||
 	    u->pdial != NULL || u->tcp != NULL)
 		return;
 	certcheck_clear(&u->ck);
@@ -566,7 +566,7 @@ uplink_new(struct event_base *base, const struct edge_conf *cf, SSL_CTX *ctx,
 	    EVDNS_BASE_DISABLE_WHEN_INACTIVE);
 	if (u->dns == NULL)	/* no resolv.conf: numeric addresses only */
 		u->dns = evdns_base_new(base, 0);
-	u->retry_ev = evtimer_new(base, dial, u);
+	u->retry_ev = evtimer_new(base, attempt, u);
 	u->ping_ev = event_new(base, -1, EV_PERSIST, on_ping_timer, u);
 	u->pong_ev = evtimer_new(base, on_pong_timeout, u);
 	if (u->dns == NULL || !u->retry_ev || !u->ping_ev || !u->pong_ev) {
@@ -580,7 +580,7 @@ uplink_new(struct event_base *base, const struct edge_conf *cf, SSL_CTX *ctx,
 void
 uplink_start(struct uplink *u)
 {
-	dial(-1, 0, u);
+	attempt(-1, 0, u);
 }
 
 void
@@ -593,9 +593,9 @@ uplink_stop(struct uplink *u)
 	evtimer_del(u->retry_ev);
 	dialer_cancel(u->tcp);
 	u->tcp = NULL;
-	if (u->dial != NULL) {
-		bufferevent_free(u->dial);
-		u->dial = NULL;
+	if (u->handshake != NULL) {
+		bufferevent_free(u->handshake);
+		u->handshake = NULL;
 	}
 	proxy_dial_cancel(u->pdial);
 	u->pdial = NULL;
@@ -616,8 +616,8 @@ uplink_free(struct uplink *u)
 	if (u == NULL)
 		return;
 	dialer_cancel(u->tcp);
-	if (u->dial != NULL)
-		bufferevent_free(u->dial);
+	if (u->handshake != NULL)
+		bufferevent_free(u->handshake);
 	proxy_dial_cancel(u->pdial);
 	certcheck_clear(&u->ck);
 	sk_X509_pop_free(u->cloud_chain, X509_free);
