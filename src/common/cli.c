@@ -51,7 +51,7 @@ cli_bad_option(const char *cmd, const char *usage, char **argv, int c)
 	return cli_usage_error(cmd, usage, "unknown option '%s'", arg);
 }
 
-int
+bool
 cli_common_option(int c)
 {
 	enum log_level l = log_get_level();
@@ -59,14 +59,14 @@ cli_common_option(int c)
 	if (c == 'v') {
 		if (l < LOG_DEBUG)
 			log_set_level((enum log_level)(l + 1));
-		return 1;
+		return true;
 	}
 	if (c == 'q') {
 		if (l > LOG_ERROR)
 			log_set_level((enum log_level)(l - 1));
-		return 1;
+		return true;
 	}
-	return 0;
+	return false;
 }
 
 void

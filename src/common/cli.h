@@ -42,8 +42,8 @@ int cli_daemon_args(int argc, char **argv, const char *cmd,
 /* The same with another flag than --check (doctor's --json). */
 int cli_config_args(int argc, char **argv, const char *cmd,
     const char *usage, const char *flag, const char **path, bool *flag_set);
-/* Handles -v/-q (log level); returns 1 if c was one of them. */
-int cli_common_option(int c);
+/* Handles -v/-q (log level); whether c was one of them. */
+bool cli_common_option(int c);
 /* Resets getopt for a new argument vector. */
 void cli_getopt_reset(void);
 

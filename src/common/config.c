@@ -422,6 +422,8 @@ reader(char *str, int num, void *stream)
 	return str;
 }
 
+/* inih's line callback: non-zero goes on, 0 is an error (we keep our
+ * own errors, so 0 only when out of memory). */
 static int
 handler(void *user, const char *section, const char *name, const char *value)
 {

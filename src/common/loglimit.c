@@ -1,6 +1,7 @@
 #include "common/loglimit.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +30,7 @@ bucket_init(struct bucket *b, unsigned burst, unsigned per_sec)
 }
 
 /* Takes a token if there is one. */
-static int
+static bool
 take(struct bucket *b)
 {
 	struct timespec now;
@@ -43,9 +44,9 @@ take(struct bucket *b)
 	if (b->tokens > b->burst)
 		b->tokens = b->burst;
 	if (b->tokens < 1.0)
-		return 0;
+		return false;
 	b->tokens -= 1.0;
-	return 1;
+	return true;
 }
 
 static void

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The value of a hex digit, or -1 for any other character. */
 static int
 hexval(char c)
 {
