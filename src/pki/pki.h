@@ -30,7 +30,7 @@ int pki_cmd_crl(int argc, char **argv);
 int pki_cmd_show(int argc, char **argv);
 int pki_cmd_verify(int argc, char **argv);
 
-/* Shared option parsing (pki.c): one option table for every subcommand;
+/* Shared option parsing (opts.c): one option table for every subcommand;
  * each says which options apply to it. */
 enum pki_key_type { PKI_KEY_ED25519, PKI_KEY_P256 };
 
