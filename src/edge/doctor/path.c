@@ -36,7 +36,7 @@
 #include "edge/uplink/certdiag.h"
 #include "edge/uplink/dialer.h"
 #include "edge/uplink/proxy.h"
-#include "edge/uplink/trust.h"
+#include "edge/uplink/cloudtrust.h"
 /* A certificate this close to its end gets a warning. */
 #define EXPIRY_WARN_DAYS 30
 

@@ -15,7 +15,7 @@
 #include "common/tls.h"
 #include "common/netutil.h"
 #include "common/timefmt.h"
-#include "edge/uplink/trust.h"
+#include "edge/uplink/cloudtrust.h"
 
 /* The DNS names and IP addresses a certificate is for (at most a few). */
 static void

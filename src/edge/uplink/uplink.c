@@ -27,7 +27,7 @@
 #include "edge/uplink/certdiag.h"
 #include "edge/uplink/dialer.h"
 #include "edge/uplink/proxy.h"
-#include "edge/uplink/trust.h"
+#include "edge/uplink/cloudtrust.h"
 
 struct uplink {
 	struct event_base *base;

@@ -1,5 +1,5 @@
-/* What makes a server the edge's cloud (trust.h). */
-#include "edge/uplink/trust.h"
+/* What makes a server the edge's cloud (cloudtrust.h). */
+#include "edge/uplink/cloudtrust.h"
 
 #include <openssl/crypto.h>
 #include <openssl/x509_vfy.h>
