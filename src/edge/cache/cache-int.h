@@ -177,8 +177,8 @@ void reader_kick(struct cache_reader *cr);
 /* Not served from here: the device sends its request itself. */
 void reader_pass(struct cache_reader *cr);
 /* Attaches cr to ce: it reads the body file through its own descriptor,
- * so the entry may be replaced or evicted under it. -1: the body is gone
- * (the entry is dropped; look again). */
+ * so the entry may be replaced or evicted under it. -ENOENT: the body is
+ * gone (the entry is dropped; look again). */
 int reader_attach(struct cache_reader *cr, struct centry *ce,
     enum cache_result res);
 /* ce's body matched its digest: the readers waiting for it go on. */

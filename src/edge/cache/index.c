@@ -189,6 +189,8 @@ struct vary_ctx {
 	const struct hdrs *stored;	/* match */
 };
 
+/* cache_vary_each's callbacks: bool, go on or stop (out of memory, or
+ * no match). */
 static bool
 vary_record_one(const char *name, void *arg)
 {

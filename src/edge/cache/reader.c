@@ -100,8 +100,8 @@ stat_same(const struct centry *ce, const struct stat *st)
 }
 
 /* Attaches cr to ce: it reads the body file through its own descriptor,
- * so the entry may be replaced or evicted under it. -1: the body is gone
- * (the entry is dropped; look again). */
+ * so the entry may be replaced or evicted under it. -ENOENT: the body is
+ * gone (the entry is dropped; look again). */
 int
 reader_attach(struct cache_reader *cr, struct centry *ce,
     enum cache_result res)
@@ -127,7 +127,7 @@ reader_attach(struct cache_reader *cr, struct centry *ce,
 			cr->c->stats.corrupt++;
 			index_drop(ce);
 		}
-		return -1;
+		return -ENOENT;
 	}
 	cr->ce = ce;
 	ce->refs++;
@@ -308,6 +308,7 @@ reader_resume(struct centry *ce)
 		}
 }
 
+/* long: a byte count, or -1 when the body broke, as cache.h says. */
 long
 cache_read(struct cache_reader *cr, struct evbuffer *out, size_t max,
     bool *eof)
