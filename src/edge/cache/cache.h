@@ -4,7 +4,7 @@
  * from disk.
  *
  * Entries live in cache_dir, one body file and one metadata file each
- * (cachefile.h), and survive restarts. A body carries its SHA-256; the
+ * (file.h), and survive restarts. A body carries its SHA-256; the
  * digest is checked before the body is served whenever the file is not
  * the one last checked (after a restart, or changed on disk since), and a
  * damaged entry is dropped and fetched again. cache_max_size bounds the
@@ -14,7 +14,7 @@
  * the device's request by its connection (ops->fetch). Every device asking
  * for the same URL meanwhile waits for it, then reads the body from the
  * growing file at its own pace; the fill is never slowed by a slow device.
- * A response that may not be stored (cachepolicy.h: no-store, private,
+ * A response that may not be stored (policy.h: no-store, private,
  * confidential, Authorization or Cookie in the request, ...) is never
  * written anywhere: the device whose request fetched it takes the stream
  * as it is (ops->adopt), and the others send their own requests

@@ -1,3 +1,7 @@
+/*
+ * The cache's files on disk (file.h): an entry's paths and new ids, and
+ * its metadata file written whole and read back with its own digest.
+ */
 #include "edge/cache/file.h"
 
 #include <errno.h>

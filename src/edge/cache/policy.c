@@ -1,3 +1,8 @@
+/*
+ * The cache's RFC 9111 rules (policy.h): what may be stored, freshness
+ * and age, revalidation, and what a cache answers itself (conditions,
+ * ranges, dates). No files, no sockets.
+ */
 #include "edge/cache/policy.h"
 
 #include "common/http1.h"

@@ -1,0 +1,133 @@
+/*
+ * The admin socket's "cache list [json]" and "cache purge [URL]": the
+ * entries as text or JSON, and dropping them. It reads the index through
+ * index_each and the entries' fields; the engine itself prints nothing.
+ */
+#include "edge/cache/cache-int.h"
+
+#include <string.h>
+#include <time.h>
+
+#include "common/json.h"
+#include "common/log.h"
+#include "edge/cache/policy.h"
+
+struct list_ctx {
+	bool json;
+	FILE *f;
+	struct json j;
+	int64_t now;
+};
+
+static void
+list_one(struct centry *ce, void *arg)
+{
+	struct list_ctx *l = arg;
+	struct json *j = &l->j;
+	int64_t age = cache_current_age(&ce->m.resp, ce->m.request_time,
+	    ce->m.response_time, l->now);
+	int64_t life = cache_freshness_lifetime(&ce->m.resp,
+	    ce->m.response_time);
+	const char *state = ce->state == CE_FILLING ? "filling" :
+	    age < life ? "fresh" : "stale";
+
+	if (!l->json) {
+		fprintf(l->f, "%-8s %-6d %12llu %7llds %7llds %6llu  %s (%s)\n",
+		    state, ce->m.status, (unsigned long long)ce->m.length,
+		    (long long)age, (long long)(life - age),
+		    (unsigned long long)ce->hits, ce->m.url, ce->m.service);
+		return;
+	}
+	json_begin_object(j);
+	json_key(j, "url");
+	json_string(j, ce->m.url);
+	json_key(j, "service");
+	json_string(j, ce->m.service);
+	json_key(j, "state");
+	json_string(j, state);
+	json_key(j, "status");
+	json_int(j, ce->m.status);
+	json_key(j, "bytes");
+	json_int(j, (int64_t)ce->m.length);
+	json_key(j, "age");
+	json_int(j, age);
+	json_key(j, "fresh_for");
+	json_int(j, life - age);
+	json_key(j, "hits");
+	json_int(j, (int64_t)ce->hits);
+	json_key(j, "etag");
+	json_string(j, hdrs_get(&ce->m.resp, "etag"));
+	json_key(j, "id");
+	json_string(j, ce->id);
+	json_end_object(j);
+}
+
+void
+cache_list(struct cache *c, bool json, FILE *f)
+{
+	struct list_ctx l = { .json = json, .f = f, .now = time(NULL) };
+
+	if (json) {
+		json_init(&l.j, f);
+		json_begin_object(&l.j);
+		json_key(&l.j, "entries");
+		json_begin_array(&l.j);
+	} else
+		fprintf(f, "%-8s %-6s %12s %8s %8s %6s  %s\n", "STATE",
+		    "STATUS", "BYTES", "AGE", "FRESH", "HITS", "URL (service)");
+	index_each(c, list_one, &l);
+	if (json) {
+		json_end_array(&l.j);
+		json_key(&l.j, "bytes");
+		json_int(&l.j, (int64_t)c->stats.size);
+		json_key(&l.j, "max_size");
+		json_int(&l.j, (int64_t)c->stats.max_size);
+		json_end_object(&l.j);
+		fputc('\n', f);
+	} else
+		fprintf(f, "%llu entries, %llu of %llu bytes\n",
+		    (unsigned long long)c->stats.entries,
+		    (unsigned long long)c->stats.size,
+		    (unsigned long long)c->stats.max_size);
+}
+
+static bool
+url_matches(const struct centry *ce, const char *url)
+{
+	const char *path;
+
+	if (url == NULL)
+		return true;
+	if (url[0] != '/')
+		return strcmp(ce->m.url, url) == 0;
+	path = strchr(ce->m.url + 7, '/');	/* after "http://host" */
+	return path != NULL && strcmp(path, url) == 0;
+}
+
+struct purge_ctx {
+	const char *url;
+	unsigned long long n, bytes;
+};
+
+static void
+purge_one(struct centry *ce, void *arg)
+{
+	struct purge_ctx *p = arg;
+
+	if (!url_matches(ce, p->url))
+		return;
+	p->n++;
+	p->bytes += ce->m.length;
+	log_info("cache", "purged", "url=%s service=%s", ce->m.url,
+	    ce->m.service);
+	index_drop(ce);
+}
+
+void
+cache_purge(struct cache *c, const char *url, FILE *f)
+{
+	struct purge_ctx p = { .url = url, .n = 0, .bytes = 0 };
+
+	index_each(c, purge_one, &p);
+	fprintf(f, "purged %llu entries (%llu bytes)\n", p.n, p.bytes);
+}
