@@ -22,6 +22,7 @@
 
 #include "common/http1.h"
 #include "common/log.h"
+#include "common/proto.h"
 #include "edge/cache/file.h"
 #include "edge/cache/policy.h"
 
@@ -307,7 +308,8 @@ fill_store_begin(struct fill *f, int status, const struct hdrs *h)
 	if (ce->m.service == NULL || ce->m.url == NULL)
 		goto fail;
 	for (i = 0; i < h->n; i++)
-		if (strncmp(h->v[i].name, "isthmus-", 8) != 0 &&
+		if (strncmp(h->v[i].name, HTTP_TUNNEL_PREFIX,
+		    strlen(HTTP_TUNNEL_PREFIX)) != 0 &&
 		    hdrs_add(&ce->m.resp, h->v[i].name, h->v[i].nlen,
 		    h->v[i].value, h->v[i].vlen) != 0)
 			goto fail;
