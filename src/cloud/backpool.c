@@ -6,8 +6,8 @@
 
 #include <event2/buffer.h>
 
+#include "cloud/cloud-int.h"
 #include "cloud/config.h"
-#include "cloud/worker.h"
 #include "common/netutil.h"
 #include "common/timeval.h"
 

@@ -6,8 +6,8 @@
 #include <event2/event.h>
 
 #include "cloud/backpool.h"
+#include "cloud/cloud-int.h"
 #include "cloud/pool.h"
-#include "cloud/worker.h"
 #include "common/log.h"
 #include "common/loglimit.h"
 #include "common/netutil.h"

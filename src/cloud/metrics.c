@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cloud/worker.h"
+#include "cloud/cloud-int.h"
+#include "cloud/tunnel.h"
+#include "cloud/tunnel-int.h"
 #include "common/acceptguard.h"
 #include "common/prom.h"
 #include "common/stat.h"
