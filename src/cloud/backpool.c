@@ -1,3 +1,5 @@
+/* The worker's kept-alive backend connections: take, put back, close
+ * (backpool.h). */
 #include "cloud/backpool.h"
 
 #include <stdio.h>

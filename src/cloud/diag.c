@@ -1,3 +1,5 @@
+/* The cloud's answers to isthmus doctor on an edge's own tunnel
+ * (diag.h). */
 #include "cloud/diag.h"
 
 #include <stdio.h>

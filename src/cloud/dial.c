@@ -1,3 +1,5 @@
+/* Connecting a stream to a backend, with failover, and the tunnel's cap
+ * on connects in flight (dial.h). */
 #include "cloud/dial.h"
 
 #include <errno.h>

@@ -1,3 +1,5 @@
+/* HTTP mode: a request stream to a backend as HTTP/1.1 and its answer
+ * back (httpfwd.h). */
 #include "cloud/httpfwd.h"
 
 #include <errno.h>

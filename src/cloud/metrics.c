@@ -1,3 +1,4 @@
+/* The cloud gateway's /metrics in Prometheus text (metrics.h). */
 #include "cloud/metrics.h"
 
 #include <stdio.h>

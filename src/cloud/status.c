@@ -1,3 +1,4 @@
+/* What `isthmus status` shows of a running cloud gateway (status.h). */
 #include "cloud/status.h"
 
 #include "cloud/cloud-int.h"
