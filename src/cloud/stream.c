@@ -87,7 +87,6 @@ upstream_connected(struct dial *d, struct bufferevent *bev, bool reused,
 	relay_accept(u->r, bev);	/* may free u */
 }
 
-/* Past the tenant's cap, refused at once; then by what it asks for. */
 void
 stream_request(struct h2conn *c, struct relay *r, void *arg)
 {
