@@ -1,3 +1,5 @@
+/* The worker's kept-alive backend connections: take, put back, close
+ * (backpool.h). */
 #include "cloud/backpool.h"
 
 #include <stdio.h>
@@ -6,8 +8,8 @@
 
 #include <event2/buffer.h>
 
+#include "cloud/cloud-int.h"
 #include "cloud/config.h"
-#include "cloud/worker.h"
 #include "common/netutil.h"
 #include "common/timeval.h"
 

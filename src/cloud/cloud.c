@@ -16,6 +16,7 @@
 #include <event2/listener.h>
 #include <openssl/ssl.h>
 
+#include "cloud/cloud-int.h"
 #include "cloud/config.h"
 #include "cloud/health.h"
 #include "cloud/metrics.h"

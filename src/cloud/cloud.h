@@ -1,3 +1,4 @@
+/* `isthmus cloud`, the multi-tenant gateway: its entry point (cloud.c). */
 #ifndef ISTHMUS_CLOUD_H
 #define ISTHMUS_CLOUD_H
 

@@ -1,3 +1,5 @@
+/* cloud.conf: the names of its settings and reasons, loading it into a
+ * fresh struct cloud_conf and cross-checking it (config.h). */
 #include "cloud/config.h"
 #include "common/proto.h"
 

@@ -1,3 +1,5 @@
+/* The cloud's answers to isthmus doctor on an edge's own tunnel
+ * (diag.h). */
 #include "cloud/diag.h"
 
 #include <stdio.h>
@@ -13,7 +15,8 @@
 
 #include "cloud/dial.h"
 #include "cloud/policy.h"
-#include "cloud/tunnel.h"
+#include "cloud/refuse.h"
+#include "cloud/tunnel-int.h"
 #include "common/log.h"
 #include "common/loglimit.h"
 #include "common/names.h"
@@ -209,12 +212,12 @@ diag_start(struct tunnel *t, struct relay *r)
 	struct diag *g;
 
 	if (path == NULL || strcmp(relay_info(r)->method, "GET") != 0) {
-		tunnel_refuse(t, r, DIAG_AUTHORITY, REFUSE_BAD_REQUEST, 405);
+		refuse_stream(t, r, DIAG_AUTHORITY, REFUSE_BAD_REQUEST, 405);
 		return;
 	}
 	g = calloc(1, sizeof(*g));
 	if (g == NULL) {
-		tunnel_refuse(t, r, DIAG_AUTHORITY, REFUSE_INTERNAL, 503);
+		refuse_stream(t, r, DIAG_AUTHORITY, REFUSE_INTERNAL, 503);
 		return;
 	}
 	g->t = t;
@@ -224,7 +227,7 @@ diag_start(struct tunnel *t, struct relay *r)
 	if (relay_http_take(r, &diag_ops, g) != 0) {
 		cloud_conf_unref(g->conf);
 		free(g);
-		tunnel_refuse(t, r, DIAG_AUTHORITY, REFUSE_INTERNAL, 503);
+		refuse_stream(t, r, DIAG_AUTHORITY, REFUSE_INTERNAL, 503);
 		return;
 	}
 	/* The path is the edge's and not logged: only what it asked. */

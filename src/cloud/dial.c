@@ -1,3 +1,5 @@
+/* Connecting a stream to a backend, with failover, and the tunnel's cap
+ * on connects in flight (dial.h). */
 #include "cloud/dial.h"
 
 #include <errno.h>
@@ -6,8 +8,8 @@
 #include <event2/event.h>
 
 #include "cloud/backpool.h"
+#include "cloud/cloud-int.h"
 #include "cloud/pool.h"
-#include "cloud/worker.h"
 #include "common/log.h"
 #include "common/loglimit.h"
 #include "common/netutil.h"

@@ -1,3 +1,4 @@
+/* Active TCP and HTTP health checks of the backends (health.h). */
 #include "cloud/health.h"
 
 #include <errno.h>

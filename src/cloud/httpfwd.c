@@ -1,3 +1,5 @@
+/* HTTP mode: a request stream to a backend as HTTP/1.1 and its answer
+ * back (httpfwd.h). */
 #include "cloud/httpfwd.h"
 
 #include <errno.h>
@@ -14,8 +16,8 @@
 
 #include "cloud/backpool.h"
 #include "cloud/dial.h"
-#include "cloud/tunnel.h"
-#include "cloud/worker.h"
+#include "cloud/refuse.h"
+#include "cloud/tunnel-int.h"
 #include "common/hdrs.h"
 #include "common/http1.h"
 #include "common/log.h"
@@ -446,7 +448,7 @@ on_connected(struct dial *d, struct bufferevent *bev, bool reused, void *arg)
 	(void)d;
 	if (bev == NULL) {
 		f->head_sent = true;
-		tunnel_refuse(f->t, f->r, f->svc->name, REFUSE_NO_BACKEND, 503);
+		refuse_stream(f->t, f->r, f->svc->name, REFUSE_NO_BACKEND, 503);
 		move_body(f);
 		return;
 	}
@@ -543,7 +545,7 @@ httpfwd_start(struct tunnel *t, struct relay *r, struct cloud_service *svc)
 	if (f == NULL || (f->timer = evtimer_new(tunnel_worker(t)->base,
 	    on_timeout, f)) == NULL) {
 		free(f);
-		tunnel_refuse(t, r, svc->name, REFUSE_INTERNAL, 503);
+		refuse_stream(t, r, svc->name, REFUSE_INTERNAL, 503);
 		return;
 	}
 	f->t = t;
@@ -560,14 +562,14 @@ httpfwd_start(struct tunnel *t, struct relay *r, struct cloud_service *svc)
 		event_free(f->timer);
 		cloud_conf_unref(f->conf);
 		free(f);
-		tunnel_refuse(t, r, svc->name, REFUSE_BAD_REQUEST, 400);
+		refuse_stream(t, r, svc->name, REFUSE_BAD_REQUEST, 400);
 		return;
 	}
 	if (relay_http_take(r, &fwd_ops, f) != 0) {
 		event_free(f->timer);
 		cloud_conf_unref(f->conf);
 		free(f);
-		tunnel_refuse(t, r, svc->name, REFUSE_INTERNAL, 503);
+		refuse_stream(t, r, svc->name, REFUSE_INTERNAL, 503);
 		return;
 	}
 	STAT_ADD(svc->http_requests, 1);

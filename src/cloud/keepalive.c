@@ -1,3 +1,5 @@
+/* A tunnel's liveness: PING when quiet, dead when nothing comes back
+ * (keepalive.h). */
 #include "cloud/keepalive.h"
 
 #include <errno.h>

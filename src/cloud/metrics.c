@@ -1,10 +1,13 @@
+/* The cloud gateway's /metrics in Prometheus text (metrics.h). */
 #include "cloud/metrics.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cloud/worker.h"
+#include "cloud/cloud-int.h"
+#include "cloud/tunnel.h"
+#include "cloud/tunnel-int.h"
 #include "common/acceptguard.h"
 #include "common/prom.h"
 #include "common/stat.h"

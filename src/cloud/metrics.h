@@ -10,8 +10,6 @@
 
 #include <stdio.h>
 
-#include "cloud/tunnel.h"
-
 void cloud_metrics(FILE *f, void *cloud);
 
 #endif

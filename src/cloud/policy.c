@@ -1,3 +1,4 @@
+/* Admission and tenancy, enforced here and nowhere else (policy.h). */
 #include "cloud/policy.h"
 
 #include <stdio.h>

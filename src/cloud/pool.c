@@ -1,3 +1,4 @@
+/* Choosing a backend of a service by its balance setting (pool.h). */
 #include "cloud/pool.h"
 
 #include <string.h>

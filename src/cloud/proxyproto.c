@@ -1,3 +1,4 @@
+/* Building a PROXY protocol v2 header (proxyproto.h). */
 #include "cloud/proxyproto.h"
 
 #include <arpa/inet.h>

@@ -1,6 +1,9 @@
+/* What `isthmus status` shows of a running cloud gateway (status.h). */
 #include "cloud/status.h"
 
-#include "cloud/worker.h"
+#include "cloud/cloud-int.h"
+#include "cloud/tunnel.h"
+#include "cloud/tunnel-int.h"
 #include "common/json.h"
 #include "common/stat.h"
 

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "cloud/tunnel.h"
+struct cloud;
 
 void cloud_status(struct cloud *cl, const char *listen, bool json, FILE *f);
 

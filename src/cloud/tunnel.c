@@ -1,3 +1,5 @@
+/* An edge's tunnel at the cloud: its handshake and admission, then its
+ * life until it ends (tunnel.h). */
 #include "cloud/tunnel.h"
 
 #include <arpa/inet.h>
@@ -13,57 +15,19 @@
 #include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
 
-#include "cloud/diag.h"
 #include "cloud/dial.h"
-#include "cloud/httpfwd.h"
 #include "cloud/keepalive.h"
 #include "cloud/policy.h"
-#include "cloud/pool.h"
-#include "cloud/proxyproto.h"
-#include "cloud/worker.h"
+#include "cloud/stream.h"
+#include "cloud/tunnel-int.h"
 #include "common/h2conn.h"
 #include "common/log.h"
 #include "common/loglimit.h"
 #include "common/netutil.h"
-#include "common/relay.h"
 #include "common/stat.h"
 #include "common/tlsctx.h"
 #include "common/timeval.h"
 #include "common/tls.h"
-
-struct tunnel {
-	struct cloud *cl;
-	struct worker *w;
-	struct tunnel *next, **pprev;
-	struct cloud_conf *conf;	/* a reference */
-	struct bufferevent *bev;	/* during the handshake */
-	struct event *hs_timer;		/* the whole handshake's limit */
-	struct h2conn *h2;
-	const struct cloud_edge *edge;
-	enum admit admit;
-	int verify_err;
-	int peer_alert;			/* the TLS alert the edge sent us */
-	char edge_name[NAME_MAX_LEN + 1];
-	char peer[64];
-	struct sockaddr_storage peer_ss;
-	time_t started;
-	/* Once up: its keepalive, and the end of the edge's certificate. */
-	struct keepalive *ka;
-	struct event *expiry_timer;
-	bool probe;			/* atomic: PING now (worker.c) */
-	struct dial_gate gate;
-	bool gate_ready;
-};
-
-/* One CONNECT stream's way to a backend. */
-struct upstream {
-	struct tunnel *t;
-	struct relay *r;
-	struct cloud_conf *conf;	/* a reference: svc lives in it */
-	struct cloud_service *svc;
-	struct dial dial;
-	bool connected;
-};
 
 static int tunnel_idx = -1;
 
@@ -98,12 +62,6 @@ bool
 hs_fail_recheckable(enum hs_fail f)
 {
 	return f <= HSF_SOURCE_ADDRESS;
-}
-
-struct tunnel *
-tunnel_next(struct tunnel *t)
-{
-	return t->next;
 }
 
 void
@@ -271,142 +229,6 @@ handshake_failed(struct tunnel *t, enum hs_fail why)
 	    "the peer aborted the handshake");
 }
 
-/* The stream r of tunnel t is refused with status; svc is the service
- * name the stream asked for (logged, never a metric label). */
-void
-tunnel_refuse(struct tunnel *t, struct relay *r, const char *svc,
-    enum refusal why, int status)
-{
-	STAT_ADD(t->edge->tenant->stats.refused[why], 1);
-	log_limited(t->w->lim_stream, LOG_INFO, "cloud", "stream_refused",
-	    "edge=%s tenant=%s service=%s reason=%s", t->edge_name,
-	    t->edge->tenant->name, svc, refusal_name(why));
-	relay_refuse(r, status, refusal_name(why));
-}
-
-/* The stream's idle timer ended it (relay_idle_timeout): counted always,
- * logged within the limit. */
-static void
-upstream_idle(const struct upstream *u, const struct relay_info *ri)
-{
-	STAT_ADD(u->t->edge->tenant->stats.idle_closed, 1);
-	log_limited(u->t->w->lim_stream, LOG_INFO, "cloud",
-	    "stream_idle_timeout", "edge=%s tenant=%s service=%s device=%s "
-	    "idle_ms=%llu", u->t->edge_name, u->t->edge->tenant->name,
-	    u->svc->name, ri->device,
-	    (unsigned long long)u->conf->stream_idle_timeout);
-}
-
-static void
-upstream_done(struct relay *r, void *arg)
-{
-	struct upstream *u = arg;
-
-	if (relay_info(r)->idle)
-		upstream_idle(u, relay_info(r));
-	if (u->connected)
-		STAT_SUB(u->svc->be[u->dial.idx].active, 1);
-	else
-		dial_cancel(&u->dial);
-	cloud_conf_unref(u->conf);
-	free(u);
-}
-
-static void
-upstream_connected(struct dial *d, struct bufferevent *bev, bool reused,
-    void *arg)
-{
-	struct upstream *u = arg;
-	struct cloud_backend *be;
-
-	(void)reused;
-	if (bev == NULL) {
-		/* relay_refuse frees u, now or later */
-		tunnel_refuse(u->t, u->r, u->svc->name, REFUSE_NO_BACKEND,
-		    503);
-		return;
-	}
-	u->connected = true;
-	be = &u->svc->be[d->idx];
-	if (u->svc->proxy_protocol) {
-		unsigned char pp[PP2_MAX];
-		size_t n = proxyproto_v2(pp, relay_info(u->r)->device,
-		    (struct sockaddr *)&be->ss, u->svc->tenant_name,
-		    u->t->edge_name);
-
-		bufferevent_write(bev, pp, n);
-	}
-	log_debug("cloud", "stream_connected", "edge=%s service=%s "
-	    "backend=%s", u->t->edge_name, u->svc->name, be->addr);
-	relay_accept(u->r, bev);	/* may free u */
-}
-
-static void
-on_request(struct h2conn *c, struct relay *r, void *arg)
-{
-	struct tunnel *t = arg;
-	const struct relay_info *ri = relay_info(r);
-	struct cloud_service *svc;
-	struct upstream *u;
-
-	(void)c;
-	/* Past its tenant's cap, a stream is refused before anything is
-	 * done for it: one customer's edges cannot take every socket. */
-	if (STAT_GET(t->edge->tenant->live->streams_open) >
-	    (unsigned)t->edge->tenant->max_streams) {
-		STAT_ADD(t->edge->tenant->stats.refused[REFUSE_TENANT_STREAMS],
-		    1);
-		log_limited(t->w->lim_stream, LOG_INFO, "cloud",
-		    "stream_refused", "edge=%s tenant=%s service=%s reason=%s "
-		    "max_streams=%lld", t->edge_name, t->edge->tenant->name,
-		    ri->authority, refusal_name(REFUSE_TENANT_STREAMS),
-		    (long long)t->edge->tenant->max_streams);
-		relay_reset(r, NGHTTP2_REFUSED_STREAM);
-		return;
-	}
-	if (strcmp(ri->authority, DIAG_AUTHORITY) == 0) {
-		diag_start(t, r);	/* isthmus doctor asking */
-		return;
-	}
-	svc = policy_service(t->conf, t->edge->tenant, ri->authority);
-	if (svc == NULL) {
-		tunnel_refuse(t, r, ri->authority, REFUSE_UNKNOWN_SERVICE,
-		    403);
-		return;
-	}
-	/* A TCP service takes CONNECT streams only, an HTTP one requests
-	 * only: the edge's listener and the service disagree on the mode. */
-	if ((strcmp(ri->method, "CONNECT") == 0) != (svc->mode ==
-	    SERVICE_TCP)) {
-		tunnel_refuse(t, r, svc->name, REFUSE_BAD_REQUEST, 405);
-		return;
-	}
-	if (svc->mode == SERVICE_HTTP) {
-		if (ri->bad_headers || relay_path(r) == NULL) {
-			tunnel_refuse(t, r, svc->name, REFUSE_BAD_REQUEST,
-			    ri->bad_headers ? 431 : 400);
-			return;
-		}
-		httpfwd_start(t, r, svc);
-		return;
-	}
-	u = calloc(1, sizeof(*u));
-	if (u == NULL ||
-	    relay_idle_timeout(r, t->conf->stream_idle_timeout) != 0) {
-		free(u);
-		tunnel_refuse(t, r, svc->name, REFUSE_INTERNAL, 503);
-		return;
-	}
-	u->t = t;
-	u->r = r;
-	u->conf = cloud_conf_ref(t->conf);
-	u->svc = svc;
-	STAT_ADD(svc->streams_opened, 1);
-	relay_pending(r, upstream_done, u);
-	dial_start(&u->dial, t->w, svc, ri->device, false, &t->gate,
-	    upstream_connected, u);
-}
-
 static void
 on_closed(struct h2conn *c, const char *why, void *arg)
 {
@@ -422,21 +244,6 @@ on_closed(struct h2conn *c, const char *why, void *arg)
 	tunnel_free(t);
 }
 
-/* Every stream of the tunnel counts against its tenant's max_streams,
- * whatever it asks for, until it ends. */
-static void
-on_stream(struct h2conn *c, bool open, void *arg)
-{
-	struct tunnel *t = arg;
-	struct tenant_live *l = t->edge->tenant->live;
-
-	(void)c;
-	if (open)
-		STAT_ADD(l->streams_open, 1);
-	else
-		STAT_SUB(l->streams_open, 1);
-}
-
 static void
 on_pong(struct h2conn *c, void *arg)
 {
@@ -448,8 +255,8 @@ on_pong(struct h2conn *c, void *arg)
 }
 
 static const struct h2conn_cbs tunnel_cbs = {
-	.request = on_request,
-	.stream = on_stream,
+	.request = stream_request,
+	.stream = stream_count,
 	.pong = on_pong,
 	.closed = on_closed,
 };
@@ -563,12 +370,6 @@ tunnel_probe(struct tunnel *t)
 	STAT_SET(t->probe, false);
 	if (t->ka != NULL)
 		keepalive_probe(t->ka);
-}
-
-struct dial_gate *
-tunnel_dial_gate(struct tunnel *t)
-{
-	return &t->gate;
 }
 
 static void
@@ -704,42 +505,6 @@ tunnel_init(void)
 {
 	if (tunnel_idx < 0)
 		tunnel_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
-}
-
-struct worker *
-tunnel_worker(const struct tunnel *t)
-{
-	return t->w;
-}
-
-struct cloud_conf *
-tunnel_conf(const struct tunnel *t)
-{
-	return t->conf;
-}
-
-const char *
-tunnel_edge(const struct tunnel *t)
-{
-	return t->edge_name;
-}
-
-const char *
-tunnel_tenant(const struct tunnel *t)
-{
-	return t->edge->tenant->name;
-}
-
-const struct cloud_tenant *
-tunnel_tenant_of(const struct tunnel *t)
-{
-	return t->edge->tenant;
-}
-
-const char *
-tunnel_peer(const struct tunnel *t)
-{
-	return t->peer;
 }
 
 void

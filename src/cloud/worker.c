@@ -1,6 +1,6 @@
+/* The worker loops: their threads, inboxes and the hand-off of accepted
+ * sockets (worker.h). */
 #include "cloud/worker.h"
-
-#include "cloud/backpool.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -8,6 +8,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "cloud/backpool.h"
+#include "cloud/tunnel.h"
+#include "cloud/tunnel-int.h"
 #include "common/log.h"
 #include "common/loglimit.h"
 #include "common/stat.h"
@@ -19,29 +22,6 @@ struct handoff {
 	struct sockaddr_storage ss;
 	int salen;
 };
-
-void
-cloud_lock(struct cloud *cl)
-{
-	pthread_mutex_lock(&cl->lock);
-}
-
-void
-cloud_unlock(struct cloud *cl)
-{
-	pthread_mutex_unlock(&cl->lock);
-}
-
-void
-worker_post(struct worker *w, unsigned msg)
-{
-	uint64_t one = 1;
-
-	__atomic_fetch_or(&w->pending, msg, __ATOMIC_RELEASE);
-	/* A full counter (never, at 2^64) or EAGAIN still leaves the
-	 * eventfd readable, which is all the wakeup needs. */
-	(void)!write(w->efd, &one, sizeof(one));
-}
 
 static void
 on_inbox(evutil_socket_t fd, short what, void *arg)

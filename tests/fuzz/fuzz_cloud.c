@@ -1,9 +1,9 @@
 /*
  * The cloud's reading of what others send it on an admitted tunnel: a
  * stream's request head, its service name (:authority) first (common/
- * h2conn.c, relay.c, names.c, cloud/tunnel.c, policy.c), and, for an HTTP
- * service, its backend's HTTP/1.1 answer (cloud/httpfwd.c with hdrs.c and
- * http1.c).
+ * h2conn.c, relay.c, names.c, cloud/tunnel.c, stream.c, policy.c), and,
+ * for an HTTP service, its backend's HTTP/1.1 answer (cloud/httpfwd.c
+ * with hdrs.c and http1.c).
  *
  * All real and in one process (fuzz_gw.c): a PKI made by `isthmus pki` at
  * start, the cloud's config loader and TLS context, one cloud worker on

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cloud/config.h"
+#include "cloud/tunnel.h"
 #include "cloud/worker.h"
 #include "common/config.h"
 #include "common/tlsctx.h"

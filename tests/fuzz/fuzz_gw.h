@@ -13,7 +13,7 @@
 
 #include <event2/event.h>
 
-#include "cloud/tunnel.h"
+#include "cloud/cloud-int.h"
 #include "common/tls.h"
 
 /* dir/ca: a root CA, cloud "api" (cloud.example) and edge "gw1" of
