@@ -2,8 +2,9 @@
  * Kept-alive HTTP/1.1 connections to backends, per worker: after an
  * answer the connection waits here for the next request to the same
  * backend of the same tenant's service (a connection never carries two
- * tenants' requests, even to one address). An idle connection that the backend closes, that speaks out of
- * turn, or that waits past the service's pool_idle_timeout is closed.
+ * tenants' requests, even to one address). An idle connection that the
+ * backend closes, that speaks out of turn, or that waits past the
+ * service's pool_idle_timeout is closed.
  */
 #ifndef ISTHMUS_CLOUD_BACKPOOL_H
 #define ISTHMUS_CLOUD_BACKPOOL_H

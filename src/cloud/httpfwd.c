@@ -2,7 +2,6 @@
  * back (httpfwd.h). */
 #include "cloud/httpfwd.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>

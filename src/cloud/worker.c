@@ -11,7 +11,6 @@
 #include "cloud/backpool.h"
 #include "cloud/tunnel.h"
 #include "cloud/tunnel-int.h"
-#include "common/log.h"
 #include "common/loglimit.h"
 #include "common/stat.h"
 

@@ -14,7 +14,8 @@ identity_edge_uri(const char *tenant, const char *edge, char *buf, size_t cap)
 {
 	if (!name_valid(tenant) || !name_valid(edge))
 		return -EINVAL;
-	snprintf(buf, cap, IDENTITY_EDGE_PREFIX "%s" IDENTITY_EDGE_PATH "%s", tenant, edge);
+	snprintf(buf, cap, IDENTITY_EDGE_PREFIX "%s" IDENTITY_EDGE_PATH "%s",
+	    tenant, edge);
 	return 0;
 }
 

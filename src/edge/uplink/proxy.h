@@ -51,10 +51,10 @@ struct proxy_dial;
 typedef void (*proxy_done_fn)(int fd, int status, bool creds_refused,
     const char *why, void *arg);
 
-/* Asks the proxy, on fd (connected to it: edge/uplink/dialer.h), for a tunnel to
- * host:port within timeout_ms. d owns fd from here, until done gives it
- * back; done runs once, from the loop. On -ENOMEM fd is still the
- * caller's. */
+/* Asks the proxy, on fd (connected to it: edge/uplink/dialer.h), for a
+ * tunnel to host:port within timeout_ms. d owns fd from here, until
+ * done gives it back; done runs once, from the loop. On -ENOMEM fd is
+ * still the caller's. */
 int proxy_dial_fd(struct event_base *base, int fd, const struct proxy_conf *p,
     const char *host, uint16_t port, uint64_t timeout_ms, proxy_done_fn done,
     void *arg, struct proxy_dial **out);
