@@ -81,11 +81,4 @@ SSL *h2conn_ssl(struct h2conn *c);
  * say); 0 if it did not. */
 unsigned long h2conn_tls_error(const struct h2conn *c);
 
-/* Internal, for relay.c. */
-struct nghttp2_session *h2conn_session(struct h2conn *c);
-struct event_base *h2conn_base(struct h2conn *c);
-void h2conn_count_bytes(struct h2conn *c, uint64_t in, uint64_t out);
-void h2conn_unlink(struct h2conn *c, struct relay *r);
-void h2conn_link(struct h2conn *c, struct relay *r);
-
 #endif
