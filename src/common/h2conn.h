@@ -2,10 +2,11 @@
  * The tunnel's HTTP/2 session (nghttp2) on a TLS connection. nghttp2 is
  * used as an I/O-free state machine: bytes move between SSL_read/SSL_write
  * and nghttp2_session_mem_recv/mem_send, and every callback is registered
- * in h2conn_new. The TLS I/O is ours, not libevent's TLS bufferevent's:
- * that one moves one 16 KB record per loop turn and one record per write,
- * where we read several records per read() and pack the frames of every
- * stream that spoke in a turn into full records. Each HTTP/2 stream is a struct relay (relay.h) that pipes
+ * in one function (h2conn.c). The TLS I/O (h2tls.c) is ours, not
+ * libevent's TLS bufferevent's: that one moves one 16 KB record per loop
+ * turn and one record per write, where we read several records per read()
+ * and pack the frames of every stream that spoke in a turn into full
+ * records. Each HTTP/2 stream is a struct relay (relay.h) that pipes
  * bytes between the stream and one TCP connection, with flow control both
  * ways so memory stays bounded whatever either peer does.
  *

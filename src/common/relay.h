@@ -1,6 +1,7 @@
 /*
  * One tunnel stream piped to one TCP connection ("the peer": a device
- * socket at the edge, a backend socket at the cloud).
+ * socket at the edge, a backend socket at the cloud): relay.c; or, in HTTP
+ * mode (below), carrying one HTTP exchange: relayhttp.c.
  *
  * Flow control: bytes from the stream are written to the peer and only
  * acknowledged to HTTP/2 (WINDOW_UPDATE) once the peer's socket took them;
