@@ -2,10 +2,11 @@
  * The tunnel's HTTP/2 session (nghttp2) on a TLS connection. nghttp2 is
  * used as an I/O-free state machine: bytes move between SSL_read/SSL_write
  * and nghttp2_session_mem_recv/mem_send, and every callback is registered
- * in h2conn_new. The TLS I/O is ours, not libevent's TLS bufferevent's:
- * that one moves one 16 KB record per loop turn and one record per write,
- * where we read several records per read() and pack the frames of every
- * stream that spoke in a turn into full records. Each HTTP/2 stream is a struct relay (relay.h) that pipes
+ * in one function (h2conn.c). The TLS I/O (h2tls.c) is ours, not
+ * libevent's TLS bufferevent's: that one moves one 16 KB record per loop
+ * turn and one record per write, where we read several records per read()
+ * and pack the frames of every stream that spoke in a turn into full
+ * records. Each HTTP/2 stream is a struct relay (relay.h) that pipes
  * bytes between the stream and one TCP connection, with flow control both
  * ways so memory stays bounded whatever either peer does.
  *
@@ -80,12 +81,5 @@ SSL *h2conn_ssl(struct h2conn *c);
 /* OpenSSL's error when TLS broke the session (an alert from the peer,
  * say); 0 if it did not. */
 unsigned long h2conn_tls_error(const struct h2conn *c);
-
-/* Internal, for relay.c. */
-struct nghttp2_session *h2conn_session(struct h2conn *c);
-struct event_base *h2conn_base(struct h2conn *c);
-void h2conn_count_bytes(struct h2conn *c, uint64_t in, uint64_t out);
-void h2conn_unlink(struct h2conn *c, struct relay *r);
-void h2conn_link(struct h2conn *c, struct relay *r);
 
 #endif

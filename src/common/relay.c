@@ -1,4 +1,10 @@
-#include "common/relay.h"
+/*
+ * One tunnel stream (relay.h): its life, its headers, the session's
+ * events for it, and the CONNECT pipe that moves its bytes to and from
+ * one TCP peer. A stream in HTTP mode takes those events through its
+ * relay_mode (relayhttp.c); see h2conn-int.h for the layers.
+ */
+#include "common/h2conn-int.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -24,55 +30,6 @@
 #define PEER_WRITE_THROUGH 8192
 /* The most written to a peer's socket in one call. */
 #define PEER_OUT_MAX (256u * 1024)
-/* HTTP mode: the owner stops adding body at this much unsent, and is
- * told to go on below the low mark. */
-#define BODY_OUT_HIGH (64u * 1024)
-#define BODY_OUT_LOW (16u * 1024)
-
-enum {
-	R_OPEN = 1u << 0,	/* 2xx sent/received: bytes flow */
-	R_PEER_EOF = 1u << 1,	/* peer sent FIN: END_STREAM follows */
-	R_H2_EOF = 1u << 2,	/* stream sent END_STREAM: FIN the peer */
-	R_PEER_SHUT = 1u << 3,	/* shutdown(SHUT_WR) done */
-	R_DEFERRED = 1u << 4,	/* data provider waits for peer bytes */
-	R_CLOSED = 1u << 5,	/* the stream is gone */
-	R_PENDING = 1u << 6,	/* server: the owner is connecting a peer */
-	R_RESET = 1u << 7,	/* closed with an error code */
-	R_BODY_EOF = 1u << 8,	/* HTTP mode: the owner ended its body */
-	R_WANT_DRAIN = 1u << 9,	/* HTTP mode: tell the owner at low mark */
-};
-
-struct relay {
-	struct h2conn *conn;
-	int32_t id;
-	struct bufferevent *peer;	/* writes, and owns the socket */
-	struct event *rev;		/* reads: see peer_readable */
-	bool want_read, paused;		/* reading allowed / input full */
-	unsigned flags;
-	/* Received stream data not yet given back to HTTP/2 (written to
-	 * the peer, or held by the HTTP-mode owner). Whatever is left when
-	 * the relay goes is given back to the connection's window, or the
-	 * tunnel would slowly stop carrying anything. */
-	size_t unacked;
-	struct relay_info info;
-	struct hdrs hdrs;	/* regular headers received */
-	char *path;		/* :path received */
-	relay_done_fn done;
-	void *done_arg;
-	/* HTTP mode */
-	const struct relay_http_ops *ops;
-	void *ops_arg;
-	struct evbuffer *bin, *bout;	/* body received / to send */
-	/* Server: stream data that came while the owner connected the
-	 * peer. Unacknowledged (in unacked), so the stream's window bounds
-	 * it; written to the peer first once there is one. */
-	struct evbuffer *early;
-	/* relay_idle_timeout: the timer and when a byte last moved */
-	struct event *idle_ev;
-	uint64_t idle_ms;
-	int64_t last_active;	/* mono_us */
-};
-
 const struct relay_info *
 relay_info(const struct relay *r)
 {
@@ -130,6 +87,40 @@ peer_want_read(struct relay *r, bool on)
 	peer_reading(r);
 }
 
+/* The session's list of its streams, which h2conn_free ends. */
+static void
+conn_link(struct h2conn *c, struct relay *r)
+{
+	struct relay_link *l = malloc(sizeof(*l));
+
+	if (l == NULL)
+		abort();	/* 16 bytes; see relay_alloc for the error path */
+	l->r = r;
+	l->next = c->relays;
+	c->relays = l;
+	STAT_ADD(c->stats.streams_open, 1);
+	STAT_ADD(c->stats.streams_opened, 1);
+	if (c->cbs->stream != NULL)
+		c->cbs->stream(c, true, c->arg);
+}
+
+static void
+conn_unlink(struct h2conn *c, struct relay *r)
+{
+	struct relay_link **pp, *l;
+
+	for (pp = &c->relays; (l = *pp) != NULL; pp = &l->next) {
+		if (l->r == r) {
+			*pp = l->next;
+			free(l);
+			STAT_SUB(c->stats.streams_open, 1);
+			if (c->cbs->stream != NULL)
+				c->cbs->stream(c, false, c->arg);
+			return;
+		}
+	}
+}
+
 void
 relay_free(struct relay *r)
 {
@@ -139,11 +130,9 @@ relay_free(struct relay *r)
 		r->unacked = 0;
 		h2conn_flush(r->conn);
 	}
-	h2conn_unlink(r->conn, r);
-	if (r->ops != NULL)
-		r->ops->done(r, (r->flags & (R_CLOSED | R_RESET | R_H2_EOF |
-		    R_BODY_EOF)) == (R_CLOSED | R_H2_EOF | R_BODY_EOF) &&
-		    evbuffer_get_length(r->bout) == 0, r->ops_arg);
+	conn_unlink(r->conn, r);
+	if (r->mode != NULL)
+		r->mode->done(r);
 	else if (r->done != NULL)
 		r->done(r, r->done_arg);
 	peer_close(r);
@@ -184,43 +173,20 @@ maybe_finish(struct relay *r)
 	relay_free(r);
 }
 
-static ssize_t
-provider_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
-    uint32_t *data_flags, nghttp2_data_source *src, void *arg)
+/*
+ * The bytes stay where they are (the peer's input, the HTTP body to
+ * send): relay_send_data moves them to the TLS output (NO_COPY), chains
+ * rather than copies.
+ */
+ssize_t
+relay_provide(struct relay *r, size_t have, bool eof, size_t len,
+    uint32_t *data_flags)
 {
-	struct relay *r = src->ptr;
-	struct evbuffer *in;
-	size_t have, n;
+	size_t n = have < len ? have : len;
 
-	(void)s;
-	(void)id;
-	(void)arg;
-	(void)buf;
-	if (r->ops != NULL) {
-		have = evbuffer_get_length(r->bout);
-		n = have < len ? have : len;
-		if (n > 0)
-			*data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
-		if (n == have && (r->flags & R_BODY_EOF))
-			*data_flags |= NGHTTP2_DATA_FLAG_EOF;
-		else if (n == 0) {
-			r->flags |= R_DEFERRED;
-			return NGHTTP2_ERR_DEFERRED;
-		}
-		return (ssize_t)n;
-	}
-	if (r->peer == NULL || !(r->flags & R_OPEN)) {
-		r->flags |= R_DEFERRED;
-		return NGHTTP2_ERR_DEFERRED;
-	}
-	/* The bytes stay in the peer's buffer: relay_send_data moves them
-	 * to the TLS output (NO_COPY), chains rather than copies. */
-	in = bufferevent_get_input(r->peer);
-	have = evbuffer_get_length(in);
-	n = have < len ? have : len;
 	if (n > 0)
 		*data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
-	if (n == have && (r->flags & R_PEER_EOF)) {
+	if (n == have && eof) {
 		*data_flags |= NGHTTP2_DATA_FLAG_EOF;
 		return (ssize_t)n;
 	}
@@ -231,22 +197,30 @@ provider_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
 	return (ssize_t)n;
 }
 
+static ssize_t
+provider_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
+    uint32_t *data_flags, nghttp2_data_source *src, void *arg)
+{
+	struct relay *r = src->ptr;
+
+	(void)s;
+	(void)id;
+	(void)arg;
+	(void)buf;
+	if (r->peer == NULL || !(r->flags & R_OPEN)) {
+		r->flags |= R_DEFERRED;
+		return NGHTTP2_ERR_DEFERRED;
+	}
+	return relay_provide(r, evbuffer_get_length(bufferevent_get_input(
+	    r->peer)), (r->flags & R_PEER_EOF) != 0, len, data_flags);
+}
+
 int
 relay_send_data(struct relay *r, struct evbuffer *out, size_t len)
 {
 	touch(r);
-	if (r->ops != NULL) {
-		if (evbuffer_remove_buffer(r->bout, out, len) != (int)len)
-			return -1;
-		h2conn_count_bytes(r->conn, 0, len);
-		if ((r->flags & R_WANT_DRAIN) &&
-		    evbuffer_get_length(r->bout) < BODY_OUT_LOW) {
-			r->flags &= ~R_WANT_DRAIN;
-			if (r->ops->drained != NULL)
-				r->ops->drained(r, r->ops_arg);
-		}
-		return 0;
-	}
+	if (r->mode != NULL)
+		return r->mode->send(r, out, len);
 	if (r->peer == NULL || evbuffer_remove_buffer(bufferevent_get_input(
 	    r->peer), out, len) != (int)len)
 		return -1;
@@ -258,8 +232,8 @@ relay_send_data(struct relay *r, struct evbuffer *out, size_t len)
 	return 0;
 }
 
-static void
-resume(struct relay *r)
+void
+relay_resume(struct relay *r)
 {
 	if (r->flags & R_DEFERRED) {
 		r->flags &= ~R_DEFERRED;
@@ -314,7 +288,7 @@ peer_readable(evutil_socket_t fd, short what, void *arg)
 	}
 	evbuffer_freeze(in, 0);
 	if (got > 0)
-		resume(r);
+		relay_resume(r);
 	else if (got == 0)
 		peer_eof(r);
 	else if (n <= 0 || (errno != EAGAIN && errno != EINTR))
@@ -363,7 +337,7 @@ peer_eof(struct relay *r)
 	}
 	/* Remaining bytes and END_STREAM go out via the provider. */
 	r->flags |= R_DEFERRED;
-	resume(r);
+	relay_resume(r);
 }
 
 static int
@@ -381,14 +355,14 @@ attach_peer(struct relay *r, struct bufferevent *peer)
 	return r->rev != NULL ? 0 : -ENOMEM;
 }
 
-static struct relay *
+struct relay *
 relay_alloc(struct h2conn *c)
 {
 	struct relay *r = calloc(1, sizeof(*r));
 
 	if (r != NULL) {
 		r->conn = c;
-		h2conn_link(c, r);
+		conn_link(c, r);
 	}
 	return r;
 }
@@ -432,7 +406,7 @@ relay_open(struct h2conn *c, struct bufferevent *peer, const char *service,
 	id = nghttp2_submit_request(s, NULL, nv, sizeof(nv) / sizeof(nv[0]),
 	    &prd, r);
 	if (id < 0) {
-		h2conn_unlink(c, r);
+		conn_unlink(c, r);
 		free(r);
 		return -EAGAIN;
 	}
@@ -453,9 +427,8 @@ relay_open(struct h2conn *c, struct bufferevent *peer, const char *service,
 void
 relay_on_response(struct relay *r)
 {
-	if (r->ops != NULL) {
-		if (r->info.status >= 200)	/* 1xx: the final one follows */
-			r->ops->head(r, r->ops_arg);
+	if (r->mode != NULL) {
+		r->mode->response(r);
 		return;
 	}
 	if (r->info.status >= 200 && r->info.status < 300) {
@@ -550,30 +523,6 @@ relay_refuse(struct relay *r, int status, const char *reason)
 	h2conn_flush(r->conn);
 }
 
-static void
-detached_event(struct relay *r, void *arg)
-{
-	(void)r;
-	(void)arg;
-}
-
-static void
-detached_done(struct relay *r, bool complete, void *arg)
-{
-	(void)r;
-	(void)complete;
-	(void)arg;
-}
-
-/* What an aborted HTTP-mode relay calls until its reset is out: its owner
- * has forgotten it. */
-static const struct relay_http_ops detached_ops = {
-	.head = detached_event,
-	.body = detached_event,
-	.drained = detached_event,
-	.done = detached_done,
-};
-
 void
 relay_abort(struct relay *r)
 {
@@ -585,17 +534,8 @@ relay_reset(struct relay *r, uint32_t code)
 {
 	peer_close(r);
 	r->flags |= R_RESET;
-	if (r->ops != NULL) {
-		/* The owner forgets r: what it held is given back now. */
-		r->ops = &detached_ops;
-		if (r->bin != NULL)
-			evbuffer_drain(r->bin, evbuffer_get_length(r->bin));
-		if (r->unacked > 0) {
-			nghttp2_session_consume_connection(h2conn_session(
-			    r->conn), r->unacked);
-			r->unacked = 0;
-		}
-	}
+	if (r->mode != NULL)
+		r->mode->reset(r);
 	if (r->flags & R_CLOSED) {
 		relay_free(r);
 		return;
@@ -716,21 +656,8 @@ relay_on_data(struct relay *r, const uint8_t *data, size_t len)
 
 	touch(r);
 	h2conn_count_bytes(r->conn, len, 0);
-	if (r->ops != NULL) {
-		if (r->ops == &detached_ops || evbuffer_add(r->bin, data,
-		    len) != 0) {
-			/* Nobody takes it (aborted), or out of memory: the
-			 * owner hears of the reset through done. */
-			nghttp2_session_consume(s, r->id, len);
-			if (r->ops != &detached_ops && !(r->flags & R_RESET)) {
-				r->flags |= R_RESET;
-				nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE,
-				    r->id, NGHTTP2_INTERNAL_ERROR);
-			}
-			return;
-		}
-		r->unacked += len;
-		r->ops->body(r, r->ops_arg);
+	if (r->mode != NULL) {
+		r->mode->data(r, data, len);
 		return;
 	}
 	if (r->flags & R_PENDING) {
@@ -782,8 +709,8 @@ relay_on_end_stream(struct relay *r)
 {
 	r->flags |= R_H2_EOF;
 	touch(r);
-	if (r->ops != NULL) {
-		r->ops->body(r, r->ops_arg);
+	if (r->mode != NULL) {
+		r->mode->end_stream(r);
 		return;
 	}
 	peer_shutdown_if_done(r);
@@ -797,147 +724,10 @@ relay_on_close(struct relay *r, uint32_t error_code)
 		r->flags |= R_RESET;
 		peer_close(r);	/* reset: the peer gets no more bytes */
 	}
-	if (r->ops != NULL) {
+	if (r->mode != NULL) {
 		relay_free(r);	/* the owner holds what it still needs */
 		return;
 	}
 	peer_want_read(r, false);
 	maybe_finish(r);
-}
-
-/* HTTP mode */
-
-/* HTTP mode starts only with both buffers: callers rely on them. */
-static int
-http_buffers(struct relay *r, const struct relay_http_ops *ops, void *arg)
-{
-	r->bin = evbuffer_new();
-	r->bout = evbuffer_new();
-	if (r->bin == NULL || r->bout == NULL)
-		return -ENOMEM;
-	r->ops = ops;
-	r->ops_arg = arg;
-	r->flags |= R_OPEN;
-	return 0;
-}
-
-int
-relay_http_request(struct h2conn *c, const nghttp2_nv *nv, size_t n,
-    bool body, const struct relay_http_ops *ops, void *arg,
-    struct relay **out)
-{
-	struct relay *r = relay_alloc(c);
-	nghttp2_data_provider prd;
-	int32_t id;
-
-	if (r == NULL)
-		return -ENOMEM;
-	if (http_buffers(r, ops, arg) != 0) {
-		relay_free(r);
-		return -ENOMEM;
-	}
-	prd.source.ptr = r;
-	prd.read_callback = provider_read;
-	id = nghttp2_submit_request(h2conn_session(c), NULL, nv, n,
-	    body ? &prd : NULL, r);
-	if (id < 0) {
-		r->ops = NULL;	/* no done: the caller hears the error */
-		relay_free(r);
-		return -EAGAIN;
-	}
-	r->id = id;
-	if (!body)
-		r->flags |= R_BODY_EOF;
-	*out = r;
-	h2conn_flush(c);
-	return 0;
-}
-
-void
-relay_http_rebind(struct relay *r, const struct relay_http_ops *ops,
-    void *arg)
-{
-	r->ops = ops;
-	r->ops_arg = arg;
-}
-
-int
-relay_http_take(struct relay *r, const struct relay_http_ops *ops, void *arg)
-{
-	return http_buffers(r, ops, arg);
-}
-
-int
-relay_http_respond(struct relay *r, int status, const nghttp2_nv *nv,
-    size_t n, bool body)
-{
-	nghttp2_nv all[RELAY_HEADERS_COUNT + 1];
-	nghttp2_data_provider prd;
-	char code[8];
-
-	if (n > RELAY_HEADERS_COUNT || status < 100 || status > 599)
-		return -EINVAL;
-	snprintf(code, sizeof(code), "%d", status);
-	all[0] = (nghttp2_nv){ (uint8_t *)":status", (uint8_t *)code, 7, 3,
-	    NGHTTP2_NV_FLAG_NONE };
-	if (n > 0)
-		memcpy(all + 1, nv, n * sizeof(*nv));
-	prd.source.ptr = r;
-	prd.read_callback = provider_read;
-	if (!body)
-		r->flags |= R_BODY_EOF;
-	if (nghttp2_submit_response(h2conn_session(r->conn), r->id, all, n + 1,
-	    body ? &prd : NULL) != 0)
-		return -EIO;
-	h2conn_flush(r->conn);
-	return 0;
-}
-
-struct evbuffer *
-relay_body_in(struct relay *r)
-{
-	return r->bin;
-}
-
-bool
-relay_body_in_done(const struct relay *r)
-{
-	return (r->flags & R_H2_EOF) != 0;
-}
-
-void
-relay_body_ack(struct relay *r, size_t n)
-{
-	if (n > r->unacked)
-		n = r->unacked;
-	if (n == 0)
-		return;
-	r->unacked -= n;
-	nghttp2_session_consume(h2conn_session(r->conn), r->id, n);
-	h2conn_flush(r->conn);
-}
-
-int
-relay_body_write(struct relay *r, const void *data, size_t len)
-{
-	if (evbuffer_add(r->bout, data, len) != 0)
-		return -ENOMEM;
-	resume(r);
-	return 0;
-}
-
-void
-relay_body_end(struct relay *r)
-{
-	r->flags |= R_BODY_EOF;
-	resume(r);
-}
-
-bool
-relay_body_full(struct relay *r)
-{
-	if (evbuffer_get_length(r->bout) < BODY_OUT_HIGH)
-		return false;
-	r->flags |= R_WANT_DRAIN;
-	return true;
 }

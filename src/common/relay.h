@@ -1,6 +1,7 @@
 /*
  * One tunnel stream piped to one TCP connection ("the peer": a device
- * socket at the edge, a backend socket at the cloud).
+ * socket at the edge, a backend socket at the cloud): relay.c; or, in HTTP
+ * mode (below), carrying one HTTP exchange: relayhttp.c.
  *
  * Flow control: bytes from the stream are written to the peer and only
  * acknowledged to HTTP/2 (WINDOW_UPDATE) once the peer's socket took them;
@@ -132,19 +133,5 @@ int relay_body_write(struct relay *r, const void *data, size_t len);
 void relay_body_end(struct relay *r);
 /* Whether the body to send is over its mark (then drained will run). */
 bool relay_body_full(struct relay *r);
-
-/* Internal, for h2conn.c's nghttp2 callbacks. */
-struct relay *relay_new_incoming(struct h2conn *c, int32_t stream_id);
-void relay_header(struct relay *r, const uint8_t *name, size_t nlen,
-    const uint8_t *value, size_t vlen);
-void relay_on_data(struct relay *r, const uint8_t *data, size_t len);
-/* Moves len bytes of the peer's input to out: the payload of a DATA frame
- * whose header h2conn just wrote there. */
-int relay_send_data(struct relay *r, struct evbuffer *out, size_t len);
-void relay_on_end_stream(struct relay *r);
-void relay_on_response(struct relay *r);
-void relay_on_close(struct relay *r, uint32_t error_code);
-/* Frees r without touching the (dying) session. */
-void relay_free(struct relay *r);
 
 #endif
