@@ -1,3 +1,4 @@
+/* Listeners that pause instead of spinning when out of descriptors (acceptguard.h). */
 #include "common/acceptguard.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* The admin unix socket: owner-only, one request line, one answer (admin.h). */
 #include "common/admin.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* What the subcommands share in parsing their options (cli.h). */
 #include "common/cli.h"
 
 #include <getopt.h>

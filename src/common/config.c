@@ -1,3 +1,4 @@
+/* The table-driven INI loader on libinih (config.h). */
 #include "common/config.h"
 
 #include <ctype.h>

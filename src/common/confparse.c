@@ -1,3 +1,4 @@
+/* Parsers for the value types of config files (confparse.h). */
 #include "common/confparse.h"
 
 #include <arpa/inet.h>

@@ -1,3 +1,4 @@
+/* The error convention: 0 or -errno, and a message in struct err (err.h). */
 #include "common/err.h"
 
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* Noticing changed files without a signal, by stat() on a timer (filewatch.h). */
 #include "common/filewatch.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* Files never half-written, and secrets read with their mode checked (fsutil.h). */
 #include "common/fsutil.h"
 
 #include <errno.h>

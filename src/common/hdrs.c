@@ -1,3 +1,4 @@
+/* HTTP header lists (hdrs.h). */
 #include "common/hdrs.h"
 
 #include <ctype.h>

@@ -1,3 +1,4 @@
+/* The HTTP/1.1 rules both gateways apply at the tunnel's edge (http1.h). */
 #include "common/http1.h"
 
 #include <string.h>

@@ -1,3 +1,4 @@
+/* Where edge, tenant and MAC identities live in certificates (identity.h). */
 #include "common/identity.h"
 
 #include <errno.h>

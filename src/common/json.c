@@ -1,3 +1,4 @@
+/* A small streaming JSON writer for --json output (json.h). */
 #include "common/json.h"
 
 #include <inttypes.h>

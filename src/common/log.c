@@ -1,3 +1,4 @@
+/* The log module: one key=value line per event (log.h). */
 #include "common/log.h"
 
 #include <ctype.h>

@@ -1,3 +1,4 @@
+/* Rate-limited logging for what peers cause (loglimit.h). */
 #include "common/loglimit.h"
 
 #include <pthread.h>

@@ -1,3 +1,4 @@
+/* Device MAC addresses: parsing and the one canonical form (mac.h). */
 #include "common/mac.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* The loopback listener that serves /metrics (metrics_http.h). */
 #include "common/metrics_http.h"
 
 #include <errno.h>

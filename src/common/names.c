@@ -1,3 +1,4 @@
+/* Names of edges, tenants, services and CAs, and their charset (names.h). */
 #include "common/names.h"
 
 #include <ctype.h>

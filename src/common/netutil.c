@@ -1,3 +1,4 @@
+/* Socket address helpers shared by the daemons (netutil.h). */
 #include "common/netutil.h"
 
 #include <arpa/inet.h>

@@ -1,3 +1,4 @@
+/* The Prometheus text format writer (prom.h). */
 #include "common/prom.h"
 
 #include "version.h"

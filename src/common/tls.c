@@ -1,3 +1,4 @@
+/* Loading certificates, keys, CAs and CRLs, and the pin format (tls.h). */
 #include "common/tls.h"
 
 #include <errno.h>

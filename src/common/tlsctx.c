@@ -1,3 +1,4 @@
+/* TLS 1.3 contexts for the tunnel, both ends (tlsctx.h). */
 #include "common/tlsctx.h"
 
 #include <errno.h>
