@@ -1,4 +1,5 @@
-/* Listeners that pause instead of spinning when out of descriptors (acceptguard.h). */
+/* Listeners that pause instead of spinning when out of descriptors
+ * (acceptguard.h). */
 #include "common/acceptguard.h"
 
 #include <errno.h>

@@ -1,4 +1,5 @@
-/* Noticing changed files without a signal, by stat() on a timer (filewatch.h). */
+/* Noticing changed files without a signal, by stat() on a timer
+ * (filewatch.h). */
 #include "common/filewatch.h"
 
 #include <errno.h>

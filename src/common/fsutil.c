@@ -1,4 +1,5 @@
-/* Files never half-written, and secrets read with their mode checked (fsutil.h). */
+/* Files never half-written, and secrets read with their mode checked
+ * (fsutil.h). */
 #include "common/fsutil.h"
 
 #include <errno.h>
