@@ -20,6 +20,10 @@
 #include "common/timeval.h"
 #include "edge/cache/cache.h"
 #include "edge/daemon.h"
+#include "edge/device/devtls.h"
+#include "edge/device/listener.h"
+#include "edge/device/pending.h"
+#include "edge/uplink/uplink.h"
 
 /* Device output: acknowledge response body to the tunnel once the socket
  * took it down to this much. */
@@ -62,7 +66,7 @@ struct httpdev {
 	struct relay *r;
 	struct cache_reader *cr;
 	struct evbuffer *scratch;	/* a cached body's chunk */
-	bool waiting;			/* for the tunnel */
+	struct pending wait;		/* for the tunnel */
 	bool resp_head, resp_done;
 	enum framing framing;
 	size_t unacked;
@@ -88,6 +92,7 @@ httpdev_error_status(enum httpdev_error e)
 }
 
 static void dev_submit(struct httpdev *d);
+static const struct pending_ops wait_ops;
 static void dev_vanished(struct httpdev *d);
 
 static void
@@ -122,15 +127,13 @@ static void
 dev_free(struct httpdev *d)
 {
 	struct edge_listener *li = d->li;
-	struct edge *e = li->e;
 
 	if (d->r != NULL)
 		relay_abort(d->r);	/* HTTP mode: no callback after this */
 	cache_reader_free(d->cr);
 	if (d->scratch != NULL)
 		evbuffer_free(d->scratch);
-	if (d->waiting)
-		e->npending--;
+	pending_cancel(&d->wait);
 	*d->pprev = d->next;
 	if (d->next != NULL)
 		d->next->pprev = d->pprev;
@@ -147,6 +150,7 @@ dev_free(struct httpdev *d)
 static void
 dev_close(struct httpdev *d)
 {
+	pending_cancel(&d->wait);	/* no request goes out any more */
 	d->closing = true;
 	d->paused = true;
 	bufferevent_disable(d->bev, EV_READ);
@@ -845,6 +849,37 @@ submit_request(struct httpdev *d, enum submit kind, const struct hdrs *extra,
 	return rc;
 }
 
+/* The tunnel is up: the request that waited for it goes out. */
+static void
+wait_ready(void *arg)
+{
+	struct httpdev *d = arg;
+
+	dev_submit(d);
+	if (d->r != NULL && d->tunnel_paused) {
+		/* Only a request paused in its head goes on; one that
+		 * was read whole waits for its answer. */
+		d->tunnel_paused = false;
+		resume_parser(d);
+	}
+}
+
+static void
+wait_expired(void *arg)
+{
+	struct httpdev *d = arg;
+
+	d->li->stats.dropped++;
+	dev_fail(d, 503, "the tunnel to the cloud is down");
+}
+
+/* Draining leaves it waiting: it gets its 503 when the wait runs out. */
+static const struct pending_ops wait_ops = {
+	.ready = wait_ready,
+	.expired = wait_expired,
+	.drop = NULL,
+};
+
 static void
 dev_submit(struct httpdev *d)
 {
@@ -852,16 +887,15 @@ dev_submit(struct httpdev *d)
 	int rc;
 
 	if (uplink_h2(e->up) == NULL) {
-		if (!d->waiting) {
-			d->waiting = true;
-			e->npending++;
-			arm(d, e->cf->pending_timeout);
+		if (pending_waiting(&d->wait))
+			return;
+		/* The wait has its own timer (pending_timeout). */
+		evtimer_del(d->timer);
+		if (pending_wait(e, &d->wait, &wait_ops, d) != 0) {
+			d->li->stats.dropped++;
+			dev_fail(d, 503, "the tunnel to the cloud is down");
 		}
 		return;
-	}
-	if (d->waiting) {
-		d->waiting = false;
-		e->npending--;
 	}
 	rc = submit_request(d, SUBMIT_DEVICE, NULL, &dev_ops, d, &d->r);
 	if (rc != 0) {
@@ -1006,11 +1040,6 @@ dev_timeout(evutil_socket_t fd, short what, void *arg)
 		dev_free(d);		/* the device stopped reading */
 		return;
 	}
-	if (d->waiting) {
-		d->li->stats.dropped++;
-		dev_fail(d, 503, "the tunnel to the cloud is down");
-		return;
-	}
 	switch (d->phase) {
 	case P_IDLE:
 		dev_free(d);		/* keep-alive ran out: no answer due */
@@ -1075,25 +1104,6 @@ httpdev_start(struct edge_listener *li, struct bufferevent *bev,
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 	arm(d, li->lc->idle_timeout);
 	return 0;
-}
-
-void
-httpdev_tunnel_up(struct edge *e)
-{
-	struct httpdev *d, *next;
-
-	for (d = e->httpdevs; d != NULL; d = next) {
-		next = d->next;
-		if (!d->waiting)
-			continue;
-		dev_submit(d);
-		if (d->r != NULL && d->tunnel_paused) {
-			/* Only a request paused in its head goes on; one that
-			 * was read whole waits for its answer. */
-			d->tunnel_paused = false;
-			resume_parser(d);
-		}
-	}
 }
 
 void
