@@ -165,12 +165,8 @@ edge_tunnel_digest(const struct edge_conf *cf, uint8_t out[32], struct err *er)
 static void
 reload_replace(struct edge *e, struct edge_tunnel *t, bool untrusted)
 {
-	struct edge_tunnel *old = e->tun;
+	struct edge_tunnel *old = edge_tunnel_take_over(e, t);
 
-	e->tun = t;
-	e->up = t->up;
-	uplink_carry(e->up, old->up);
-	edge_note_identity(e);
 	if (untrusted)
 		edge_tunnel_free(old);
 	else

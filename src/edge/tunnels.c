@@ -99,18 +99,30 @@ edge_tunnel_retire(struct edge *e, struct edge_tunnel *t)
 		evtimer_add(e->reap_ev, &now);
 }
 
+/* t serves from now on, with what the running tunnel learnt (uplink_carry)
+ * and our identity from its certificate; returns the one it replaced,
+ * which the caller retires or frees. */
+struct edge_tunnel *
+edge_tunnel_take_over(struct edge *e, struct edge_tunnel *t)
+{
+	struct edge_tunnel *old = e->tun;
+
+	e->tun = t;
+	e->up = t->up;
+	uplink_carry(e->up, old->up);
+	edge_note_identity(e);
+	return old;
+}
+
 /* The tunnel a reload asked for takes new streams; the one before it
  * drains. */
 static void
 tunnel_promote(struct edge *e)
 {
-	struct edge_tunnel *old = e->tun;
+	struct edge_tunnel *t = e->next_tun, *old;
 
-	e->tun = e->next_tun;
 	e->next_tun = NULL;
-	e->up = e->tun->up;
-	uplink_carry(e->up, old->up);
-	edge_note_identity(e);
+	old = edge_tunnel_take_over(e, t);
 	log_info("edge", "tunnel_switched", "cloud=%s:%u old_cloud=%s:%u",
 	    e->tun->cf->cloud.host, e->tun->cf->cloud.port,
 	    old->cf->cloud.host, old->cf->cloud.port);

@@ -18,6 +18,9 @@ int edge_tunnel_new(struct edge *e, struct edge_conf *cf, SSL_CTX *ctx,
     const uint8_t digest[32], struct edge_tunnel **out);
 /* t carries no new stream: those open finish, then it goes. */
 void edge_tunnel_retire(struct edge *e, struct edge_tunnel *t);
+/* t serves now, the running one is returned, to retire or free. */
+struct edge_tunnel *edge_tunnel_take_over(struct edge *e,
+    struct edge_tunnel *t);
 /* At once, its streams cut (they end on the loop as on a lost tunnel). */
 void edge_tunnel_free(struct edge_tunnel *t);
 /* Who we are, for status and metrics: from the serving tunnel's
