@@ -1,6 +1,8 @@
 /*
- * The running edge gateway's state, shared by edge.c (the daemon), and
- * status.c and metrics.c, which report on it.
+ * The running edge gateway's state, shared by edge.c (the daemon),
+ * reload.c, tunnels.c, the device side (device/) and status.c and
+ * metrics.c, which report on it. Functions on it are in the headers of
+ * the files that own each part (tunnels.h, device/listener.h, ...).
  */
 #ifndef ISTHMUS_EDGE_DAEMON_H
 #define ISTHMUS_EDGE_DAEMON_H
@@ -27,9 +29,25 @@ enum edge_refusal {
 	EDGE_REFUSE_COUNT
 };
 
-const char *edge_refusal_name(enum edge_refusal r);
+static inline const char *
+edge_refusal_name(enum edge_refusal r)
+{
+	static const char *const names[EDGE_REFUSE_COUNT] = {
+		[EDGE_REFUSE_UNKNOWN_SERVICE] = "unknown_service",
+		[EDGE_REFUSE_NO_BACKEND] = "no_backend",
+		[EDGE_REFUSE_OTHER] = "other",
+	};
+
+	return (unsigned)r < EDGE_REFUSE_COUNT ? names[r] : "?";
+}
+
 /* The reason a refusal's status stands for. */
-enum edge_refusal edge_refusal_of(int status);
+static inline enum edge_refusal
+edge_refusal_of(int status)
+{
+	return status == 403 ? EDGE_REFUSE_UNKNOWN_SERVICE :
+	    status == 503 ? EDGE_REFUSE_NO_BACKEND : EDGE_REFUSE_OTHER;
+}
 
 struct cache;
 struct edge;
@@ -93,7 +111,7 @@ struct edge {
 	size_t nlisteners;
 	struct edge_listener *closed;	/* removed, with devices left */
 	uint64_t reloads, reload_failures;
-	struct pending *pending;
+	struct pending *pending;	/* device/pending.c */
 	unsigned npending;		/* TCP and HTTP, waiting for the tunnel */
 	struct httpdev *httpdevs;	/* HTTP-mode device connections */
 	struct handshake *handshakes;	/* device TLS handshakes */
@@ -109,27 +127,5 @@ struct edge {
 	struct log_limit *lim_device;
 	struct event *sig_term, *sig_int, *sig_hup, *drain_timer;
 };
-
-/* edge.c, for reload.c: a listener bound to lc's address (taking *dt);
- * its "listening" log line; its end; a tunnel made from cf and ctx (taken, even on
- * failure); one retired (it finishes its streams, then goes); who we
- * are, from the serving tunnel's certificate. */
-int edge_listener_open(struct edge *e, struct edge_conf *cf,
-    const struct edge_listener_conf *lc, struct devtls **dt, bool logged,
-    struct edge_listener **out);
-void edge_listener_listening(const struct edge_listener *li);
-void edge_listener_free(struct edge_listener *li);
-int edge_tunnel_new(struct edge *e, struct edge_conf *cf, SSL_CTX *ctx,
-    const uint8_t digest[32], struct edge_tunnel **out);
-void edge_tunnel_retire(struct edge *e, struct edge_tunnel *t);
-/* At once, its streams cut (they end on the loop as on a lost tunnel). */
-void edge_tunnel_free(struct edge_tunnel *t);
-void edge_note_identity(struct edge *e);
-
-/* Device connections (pending, handshakes, HTTP devices, TCP streams)
- * hold their listener, so that one a reload removed lives until its
- * last device is done. */
-void edge_listener_hold(struct edge_listener *li);
-void edge_listener_release(struct edge_listener *li);
 
 #endif

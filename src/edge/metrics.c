@@ -1,3 +1,7 @@
+/*
+ * The edge's /metrics (Prometheus text): the daemon's counters, read
+ * only.
+ */
 #include "edge/metrics.h"
 
 #include "common/acceptguard.h"

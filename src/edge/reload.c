@@ -5,7 +5,7 @@
  * applied: listeners matched by address (kept with their socket and
  * devices, bound, or closed), device-TLS sessions checked again, and a
  * new tunnel when anything it is made from changed, admitted before the
- * old one drains (edge.c keeps the tunnels).
+ * old one drains (tunnels.c keeps the tunnels).
  */
 #include "edge/reload.h"
 
@@ -23,8 +23,13 @@
 #include "common/log.h"
 #include "common/tlsctx.h"
 #include "edge/daemon.h"
+#include "edge/device/accept.h"
 #include "edge/device/devtls.h"
+#include "edge/device/handshake.h"
 #include "edge/device/httpdev.h"
+#include "edge/device/listener.h"
+#include "edge/tunnels.h"
+#include "edge/uplink/uplink.h"
 
 /* A configuration's error: on stderr at startup ("file:line: ..."); as a
  * log event on reload, since the daemon's stderr is then its log. */
@@ -153,12 +158,8 @@ edge_tunnel_digest(const struct edge_conf *cf, uint8_t out[32], struct err *er)
 static void
 reload_replace(struct edge *e, struct edge_tunnel *t, bool untrusted)
 {
-	struct edge_tunnel *old = e->tun;
+	struct edge_tunnel *old = edge_tunnel_take_over(e, t);
 
-	e->tun = t;
-	e->up = t->up;
-	uplink_carry(e->up, old->up);
-	edge_note_identity(e);
 	if (untrusted)
 		edge_tunnel_free(old);
 	else
@@ -249,7 +250,7 @@ listener_close(struct edge *e, struct edge_listener *li)
 	li->next_closed = e->closed;
 	e->closed = li;
 	edge_listener_hold(li);
-	devtls_drop_handshakes(e, li);
+	handshake_drop(e, li);
 	httpdev_drain(e, li);
 	edge_listener_release(li);
 }
@@ -266,6 +267,7 @@ reload_listeners(struct edge *e, struct edge_conf *cf, struct devtls **dt)
 	size_t *from = calloc(cf->nlisteners + 1, sizeof(*from));
 	size_t i, j;
 	int changed = cf->nlisteners != e->nlisteners, rc = 0;
+	struct err er;
 
 	if (nl == NULL || taken == NULL || from == NULL)
 		rc = -ENOMEM;
@@ -273,9 +275,9 @@ reload_listeners(struct edge *e, struct edge_conf *cf, struct devtls **dt)
 		if ((from[i] = listener_match(e, cf->listeners[i],
 		    taken)) != SIZE_MAX)
 			taken[from[i]] = true;
-		else
-			rc = edge_listener_open(e, cf, cf->listeners[i], &dt[i],
-			    true, &nl[i]);
+		else if ((rc = edge_listener_open(e, cf, cf->listeners[i],
+		    &dt[i], &nl[i], &er)) != 0)
+			edge_conf_report(true, er.msg);
 	}
 	if (rc != 0) {
 		for (i = 0; nl != NULL && i < cf->nlisteners; i++)

@@ -1,3 +1,7 @@
+/*
+ * What `isthmus status` (the admin socket's "status") shows of a running
+ * edge, as text or JSON. It only reads the daemon's state.
+ */
 #include "edge/status.h"
 
 #include "common/json.h"

@@ -31,6 +31,7 @@
 #include "common/tlsctx.h"
 #include "edge/cache/cache.h"
 #include "edge/daemon.h"
+#include "edge/device/pending.h"
 
 static struct cloud cl;
 static struct edge e;
@@ -59,7 +60,7 @@ on_state(struct h2conn *h2, void *arg)
 	(void)arg;
 	admitted = h2 != NULL;
 	if (h2 != NULL)
-		httpdev_tunnel_up(&e);
+		pending_tunnel_up(&e);
 }
 
 static void

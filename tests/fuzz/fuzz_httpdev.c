@@ -1,7 +1,8 @@
 /*
- * The device side of an HTTP listener (edge/device/httpdev.c with common/hdrs.c
- * and common/http1.c): the real httpdev_start on one end of a socketpair,
- * the input's bytes written by the other end as the device, in two writes,
+ * The device side of an HTTP listener (edge/device/httpdev.c with the
+ * request's rules in devreq.c, the wait in pending.c, common/hdrs.c and
+ * common/http1.c): the real httpdev_start on one end of a socketpair, the
+ * input's bytes written by the other end as the device, in two writes,
  * then (first byte bit 1) end of file. The tunnel is down, as an edge
  * that has not reached the cloud yet: a request that passes every check
  * waits for it; one that breaks a rule or a limit gets the edge's own

@@ -1,3 +1,8 @@
+/*
+ * Device mTLS at an edge listener: its TLS context, and the checks a
+ * device's certificate must pass (devtls.h says which); the handshake
+ * that runs them is handshake.c's.
+ */
 #include "edge/device/devtls.h"
 
 #include <errno.h>
@@ -5,21 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
 #include "common/identity.h"
-#include "common/log.h"
-#include "common/loglimit.h"
 #include "common/mac.h"
 #include "common/tls.h"
 #include "common/tlsctx.h"
-#include "common/timeval.h"
-#include "edge/daemon.h"
-#include "edge/device/httpdev.h"
 
 /* TLS 1.2: forward secrecy and AEAD only. TLS 1.3's suites all are. */
 #define DEVICE_TLS12_CIPHERS \
@@ -34,36 +32,8 @@ struct devtls {
 	size_t nallow;
 };
 
-/* One device's handshake. */
-struct handshake {
-	struct edge_listener *li;
-	char service[NAME_MAX_LEN + 1];	/* where its requests go */
-	struct handshake *next, **pprev;	/* e->handshakes */
-	struct bufferevent *bev;
-	struct event *timer;	/* the whole handshake's time */
-	char device[64];
-	char mac[MAC_STR_LEN];
-	int verify_err;
-	int refusal;		/* DT_*, or -1 */
-	unsigned tls_gen;	/* the listener's devtls it began with */
-};
-
-static int hs_idx = -1;
-
-static void
-hs_free(struct handshake *hs, bool free_bev)
-{
-	struct edge_listener *li = hs->li;
-
-	*hs->pprev = hs->next;
-	if (hs->next != NULL)
-		hs->next->pprev = hs->pprev;
-	if (free_bev)
-		bufferevent_free(hs->bev);
-	event_free(hs->timer);
-	free(hs);
-	edge_listener_release(li);
-}
+/* The SSL's devtls_verdict, for verify_cb. */
+static int verdict_idx = -1;
 
 static const char *const refusal_names[DT_COUNT] = {
 	[DT_NO_CERT] = "no_cert",
@@ -203,37 +173,54 @@ leaf_refusal(const struct devtls *t, X509 *cert, uint8_t mac[6],
 	return -1;
 }
 
-/* The chain was checked by OpenSSL up to here; at the leaf, ours. */
+/* The chain was checked by OpenSSL up to here; at the leaf, ours.
+ * OpenSSL's verify callback: 1 goes on, 0 refuses. */
 static int
 verify_cb(int ok, X509_STORE_CTX *x)
 {
 	SSL *ssl = X509_STORE_CTX_get_ex_data(x,
 	    SSL_get_ex_data_X509_STORE_CTX_idx());
-	struct handshake *hs = SSL_get_ex_data(ssl, hs_idx);
+	struct devtls_verdict *v = SSL_get_ex_data(ssl, verdict_idx);
 	uint8_t mac[6];
 	bool has_mac;
 
 	if (!ok) {
-		if (hs->verify_err == 0)
-			hs->verify_err = X509_STORE_CTX_get_error(x);
+		if (v->verify_err == 0)
+			v->verify_err = X509_STORE_CTX_get_error(x);
 		return 0;
 	}
 	if (X509_STORE_CTX_get_error_depth(x) != 0)
 		return 1;
-	if (hs->li->devtls == NULL) {	/* a reload turned device TLS off */
-		hs->refusal = DT_UNTRUSTED;
+	if (*v->current == NULL) {	/* a reload turned device TLS off */
+		v->refusal = DT_UNTRUSTED;
 		X509_STORE_CTX_set_error(x, X509_V_ERR_APPLICATION_VERIFICATION);
 		return 0;
 	}
-	hs->refusal = leaf_refusal(hs->li->devtls,
+	v->refusal = leaf_refusal(*v->current,
 	    X509_STORE_CTX_get_current_cert(x), mac, &has_mac);
 	if (has_mac)
-		mac_format(mac, hs->mac);
-	if (hs->refusal >= 0) {
+		mac_format(mac, v->mac);
+	if (v->refusal >= 0) {
 		X509_STORE_CTX_set_error(x, X509_V_ERR_APPLICATION_VERIFICATION);
 		return 0;
 	}
 	return 1;
+}
+
+SSL *
+devtls_ssl_new(const struct devtls *t, struct devtls_verdict *v)
+{
+	SSL *ssl = SSL_new(t->ctx);
+
+	if (ssl != NULL)
+		SSL_set_ex_data(ssl, verdict_idx, v);
+	return ssl;
+}
+
+void
+devtls_ssl_admitted(SSL *ssl)
+{
+	SSL_set_ex_data(ssl, verdict_idx, NULL);
 }
 
 int
@@ -273,135 +260,6 @@ out:
 	return rc;
 }
 
-static enum devtls_refusal
-refusal(struct handshake *hs, short what)
-{
-	unsigned long e = bufferevent_get_openssl_error(hs->bev);
-	int reason = ERR_GET_REASON(e);
-
-	if (hs->refusal >= 0)
-		return (enum devtls_refusal)hs->refusal;
-	switch (hs->verify_err) {
-	case 0: break;
-	case X509_V_ERR_CERT_HAS_EXPIRED: return DT_EXPIRED;
-	case X509_V_ERR_CERT_NOT_YET_VALID: return DT_NOT_YET_VALID;
-	case X509_V_ERR_INVALID_PURPOSE: return DT_WRONG_USAGE;
-	default: return DT_UNTRUSTED;
-	}
-	if (what & BEV_EVENT_TIMEOUT)
-		return DT_TIMEOUT;
-	if (reason == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE)
-		return DT_NO_CERT;
-	if (reason == SSL_R_UNSUPPORTED_PROTOCOL ||
-	    reason == SSL_R_NO_SHARED_CIPHER ||
-	    reason == SSL_R_VERSION_TOO_LOW ||
-	    reason == SSL_R_WRONG_VERSION_NUMBER ||
-	    reason == SSL_R_NO_SHARED_SIGNATURE_ALGORITHMS)
-		return DT_PROTOCOL;
-	return DT_CLOSED;
-}
-
-static void
-handshake_event(struct bufferevent *bev, short what, void *arg)
-{
-	struct handshake *hs = arg;
-	struct edge_listener *li = hs->li;
-	enum devtls_refusal why;
-
-	/* A reload came during the handshake: its chain was checked with
-	 * the vendor CAs before it, so once more with the new ones. */
-	if ((what & BEV_EVENT_CONNECTED) && hs->tls_gen != li->tls_gen &&
-	    (li->devtls == NULL || (hs->refusal = devtls_recheck(li->devtls,
-	    bufferevent_openssl_get_ssl(bev), hs->mac)) >= 0)) {
-		if (hs->refusal < 0)
-			hs->refusal = DT_UNTRUSTED;
-		what = BEV_EVENT_ERROR;
-	}
-	if (what & BEV_EVENT_CONNECTED) {
-		li->stats.tls_accepted++;
-		log_debug("edge", "device_tls", "listener=%s device=%s mac=%s "
-		    "version=%s", li->lc->name, hs->device, hs->mac,
-		    SSL_get_version(bufferevent_openssl_get_ssl(bev)));
-		SSL_set_ex_data(bufferevent_openssl_get_ssl(bev), hs_idx, NULL);
-		httpdev_start(li, bev, hs->service, hs->device, hs->mac);
-		hs_free(hs, false);
-		return;
-	}
-	why = refusal(hs, what);
-	li->stats.tls_refused[why]++;
-	log_limited(li->e->lim_device, LOG_INFO, "edge", "device_refused",
-	    "listener=%s device=%s mac=%s reason=%s", li->lc->name,
-	    hs->device, hs->mac[0] ? hs->mac : "-", devtls_refusal_name(why));
-	hs_free(hs, true);
-}
-
-/* Not a per-read timeout: a device sending its handshake one byte at a
- * time gets no longer than request_timeout in all. */
-static void
-handshake_timeout(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	handshake_event(((struct handshake *)arg)->bev, BEV_EVENT_TIMEOUT,
-	    arg);
-}
-
-void
-devtls_accept(struct edge_listener *li, evutil_socket_t fd,
-    const char *service, const char *device)
-{
-	struct handshake *hs = calloc(1, sizeof(*hs));
-	struct timeval tv;
-	SSL *ssl = NULL;
-
-	if (hs == NULL || (hs->timer = evtimer_new(li->e->base,
-	    handshake_timeout, hs)) == NULL ||
-	    (ssl = SSL_new(li->devtls->ctx)) == NULL) {
-		if (hs != NULL && hs->timer != NULL)
-			event_free(hs->timer);
-		free(hs);
-		evutil_closesocket(fd);
-		return;
-	}
-	hs->li = li;
-	hs->tls_gen = li->tls_gen;
-	snprintf(hs->service, sizeof(hs->service), "%s", service);
-	hs->refusal = -1;
-	snprintf(hs->device, sizeof(hs->device), "%s", device);
-	SSL_set_ex_data(ssl, hs_idx, hs);
-	hs->bev = bufferevent_openssl_socket_new(li->e->base, fd, ssl,
-	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-	if (hs->bev == NULL) {
-		SSL_free(ssl);
-		evutil_closesocket(fd);
-		event_free(hs->timer);
-		free(hs);
-		return;
-	}
-	edge_listener_hold(li);
-	tv_ms(&tv, li->lc->request_timeout);
-	evtimer_add(hs->timer, &tv);
-	bufferevent_setcb(hs->bev, NULL, NULL, handshake_event, hs);
-	bufferevent_enable(hs->bev, EV_READ | EV_WRITE);
-	hs->next = li->e->handshakes;
-	if (hs->next != NULL)
-		hs->next->pprev = &hs->next;
-	hs->pprev = &li->e->handshakes;
-	li->e->handshakes = hs;
-}
-
-void
-devtls_drop_handshakes(struct edge *e, struct edge_listener *li)
-{
-	struct handshake *hs, *next;
-
-	for (hs = e->handshakes; hs != NULL; hs = next) {
-		next = hs->next;
-		if (li == NULL || hs->li == li)
-			hs_free(hs, true);
-	}
-}
-
 static int
 load_cas(SSL_CTX *ctx, const struct edge_listener_conf *lc, struct err *e)
 {
@@ -423,8 +281,8 @@ devtls_new(const struct edge_listener_conf *lc, struct devtls **out,
 	size_t i;
 	int rc = 0;
 
-	if (hs_idx < 0)
-		hs_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	if (verdict_idx < 0)
+		verdict_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	if (t == NULL || (t->ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
 		free(t);
 		return err_set(e, -ENOMEM, "cannot create a TLS context");

@@ -10,20 +10,18 @@
  * TLS 1.2 is allowed here for old device stacks, with ECDHE and AEAD
  * suites only. A refused device gets a TLS alert, a log line and a count
  * under its reason; an admitted one goes on as an HTTP device with its
- * MAC (httpdev.h).
+ * MAC (handshake.c, httpdev.h).
  */
 #ifndef ISTHMUS_EDGE_DEVICE_DEVTLS_H
 #define ISTHMUS_EDGE_DEVICE_DEVTLS_H
 
-#include <event2/util.h>
 #include <openssl/ssl.h>
 
 #include "common/err.h"
+#include "common/mac.h"
 #include "edge/config.h"
 
 struct devtls;
-struct edge;
-struct edge_listener;
 
 enum devtls_refusal {
 	DT_NO_CERT,		/* the device sent no certificate */
@@ -47,13 +45,22 @@ const char *devtls_refusal_name(enum devtls_refusal r);
 int devtls_new(const struct edge_listener_conf *lc, struct devtls **out,
     struct err *e);
 void devtls_free(struct devtls *t);
-/* Starts the handshake of an accepted device socket, whose requests go
- * to service (httpdev_start). */
-void devtls_accept(struct edge_listener *li, evutil_socket_t fd,
-    const char *service, const char *device);
-/* Closes the devices still in their handshake (shutdown, drain), or only
- * those of li (a listener a reload removed) when li is not NULL. */
-void devtls_drop_handshakes(struct edge *e, struct edge_listener *li);
+
+/* What the checks found on one device's handshake. */
+struct devtls_verdict {
+	/* The listener's context when the certificate arrives: a reload
+	 * may have replaced it, or turned device TLS off (NULL). */
+	struct devtls *const *current;
+	char mac[MAC_STR_LEN];	/* the device's, once found */
+	int verify_err;		/* OpenSSL's, on the chain */
+	int refusal;		/* DT_*, or -1 */
+};
+
+/* A device's TLS session on t, whose checks record in v (which must
+ * outlive the handshake); NULL when out of memory. */
+SSL *devtls_ssl_new(const struct devtls *t, struct devtls_verdict *v);
+/* The handshake is done: v is no longer looked at. */
+void devtls_ssl_admitted(SSL *ssl);
 /* After a reload: whether a device admitted earlier (ssl, its session;
  * mac, the MAC it was admitted with) would still be admitted by t, the
  * listener's new context. Returns -1, or the refusal it would get now. */

@@ -1,12 +1,20 @@
+/*
+ * An HTTP-mode device's connection (httpdev.h says what it does): its
+ * pipeline (one request at a time, parsed with http-parser, the rules in
+ * devreq.c), its timers and backpressure, and the two places an answer
+ * comes from: the tunnel (the relay's callbacks) and the cache (its
+ * reader ops). Over 800 lines because those are one state machine over
+ * struct httpdev: the answer's sources end, resume and close the
+ * connection they serve, so cutting them apart would only make files
+ * that call each other.
+ */
 #include "edge/device/httpdev.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
@@ -20,6 +28,11 @@
 #include "common/timeval.h"
 #include "edge/cache/cache.h"
 #include "edge/daemon.h"
+#include "edge/device/device-int.h"
+#include "edge/device/devtls.h"
+#include "edge/device/listener.h"
+#include "edge/device/pending.h"
+#include "edge/uplink/uplink.h"
 
 /* Device output: acknowledge response body to the tunnel once the socket
  * took it down to this much. */
@@ -36,8 +49,6 @@ enum phase {
 	P_SENT,		/* request read whole; its response is on the way */
 };
 
-enum framing { FR_NONE, FR_LENGTH, FR_CHUNKED, FR_UNTIL_CLOSE };
-
 struct httpdev {
 	struct edge_listener *li;
 	char service[NAME_MAX_LEN + 1];
@@ -48,21 +59,12 @@ struct httpdev {
 	char device[64];
 	char mac[18];
 	enum phase phase;
-	/* the request being read */
-	struct hdrs req;
-	char *url;
-	size_t url_len;
-	struct hdrs_reader rd;		/* the field being read */
-	size_t head_bytes;
-	uint64_t body_bytes;
-	bool keepalive, head_method, has_body;
-	int error;			/* the answer parsing stopped for */
-	const char *why;
+	struct devreq q;		/* the request being read */
 	/* its stream, or its answer from the cache */
 	struct relay *r;
 	struct cache_reader *cr;
 	struct evbuffer *scratch;	/* a cached body's chunk */
-	bool waiting;			/* for the tunnel */
+	struct pending wait;		/* for the tunnel */
 	bool resp_head, resp_done;
 	enum framing framing;
 	size_t unacked;
@@ -88,6 +90,7 @@ httpdev_error_status(enum httpdev_error e)
 }
 
 static void dev_submit(struct httpdev *d);
+static const struct pending_ops wait_ops;
 static void dev_vanished(struct httpdev *d);
 
 static void
@@ -102,40 +105,29 @@ arm(struct httpdev *d, uint64_t ms)
 static void
 request_reset(struct httpdev *d)
 {
-	hdrs_clear(&d->req);
-	free(d->url);
-	d->url = NULL;
-	d->url_len = 0;
-	hdrs_reader_reset(&d->rd);
-	d->head_bytes = 0;
-	d->body_bytes = 0;
-	d->has_body = d->head_method = false;
+	devreq_reset(&d->q);
 	d->tunnel_paused = false;
 	d->resp_head = d->resp_done = false;
 	d->framing = FR_NONE;
 	d->unacked = 0;
-	d->error = 0;
-	d->why = NULL;
 }
 
 static void
 dev_free(struct httpdev *d)
 {
 	struct edge_listener *li = d->li;
-	struct edge *e = li->e;
 
 	if (d->r != NULL)
 		relay_abort(d->r);	/* HTTP mode: no callback after this */
 	cache_reader_free(d->cr);
 	if (d->scratch != NULL)
 		evbuffer_free(d->scratch);
-	if (d->waiting)
-		e->npending--;
+	pending_cancel(&d->wait);
 	*d->pprev = d->next;
 	if (d->next != NULL)
 		d->next->pprev = d->pprev;
 	request_reset(d);
-	hdrs_free(&d->req);
+	devreq_free(&d->q);
 	if (d->timer != NULL)
 		event_free(d->timer);
 	bufferevent_free(d->bev);
@@ -147,6 +139,7 @@ dev_free(struct httpdev *d)
 static void
 dev_close(struct httpdev *d)
 {
+	pending_cancel(&d->wait);	/* no request goes out any more */
 	d->closing = true;
 	d->paused = true;
 	bufferevent_disable(d->bev, EV_READ);
@@ -219,7 +212,7 @@ static void
 exchange_done(struct httpdev *d)
 {
 	d->phase = P_IDLE;
-	if (!d->keepalive || d->li->e->draining || d->li->closed ||
+	if (!d->q.keepalive || d->li->e->draining || d->li->closed ||
 	    (d->peer_eof &&
 	    evbuffer_get_length(bufferevent_get_input(d->bev)) == 0)) {
 		dev_close(d);
@@ -237,39 +230,11 @@ exchange_done(struct httpdev *d)
 static void
 write_head(struct httpdev *d, int status, const struct hdrs *h)
 {
-	struct evbuffer *out = bufferevent_get_output(d->bev);
-	size_t i;
-
 	d->resp_head = true;
-	if (d->head_method || status == 204 || status == 304)
-		d->framing = FR_NONE;
-	else if (hdrs_get(h, "content-length") != NULL)
-		d->framing = FR_LENGTH;
-	else if (d->p.http_minor >= 1)
-		d->framing = FR_CHUNKED;
-	else {
-		d->framing = FR_UNTIL_CLOSE;
-		d->keepalive = false;
-	}
 	if (d->phase != P_SENT)
-		d->keepalive = false;	/* answered before the body was read */
-	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status,
-	    http_reason(status));
-	for (i = 0; i < h->n; i++) {
-		const struct hdr *f = &h->v[i];
-
-		if (http_hop_by_hop(h, f->name) || strncmp(f->name,
-		    HTTP_TUNNEL_PREFIX, sizeof(HTTP_TUNNEL_PREFIX) - 1) == 0)
-			continue;
-		evbuffer_add_printf(out, "%s: %s\r\n", f->name, f->value);
-	}
-	if (d->framing == FR_CHUNKED)
-		evbuffer_add(out, "transfer-encoding: chunked\r\n", 28);
-	if (!d->keepalive)
-		evbuffer_add(out, "connection: close\r\n", 19);
-	else if (d->p.http_minor == 0)
-		evbuffer_add(out, "connection: keep-alive\r\n", 24);
-	evbuffer_add(out, "\r\n", 2);
+		d->q.keepalive = false;	/* answered before the body was read */
+	d->framing = response_head(bufferevent_get_output(d->bev), status, h,
+	    d->q.head_method, d->p.http_minor, &d->q.keepalive);
 }
 
 static void
@@ -303,18 +268,13 @@ on_resp_body(struct relay *r, void *arg)
 			evbuffer_drain(in, n);	/* HEAD: no body goes out */
 			relay_body_ack(r, n);
 		} else {
-			if (d->framing == FR_CHUNKED)
-				evbuffer_add_printf(out, "%zx\r\n", n);
-			evbuffer_remove_buffer(in, out, n);
-			if (d->framing == FR_CHUNKED)
-				evbuffer_add(out, "\r\n", 2);
+			response_body(out, d->framing, in, n);
 			d->unacked += n;
 		}
 	}
 	if (relay_body_in_done(r) && !d->resp_done) {
 		d->resp_done = true;
-		if (d->framing == FR_CHUNKED)
-			evbuffer_add(out, "0\r\n\r\n", 5);
+		response_end(out, d->framing);
 	}
 }
 
@@ -363,11 +323,6 @@ static const struct relay_http_ops dev_ops = {
 
 /* Answers from the cache (cache.h); these run from the loop. */
 
-/* What goes upstream: the device's request as it is, or a fill for the
- * cache (the whole body: no Range), or a fill that revalidates a stale
- * entry (the cache's validators instead of the device's conditions). */
-enum submit { SUBMIT_DEVICE, SUBMIT_FILL, SUBMIT_REVALIDATE };
-
 static int submit_request(struct httpdev *d, enum submit kind,
     const struct hdrs *extra, const struct relay_http_ops *ops, void *arg,
     struct relay **out);
@@ -388,11 +343,9 @@ pump(struct httpdev *d)
 			n = cache_read(d->cr, out, DEV_OUT_HIGH, &eof);
 		else {
 			n = cache_read(d->cr, d->scratch, DEV_OUT_HIGH, &eof);
-			if (n > 0 && d->framing == FR_CHUNKED) {
-				evbuffer_add_printf(out, "%lx\r\n", n);
-				evbuffer_add_buffer(out, d->scratch);
-				evbuffer_add(out, "\r\n", 2);
-			}
+			if (n > 0 && d->framing == FR_CHUNKED)
+				response_body(out, FR_CHUNKED, d->scratch,
+				    (size_t)n);
 			evbuffer_drain(d->scratch,
 			    evbuffer_get_length(d->scratch));
 		}
@@ -404,8 +357,7 @@ pump(struct httpdev *d)
 			cache_reader_free(d->cr);
 			d->cr = NULL;
 			d->resp_done = true;
-			if (d->framing == FR_CHUNKED)
-				evbuffer_add(out, "0\r\n\r\n", 5);
+			response_end(out, d->framing);
 			exchange_done(d);
 			return;
 		}
@@ -481,7 +433,7 @@ static bool
 from_cache(struct httpdev *d)
 {
 	struct edge *e = d->li->e;
-	const char *host = hdrs_get(&d->req, "host");
+	const char *host = hdrs_get(&d->q.req, "host");
 	struct cache_request q;
 
 	if (!d->li->lc->cache || e->cache == NULL)
@@ -490,28 +442,17 @@ from_cache(struct httpdev *d)
 		return false;
 	q.service = d->service;
 	q.host = host != NULL ? host : "";
-	q.path = d->url;
+	q.path = d->q.url;
 	q.method = http_method_str(d->p.method);
-	q.req = &d->req;
-	q.has_body = d->has_body;
+	q.req = &d->q.req;
+	q.has_body = d->q.has_body;
 	q.authenticated = d->mac[0] != '\0';
 	return cache_get(e->cache, &q, &cache_ops, d, &d->cr) == 1;
 }
 
-/* http-parser callbacks: limits are checked as bytes arrive, so a device
- * cannot make us hold more than max_header_size of its head. */
-
-static int
-head_bytes(struct httpdev *d, size_t n)
-{
-	d->head_bytes += n;
-	if (d->head_bytes > d->li->lc->max_header_size) {
-		d->error = 431;
-		d->why = "request header too large";
-		return -1;
-	}
-	return 0;
-}
+/* http-parser callbacks: the request's rules are devreq.c's; these add
+ * what the connection does. Their return: 0 goes on, non-zero stops
+ * the parser (http-parser's contract). */
 
 static int
 on_message_begin(http_parser *p)
@@ -530,19 +471,7 @@ on_url(http_parser *p, const char *at, size_t n)
 {
 	struct httpdev *d = p->data;
 
-	if (head_bytes(d, n) != 0)
-		return -1;
-	return str_append(&d->url, &d->url_len, at, n);
-}
-
-static int
-too_many(struct httpdev *d, int rc)
-{
-	if (rc == -E2BIG) {
-		d->error = 431;
-		d->why = "too many header fields";
-	}
-	return rc;
+	return devreq_url(&d->q, d->li->lc, at, n);
 }
 
 static int
@@ -550,10 +479,7 @@ on_header_field(http_parser *p, const char *at, size_t n)
 {
 	struct httpdev *d = p->data;
 
-	if (head_bytes(d, n) != 0)
-		return -1;
-	return too_many(d, hdrs_reader_field(&d->rd, &d->req,
-	    (size_t)d->li->lc->max_headers, at, n));
+	return devreq_field(&d->q, d->li->lc, at, n);
 }
 
 static int
@@ -561,158 +487,21 @@ on_header_value(http_parser *p, const char *at, size_t n)
 {
 	struct httpdev *d = p->data;
 
-	if (head_bytes(d, n) != 0)
-		return -1;
-	return hdrs_reader_value(&d->rd, at, n);
-}
-
-/* The request target as a path, and the host an absolute form names. */
-static int
-split_target(struct httpdev *d)
-{
-	struct http_parser_url u;
-	const char *host;
-	size_t hostlen;
-	char *path;
-
-	if (d->url_len == 0)
-		return -1;
-	if (d->url[0] == '/' || (d->url_len == 1 && d->url[0] == '*'))
-		return 0;
-	http_parser_url_init(&u);
-	if (http_parser_parse_url(d->url, d->url_len, 0, &u) != 0 ||
-	    !(u.field_set & (1 << UF_HOST)))
-		return -1;
-	host = d->url + u.field_data[UF_HOST].off;
-	hostlen = u.field_data[UF_HOST].len;
-	if (u.field_set & (1 << UF_PORT))
-		hostlen = (size_t)(u.field_data[UF_PORT].off +
-		    u.field_data[UF_PORT].len - u.field_data[UF_HOST].off);
-	if (u.field_set & (1 << UF_PATH)) {
-		size_t off = u.field_data[UF_PATH].off;
-		size_t end = d->url_len;
-
-		if (u.field_set & (1 << UF_FRAGMENT))
-			end = (size_t)u.field_data[UF_FRAGMENT].off - 1;
-		path = strndup(d->url + off, end - off);
-	} else
-		path = strdup("/");
-	if (path == NULL)
-		return -1;
-	/* The absolute form's host replaces any Host field (RFC 9112
-	 * 3.2.2); copied before the URL buffer goes. */
-	hdrs_del(&d->req, "host");
-	if (hdrs_add(&d->req, "host", 4, host, hostlen) != 0) {
-		free(path);
-		return -1;
-	}
-	free(d->url);
-	d->url = path;
-	d->url_len = strlen(path);
-	return 0;
-}
-
-static bool
-names_ok(const struct httpdev *d)
-{
-	size_t i;
-
-	for (i = 0; i < d->req.n; i++)
-		if (!http_name_ok(d->req.v[i].name, d->req.v[i].nlen))
-			return false;
-	return true;
-}
-
-static bool
-values_ok(const struct httpdev *d)
-{
-	size_t i;
-
-	for (i = 0; i < d->req.n; i++)
-		if (!http_value_ok(d->req.v[i].value, d->req.v[i].vlen))
-			return false;
-	return true;
-}
-
-/* At most one Host, and a host[:port] (RFC 9112 3.2): the cache's keys
- * and the backend's virtual hosts rely on it. */
-static bool
-host_ok(const struct httpdev *d)
-{
-	size_t i, n = 0;
-
-	for (i = 0; i < d->req.n; i++)
-		if (strcmp(d->req.v[i].name, "host") == 0 && (n++ > 0 ||
-		    (d->req.v[i].vlen > 0 && !http_host_ok(d->req.v[i].value,
-		    d->req.v[i].vlen))))
-			return false;
-	return true;
+	return devreq_value(&d->q, d->li->lc, at, n);
 }
 
 static int
 on_headers_complete(http_parser *p)
 {
 	struct httpdev *d = p->data;
-	const struct edge_listener_conf *lc = d->li->lc;
 
-	if (too_many(d, hdrs_reader_end(&d->rd, &d->req,
-	    (size_t)lc->max_headers)) != 0)
+	if (devreq_head(&d->q, d->li->lc, p) != 0)
 		return -1;
-	if (p->http_major != 1) {
-		d->error = 505;
-		d->why = "only HTTP/1.x is served here";
-		return -1;
-	}
-	if (p->method == HTTP_CONNECT || p->upgrade) {
-		d->error = 501;
-		d->why = "CONNECT and protocol upgrades are not carried in "
-		    "HTTP mode; use a TCP listener";
-		return -1;
-	}
-	if (split_target(d) != 0 || !http_target_ok(d->url, d->url_len)) {
-		d->error = 400;
-		d->why = "bad request target";
-		return -1;
-	}
-	if (!names_ok(d)) {
-		/* http-parser takes "Name : v" as the field "Name "; HTTP/2
-		 * would refuse it and the device would see a lost stream. */
-		d->error = 400;
-		d->why = "a header field name is not a token";
-		return -1;
-	}
-	if (!values_ok(d)) {
-		d->error = 400;
-		d->why = "a header value has control characters";
-		return -1;
-	}
-	if (!host_ok(d)) {
-		d->error = 400;
-		d->why = "bad Host (one host[:port] at most)";
-		return -1;
-	}
-	if (hdrs_get(&d->req, "transfer-encoding") != NULL &&
-	    strcasecmp(hdrs_get(&d->req, "transfer-encoding"),
-	    "chunked") != 0) {
-		d->error = 501;
-		d->why = "only the chunked transfer coding is taken";
-		return -1;
-	}
-	d->keepalive = http_should_keep_alive(p) != 0;
-	d->head_method = p->method == HTTP_HEAD;
-	d->has_body = (p->flags & F_CHUNKED) ||
-	    (p->content_length > 0 && p->content_length != ULLONG_MAX);
-	if (!(p->flags & F_CHUNKED) && p->content_length != ULLONG_MAX &&
-	    p->content_length > lc->max_body) {
-		d->error = 413;
-		d->why = "request body too large";
-		return -1;
-	}
-	if (d->has_body && p->http_minor >= 1 &&
-	    hdrs_has_token(&d->req, "expect", "100-continue"))
+	if (d->q.has_body && p->http_minor >= 1 &&
+	    hdrs_has_token(&d->q.req, "expect", "100-continue"))
 		evbuffer_add(bufferevent_get_output(d->bev),
 		    "HTTP/1.1 100 Continue\r\n\r\n", 25);
-	d->phase = d->has_body ? P_BODY : P_SENT;
+	d->phase = d->q.has_body ? P_BODY : P_SENT;
 	d->li->stats.http_requests++;
 	if (from_cache(d)) {
 		evtimer_del(d->timer);
@@ -734,12 +523,8 @@ on_body(http_parser *p, const char *at, size_t n)
 {
 	struct httpdev *d = p->data;
 
-	d->body_bytes += n;
-	if (d->body_bytes > d->li->lc->max_body) {
-		d->error = 413;
-		d->why = "request body too large";
+	if (devreq_body(&d->q, d->li->lc, n) != 0)
 		return -1;
-	}
 	if (d->r == NULL)
 		return 0;	/* the stream ended early: the rest is dropped */
 	if (relay_body_write(d->r, at, n) != 0)
@@ -777,73 +562,55 @@ static const http_parser_settings parser_settings = {
 	.on_message_complete = on_message_complete,
 };
 
-/* nghttp2 copies names and values; its nv type is just not const. */
-#define NV(n, v, vl) ((nghttp2_nv){ (uint8_t *)(uintptr_t)(n), \
-	(uint8_t *)(uintptr_t)(v), strlen(n), (vl), NGHTTP2_NV_FLAG_NONE })
-
-/* What a fill for the cache leaves out of the device's request: Range
- * (it fetches the whole body), and for a revalidation the device's
- * conditions (the cache's validators go instead). */
-static bool
-fill_drops(enum submit kind, const char *name)
-{
-	if (kind == SUBMIT_DEVICE)
-		return false;
-	if (strcmp(name, "range") == 0 || strcmp(name, "if-range") == 0)
-		return true;
-	return kind == SUBMIT_REVALIDATE && strncmp(name, "if-", 3) == 0;
-}
-
-/* The request as an HTTP/2 request on the tunnel: the service is the
- * authority, the device's Host and address travel in isthmus- fields,
- * hop-by-hop fields and identity claims stay behind. extra: fields to
- * add (a revalidation's validators), or NULL. */
+/* The request on the tunnel (forward.c), or -EAGAIN while it is down. */
 static int
 submit_request(struct httpdev *d, enum submit kind, const struct hdrs *extra,
     const struct relay_http_ops *ops, void *arg, struct relay **out)
 {
 	struct h2conn *h2 = uplink_h2(d->li->e->up);
-	const char *method = http_method_str(d->p.method);
-	const char *host = hdrs_get(&d->req, "host");
-	nghttp2_nv *nv;
-	size_t n = 0, i;
-	int rc;
+	const struct forward f = {
+		.q = &d->q,
+		.method = http_method_str(d->p.method),
+		.service = d->service,
+		.device = d->device,
+		.mac = d->mac,
+	};
 
 	if (h2 == NULL)
 		return -EAGAIN;
-	nv = calloc(d->req.n + 8 + (extra != NULL ? extra->n : 0),
-	    sizeof(*nv));
-	if (nv == NULL)
-		return -ENOMEM;
-	if (kind != SUBMIT_DEVICE)
-		method = "GET";		/* a fill for a HEAD gets the body */
-	nv[n++] = NV(":method", method, strlen(method));
-	nv[n++] = NV(":scheme", "http", 4);
-	nv[n++] = NV(":authority", d->service,
-	    strlen(d->service));
-	nv[n++] = NV(":path", d->url, d->url_len);
-	nv[n++] = NV(RELAY_DEVICE_HEADER, d->device, strlen(d->device));
-	if (host != NULL)
-		nv[n++] = NV(HTTP_HOST_HEADER, host, strlen(host));
-	if (d->mac[0] != '\0')
-		nv[n++] = NV(HTTP_MAC_HEADER, d->mac, strlen(d->mac));
-	for (i = 0; i < d->req.n; i++) {
-		const struct hdr *f = &d->req.v[i];
-
-		if (http_hop_by_hop(&d->req, f->name) ||
-		    http_identity_field(f->name) || strcmp(f->name,
-		    "host") == 0 || strcmp(f->name, "expect") == 0 ||
-		    fill_drops(kind, f->name))
-			continue;
-		nv[n++] = NV(f->name, f->value, f->vlen);
-	}
-	for (i = 0; extra != NULL && i < extra->n; i++)
-		nv[n++] = NV(extra->v[i].name, extra->v[i].value,
-		    extra->v[i].vlen);
-	rc = relay_http_request(h2, nv, n, d->has_body, ops, arg, out);
-	free(nv);
-	return rc;
+	return forward_request(h2, &f, kind, extra, ops, arg, out);
 }
+
+/* The tunnel is up: the request that waited for it goes out. */
+static void
+wait_ready(void *arg)
+{
+	struct httpdev *d = arg;
+
+	dev_submit(d);
+	if (d->r != NULL && d->tunnel_paused) {
+		/* Only a request paused in its head goes on; one that
+		 * was read whole waits for its answer. */
+		d->tunnel_paused = false;
+		resume_parser(d);
+	}
+}
+
+static void
+wait_expired(void *arg)
+{
+	struct httpdev *d = arg;
+
+	d->li->stats.dropped++;
+	dev_fail(d, 503, "the tunnel to the cloud is down");
+}
+
+/* Draining leaves it waiting: it gets its 503 when the wait runs out. */
+static const struct pending_ops wait_ops = {
+	.ready = wait_ready,
+	.expired = wait_expired,
+	.drop = NULL,
+};
 
 static void
 dev_submit(struct httpdev *d)
@@ -852,16 +619,15 @@ dev_submit(struct httpdev *d)
 	int rc;
 
 	if (uplink_h2(e->up) == NULL) {
-		if (!d->waiting) {
-			d->waiting = true;
-			e->npending++;
-			arm(d, e->cf->pending_timeout);
+		if (pending_waiting(&d->wait))
+			return;
+		/* The wait has its own timer (pending_timeout). */
+		evtimer_del(d->timer);
+		if (pending_wait(e, &d->wait, &wait_ops, d) != 0) {
+			d->li->stats.dropped++;
+			dev_fail(d, 503, "the tunnel to the cloud is down");
 		}
 		return;
-	}
-	if (d->waiting) {
-		d->waiting = false;
-		e->npending--;
 	}
 	rc = submit_request(d, SUBMIT_DEVICE, NULL, &dev_ops, d, &d->r);
 	if (rc != 0) {
@@ -903,12 +669,8 @@ dev_parse(struct httpdev *d)
 		if (err == HPE_PAUSED)
 			break;
 		if (err != HPE_OK) {
-			if (d->error == 0) {
-				d->error = err == HPE_HEADER_OVERFLOW ? 431 :
-				    400;
-				d->why = http_errno_description(err);
-			}
-			dev_fail(d, d->error, d->why);
+			devreq_parse_error(&d->q, err);
+			dev_fail(d, d->q.error, d->q.why);
 			return;
 		}
 		if (d->phase == P_BODY && d->r != NULL)
@@ -1006,11 +768,6 @@ dev_timeout(evutil_socket_t fd, short what, void *arg)
 		dev_free(d);		/* the device stopped reading */
 		return;
 	}
-	if (d->waiting) {
-		d->li->stats.dropped++;
-		dev_fail(d, 503, "the tunnel to the cloud is down");
-		return;
-	}
 	switch (d->phase) {
 	case P_IDLE:
 		dev_free(d);		/* keep-alive ran out: no answer due */
@@ -1048,7 +805,7 @@ httpdev_start(struct edge_listener *li, struct bufferevent *bev,
 	edge_listener_hold(li);
 	snprintf(d->service, sizeof(d->service), "%s", service);
 	d->bev = bev;
-	hdrs_init(&d->req);
+	devreq_init(&d->q);
 	snprintf(d->device, sizeof(d->device), "%s", device);
 	if (mac != NULL)
 		snprintf(d->mac, sizeof(d->mac), "%s", mac);
@@ -1078,25 +835,6 @@ httpdev_start(struct edge_listener *li, struct bufferevent *bev,
 }
 
 void
-httpdev_tunnel_up(struct edge *e)
-{
-	struct httpdev *d, *next;
-
-	for (d = e->httpdevs; d != NULL; d = next) {
-		next = d->next;
-		if (!d->waiting)
-			continue;
-		dev_submit(d);
-		if (d->r != NULL && d->tunnel_paused) {
-			/* Only a request paused in its head goes on; one that
-			 * was read whole waits for its answer. */
-			d->tunnel_paused = false;
-			resume_parser(d);
-		}
-	}
-}
-
-void
 httpdev_drain(struct edge *e, struct edge_listener *li)
 {
 	struct httpdev *d, *next;
@@ -1108,7 +846,7 @@ httpdev_drain(struct edge *e, struct edge_listener *li)
 		if (d->phase == P_IDLE && !d->closing)
 			dev_free(d);
 		else
-			d->keepalive = false;
+			d->q.keepalive = false;
 	}
 }
 

@@ -26,8 +26,6 @@ struct edge_listener;
  * or NULL. */
 int httpdev_start(struct edge_listener *li, struct bufferevent *bev,
     const char *service, const char *device, const char *mac);
-/* The tunnel is up: requests that waited for it go out. */
-void httpdev_tunnel_up(struct edge *e);
 /* Draining (all, or li's when a reload removed it): idle connections
  * close now, the others after their answer. */
 void httpdev_drain(struct edge *e, struct edge_listener *li);
