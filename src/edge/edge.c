@@ -77,7 +77,7 @@ bind_listeners(struct edge *e, struct devtls **dt, char *ready, size_t cap)
 
 		if (edge_listener_open(e, e->cf, e->cf->listeners[i], &dt[i],
 		    &li, &er) != 0) {
-			edge_conf_report(false, er.msg);
+			log_config_error("edge", false, "%s", er.msg);
 			return -EINVAL;
 		}
 		e->listeners[e->nlisteners++] = li;

@@ -31,14 +31,6 @@
 #include "edge/tunnels.h"
 #include "edge/uplink/uplink.h"
 
-/* A configuration's error: on stderr at startup ("file:line: ..."); as a
- * log event on reload, since the daemon's stderr is then its log. */
-void
-edge_conf_report(bool logged, const char *msg)
-{
-	log_config_error("edge", logged, "%s", msg);
-}
-
 int
 edge_load(const char *path, bool logged, struct edge_conf **cf, SSL_CTX **ctx)
 {
@@ -57,7 +49,7 @@ edge_load(const char *path, bool logged, struct edge_conf **cf, SSL_CTX **ctx)
 	o.crl = (*cf)->crl;
 	if (tlsctx_new(&o, ctx, &er) != 0) {
 		snprintf(msg, sizeof(msg), "%s: %s", path, er.msg);
-		edge_conf_report(logged, msg);
+		log_config_error("edge", logged, "%s", msg);
 		edge_conf_free(*cf);
 		*cf = NULL;
 		return -EINVAL;
@@ -95,7 +87,7 @@ edge_load_device_tls(const struct edge_conf *cf, bool logged,
 		if (devtls_new(lc, &dt[i], &er) != 0) {
 			snprintf(msg, sizeof(msg), "%s:%d: listener %s: %s",
 			    cf->path, lc->line, lc->name, er.msg);
-			edge_conf_report(logged, msg);
+			log_config_error("edge", logged, "%s", msg);
 			edge_devtls_free_all(dt, cf->nlisteners);
 			return -EINVAL;
 		}
@@ -277,7 +269,7 @@ reload_listeners(struct edge *e, struct edge_conf *cf, struct devtls **dt)
 			taken[from[i]] = true;
 		else if ((rc = edge_listener_open(e, cf, cf->listeners[i],
 		    &dt[i], &nl[i], &er)) != 0)
-			edge_conf_report(true, er.msg);
+			log_config_error("edge", true, "%s", er.msg);
 	}
 	if (rc != 0) {
 		for (i = 0; nl != NULL && i < cf->nlisteners; i++)
@@ -402,7 +394,7 @@ edge_reload(struct edge *e)
 		return;
 	}
 	if (edge_tunnel_digest(cf, digest, &er) != 0) {
-		edge_conf_report(true, er.msg);
+		log_config_error("edge", true, "%s", er.msg);
 		goto fail;
 	}
 	if ((lrc = reload_listeners(e, cf, dt)) < 0)

@@ -17,7 +17,6 @@
 struct devtls;
 struct edge;
 
-void edge_conf_report(bool logged, const char *msg);
 /* The configuration and the tunnel's TLS context. */
 int edge_load(const char *path, bool logged, struct edge_conf **cf,
     SSL_CTX **ctx);
