@@ -1,3 +1,5 @@
+/* edge.conf: its settings, loading it into a fresh struct edge_conf and
+ * cross-checking it (config.h). */
 #include "edge/config.h"
 
 #include <errno.h>
