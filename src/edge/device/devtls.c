@@ -35,7 +35,7 @@ struct devtls {
 /* The SSL's devtls_verdict, for verify_cb. */
 static int verdict_idx = -1;
 
-static const char *const refusal_names[DT_COUNT] = {
+static const char *const devtls_refusal_names[DT_COUNT] = {
 	[DT_NO_CERT] = "no_cert",
 	[DT_UNTRUSTED] = "untrusted",
 	[DT_EXPIRED] = "expired",
@@ -51,7 +51,7 @@ static const char *const refusal_names[DT_COUNT] = {
 const char *
 devtls_refusal_name(enum devtls_refusal r)
 {
-	return (unsigned)r < DT_COUNT ? refusal_names[r] : "?";
+	return (unsigned)r < DT_COUNT ? devtls_refusal_names[r] : "?";
 }
 
 /* A MAC in free text: the whole of it, or its last 17 or 12 characters

@@ -52,7 +52,7 @@ hs_free(struct handshake *hs, bool free_bev)
 }
 
 static enum devtls_refusal
-refusal(struct handshake *hs, short what)
+refusal_of(struct handshake *hs, short what)
 {
 	unsigned long e = bufferevent_get_openssl_error(hs->bev);
 	int reason = ERR_GET_REASON(e);
@@ -105,7 +105,7 @@ handshake_event(struct bufferevent *bev, short what, void *arg)
 		hs_free(hs, false);
 		return;
 	}
-	why = refusal(hs, what);
+	why = refusal_of(hs, what);
 	li->stats.tls_refused[why]++;
 	log_limited(li->e->lim_device, LOG_INFO, "edge", "device_refused",
 	    "listener=%s device=%s mac=%s reason=%s", li->lc->name,
