@@ -1,7 +1,8 @@
 /*
  * The config reader (common/config.c with inih) and the two schemas and
  * their cross-checks (cloud/config.c, edge/config.c), from a file as the
- * daemons and --check read it. The first byte picks the schema.
+ * daemons and --check read it. The first byte picks the schema (bit 0)
+ * and how the errors are reported (bit 1: as a reload logs them).
  *
  * Backends are resolved with getaddrinfo at load; the harness resolves
  * numeric addresses only (names fail as "cannot resolve"), so a run never
@@ -14,6 +15,7 @@
 
 #include "cloud/config.h"
 #include "common/config.h"
+#include "common/log.h"
 #include "edge/config.h"
 
 typedef int (*gai_fn)(const char *, const char *, const struct addrinfo *,
@@ -63,6 +65,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (cloud_conf_load(path, &cc, &errs) == 0)
 			cloud_conf_unref(cc);
 	}
-	conf_errors_print(&errs, devnull);
+	/* The errors as a person sees them before the daemon runs, or as
+	 * the log events of a reload: either way one line each. */
+	log_set_stream(devnull);
+	conf_errors_report(&errs, "fuzz", (data[0] & 2) != 0);
+	log_set_stream(NULL);
 	return 0;
 }

@@ -109,7 +109,7 @@ setup(void)
 	    "mode = http\ncache = on\n", ntohs(sin.sin_port), cloud_pin);
 	if (edge_conf_load(fuzz_write("edge.conf", (const uint8_t *)conf,
 	    strlen(conf)), &e.cf, &errs) != 0 || e.cf->nlisteners != 3) {
-		conf_errors_print(&errs, stderr);
+		conf_errors_report(&errs, "fuzz", false);
 		abort();
 	}
 	eo.cert = e.cf->cert;

@@ -173,7 +173,7 @@ gw_cloud(struct cloud *cl, struct event_base *base, const char *conf)
 
 	if (cloud_conf_load(fuzz_write("cloud.conf", (const uint8_t *)conf,
 	    strlen(conf)), &cl->conf, &errs) != 0) {
-		conf_errors_print(&errs, stderr);
+		conf_errors_report(&errs, "fuzz", false);
 		abort();
 	}
 	co.cert = cl->conf->cert;

@@ -60,7 +60,7 @@ setup(void)
 	    edge_conf_load(path, &e.cf, &errs) != 0 || e.cf->nlisteners != 2 ||
 	    uplink_new(e.base, e.cf, NULL, NULL, NULL, &e.up) != 0 ||
 	    (e.lim_device = log_limit_new(e.base, 1000000, 1000000)) == NULL) {
-		conf_errors_print(&errs, stderr);
+		conf_errors_report(&errs, "fuzz", false);
 		abort();
 	}
 	for (i = 0; i < 2; i++) {
