@@ -57,13 +57,14 @@ hex(const uint8_t *b, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
+/* n bytes from 2n lowercase hex digits: 0 or -EINVAL. */
 static int
 unhex(const char *s, uint8_t *b, size_t n)
 {
 	size_t i;
 
 	if (strlen(s) != 2 * n)
-		return -1;
+		return -EINVAL;
 	for (i = 0; i < 2 * n; i++) {
 		int v;
 
@@ -72,7 +73,7 @@ unhex(const char *s, uint8_t *b, size_t n)
 		else if (s[i] >= 'a' && s[i] <= 'f')
 			v = s[i] - 'a' + 10;
 		else
-			return -1;
+			return -EINVAL;
 		b[i / 2] = (uint8_t)(i % 2 ? (b[i / 2] | v) : v << 4);
 	}
 	return 0;

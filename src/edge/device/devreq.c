@@ -100,7 +100,8 @@ devreq_value(struct devreq *q, const struct edge_listener_conf *lc,
 	return hdrs_reader_value(&q->rd, at, n);
 }
 
-/* The request target as a path, and the host an absolute form names. */
+/* The request target as a path, and the host an absolute form names:
+ * 0, -EINVAL for a target we cannot carry, -ENOMEM. */
 static int
 split_target(struct devreq *q)
 {
@@ -110,13 +111,13 @@ split_target(struct devreq *q)
 	char *path;
 
 	if (q->url_len == 0)
-		return -1;
+		return -EINVAL;
 	if (q->url[0] == '/' || (q->url_len == 1 && q->url[0] == '*'))
 		return 0;
 	http_parser_url_init(&u);
 	if (http_parser_parse_url(q->url, q->url_len, 0, &u) != 0 ||
 	    !(u.field_set & (1 << UF_HOST)))
-		return -1;
+		return -EINVAL;
 	host = q->url + u.field_data[UF_HOST].off;
 	hostlen = u.field_data[UF_HOST].len;
 	if (u.field_set & (1 << UF_PORT))
@@ -132,13 +133,13 @@ split_target(struct devreq *q)
 	} else
 		path = strdup("/");
 	if (path == NULL)
-		return -1;
+		return -ENOMEM;
 	/* The absolute form's host replaces any Host field (RFC 9112
 	 * 3.2.2); copied before the URL buffer goes. */
 	hdrs_del(&q->req, "host");
 	if (hdrs_add(&q->req, "host", 4, host, hostlen) != 0) {
 		free(path);
-		return -1;
+		return -ENOMEM;
 	}
 	free(q->url);
 	q->url = path;
