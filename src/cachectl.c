@@ -7,7 +7,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/admin.h"
 #include "common/cli.h"
 #include "status.h"
 
@@ -64,11 +63,8 @@ cache_request(int argc, char **argv, bool json, char *cmd, size_t cap)
 int
 cache_main(int argc, char **argv)
 {
-	char *sock, *answer = NULL, cmd[1100];
-	size_t len = 0;
+	char *sock, cmd[1100];
 	bool json;
-	struct err e;
-	FILE *f;
 	int rc;
 
 	rc = status_client_args("cache", usage_cache, argc, argv, &json,
@@ -80,22 +76,7 @@ cache_main(int argc, char **argv)
 		free(sock);
 		return rc;
 	}
-	f = open_memstream(&answer, &len);
-	rc = f != NULL ? admin_query(sock, cmd, f, &e) : -1;
-	if (f != NULL)
-		fclose(f);
+	rc = status_ask("cache", sock, cmd);
 	free(sock);
-	if (rc != 0) {
-		free(answer);
-		return cli_fail("cache", EXIT_FAIL, "%s", f != NULL ? e.msg :
-		    "out of memory");
-	}
-	if (strncmp(answer, "error: ", 7) == 0) {
-		fprintf(stderr, "isthmus cache: %s", answer + 7);
-		free(answer);
-		return EXIT_FAIL;
-	}
-	fputs(answer, stdout);
-	free(answer);
-	return EXIT_OK;
+	return rc;
 }

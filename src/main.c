@@ -37,6 +37,8 @@ static const struct command commands[] = {
 	    doctor_main, doctor_usage },
 	{ "edge", "run the site gateway that carries devices to the cloud",
 	    edge_main, edge_usage },
+	{ "edges", "list the cloud's fleet registry: every edge, up or down",
+	    edges_main, edges_usage },
 	{ "pki", "create CAs; issue, revoke, show and verify certificates",
 	    pki_main, pki_usage },
 	{ "status", "show a running gateway's tunnels, streams and backends",

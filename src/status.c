@@ -64,10 +64,19 @@ int
 status_client_args(const char *cmd, const char *usage, int argc,
     char **argv, bool *json, char **sock)
 {
+	return status_client_args_tenant(cmd, usage, argc, argv, json, sock,
+	    NULL);
+}
+
+int
+status_client_args_tenant(const char *cmd, const char *usage, int argc,
+    char **argv, bool *json, char **sock, const char **tenant)
+{
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "tenant", required_argument, NULL, 't' },
 		CLI_COMMON_LONG,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -88,6 +97,12 @@ status_client_args(const char *cmd, const char *usage, int argc,
 		case 's': path = optarg; break;
 		case 'c': conf = optarg; break;
 		case 'j': *json = true; break;
+		case 't':
+			if (tenant == NULL)
+				return cli_usage_error(cmd, usage,
+				    "unknown option '--tenant'");
+			*tenant = optarg;
+			break;
 		default:
 			return cli_bad_option(cmd, usage, argv, c);
 		}
@@ -124,4 +139,32 @@ status_main(int argc, char **argv)
 		cli_fail("status", EXIT_FAIL, "%s", e.msg);
 	free(sock);
 	return rc == 0 ? EXIT_OK : EXIT_FAIL;
+}
+
+int
+status_ask(const char *cmd, const char *sock, const char *request)
+{
+	char *answer = NULL;
+	size_t len = 0;
+	struct err e;
+	FILE *f;
+	int rc;
+
+	f = open_memstream(&answer, &len);
+	if (f == NULL)
+		return cli_fail(cmd, EXIT_FAIL, "out of memory");
+	rc = admin_query(sock, request, f, &e);
+	fclose(f);
+	if (rc != 0) {
+		free(answer);
+		return cli_fail(cmd, EXIT_FAIL, "%s", e.msg);
+	}
+	if (strncmp(answer, "error: ", 7) == 0) {
+		fprintf(stderr, "isthmus %s: %s", cmd, answer + 7);
+		free(answer);
+		return EXIT_FAIL;
+	}
+	fputs(answer, stdout);
+	free(answer);
+	return EXIT_OK;
 }

@@ -16,6 +16,18 @@ int status_socket_from_conf(const char *path, char **out);
  * arguments from optind), else the exit status (after --help, or an error). */
 int status_client_args(const char *cmd, const char *usage, int argc,
     char **argv, bool *json, char **sock);
+/* The same, also taking --tenant T (*tenant stays NULL without it). */
+int status_client_args_tenant(const char *cmd, const char *usage, int argc,
+    char **argv, bool *json, char **sock, const char **tenant);
+
+/* Sends request to the daemon at sock and prints its answer on stdout,
+ * or "isthmus CMD: why" on stderr when it answers "error: why" or not at
+ * all. Returns the exit status. */
+int status_ask(const char *cmd, const char *sock, const char *request);
+
+/* "isthmus edges" (edgesctl.c) */
+int edges_main(int argc, char **argv);
+void edges_usage(FILE *f);
 
 /* "isthmus cache" (cachectl.c) */
 int cache_main(int argc, char **argv);

@@ -87,6 +87,9 @@ struct cloud {
 	struct worker *workers;
 	unsigned nworkers, next_worker;
 	bool draining;			/* atomic: workers read it */
+	/* The state store (cloud/store/), or NULL without `state`; any
+	 * worker queues its tunnels' ups and downs there. */
+	struct store *store;
 	time_t started;
 	struct {
 		uint64_t handshakes_ok;

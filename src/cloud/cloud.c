@@ -18,9 +18,11 @@
 
 #include "cloud/cloud-int.h"
 #include "cloud/config.h"
+#include "cloud/edges.h"
 #include "cloud/health.h"
 #include "cloud/metrics.h"
 #include "cloud/status.h"
+#include "cloud/store/store.h"
 #include "cloud/tunnel.h"
 #include "cloud/worker.h"
 #include "common/acceptguard.h"
@@ -259,12 +261,14 @@ on_terminate(evutil_socket_t sig, short what, void *arg)
 }
 
 static void
-on_admin(const char *cmd, FILE *f, void *arg)
+on_admin(const char *cmd, FILE *f, struct admin_req *req, void *arg)
 {
 	struct cloud_daemon *d = arg;
 
 	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "status json") == 0)
 		cloud_status(&d->cl, d->bound, strcmp(cmd, "status") != 0, f);
+	else if (strcmp(cmd, "edges") == 0 || strncmp(cmd, "edges ", 6) == 0)
+		cloud_edges(d->cl.store, cmd[5] == ' ' ? cmd + 6 : "", f, req);
 	else
 		fprintf(f, "error: unknown request '%.64s'\n", cmd);
 }
@@ -344,6 +348,32 @@ serve(struct cloud_daemon *d)
 	return EXIT_OK;
 }
 
+/* The state store, when `state` names one. A file from a newer isthmus
+ * stops the start; one that cannot be written now does not (the data path
+ * never depends on the store): it is tried again until it can. */
+static int
+open_store(struct cloud *cl)
+{
+	struct store_stats st;
+	struct err e = { "" };
+	int rc;
+
+	if (cl->conf->state == NULL)
+		return 0;
+	rc = store_open(cl->base, cl->conf->state, &cl->store, &e);
+	if (rc != 0) {
+		log_config_error("cloud", false, "isthmus cloud: %s", e.msg);
+		return rc;
+	}
+	store_get_stats(cl->store, &st);
+	if (!st.available)
+		log_warn("cloud", "store_unavailable", "state=%s error=%s "
+		    "action=%s", cl->conf->state, e.msg, "tunnels and streams "
+		    "go on; registry updates wait in memory and are written "
+		    "when it can be");
+	return 0;
+}
+
 int
 cloud_main(int argc, char **argv)
 {
@@ -370,6 +400,10 @@ cloud_main(int argc, char **argv)
 		goto out;
 	}
 	d.cl.started = time(NULL);
+	if (open_store(&d.cl) != 0) {
+		rc = EXIT_USAGE;
+		goto out;
+	}
 	tunnel_init();
 	if (workers_init(&d.cl, worker_count(d.cl.conf), PEER_LOG_BURST,
 	    PEER_LOG_PER_SEC) != 0) {
@@ -381,6 +415,7 @@ cloud_main(int argc, char **argv)
 	rc = serve(&d);
 out:
 	workers_stop(&d.cl);
+	store_close(d.cl.store);	/* writes the tunnels' last downs */
 	metrics_http_close(d.metrics);
 	admin_close(d.admin);
 	health_stop(d.health);

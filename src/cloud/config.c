@@ -44,6 +44,8 @@ static const struct conf_key cloud_keys[] = {
 	    0 },
 	{ "admin_socket", CONF_PATH, offsetof(struct cloud_conf, admin_socket),
 	    0, 0, NULL, "cloud.sock", 0 },
+	{ "state", CONF_PATH, offsetof(struct cloud_conf, state), 0, 0, NULL,
+	    NULL, 0 },
 	{ "metrics", CONF_HOSTPORT, offsetof(struct cloud_conf, metrics), 0, 0,
 	    NULL, NULL, CONF_PORT0 | CONF_LOOPBACK },
 	{ "handshake_timeout", CONF_DURATION,

@@ -116,6 +116,7 @@ struct cloud_conf {
 	struct hostport listen;
 	char *cert, *key, *ca, *crl;
 	char *admin_socket;
+	char *state;		/* the state store's file, or NULL */
 	struct hostport metrics;	/* host "" when not served */
 	uint64_t handshake_timeout;
 	uint64_t drain_timeout;

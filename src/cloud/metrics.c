@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cloud/cloud-int.h"
+#include "cloud/store/store.h"
 #include "cloud/tunnel.h"
 #include "cloud/tunnel-int.h"
 #include "common/acceptguard.h"
@@ -43,6 +44,33 @@ live_sums(const struct cloud *cl, struct live *lv, uint64_t *handshaking)
 		lv[i].bytes_in += ti.bytes_in;
 		lv[i].bytes_out += ti.bytes_out;
 	}
+}
+
+/* The state store's health, when there is one (`state`). */
+static void
+store_families(FILE *f, struct store *s)
+{
+	struct store_stats st;
+
+	if (s == NULL)
+		return;
+	store_get_stats(s, &st);
+	prom_family(f, "isthmus_store_up", "gauge",
+	    "1 when the state store's last write or read went through.");
+	prom_sample(f, "isthmus_store_up", NULL, st.available ? 1 : 0);
+	prom_family(f, "isthmus_store_queued", "gauge",
+	    "Registry updates waiting for the state store.");
+	prom_sample(f, "isthmus_store_queued", NULL, st.queued);
+	prom_family(f, "isthmus_store_written_total", "counter",
+	    "Registry updates written to the state store.");
+	prom_sample(f, "isthmus_store_written_total", NULL, st.written);
+	prom_family(f, "isthmus_store_dropped_total", "counter",
+	    "Registry updates lost: the queue was full.");
+	prom_sample(f, "isthmus_store_dropped_total", NULL, st.dropped);
+	prom_family(f, "isthmus_store_errors_total", "counter",
+	    "Failed attempts to reach or write the state store (each is "
+	    "tried again).");
+	prom_sample(f, "isthmus_store_errors_total", NULL, st.errors);
 }
 
 static void
@@ -246,6 +274,7 @@ cloud_metrics(FILE *f, void *arg)
 	    STAT_GET(cl->stats.tunnels_reaped));
 	tenant_families(f, cf, lv);
 	service_families(f, cf);
+	store_families(f, cl->store);
 	acceptguard_metrics(f);
 	free(lv);
 }

@@ -44,6 +44,8 @@ struct tunnel {
 	bool probe;			/* atomic: PING now (worker.c) */
 	struct dial_gate gate;
 	bool gate_ready;
+	const char *end_reason;		/* why it ends, for the registry */
+	char end_buf[64];
 };
 
 static inline struct tunnel *

@@ -14,6 +14,7 @@
 #include "cloud/dial.h"
 #include "cloud/keepalive.h"
 #include "cloud/policy.h"
+#include "cloud/registry.h"
 #include "cloud/stream.h"
 #include "cloud/tunnel-int.h"
 #include "common/h2conn.h"
@@ -75,6 +76,7 @@ tunnel_free(struct tunnel *t)
 		w->ntunnels--;
 	}
 	if (t->h2 != NULL) {
+		registry_tunnel_down(t);
 		/* Bytes go to the tenant as the running config has it (the
 		 * tunnel's own may be the one before a reload). */
 		struct cloud_tenant *tn = cloud_conf_tenant(cl->conf,
@@ -237,6 +239,8 @@ on_closed(struct h2conn *c, const char *why, void *arg)
 	    t->edge->tenant->name, t->peer, why,
 	    (unsigned long long)st.streams_opened,
 	    (unsigned long long)st.bytes_in, (unsigned long long)st.bytes_out);
+	snprintf(t->end_buf, sizeof(t->end_buf), "%s", why);
+	t->end_reason = t->end_buf;
 	tunnel_free(t);
 }
 
@@ -270,6 +274,7 @@ on_dead(int64_t silent_ms, void *arg)
 	    "reason=keepalive_timeout silent_ms=%lld streams_open=%u",
 	    t->edge_name, t->edge->tenant->name, t->peer,
 	    (long long)silent_ms, st.streams_open);
+	t->end_reason = "keepalive_timeout";
 	tunnel_free(t);
 }
 
@@ -406,6 +411,7 @@ handshake_event(struct bufferevent *bev, short what, void *arg)
 		STAT_ADD(t->cl->stats.handshakes_ok, 1);
 		log_info("cloud", "tunnel_up", "edge=%s tenant=%s peer=%s",
 		    t->edge_name, t->edge->tenant->name, t->peer);
+		registry_tunnel_up(t, ssl);
 		probe_older(t);
 		return;
 	}
@@ -526,6 +532,7 @@ revoked(struct tunnel *t, enum hs_fail why, int verr)
 	    hs_fail_name(why), t->edge->tenant->name, t->peer,
 	    st.streams_open, verr != X509_V_OK ?
 	    X509_verify_cert_error_string(verr) : "-");
+	t->end_reason = hs_fail_name(why);
 	tunnel_free(t);
 }
 

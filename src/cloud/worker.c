@@ -186,8 +186,10 @@ worker_free(struct worker *w)
 {
 	struct handoff *h;
 
-	while (w->tunnels != NULL)
+	while (w->tunnels != NULL) {
+		w->tunnels->end_reason = "cloud_stopped";
 		tunnel_free(w->tunnels);
+	}
 	backpool_close(w);
 	while ((h = w->queue) != NULL) {
 		w->queue = h->next;

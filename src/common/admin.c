@@ -2,6 +2,7 @@
 #include "common/admin.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -52,11 +53,63 @@ conn_event(struct bufferevent *bev, short what, void *arg)
 	bufferevent_free(bev);
 }
 
+/* A request whose answer comes later: its connection, or NULL once the
+ * client went away. */
+struct admin_req {
+	struct admin *a;
+	struct bufferevent *bev;
+	bool deferred;
+};
+
+/* The client of a deferred request hung up: the answer finds no one. */
+static void
+deferred_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct admin_req *r = arg;
+
+	(void)what;
+	bufferevent_free(bev);
+	r->bev = NULL;
+}
+
+struct admin_req *
+admin_defer(struct admin_req *req)
+{
+	struct admin_req *r = malloc(sizeof(*r));
+
+	if (r == NULL)
+		return NULL;
+	*r = *req;
+	req->deferred = true;
+	bufferevent_setcb(r->bev, NULL, NULL, deferred_event, r);
+	return r;
+}
+
+/* Sends what is in buf and closes once it is written. */
+static void
+send_answer(struct admin *a, struct bufferevent *bev, const char *buf,
+    size_t n)
+{
+	bufferevent_write(bev, buf, n);
+	bufferevent_setcb(bev, NULL, conn_write_done, conn_event, a);
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		bufferevent_free(bev);
+}
+
+void
+admin_answer(struct admin_req *req, const char *buf, size_t len)
+{
+	if (req->bev != NULL)
+		send_answer(req->a, req->bev, buf, len);
+	free(req);
+}
+
 static void
 conn_read(struct bufferevent *bev, void *arg)
 {
 	struct admin *a = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
+	struct admin_req req = { a, bev, false };
 	char *line, *buf = NULL;
 	size_t n = 0, len;
 	FILE *f;
@@ -70,15 +123,17 @@ conn_read(struct bufferevent *bev, void *arg)
 	bufferevent_disable(bev, EV_READ);
 	f = open_memstream(&buf, &n);
 	if (f != NULL) {
-		a->fn(line, f, a->arg);
+		a->fn(line, f, &req, a->arg);
 		fclose(f);
-		bufferevent_write(bev, buf, n);
-		free(buf);
 	}
 	free(line);
-	bufferevent_setcb(bev, NULL, conn_write_done, conn_event, a);
-	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		bufferevent_free(bev);
+	if (req.deferred) {
+		/* The deferred copy is the connection's owner now. */
+		free(buf);
+		return;
+	}
+	send_answer(a, bev, buf != NULL ? buf : "", buf != NULL ? n : 0);
+	free(buf);
 }
 
 static void

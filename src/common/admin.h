@@ -13,9 +13,20 @@
 #include "common/err.h"
 
 struct admin;
+struct admin_req;
 
-/* Writes the answer to the request line cmd on f. */
-typedef void (*admin_fn)(const char *cmd, FILE *f, void *arg);
+/* Writes the answer to the request line cmd on f; or, for an answer that
+ * comes later (a read of the state store), takes req with admin_defer. */
+typedef void (*admin_fn)(const char *cmd, FILE *f, struct admin_req *req,
+    void *arg);
+
+/* From inside an admin_fn: the answer comes later, through admin_answer
+ * on the same loop; what was written on f is dropped. NULL when out of
+ * memory (then answer on f now). */
+struct admin_req *admin_defer(struct admin_req *req);
+/* The deferred answer: sent, then the connection closes (or only freed,
+ * when the client went away meanwhile). Takes req. */
+void admin_answer(struct admin_req *req, const char *buf, size_t len);
 
 int admin_listen(struct event_base *base, const char *path, admin_fn fn,
     void *arg, struct admin **out, struct err *e);

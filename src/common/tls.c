@@ -10,6 +10,7 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/bn.h>
 #include <openssl/pem.h>
 #include <openssl/sha.h>
 #include <openssl/x509v3.h>
@@ -347,4 +348,17 @@ tls_cert_is_client_leaf(X509 *cert)
 
 	return X509_check_ca(cert) == 0 && (flags & EXFLAG_XKUSAGE) &&
 	    (X509_get_extended_key_usage(cert) & XKU_SSL_CLIENT);
+}
+
+char *
+tls_serial_hex(const ASN1_INTEGER *serial)
+{
+	BIGNUM *bn = ASN1_INTEGER_to_BN(serial, NULL);
+	char *hex = bn != NULL ? BN_bn2hex(bn) : NULL, *p;
+
+	BN_free(bn);
+	for (p = hex; p != NULL && *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'F')
+			*p = (char)(*p - 'A' + 'a');
+	return hex;
 }

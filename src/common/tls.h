@@ -51,6 +51,9 @@ void tls_name_line(const X509_NAME *n, char *buf, size_t cap);
 void tls_time_format(const ASN1_TIME *t, char *buf, size_t cap);
 /* t in seconds since the epoch, or 0 if it cannot be read. */
 int64_t tls_time_epoch(const ASN1_TIME *t);
+/* Lowercase hex of a certificate's serial number (the form pki, CRLs
+ * and the cloud's registry show); free with OPENSSL_free. */
+char *tls_serial_hex(const ASN1_INTEGER *serial);
 
 /* PEM encoding of cert / key into a malloc'd buffer. The key buffer holds
  * secret material: free it with tls_free_secret. */

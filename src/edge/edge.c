@@ -153,7 +153,7 @@ on_hangup(evutil_socket_t sig, short what, void *arg)
 }
 
 static void
-on_admin(const char *cmd, FILE *f, void *arg)
+on_admin(const char *cmd, FILE *f, struct admin_req *req, void *arg)
 {
 	struct edge *e = arg;
 

@@ -255,19 +255,6 @@ fail:
 }
 
 char *
-pki_serial_hex(const ASN1_INTEGER *serial)
-{
-	BIGNUM *bn = ASN1_INTEGER_to_BN(serial, NULL);
-	char *hex = bn != NULL ? BN_bn2hex(bn) : NULL, *p;
-
-	BN_free(bn);
-	for (p = hex; p != NULL && *p != '\0'; p++)
-		if (*p >= 'A' && *p <= 'F')
-			*p = (char)(*p - 'A' + 'a');
-	return hex;
-}
-
-char *
 pki_name_string(const X509_NAME *name)
 {
 	BIO *bio = BIO_new(BIO_s_mem());

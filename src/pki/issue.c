@@ -144,7 +144,7 @@ print_issued(enum pki_cert_kind kind, const char *name, X509 *cert,
     const char *crt, const char *key)
 {
 	char fc[TLS_FP_LEN], fs[TLS_FP_LEN], until[32];
-	char *serial = pki_serial_hex(X509_get0_serialNumber(cert));
+	char *serial = tls_serial_hex(X509_get0_serialNumber(cert));
 	static const char *const kinds[] = {
 		[PKI_CERT_EDGE] = "edge", [PKI_CERT_CLOUD] = "cloud",
 		[PKI_CERT_DEVICE] = "device",

@@ -118,8 +118,6 @@ const EVP_MD *pki_sign_md(EVP_PKEY *key);
 /* A name in RFC 2253 form ("CN=agw,OU=isthmus edge,O=A"), non-ASCII
  * escaped; free with free(). */
 char *pki_name_string(const X509_NAME *name);
-/* Lowercase hex of a serial number; free with OPENSSL_free. */
-char *pki_serial_hex(const ASN1_INTEGER *serial);
 
 /* A CRL's update period when nobody chose one (pki crl --days). */
 #define PKI_CRL_DAYS_DEFAULT 30

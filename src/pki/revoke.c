@@ -110,7 +110,7 @@ pki_cmd_revoke(int argc, char **argv)
 	}
 	if (rc == 0)
 		rc = pki_crl_load(&ca, &old, &e);
-	if (rc == 0 && (hex = pki_serial_hex(X509_get0_serialNumber(cert))) == NULL)
+	if (rc == 0 && (hex = tls_serial_hex(X509_get0_serialNumber(cert))) == NULL)
 		rc = err_set(&e, -ENOMEM, "out of memory");
 	if (rc == 0 && old != NULL &&
 	    X509_CRL_get0_by_serial(old, &found,

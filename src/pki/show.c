@@ -131,7 +131,7 @@ info_collect(X509 *cert, struct cert_info *ci)
 	memset(ci, 0, sizeof(*ci));
 	ci->subject = pki_name_string(X509_get_subject_name(cert));
 	ci->issuer = pki_name_string(X509_get_issuer_name(cert));
-	ci->serial = pki_serial_hex(X509_get0_serialNumber(cert));
+	ci->serial = tls_serial_hex(X509_get0_serialNumber(cert));
 	if (ci->subject == NULL || ci->issuer == NULL || ci->serial == NULL)
 		return -ENOMEM;
 	tls_time_format(X509_get0_notBefore(cert), ci->not_before,

@@ -224,7 +224,8 @@ test_newer_schema_is_refused_untouched(void **state)
 	assert_non_null(strstr(e.msg, "newer than this isthmus"));
 	assert_int_equal(stat(path, &after), 0);
 	assert_int_equal(after.st_size, before.st_size);
-	assert_int_equal(after.st_mtime, before.st_mtime);
+	assert_int_equal(after.st_mtim.tv_sec, before.st_mtim.tv_sec);
+	assert_int_equal(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_not_equal(sqlite3_exec(db, "SELECT * FROM edges", NULL,
 	    NULL, NULL), SQLITE_OK);	/* no migration ran */

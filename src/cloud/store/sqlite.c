@@ -97,22 +97,35 @@ exec_sql(sqlite3 *db, const char *sql, struct err *e)
 	return rc;
 }
 
-/* The version the file holds (0: new), or -errno. */
+/* The version the file holds (0: new), or -errno; -EPROTO for one newer
+ * than the last migration. It only reads: a newer file is never
+ * touched, not even its header. */
 static int
-schema_version(sqlite3 *db, struct err *e)
+schema_version(sqlite3 *db, const char *path, struct err *e)
 {
+	int latest = store_migrations[store_nmigrations - 1].version;
 	sqlite3_stmt *q;
-	int v = 0;
+	int v = 0, rc;
 
-	if (exec_sql(db, "CREATE TABLE IF NOT EXISTS isthmus_schema "
-	    "(version INTEGER NOT NULL)", e) != 0)
-		return -EIO;
-	if (sqlite3_prepare_v2(db, "SELECT MAX(version) FROM isthmus_schema",
-	    -1, &q, NULL) != SQLITE_OK)
-		return db_error(db, e, "reading the schema version");
+	if (sqlite3_prepare_v2(db, "SELECT name FROM sqlite_master WHERE "
+	    "type = 'table' AND name = 'isthmus_schema'", -1, &q, NULL) !=
+	    SQLITE_OK)
+		return db_error(db, e, path);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (rc != SQLITE_ROW || sqlite3_prepare_v2(db, "SELECT MAX(version) "
+	    "FROM isthmus_schema", -1, &q, NULL) != SQLITE_OK)
+		return db_error(db, e, path);
 	if (sqlite3_step(q) == SQLITE_ROW)
 		v = sqlite3_column_int(q, 0);
 	sqlite3_finalize(q);
+	if (v > latest)
+		return err_set(e, -EPROTO, "%s holds schema version %d, newer "
+		    "than this isthmus knows (%d): refusing to use or change "
+		    "it; run the isthmus that wrote it, or give another "
+		    "state file", path, v, latest);
 	return v;
 }
 
@@ -121,21 +134,18 @@ schema_version(sqlite3 *db, struct err *e)
 static int
 migrate(sqlite3 *db, const char *path, struct err *e)
 {
-	int latest = store_migrations[store_nmigrations - 1].version;
 	char sql[96];
 	int v, rc = 0;
 	size_t i;
 
 	if (exec_sql(db, "BEGIN IMMEDIATE", e) != 0)
-		return -EIO;
-	v = schema_version(db, e);
-	if (v > latest)
-		rc = err_set(e, -EPROTO, "%s holds schema version %d, newer "
-		    "than this isthmus knows (%d): refusing to use or change "
-		    "it; run the isthmus that wrote it, or give another "
-		    "state file", path, v, latest);
-	else if (v < 0)
+		return err_wrap(e, -EIO, "%s", path);
+	v = schema_version(db, path, e);
+	if (v < 0)
 		rc = v;
+	else if (exec_sql(db, "CREATE TABLE IF NOT EXISTS isthmus_schema "
+	    "(version INTEGER NOT NULL)", e) != 0)
+		rc = err_wrap(e, -EIO, "%s", path);
 	for (i = 0; rc == 0 && i < store_nmigrations; i++) {
 		if (store_migrations[i].version <= v)
 			continue;
@@ -173,10 +183,15 @@ db_open(const char *path, sqlite3 **out, struct err *e)
 		return rc;
 	}
 	sqlite3_busy_timeout(db, 2000);
-	rc = exec_sql(db, "PRAGMA journal_mode=WAL; "
-	    "PRAGMA synchronous=NORMAL", e);
-	if (rc != 0)
-		err_wrap(e, rc, "%s", path);
+	/* A file from a newer isthmus is refused before anything, WAL's
+	 * header bytes included, is written to it. */
+	rc = schema_version(db, path, e);
+	if (rc >= 0) {
+		rc = exec_sql(db, "PRAGMA journal_mode=WAL; "
+		    "PRAGMA synchronous=NORMAL", e);
+		if (rc != 0)
+			err_wrap(e, rc, "%s", path);
+	}
 	if (rc == 0)
 		rc = migrate(db, path, e);
 	if (rc != 0) {
@@ -760,6 +775,7 @@ store_open(struct event_base *base, const char *path, struct store **out,
 		return rc;
 	}
 	if (rc == 0 && mark_all_down(s->db, e) != 0) {
+		err_wrap(e, -EIO, "%s", path);
 		sqlite3_close(s->db);
 		s->db = NULL;
 	}

@@ -57,7 +57,7 @@ struct store_edge {
 	char version[32];
 	bool up;
 	int64_t up_since;		/* when its tunnel came up, if up */
-	char last_reason[32];		/* why it last went down */
+	char last_reason[64];		/* why it last went down */
 };
 
 /* One line of an edge's history, newest first. */
@@ -65,7 +65,7 @@ struct store_history {
 	int64_t at;
 	bool up;
 	char peer[64];
-	char reason[32];
+	char reason[64];
 };
 
 struct store_stats {
@@ -80,7 +80,8 @@ struct store_stats {
  * Opens the store in file path (SQLite), creating it and applying the
  * schema's migrations. A file whose schema is newer than this isthmus is
  * refused (-EPROTO) and never written; one that cannot be opened now is
- * not an error: the store starts unavailable and tries again.
+ * not an error: the store starts unavailable (store_get_stats), e says
+ * why, and it tries again by itself.
  */
 int store_open(struct event_base *base, const char *path, struct store **out,
     struct err *e);
