@@ -123,6 +123,9 @@ device a1 9011
 step "what the cloud is doing (isthmus status, the ipsec statusall of this system)"
 run status -c demo/cloud.conf
 
+step "the cloud's fleet registry: every edge it has admitted, kept across restarts (isthmus edges)"
+run edges -c demo/cloud.conf
+
 step "what edge agw is doing (isthmus status, what the customer's IT runs)"
 run status -c demo/edge-agw.conf
 
