@@ -30,14 +30,14 @@ write_text(FILE *f, const struct store_edge *v, size_t n)
 	char seen[TIME_TEXT_MAX], since[TIME_TEXT_MAX], until[TIME_TEXT_MAX];
 	size_t i;
 
-	fprintf(f, "%-16s %-12s %-5s %-21s %-21s %-24s %-16s %-21s %s\n",
+	fprintf(f, "%-16s %-12s %-5s %-21s %-21s %-24s %-32s %-21s %s\n",
 	    "EDGE", "TENANT", "STATE", "UP SINCE", "LAST SEEN", "PEER",
 	    "SERIAL", "CERT UNTIL", "LAST DOWN");
 	for (i = 0; i < n; i++) {
 		when(v[i].up ? v[i].up_since : 0, since, sizeof(since));
 		when(v[i].last_seen, seen, sizeof(seen));
 		when(v[i].not_after, until, sizeof(until));
-		fprintf(f, "%-16s %-12s %-5s %-21s %-21s %-24s %-16s %-21s %s\n",
+		fprintf(f, "%-16s %-12s %-5s %-21s %-21s %-24s %-32s %-21s %s\n",
 		    v[i].edge, v[i].tenant, v[i].up ? "up" : "down", since,
 		    seen, v[i].peer[0] ? v[i].peer : "-",
 		    v[i].serial[0] ? v[i].serial : "-", until,
