@@ -64,19 +64,21 @@ int
 status_client_args(const char *cmd, const char *usage, int argc,
     char **argv, bool *json, char **sock)
 {
-	return status_client_args_tenant(cmd, usage, argc, argv, json, sock,
-	    NULL);
+	return status_client_args_fleet(cmd, usage, argc, argv, json, sock,
+	    NULL, NULL);
 }
 
 int
-status_client_args_tenant(const char *cmd, const char *usage, int argc,
-    char **argv, bool *json, char **sock, const char **tenant)
+status_client_args_fleet(const char *cmd, const char *usage, int argc,
+    char **argv, bool *json, char **sock, const char **tenant,
+    const char **history)
 {
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "tenant", required_argument, NULL, 't' },
+		{ "history", required_argument, NULL, 'H' },
 		CLI_COMMON_LONG,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -98,10 +100,12 @@ status_client_args_tenant(const char *cmd, const char *usage, int argc,
 		case 'c': conf = optarg; break;
 		case 'j': *json = true; break;
 		case 't':
-			if (tenant == NULL)
+		case 'H':
+			if ((c == 't' ? tenant : history) == NULL)
 				return cli_usage_error(cmd, usage,
-				    "unknown option '--tenant'");
-			*tenant = optarg;
+				    "unknown option '--%s'", c == 't' ?
+				    "tenant" : "history");
+			*(c == 't' ? tenant : history) = optarg;
 			break;
 		default:
 			return cli_bad_option(cmd, usage, argv, c);

@@ -16,9 +16,11 @@ int status_socket_from_conf(const char *path, char **out);
  * arguments from optind), else the exit status (after --help, or an error). */
 int status_client_args(const char *cmd, const char *usage, int argc,
     char **argv, bool *json, char **sock);
-/* The same, also taking --tenant T (*tenant stays NULL without it). */
-int status_client_args_tenant(const char *cmd, const char *usage, int argc,
-    char **argv, bool *json, char **sock, const char **tenant);
+/* The same, also taking isthmus edges' --tenant T and --history EDGE
+ * (each stays NULL when not given). */
+int status_client_args_fleet(const char *cmd, const char *usage, int argc,
+    char **argv, bool *json, char **sock, const char **tenant,
+    const char **history);
 
 /* Sends request to the daemon at sock and prints its answer on stdout,
  * or "isthmus CMD: why" on stderr when it answers "error: why" or not at

@@ -268,7 +268,8 @@ on_admin(const char *cmd, FILE *f, struct admin_req *req, void *arg)
 	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "status json") == 0)
 		cloud_status(&d->cl, d->bound, strcmp(cmd, "status") != 0, f);
 	else if (strcmp(cmd, "edges") == 0 || strncmp(cmd, "edges ", 6) == 0)
-		cloud_edges(d->cl.store, cmd[5] == ' ' ? cmd + 6 : "", f, req);
+		cloud_edges(d->cl.store, d->cl.conf, cmd[5] == ' ' ? cmd + 6 :
+		    "", f, req);
 	else
 		fprintf(f, "error: unknown request '%.64s'\n", cmd);
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cloud/config.h"
 #include "cloud/store/store.h"
 #include "common/json.h"
 #include "common/names.h"
@@ -13,6 +14,7 @@
 struct ask {
 	struct admin_req *req;
 	bool json;
+	char edge[NAME_MAX_LEN + 1], tenant[NAME_MAX_LEN + 1];
 };
 
 static void
@@ -88,11 +90,13 @@ write_json(FILE *f, const struct store_edge *v, size_t n)
 	fputc('\n', f);
 }
 
+/* What a store read makes the answer: written by write (v, n) or the
+ * store's error, sent, and a done with. */
 static void
-on_edges(int rc, const struct store_edge *v, size_t n, const struct err *e,
-    void *arg)
+reply(struct ask *a, int rc, const struct err *e,
+    void (*write)(FILE *, const struct ask *, const void *, size_t),
+    const void *v, size_t n)
 {
-	struct ask *a = arg;
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
@@ -101,10 +105,8 @@ on_edges(int rc, const struct store_edge *v, size_t n, const struct err *e,
 		if (rc != 0)
 			fprintf(f, "error: the state store is unavailable: "
 			    "%s\n", e->msg);
-		else if (a->json)
-			write_json(f, v, n);
 		else
-			write_text(f, v, n);
+			write(f, a, v, n);
 		fclose(f);
 	}
 	admin_answer(a->req, buf != NULL ? buf : "", buf != NULL ? len : 0);
@@ -112,26 +114,141 @@ on_edges(int rc, const struct store_edge *v, size_t n, const struct err *e,
 	free(a);
 }
 
-void
-cloud_edges(struct store *s, const char *args, FILE *f,
-    struct admin_req *req)
+static void
+write_edges(FILE *f, const struct ask *a, const void *v, size_t n)
 {
-	char tenant[NAME_MAX_LEN + 1] = "";
-	struct ask *a;
-	bool json = false;
+	if (a->json)
+		write_json(f, v, n);
+	else
+		write_text(f, v, n);
+}
 
-	if (strncmp(args, "json", 4) == 0 && (args[4] == '\0' ||
-	    args[4] == ' ')) {
-		json = true;
-		args += args[4] == ' ' ? 5 : 4;
-	}
-	if (*args != '\0') {
-		if (!name_valid(args)) {
-			fprintf(f, "error: '%.64s' is not a tenant name\n",
-			    args);
-			return;
+static void
+on_edges(int rc, const struct store_edge *v, size_t n, const struct err *e,
+    void *arg)
+{
+	reply(arg, rc, e, write_edges, v, n);
+}
+
+static void
+write_history(FILE *f, const struct ask *a, const void *rows, size_t n)
+{
+	const struct store_history *v = rows;
+	char at[TIME_TEXT_MAX];
+	struct json j;
+	size_t i;
+
+	if (!a->json) {
+		fprintf(f, "edge %s of tenant %s, newest first:\n", a->edge,
+		    a->tenant);
+		for (i = 0; i < n; i++) {
+			when(v[i].at, at, sizeof(at));
+			fprintf(f, "%-21s %-5s %-24s %s\n", at, v[i].up ? "up" :
+			    "down", v[i].peer[0] ? v[i].peer : "-",
+			    v[i].reason[0] ? v[i].reason : "");
 		}
-		snprintf(tenant, sizeof(tenant), "%s", args);
+		if (n == 0)
+			fprintf(f, "nothing recorded\n");
+		return;
+	}
+	json_init(&j, f);
+	json_begin_object(&j);
+	json_key(&j, "edge");
+	json_string(&j, a->edge);
+	json_key(&j, "tenant");
+	json_string(&j, a->tenant);
+	json_key(&j, "history");
+	json_begin_array(&j);
+	for (i = 0; i < n; i++) {
+		json_begin_object(&j);
+		json_key(&j, "at");
+		json_int(&j, v[i].at);
+		json_key(&j, "up");
+		json_bool(&j, v[i].up);
+		json_key(&j, "peer");
+		json_string(&j, v[i].peer);
+		json_key(&j, "reason");
+		json_string(&j, v[i].reason[0] ? v[i].reason : NULL);
+		json_end_object(&j);
+	}
+	json_end_array(&j);
+	json_end_object(&j);
+	fputc('\n', f);
+}
+
+static void
+on_history(int rc, const struct store_history *v, size_t n,
+    const struct err *e, void *arg)
+{
+	reply(arg, rc, e, write_history, v, n);
+}
+
+/* The next word of *p (moved past it and its space), or NULL. */
+static const char *
+word(char **p)
+{
+	char *w = *p, *sp;
+
+	if (*w == '\0')
+		return NULL;
+	sp = strchr(w, ' ');
+	if (sp != NULL) {
+		*sp = '\0';
+		*p = sp + 1;
+	} else {
+		*p = w + strlen(w);
+	}
+	return w;
+}
+
+/* The tenant the configuration puts edge in, or NULL. */
+static const char *
+tenant_of(const struct cloud_conf *cf, const char *edge)
+{
+	size_t i;
+
+	for (i = 0; i < cf->nedges; i++)
+		if (strcmp(cf->edges[i]->name, edge) == 0)
+			return cf->edges[i]->tenant->name;
+	return NULL;
+}
+
+void
+cloud_edges(struct store *s, const struct cloud_conf *cf, const char *args,
+    FILE *f, struct admin_req *req)
+{
+	char line[2 * NAME_MAX_LEN + 32], *p = line;
+	const char *w, *edge = NULL, *tenant = NULL;
+	bool json = false, history = false;
+	struct ask *a;
+	int rc;
+
+	snprintf(line, sizeof(line), "%s", args);
+	w = word(&p);
+	if (w != NULL && strcmp(w, "history") == 0) {
+		history = true;
+		w = word(&p);
+	}
+	if (w != NULL && strcmp(w, "json") == 0) {
+		json = true;
+		w = word(&p);
+	}
+	if (history) {
+		edge = w;
+		w = word(&p);
+	}
+	tenant = w;
+	if ((history && (edge == NULL || !name_valid(edge))) ||
+	    (tenant != NULL && !name_valid(tenant)) || *p != '\0') {
+		fprintf(f, "error: the request is \"edges [json] [TENANT]\" "
+		    "or \"edges history [json] EDGE [TENANT]\", with names\n");
+		return;
+	}
+	if (history && tenant == NULL && (tenant = tenant_of(cf, edge)) ==
+	    NULL) {
+		fprintf(f, "error: edge '%s' is not in this cloud's "
+		    "configuration: name its tenant (--tenant T)\n", edge);
+		return;
 	}
 	if (s == NULL) {
 		fprintf(f, "error: this cloud keeps no registry: set state = "
@@ -146,8 +263,14 @@ cloud_edges(struct store *s, const char *args, FILE *f,
 		return;
 	}
 	a->json = json;
-	if (store_list_edges(s, tenant[0] ? tenant : NULL, on_edges, a) !=
-	    0) {
+	if (history) {
+		snprintf(a->edge, sizeof(a->edge), "%s", edge);
+		snprintf(a->tenant, sizeof(a->tenant), "%s", tenant);
+		rc = store_edge_history(s, tenant, edge, on_history, a);
+	} else {
+		rc = store_list_edges(s, tenant, on_edges, a);
+	}
+	if (rc != 0) {
 		static const char busy[] = "error: the state store is busy\n";
 
 		admin_answer(a->req, busy, sizeof(busy) - 1);

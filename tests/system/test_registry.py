@@ -55,6 +55,24 @@ def test_registry_through_connect_disconnect_and_restart(site):
     text = run("edges", "-c", conf, expect=0).stdout
     assert "bgw" in text and "down" in text and "agw" in text
 
+    # its history: newest first, the down with why, the up before it
+    h = json.loads(run("edges", "-c", conf, "--history", "bgw", "--json",
+                       expect=0).stdout)
+    assert h["edge"] == "bgw" and h["tenant"] == "B"
+    assert [x["up"] for x in h["history"]] == [False, True]
+    assert h["history"][0]["reason"] == b["last_reason"]
+    assert h["history"][1]["peer"].startswith("127.0.0.1:")
+    assert h["history"][0]["at"] >= h["history"][1]["at"]
+    text = run("edges", "-c", conf, "--history", "bgw", "--tenant", "B",
+               expect=0).stdout
+    assert "edge bgw of tenant B" in text and "down" in text
+    # an edge the configuration does not know needs its tenant named
+    res = run("edges", "-c", conf, "--history", "zgw", expect=1)
+    assert "name its tenant" in res.stderr
+    h = json.loads(run("edges", "-c", conf, "--history", "zgw", "--tenant",
+                       "A", "--json", expect=0).stdout)
+    assert h["history"] == []
+
     # a restart keeps the registry; the tunnels it held went down with it
     first = edges(conf)["agw"]["first_seen"]
     eds["agw"].stop()
@@ -125,6 +143,8 @@ def test_edges_without_a_store_and_bad_requests(site):
     res = run("edges", "-c", cloud.conf, "--tenant", "not a name",
               expect=2)
     assert "not a tenant name" in res.stderr
+    res = run("edges", "-c", cloud.conf, "--history", "a/b", expect=2)
+    assert "not an edge name" in res.stderr
     res = run("status", "-c", cloud.conf, "--tenant", "A", expect=2)
     assert "--tenant" in res.stderr
     # the daemon is unharmed
