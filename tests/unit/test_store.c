@@ -285,6 +285,34 @@ test_store_away_and_back(void **state)
 	store_close(s);
 }
 
+/* A read that fails on an open store (a table someone dropped) is
+ * answered with the reason, and the store goes on asking. */
+static void
+test_failed_read_is_answered(void **state)
+{
+	char path[128];
+	struct store *s;
+	struct answer *a;
+	sqlite3 *db;
+	struct err e;
+
+	(void)state;
+	path_of(path, sizeof(path), "state.db");
+	assert_int_equal(store_open(base, path, &s, &e), 0);
+	a = list(s, NULL);
+	assert_int_equal(a->rc, 0);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE edges", NULL, NULL,
+	    NULL), SQLITE_OK);
+	sqlite3_close(db);
+	a = list(s, NULL);
+	assert_int_equal(a->rc, -EIO);
+	assert_non_null(strstr(a->e.msg, "edges"));
+	a = list(s, NULL);		/* asked again: answered again */
+	assert_int_equal(a->rc, -EIO);
+	store_close(s);
+}
+
 int
 main(void)
 {
@@ -294,6 +322,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_newer_schema_is_refused_untouched, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_away_and_back,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_read_is_answered,
 		    setup, teardown),
 	};
 

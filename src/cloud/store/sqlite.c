@@ -567,7 +567,9 @@ run(void *arg)
 			    read_history(s, j);
 			pthread_mutex_lock(&s->mu);
 			if (j->rc != 0 && j->rc != -ENOMEM) {
-				went_down(s, &j->e);
+				struct err why = j->e;	/* j is answered too */
+
+				went_down(s, &why);
 				continue;
 			}
 			finish_head(s);
