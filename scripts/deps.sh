@@ -6,7 +6,7 @@ set -eu
 
 PKGS="build-essential pkg-config meson ninja-build
 libssl-dev libevent-dev libnghttp2-dev libhttp-parser-dev libinih-dev
-libsqlite3-dev libcmocka-dev tinyproxy sslsplit nftables iproute2 faketime
+libsqlite3-dev libjansson-dev libcmocka-dev tinyproxy sslsplit nftables iproute2 faketime
 openssl python3 python3-pytest python3-cryptography python3-prometheus-client
 nginx-light haproxy python3-h2
 clang libclang-rt-14-dev"

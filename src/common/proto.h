@@ -11,7 +11,8 @@
  *   TLS   1.3 only, both sides present certificates, ALPN PROTO_ALPN;
  *   HTTP/2 (RFC 9113), the edge the client: only it opens streams;
  *   per stream: a CONNECT to a service (TCP mode), an HTTP request to a
- *         service (HTTP mode), or a GET to PROTO_DIAG_AUTHORITY.
+ *         service (HTTP mode), a GET to DIAG_AUTHORITY, or the one
+ *         management stream (MANAGE_PATH at DIAG_AUTHORITY).
  */
 #ifndef ISTHMUS_PROTO_H
 #define ISTHMUS_PROTO_H
@@ -98,5 +99,54 @@
 #define DIAG_FIELD_BACKEND "isthmus-backend"	/* the one that answered */
 #define DIAG_FIELD_HEALTHY "isthmus-healthy"	/* "healthy/total" */
 #define DIAG_FIELD_CONNECT_MS "isthmus-connect-ms"
+
+/* --- The management channel (docs/protocol.md, section 5) ------------ */
+
+/* Right after admission the edge opens one long-lived stream:
+ * POST MANAGE_PATH at DIAG_AUTHORITY, a body that never ends, and the
+ * cloud answers 200 with a body that never ends. Each body is a sequence
+ * of messages, one JSON object (RFC 8259, UTF-8) per line, each line at
+ * most MANAGE_MSG_MAX bytes with its '\n'. The cloud writes instructions,
+ * the edge writes its hello and results. A second management stream on
+ * one tunnel is answered 409 and ended. */
+#define MANAGE_PATH "/manage"
+#define MANAGE_CONTENT_TYPE "application/x-ndjson"
+#define MANAGE_MSG_MAX (256u * 1024)
+/* The "v" of every message; a message of another version is malformed. */
+#define MANAGE_VERSION 1
+
+/* Message "type"s. */
+#define MANAGE_T_HELLO "hello"		/* edge, first: version, accepts */
+#define MANAGE_T_INSTRUCTION "instruction"	/* cloud */
+#define MANAGE_T_RESULT "result"	/* edge: one per instruction */
+
+/* An instruction's fields, and their limits. */
+#define MANAGE_ID_MAX 32		/* lowercase hex */
+#define MANAGE_KIND_MAX 32
+#define MANAGE_ISSUER_MAX 64
+#define MANAGE_ARGS_MAX 8		/* strings in "args" */
+#define MANAGE_ARG_MAX 2048		/* bytes of one */
+/* A result's "result" (any JSON value), encoded, at most; an edge whose
+ * answer is longer says so in "error" with outcome "error", or (logs)
+ * sends what fits and "truncated": true. */
+#define MANAGE_RESULT_MAX (192u * 1024)
+#define MANAGE_ERROR_MAX 512
+
+/* Instruction kinds. */
+#define MANAGE_K_STATUS "status"
+#define MANAGE_K_DOCTOR "doctor"
+#define MANAGE_K_PURGE_CACHE "purge-cache"
+#define MANAGE_K_PREFETCH "prefetch"
+#define MANAGE_K_RELOAD "reload"
+#define MANAGE_K_LOGS "logs"
+
+/* Outcomes: the edge answers the first four; the cloud decides the
+ * last two (no answer by the answer deadline; never delivered before the
+ * instruction's expiry). */
+#define MANAGE_O_OK "ok"
+#define MANAGE_O_ERROR "error"
+#define MANAGE_O_REFUSED "refused"	/* the site's `manage` policy */
+#define MANAGE_O_EXPIRED "expired"
+#define MANAGE_O_TIMEOUT "timeout"
 
 #endif

@@ -10,8 +10,11 @@
  * and what did not fit is counted as dropped, never blocking a tunnel.
  * Reads answer through a callback on the loop that asked.
  *
- * Backend: SQLite (sqlite.c), on a thread of its own, the file in WAL
- * mode. The schema and its versioned migrations are schema.c's.
+ * Backends: SQLite (sqlite.c), on a thread of its own, the file in WAL
+ * mode, for `state = FILE`; PostgreSQL (pg.c), libpq's asynchronous API
+ * on the loop, for `state = postgresql://...` (several cloud replicas
+ * share one). The schema and its versioned migrations are schema.c's,
+ * the same for both.
  */
 #ifndef ISTHMUS_CLOUD_STORE_H
 #define ISTHMUS_CLOUD_STORE_H
@@ -74,6 +77,9 @@ struct store_stats {
 	uint64_t dropped;	/* events that found the queue full */
 	uint64_t errors;	/* failed attempts (each is retried) */
 	size_t queued;		/* waiting now */
+	/* Round trips to the database (a write batch, a read), in
+	 * microseconds: how many, their sum, the slowest. */
+	uint64_t ops, op_us_sum, op_us_max;
 };
 
 /*
@@ -107,5 +113,83 @@ int store_edge_history(struct store *s, const char *tenant, const char *edge,
     store_history_fn done, void *arg);
 
 void store_get_stats(struct store *s, struct store_stats *st);
+
+/* --- Instructions and the audit log (docs/cloud.md, "Managing edges") --
+ *
+ * An instruction is recorded before it is sent (store_instruction_add
+ * answers once it is written), and its row is the audit log's entry: who
+ * issued what for which edge, when it was delivered, and its one outcome.
+ * States: "waiting" (not delivered: the edge is down), "sent", then one of
+ * the outcomes of common/proto.h (MANAGE_O_*). The first outcome is final:
+ * a later one (a result after a timeout) changes nothing.
+ */
+
+/* Instructions waiting for one edge, at most (store_instruction_add says
+ * -ENOSPC past it). */
+#define STORE_WAITING_MAX 100
+#define STORE_STATE_WAITING "waiting"
+#define STORE_STATE_SENT "sent"
+
+struct store_instruction {
+	int64_t seq;			/* the store's order; 0 when adding */
+	char id[33];			/* MANAGE_ID_MAX hex digits */
+	char tenant[NAME_MAX_LEN + 1], edge[NAME_MAX_LEN + 1];
+	char kind[33];
+	char issuer[65];
+	char *args;			/* a JSON array of strings */
+	int64_t issued;			/* Unix seconds */
+	int64_t expires;		/* not delivered by then: expired */
+	int64_t sent;			/* 0: not yet */
+	int64_t answer_by;		/* sent, no outcome by then: timeout */
+	int64_t done;			/* when it got its outcome; 0: not yet */
+	char state[16];			/* waiting, sent, or an outcome */
+	char *result;			/* JSON text, or NULL */
+	char error[512];
+};
+
+/* Which instructions a read returns. Any field left empty/0 does not
+ * filter. */
+struct store_audit_filter {
+	char tenant[NAME_MAX_LEN + 1], edge[NAME_MAX_LEN + 1];
+	char id[33];
+	int64_t since;			/* issued at or after */
+	unsigned limit;			/* the newest limit; 0: 1,000 */
+};
+
+/* A write's answer, on the loop: 0, -EIO (unavailable; e says why),
+ * -ENOSPC (too many waiting for that edge). */
+typedef void (*store_done_fn)(int rc, const struct err *e, void *arg);
+/* Instructions read, valid during the call only: for store_audit, newest
+ * first; for the others, oldest first (seq). */
+typedef void (*store_instructions_fn)(int rc,
+    const struct store_instruction *v, size_t n, const struct err *e,
+    void *arg);
+
+/* Records in (state "waiting", copied), then done. Never queued behind a
+ * store that is down: an instruction that cannot be recorded now is
+ * answered -EIO at once and must not be sent. */
+int store_instruction_add(struct store *s, const struct store_instruction *in,
+    store_done_fn done, void *arg);
+/* Queued writes, like registry events (kept while the store is down,
+ * dropped and counted past STORE_QUEUE_MAX): in was delivered at `at`, to
+ * be answered by answer_by; in got its outcome (state one of MANAGE_O_*,
+ * result JSON text or NULL, error or NULL). Each applies only to a row
+ * still waiting or sent. */
+int store_instruction_sent(struct store *s, const char *id, int64_t at,
+    int64_t answer_by);
+int store_instruction_done(struct store *s, const char *id, const char *state,
+    const char *result, const char *error, int64_t at);
+/* An edge's management stream opened: its instructions still waiting,
+ * oldest first, after those past their expiry were marked expired. */
+int store_instructions_waiting(struct store *s, const char *tenant,
+    const char *edge, int64_t now, store_instructions_fn done, void *arg);
+/* Marks expired (waiting past expires) and timed out (sent past
+ * answer_by) as of now; done gets the rows it changed, with their new
+ * state. */
+int store_instructions_sweep(struct store *s, int64_t now,
+    store_instructions_fn done, void *arg);
+/* The audit log: instructions matching f, newest first. */
+int store_audit(struct store *s, const struct store_audit_filter *f,
+    store_instructions_fn done, void *arg);
 
 #endif
