@@ -29,6 +29,8 @@ struct command {
 };
 
 static const struct command commands[] = {
+	{ "audit", "show the cloud's audit log of instructions to edges",
+	    audit_main, audit_usage },
 	{ "cache", "list or purge a running edge's HTTP cache", cache_main,
 	    cache_usage },
 	{ "cloud", "run the multi-tenant cloud gateway", cloud_main,
@@ -39,6 +41,8 @@ static const struct command commands[] = {
 	    edge_main, edge_usage },
 	{ "edges", "list the cloud's fleet registry: every edge, up or down",
 	    edges_main, edges_usage },
+	{ "manage", "send an instruction to an edge through the cloud",
+	    manage_main, manage_usage },
 	{ "pki", "create CAs; issue, revoke, show and verify certificates",
 	    pki_main, pki_usage },
 	{ "status", "show a running gateway's tunnels, streams and backends",

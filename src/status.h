@@ -31,6 +31,12 @@ int status_ask(const char *cmd, const char *sock, const char *request);
 int edges_main(int argc, char **argv);
 void edges_usage(FILE *f);
 
+/* "isthmus manage" and "isthmus audit" (managectl.c) */
+int manage_main(int argc, char **argv);
+void manage_usage(FILE *f);
+int audit_main(int argc, char **argv);
+void audit_usage(FILE *f);
+
 /* "isthmus cache" (cachectl.c) */
 int cache_main(int argc, char **argv);
 void cache_usage(FILE *f);

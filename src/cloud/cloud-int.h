@@ -22,6 +22,7 @@
 struct cloud_conf;
 struct handoff;
 struct log_limit;
+struct manage_hub;
 struct pooled;
 struct tunnel;
 
@@ -90,6 +91,8 @@ struct cloud {
 	/* The state store (cloud/store/), or NULL without `state`; any
 	 * worker queues its tunnels' ups and downs there. */
 	struct store *store;
+	/* The management channel's hub (manage/): sessions, deliveries. */
+	struct manage_hub *hub;
 	time_t started;
 	struct {
 		uint64_t handshakes_ok;
@@ -110,6 +113,7 @@ enum {
 	WORKER_EMPTY = 1u << 3,		/* to worker 0: a draining worker ran
 					 * empty */
 	WORKER_PROBE = 1u << 4,		/* PING the tunnels marked probe */
+	WORKER_MANAGE = 1u << 5,	/* instructions for its sessions */
 };
 
 static inline void

@@ -19,6 +19,7 @@
 #include "cloud/cloud-int.h"
 #include "cloud/config.h"
 #include "cloud/edges.h"
+#include "cloud/manage/manage.h"
 #include "cloud/health.h"
 #include "cloud/metrics.h"
 #include "cloud/status.h"
@@ -270,6 +271,10 @@ on_admin(const char *cmd, FILE *f, struct admin_req *req, void *arg)
 	else if (strcmp(cmd, "edges") == 0 || strncmp(cmd, "edges ", 6) == 0)
 		cloud_edges(d->cl.store, d->cl.conf, cmd[5] == ' ' ? cmd + 6 :
 		    "", f, req);
+	else if (strncmp(cmd, "manage ", 7) == 0)
+		manage_admin(&d->cl, cmd + 7, f, req);
+	else if (strncmp(cmd, "audit ", 6) == 0)
+		manage_audit(&d->cl, cmd + 6, f, req);
 	else
 		fprintf(f, "error: unknown request '%.64s'\n", cmd);
 }
@@ -380,6 +385,7 @@ cloud_main(int argc, char **argv)
 {
 	struct cloud_daemon d;
 	bool check = false;
+	struct err e;
 	int rc;
 
 	memset(&d, 0, sizeof(d));
@@ -413,10 +419,16 @@ cloud_main(int argc, char **argv)
 		rc = EXIT_FAIL;
 		goto out;
 	}
+	if (manage_init(&d.cl, &e) != 0) {
+		log_config_error("cloud", false, "isthmus cloud: %s", e.msg);
+		rc = EXIT_FAIL;
+		goto out;
+	}
 	rc = serve(&d);
 out:
 	workers_stop(&d.cl);
 	store_close(d.cl.store);	/* writes the tunnels' last downs */
+	manage_free(&d.cl);	/* after the store's last answers */
 	metrics_http_close(d.metrics);
 	admin_close(d.admin);
 	health_stop(d.health);

@@ -73,6 +73,12 @@ static const struct conf_key cloud_keys[] = {
 	{ "tunnel_max_dials", CONF_INT,
 	    offsetof(struct cloud_conf, tunnel_max_dials), 1, 10000, NULL,
 	    "64", 0 },
+	{ "instruction_ttl", CONF_DURATION,
+	    offsetof(struct cloud_conf, instruction_ttl), 1000, 2592000000,
+	    NULL, "24h", 0 },
+	{ "instruction_timeout", CONF_DURATION,
+	    offsetof(struct cloud_conf, instruction_timeout), 1000, 3600000,
+	    NULL, "60s", 0 },
 };
 
 static const struct conf_key tenant_keys[] = {

@@ -126,6 +126,10 @@ struct cloud_conf {
 	int64_t tunnel_max_streams;	/* SETTINGS_MAX_CONCURRENT_STREAMS */
 	int64_t tunnel_max_dials;	/* backend connects in flight */
 	uint64_t stream_idle_timeout;	/* CONNECT streams; 0: none */
+	/* Management (manage/): how long an instruction waits for a
+	 * down edge, and how long a delivered one has to be answered. */
+	uint64_t instruction_ttl;
+	uint64_t instruction_timeout;
 	int64_t workers;	/* event loops; 0: one per CPU ("auto") */
 	struct cloud_tenant **tenants;
 	size_t ntenants;

@@ -7,7 +7,7 @@
 
 #include "cloud/config.h"
 #include "cloud/store/store.h"
-#include "common/json.h"
+#include "common/jsonw.h"
 #include "common/names.h"
 #include "common/timefmt.h"
 
@@ -52,41 +52,41 @@ write_text(FILE *f, const struct store_edge *v, size_t n)
 static void
 write_json(FILE *f, const struct store_edge *v, size_t n)
 {
-	struct json j;
+	struct jw j;
 	size_t i;
 
-	json_init(&j, f);
-	json_begin_object(&j);
-	json_key(&j, "edges");
-	json_begin_array(&j);
+	jw_init(&j, f);
+	jw_begin_object(&j);
+	jw_key(&j, "edges");
+	jw_begin_array(&j);
 	for (i = 0; i < n; i++) {
-		json_begin_object(&j);
-		json_key(&j, "edge");
-		json_string(&j, v[i].edge);
-		json_key(&j, "tenant");
-		json_string(&j, v[i].tenant);
-		json_key(&j, "up");
-		json_bool(&j, v[i].up);
-		json_key(&j, "up_since");
-		json_int(&j, v[i].up ? v[i].up_since : 0);
-		json_key(&j, "first_seen");
-		json_int(&j, v[i].first_seen);
-		json_key(&j, "last_seen");
-		json_int(&j, v[i].last_seen);
-		json_key(&j, "peer");
-		json_string(&j, v[i].peer);
-		json_key(&j, "serial");
-		json_string(&j, v[i].serial);
-		json_key(&j, "not_after");
-		json_int(&j, v[i].not_after);
-		json_key(&j, "version");
-		json_string(&j, v[i].version[0] ? v[i].version : NULL);
-		json_key(&j, "last_reason");
-		json_string(&j, v[i].last_reason[0] ? v[i].last_reason : NULL);
-		json_end_object(&j);
+		jw_begin_object(&j);
+		jw_key(&j, "edge");
+		jw_string(&j, v[i].edge);
+		jw_key(&j, "tenant");
+		jw_string(&j, v[i].tenant);
+		jw_key(&j, "up");
+		jw_bool(&j, v[i].up);
+		jw_key(&j, "up_since");
+		jw_int(&j, v[i].up ? v[i].up_since : 0);
+		jw_key(&j, "first_seen");
+		jw_int(&j, v[i].first_seen);
+		jw_key(&j, "last_seen");
+		jw_int(&j, v[i].last_seen);
+		jw_key(&j, "peer");
+		jw_string(&j, v[i].peer);
+		jw_key(&j, "serial");
+		jw_string(&j, v[i].serial);
+		jw_key(&j, "not_after");
+		jw_int(&j, v[i].not_after);
+		jw_key(&j, "version");
+		jw_string(&j, v[i].version[0] ? v[i].version : NULL);
+		jw_key(&j, "last_reason");
+		jw_string(&j, v[i].last_reason[0] ? v[i].last_reason : NULL);
+		jw_end_object(&j);
 	}
-	json_end_array(&j);
-	json_end_object(&j);
+	jw_end_array(&j);
+	jw_end_object(&j);
 	fputc('\n', f);
 }
 
@@ -135,7 +135,7 @@ write_history(FILE *f, const struct ask *a, const void *rows, size_t n)
 {
 	const struct store_history *v = rows;
 	char at[TIME_TEXT_MAX];
-	struct json j;
+	struct jw j;
 	size_t i;
 
 	if (!a->json) {
@@ -151,28 +151,28 @@ write_history(FILE *f, const struct ask *a, const void *rows, size_t n)
 			fprintf(f, "nothing recorded\n");
 		return;
 	}
-	json_init(&j, f);
-	json_begin_object(&j);
-	json_key(&j, "edge");
-	json_string(&j, a->edge);
-	json_key(&j, "tenant");
-	json_string(&j, a->tenant);
-	json_key(&j, "history");
-	json_begin_array(&j);
+	jw_init(&j, f);
+	jw_begin_object(&j);
+	jw_key(&j, "edge");
+	jw_string(&j, a->edge);
+	jw_key(&j, "tenant");
+	jw_string(&j, a->tenant);
+	jw_key(&j, "history");
+	jw_begin_array(&j);
 	for (i = 0; i < n; i++) {
-		json_begin_object(&j);
-		json_key(&j, "at");
-		json_int(&j, v[i].at);
-		json_key(&j, "up");
-		json_bool(&j, v[i].up);
-		json_key(&j, "peer");
-		json_string(&j, v[i].peer);
-		json_key(&j, "reason");
-		json_string(&j, v[i].reason[0] ? v[i].reason : NULL);
-		json_end_object(&j);
+		jw_begin_object(&j);
+		jw_key(&j, "at");
+		jw_int(&j, v[i].at);
+		jw_key(&j, "up");
+		jw_bool(&j, v[i].up);
+		jw_key(&j, "peer");
+		jw_string(&j, v[i].peer);
+		jw_key(&j, "reason");
+		jw_string(&j, v[i].reason[0] ? v[i].reason : NULL);
+		jw_end_object(&j);
 	}
-	json_end_array(&j);
-	json_end_object(&j);
+	jw_end_array(&j);
+	jw_end_object(&j);
 	fputc('\n', f);
 }
 

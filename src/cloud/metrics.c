@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cloud/cloud-int.h"
+#include "cloud/manage/manage.h"
 #include "cloud/store/store.h"
 #include "cloud/tunnel.h"
 #include "cloud/tunnel-int.h"
@@ -275,6 +276,7 @@ cloud_metrics(FILE *f, void *arg)
 	tenant_families(f, cf, lv);
 	service_families(f, cf);
 	store_families(f, cl->store);
+	manage_metrics(cl, f);
 	acceptguard_metrics(f);
 	free(lv);
 }

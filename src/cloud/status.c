@@ -4,7 +4,7 @@
 #include "cloud/cloud-int.h"
 #include "cloud/tunnel.h"
 #include "cloud/tunnel-int.h"
-#include "common/json.h"
+#include "common/jsonw.h"
 #include "common/stat.h"
 
 static uint64_t
@@ -47,86 +47,86 @@ status_json(struct cloud *cl, const char *listen, FILE *f)
 	const struct cloud_conf *cf = cl->conf;
 	struct tunnel_info ti;
 	struct tunnel *t;
-	struct json j;
+	struct jw j;
 	size_t i, k;
 	unsigned wi;
 
-	json_init(&j, f);
-	json_begin_object(&j);
-	json_key(&j, "role");
-	json_string(&j, "cloud");
-	json_key(&j, "listen");
-	json_string(&j, listen);
-	json_key(&j, "workers");
-	json_begin_array(&j);
+	jw_init(&j, f);
+	jw_begin_object(&j);
+	jw_key(&j, "role");
+	jw_string(&j, "cloud");
+	jw_key(&j, "listen");
+	jw_string(&j, listen);
+	jw_key(&j, "workers");
+	jw_begin_array(&j);
 	for (wi = 0; wi < cl->nworkers; wi++) {
-		json_begin_object(&j);
-		json_key(&j, "tunnels");
-		json_int(&j, cl->workers[wi].ntunnels);
-		json_end_object(&j);
+		jw_begin_object(&j);
+		jw_key(&j, "tunnels");
+		jw_int(&j, cl->workers[wi].ntunnels);
+		jw_end_object(&j);
 	}
-	json_end_array(&j);
-	json_key(&j, "tunnels");
-	json_begin_array(&j);
+	jw_end_array(&j);
+	jw_key(&j, "tunnels");
+	jw_begin_array(&j);
 	CLOUD_FOREACH_TUNNEL(cl, wi, t) {
 		tunnel_info(t, &ti);
 		if (!ti.up)
 			continue;
-		json_begin_object(&j);
-		json_key(&j, "edge");
-		json_string(&j, ti.edge);
-		json_key(&j, "tenant");
-		json_string(&j, ti.tenant);
-		json_key(&j, "peer");
-		json_string(&j, ti.peer);
-		json_key(&j, "uptime_s");
-		json_int(&j, ti.uptime_s);
-		json_key(&j, "streams_open");
-		json_int(&j, ti.streams_open);
-		json_key(&j, "streams_total");
-		json_int(&j, (int64_t)ti.streams_opened);
-		json_key(&j, "bytes_in");
-		json_int(&j, (int64_t)ti.bytes_in);
-		json_key(&j, "bytes_out");
-		json_int(&j, (int64_t)ti.bytes_out);
-		json_end_object(&j);
+		jw_begin_object(&j);
+		jw_key(&j, "edge");
+		jw_string(&j, ti.edge);
+		jw_key(&j, "tenant");
+		jw_string(&j, ti.tenant);
+		jw_key(&j, "peer");
+		jw_string(&j, ti.peer);
+		jw_key(&j, "uptime_s");
+		jw_int(&j, ti.uptime_s);
+		jw_key(&j, "streams_open");
+		jw_int(&j, ti.streams_open);
+		jw_key(&j, "streams_total");
+		jw_int(&j, (int64_t)ti.streams_opened);
+		jw_key(&j, "bytes_in");
+		jw_int(&j, (int64_t)ti.bytes_in);
+		jw_key(&j, "bytes_out");
+		jw_int(&j, (int64_t)ti.bytes_out);
+		jw_end_object(&j);
 	}
-	json_end_array(&j);
-	json_key(&j, "services");
-	json_begin_array(&j);
+	jw_end_array(&j);
+	jw_key(&j, "services");
+	jw_begin_array(&j);
 	for (i = 0; i < cf->nservices; i++) {
 		const struct cloud_service *s = cf->services[i];
 
-		json_begin_object(&j);
-		json_key(&j, "tenant");
-		json_string(&j, s->tenant_name);
-		json_key(&j, "name");
-		json_string(&j, s->name);
-		json_key(&j, "backends");
-		json_begin_array(&j);
+		jw_begin_object(&j);
+		jw_key(&j, "tenant");
+		jw_string(&j, s->tenant_name);
+		jw_key(&j, "name");
+		jw_string(&j, s->name);
+		jw_key(&j, "backends");
+		jw_begin_array(&j);
 		for (k = 0; k < s->nbe; k++) {
-			json_begin_object(&j);
-			json_key(&j, "address");
-			json_string(&j, s->be[k].addr);
-			json_key(&j, "healthy");
-			json_bool(&j, STAT_GET(s->be[k].healthy));
-			json_key(&j, "active");
-			json_int(&j, STAT_GET(s->be[k].active));
-			json_end_object(&j);
+			jw_begin_object(&j);
+			jw_key(&j, "address");
+			jw_string(&j, s->be[k].addr);
+			jw_key(&j, "healthy");
+			jw_bool(&j, STAT_GET(s->be[k].healthy));
+			jw_key(&j, "active");
+			jw_int(&j, STAT_GET(s->be[k].active));
+			jw_end_object(&j);
 		}
-		json_end_array(&j);
-		json_end_object(&j);
+		jw_end_array(&j);
+		jw_end_object(&j);
 	}
-	json_end_array(&j);
-	json_key(&j, "handshakes_ok");
-	json_int(&j, (int64_t)STAT_GET(cl->stats.handshakes_ok));
-	json_key(&j, "handshakes_failed");
-	json_int(&j, (int64_t)handshakes_failed(cl));
-	json_key(&j, "streams_opened");
-	json_int(&j, (int64_t)streams_opened(cl));
-	json_key(&j, "streams_refused");
-	json_int(&j, (int64_t)streams_refused(cl));
-	json_end_object(&j);
+	jw_end_array(&j);
+	jw_key(&j, "handshakes_ok");
+	jw_int(&j, (int64_t)STAT_GET(cl->stats.handshakes_ok));
+	jw_key(&j, "handshakes_failed");
+	jw_int(&j, (int64_t)handshakes_failed(cl));
+	jw_key(&j, "streams_opened");
+	jw_int(&j, (int64_t)streams_opened(cl));
+	jw_key(&j, "streams_refused");
+	jw_int(&j, (int64_t)streams_refused(cl));
+	jw_end_object(&j);
 }
 
 static void

@@ -10,6 +10,7 @@
 #include "cloud/diag.h"
 #include "cloud/dial.h"
 #include "cloud/httpfwd.h"
+#include "cloud/manage/manage.h"
 #include "cloud/policy.h"
 #include "cloud/proxyproto.h"
 #include "cloud/refuse.h"
@@ -111,7 +112,11 @@ stream_request(struct h2conn *c, struct relay *r, void *arg)
 		return;
 	}
 	if (strcmp(ri->authority, DIAG_AUTHORITY) == 0) {
-		diag_start(t, r);	/* isthmus doctor asking */
+		if (relay_path(r) != NULL &&
+		    strcmp(relay_path(r), MANAGE_PATH) == 0)
+			manage_session_start(t, r);	/* its one channel */
+		else
+			diag_start(t, r);	/* isthmus doctor asking */
 		return;
 	}
 	svc = policy_service(t->conf, t->edge->tenant, ri->authority);

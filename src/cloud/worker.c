@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cloud/backpool.h"
+#include "cloud/manage/manage.h"
 #include "cloud/tunnel.h"
 #include "cloud/tunnel-int.h"
 #include "common/loglimit.h"
@@ -63,6 +64,8 @@ on_inbox(evutil_socket_t fd, short what, void *arg)
 		}
 		cloud_unlock(cl);
 	}
+	if (msg & WORKER_MANAGE)
+		manage_worker_inbox(w);
 	/* Worker 0, the control loop: a drain ends when all are empty. */
 	if ((msg & WORKER_EMPTY) && STAT_GET(cl->draining) &&
 	    workers_idle(cl))

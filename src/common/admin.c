@@ -16,7 +16,9 @@
 
 #include "common/acceptguard.h"
 
-#define ADMIN_LINE_MAX 256
+/* A request line, at most: `manage` carries its arguments (up to 8 of
+ * 2 KB, JSON-escaped). The socket is owner-only. */
+#define ADMIN_LINE_MAX (64 * 1024)
 
 struct admin {
 	struct evconnlistener *l;
@@ -59,6 +61,7 @@ struct admin_req {
 	struct admin *a;
 	struct bufferevent *bev;
 	bool deferred;
+	uid_t uid;		/* the client's, from SO_PEERCRED */
 };
 
 /* The client of a deferred request hung up: the answer finds no one. */
@@ -96,6 +99,12 @@ send_answer(struct admin *a, struct bufferevent *bev, const char *buf,
 		bufferevent_free(bev);
 }
 
+uid_t
+admin_req_uid(const struct admin_req *req)
+{
+	return req->uid;
+}
+
 void
 admin_answer(struct admin_req *req, const char *buf, size_t len)
 {
@@ -109,7 +118,9 @@ conn_read(struct bufferevent *bev, void *arg)
 {
 	struct admin *a = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
-	struct admin_req req = { a, bev, false };
+	struct admin_req req = { a, bev, false, (uid_t)-1 };
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
 	char *line, *buf = NULL;
 	size_t n = 0, len;
 	FILE *f;
@@ -121,6 +132,9 @@ conn_read(struct bufferevent *bev, void *arg)
 		return;
 	}
 	bufferevent_disable(bev, EV_READ);
+	if (getsockopt(bufferevent_getfd(bev), SOL_SOCKET, SO_PEERCRED, &cred,
+	    &clen) == 0)
+		req.uid = cred.uid;
 	f = open_memstream(&buf, &n);
 	if (f != NULL) {
 		a->fn(line, f, &req, a->arg);
@@ -229,6 +243,24 @@ admin_close(struct admin *a)
 	free(a);
 }
 
+/* A request can be longer than one write takes (manage's arguments). */
+static int
+write_all(int fd, const char *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -EIO;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
 int
 admin_query(const char *path, const char *cmd, FILE *out, struct err *e)
 {
@@ -250,8 +282,8 @@ admin_query(const char *path, const char *cmd, FILE *out, struct err *e)
 		close(fd);
 		return rc;
 	}
-	snprintf(buf, sizeof(buf), "%s\n", cmd);
-	if (write(fd, buf, strlen(buf)) != (ssize_t)strlen(buf)) {
+	if (write_all(fd, cmd, strlen(cmd)) != 0 ||
+	    write_all(fd, "\n", 1) != 0) {
 		rc = err_set(e, -EIO, "cannot send to %s", path);
 		close(fd);
 		return rc;

@@ -1,12 +1,13 @@
 /*
  * The admin unix socket: owner-only (created 0600 in a umask of 077), one
  * request line per connection ("status" or "status json"), the answer, then
- * close. The daemons serve it; `isthmus status` is the client.
+ * close. The daemon learns who asked from the socket itself. The daemons serve it; `isthmus status` is the client.
  */
 #ifndef ISTHMUS_ADMIN_H
 #define ISTHMUS_ADMIN_H
 
 #include <stdio.h>
+#include <sys/types.h>
 
 #include <event2/event.h>
 
@@ -24,6 +25,9 @@ typedef void (*admin_fn)(const char *cmd, FILE *f, struct admin_req *req,
  * on the same loop; what was written on f is dropped. NULL when out of
  * memory (then answer on f now). */
 struct admin_req *admin_defer(struct admin_req *req);
+/* Who asked: the client's unix user id, from the socket (SO_PEERCRED);
+ * (uid_t)-1 when the kernel did not say. */
+uid_t admin_req_uid(const struct admin_req *req);
 /* The deferred answer: sent, then the connection closes (or only freed,
  * when the client went away meanwhile). Takes req. */
 void admin_answer(struct admin_req *req, const char *buf, size_t len);

@@ -4,7 +4,7 @@
  */
 #include "edge/status.h"
 
-#include "common/json.h"
+#include "common/jsonw.h"
 #include "edge/cache/cache.h"
 #include "common/tls.h"
 #include "common/timefmt.h"
@@ -31,26 +31,26 @@ iso_time(int64_t t, char *buf, size_t cap)
 
 /* A transparent listener's table and what it refused. */
 static void
-map_json(struct json *j, const struct edge_listener *li)
+map_json(struct jw *j, const struct edge_listener *li)
 {
 	size_t i;
 
-	json_key(j, "transparent");
-	json_begin_object(j);
-	json_key(j, "unmapped");
-	json_int(j, (int64_t)li->stats.unmapped);
-	json_key(j, "map");
-	json_begin_array(j);
+	jw_key(j, "transparent");
+	jw_begin_object(j);
+	jw_key(j, "unmapped");
+	jw_int(j, (int64_t)li->stats.unmapped);
+	jw_key(j, "map");
+	jw_begin_array(j);
 	for (i = 0; i < li->lc->nroutes; i++) {
-		json_begin_object(j);
-		json_key(j, "destination");
-		json_string(j, li->lc->routes[i].text);
-		json_key(j, "service");
-		json_string(j, li->lc->routes[i].service);
-		json_end_object(j);
+		jw_begin_object(j);
+		jw_key(j, "destination");
+		jw_string(j, li->lc->routes[i].text);
+		jw_key(j, "service");
+		jw_string(j, li->lc->routes[i].service);
+		jw_end_object(j);
 	}
-	json_end_array(j);
-	json_end_object(j);
+	jw_end_array(j);
+	jw_end_object(j);
 }
 
 static void
@@ -66,38 +66,38 @@ map_text(const struct edge_listener *li, FILE *f)
 }
 
 static void
-http_json(struct json *j, const struct edge_listener *li)
+http_json(struct jw *j, const struct edge_listener *li)
 {
 	char key[8];
 	size_t k;
 
-	json_key(j, "http_requests");
-	json_int(j, (int64_t)li->stats.http_requests);
-	json_key(j, "http_errors");
-	json_begin_object(j);
+	jw_key(j, "http_requests");
+	jw_int(j, (int64_t)li->stats.http_requests);
+	jw_key(j, "http_errors");
+	jw_begin_object(j);
 	for (k = 0; k < HD_ERR_COUNT; k++) {
 		snprintf(key, sizeof(key), "%d",
 		    httpdev_error_status((enum httpdev_error)k));
-		json_key(j, key);
-		json_int(j, (int64_t)li->stats.http_errors[k]);
+		jw_key(j, key);
+		jw_int(j, (int64_t)li->stats.http_errors[k]);
 	}
-	json_end_object(j);
+	jw_end_object(j);
 	if (li->devtls == NULL)
 		return;
-	json_key(j, "device_tls");
-	json_begin_object(j);
-	json_key(j, "accepted");
-	json_int(j, (int64_t)li->stats.tls_accepted);
-	json_key(j, "refused");
-	json_begin_object(j);
+	jw_key(j, "device_tls");
+	jw_begin_object(j);
+	jw_key(j, "accepted");
+	jw_int(j, (int64_t)li->stats.tls_accepted);
+	jw_key(j, "refused");
+	jw_begin_object(j);
 	for (k = 0; k < DT_COUNT; k++) {
-		json_key(j, devtls_refusal_name((enum devtls_refusal)k));
-		json_int(j, (int64_t)li->stats.tls_refused[k]);
+		jw_key(j, devtls_refusal_name((enum devtls_refusal)k));
+		jw_int(j, (int64_t)li->stats.tls_refused[k]);
 	}
-	json_end_object(j);
-	json_key(j, "revoked");
-	json_int(j, (int64_t)li->stats.tls_revoked);
-	json_end_object(j);
+	jw_end_object(j);
+	jw_key(j, "revoked");
+	jw_int(j, (int64_t)li->stats.tls_revoked);
+	jw_end_object(j);
 }
 
 /* Nonzero counters as "what: n, ..." after a label, on their own line. */
@@ -140,32 +140,32 @@ http_text(const struct edge_listener *li, FILE *f)
 }
 
 static void
-cache_json(struct json *j, const struct cache_stats *cs)
+cache_json(struct jw *j, const struct cache_stats *cs)
 {
 	size_t k;
 
-	json_key(j, "cache");
-	json_begin_object(j);
-	json_key(j, "entries");
-	json_int(j, (int64_t)cs->entries);
-	json_key(j, "bytes");
-	json_int(j, (int64_t)cs->size);
-	json_key(j, "max_bytes");
-	json_int(j, (int64_t)cs->max_size);
-	json_key(j, "requests");
-	json_begin_object(j);
+	jw_key(j, "cache");
+	jw_begin_object(j);
+	jw_key(j, "entries");
+	jw_int(j, (int64_t)cs->entries);
+	jw_key(j, "bytes");
+	jw_int(j, (int64_t)cs->size);
+	jw_key(j, "max_bytes");
+	jw_int(j, (int64_t)cs->max_size);
+	jw_key(j, "requests");
+	jw_begin_object(j);
 	for (k = 0; k < CR_COUNT; k++) {
-		json_key(j, cache_result_name((enum cache_result)k));
-		json_int(j, (int64_t)cs->requests[k]);
+		jw_key(j, cache_result_name((enum cache_result)k));
+		jw_int(j, (int64_t)cs->requests[k]);
 	}
-	json_end_object(j);
-	json_key(j, "saved_bytes");
-	json_int(j, (int64_t)cs->bytes_saved);
-	json_key(j, "damaged");
-	json_int(j, (int64_t)cs->corrupt);
-	json_key(j, "write_errors");
-	json_int(j, (int64_t)cs->write_errors);
-	json_end_object(j);
+	jw_end_object(j);
+	jw_key(j, "saved_bytes");
+	jw_int(j, (int64_t)cs->bytes_saved);
+	jw_key(j, "damaged");
+	jw_int(j, (int64_t)cs->corrupt);
+	jw_key(j, "write_errors");
+	jw_int(j, (int64_t)cs->write_errors);
+	jw_end_object(j);
 }
 
 /* What the site's IT wants to know about the cache at a glance. */
@@ -194,87 +194,87 @@ cache_text(const struct cache_stats *cs, FILE *f)
 static void
 status_json(struct edge *e, const struct uplink_info *ui, FILE *f)
 {
-	struct json j;
+	struct jw j;
 	char when[32];
 	size_t i;
 
-	json_init(&j, f);
-	json_begin_object(&j);
-	json_key(&j, "role");
-	json_string(&j, "edge");
-	json_key(&j, "edge");
-	json_string(&j, e->name);
-	json_key(&j, "tenant");
-	json_string(&j, e->tenant);
+	jw_init(&j, f);
+	jw_begin_object(&j);
+	jw_key(&j, "role");
+	jw_string(&j, "edge");
+	jw_key(&j, "edge");
+	jw_string(&j, e->name);
+	jw_key(&j, "tenant");
+	jw_string(&j, e->tenant);
 	iso_time(e->cert_not_after, when, sizeof(when));
-	json_key(&j, "certificate_not_after");
-	json_string(&j, when);
-	json_key(&j, "tunnel");
-	json_begin_object(&j);
-	json_key(&j, "state");
-	json_string(&j, uplink_state_name(ui->state));
-	json_key(&j, "state_s");
-	json_int(&j, ui->state_s);
-	json_key(&j, "attempts");
-	json_int(&j, ui->attempts);
-	json_key(&j, "retry_in_ms");
-	json_int(&j, ui->retry_ms);
-	json_key(&j, "proxy");
-	json_string(&j, ui->proxy[0] != '\0' ? ui->proxy : NULL);
-	json_key(&j, "last_error");
-	json_string(&j, ui->last_error);
-	json_key(&j, "peer");
-	json_string(&j, ui->peer);
-	json_key(&j, "cloud_subject");
-	json_string(&j, ui->cloud_subject);
+	jw_key(&j, "certificate_not_after");
+	jw_string(&j, when);
+	jw_key(&j, "tunnel");
+	jw_begin_object(&j);
+	jw_key(&j, "state");
+	jw_string(&j, uplink_state_name(ui->state));
+	jw_key(&j, "state_s");
+	jw_int(&j, ui->state_s);
+	jw_key(&j, "attempts");
+	jw_int(&j, ui->attempts);
+	jw_key(&j, "retry_in_ms");
+	jw_int(&j, ui->retry_ms);
+	jw_key(&j, "proxy");
+	jw_string(&j, ui->proxy[0] != '\0' ? ui->proxy : NULL);
+	jw_key(&j, "last_error");
+	jw_string(&j, ui->last_error);
+	jw_key(&j, "peer");
+	jw_string(&j, ui->peer);
+	jw_key(&j, "cloud_subject");
+	jw_string(&j, ui->cloud_subject);
 	iso_time(ui->cloud_not_after, when, sizeof(when));
-	json_key(&j, "cloud_not_after");
-	json_string(&j, when);
-	json_key(&j, "keepalive_rtt_us");
-	json_int(&j, ui->rtt_us);
-	json_key(&j, "connects");
-	json_int(&j, (int64_t)ui->connects);
-	json_key(&j, "streams_open");
-	json_int(&j, ui->streams_open);
-	json_key(&j, "bytes_to_cloud");
-	json_int(&j, (int64_t)ui->bytes_out);
-	json_key(&j, "bytes_from_cloud");
-	json_int(&j, (int64_t)ui->bytes_in);
-	json_end_object(&j);
-	json_key(&j, "listeners");
-	json_begin_array(&j);
+	jw_key(&j, "cloud_not_after");
+	jw_string(&j, when);
+	jw_key(&j, "keepalive_rtt_us");
+	jw_int(&j, ui->rtt_us);
+	jw_key(&j, "connects");
+	jw_int(&j, (int64_t)ui->connects);
+	jw_key(&j, "streams_open");
+	jw_int(&j, ui->streams_open);
+	jw_key(&j, "bytes_to_cloud");
+	jw_int(&j, (int64_t)ui->bytes_out);
+	jw_key(&j, "bytes_from_cloud");
+	jw_int(&j, (int64_t)ui->bytes_in);
+	jw_end_object(&j);
+	jw_key(&j, "listeners");
+	jw_begin_array(&j);
 	for (i = 0; i < e->nlisteners; i++) {
 		const struct edge_listener *li = e->listeners[i];
 
-		json_begin_object(&j);
-		json_key(&j, "name");
-		json_string(&j, li->lc->name);
-		json_key(&j, "listen");
-		json_string(&j, li->bound);
-		json_key(&j, "service");
-		json_string(&j, li->lc->service);
-		json_key(&j, "devices_total");
-		json_int(&j, (int64_t)li->stats.accepted);
-		json_key(&j, "streams_open");
-		json_int(&j, li->stats.open);
-		json_key(&j, "dropped");
-		json_int(&j, (int64_t)li->stats.dropped);
-		json_key(&j, "refused");
-		json_int(&j, (int64_t)refused(li));
-		json_key(&j, "mode");
-		json_string(&j, li->lc->mode == LISTEN_HTTP ? "http" : "tcp");
+		jw_begin_object(&j);
+		jw_key(&j, "name");
+		jw_string(&j, li->lc->name);
+		jw_key(&j, "listen");
+		jw_string(&j, li->bound);
+		jw_key(&j, "service");
+		jw_string(&j, li->lc->service);
+		jw_key(&j, "devices_total");
+		jw_int(&j, (int64_t)li->stats.accepted);
+		jw_key(&j, "streams_open");
+		jw_int(&j, li->stats.open);
+		jw_key(&j, "dropped");
+		jw_int(&j, (int64_t)li->stats.dropped);
+		jw_key(&j, "refused");
+		jw_int(&j, (int64_t)refused(li));
+		jw_key(&j, "mode");
+		jw_string(&j, li->lc->mode == LISTEN_HTTP ? "http" : "tcp");
 		if (li->lc->transparent)
 			map_json(&j, li);
 		if (li->lc->mode == LISTEN_HTTP)
 			http_json(&j, li);
-		json_end_object(&j);
+		jw_end_object(&j);
 	}
-	json_end_array(&j);
-	json_key(&j, "pending");
-	json_int(&j, e->npending);
+	jw_end_array(&j);
+	jw_key(&j, "pending");
+	jw_int(&j, e->npending);
 	if (e->cache != NULL)
 		cache_json(&j, cache_stats(e->cache));
-	json_end_object(&j);
+	jw_end_object(&j);
 }
 
 static void

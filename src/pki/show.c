@@ -16,7 +16,7 @@
 #include "common/cli.h"
 #include "common/confparse.h"
 #include "common/identity.h"
-#include "common/json.h"
+#include "common/jsonw.h"
 #include "common/mac.h"
 #include "common/tls.h"
 
@@ -160,39 +160,39 @@ info_free(struct cert_info *ci)
 static void
 print_json(const struct cert_info *ci)
 {
-	struct json j;
+	struct jw j;
 	size_t i;
 
-	json_init(&j, stdout);
-	json_begin_object(&j);
-	json_key(&j, "subject");
-	json_string(&j, ci->subject);
-	json_key(&j, "issuer");
-	json_string(&j, ci->issuer);
-	json_key(&j, "serial");
-	json_string(&j, ci->serial);
-	json_key(&j, "not_before");
-	json_string(&j, ci->not_before);
-	json_key(&j, "not_after");
-	json_string(&j, ci->not_after);
-	json_key(&j, "key_type");
-	json_string(&j, ci->key_type);
-	json_key(&j, "san");
-	json_begin_array(&j);
+	jw_init(&j, stdout);
+	jw_begin_object(&j);
+	jw_key(&j, "subject");
+	jw_string(&j, ci->subject);
+	jw_key(&j, "issuer");
+	jw_string(&j, ci->issuer);
+	jw_key(&j, "serial");
+	jw_string(&j, ci->serial);
+	jw_key(&j, "not_before");
+	jw_string(&j, ci->not_before);
+	jw_key(&j, "not_after");
+	jw_string(&j, ci->not_after);
+	jw_key(&j, "key_type");
+	jw_string(&j, ci->key_type);
+	jw_key(&j, "san");
+	jw_begin_array(&j);
 	for (i = 0; i < ci->san.n; i++)
-		json_string(&j, ci->san.v[i]);
-	json_end_array(&j);
-	json_key(&j, "edge");
-	json_string(&j, ci->id.has_edge ? ci->id.edge : NULL);
-	json_key(&j, "tenant");
-	json_string(&j, ci->id.has_edge ? ci->id.tenant : NULL);
-	json_key(&j, "mac");
-	json_string(&j, ci->id.has_mac ? ci->mac : NULL);
-	json_key(&j, "cert_sha256");
-	json_string(&j, ci->cert_fp);
-	json_key(&j, "spki_sha256");
-	json_string(&j, ci->spki_fp);
-	json_end_object(&j);
+		jw_string(&j, ci->san.v[i]);
+	jw_end_array(&j);
+	jw_key(&j, "edge");
+	jw_string(&j, ci->id.has_edge ? ci->id.edge : NULL);
+	jw_key(&j, "tenant");
+	jw_string(&j, ci->id.has_edge ? ci->id.tenant : NULL);
+	jw_key(&j, "mac");
+	jw_string(&j, ci->id.has_mac ? ci->mac : NULL);
+	jw_key(&j, "cert_sha256");
+	jw_string(&j, ci->cert_fp);
+	jw_key(&j, "spki_sha256");
+	jw_string(&j, ci->spki_fp);
+	jw_end_object(&j);
 }
 
 static void

@@ -111,3 +111,24 @@ class H2Edge:
             self.sock.close()
         except OSError:
             pass
+
+
+MANAGE_HEADERS = [(":method", "POST"), (":scheme", "https"),
+                  (":authority", ".isthmus"), (":path", "/manage"),
+                  ("content-type", "application/x-ndjson")]
+
+
+def open_manage(e, headers=None):
+    """Opens a management stream (docs/protocol.md section 5) on H2Edge e
+    and returns its stream id."""
+    sid = e.conn.get_next_available_stream_id()
+    e.conn.send_headers(sid, headers or MANAGE_HEADERS)
+    e.flush()
+    return sid
+
+
+def manage_lines(e, sid):
+    """The complete lines the cloud wrote on stream sid, parsed."""
+    import json
+    body = e.data(sid)
+    return [json.loads(x) for x in body.split(b"\n")[:-1]]

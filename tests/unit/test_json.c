@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-#include "common/json.h"
+#include "common/jsonw.h"
 
 static void
 test_document(void **state)
@@ -15,26 +15,26 @@ test_document(void **state)
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
-	struct json j;
+	struct jw j;
 
 	(void)state;
-	json_init(&j, f);
-	json_begin_object(&j);
-	json_key(&j, "s");
-	json_string(&j, "a\"b\\c\n\x01");
-	json_key(&j, "n");
-	json_int(&j, -42);
-	json_key(&j, "list");
-	json_begin_array(&j);
-	json_string(&j, "x");
-	json_bool(&j, true);
-	json_null(&j);
-	json_begin_object(&j);
-	json_end_object(&j);
-	json_end_array(&j);
-	json_key(&j, "absent");
-	json_string(&j, NULL);
-	json_end_object(&j);
+	jw_init(&j, f);
+	jw_begin_object(&j);
+	jw_key(&j, "s");
+	jw_string(&j, "a\"b\\c\n\x01");
+	jw_key(&j, "n");
+	jw_int(&j, -42);
+	jw_key(&j, "list");
+	jw_begin_array(&j);
+	jw_string(&j, "x");
+	jw_bool(&j, true);
+	jw_null(&j);
+	jw_begin_object(&j);
+	jw_end_object(&j);
+	jw_end_array(&j);
+	jw_key(&j, "absent");
+	jw_string(&j, NULL);
+	jw_end_object(&j);
 	fclose(f);
 	assert_string_equal(buf, "{\"s\":\"a\\\"b\\\\c\\n\\u0001\",\"n\":-42,"
 	    "\"list\":[\"x\",true,null,{}],\"absent\":null}\n");

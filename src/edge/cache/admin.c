@@ -8,14 +8,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "common/json.h"
+#include "common/jsonw.h"
 #include "common/log.h"
 #include "edge/cache/policy.h"
 
 struct list_ctx {
 	bool json;
 	FILE *f;
-	struct json j;
+	struct jw j;
 	int64_t now;
 };
 
@@ -23,7 +23,7 @@ static void
 list_one(struct centry *ce, void *arg)
 {
 	struct list_ctx *l = arg;
-	struct json *j = &l->j;
+	struct jw *j = &l->j;
 	int64_t age = cache_current_age(&ce->m.resp, ce->m.request_time,
 	    ce->m.response_time, l->now);
 	int64_t life = cache_freshness_lifetime(&ce->m.resp,
@@ -38,28 +38,28 @@ list_one(struct centry *ce, void *arg)
 		    (unsigned long long)ce->hits, ce->m.url, ce->m.service);
 		return;
 	}
-	json_begin_object(j);
-	json_key(j, "url");
-	json_string(j, ce->m.url);
-	json_key(j, "service");
-	json_string(j, ce->m.service);
-	json_key(j, "state");
-	json_string(j, state);
-	json_key(j, "status");
-	json_int(j, ce->m.status);
-	json_key(j, "bytes");
-	json_int(j, (int64_t)ce->m.length);
-	json_key(j, "age");
-	json_int(j, age);
-	json_key(j, "fresh_for");
-	json_int(j, life - age);
-	json_key(j, "hits");
-	json_int(j, (int64_t)ce->hits);
-	json_key(j, "etag");
-	json_string(j, hdrs_get(&ce->m.resp, "etag"));
-	json_key(j, "id");
-	json_string(j, ce->id);
-	json_end_object(j);
+	jw_begin_object(j);
+	jw_key(j, "url");
+	jw_string(j, ce->m.url);
+	jw_key(j, "service");
+	jw_string(j, ce->m.service);
+	jw_key(j, "state");
+	jw_string(j, state);
+	jw_key(j, "status");
+	jw_int(j, ce->m.status);
+	jw_key(j, "bytes");
+	jw_int(j, (int64_t)ce->m.length);
+	jw_key(j, "age");
+	jw_int(j, age);
+	jw_key(j, "fresh_for");
+	jw_int(j, life - age);
+	jw_key(j, "hits");
+	jw_int(j, (int64_t)ce->hits);
+	jw_key(j, "etag");
+	jw_string(j, hdrs_get(&ce->m.resp, "etag"));
+	jw_key(j, "id");
+	jw_string(j, ce->id);
+	jw_end_object(j);
 }
 
 void
@@ -68,21 +68,21 @@ cache_list(struct cache *c, bool json, FILE *f)
 	struct list_ctx l = { .json = json, .f = f, .now = time(NULL) };
 
 	if (json) {
-		json_init(&l.j, f);
-		json_begin_object(&l.j);
-		json_key(&l.j, "entries");
-		json_begin_array(&l.j);
+		jw_init(&l.j, f);
+		jw_begin_object(&l.j);
+		jw_key(&l.j, "entries");
+		jw_begin_array(&l.j);
 	} else
 		fprintf(f, "%-8s %-6s %12s %8s %8s %6s  %s\n", "STATE",
 		    "STATUS", "BYTES", "AGE", "FRESH", "HITS", "URL (service)");
 	index_each(c, list_one, &l);
 	if (json) {
-		json_end_array(&l.j);
-		json_key(&l.j, "bytes");
-		json_int(&l.j, (int64_t)c->stats.size);
-		json_key(&l.j, "max_size");
-		json_int(&l.j, (int64_t)c->stats.max_size);
-		json_end_object(&l.j);
+		jw_end_array(&l.j);
+		jw_key(&l.j, "bytes");
+		jw_int(&l.j, (int64_t)c->stats.size);
+		jw_key(&l.j, "max_size");
+		jw_int(&l.j, (int64_t)c->stats.max_size);
+		jw_end_object(&l.j);
 		fputc('\n', f);
 	} else
 		fprintf(f, "%llu entries, %llu of %llu bytes\n",

@@ -17,7 +17,7 @@
 
 #include "common/cli.h"
 #include "common/h2conn.h"
-#include "common/json.h"
+#include "common/jsonw.h"
 #include "edge/doctor/doctor-int.h"
 
 static const char usage_doctor[] =
@@ -90,38 +90,38 @@ print_text(const struct doctor *d, FILE *f)
 static void
 print_json(const struct doctor *d, FILE *f)
 {
-	struct json j;
+	struct jw j;
 	size_t i;
 
-	json_init(&j, f);
-	json_begin_object(&j);
-	json_key(&j, "config");
-	json_string(&j, d->path);
-	json_key(&j, "ok");
-	json_bool(&j, d->failed == NULL);
-	json_key(&j, "failed");
-	json_string(&j, d->failed);
-	json_key(&j, "steps");
-	json_begin_array(&j);
+	jw_init(&j, f);
+	jw_begin_object(&j);
+	jw_key(&j, "config");
+	jw_string(&j, d->path);
+	jw_key(&j, "ok");
+	jw_bool(&j, d->failed == NULL);
+	jw_key(&j, "failed");
+	jw_string(&j, d->failed);
+	jw_key(&j, "steps");
+	jw_begin_array(&j);
 	for (i = 0; i < d->n; i++) {
 		const struct step *s = &d->steps[i];
 
-		json_begin_object(&j);
-		json_key(&j, "name");
-		json_string(&j, s->name);
-		json_key(&j, "verdict");
-		json_string(&j, verdict_json[s->v]);
-		json_key(&j, "us");
+		jw_begin_object(&j);
+		jw_key(&j, "name");
+		jw_string(&j, s->name);
+		jw_key(&j, "verdict");
+		jw_string(&j, verdict_json[s->v]);
+		jw_key(&j, "us");
 		if (s->us >= 0)
-			json_int(&j, s->us);
+			jw_int(&j, s->us);
 		else
-			json_null(&j);
-		json_key(&j, "detail");
-		json_string(&j, s->detail);
-		json_end_object(&j);
+			jw_null(&j);
+		jw_key(&j, "detail");
+		jw_string(&j, s->detail);
+		jw_end_object(&j);
 	}
-	json_end_array(&j);
-	json_end_object(&j);
+	jw_end_array(&j);
+	jw_end_object(&j);
 	fputc('\n', f);
 }
 

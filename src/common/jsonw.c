@@ -1,10 +1,10 @@
 /* A small streaming JSON writer for --json output (json.h). */
-#include "common/json.h"
+#include "common/jsonw.h"
 
 #include <inttypes.h>
 
 void
-json_init(struct json *j, FILE *f)
+jw_init(struct jw *j, FILE *f)
 {
 	j->f = f;
 	j->depth = 0;
@@ -14,7 +14,7 @@ json_init(struct json *j, FILE *f)
 
 /* Writes the separator a new value needs at the current position. */
 static void
-json_sep(struct json *j)
+jw_sep(struct jw *j)
 {
 	if (j->after_key) {
 		j->after_key = false;
@@ -26,17 +26,17 @@ json_sep(struct json *j)
 }
 
 static void
-json_open(struct json *j, char c)
+jw_open(struct jw *j, char c)
 {
-	json_sep(j);
+	jw_sep(j);
 	fputc(c, j->f);
-	if (j->depth + 1 < JSON_MAX_DEPTH)
+	if (j->depth + 1 < JW_MAX_DEPTH)
 		j->depth++;
 	j->first[j->depth] = true;
 }
 
 static void
-json_close(struct json *j, char c)
+jw_close(struct jw *j, char c)
 {
 	fputc(c, j->f);
 	if (j->depth > 0)
@@ -45,13 +45,13 @@ json_close(struct json *j, char c)
 		fputc('\n', j->f);
 }
 
-void json_begin_object(struct json *j) { json_open(j, '{'); }
-void json_end_object(struct json *j) { json_close(j, '}'); }
-void json_begin_array(struct json *j) { json_open(j, '['); }
-void json_end_array(struct json *j) { json_close(j, ']'); }
+void jw_begin_object(struct jw *j) { jw_open(j, '{'); }
+void jw_end_object(struct jw *j) { jw_close(j, '}'); }
+void jw_begin_array(struct jw *j) { jw_open(j, '['); }
+void jw_end_array(struct jw *j) { jw_close(j, ']'); }
 
 static void
-json_quoted(FILE *f, const char *s)
+jw_quoted(FILE *f, const char *s)
 {
 	fputc('"', f);
 	for (; *s != '\0'; s++) {
@@ -74,42 +74,42 @@ json_quoted(FILE *f, const char *s)
 }
 
 void
-json_key(struct json *j, const char *key)
+jw_key(struct jw *j, const char *key)
 {
-	json_sep(j);
-	json_quoted(j->f, key);
+	jw_sep(j);
+	jw_quoted(j->f, key);
 	fputc(':', j->f);
 	j->after_key = true;
 }
 
 void
-json_string(struct json *j, const char *s)
+jw_string(struct jw *j, const char *s)
 {
 	if (s == NULL) {
-		json_null(j);
+		jw_null(j);
 		return;
 	}
-	json_sep(j);
-	json_quoted(j->f, s);
+	jw_sep(j);
+	jw_quoted(j->f, s);
 }
 
 void
-json_int(struct json *j, int64_t v)
+jw_int(struct jw *j, int64_t v)
 {
-	json_sep(j);
+	jw_sep(j);
 	fprintf(j->f, "%" PRId64, v);
 }
 
 void
-json_bool(struct json *j, bool v)
+jw_bool(struct jw *j, bool v)
 {
-	json_sep(j);
+	jw_sep(j);
 	fputs(v ? "true" : "false", j->f);
 }
 
 void
-json_null(struct json *j)
+jw_null(struct jw *j)
 {
-	json_sep(j);
+	jw_sep(j);
 	fputs("null", j->f);
 }

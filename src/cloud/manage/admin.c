@@ -1,0 +1,399 @@
+/*
+ * `isthmus manage` and `isthmus audit` on the cloud's admin socket
+ * (manage.h). The request is the command word and one JSON object; the
+ * answer is one JSON object the CLI prints or turns into text. An
+ * instruction is checked (its edge in this cloud's configuration, its
+ * kind and arguments), recorded in the store with who issued it, and
+ * only then sent; one the store cannot record now is refused.
+ */
+#include "cloud/manage/manage.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/rand.h>
+
+#include "cloud/cloud-int.h"
+#include "cloud/config.h"
+#include "cloud/manage/manage-int.h"
+#include "common/admin.h"
+#include "common/log.h"
+
+/* What --wait may ask, at most. */
+#define WAIT_MAX_MS (3600u * 1000)
+
+struct pending {
+	struct manage_hub *h;
+	struct store_instruction in;
+	struct admin_req *req;
+	uint64_t wait_ms;
+};
+
+static void
+say_error(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+say_error(FILE *f, const char *fmt, ...)
+{
+	char msg[512];
+	json_t *o;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	o = json_pack("{s:s}", "error", msg);
+	if (o != NULL)
+		json_dumpf(o, f, JSON_COMPACT);
+	json_decref(o);
+	fputc('\n', f);
+}
+
+static void
+answer_error(struct admin_req *req, const char *msg)
+{
+	char *buf = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&buf, &n);
+
+	if (f != NULL) {
+		say_error(f, "%s", msg);
+		fclose(f);
+	}
+	admin_answer(req, buf != NULL ? buf : "", buf != NULL ? n : 0);
+	free(buf);
+}
+
+/* The operator: the unix user behind the admin socket. */
+static void
+issuer_of(struct admin_req *req, char *buf, size_t cap)
+{
+	uid_t uid = admin_req_uid(req);
+	struct passwd pw, *res = NULL;
+	char tmp[1024];
+
+	if (uid == (uid_t)-1) {
+		snprintf(buf, cap, "unknown");
+		return;
+	}
+	if (getpwuid_r(uid, &pw, tmp, sizeof(tmp), &res) == 0 && res != NULL)
+		snprintf(buf, cap, "%s", pw.pw_name);
+	else
+		snprintf(buf, cap, "uid:%u", (unsigned)uid);
+}
+
+/* The edge named, in this cloud's configuration; its tenant too when the
+ * operator gave none and the name is in one tenant only. */
+static const struct cloud_edge *
+find_edge(const struct cloud_conf *cf, const char *tenant, const char *edge,
+    FILE *f)
+{
+	const struct cloud_edge *found = NULL, *other = NULL;
+	size_t i;
+
+	for (i = 0; i < cf->nedges; i++) {
+		const struct cloud_edge *ce = cf->edges[i];
+
+		if (strcmp(ce->name, edge) != 0)
+			continue;
+		if (tenant != NULL && strcmp(ce->tenant->name, tenant) != 0) {
+			other = ce;
+			continue;
+		}
+		if (found != NULL) {
+			say_error(f, "edge '%s' is in several tenants: name "
+			    "one with --tenant", edge);
+			return NULL;
+		}
+		found = ce;
+	}
+	if (found == NULL && other != NULL)
+		say_error(f, "tenant '%s' has no edge '%s'", tenant, edge);
+	else if (found == NULL)
+		say_error(f, "no edge '%s' in this cloud's configuration",
+		    edge);
+	return found;
+}
+
+/* The arguments each kind takes: how many, and what they are. */
+static bool
+args_ok(enum mkind k, json_t *args, FILE *f)
+{
+	size_t n = json_array_size(args), i;
+	json_t *a;
+	long v;
+	char *end;
+
+	json_array_foreach(args, i, a)
+		if (!json_is_string(a) || json_string_length(a) >
+		    MANAGE_ARG_MAX) {
+			say_error(f, "an argument is not a string of at most "
+			    "%u bytes", MANAGE_ARG_MAX);
+			return false;
+		}
+	switch (k) {
+	case MK_STATUS:
+	case MK_DOCTOR:
+	case MK_RELOAD:
+		if (n == 0)
+			return true;
+		say_error(f, "%s takes no argument", mkind_name(k));
+		return false;
+	case MK_PURGE_CACHE:
+		if (n <= 1)
+			return true;
+		say_error(f, "%s", "purge-cache takes at most one URL");
+		return false;
+	case MK_PREFETCH:
+		if (n == 1)
+			return true;
+		say_error(f, "%s", "prefetch takes one URL");
+		return false;
+	case MK_LOGS:
+		if (n == 0)
+			return true;
+		v = n == 1 ? strtol(json_string_value(json_array_get(args, 0)),
+		    &end, 10) : 0;
+		if (n == 1 && *end == '\0' && v >= 1 && v <= 1000)
+			return true;
+		say_error(f, "%s", "logs takes one count, 1 to 1000");
+		return false;
+	default:
+		return false;
+	}
+}
+
+static void
+new_id(char *buf)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char r[16];
+	size_t i;
+
+	if (RAND_bytes(r, sizeof(r)) != 1)	/* never, with OpenSSL 3 */
+		memset(r, 0, sizeof(r));
+	for (i = 0; i < sizeof(r); i++) {
+		buf[2 * i] = hex[r[i] >> 4];
+		buf[2 * i + 1] = hex[r[i] & 15];
+	}
+	buf[2 * sizeof(r)] = '\0';
+}
+
+static void
+on_added(int rc, const struct err *e, void *arg)
+{
+	struct pending *p = arg;
+	bool live = false;
+	json_t *o;
+	char *text;
+
+	if (rc == -ENOSPC) {
+		answer_error(p->req, "too many instructions wait for this "
+		    "edge already: let them be delivered or expire");
+		goto out;
+	}
+	if (rc != 0) {
+		char msg[sizeof(e->msg) + 128];
+
+		snprintf(msg, sizeof(msg), "store unavailable: %s (the "
+		    "instruction was not recorded, so it was not sent)",
+		    e->msg);
+		answer_error(p->req, msg);
+		goto out;
+	}
+	log_info("cloud", "manage_issued", "id=%s edge=%s tenant=%s kind=%s "
+	    "issuer=%s", p->in.id, p->in.edge, p->in.tenant, p->in.kind,
+	    p->in.issuer);
+	live = hub_deliver(p->h, &p->in);
+	if (p->wait_ms > 0 && hub_wait(p->h, &p->in, p->req,
+	    p->wait_ms) == 0)
+		goto out;
+	o = mmsg_record(&p->in);
+	if (o != NULL)
+		json_object_set_new(o, "edge_connected", json_boolean(live));
+	text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (text == NULL) {
+		answer_error(p->req, "out of memory");
+	} else {
+		size_t n = strlen(text);
+
+		text[n] = '\n';
+		admin_answer(p->req, text, n + 1);
+		free(text);
+	}
+out:
+	free(p->in.args);
+	free(p);
+}
+
+void
+manage_admin(struct cloud *cl, const char *args, FILE *f,
+    struct admin_req *req)
+{
+	const char *tenant = NULL, *edge = NULL, *kind = NULL;
+	json_int_t wait = 0, ttl = 0;
+	const struct cloud_edge *ce;
+	json_t *o, *jargs = NULL;
+	json_error_t jerr;
+	struct pending *p;
+	int k;
+
+	o = json_loads(args, JSON_REJECT_DUPLICATES, &jerr);
+	if (o == NULL || json_unpack_ex(o, &jerr, 0,
+	    "{s?s, s:s, s:s, s?o, s?I, s?I}", "tenant", &tenant, "edge",
+	    &edge, "kind", &kind, "args", &jargs, "wait", &wait, "ttl",
+	    &ttl) != 0) {
+		say_error(f, "bad manage request: %s", jerr.text);
+		goto out;
+	}
+	if (cl->store == NULL) {
+		say_error(f, "%s", "this cloud has no state store: set `state` "
+		    "in cloud.conf (every instruction is recorded before it "
+		    "is sent)");
+		goto out;
+	}
+	if ((k = mkind_of(kind)) < 0) {
+		say_error(f, "unknown instruction kind '%s' (status, doctor, "
+		    "purge-cache, prefetch, reload, logs)", kind);
+		goto out;
+	}
+	if (jargs != NULL && (!json_is_array(jargs) ||
+	    json_array_size(jargs) > MANAGE_ARGS_MAX)) {
+		say_error(f, "args must be an array of at most %d strings",
+		    MANAGE_ARGS_MAX);
+		goto out;
+	}
+	if (!args_ok((enum mkind)k, jargs, f))
+		goto out;
+	if (wait < 0 || (uint64_t)wait > WAIT_MAX_MS || ttl < 0 ||
+	    (uint64_t)ttl > cl->conf->instruction_ttl * 30) {
+		say_error(f, "%s", "wait or ttl out of range");
+		goto out;
+	}
+	if ((ce = find_edge(cl->conf, tenant, edge, f)) == NULL)
+		goto out;
+	p = calloc(1, sizeof(*p));
+	if (p == NULL || (p->in.args = json_dumps(jargs != NULL ? jargs :
+	    json_array(), JSON_COMPACT)) == NULL ||
+	    (p->req = admin_defer(req)) == NULL) {
+		if (p != NULL)
+			free(p->in.args);
+		free(p);
+		say_error(f, "%s", "out of memory");
+		goto out;
+	}
+	p->h = cl->hub;
+	p->wait_ms = (uint64_t)wait;
+	new_id(p->in.id);
+	snprintf(p->in.tenant, sizeof(p->in.tenant), "%s", ce->tenant->name);
+	snprintf(p->in.edge, sizeof(p->in.edge), "%s", ce->name);
+	snprintf(p->in.kind, sizeof(p->in.kind), "%s", kind);
+	issuer_of(req, p->in.issuer, sizeof(p->in.issuer));
+	p->in.issued = (int64_t)time(NULL);
+	p->in.expires = p->in.issued + (ttl > 0 ? (int64_t)ttl / 1000 :
+	    (int64_t)(cl->conf->instruction_ttl / 1000));
+	snprintf(p->in.state, sizeof(p->in.state), "%s", STORE_STATE_WAITING);
+	if (store_instruction_add(cl->store, &p->in, on_added, p) != 0) {
+		struct err e;
+
+		err_set(&e, -EIO, "too many requests at once");
+		on_added(-EIO, &e, p);
+	}
+out:
+	json_decref(o);
+}
+
+struct audit_ask {
+	struct admin_req *req;
+};
+
+static void
+on_audit(int rc, const struct store_instruction *v, size_t n,
+    const struct err *e, void *arg)
+{
+	struct audit_ask *a = arg;
+	json_t *o, *list;
+	char *text;
+	size_t i;
+
+	if (rc != 0) {
+		char msg[sizeof(e->msg) + 128];
+
+		snprintf(msg, sizeof(msg), "store unavailable: %s", e->msg);
+		answer_error(a->req, msg);
+		free(a);
+		return;
+	}
+	list = json_array();
+	for (i = 0; list != NULL && i < n; i++)
+		json_array_append_new(list, mmsg_record(&v[i]));
+	o = json_pack("{s:o}", "instructions", list != NULL ? list :
+	    json_array());
+	text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (text == NULL) {
+		answer_error(a->req, "out of memory");
+	} else {
+		size_t len = strlen(text);
+
+		text[len] = '\n';
+		admin_answer(a->req, text, len + 1);
+		free(text);
+	}
+	free(a);
+}
+
+void
+manage_audit(struct cloud *cl, const char *args, FILE *f,
+    struct admin_req *req)
+{
+	const char *tenant = NULL, *edge = NULL, *id = NULL;
+	struct store_audit_filter flt;
+	json_int_t since = 0, limit = 0;
+	struct audit_ask *a;
+	json_error_t jerr;
+	json_t *o;
+
+	memset(&flt, 0, sizeof(flt));
+	o = json_loads(args, JSON_REJECT_DUPLICATES, &jerr);
+	if (o == NULL || json_unpack_ex(o, &jerr, 0,
+	    "{s?s, s?s, s?s, s?I, s?I}", "tenant", &tenant, "edge", &edge,
+	    "id", &id, "since", &since, "limit", &limit) != 0) {
+		say_error(f, "bad audit request: %s", jerr.text);
+		goto out;
+	}
+	if (cl->store == NULL) {
+		say_error(f, "%s", "this cloud has no state store: set `state` "
+		    "in cloud.conf");
+		goto out;
+	}
+	if ((tenant != NULL && !name_valid(tenant)) ||
+	    (edge != NULL && !name_valid(edge)) ||
+	    (id != NULL && strlen(id) > MANAGE_ID_MAX) || since < 0 ||
+	    limit < 0 || limit > 100000) {
+		say_error(f, "%s", "bad audit filter");
+		goto out;
+	}
+	snprintf(flt.tenant, sizeof(flt.tenant), "%s", tenant ? tenant : "");
+	snprintf(flt.edge, sizeof(flt.edge), "%s", edge ? edge : "");
+	snprintf(flt.id, sizeof(flt.id), "%s", id ? id : "");
+	flt.since = since;
+	flt.limit = (unsigned)limit;
+	a = calloc(1, sizeof(*a));
+	if (a == NULL || (a->req = admin_defer(req)) == NULL) {
+		free(a);
+		say_error(f, "%s", "out of memory");
+		goto out;
+	}
+	if (store_audit(cl->store, &flt, on_audit, a) != 0) {
+		answer_error(a->req, "store busy: too many requests at once");
+		free(a);
+	}
+out:
+	json_decref(o);
+}

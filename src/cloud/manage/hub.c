@@ -1,0 +1,433 @@
+/*
+ * The management hub, in the control loop (manage.h): which edge has a
+ * live session on which worker, instructions handed to that worker,
+ * what sessions report back (a session opened: send what waits for its
+ * edge; a result: tell the operator waiting), and the sweep that turns
+ * instructions nobody answered into timeouts and those that never
+ * reached their edge into expiries.
+ */
+#include "cloud/manage/manage.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cloud/cloud-int.h"
+#include "cloud/config.h"
+#include "cloud/manage/manage-int.h"
+#include "common/admin.h"
+#include "common/log.h"
+#include "common/stat.h"
+
+#define SWEEP_MS 1000
+
+/* An operator waiting for an instruction's outcome (manage --wait). */
+struct mwaiter {
+	struct mwaiter *next;
+	struct manage_hub *h;
+	struct store_instruction in;	/* args and result malloc'd */
+	struct admin_req *req;
+	struct event *timer;
+};
+
+static int64_t
+now_s(void)
+{
+	return (int64_t)time(NULL);
+}
+
+uint64_t
+hub_register(struct manage_hub *h, const char *tenant, const char *edge,
+    unsigned widx)
+{
+	struct mreg *g;
+	uint64_t gen;
+
+	pthread_mutex_lock(&h->mu);
+	gen = ++h->next_gen;
+	for (g = h->regs; g != NULL; g = g->next)
+		if (strcmp(g->tenant, tenant) == 0 &&
+		    strcmp(g->edge, edge) == 0)
+			break;
+	if (g == NULL && (g = calloc(1, sizeof(*g))) != NULL) {
+		snprintf(g->tenant, sizeof(g->tenant), "%s", tenant);
+		snprintf(g->edge, sizeof(g->edge), "%s", edge);
+		g->next = h->regs;
+		h->regs = g;
+	}
+	if (g != NULL) {	/* the newest session of an edge takes it */
+		g->widx = widx;
+		g->gen = gen;
+	}
+	pthread_mutex_unlock(&h->mu);
+	return gen;
+}
+
+void
+hub_unregister(struct manage_hub *h, const char *tenant, const char *edge,
+    uint64_t gen)
+{
+	struct mreg **pp, *g;
+
+	pthread_mutex_lock(&h->mu);
+	for (pp = &h->regs; (g = *pp) != NULL; pp = &g->next)
+		if (g->gen == gen && strcmp(g->tenant, tenant) == 0 &&
+		    strcmp(g->edge, edge) == 0) {
+			*pp = g->next;
+			free(g);
+			break;
+		}
+	pthread_mutex_unlock(&h->mu);
+}
+
+void
+hub_note(struct manage_hub *h, struct mnote *n)
+{
+	uint64_t one = 1;
+
+	n->next = NULL;
+	pthread_mutex_lock(&h->mu);
+	if (h->notes_tail != NULL)
+		h->notes_tail->next = n;
+	else
+		h->notes = n;
+	h->notes_tail = n;
+	pthread_mutex_unlock(&h->mu);
+	(void)!write(h->efd, &one, sizeof(one));
+}
+
+bool
+hub_deliver(struct manage_hub *h, const struct store_instruction *in)
+{
+	struct cloud *cl = h->cl;
+	int64_t deadline = now_s() +
+	    (int64_t)(cl->conf->instruction_timeout / 1000);
+	struct mdelivery *d;
+	struct mreg *g;
+	unsigned widx;
+
+	d = calloc(1, sizeof(*d));
+	if (d == NULL || (d->line = mmsg_instruction(in, deadline,
+	    &d->len)) == NULL) {
+		free(d);
+		return false;	/* it waits in the store */
+	}
+	snprintf(d->tenant, sizeof(d->tenant), "%s", in->tenant);
+	snprintf(d->edge, sizeof(d->edge), "%s", in->edge);
+	memcpy(d->id, in->id, sizeof(d->id));
+	d->kind = (enum mkind)mkind_of(in->kind);
+	d->answer_by = deadline + MANAGE_GRACE_S;
+	pthread_mutex_lock(&h->mu);
+	for (g = h->regs; g != NULL; g = g->next)
+		if (strcmp(g->tenant, in->tenant) == 0 &&
+		    strcmp(g->edge, in->edge) == 0)
+			break;
+	if (g == NULL) {
+		pthread_mutex_unlock(&h->mu);
+		free(d->line);
+		free(d);
+		return false;
+	}
+	widx = g->widx;
+	d->gen = g->gen;
+	if (h->outbox_tail[widx] != NULL)
+		h->outbox_tail[widx]->next = d;
+	else
+		h->outbox[widx] = d;
+	h->outbox_tail[widx] = d;
+	pthread_mutex_unlock(&h->mu);
+	worker_post(&cl->workers[widx], WORKER_MANAGE);
+	return true;
+}
+
+/* --- operators waiting ------------------------------------------------ */
+
+static struct mwaiter *
+waiter_find(struct manage_hub *h, const char *id)
+{
+	struct mwaiter *wt;
+
+	for (wt = h->waiters; wt != NULL; wt = wt->next)
+		if (strcmp(wt->in.id, id) == 0)
+			return wt;
+	return NULL;
+}
+
+/* The operator hears where the instruction stands, and the wait ends. */
+static void
+waiter_answer(struct mwaiter *wt)
+{
+	struct mwaiter **pp;
+	char *text;
+	json_t *o;
+
+	for (pp = &wt->h->waiters; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == wt) {
+			*pp = wt->next;
+			break;
+		}
+	o = mmsg_record(&wt->in);
+	text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (text != NULL) {
+		size_t n = strlen(text);
+
+		text[n] = '\n';		/* json_dumps left room: its NUL */
+		admin_answer(wt->req, text, n + 1);
+	} else {
+		admin_answer(wt->req, "{\"error\":\"out of memory\"}\n", 25);
+	}
+	free(text);
+	event_free(wt->timer);
+	free(wt->in.args);
+	free(wt->in.result);
+	free(wt);
+}
+
+static void
+on_wait_over(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	waiter_answer(arg);	/* still waiting or sent: said as it is */
+}
+
+int
+hub_wait(struct manage_hub *h, const struct store_instruction *in,
+    struct admin_req *req, uint64_t wait_ms)
+{
+	struct timeval tv = { (time_t)(wait_ms / 1000),
+	    (suseconds_t)(wait_ms % 1000) * 1000 };
+	struct mwaiter *wt = calloc(1, sizeof(*wt));
+
+	if (wt == NULL)
+		return -ENOMEM;
+	wt->in = *in;
+	wt->in.result = NULL;
+	wt->in.args = in->args != NULL ? strdup(in->args) : NULL;
+	wt->h = h;
+	wt->req = req;
+	wt->timer = evtimer_new(h->cl->base, on_wait_over, wt);
+	if (wt->timer == NULL || evtimer_add(wt->timer, &tv) != 0) {
+		if (wt->timer != NULL)
+			event_free(wt->timer);
+		free(wt->in.args);
+		free(wt);
+		return -ENOMEM;
+	}
+	wt->next = h->waiters;
+	h->waiters = wt;
+	return 0;
+}
+
+/* id has its outcome: counted, and told to whoever waits for it. */
+static void
+outcome(struct manage_hub *h, const char *id, enum mkind kind,
+    enum moutcome oc, char **result, const char *error)
+{
+	struct mwaiter *wt;
+
+	if ((unsigned)kind < MK_COUNT && (unsigned)oc < MO_COUNT)
+		STAT_ADD(h->outcomes[kind][oc], 1);
+	wt = waiter_find(h, id);
+	if (wt == NULL)
+		return;
+	snprintf(wt->in.state, sizeof(wt->in.state), "%s", moutcome_name(oc));
+	wt->in.done = now_s();
+	free(wt->in.result);
+	wt->in.result = *result;
+	*result = NULL;
+	snprintf(wt->in.error, sizeof(wt->in.error), "%s",
+	    error != NULL ? error : "");
+	waiter_answer(wt);
+}
+
+/* --- what sessions say ------------------------------------------------ */
+
+struct edge_ask {
+	struct manage_hub *h;
+	char tenant[NAME_MAX_LEN + 1], edge[NAME_MAX_LEN + 1];
+};
+
+static void
+on_waiting(int rc, const struct store_instruction *v, size_t n,
+    const struct err *e, void *arg)
+{
+	struct edge_ask *a = arg;
+	size_t i;
+
+	if (rc != 0)
+		log_warn("cloud", "manage_waiting_unread", "edge=%s tenant=%s "
+		    "error=\"%s\" action=retry_on_next_result", a->edge,
+		    a->tenant, e->msg);
+	for (i = 0; rc == 0 && i < n; i++)
+		hub_deliver(a->h, &v[i]);
+	free(a);
+}
+
+/* The edge's session opened (or has room again): what waits for it in
+ * the store goes down, oldest first. */
+static void
+send_waiting(struct manage_hub *h, const struct mnote *n)
+{
+	struct edge_ask *a;
+
+	if (h->cl->store == NULL || (a = calloc(1, sizeof(*a))) == NULL)
+		return;
+	a->h = h;
+	memcpy(a->tenant, n->tenant, sizeof(a->tenant));
+	memcpy(a->edge, n->edge, sizeof(a->edge));
+	if (store_instructions_waiting(h->cl->store, a->tenant, a->edge,
+	    now_s(), on_waiting, a) != 0)
+		free(a);
+}
+
+static void
+on_notes(evutil_socket_t fd, short what, void *arg)
+{
+	struct manage_hub *h = arg;
+	struct mnote *n, *next;
+	struct mwaiter *wt;
+	uint64_t cnt;
+
+	(void)what;
+	(void)!read(fd, &cnt, sizeof(cnt));
+	pthread_mutex_lock(&h->mu);
+	n = h->notes;
+	h->notes = h->notes_tail = NULL;
+	pthread_mutex_unlock(&h->mu);
+	for (; n != NULL; n = next) {
+		next = n->next;
+		switch (n->what) {
+		case MN_OPENED:
+		case MN_READY:
+			send_waiting(h, n);
+			break;
+		case MN_SENT:
+			STAT_ADD(h->sent, 1);
+			if ((wt = waiter_find(h, n->id)) != NULL) {
+				snprintf(wt->in.state, sizeof(wt->in.state),
+				    "%s", STORE_STATE_SENT);
+				wt->in.sent = now_s();
+			}
+			break;
+		case MN_DONE:
+			outcome(h, n->id, n->kind, n->outcome, &n->result,
+			    n->error);
+			break;
+		}
+		free(n->result);
+		free(n);
+	}
+}
+
+/* --- the sweep -------------------------------------------------------- */
+
+static void
+on_swept(int rc, const struct store_instruction *v, size_t n,
+    const struct err *e, void *arg)
+{
+	struct manage_hub *h = arg;
+	char *none = NULL;
+	size_t i;
+	int k, oc;
+
+	(void)e;
+	h->sweeping = false;
+	for (i = 0; rc == 0 && i < n; i++) {
+		k = mkind_of(v[i].kind);
+		oc = moutcome_of(v[i].state);
+		log_info("cloud", "manage_outcome", "edge=%s tenant=%s id=%s "
+		    "kind=%s outcome=%s", v[i].edge, v[i].tenant, v[i].id,
+		    v[i].kind, v[i].state);
+		if (k >= 0 && oc >= 0)
+			outcome(h, v[i].id, (enum mkind)k, (enum moutcome)oc,
+			    &none, NULL);
+	}
+}
+
+static void
+on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+	struct manage_hub *h = arg;
+
+	(void)fd;
+	(void)what;
+	if (h->sweeping || h->cl->store == NULL)
+		return;
+	if (store_instructions_sweep(h->cl->store, now_s(), on_swept, h) == 0)
+		h->sweeping = true;
+}
+
+int
+manage_init(struct cloud *cl, struct err *e)
+{
+	struct timeval tv = { SWEEP_MS / 1000, (SWEEP_MS % 1000) * 1000 };
+	struct manage_hub *h = calloc(1, sizeof(*h));
+
+	if (h == NULL)
+		return err_set(e, -ENOMEM, "out of memory");
+	h->cl = cl;
+	h->nworkers = cl->nworkers;
+	h->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	pthread_mutex_init(&h->mu, NULL);
+	h->outbox = calloc(cl->nworkers, sizeof(*h->outbox));
+	h->outbox_tail = calloc(cl->nworkers, sizeof(*h->outbox_tail));
+	h->sessions = calloc(cl->nworkers, sizeof(*h->sessions));
+	cl->hub = h;
+	if (h->efd < 0 || h->outbox == NULL || h->outbox_tail == NULL ||
+	    h->sessions == NULL || (h->ev = event_new(cl->base, h->efd,
+	    EV_READ | EV_PERSIST, on_notes, h)) == NULL ||
+	    event_add(h->ev, NULL) != 0 ||
+	    (h->sweep = event_new(cl->base, -1, EV_PERSIST, on_sweep,
+	    h)) == NULL || event_add(h->sweep, &tv) != 0) {
+		manage_free(cl);
+		return err_set(e, -ENOMEM, "cannot set up the management hub");
+	}
+	return 0;
+}
+
+void
+manage_free(struct cloud *cl)
+{
+	struct manage_hub *h = cl->hub;
+	struct mdelivery *d;
+	struct mnote *n;
+	struct mreg *g;
+	unsigned i;
+
+	if (h == NULL)
+		return;
+	while (h->waiters != NULL)
+		waiter_answer(h->waiters);	/* as it stands */
+	for (i = 0; h->outbox != NULL && i < h->nworkers; i++)
+		while ((d = h->outbox[i]) != NULL) {
+			h->outbox[i] = d->next;
+			free(d->line);
+			free(d);
+		}
+	while ((n = h->notes) != NULL) {
+		h->notes = n->next;
+		free(n->result);
+		free(n);
+	}
+	while ((g = h->regs) != NULL) {
+		h->regs = g->next;
+		free(g);
+	}
+	if (h->ev != NULL)
+		event_free(h->ev);
+	if (h->sweep != NULL)
+		event_free(h->sweep);
+	if (h->efd >= 0)
+		close(h->efd);
+	pthread_mutex_destroy(&h->mu);
+	free(h->outbox);
+	free(h->outbox_tail);
+	free(h->sessions);
+	free(h);
+	cl->hub = NULL;
+}

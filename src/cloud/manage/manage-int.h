@@ -1,0 +1,158 @@
+/*
+ * What the management files share (private to src/cloud/manage/): the
+ * hub, the messages between workers and the control loop, and the
+ * message codec. session.c runs in workers, hub.c and admin.c in the
+ * control loop; msg.c is pure.
+ */
+#ifndef ISTHMUS_CLOUD_MANAGE_INT_H
+#define ISTHMUS_CLOUD_MANAGE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <pthread.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "cloud/store/store.h"
+#include "common/names.h"
+#include "common/proto.h"
+
+struct admin_req;
+struct cloud;
+struct msession;
+
+/* Instructions one session has delivered and waits to hear of, at most;
+ * past it, the rest wait in the store until one is answered. */
+#define MANAGE_INFLIGHT_MAX 64
+/* What a result may still take to travel after its deadline. */
+#define MANAGE_GRACE_S 5
+
+/* Kinds and outcomes, indexed for the counters. */
+enum mkind {
+	MK_STATUS, MK_DOCTOR, MK_PURGE_CACHE, MK_PREFETCH, MK_RELOAD, MK_LOGS,
+	MK_COUNT
+};
+enum moutcome {
+	MO_OK, MO_ERROR, MO_REFUSED, MO_EXPIRED, MO_TIMEOUT, MO_COUNT
+};
+int mkind_of(const char *name);		/* -1: not a kind */
+const char *mkind_name(enum mkind k);
+int moutcome_of(const char *name);	/* -1: not an outcome */
+const char *moutcome_name(enum moutcome o);
+
+/* Why a message from an edge was refused. */
+enum mbad { MBAD_OVERSIZED, MBAD_MALFORMED, MBAD_COUNT };
+
+/* --- msg.c: the edge's messages, checked ----------------------------- */
+
+struct mmsg {
+	bool hello;			/* else a result */
+	char version[32];		/* hello */
+	char accepts[160];		/* hello: "status,doctor,..." */
+	char id[MANAGE_ID_MAX + 1];	/* result */
+	enum moutcome outcome;
+	char *result;			/* JSON text, or NULL; malloc'd */
+	char error[MANAGE_ERROR_MAX + 1];
+};
+
+/* Parses one line (without its '\n'); -EBADMSG with why filled (a short
+ * phrase for the log) when it breaks docs/protocol.md section 5. */
+int mmsg_parse(const char *line, size_t len, struct mmsg *m, char *why,
+    size_t cap);
+void mmsg_clear(struct mmsg *m);
+/* The instruction's line, '\n' included; NULL when out of memory. */
+char *mmsg_instruction(const struct store_instruction *in,
+    int64_t deadline, size_t *len);
+
+/* --- hub.c: the control loop's side ---------------------------------- */
+
+/* An instruction on its way to a worker's session. */
+struct mdelivery {
+	struct mdelivery *next;
+	char tenant[NAME_MAX_LEN + 1], edge[NAME_MAX_LEN + 1];
+	uint64_t gen;			/* the session it is for */
+	char id[MANAGE_ID_MAX + 1];
+	enum mkind kind;
+	int64_t answer_by;
+	char *line;
+	size_t len;
+};
+
+/* What a session tells the control loop. */
+struct mnote {
+	struct mnote *next;
+	enum { MN_OPENED, MN_READY, MN_SENT, MN_DONE } what;
+	char tenant[NAME_MAX_LEN + 1], edge[NAME_MAX_LEN + 1];
+	uint64_t gen;
+	char id[MANAGE_ID_MAX + 1];
+	enum mkind kind;
+	enum moutcome outcome;
+	char *result;			/* MN_DONE: JSON text or NULL */
+	char error[MANAGE_ERROR_MAX + 1];
+};
+
+/* An edge's live session, as the hub knows it (under mu). */
+struct mreg {
+	struct mreg *next;
+	char tenant[NAME_MAX_LEN + 1], edge[NAME_MAX_LEN + 1];
+	unsigned widx;
+	uint64_t gen;
+};
+
+struct mwaiter;
+
+struct manage_hub {
+	struct cloud *cl;
+	pthread_mutex_t mu;
+	/* under mu */
+	struct mreg *regs;
+	struct mdelivery **outbox;	/* per worker, oldest first */
+	struct mdelivery **outbox_tail;
+	struct mnote *notes, *notes_tail;
+	uint64_t next_gen;
+	/* each worker's own, touched by that worker only */
+	struct msession **sessions;
+	unsigned nworkers;
+	/* the control loop's */
+	int efd;
+	struct event *ev, *sweep;
+	struct mwaiter *waiters;
+	bool sweeping;
+	/* counters (atomic) */
+	uint64_t outcomes[MK_COUNT][MO_COUNT];
+	uint64_t bad[MBAD_COUNT];
+	uint64_t unexpected;		/* results for no instruction sent */
+	uint64_t sessions_open;
+	uint64_t sent;
+};
+
+/* From any thread. The session of (tenant, edge) opened as gen (and
+ * replaces an older one: a reloading edge briefly holds two tunnels), or
+ * closed (only gen's own registration goes). */
+uint64_t hub_register(struct manage_hub *h, const char *tenant,
+    const char *edge, unsigned widx);
+void hub_unregister(struct manage_hub *h, const char *tenant,
+    const char *edge, uint64_t gen);
+/* Takes n (malloc'd); the control loop acts on it. */
+void hub_note(struct manage_hub *h, struct mnote *n);
+/* Control loop: sends in to its edge's live session, if any (else it
+ * stays waiting in the store, and false). */
+bool hub_deliver(struct manage_hub *h, const struct store_instruction *in);
+/* Control loop: an operator waits for id's outcome for up to wait_ms. */
+int hub_wait(struct manage_hub *h, const struct store_instruction *in,
+    struct admin_req *req, uint64_t wait_ms);
+
+/* --- session.c: a worker's sessions ---------------------------------- */
+
+/* In worker widx: d to the session it names, if that still lives. */
+void session_deliver(struct manage_hub *h, unsigned widx,
+    struct mdelivery *d);
+
+/* One instruction (an audit row) as the JSON the CLI reads; NULL when
+ * out of memory. */
+json_t *mmsg_record(const struct store_instruction *in);
+
+#endif

@@ -1,0 +1,269 @@
+/*
+ * The management messages as the cloud reads and writes them (manage-int.h;
+ * docs/protocol.md section 5): the edge's hello and results checked field
+ * by field against the contract's limits, instructions encoded. jansson
+ * does the JSON; this file only says what a valid message is.
+ */
+#include "cloud/manage/manage-int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const kind_names[MK_COUNT] = {
+	[MK_STATUS] = MANAGE_K_STATUS,
+	[MK_DOCTOR] = MANAGE_K_DOCTOR,
+	[MK_PURGE_CACHE] = MANAGE_K_PURGE_CACHE,
+	[MK_PREFETCH] = MANAGE_K_PREFETCH,
+	[MK_RELOAD] = MANAGE_K_RELOAD,
+	[MK_LOGS] = MANAGE_K_LOGS,
+};
+
+static const char *const outcome_names[MO_COUNT] = {
+	[MO_OK] = MANAGE_O_OK,
+	[MO_ERROR] = MANAGE_O_ERROR,
+	[MO_REFUSED] = MANAGE_O_REFUSED,
+	[MO_EXPIRED] = MANAGE_O_EXPIRED,
+	[MO_TIMEOUT] = MANAGE_O_TIMEOUT,
+};
+
+int
+mkind_of(const char *name)
+{
+	int i;
+
+	for (i = 0; i < MK_COUNT; i++)
+		if (strcmp(name, kind_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+const char *
+mkind_name(enum mkind k)
+{
+	return (unsigned)k < MK_COUNT ? kind_names[k] : "?";
+}
+
+int
+moutcome_of(const char *name)
+{
+	int i;
+
+	for (i = 0; i < MO_COUNT; i++)
+		if (strcmp(name, outcome_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+const char *
+moutcome_name(enum moutcome o)
+{
+	return (unsigned)o < MO_COUNT ? outcome_names[o] : "?";
+}
+
+void
+mmsg_clear(struct mmsg *m)
+{
+	free(m->result);
+	m->result = NULL;
+}
+
+static int
+bad(char *why, size_t cap, const char *what)
+{
+	snprintf(why, cap, "%s", what);
+	return -EBADMSG;
+}
+
+/* A string field of at most max bytes (and no NUL), copied to buf;
+ * absent is an error when required. */
+static int
+str_field(json_t *o, const char *key, bool required, char *buf, size_t max,
+    char *why, size_t cap)
+{
+	json_t *v = json_object_get(o, key);
+	size_t n;
+
+	buf[0] = '\0';
+	if (v == NULL) {
+		if (!required)
+			return 0;
+		snprintf(why, cap, "no \"%s\"", key);
+		return -EBADMSG;
+	}
+	if (!json_is_string(v)) {
+		snprintf(why, cap, "\"%s\" is not a string", key);
+		return -EBADMSG;
+	}
+	n = json_string_length(v);
+	if (n > max || memchr(json_string_value(v), '\0', n) != NULL) {
+		snprintf(why, cap, "\"%s\" is over %zu bytes", key, max);
+		return -EBADMSG;
+	}
+	memcpy(buf, json_string_value(v), n);
+	buf[n] = '\0';
+	return 0;
+}
+
+static bool
+is_hex_id(const char *s)
+{
+	size_t n = strspn(s, "0123456789abcdef");
+
+	return n > 0 && s[n] == '\0';
+}
+
+static int
+parse_hello(json_t *o, struct mmsg *m, char *why, size_t cap)
+{
+	json_t *acc = json_object_get(o, "accepts"), *k;
+	size_t i, used = 0;
+
+	m->hello = true;
+	if (str_field(o, "version", true, m->version,
+	    sizeof(m->version) - 1, why, cap) != 0)
+		return -EBADMSG;
+	if (acc == NULL)
+		return 0;
+	if (!json_is_array(acc) || json_array_size(acc) > MK_COUNT * 2)
+		return bad(why, cap, "\"accepts\" is not an array of kinds");
+	json_array_foreach(acc, i, k) {
+		const char *s = json_string_value(k);
+		size_t n = s != NULL ? json_string_length(k) : 0;
+
+		if (s == NULL || n == 0 || n > MANAGE_KIND_MAX ||
+		    strspn(s, "abcdefghijklmnopqrstuvwxyz-") != n)
+			return bad(why, cap, "\"accepts\" holds a bad kind");
+		if (used + n + 2 > sizeof(m->accepts))
+			return bad(why, cap, "\"accepts\" is too long");
+		used += (size_t)snprintf(m->accepts + used,
+		    sizeof(m->accepts) - used, "%s%s", used ? "," : "", s);
+	}
+	return 0;
+}
+
+static int
+parse_result(json_t *o, struct mmsg *m, char *why, size_t cap)
+{
+	char outcome[16];
+	json_t *r;
+	int oc;
+
+	if (str_field(o, "id", true, m->id, MANAGE_ID_MAX, why, cap) != 0 ||
+	    str_field(o, "outcome", true, outcome, sizeof(outcome) - 1, why,
+	    cap) != 0 ||
+	    str_field(o, "error", false, m->error, MANAGE_ERROR_MAX, why,
+	    cap) != 0)
+		return -EBADMSG;
+	if (!is_hex_id(m->id))
+		return bad(why, cap, "\"id\" is not lowercase hex");
+	oc = moutcome_of(outcome);
+	/* timeout is the cloud's verdict, never an edge's answer */
+	if (oc < 0 || oc == MO_TIMEOUT)
+		return bad(why, cap, "\"outcome\" is not one an edge gives");
+	m->outcome = (enum moutcome)oc;
+	r = json_object_get(o, "result");
+	if (r != NULL && !json_is_null(r)) {
+		m->result = json_dumps(r, JSON_COMPACT | JSON_ENCODE_ANY);
+		if (m->result == NULL)
+			return bad(why, cap, "\"result\" cannot be encoded");
+		if (strlen(m->result) > MANAGE_RESULT_MAX) {
+			mmsg_clear(m);
+			return bad(why, cap, "\"result\" is over 192 KiB");
+		}
+	}
+	return 0;
+}
+
+int
+mmsg_parse(const char *line, size_t len, struct mmsg *m, char *why,
+    size_t cap)
+{
+	json_error_t jerr;
+	const char *type;
+	json_t *o, *v;
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (o == NULL) {
+		snprintf(why, cap, "not JSON: %s", jerr.text);
+		return -EBADMSG;
+	}
+	if (!json_is_object(o)) {
+		json_decref(o);
+		return bad(why, cap, "not a JSON object");
+	}
+	v = json_object_get(o, "v");
+	type = json_string_value(json_object_get(o, "type"));
+	if (!json_is_integer(v) || json_integer_value(v) != MANAGE_VERSION)
+		rc = bad(why, cap, "\"v\" is not 1");
+	else if (type == NULL)
+		rc = bad(why, cap, "no \"type\"");
+	else if (strcmp(type, MANAGE_T_HELLO) == 0)
+		rc = parse_hello(o, m, why, cap);
+	else if (strcmp(type, MANAGE_T_RESULT) == 0)
+		rc = parse_result(o, m, why, cap);
+	else
+		rc = bad(why, cap, "an unknown \"type\"");
+	json_decref(o);
+	if (rc != 0)
+		mmsg_clear(m);
+	return rc;
+}
+
+char *
+mmsg_instruction(const struct store_instruction *in, int64_t deadline,
+    size_t *len)
+{
+	json_t *o, *args;
+	char *s, *line;
+	size_t n;
+
+	args = in->args != NULL ? json_loads(in->args, 0, NULL) : NULL;
+	if (args == NULL)
+		args = json_array();
+	o = json_pack("{s:i, s:s, s:s, s:s, s:o, s:s, s:I, s:I}",
+	    "v", MANAGE_VERSION, "type", MANAGE_T_INSTRUCTION, "id", in->id,
+	    "kind", in->kind, "args", args, "issuer", in->issuer,
+	    "issued", (json_int_t)in->issued, "deadline",
+	    (json_int_t)deadline);
+	if (o == NULL)
+		return NULL;
+	s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (s == NULL)
+		return NULL;
+	n = strlen(s);
+	line = realloc(s, n + 2);
+	if (line == NULL) {
+		free(s);
+		return NULL;
+	}
+	line[n] = '\n';
+	line[n + 1] = '\0';
+	*len = n + 1;
+	return line;
+}
+
+json_t *
+mmsg_record(const struct store_instruction *in)
+{
+	json_t *args, *result;
+
+	args = in->args != NULL ? json_loads(in->args, 0, NULL) : NULL;
+	result = in->result != NULL ? json_loads(in->result,
+	    JSON_DECODE_ANY, NULL) : NULL;
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:I, s:I, s:I, "
+	    "s:I, s:s, s:o, s:s?}",
+	    "id", in->id, "tenant", in->tenant, "edge", in->edge,
+	    "kind", in->kind, "issuer", in->issuer,
+	    "args", args != NULL ? args : json_array(),
+	    "issued", (json_int_t)in->issued,
+	    "expires", (json_int_t)in->expires,
+	    "sent", (json_int_t)in->sent, "done", (json_int_t)in->done,
+	    "state", in->state,
+	    "result", result != NULL ? result : json_null(),
+	    "error", in->error[0] ? in->error : NULL);
+}
