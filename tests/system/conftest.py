@@ -56,20 +56,22 @@ def site(tmp_path):
 
 @pytest.fixture
 def cache_site(site):
-    """start(listener_opts="", edge_extra="", svc_opts="") -> Cached: a
-    cloud with one HTTP service A/web, an edge whose listener caches."""
+    """start(listener_opts="", edge_extra="", svc_opts="", cloud_extra="")
+    -> Cached: a cloud with one HTTP service A/web, an edge whose listener
+    caches."""
     made = []
 
     class Cached:
         pass
 
-    def start(listener_opts="", edge_extra="", svc_opts=""):
+    def start(listener_opts="", edge_extra="", svc_opts="", cloud_extra=""):
         k = Cached()
         k.be = HTTPBackend()
         made.append(k.be)
         k.cache_dir = site.tmp / "edge-cache"
         k.cloud = site.start("cloud", site.cloud_conf(
-            {"A/web": ([k.be], "mode = http\nhealth = none\n" + svc_opts)}))
+            {"A/web": ([k.be], "mode = http\nhealth = none\n" + svc_opts)},
+            extra=cloud_extra))
         k.conf = site.edge_conf(
             "agw", k.cloud.port("listen"),
             {"web": ("web", "mode = http\ncache = on\n" + listener_opts)},

@@ -5,6 +5,7 @@ instructions it was not sent. Each bad message costs only the management
 stream: the tunnel and its device streams go on."""
 
 import json
+import time
 
 import h2.errors
 import h2.events
@@ -184,3 +185,120 @@ def test_manage_refuses_what_it_cannot_send(site):
     res = run("manage", "-c", conf, "../x", "status", expect=2)
     res = run("audit", "-c", conf, "--since", "yesterday-ish", expect=2)
     res = run("audit", "-c", conf, "--id", "NOTHEX", expect=2)
+
+
+def result_line(iid, outcome="ok", result=None, error=None):
+    m = {"v": 1, "type": "result", "id": iid, "outcome": outcome}
+    if result is not None:
+        m["result"] = result
+    if error is not None:
+        m["error"] = error
+    return (json.dumps(m) + "\n").encode()
+
+
+def test_instructions_reach_only_the_edge_they_name(site):
+    """Two tenants' edges hold management streams; an instruction for A's
+    edge goes down A's stream only, and B's edge cannot answer it."""
+    a, b = site.backend("A"), site.backend("B")
+    cloud = site.start("cloud", site.cloud_conf(
+        {"A/t": [a], "B/t": [b]},
+        extra="state = st.db\nmetrics = 127.0.0.1:0"))
+    ea, eb = edge_of(site, cloud, "agw"), edge_of(site, cloud, "bgw")
+    try:
+        sa, sb = open_manage(ea), open_manage(eb)
+        for e, s in ((ea, sa), (eb, sb)):
+            e.send(s, HELLO)
+            e.flush()
+            assert e.wait(lambda evs: e.status(s) == 200)
+        cloud.wait_log(r"event=manage_hello edge=bgw")
+        res = run("manage", "-c", cloud.conf, "--json", "agw", "status",
+                  expect=0)
+        iid = json.loads(res.stdout)["id"]
+        assert ea.wait(lambda evs: len(manage_lines(ea, sa)) == 1)
+        [ins] = manage_lines(ea, sa)
+        assert ins["v"] == 1 and ins["type"] == "instruction"
+        assert ins["id"] == iid and ins["kind"] == "status"
+        assert ins["args"] == [] and ins["issuer"]
+        assert ins["deadline"] > ins["issued"] > 0
+        eb.pump(0.5)
+        assert manage_lines(eb, sb) == []
+        # B answers A's instruction: ignored, counted
+        eb.send(sb, result_line(iid, result={"forged": True}))
+        eb.flush()
+        cloud.wait_log(rf"event=manage_unexpected_result edge=bgw "
+                       rf"tenant=B id={iid}")
+        res = run("audit", "-c", cloud.conf, "--json", "--id", iid,
+                  expect=0)
+        assert json.loads(res.stdout)["instructions"][0]["state"] == "sent"
+        # A's own answer is the one kept
+        ea.send(sa, result_line(iid, result={"mine": 1}))
+        ea.flush()
+
+        def outcome():
+            r = run("audit", "-c", cloud.conf, "--json", "--id", iid,
+                    expect=0)
+            return json.loads(r.stdout)["instructions"][0]
+        assert eventually(lambda: outcome()["state"] == "ok")
+        assert outcome()["result"] == {"mine": 1}
+        assert value(scrape(cloud), "isthmus_manage_instructions_total",
+                     kind="status", outcome="ok") == 1
+    finally:
+        ea.close()
+        eb.close()
+
+
+def test_an_unanswered_instruction_times_out(site):
+    cloud = cloud_with(site, "state = st.db\ninstruction_timeout = 1s")
+    e = edge_of(site, cloud)
+    try:
+        sid = open_manage(e)
+        e.send(sid, HELLO)
+        e.flush()
+        assert e.wait(lambda evs: e.status(sid) == 200)
+        cloud.wait_log(r"event=manage_hello edge=agw")
+        t0 = time.time()
+        res = run("manage", "-c", cloud.conf, "agw", "status", "--wait",
+                  "30s", expect=1)
+        assert "outcome: timeout" in res.stdout
+        assert time.time() - t0 < 20
+        [ins] = manage_lines(e, sid)
+        # a late answer changes nothing
+        e.send(sid, result_line(ins["id"], result={}))
+        e.flush()
+        time.sleep(1)
+        res = run("audit", "-c", cloud.conf, "--json", "--id", ins["id"],
+                  expect=0)
+        assert json.loads(res.stdout)["instructions"][0]["state"] == \
+            "timeout"
+        assert value(scrape(cloud), "isthmus_manage_instructions_total",
+                     kind="status", outcome="timeout") == 1
+    finally:
+        e.close()
+
+
+def test_an_edge_result_over_the_limit_resets_the_stream(site):
+    cloud = cloud_with(site, "state = st.db")
+    e = edge_of(site, cloud)
+    try:
+        sid = open_manage(e)
+        e.send(sid, HELLO)
+        e.flush()
+        assert e.wait(lambda evs: e.status(sid) == 200)
+        cloud.wait_log(r"event=manage_hello edge=agw")
+        run("manage", "-c", cloud.conf, "agw", "logs", expect=0)
+        assert e.wait(lambda evs: len(manage_lines(e, sid)) == 1)
+        [ins] = manage_lines(e, sid)
+        big = result_line(ins["id"], result={"x": "y" * (200 * 1024)})
+        assert len(big) < 256 * 1024
+        off = 0
+        while off < len(big) and reset_code(e, sid) is None:
+            e.send(sid, big[off:off + 16384])
+            e.flush()
+            off += 16384
+            e.pump(0.01)
+        assert e.wait(lambda evs: reset_code(e, sid) is not None)
+        cloud.wait_log(r"event=manage_bad_message .*reason=malformed "
+                       r"detail=\"\\\"result\\\" is over 192 KiB\"")
+        assert not e.closed
+    finally:
+        e.close()
