@@ -89,16 +89,16 @@ str_field(json_t *o, const char *key, bool required, char *buf, size_t max,
 	if (v == NULL) {
 		if (!required)
 			return 0;
-		snprintf(why, cap, "no \"%s\"", key);
+		snprintf(why, cap, "no %s", key);
 		return -EBADMSG;
 	}
 	if (!json_is_string(v)) {
-		snprintf(why, cap, "\"%s\" is not a string", key);
+		snprintf(why, cap, "%s is not a string", key);
 		return -EBADMSG;
 	}
 	n = json_string_length(v);
 	if (n > max || memchr(json_string_value(v), '\0', n) != NULL) {
-		snprintf(why, cap, "\"%s\" is over %zu bytes", key, max);
+		snprintf(why, cap, "%s is over %zu bytes", key, max);
 		return -EBADMSG;
 	}
 	memcpy(buf, json_string_value(v), n);
@@ -127,16 +127,16 @@ parse_hello(json_t *o, struct mmsg *m, char *why, size_t cap)
 	if (acc == NULL)
 		return 0;
 	if (!json_is_array(acc) || json_array_size(acc) > MK_COUNT * 2)
-		return bad(why, cap, "\"accepts\" is not an array of kinds");
+		return bad(why, cap, "accepts is not an array of kinds");
 	json_array_foreach(acc, i, k) {
 		const char *s = json_string_value(k);
 		size_t n = s != NULL ? json_string_length(k) : 0;
 
 		if (s == NULL || n == 0 || n > MANAGE_KIND_MAX ||
 		    strspn(s, "abcdefghijklmnopqrstuvwxyz-") != n)
-			return bad(why, cap, "\"accepts\" holds a bad kind");
+			return bad(why, cap, "accepts holds a bad kind");
 		if (used + n + 2 > sizeof(m->accepts))
-			return bad(why, cap, "\"accepts\" is too long");
+			return bad(why, cap, "accepts is too long");
 		used += (size_t)snprintf(m->accepts + used,
 		    sizeof(m->accepts) - used, "%s%s", used ? "," : "", s);
 	}
@@ -157,20 +157,20 @@ parse_result(json_t *o, struct mmsg *m, char *why, size_t cap)
 	    cap) != 0)
 		return -EBADMSG;
 	if (!is_hex_id(m->id))
-		return bad(why, cap, "\"id\" is not lowercase hex");
+		return bad(why, cap, "id is not lowercase hex");
 	oc = moutcome_of(outcome);
 	/* timeout is the cloud's verdict, never an edge's answer */
 	if (oc < 0 || oc == MO_TIMEOUT)
-		return bad(why, cap, "\"outcome\" is not one an edge gives");
+		return bad(why, cap, "outcome is not one an edge gives");
 	m->outcome = (enum moutcome)oc;
 	r = json_object_get(o, "result");
 	if (r != NULL && !json_is_null(r)) {
 		m->result = json_dumps(r, JSON_COMPACT | JSON_ENCODE_ANY);
 		if (m->result == NULL)
-			return bad(why, cap, "\"result\" cannot be encoded");
+			return bad(why, cap, "result cannot be encoded");
 		if (strlen(m->result) > MANAGE_RESULT_MAX) {
 			mmsg_clear(m);
-			return bad(why, cap, "\"result\" is over 192 KiB");
+			return bad(why, cap, "result is over 192 KiB");
 		}
 	}
 	return 0;
@@ -198,15 +198,15 @@ mmsg_parse(const char *line, size_t len, struct mmsg *m, char *why,
 	v = json_object_get(o, "v");
 	type = json_string_value(json_object_get(o, "type"));
 	if (!json_is_integer(v) || json_integer_value(v) != MANAGE_VERSION)
-		rc = bad(why, cap, "\"v\" is not 1");
+		rc = bad(why, cap, "v is not 1");
 	else if (type == NULL)
-		rc = bad(why, cap, "no \"type\"");
+		rc = bad(why, cap, "no type");
 	else if (strcmp(type, MANAGE_T_HELLO) == 0)
 		rc = parse_hello(o, m, why, cap);
 	else if (strcmp(type, MANAGE_T_RESULT) == 0)
 		rc = parse_result(o, m, why, cap);
 	else
-		rc = bad(why, cap, "an unknown \"type\"");
+		rc = bad(why, cap, "an unknown type");
 	json_decref(o);
 	if (rc != 0)
 		mmsg_clear(m);

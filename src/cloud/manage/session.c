@@ -103,10 +103,20 @@ on_kill(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-bad_message(struct msession *s, enum mbad why, const char *detail)
+bad_message(struct msession *s, enum mbad why, const char *what)
 {
+	char detail[128];
+	size_t i;
+
 	if (s->dead)
 		return;
+	/* jansson's words may quote the edge's bytes: one log field */
+	snprintf(detail, sizeof(detail), "%s", what);
+	for (i = 0; detail[i] != '\0'; i++)
+		if (detail[i] == '"' || detail[i] == '\\' ||
+		    (unsigned char)detail[i] < 0x20 ||
+		    (unsigned char)detail[i] >= 0x7f)
+			detail[i] = '?';
 	s->dead = true;
 	STAT_ADD(s->hub->bad[why], 1);
 	log_limited(s->w->lim_stream, LOG_WARN, "cloud", "manage_bad_message",
