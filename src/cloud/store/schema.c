@@ -3,6 +3,11 @@
  * shows the tables). A migration is never edited once released: a change
  * is a new one. The version the store holds is in isthmus_schema; a store
  * newer than the last migration here is refused, never written.
+ *
+ * One text for both backends, SQLite and PostgreSQL: plain types (TEXT,
+ * BIGINT, INTEGER), no AUTOINCREMENT/SERIAL, no dialect's functions. A
+ * number the store assigns (a seq) is MAX(seq) + 1 in the inserting
+ * transaction.
  */
 #include "cloud/store/store-int.h"
 
@@ -34,6 +39,35 @@ const struct store_migration store_migrations[] = {
 	    " peer TEXT NOT NULL DEFAULT '',"
 	    " reason TEXT NOT NULL DEFAULT '',"
 	    " PRIMARY KEY (tenant, edge, seq))" },
+	{ 2,
+	    /* Instructions for edges, and so the audit log: one row each,
+	     * from when it is issued to its one outcome. seq is the
+	     * store's order (MAX + 1 when added, under a lock on
+	     * PostgreSQL); id is the wire's (common/proto.h). state:
+	     * waiting, sent, or an outcome (MANAGE_O_*). */
+	    "CREATE TABLE instructions ("
+	    " seq BIGINT NOT NULL PRIMARY KEY,"
+	    " id TEXT NOT NULL UNIQUE,"
+	    " tenant TEXT NOT NULL,"
+	    " edge TEXT NOT NULL,"
+	    " kind TEXT NOT NULL,"
+	    " issuer TEXT NOT NULL DEFAULT '',"
+	    " args TEXT NOT NULL DEFAULT '[]',"
+	    " issued BIGINT NOT NULL,"
+	    " expires BIGINT NOT NULL,"
+	    " sent BIGINT NOT NULL DEFAULT 0,"
+	    " answer_by BIGINT NOT NULL DEFAULT 0,"
+	    " done BIGINT NOT NULL DEFAULT 0,"
+	    " state TEXT NOT NULL,"
+	    " result TEXT,"
+	    " error TEXT NOT NULL DEFAULT '');"
+	    /* an edge's waiting ones (its stream opens, the bound) */
+	    "CREATE INDEX instructions_edge_state ON instructions "
+	    "(tenant, edge, state);"
+	    /* the audit log by time */
+	    "CREATE INDEX instructions_issued ON instructions (issued);"
+	    /* the sweep: the few waiting or sent among many done */
+	    "CREATE INDEX instructions_state ON instructions (state)" },
 };
 
 const size_t store_nmigrations =
