@@ -261,6 +261,7 @@ def test_an_unanswered_instruction_times_out(site):
                   "30s", expect=1)
         assert "outcome: timeout" in res.stdout
         assert time.time() - t0 < 20
+        assert e.wait(lambda evs: len(manage_lines(e, sid)) == 1)
         [ins] = manage_lines(e, sid)
         # a late answer changes nothing
         e.send(sid, result_line(ins["id"], result={}))

@@ -120,7 +120,7 @@ bad_message(struct msession *s, enum mbad why, const char *what)
 	s->dead = true;
 	STAT_ADD(s->hub->bad[why], 1);
 	log_limited(s->w->lim_stream, LOG_WARN, "cloud", "manage_bad_message",
-	    "edge=%s tenant=%s reason=%s detail=\"%s\" action=stream_reset",
+	    "edge=%s tenant=%s reason=%s detail=%s action=stream_reset",
 	    s->edge, s->tenant, why == MBAD_OVERSIZED ? "oversized" :
 	    "malformed", detail);
 	event_active(s->kill, EV_TIMEOUT, 0);
