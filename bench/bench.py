@@ -43,7 +43,10 @@ NOFILE = 20000
 
 
 MEASURES = ("bulk", "requests", "churn", "http", "idle", "admission",
-            "cache")
+            "cache", "manage")
+# the manage measure: instructions sent one after another to edges of the
+# ADMIT_EDGES held, each waited for
+MANAGE_ROUNDS = 300
 ADMIT_EDGES = 1000
 # the cache measure: one file of CACHE_SIZE bytes, fetched through the
 # isthmus edge's cache and through nginx proxy_cache
@@ -425,6 +428,70 @@ class Bench:
                                f"{ADMIT_EDGES}: {res['first_error']}")
         return res["rate"], ADMIT_EDGES / cpu if cpu > 0 else None
 
+    def manage_measure(self):
+        """The management channel (isthmus only: no peer has one): the
+        cloud holds ADMIT_EDGES edges (bench/manage_edges.py); its memory
+        with and without their management streams, and the round trip of
+        MANAGE_ROUNDS instructions (admin socket -> store -> edge ->
+        store -> admin socket), one at a time over the edges."""
+        import socket as sk
+
+        pins = self.make_edges()
+        edges = ",\n    ".join(f"site{i + 1}" for i in range(len(pins)))
+        pinlines = "".join(f"[edge site{i + 1}]\npin = {p}\n\n"
+                           for i, p in enumerate(pins))
+        out, rss = {}, {}
+        for manage in (False, True):
+            self.stop_all()
+            port, t = free_port(), self.tmp
+            sock = t / f"cloud-manage{int(manage)}.sock"
+            conf = t / f"cloud-manage{int(manage)}.conf"
+            conf.write_text(ADMIT_CLOUD_CONF.format(
+                port=port, pki=self.pki, workers=self.args.workers,
+                sock=sock, edges=edges, pins=pinlines).replace(
+                "[tenant bench]", f"state = {t}/manage{int(manage)}.db\n"
+                "\n[tenant bench]"))
+            cloud = self.start("isthmus-cloud", [
+                self.bin, "cloud", "-c", conf, "-q"], port)
+            holder = self.start("manage-edges", [
+                sys.executable, HERE / "manage_edges.py", "--connect",
+                f"127.0.0.1:{port}", "--dir", self.edge_dir, "--count",
+                ADMIT_EDGES, "--ca", self.pki / "ca.crt"] +
+                (["--manage"] if manage else []))
+            log = t / "manage-edges.log"
+            deadline = time.time() + 300
+            while "held" not in log.read_text():
+                if holder.p.poll() is not None or time.time() > deadline:
+                    raise RuntimeError("manage-edges: " + log.read_text())
+                time.sleep(0.2)
+            time.sleep(2)
+            rss[manage] = rss_kb(cloud.pid)
+            if not manage:
+                continue
+            rtts = []
+            for i in range(MANAGE_ROUNDS):
+                req = json.dumps({"edge": f"site{1 + (i * 7) % ADMIT_EDGES}",
+                                  "kind": "status", "wait": 10000})
+                t0 = time.perf_counter()
+                c = sk.socket(sk.AF_UNIX, sk.SOCK_STREAM)
+                c.connect(str(sock))
+                c.sendall(f"manage {req}\n".encode())
+                ans = b""
+                while True:
+                    d = c.recv(65536)
+                    if not d:
+                        break
+                    ans += d
+                c.close()
+                rtts.append((time.perf_counter() - t0) * 1000)
+                if json.loads(ans).get("state") != "ok":
+                    raise RuntimeError(f"manage: {ans[:200]!r}")
+            rtts.sort()
+            out["manage_p50_ms"] = rtts[len(rtts) // 2]
+            out["manage_p99_ms"] = rtts[int(len(rtts) * 0.99) - 1]
+        out["manage_stream_kb"] = (rss[True] - rss[False]) / ADMIT_EDGES
+        return out
+
     def admission_chain(self, name, workers):
         """The cloud side alone, in front of a backend: isthmus with all
         the edges pinned, or the HAProxy listener before a greeter."""
@@ -509,6 +576,9 @@ class Bench:
             if name == "isthmus":
                 self.attempt(name, "admission, 1 worker",
                              lambda: admission("admit_w1", "1"))
+        if name == "isthmus" and "manage" in only:
+            self.attempt(name, "management", lambda: r.update(
+                self.manage_measure()))
         if name != "direct" and self.args.idle > 0 and "idle" in only:
             self.attempt(name, "idle memory", idle)
         return r
@@ -717,6 +787,11 @@ ROWS = [
      True),
     ("admit_w1", "  isthmus cloud with workers = 1", "handshakes/s", True),
     ("admit_w1_cpu", "    per CPU-second", "handshakes", True),
+    ("manage_p50_ms", f"instruction round trip p50, {ADMIT_EDGES:,} edges "
+     "held (isthmus only)", "ms", False),
+    ("manage_p99_ms", "  p99", "ms", False),
+    ("manage_stream_kb", "memory per idle management stream, cloud", "KB",
+     False),
 ]
 
 
