@@ -45,6 +45,9 @@ struct tunnel {
 	struct dial_gate gate;
 	bool gate_ready;
 	const char *end_reason;		/* why it ends, for the registry */
+	/* Its management streams (manage/): open now (0 or 1) and ever,
+	 * left out of its stream counts (atomic). */
+	unsigned manage_open, manage_opened;
 	char end_buf[64];
 };
 

@@ -590,8 +590,9 @@ tunnel_info(const struct tunnel *t, struct tunnel_info *ti)
 		h2conn_stats(t->h2, &st);
 		ti->uptime_s = (long)(time(NULL) - t->started);
 	}
-	ti->streams_open = st.streams_open;
-	ti->streams_opened = st.streams_opened;
+	/* device streams: the management stream is the tunnel's own */
+	ti->streams_open = st.streams_open - STAT_GET(t->manage_open);
+	ti->streams_opened = st.streams_opened - STAT_GET(t->manage_opened);
 	ti->bytes_in = st.bytes_in;
 	ti->bytes_out = st.bytes_out;
 }

@@ -49,6 +49,8 @@ on_inbox(evutil_socket_t fd, short what, void *arg)
 			    h->salen);
 		free(h);
 	}
+	if (msg & WORKER_SHUTDOWN)
+		manage_worker_shutdown(w);
 	if (msg & (WORKER_RECHECK | WORKER_SHUTDOWN | WORKER_PROBE)) {
 		cloud_lock(cl);
 		for (t = w->tunnels; t != NULL; t = tn) {

@@ -61,6 +61,11 @@ def test_the_cloud_takes_one_management_stream_per_tunnel(site):
         assert reset_code(e, sid) is None
         m = scrape(cloud)
         assert value(m, "isthmus_manage_streams_open") == 1
+        # it is the tunnel's own, not a device's
+        assert value(m, "isthmus_streams_open", tenant="A") == 0
+        st = json.loads(run("status", "-c", cloud.conf, "--json",
+                            expect=0).stdout)
+        assert [t["streams_open"] for t in st["tunnels"]] == [0]
     finally:
         e.close()
     assert eventually(lambda: value(scrape(cloud),
@@ -301,5 +306,26 @@ def test_an_edge_result_over_the_limit_resets_the_stream(site):
         cloud.wait_log(r"event=manage_bad_message .*reason=malformed "
                        r'detail="result is over 192 KiB"')
         assert not e.closed
+    finally:
+        e.close()
+
+
+def test_a_draining_cloud_ends_management_streams(site):
+    """SIGTERM: the management stream never ends by itself, so the cloud
+    ends it (CANCEL) and the tunnel closes with its last device stream,
+    well before drain_timeout (5s here)."""
+    cloud = cloud_with(site)
+    e = edge_of(site, cloud)
+    try:
+        sid = open_manage(e)
+        e.send(sid, HELLO)
+        e.flush()
+        assert e.wait(lambda evs: e.status(sid) == 200)
+        cloud.wait_log(r"event=manage_hello edge=agw")
+        t0 = time.time()
+        cloud.stop()
+        assert time.time() - t0 < 3
+        e.pump(0.5)
+        assert reset_code(e, sid) == h2.errors.ErrorCodes.CANCEL
     finally:
         e.close()

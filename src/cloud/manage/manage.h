@@ -41,6 +41,10 @@ void manage_session_start(struct tunnel *t, struct relay *r);
  * sessions (worker.c, in the worker). */
 void manage_worker_inbox(struct worker *w);
 
+/* The worker drains (SIGTERM): its management streams end, so that its
+ * tunnels end with their last device stream. */
+void manage_worker_shutdown(struct worker *w);
+
 /* Admin socket requests (control loop): "manage {json}", "audit
  * {json}"; the answer is deferred until the store (and, with wait, the
  * edge) answered. */

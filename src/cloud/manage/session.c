@@ -68,6 +68,8 @@ unlink_session(struct msession *s)
 static void
 session_free(struct msession *s)
 {
+	STAT_SUB(s->t->manage_open, 1);
+	STAT_SUB(s->t->edge->tenant->live->manage_open, 1);
 	unlink_session(s);
 	hub_unregister(s->hub, s->tenant, s->edge, s->gen);
 	STAT_SUB(s->hub->sessions_open, 1);
@@ -303,6 +305,9 @@ manage_session_start(struct tunnel *t, struct relay *r)
 	snprintf(s->tenant, sizeof(s->tenant), "%s", tunnel_tenant(t));
 	snprintf(s->edge, sizeof(s->edge), "%s", tunnel_edge(t));
 	s->gen = hub_register(h, s->tenant, s->edge, w->idx);
+	STAT_ADD(t->manage_open, 1);
+	STAT_ADD(t->manage_opened, 1);
+	STAT_ADD(t->edge->tenant->live->manage_open, 1);
 	s->next = h->sessions[w->idx];
 	h->sessions[w->idx] = s;
 	STAT_ADD(h->sessions_open, 1);
@@ -366,5 +371,25 @@ manage_worker_inbox(struct worker *w)
 		session_deliver(h, w->idx, d);
 		free(d->line);
 		free(d);
+	}
+}
+
+void
+manage_worker_shutdown(struct worker *w)
+{
+	struct manage_hub *h = w->cl->hub;
+	struct msession *s;
+
+	/* A draining tunnel waits for its streams: this one never ends by
+	 * itself. What it had in flight times out at the sweep. */
+	while ((s = h->sessions[w->idx]) != NULL) {
+		if (s->dead) {	/* its reset is queued; do it now */
+			event_del(s->kill);
+			on_kill(-1, 0, s);
+			continue;
+		}
+		s->dead = true;
+		relay_reset(s->r, NGHTTP2_CANCEL);
+		session_free(s);
 	}
 }
