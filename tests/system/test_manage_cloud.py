@@ -50,6 +50,8 @@ def test_the_cloud_takes_one_management_stream_per_tunnel(site):
         sid2 = open_manage(e)
         assert e.wait(lambda evs: e.status(sid2) is not None)
         assert e.status(sid2) == 409
+        e.conn.end_stream(sid2)
+        e.flush()
         # another method at the same path: 405
         sid3 = open_manage(e, [(":method", "GET"), (":scheme", "https"),
                                (":authority", ".isthmus"),
@@ -59,6 +61,7 @@ def test_the_cloud_takes_one_management_stream_per_tunnel(site):
         assert e.wait(lambda evs: e.status(sid3) is not None)
         assert e.status(sid3) == 405
         assert reset_code(e, sid) is None
+        e.pump(0.3)
         m = scrape(cloud)
         assert value(m, "isthmus_manage_streams_open") == 1
         # it is the tunnel's own, not a device's
