@@ -6,6 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A JSON string of s. Not jansson's json_string(): common/json.h's
+ * writer has a function of that name, and in the one binary the
+ * linker binds the name to it. */
+static json_t *
+jstr(const char *s)
+{
+	return json_stringn(s, strlen(s));
+}
+
 /* A string field of at most max bytes into buf; absent: def, or an
  * error when def is NULL. */
 static int
@@ -183,11 +192,11 @@ manage_msg_hello(const char *version, manage_policy p, size_t *len)
 	}
 	for (k = 0; k < MK_UNKNOWN; k++)
 		if (manage_policy_accepts(p, (enum manage_kind)k))
-			json_array_append_new(a, json_string(
+			json_array_append_new(a, jstr(
 			    manage_kind_name((enum manage_kind)k)));
 	json_object_set_new(o, "v", json_integer(MANAGE_VERSION));
-	json_object_set_new(o, "type", json_string(MANAGE_T_HELLO));
-	json_object_set_new(o, "version", json_string(version));
+	json_object_set_new(o, "type", jstr(MANAGE_T_HELLO));
+	json_object_set_new(o, "version", jstr(version));
 	json_object_set_new(o, "accepts", a);
 	return dump_line(o, len);
 }
@@ -229,9 +238,9 @@ manage_msg_result(const char *id, enum manage_outcome o, json_t *result,
 		return NULL;
 	}
 	json_object_set_new(m, "v", json_integer(MANAGE_VERSION));
-	json_object_set_new(m, "type", json_string(MANAGE_T_RESULT));
-	json_object_set_new(m, "id", json_string(id));
-	json_object_set_new(m, "outcome", json_string(manage_outcome_name(o)));
+	json_object_set_new(m, "type", jstr(MANAGE_T_RESULT));
+	json_object_set_new(m, "id", jstr(id));
+	json_object_set_new(m, "outcome", jstr(manage_outcome_name(o)));
 	if (result != NULL)
 		json_object_set_new(m, "result", result);
 	if (error != NULL)
