@@ -1,7 +1,8 @@
 /*
  * The management stream (manage.h): opened on the serving tunnel right
  * after admission, POST MANAGE_PATH at DIAG_AUTHORITY with a body that
- * never ends, whose first line is the hello. The cloud's answer body is
+ * never ends, whose first line, the hello, is written once the cloud
+ * answered 200. The cloud's answer body is
  * read line by line (each at most MANAGE_MSG_MAX bytes with its '\n'):
  * each line an instruction for dispatch.c, each answer a line back. A
  * line too long or malformed resets this stream only (PROTOCOL_ERROR),
@@ -104,7 +105,8 @@ stream_ended(struct manage *m, const char *why)
 	m->closing = false;
 	evbuffer_drain(m->in, evbuffer_get_length(m->in));
 	evbuffer_drain(m->out, evbuffer_get_length(m->out));
-	snprintf(m->why, sizeof(m->why), "%s", why);
+	if (why != m->why)
+		snprintf(m->why, sizeof(m->why), "%s", why);
 	if (mono_us() - m->opened_us >= (int64_t)MANAGE_STABLE_S * 1000000)
 		m->backoff_ms = BACKOFF_MIN_MS;
 	wait = m->backoff_ms;
@@ -112,7 +114,7 @@ stream_ended(struct manage *m, const char *why)
 	if (m->stopped || m->h2 == NULL)
 		return;
 	log_info("manage", "manage_stream_down", "reason=%s retry_in_ms=%llu",
-	    why, (unsigned long long)wait);
+	    m->why, (unsigned long long)wait);
 	schedule_open(m, wait);
 }
 
@@ -137,6 +139,25 @@ close_later(struct manage *m, uint32_t code, const char *why)
 	kick(m);
 }
 
+/* The first message, once the cloud took the stream (an older cloud
+ * that refuses it gets no body): queued for the loop. */
+static void
+say_hello(struct manage *m)
+{
+	manage_policy p = 0;
+	struct err er;
+	char *hello;
+	size_t len;
+
+	if (manage_policy_parse(&m->e->cf->manage, &p, &er) != 0)
+		p = 0;
+	hello = manage_msg_hello(ISTHMUS_VERSION, p, &len);
+	if (hello == NULL || evbuffer_prepend(m->out, hello, len) != 0)
+		close_later(m, NGHTTP2_INTERNAL_ERROR, "out of memory");
+	free(hello);
+	kick(m);
+}
+
 static void
 on_head(struct relay *r, void *arg)
 {
@@ -147,6 +168,7 @@ on_head(struct relay *r, void *arg)
 	if (status == 200) {
 		m->up = true;
 		log_info("manage", "manage_stream_up", "gen=%u", m->gen);
+		say_hello(m);
 		return;
 	}
 	/* 409: a stream is open already; 404, 405: an older cloud. */
@@ -190,10 +212,6 @@ on_open(evutil_socket_t fd, short what, void *arg)
 		NV(":path", MANAGE_PATH),
 		NV("content-type", MANAGE_CONTENT_TYPE),
 	};
-	manage_policy p = 0;
-	struct err er;
-	char *hello;
-	size_t len;
 
 	(void)fd;
 	(void)what;
@@ -203,19 +221,13 @@ on_open(evutil_socket_t fd, short what, void *arg)
 	m->opens++;
 	m->opened_us = mono_us();
 	m->closing = false;
-	if (manage_policy_parse(&m->e->cf->manage, &p, &er) != 0)
-		p = 0;
-	hello = manage_msg_hello(ISTHMUS_VERSION, p, &len);
-	if (hello == NULL || relay_http_request(m->h2, nv,
-	    sizeof(nv) / sizeof(nv[0]), true, &stream_ops, m, &m->r) != 0) {
-		free(hello);
+	if (relay_http_request(m->h2, nv, sizeof(nv) / sizeof(nv[0]), true,
+	    &stream_ops, m, &m->r) != 0) {
 		m->r = NULL;
 		stream_ended(m, "could not open a stream");
 		return;
 	}
-	if (relay_body_write(m->r, hello, len) != 0)
-		close_later(m, NGHTTP2_INTERNAL_ERROR, "out of memory");
-	free(hello);
+	relay_set_control(m->r);	/* not a device's traffic */
 }
 
 static void
