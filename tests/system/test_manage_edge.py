@@ -213,3 +213,43 @@ def test_prefetch_fills_the_cache(site, fake):
     r = cloud.result(cloud.instruct("purge-cache", ["http://web/fw.bin"],
                                     id_="d4"))
     assert r["outcome"] == "ok" and r["result"]["purged"] >= 1
+
+
+def test_doctor_runs_as_a_child(site, fake):
+    cloud = fake()
+    edge, conf = start_edge(site, cloud)
+    cloud.stream()
+    cloud.send(
+        b'{"v":1,"type":"instruction","id":"e1","kind":"doctor"}\n'
+        b'{"v":1,"type":"instruction","id":"e2","kind":"doctor"}\n')
+    r = cloud.result("e2")
+    assert r["outcome"] == "error"
+    assert r["error"] == "a doctor is already running"
+    r = cloud.result("e1", timeout=60)
+    assert r["outcome"] == "ok", r
+    doc = r["result"]
+    assert doc["config"] == str(conf)
+    names = [s["name"] for s in doc["steps"]]
+    assert "admission" in names
+    edge.wait_log(r"event=manage_instruction id=e1 kind=doctor "
+                  r"issuer=- outcome=ok")
+    # The doctor's own tunnel came and went; the edge's stayed.
+    assert "event=tunnel_down" not in edge.text()
+
+
+def test_stream_follows_a_new_tunnel(site, fake):
+    one, two = fake(), fake()
+    edge, conf = start_edge(site, one)
+    first = one.stream()
+    assert eventually(lambda: first.messages)
+    conf.write_text(conf.read_text().replace(
+        f"cloud = 127.0.0.1:{one.port}", f"cloud = 127.0.0.1:{two.port}"))
+    edge.signal(signal.SIGHUP)
+    edge.wait_log(r"event=tunnel_switched")
+    moved = two.stream()
+    assert eventually(lambda: moved.messages)
+    assert moved.messages[0]["type"] == "hello"
+    assert eventually(lambda: first.reset is not None)   # not left open
+    r = two.result(two.instruct("status", id_="f1"))
+    assert r["outcome"] == "ok"
+    assert r["result"]["tunnel"]["peer"] == f"127.0.0.1:{two.port}"

@@ -279,7 +279,9 @@ may_read(const struct manage *m)
 	    evbuffer_get_length(m->out) < MANAGE_OUT_MAX;
 }
 
-static void
+/* Takes the lines that came; true when it stopped with input left
+ * because too much is running or waiting (go on once that drains). */
+static bool
 read_lines(struct manage *m)
 {
 	struct evbuffer_ptr eol;
@@ -287,21 +289,23 @@ read_lines(struct manage *m)
 	size_t have, eol_len;
 	int moved;
 
-	while (may_read(m)) {
+	for (;;) {
+		if (!may_read(m))
+			return m->r != NULL && !m->closing;
 		r = m->r;
 		eol = evbuffer_search_eol(m->in, NULL, &eol_len,
 		    EVBUFFER_EOL_LF);
 		if (eol.pos >= 0) {
 			take_line(m, (size_t)eol.pos);
 			if (m->r != r)
-				return;	/* reset, or a reload's new tunnel */
+				return false;	/* reset, or a new tunnel */
 			continue;
 		}
 		have = evbuffer_get_length(m->in);
 		if (have >= MANAGE_MSG_MAX) {
 			bad_message(m, MB_OVERSIZED, "a line longer than "
 			    "MANAGE_MSG_MAX (262144 bytes)");
-			return;
+			return false;
 		}
 		moved = evbuffer_remove_buffer(relay_body_in(r), m->in,
 		    MANAGE_MSG_MAX - have);
@@ -312,7 +316,7 @@ read_lines(struct manage *m)
 		if (relay_body_in_done(r))
 			close_later(m, NGHTTP2_CANCEL, "the cloud ended its "
 			    "body");
-		return;
+		return false;
 	}
 }
 
@@ -339,6 +343,7 @@ static void
 on_work(evutil_socket_t fd, short what, void *arg)
 {
 	struct manage *m = arg;
+	bool blocked;
 
 	(void)fd;
 	(void)what;
@@ -346,10 +351,12 @@ on_work(evutil_socket_t fd, short what, void *arg)
 		stream_reset(m, m->close_code, m->why);
 		return;
 	}
-	read_lines(m);
+	blocked = read_lines(m);
 	write_out(m);
 	if (m->closing)
 		stream_reset(m, m->close_code, m->why);
+	else if (blocked && may_read(m))
+		kick(m);	/* the answers drained: read on */
 }
 
 /* A job's answer (env->answer). */
