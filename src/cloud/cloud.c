@@ -419,7 +419,7 @@ cloud_main(int argc, char **argv)
 		rc = EXIT_FAIL;
 		goto out;
 	}
-	if (manage_init(&d.cl, &e) != 0) {
+	if (cloud_manage_init(&d.cl, &e) != 0) {
 		log_config_error("cloud", false, "isthmus cloud: %s", e.msg);
 		rc = EXIT_FAIL;
 		goto out;
@@ -428,7 +428,7 @@ cloud_main(int argc, char **argv)
 out:
 	workers_stop(&d.cl);
 	store_close(d.cl.store);	/* writes the tunnels' last downs */
-	manage_free(&d.cl);	/* after the store's last answers */
+	cloud_manage_free(&d.cl);	/* after the store's last answers */
 	metrics_http_close(d.metrics);
 	admin_close(d.admin);
 	health_stop(d.health);

@@ -163,6 +163,27 @@ set_set(const struct conf_key *key, char *field, const char *value,
 
 /* Parses value into the field of storage that key describes. append: the
  * value continues a list on an indented line. */
+/* A LIST with choices takes only those words, and "none", when it is
+ * one of them, stands alone (it says the list is empty on purpose). */
+static int
+list_choices(const struct conf_key *key, const struct strlist *l,
+    bool append, const struct strlist *add, struct err *e)
+{
+	size_t i, n = add->n + (append ? l->n : 0);
+	int k;
+
+	for (i = 0; i < add->n; i++) {
+		if (conf_parse_enum(add->v[i], key->choices, &k, e) != 0)
+			return -EINVAL;
+		if (strcmp(add->v[i], "none") == 0 && n > 1)
+			return err_set(e, -EINVAL, "'none' stands alone");
+	}
+	for (i = 0; append && i < l->n; i++)
+		if (strcmp(l->v[i], "none") == 0)
+			return err_set(e, -EINVAL, "'none' stands alone");
+	return 0;
+}
+
 static int
 set_field(struct parse_state *st, const struct conf_key *key, void *storage,
     const char *value, bool append, struct err *e)
@@ -230,6 +251,8 @@ set_field(struct parse_state *st, const struct conf_key *key, void *storage,
 		size_t i;
 
 		rc = conf_parse_list(value, &tmp, e);
+		if (rc == 0 && key->choices != NULL)
+			rc = list_choices(key, l, append, &tmp, e);
 		if (rc == 0 && !append)
 			strlist_free(l);
 		for (i = 0; rc == 0 && i < tmp.n; i++)

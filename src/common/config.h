@@ -8,7 +8,8 @@
  *
  * Field types by conf_type: BOOL bool, INT int64_t, DURATION uint64_t (ms),
  * SIZE uint64_t (bytes), HOSTPORT struct hostport, PATH and STRING char *,
- * LIST struct strlist, ENUM int (index into choices), PIN uint8_t[32] (a
+ * LIST struct strlist (with choices: only those words, and a "none"
+ * among them stands alone), ENUM int (index into choices), PIN uint8_t[32] (a
  * "sha256:<hex>" pin as printed by isthmus pki show), PINS struct conf_pins
  * and CIDRS struct conf_cidrs (comma-separated lists of those, which may
  * continue on indented lines like LIST).

@@ -83,6 +83,8 @@ h2conn_base(struct h2conn *c)
 static inline void
 h2conn_count_bytes(struct h2conn *c, uint64_t in, uint64_t out)
 {
+	if (c == NULL)
+		return;
 	if (in > 0)
 		STAT_ADD(c->stats.bytes_in, in);
 	if (out > 0)
@@ -106,6 +108,7 @@ enum {
 	R_RESET = 1u << 7,	/* closed with an error code */
 	R_BODY_EOF = 1u << 8,	/* HTTP mode: the owner ended its body */
 	R_WANT_DRAIN = 1u << 9,	/* HTTP mode: tell the owner at low mark */
+	R_CONTROL = 1u << 10,	/* the tunnel's own: not in the counters */
 };
 
 /*
@@ -159,6 +162,14 @@ struct relay {
 	uint64_t idle_ms;
 	int64_t last_active;	/* mono_us */
 };
+
+/* The session whose payload counters r's bytes go to: NULL for a
+ * control stream (relay_set_control). */
+static inline struct h2conn *
+relay_counted(const struct relay *r)
+{
+	return (r->flags & R_CONTROL) ? NULL : r->conn;
+}
 
 /* relay.c, for relayhttp.c: a new stream on c (linked, no id yet), and
  * the nudge that tells nghttp2 a deferred stream has bytes again. */

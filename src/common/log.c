@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/logring.h"
 #include "common/timefmt.h"
 
 #define LOG_LINE_MAX 2048
@@ -219,6 +220,7 @@ log_vemit(enum log_level level, const char *sub, const char *event,
 	put_char(line, sizeof(line), &len, '\n');
 	if (len == sizeof(line) - 1)
 		line[len - 1] = '\n';	/* truncated: still one line */
+	logring_add(line, len);
 	fputs(line, log_stream != NULL ? log_stream : stderr);
 	fflush(log_stream != NULL ? log_stream : stderr);
 }

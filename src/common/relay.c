@@ -113,7 +113,8 @@ conn_unlink(struct h2conn *c, struct relay *r)
 		if (l->r == r) {
 			*pp = l->next;
 			free(l);
-			STAT_SUB(c->stats.streams_open, 1);
+			if (!(r->flags & R_CONTROL))
+				STAT_SUB(c->stats.streams_open, 1);
 			if (c->cbs->stream != NULL)
 				c->cbs->stream(c, false, c->arg);
 			return;
@@ -224,7 +225,7 @@ relay_send_data(struct relay *r, struct evbuffer *out, size_t len)
 	if (r->peer == NULL || evbuffer_remove_buffer(bufferevent_get_input(
 	    r->peer), out, len) != (int)len)
 		return -1;
-	h2conn_count_bytes(r->conn, 0, len);
+	h2conn_count_bytes(relay_counted(r), 0, len);
 	if (r->paused) {	/* the input has room again */
 		r->paused = false;
 		peer_reading(r);
@@ -524,6 +525,18 @@ relay_refuse(struct relay *r, int status, const char *reason)
 }
 
 void
+relay_set_control(struct relay *r)
+{
+	struct h2conn *c = r->conn;
+
+	if (r->flags & R_CONTROL)
+		return;
+	r->flags |= R_CONTROL;
+	STAT_SUB(c->stats.streams_open, 1);
+	STAT_SUB(c->stats.streams_opened, 1);
+}
+
+void
 relay_abort(struct relay *r)
 {
 	relay_reset(r, NGHTTP2_CANCEL);
@@ -655,7 +668,7 @@ relay_on_data(struct relay *r, const uint8_t *data, size_t len)
 	nghttp2_session *s = h2conn_session(r->conn);
 
 	touch(r);
-	h2conn_count_bytes(r->conn, len, 0);
+	h2conn_count_bytes(relay_counted(r), len, 0);
 	if (r->mode != NULL) {
 		r->mode->data(r, data, len);
 		return;

@@ -78,6 +78,12 @@ void relay_abort(struct relay *r);
  * the peer nothing was done and it may try again). */
 void relay_reset(struct relay *r, uint32_t code);
 
+/* r is the tunnel's own (the management stream, docs/protocol.md 5), not
+ * a device's: it and its bytes are left out of the session's counters
+ * (h2conn_stats: streams open and opened, payload bytes), which status
+ * and metrics show as the devices' traffic. */
+void relay_set_control(struct relay *r);
+
 const struct relay_info *relay_info(const struct relay *r);
 /* The stream's regular headers as received (request at a server,
  * response at a client), and its :path (NULL for CONNECT). */

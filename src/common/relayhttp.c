@@ -68,7 +68,7 @@ http_send(struct relay *r, struct evbuffer *out, size_t len)
 {
 	if (evbuffer_remove_buffer(r->bout, out, len) != (int)len)
 		return -1;
-	h2conn_count_bytes(r->conn, 0, len);
+	h2conn_count_bytes(relay_counted(r), 0, len);
 	if ((r->flags & R_WANT_DRAIN) &&
 	    evbuffer_get_length(r->bout) < BODY_OUT_LOW) {
 		r->flags &= ~R_WANT_DRAIN;

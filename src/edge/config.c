@@ -11,6 +11,15 @@
 
 #include "common/mac.h"
 #include "common/netutil.h"
+#include "common/proto.h"
+
+/* The `manage` policy's words: docs/edge.md, "Management". The default
+ * is what only reads (status, doctor) or only touches the cache
+ * (purge-cache, prefetch); reload and logs must be named. */
+static const char *const manage_names[] = { "none", MANAGE_K_STATUS,
+	MANAGE_K_DOCTOR, MANAGE_K_PURGE_CACHE, MANAGE_K_PREFETCH,
+	MANAGE_K_RELOAD, MANAGE_K_LOGS, NULL };
+#define MANAGE_DEFAULT "status, doctor, purge-cache, prefetch"
 
 static const struct conf_key edge_keys[] = {
 	{ "cloud", CONF_HOSTPORT, offsetof(struct edge_conf, cloud), 0, 0,
@@ -61,6 +70,8 @@ static const struct conf_key edge_keys[] = {
 	{ "cache_max_size", CONF_SIZE,
 	    offsetof(struct edge_conf, cache_max_size), 1024 * 1024, INT64_MAX,
 	    NULL, "1g", 0 },
+	{ "manage", CONF_LIST, offsetof(struct edge_conf, manage), 0, 0,
+	    manage_names, MANAGE_DEFAULT, 0 },
 };
 
 static const char *const mode_names[] = { "tcp", "http", NULL };

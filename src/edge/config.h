@@ -76,6 +76,9 @@ struct edge_conf {
 	struct proxy_conf proxy;
 	char *cache_dir;		/* listeners with cache = on share it */
 	uint64_t cache_max_size;
+	/* the instructions from the cloud this site accepts (manage/policy.h):
+	 * kind names, or "none" alone */
+	struct strlist manage;
 	struct edge_listener_conf **listeners;
 	size_t nlisteners;
 };

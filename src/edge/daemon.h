@@ -52,6 +52,7 @@ edge_refusal_of(int status)
 struct cache;
 struct edge;
 struct log_limit;
+struct manage;
 
 struct edge_listener {
 	struct edge *e;
@@ -116,6 +117,7 @@ struct edge {
 	struct httpdev *httpdevs;	/* HTTP-mode device connections */
 	struct handshake *handshakes;	/* device TLS handshakes */
 	struct cache *cache;		/* when a listener has cache = on */
+	struct manage *manage;		/* the management stream */
 	bool draining;
 	time_t started;
 	/* who we are, from our certificate */

@@ -20,6 +20,7 @@
 #include "common/cli.h"
 #include "common/log.h"
 #include "common/loglimit.h"
+#include "common/logring.h"
 #include "common/metrics_http.h"
 #include "common/timeval.h"
 #include "edge/cache/cache.h"
@@ -30,12 +31,15 @@
 #include "edge/device/httpdev.h"
 #include "edge/device/listener.h"
 #include "edge/device/pending.h"
+#include "edge/manage/manage.h"
 #include "edge/metrics.h"
 #include "edge/reload.h"
 #include "edge/status.h"
 #include "edge/tunnels.h"
 #include "edge/uplink/uplink.h"
 
+/* The log lines the management channel's `logs` reads, at most. */
+#define LOG_RING_BYTES (256u * 1024)
 /* Log lines devices cause: 20 at once, then 10 a second. */
 #define DEVICE_LOG_BURST	20
 #define DEVICE_LOG_PER_SEC	10
@@ -129,6 +133,7 @@ on_terminate(evutil_socket_t sig, short what, void *arg)
 	pending_drop_all(e);
 	handshake_drop(e, NULL);
 	httpdev_drain(e, NULL);
+	manage_stop(e->manage);	/* its stream would hold the tunnel */
 	if ((t = e->next_tun) != NULL) {
 		e->next_tun = NULL;
 		edge_tunnel_retire(e, t);
@@ -149,8 +154,20 @@ on_hangup(evutil_socket_t sig, short what, void *arg)
 {
 	(void)sig;
 	(void)what;
-	edge_reload(arg);
+	edge_reload(arg, NULL);
 }
+
+/* What the management channel asks of the daemon (manage.h). */
+static void
+manage_status(struct edge *e, FILE *f)
+{
+	edge_status(e, true, f);
+}
+
+static const struct manage_ops manage_ops = {
+	.status = manage_status,
+	.reload = edge_reload,
+};
 
 static void
 on_admin(const char *cmd, FILE *f, struct admin_req *req, void *arg)
@@ -247,7 +264,8 @@ serve(struct edge *e, SSL_CTX *ctx, struct devtls **dt)
 		snprintf(ready + n, sizeof(ready) - n, " metrics=%s",
 		    e->metrics_bound);
 	}
-	if (edge_tunnels_init(e) != 0)
+	if (edge_tunnels_init(e) != 0 ||
+	    manage_new(e, &manage_ops, &e->manage) != 0)
 		return EXIT_FAIL;
 	e->sig_term = evsignal_new(e->base, SIGTERM, on_terminate, e);
 	e->sig_int = evsignal_new(e->base, SIGINT, on_terminate, e);
@@ -309,7 +327,7 @@ edge_main(int argc, char **argv)
 	rc = cli_daemon_args(argc, argv, "edge", usage_edge, &path, &check);
 	if (rc != CLI_GO_ON)
 		return rc;
-	if (edge_load(path, false, &e.cf, &ctx) != 0)
+	if (edge_load(path, false, &e.cf, &ctx, NULL) != 0)
 		return EXIT_USAGE;
 	if (edge_load_device_tls(e.cf, false, &dt) != 0) {
 		rc = EXIT_USAGE;
@@ -321,6 +339,7 @@ edge_main(int argc, char **argv)
 		goto out;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	logring_enable(LOG_RING_BYTES);
 	e.base = event_base_new();
 	if (e.base != NULL) {
 		e.started = time(NULL);
@@ -336,6 +355,7 @@ edge_main(int argc, char **argv)
 out:
 	pending_drop_all(&e);
 	httpdev_free_all(&e);
+	manage_free(e.manage);	/* its prefetches read the cache */
 	cache_free(e.cache);	/* after its readers, before the tunnel */
 	handshake_drop(&e, NULL);
 	edge_tunnels_free(&e);

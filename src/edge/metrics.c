@@ -8,6 +8,7 @@
 #include "common/prom.h"
 #include "edge/cache/cache.h"
 #include "edge/daemon.h"
+#include "edge/manage/manage.h"
 
 static void
 tunnel_families(FILE *f, const struct edge *e, const struct uplink_info *ui)
@@ -219,6 +220,34 @@ cache_families(FILE *f, struct cache *c)
 	    cs->uncacheable);
 }
 
+static void
+manage_families(FILE *f, const struct edge *e)
+{
+	struct manage_info mi;
+	int k, o;
+
+	manage_info(e->manage, &mi);
+	prom_family(f, "isthmus_edge_manage_stream_up", "gauge",
+	    "1 while the management stream is open and answered.");
+	prom_sample(f, "isthmus_edge_manage_stream_up", NULL, mi.up);
+	prom_family(f, "isthmus_edge_manage_instructions_total", "counter",
+	    "Instructions from the cloud answered, per kind and outcome.");
+	for (k = 0; k < MK_COUNT; k++)
+		for (o = 0; o < MO_COUNT; o++)
+			prom_sample(f, "isthmus_edge_manage_instructions_total",
+			    (const char *[]){ "kind",
+			    manage_kind_name((enum manage_kind)k), "outcome",
+			    manage_outcome_name((enum manage_outcome)o), NULL },
+			    mi.instructions[k][o]);
+	prom_family(f, "isthmus_edge_manage_bad_messages_total", "counter",
+	    "Management messages from the cloud that reset the stream, per "
+	    "reason.");
+	for (k = 0; k < MB_COUNT; k++)
+		prom_sample(f, "isthmus_edge_manage_bad_messages_total",
+		    (const char *[]){ "reason",
+		    manage_bad_name((enum manage_bad)k), NULL }, mi.bad[k]);
+}
+
 void
 edge_metrics(FILE *f, void *arg)
 {
@@ -242,4 +271,5 @@ edge_metrics(FILE *f, void *arg)
 	acceptguard_metrics(f);
 	if (e->cache != NULL)
 		cache_families(f, e->cache);
+	manage_families(f, e);
 }

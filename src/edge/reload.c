@@ -32,7 +32,8 @@
 #include "edge/uplink/uplink.h"
 
 int
-edge_load(const char *path, bool logged, struct edge_conf **cf, SSL_CTX **ctx)
+edge_load(const char *path, bool logged, struct edge_conf **cf, SSL_CTX **ctx,
+    struct err *why)
 {
 	struct conf_errors errs;
 	struct tlsctx_opts o = { .server = false };
@@ -41,6 +42,9 @@ edge_load(const char *path, bool logged, struct edge_conf **cf, SSL_CTX **ctx)
 
 	if (edge_conf_load(path, cf, &errs) != 0) {
 		conf_errors_report(&errs, "edge", logged);
+		if (why != NULL)
+			err_set(why, -EINVAL, "%s", errs.n > 0 ? errs.line[0] :
+			    "the configuration does not load");
 		return -EINVAL;
 	}
 	o.cert = (*cf)->cert;
@@ -50,6 +54,8 @@ edge_load(const char *path, bool logged, struct edge_conf **cf, SSL_CTX **ctx)
 	if (tlsctx_new(&o, ctx, &er) != 0) {
 		snprintf(msg, sizeof(msg), "%s: %s", path, er.msg);
 		log_config_error("edge", logged, "%s", msg);
+		if (why != NULL)
+			err_set(why, -EINVAL, "%s", msg);
 		edge_conf_free(*cf);
 		*cf = NULL;
 		return -EINVAL;
@@ -371,8 +377,8 @@ reload_failed(struct edge *e)
 
 /* SIGHUP, as the cloud does it: parse and load everything into fresh
  * storage and swap it in only when all of it is good. */
-void
-edge_reload(struct edge *e)
+int
+edge_reload(struct edge *e, struct err *why)
 {
 	struct edge_conf *cf = NULL;
 	struct devtls **dt = NULL;
@@ -384,21 +390,29 @@ edge_reload(struct edge *e)
 
 	if (e->draining) {
 		log_info("edge", "reload_ignored", "reason=%s", "draining");
-		return;
+		return err_set(why, -EINVAL, "the edge is draining");
 	}
-	if (edge_load(e->cf->path, true, &cf, &ctx) != 0 ||
-	    edge_load_device_tls(cf, true, &dt) != 0) {
+	if (edge_load(e->cf->path, true, &cf, &ctx, why) != 0) {
+		reload_failed(e);
+		return -EINVAL;
+	}
+	if (edge_load_device_tls(cf, true, &dt) != 0) {
 		SSL_CTX_free(ctx);
 		edge_conf_free(cf);
 		reload_failed(e);
-		return;
+		return err_set(why, -EINVAL, "a listener's device TLS files "
+		    "do not load (the edge's log says which)");
 	}
 	if (edge_tunnel_digest(cf, digest, &er) != 0) {
 		log_config_error("edge", true, "%s", er.msg);
+		err_set(why, -EINVAL, "%s", er.msg);
 		goto fail;
 	}
-	if ((lrc = reload_listeners(e, cf, dt)) < 0)
+	if ((lrc = reload_listeners(e, cf, dt)) < 0) {
+		err_set(why, -EINVAL, "a new listener cannot be opened (the "
+		    "edge's log says which)");
 		goto fail;
+	}
 	if (lrc > 0)
 		changed_add(changed, sizeof(changed), "listeners");
 	edge_devtls_free_all(dt, cf->nlisteners);
@@ -413,10 +427,11 @@ edge_reload(struct edge *e)
 	e->reloads++;
 	log_info("edge", "reloaded", "config=%s changed=%s", cf->path,
 	    changed[0] != '\0' ? changed + 1 : "none");
-	return;
+	return 0;
 fail:
 	edge_devtls_free_all(dt, cf->nlisteners);
 	SSL_CTX_free(ctx);
 	edge_conf_free(cf);
 	reload_failed(e);
+	return -EINVAL;
 }

@@ -17,9 +17,10 @@
 struct devtls;
 struct edge;
 
-/* The configuration and the tunnel's TLS context. */
+/* The configuration and the tunnel's TLS context; why (or NULL) gets the
+ * first error's text. */
 int edge_load(const char *path, bool logged, struct edge_conf **cf,
-    SSL_CTX **ctx);
+    SSL_CTX **ctx, struct err *why);
 /* Each device-TLS listener's context (NULL for the others), so that
  * --check finds bad files too. */
 int edge_load_device_tls(const struct edge_conf *cf, bool logged,
@@ -29,7 +30,8 @@ void edge_devtls_free_all(struct devtls **dt, size_t n);
 int edge_tunnel_digest(const struct edge_conf *cf, uint8_t out[32],
     struct err *er);
 /* Applies the configuration file again, or logs why not and keeps the
- * running one. */
-void edge_reload(struct edge *e);
+ * running one: 0, or -EINVAL with why (or NULL) saying so in a
+ * sentence (the management channel's reload answers it). */
+int edge_reload(struct edge *e, struct err *why);
 
 #endif

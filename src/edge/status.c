@@ -6,6 +6,7 @@
 
 #include "common/jsonw.h"
 #include "edge/cache/cache.h"
+#include "edge/manage/manage.h"
 #include "common/tls.h"
 #include "common/timefmt.h"
 
@@ -191,9 +192,54 @@ cache_text(const struct cache_stats *cs, FILE *f)
 		    (unsigned long long)cs->write_errors);
 }
 
+/* The management stream's state, in a word. */
+static const char *
+manage_state(const struct manage_info *mi)
+{
+	if (mi->up)
+		return "up";
+	if (!mi->tunnel)
+		return "no_tunnel";
+	return mi->retry_ms >= 0 ? "waiting" : "opening";
+}
+
+static void
+manage_json(struct jw *j, const struct manage_info *mi)
+{
+	jw_key(j, "management");
+	jw_begin_object(j);
+	jw_key(j, "state");
+	jw_string(j, manage_state(mi));
+	jw_key(j, "opens");
+	jw_int(j, (int64_t)mi->opens);
+	jw_key(j, "instructions");
+	jw_int(j, (int64_t)mi->done);
+	jw_key(j, "running");
+	jw_int(j, mi->running);
+	jw_key(j, "retry_in_ms");
+	jw_int(j, mi->retry_ms);
+	jw_key(j, "last_error");
+	jw_string(j, mi->last_error);
+	jw_end_object(j);
+}
+
+static void
+manage_text(const struct manage_info *mi, FILE *f)
+{
+	fprintf(f, "\nManagement stream: %s", manage_state(mi));
+	if (mi->retry_ms >= 0)
+		fprintf(f, ", next attempt in %ld ms", mi->retry_ms);
+	fprintf(f, "; %llu instructions answered, %u running, opened %llu "
+	    "times\n", (unsigned long long)mi->done, mi->running,
+	    (unsigned long long)mi->opens);
+	if (!mi->up && mi->last_error[0] != '\0')
+		fprintf(f, "  last ended: %s\n", mi->last_error);
+}
+
 static void
 status_json(struct edge *e, const struct uplink_info *ui, FILE *f)
 {
+	struct manage_info mi;
 	struct jw j;
 	char when[32];
 	size_t i;
@@ -274,6 +320,8 @@ status_json(struct edge *e, const struct uplink_info *ui, FILE *f)
 	jw_int(&j, e->npending);
 	if (e->cache != NULL)
 		cache_json(&j, cache_stats(e->cache));
+	manage_info(e->manage, &mi);
+	manage_json(&j, &mi);
 	jw_end_object(&j);
 }
 
@@ -322,6 +370,7 @@ tunnel_text(struct edge *e, const struct uplink_info *ui, FILE *f)
 static void
 status_text(struct edge *e, const struct uplink_info *ui, FILE *f)
 {
+	struct manage_info mi;
 	char when[32];
 	size_t i;
 
@@ -348,6 +397,8 @@ status_text(struct edge *e, const struct uplink_info *ui, FILE *f)
 		    e->npending, e->npending == 1 ? "" : "s");
 	if (e->cache != NULL)
 		cache_text(cache_stats(e->cache), f);
+	manage_info(e->manage, &mi);
+	manage_text(&mi, f);
 }
 
 void

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/tls.h"
 #include "edge/device/pending.h"
+#include "edge/manage/manage.h"
 #include "edge/uplink/uplink.h"
 
 /* Who we are, for status and metrics: from the serving tunnel's
@@ -111,6 +112,8 @@ edge_tunnel_take_over(struct edge *e, struct edge_tunnel *t)
 	e->up = t->up;
 	uplink_carry(e->up, old->up);
 	edge_note_identity(e);
+	/* The management stream moves with the devices' new streams. */
+	manage_tunnel(e->manage, uplink_h2(t->up));
 	return old;
 }
 
@@ -155,6 +158,8 @@ on_state(struct h2conn *h2, void *arg)
 	struct edge *e = t->e;
 
 	if (h2 == NULL) {
+		if (t == e->tun)
+			manage_tunnel(e->manage, NULL);
 		tunnel_closed(t);
 		return;
 	}
@@ -162,6 +167,7 @@ on_state(struct h2conn *h2, void *arg)
 		tunnel_promote(e);
 	if (t != e->tun)
 		return;
+	manage_tunnel(e->manage, h2);
 	pending_tunnel_up(e);
 }
 

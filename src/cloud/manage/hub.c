@@ -363,7 +363,7 @@ on_sweep(evutil_socket_t fd, short what, void *arg)
 }
 
 int
-manage_init(struct cloud *cl, struct err *e)
+cloud_manage_init(struct cloud *cl, struct err *e)
 {
 	struct timeval tv = { SWEEP_MS / 1000, (SWEEP_MS % 1000) * 1000 };
 	struct manage_hub *h = calloc(1, sizeof(*h));
@@ -384,14 +384,14 @@ manage_init(struct cloud *cl, struct err *e)
 	    event_add(h->ev, NULL) != 0 ||
 	    (h->sweep = event_new(cl->base, -1, EV_PERSIST, on_sweep,
 	    h)) == NULL || event_add(h->sweep, &tv) != 0) {
-		manage_free(cl);
+		cloud_manage_free(cl);
 		return err_set(e, -ENOMEM, "cannot set up the management hub");
 	}
 	return 0;
 }
 
 void
-manage_free(struct cloud *cl)
+cloud_manage_free(struct cloud *cl)
 {
 	struct manage_hub *h = cl->hub;
 	struct mdelivery *d;

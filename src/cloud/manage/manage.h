@@ -30,9 +30,9 @@ struct tunnel;
 struct worker;
 
 /* Once, before the workers start: the hub on cl's control loop. */
-int manage_init(struct cloud *cl, struct err *e);
+int cloud_manage_init(struct cloud *cl, struct err *e);
 /* After the workers stopped (every session is gone). */
-void manage_free(struct cloud *cl);
+void cloud_manage_free(struct cloud *cl);
 
 /* A tunnel's stream asked for MANAGE_PATH at DIAG_AUTHORITY (stream.c,
  * in the tunnel's worker). */

@@ -123,11 +123,22 @@ purge_one(struct centry *ce, void *arg)
 	index_drop(ce);
 }
 
-void
-cache_purge(struct cache *c, const char *url, FILE *f)
+uint64_t
+cache_purge_count(struct cache *c, const char *url, uint64_t *bytes)
 {
 	struct purge_ctx p = { .url = url, .n = 0, .bytes = 0 };
 
 	index_each(c, purge_one, &p);
-	fprintf(f, "purged %llu entries (%llu bytes)\n", p.n, p.bytes);
+	if (bytes != NULL)
+		*bytes = p.bytes;
+	return p.n;
+}
+
+void
+cache_purge(struct cache *c, const char *url, FILE *f)
+{
+	uint64_t bytes, n = cache_purge_count(c, url, &bytes);
+
+	fprintf(f, "purged %llu entries (%llu bytes)\n",
+	    (unsigned long long)n, (unsigned long long)bytes);
 }

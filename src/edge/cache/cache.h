@@ -128,5 +128,9 @@ const struct cache_stats *cache_stats(struct cache *c);
 void cache_list(struct cache *c, bool json, FILE *f);
 /* url: "http://host/path", a path (any host), or NULL for all. */
 void cache_purge(struct cache *c, const char *url, FILE *f);
+/* The same, answering how many entries went (their bytes in *bytes when
+ * not NULL). */
+uint64_t cache_purge_count(struct cache *c, const char *url,
+    uint64_t *bytes);
 
 #endif

@@ -1,0 +1,56 @@
+/*
+ * The management channel's messages as the edge reads and writes them
+ * (msg.c; docs/protocol.md, 5): an instruction from the cloud, checked
+ * field by field against the limits of common/proto.h, and the edge's
+ * hello and results, each one line ended by '\n'.
+ */
+#ifndef ISTHMUS_EDGE_MANAGE_MSG_H
+#define ISTHMUS_EDGE_MANAGE_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "common/err.h"
+#include "common/proto.h"
+#include "edge/manage/policy.h"
+
+struct manage_instr {
+	char id[MANAGE_ID_MAX + 1];
+	char kind[MANAGE_KIND_MAX + 1];
+	char issuer[MANAGE_ISSUER_MAX + 1];	/* "-" when not given */
+	char *args[MANAGE_ARGS_MAX];
+	size_t nargs;
+	int64_t issued, deadline;		/* 0 when not given */
+};
+
+/*
+ * One line from the cloud (without its '\n') as an instruction: 0, or
+ * -EPROTO with the sentence in e when it is malformed: not a JSON
+ * object, another "v", a "type" that is not "instruction", a field of
+ * the wrong type or over its limit. An unknown kind is not malformed
+ * (it is answered "error"). Fields the edge does not know are ignored.
+ * -ENOMEM when out of memory.
+ */
+int manage_msg_parse(const char *line, size_t len, struct manage_instr *out,
+    struct err *e);
+void manage_instr_clear(struct manage_instr *in);
+
+/* The hello line: version and the kinds of policy p. Returns a malloc'ed
+ * line ending with '\n' (its length in *len), or NULL. */
+char *manage_msg_hello(const char *version, manage_policy p, size_t *len);
+
+/*
+ * A result line for id: result (any JSON value, or NULL; its reference
+ * is taken) for outcome ok, error (or NULL) otherwise. A result over
+ * MANAGE_RESULT_MAX encoded becomes outcome error "result too large"; an
+ * error is cut to fit MANAGE_ERROR_MAX. *final says the outcome sent.
+ * Returns a malloc'ed line ending with '\n' (its length in *len), or
+ * NULL when out of memory.
+ */
+char *manage_msg_result(const char *id, enum manage_outcome o,
+    json_t *result, const char *error, enum manage_outcome *final,
+    size_t *len);
+
+#endif
