@@ -126,7 +126,11 @@ ask(const char *cmd, const char *sock, const char *word, json_t *req,
 		return rc;
 	}
 	free(answer);
-	if (json_is_string(json_object_get(*out, "error"))) {
+	/* A refusal of the request itself has no id (an instruction's
+	 * record has one, and may carry the edge's error). */
+	if (json_object_get(*out, "id") == NULL &&
+	    json_object_get(*out, "instructions") == NULL &&
+	    json_is_string(json_object_get(*out, "error"))) {
 		rc = cli_fail(cmd, EXIT_FAIL, "%s", json_string_value(
 		    json_object_get(*out, "error")));
 		json_decref(*out);

@@ -48,7 +48,8 @@ def test_every_kind_round_trips_through_a_real_edge(cache_site):
     assert st["result"]["edge"] == "agw" or "tunnel" in json.dumps(
         st["result"])
 
-    pf = manage(conf, "agw", "prefetch", f"http://web{FW}", "--wait", "20s")
+    pf = manage(conf, "agw", "prefetch", f"http://device.example{FW}",
+                "--wait", "20s")
     assert pf["state"] == "ok", pf
     assert pf["result"]["cached"] is True
     assert pf["result"]["bytes"] == 64 * 1024
