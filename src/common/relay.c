@@ -113,8 +113,9 @@ conn_unlink(struct h2conn *c, struct relay *r)
 		if (l->r == r) {
 			*pp = l->next;
 			free(l);
-			if (!(r->flags & R_CONTROL))
-				STAT_SUB(c->stats.streams_open, 1);
+			if (r->flags & R_CONTROL)
+				return;		/* uncounted already */
+			STAT_SUB(c->stats.streams_open, 1);
 			if (c->cbs->stream != NULL)
 				c->cbs->stream(c, false, c->arg);
 			return;
@@ -534,6 +535,8 @@ relay_set_control(struct relay *r)
 	r->flags |= R_CONTROL;
 	STAT_SUB(c->stats.streams_open, 1);
 	STAT_SUB(c->stats.streams_opened, 1);
+	if (c->cbs->stream != NULL)	/* as if it had ended */
+		c->cbs->stream(c, false, c->arg);
 }
 
 void

@@ -81,7 +81,8 @@ void relay_reset(struct relay *r, uint32_t code);
 /* r is the tunnel's own (the management stream, docs/protocol.md 5), not
  * a device's: it and its bytes are left out of the session's counters
  * (h2conn_stats: streams open and opened, payload bytes), which status
- * and metrics show as the devices' traffic. */
+ * and metrics show as the devices' traffic; the owner's stream callback
+ * (h2conn_cbs.stream) hears it end now, and nothing more of it. */
 void relay_set_control(struct relay *r);
 
 const struct relay_info *relay_info(const struct relay *r);

@@ -229,9 +229,10 @@ manage_text(const struct manage_info *mi, FILE *f)
 	fprintf(f, "\nManagement stream: %s", manage_state(mi));
 	if (mi->retry_ms >= 0)
 		fprintf(f, ", next attempt in %ld ms", mi->retry_ms);
-	fprintf(f, "; %llu instructions answered, %u running, opened %llu "
-	    "times\n", (unsigned long long)mi->done, mi->running,
-	    (unsigned long long)mi->opens);
+	fprintf(f, "; %llu instruction%s answered, %u running; %llu "
+	    "stream%s opened\n", (unsigned long long)mi->done,
+	    mi->done == 1 ? "" : "s", mi->running,
+	    (unsigned long long)mi->opens, mi->opens == 1 ? "" : "s");
 	if (!mi->up && mi->last_error[0] != '\0')
 		fprintf(f, "  last ended: %s\n", mi->last_error);
 }

@@ -29,6 +29,7 @@ class MStream:
         self.messages = []
         self.reset = None       # the edge's RST_STREAM code
         self.out = b""          # waiting for the window
+        self.cancel = False     # the cloud resets it
 
 
 class ManageCloud:
@@ -82,6 +83,11 @@ class ManageCloud:
         with self.lock:
             s = self.streams[-1] if n is None else self.streams[n - 1]
             s.out += data
+
+    def reset(self):
+        """The cloud resets the newest management stream (CANCEL)."""
+        with self.lock:
+            self.streams[-1].cancel = True
 
     def instruct(self, kind, args=(), id_=None, deadline=None, **extra):
         msg = {"v": 1, "type": "instruction",
@@ -151,6 +157,10 @@ class ManageCloud:
             s.close()
 
     def _push(self, conn, st):
+        if st.cancel and st.reset is None:
+            conn.reset_stream(st.sid, 8)
+            st.reset = "by the cloud"
+            return
         if st.reset is not None or not st.out:
             return
         try:

@@ -184,12 +184,29 @@ def test_bad_lines_reset_only_the_stream(site, fake):
     assert "event=tunnel_down" not in edge.text()
 
 
+def test_cloud_reset_stream_comes_back(site, fake):
+    cloud = fake()
+    edge, _ = start_edge(site, cloud)
+    first = cloud.stream()
+    assert eventually(lambda: first.messages)
+    cloud.reset()
+    edge.wait_log(r"event=manage_stream_down .*retry_in_ms=1000")
+    second = cloud.stream(2)
+    assert eventually(lambda: second.messages)
+    r = cloud.result(cloud.instruct("status", id_="ab"))
+    assert r["outcome"] == "ok"
+    assert r["result"]["management"]["opens"] == 2
+    assert cloud.connects == 1
+
+
 def test_refused_stream_backs_off(site, fake):
     cloud = fake(status=404)
     edge, _ = start_edge(site, cloud)
     edge.wait_log(r"event=manage_refused status=404")
     cloud.stream(2, timeout=5)
     edge.wait_log(r"event=manage_stream_down .*retry_in_ms=2000")
+    time.sleep(0.3)
+    assert cloud.stream(1).messages == []     # no hello without a 200
     m = scrape(edge)
     assert value(m, "isthmus_edge_manage_stream_up") == 0
     assert cloud.connects == 1
