@@ -84,6 +84,7 @@ tunnel_free(struct tunnel *t)
 		struct h2conn_stats st;
 
 		h2conn_stats(t->h2, &st);
+		tunnel_device_bytes(t, &st.bytes_in, &st.bytes_out);
 		if (tn != NULL) {
 			STAT_ADD(tn->stats.bytes_in, st.bytes_in);
 			STAT_ADD(tn->stats.bytes_out, st.bytes_out);
@@ -234,10 +235,12 @@ on_closed(struct h2conn *c, const char *why, void *arg)
 	struct h2conn_stats st;
 
 	h2conn_stats(c, &st);
+	tunnel_device_bytes(t, &st.bytes_in, &st.bytes_out);
 	log_info("cloud", "tunnel_down", "edge=%s tenant=%s peer=%s reason=%s "
 	    "streams=%llu bytes_in=%llu bytes_out=%llu", t->edge_name,
 	    t->edge->tenant->name, t->peer, why,
-	    (unsigned long long)st.streams_opened,
+	    (unsigned long long)(st.streams_opened -
+	    STAT_GET(t->manage_opened)),
 	    (unsigned long long)st.bytes_in, (unsigned long long)st.bytes_out);
 	snprintf(t->end_buf, sizeof(t->end_buf), "%s", why);
 	t->end_reason = t->end_buf;
@@ -593,6 +596,7 @@ tunnel_info(const struct tunnel *t, struct tunnel_info *ti)
 	/* device streams: the management stream is the tunnel's own */
 	ti->streams_open = st.streams_open - STAT_GET(t->manage_open);
 	ti->streams_opened = st.streams_opened - STAT_GET(t->manage_opened);
+	tunnel_device_bytes(t, &st.bytes_in, &st.bytes_out);
 	ti->bytes_in = st.bytes_in;
 	ti->bytes_out = st.bytes_out;
 }

@@ -85,8 +85,9 @@ on_done(struct relay *r, bool complete, void *arg)
 {
 	struct msession *s = arg;
 
-	(void)r;
 	(void)complete;
+	/* what came but was never a whole line */
+	STAT_ADD(s->t->manage_in, evbuffer_get_length(relay_body_in(r)));
 	log_info("cloud", "manage_closed", "edge=%s tenant=%s inflight=%u",
 	    s->edge, s->tenant, s->ninflight);
 	session_free(s);
@@ -99,6 +100,7 @@ on_kill(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	STAT_ADD(s->t->manage_in, evbuffer_get_length(relay_body_in(s->r)));
 	/* In HTTP mode a reset stream tells its owner nothing more. */
 	relay_reset(s->r, NGHTTP2_PROTOCOL_ERROR);
 	session_free(s);
@@ -256,6 +258,7 @@ on_body(struct relay *r, void *arg)
 		}
 		if (n > 0)
 			got_line(s, line, n);
+		STAT_ADD(s->t->manage_in, n + 1);
 		evbuffer_drain(in, n + 1);
 		relay_body_ack(r, n + 1);
 	}
@@ -344,6 +347,7 @@ session_deliver(struct manage_hub *h, unsigned widx, struct mdelivery *d)
 	}
 	if (relay_body_write(s->r, d->line, d->len) != 0)
 		return;
+	STAT_ADD(s->t->manage_out, d->len);
 	memcpy(s->inflight[s->ninflight].id, d->id, sizeof(d->id));
 	s->inflight[s->ninflight].kind = d->kind;
 	s->inflight[s->ninflight].answer_by = d->answer_by;
