@@ -41,9 +41,6 @@ const char *refusal_name(enum refusal r);
 struct tenant_live {
 	unsigned refs;			/* configurations holding it */
 	unsigned streams_open;		/* atomic */
-	/* of which management streams (manage/), one per edge: not
-	 * device traffic, not under max_streams (atomic) */
-	unsigned manage_open;
 };
 
 struct cloud_tenant {

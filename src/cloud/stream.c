@@ -99,8 +99,7 @@ stream_request(struct h2conn *c, struct relay *r, void *arg)
 	(void)c;
 	/* Past its tenant's cap, a stream is refused before anything is
 	 * done for it: one customer's edges cannot take every socket. */
-	if (STAT_GET(t->edge->tenant->live->streams_open) -
-	    STAT_GET(t->edge->tenant->live->manage_open) >
+	if (STAT_GET(t->edge->tenant->live->streams_open) >
 	    (unsigned)t->edge->tenant->max_streams) {
 		STAT_ADD(t->edge->tenant->stats.refused[REFUSE_TENANT_STREAMS],
 		    1);

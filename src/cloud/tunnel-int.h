@@ -45,11 +45,6 @@ struct tunnel {
 	struct dial_gate gate;
 	bool gate_ready;
 	const char *end_reason;		/* why it ends, for the registry */
-	/* Its management streams (manage/): open now (0 or 1) and ever,
-	 * left out of its stream counts (atomic). */
-	unsigned manage_open, manage_opened;
-	/* and the bytes they carried (DATA payload, atomic) */
-	uint64_t manage_in, manage_out;
 	char end_buf[64];
 };
 
@@ -57,18 +52,6 @@ static inline struct tunnel *
 tunnel_next(struct tunnel *t)
 {
 	return t->next;
-}
-
-/* The DATA bytes of st that were device traffic: the management
- * stream's are the tunnel's own. */
-static inline void
-tunnel_device_bytes(const struct tunnel *t, uint64_t *in, uint64_t *out)
-{
-	uint64_t mi = __atomic_load_n(&t->manage_in, __ATOMIC_RELAXED);
-	uint64_t mo = __atomic_load_n(&t->manage_out, __ATOMIC_RELAXED);
-
-	*in = *in > mi ? *in - mi : 0;
-	*out = *out > mo ? *out - mo : 0;
 }
 
 /* Every tunnel of every worker; with cl->lock held. */

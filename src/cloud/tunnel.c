@@ -84,7 +84,6 @@ tunnel_free(struct tunnel *t)
 		struct h2conn_stats st;
 
 		h2conn_stats(t->h2, &st);
-		tunnel_device_bytes(t, &st.bytes_in, &st.bytes_out);
 		if (tn != NULL) {
 			STAT_ADD(tn->stats.bytes_in, st.bytes_in);
 			STAT_ADD(tn->stats.bytes_out, st.bytes_out);
@@ -235,12 +234,10 @@ on_closed(struct h2conn *c, const char *why, void *arg)
 	struct h2conn_stats st;
 
 	h2conn_stats(c, &st);
-	tunnel_device_bytes(t, &st.bytes_in, &st.bytes_out);
 	log_info("cloud", "tunnel_down", "edge=%s tenant=%s peer=%s reason=%s "
 	    "streams=%llu bytes_in=%llu bytes_out=%llu", t->edge_name,
 	    t->edge->tenant->name, t->peer, why,
-	    (unsigned long long)(st.streams_opened -
-	    STAT_GET(t->manage_opened)),
+	    (unsigned long long)st.streams_opened,
 	    (unsigned long long)st.bytes_in, (unsigned long long)st.bytes_out);
 	snprintf(t->end_buf, sizeof(t->end_buf), "%s", why);
 	t->end_reason = t->end_buf;
@@ -399,8 +396,10 @@ handshake_event(struct bufferevent *bev, short what, void *arg)
 		cloud_lock(t->cl);
 		t->bev = NULL;
 		t->started = time(NULL);
-		rc = h2conn_new_server(bev, (uint32_t)t->conf->tunnel_max_streams,
-		    &tunnel_cbs, t, &t->h2);
+		/* one more than the devices get: the management stream's */
+		rc = h2conn_new_server(bev,
+		    (uint32_t)t->conf->tunnel_max_streams + 1, &tunnel_cbs, t,
+		    &t->h2);
 		cloud_unlock(t->cl);
 		if (rc != 0) {
 			bufferevent_free(bev);
@@ -593,10 +592,8 @@ tunnel_info(const struct tunnel *t, struct tunnel_info *ti)
 		h2conn_stats(t->h2, &st);
 		ti->uptime_s = (long)(time(NULL) - t->started);
 	}
-	/* device streams: the management stream is the tunnel's own */
-	ti->streams_open = st.streams_open - STAT_GET(t->manage_open);
-	ti->streams_opened = st.streams_opened - STAT_GET(t->manage_opened);
-	tunnel_device_bytes(t, &st.bytes_in, &st.bytes_out);
+	ti->streams_open = st.streams_open;
+	ti->streams_opened = st.streams_opened;
 	ti->bytes_in = st.bytes_in;
 	ti->bytes_out = st.bytes_out;
 }

@@ -80,12 +80,13 @@ test_instruction_malformed(void **state)
 		"{\"v\":1,\"type\":\"instruction\",\"id\":\"\",\"kind\":"
 		    "\"status\"}",
 		"{\"v\":1,\"type\":\"instruction\",\"id\":\"ABCD\",\"kind\":"
-		    "\"status\"}",			/* not lowercase hex */
+		    "\"status\"}",		/* not lowercase hex */
 		"{\"v\":1,\"type\":\"instruction\",\"id\":\"xyz\",\"kind\":"
 		    "\"status\"}",
 		"{\"v\":1,\"type\":\"instruction\",\"id\":\"0123456789abcdef"
 		    "0123456789abcdef0\",\"kind\":\"status\"}",	/* 33 */
-		"{\"v\":1,\"type\":\"instruction\",\"id\":7,\"kind\":\"status\"}",
+		"{\"v\":1,\"type\":\"instruction\",\"id\":7,\"kind\":"
+		    "\"status\"}",
 		"{\"v\":1,\"type\":\"instruction\",\"id\":\"a\"}",
 		"{\"v\":1,\"type\":\"instruction\",\"id\":\"a\",\"kind\":[]}",
 		"{\"v\":1,\"type\":\"instruction\",\"id\":\"a\",\"kind\":"

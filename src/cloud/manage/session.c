@@ -68,8 +68,6 @@ unlink_session(struct msession *s)
 static void
 session_free(struct msession *s)
 {
-	STAT_SUB(s->t->manage_open, 1);
-	STAT_SUB(s->t->edge->tenant->live->manage_open, 1);
 	unlink_session(s);
 	hub_unregister(s->hub, s->tenant, s->edge, s->gen);
 	STAT_SUB(s->hub->sessions_open, 1);
@@ -86,8 +84,6 @@ on_done(struct relay *r, bool complete, void *arg)
 	struct msession *s = arg;
 
 	(void)complete;
-	/* what came but was never a whole line */
-	STAT_ADD(s->t->manage_in, evbuffer_get_length(relay_body_in(r)));
 	log_info("cloud", "manage_closed", "edge=%s tenant=%s inflight=%u",
 	    s->edge, s->tenant, s->ninflight);
 	session_free(s);
@@ -100,7 +96,6 @@ on_kill(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	STAT_ADD(s->t->manage_in, evbuffer_get_length(relay_body_in(s->r)));
 	/* In HTTP mode a reset stream tells its owner nothing more. */
 	relay_reset(s->r, NGHTTP2_PROTOCOL_ERROR);
 	session_free(s);
@@ -258,7 +253,6 @@ on_body(struct relay *r, void *arg)
 		}
 		if (n > 0)
 			got_line(s, line, n);
-		STAT_ADD(s->t->manage_in, n + 1);
 		evbuffer_drain(in, n + 1);
 		relay_body_ack(r, n + 1);
 	}
@@ -281,6 +275,9 @@ manage_session_start(struct tunnel *t, struct relay *r)
 	struct manage_hub *h = w->cl->hub;
 	struct msession *s;
 
+	/* The tunnel's own stream, not a device's: out of the tunnel's
+	 * counts and the tenant's max_streams, refused or not. */
+	relay_set_control(r);
 	if (strcmp(relay_info(r)->method, "POST") != 0) {
 		refuse_stream(t, r, DIAG_AUTHORITY, REFUSE_BAD_REQUEST, 405);
 		return;
@@ -308,9 +305,6 @@ manage_session_start(struct tunnel *t, struct relay *r)
 	snprintf(s->tenant, sizeof(s->tenant), "%s", tunnel_tenant(t));
 	snprintf(s->edge, sizeof(s->edge), "%s", tunnel_edge(t));
 	s->gen = hub_register(h, s->tenant, s->edge, w->idx);
-	STAT_ADD(t->manage_open, 1);
-	STAT_ADD(t->manage_opened, 1);
-	STAT_ADD(t->edge->tenant->live->manage_open, 1);
 	s->next = h->sessions[w->idx];
 	h->sessions[w->idx] = s;
 	STAT_ADD(h->sessions_open, 1);
@@ -347,7 +341,6 @@ session_deliver(struct manage_hub *h, unsigned widx, struct mdelivery *d)
 	}
 	if (relay_body_write(s->r, d->line, d->len) != 0)
 		return;
-	STAT_ADD(s->t->manage_out, d->len);
 	memcpy(s->inflight[s->ninflight].id, d->id, sizeof(d->id));
 	s->inflight[s->ninflight].kind = d->kind;
 	s->inflight[s->ninflight].answer_by = d->answer_by;

@@ -298,7 +298,7 @@ read_lines(struct manage *m)
 		if (eol.pos >= 0) {
 			take_line(m, (size_t)eol.pos);
 			if (m->r != r)
-				return false;	/* reset, or a new tunnel */
+				return false;	/* reset, or new tunnel */
 			continue;
 		}
 		have = evbuffer_get_length(m->in);

@@ -52,8 +52,9 @@ manage_dispatch(struct manage_env *env, struct manage_instr *in,
 		return;
 	}
 	if (j->kind == MK_UNKNOWN)
-		mjob_fail(j, "unknown kind '%s': this edge knows status, doctor, "
-		    "purge-cache, prefetch, reload and logs", j->in.kind);
+		mjob_fail(j, "unknown kind '%s': this edge knows status, "
+		    "doctor, purge-cache, prefetch, reload and logs",
+		    j->in.kind);
 	else if (!manage_policy_accepts(site_policy(env), j->kind))
 		mjob_answer(j, MO_REFUSED, NULL, "refused by the site's policy");
 	else if (j->in.deadline != 0 && j->in.deadline < now)

@@ -36,10 +36,10 @@ enum manage_bad {
 const char *manage_bad_name(enum manage_bad b);
 
 struct manage_info {
-	bool up;			/* the stream is open and answered 200 */
-	bool tunnel;			/* a tunnel serves */
-	long retry_ms;			/* waiting to reopen: in; else -1 */
-	const char *last_error;		/* why the last stream ended, or "" */
+	bool up;		/* the stream is open and answered 200 */
+	bool tunnel;		/* a tunnel serves */
+	long retry_ms;		/* waiting to reopen: in; else -1 */
+	const char *last_error;	/* why the last stream ended, or "" */
 	uint64_t opens;			/* streams opened */
 	uint64_t done;			/* instructions answered */
 	unsigned running;		/* instructions being carried out */

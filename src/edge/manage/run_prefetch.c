@@ -352,7 +352,8 @@ run_prefetch(struct manage_job *j)
 		return;
 	}
 	if (e->cache == NULL) {
-		mjob_fail(j, "this edge has no cache: no listener has cache = on");
+		mjob_fail(j, "this edge has no cache: no listener has "
+		    "cache = on");
 		return;
 	}
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
