@@ -52,6 +52,8 @@ pg_exec(const char *sql)
 	PGresult *r;
 
 	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	r = PQexec(c, "SET client_min_messages = warning");
+	PQclear(r);
 	r = PQexec(c, sql);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK &&
 	    PQresultStatus(r) != PGRES_TUPLES_OK)
@@ -108,6 +110,8 @@ keep(struct answer *a, int rc, const void *v, size_t n, size_t size,
 	a->done = true;
 	a->rc = rc;
 	a->e = *e;
+	if (rc != 0)
+		print_message("answered %d: %s\n", rc, e->msg);
 	a->n = n < 64 ? n : 64;
 	if (rc == 0 && a->n > 0)
 		memcpy(dst, v, a->n * size);
