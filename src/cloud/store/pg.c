@@ -21,6 +21,9 @@
  * has not checked the schema yet (the server was down at start) checks
  * and migrates it first, like store_open does.
  *
+ * One file past 800 lines: the connection, the queue and the operation
+ * in flight are one state machine (pg-sql.c holds the statements).
+ *
  * Unlike SQLite (one cloud to a file), a starting cloud does not mark
  * every edge down ("cloud_restarted"): other replicas hold tunnels of
  * the same fleet. Which replica holds which tunnel, so that a replica's
@@ -43,15 +46,6 @@
 #define STORE_BATCH 256
 #define STORE_READS_MAX 64
 #define STORE_CLOSE_MS 3000
-/* pg_advisory_xact_lock keys: migrating, adding an instruction (its
- * seq is MAX + 1 and its edge's bound is counted: one at a time across
- * replicas). */
-#define LOCK_SCHEMA "7304001"
-#define LOCK_ADD "7304002"
-
-#define INSTR_COLS "seq, id, tenant, edge, kind, issuer, args, issued, " \
-	"expires, sent, answer_by, done, state, result, error"
-
 enum phase { PG_DOWN, PG_CONNECTING, PG_SCHEMA, PG_READY };
 enum op_kind { OP_NONE, OP_SCHEMA, OP_MIGRATE, OP_WRITES, OP_QUESTION };
 
@@ -93,13 +87,6 @@ struct pg_store {
 	bool newer;		/* the schema is newer than this isthmus */
 	struct op op;
 	struct err why;		/* why it is down */
-};
-
-/* Parameters of one statement, as text. */
-struct params {
-	const char *v[10];
-	char num[10][24];
-	int n;
 };
 
 static void went_down(struct pg_store *, const struct err *);
@@ -149,375 +136,25 @@ pq_error(struct pg_store *s, struct err *e, const char *what,
 	err_set(e, -EIO, "%s: %s: %.*s", s->name, what, (int)n, msg);
 }
 
-static void
-p_text(struct params *p, const char *v)
-{
-	p->v[p->n++] = v;
-}
-
-static void
-p_int(struct params *p, int64_t v)
-{
-	snprintf(p->num[p->n], sizeof(p->num[p->n]), "%lld", (long long)v);
-	p->v[p->n] = p->num[p->n];
-	p->n++;
-}
-
-static int
-send_q(struct pg_store *s, const char *sql, const struct params *p)
-{
-	return PQsendQueryParams(s->conn, sql, p != NULL ? p->n : 0, NULL,
-	    p != NULL ? p->v : NULL, NULL, NULL, 0) ? 0 : -EIO;
-}
-
-/* --- Statements -------------------------------------------------- */
-
-static int
-send_event(struct pg_store *s, const struct store_edge_event *ev)
-{
-	struct params p = { .n = 0 };
-	int rc;
-
-	p_text(&p, ev->tenant);
-	p_text(&p, ev->edge);
-	p_int(&p, ev->at);
-	p_text(&p, ev->peer != NULL ? ev->peer : "");
-	if (ev->up) {
-		p_text(&p, ev->serial != NULL ? ev->serial : "");
-		p_int(&p, ev->not_after);
-		p_text(&p, ev->version != NULL ? ev->version : "");
-		rc = send_q(s, "INSERT INTO edges (tenant, edge, first_seen, "
-		    "last_seen, peer, serial, not_after, version, tunnels, "
-		    "up_since) VALUES ($1, $2, $3, $3, $4, $5, $6, $7, 1, $3) "
-		    "ON CONFLICT (tenant, edge) DO UPDATE SET last_seen = $3, "
-		    "peer = $4, serial = $5, not_after = $6, version = $7, "
-		    "up_since = CASE WHEN edges.tunnels = 0 THEN $3 ELSE "
-		    "edges.up_since END, tunnels = edges.tunnels + 1", &p);
-	} else {
-		p_text(&p, ev->reason != NULL ? ev->reason : "");
-		rc = send_q(s, "INSERT INTO edges (tenant, edge, first_seen, "
-		    "last_seen, peer, last_reason) VALUES ($1, $2, $3, $3, $4, "
-		    "$5) ON CONFLICT (tenant, edge) DO UPDATE SET "
-		    "last_seen = $3, last_reason = $5, "
-		    "tunnels = GREATEST(edges.tunnels - 1, 0), "
-		    "up_since = CASE WHEN edges.tunnels <= 1 THEN 0 ELSE "
-		    "edges.up_since END", &p);
-	}
-	if (rc != 0)
-		return rc;
-	p.n = 0;
-	p_text(&p, ev->tenant);
-	p_text(&p, ev->edge);
-	p_int(&p, ev->at);
-	p_int(&p, ev->up);
-	p_text(&p, ev->peer != NULL ? ev->peer : "");
-	p_text(&p, ev->reason != NULL ? ev->reason : "");
-	if (send_q(s, "INSERT INTO edge_history (tenant, edge, seq, at, up, "
-	    "peer, reason) SELECT $1, $2, COALESCE(MAX(seq), 0) + 1, "
-	    "$3::bigint, $4::integer, $5::text, $6::text FROM edge_history "
-	    "WHERE tenant = $1 AND edge = $2", &p) != 0)
-		return -EIO;
-	p.n = 0;
-	p_text(&p, ev->tenant);
-	p_text(&p, ev->edge);
-	p_int(&p, STORE_HISTORY_MAX);
-	return send_q(s, "DELETE FROM edge_history WHERE tenant = $1 AND "
-	    "edge = $2 AND seq <= (SELECT MAX(seq) FROM edge_history WHERE "
-	    "tenant = $1 AND edge = $2) - $3::bigint", &p);
-}
-
-static int
-send_write(struct pg_store *s, const struct job *j)
-{
-	struct params p = { .n = 0 };
-
-	if (j->kind == JOB_EVENT)
-		return send_event(s, &j->ev);
-	p_text(&p, j->in.id);
-	if (j->kind == JOB_SENT) {
-		p_int(&p, j->at);
-		p_int(&p, j->in.answer_by);
-		return send_q(s, "UPDATE instructions SET state = 'sent', "
-		    "sent = $2::bigint, answer_by = $3::bigint WHERE id = $1 "
-		    "AND state = 'waiting'", &p);
-	}
-	p_text(&p, j->in.state);
-	p_text(&p, j->in.result);
-	p_text(&p, j->in.error);
-	p_int(&p, j->at);
-	return send_q(s, "UPDATE instructions SET state = $2::text, "
-	    "result = $3::text, error = $4::text, done = $5::bigint "
-	    "WHERE id = $1 AND state IN ('waiting', 'sent')", &p);
-}
-
-static int
-send_question(struct pg_store *s, struct job *j)
-{
-	struct params p = { .n = 0 };
-	int rc;
-
-	switch (j->kind) {
-	case JOB_EDGES:
-		p_text(&p, j->all ? "true" : "false");
-		p_text(&p, j->tenant);
-		return send_q(s, "SELECT tenant, edge, first_seen, last_seen, "
-		    "peer, serial, not_after, version, tunnels, up_since, "
-		    "last_reason FROM edges WHERE $1::boolean OR tenant = $2 "
-		    "ORDER BY tenant COLLATE \"C\", edge COLLATE \"C\"", &p);
-	case JOB_HISTORY:
-		p_text(&p, j->tenant);
-		p_text(&p, j->edge);
-		return send_q(s, "SELECT at, up, peer, reason FROM edge_history "
-		    "WHERE tenant = $1 AND edge = $2 ORDER BY seq DESC", &p);
-	case JOB_ADD:
-		if (send_q(s, "SELECT pg_advisory_xact_lock(" LOCK_ADD ")",
-		    NULL) != 0)
-			return -EIO;
-		p_text(&p, j->in.id);
-		p_text(&p, j->in.tenant);
-		p_text(&p, j->in.edge);
-		p_text(&p, j->in.kind);
-		p_text(&p, j->in.issuer);
-		p_text(&p, j->in.args);
-		p_int(&p, j->in.issued);
-		p_int(&p, j->in.expires);
-		p_int(&p, STORE_WAITING_MAX);
-		return send_q(s, "INSERT INTO instructions (seq, id, tenant, "
-		    "edge, kind, issuer, args, issued, expires, state, error) "
-		    "SELECT COALESCE(MAX(seq), 0) + 1, $1::text, $2::text, "
-		    "$3::text, $4::text, $5::text, $6::text, $7::bigint, "
-		    "$8::bigint, 'waiting', '' FROM instructions HAVING "
-		    "(SELECT COUNT(*) FROM instructions WHERE tenant = $2 AND "
-		    "edge = $3 AND state = 'waiting' AND expires > $7) < "
-		    "$9::bigint RETURNING seq", &p);
-	case JOB_WAITING:
-		p_text(&p, j->tenant);
-		p_text(&p, j->edge);
-		p_int(&p, j->now);
-		rc = send_q(s, "UPDATE instructions SET state = 'expired', "
-		    "done = $3::bigint, error = 'not delivered before it "
-		    "expired' WHERE tenant = $1 AND edge = $2 AND "
-		    "state = 'waiting' AND expires <= $3::bigint", &p);
-		p.n = 2;
-		return rc != 0 ? rc : send_q(s, "SELECT " INSTR_COLS " FROM "
-		    "instructions WHERE tenant = $1 AND edge = $2 AND "
-		    "state = 'waiting' ORDER BY seq", &p);
-	case JOB_SWEEP:
-		p_int(&p, j->now);
-		rc = send_q(s, "UPDATE instructions SET state = 'expired', "
-		    "done = $1::bigint, error = 'not delivered before it "
-		    "expired' WHERE state = 'waiting' AND expires <= $1::bigint "
-		    "RETURNING " INSTR_COLS, &p);
-		return rc != 0 ? rc : send_q(s, "UPDATE instructions SET "
-		    "state = 'timeout', done = $1::bigint, error = 'no result "
-		    "by its answer deadline' WHERE state = 'sent' AND "
-		    "answer_by <= $1::bigint RETURNING " INSTR_COLS, &p);
-	case JOB_AUDIT:
-		p_text(&p, j->f.tenant);
-		p_text(&p, j->f.edge);
-		p_text(&p, j->f.id);
-		p_int(&p, j->f.since);
-		p_int(&p, j->f.limit);
-		return send_q(s, "SELECT " INSTR_COLS " FROM instructions WHERE "
-		    "($1::text = '' OR tenant = $1) AND ($2::text = '' OR "
-		    "edge = $2) AND ($3::text = '' OR id = $3) AND "
-		    "issued >= $4::bigint ORDER BY seq DESC LIMIT $5::bigint",
-		    &p);
-	default:
-		return -EINVAL;
-	}
-}
-
-/* The schema's version, created empty if it is not there (a newer
- * database already has it: nothing is written to it). */
-static int
-send_schema(struct pg_store *s)
-{
-	if (send_q(s, "SELECT pg_advisory_xact_lock(" LOCK_SCHEMA ")",
-	    NULL) != 0 || send_q(s, "CREATE TABLE IF NOT EXISTS "
-	    "isthmus_schema (version INTEGER NOT NULL)", NULL) != 0)
-		return -EIO;
-	return send_q(s, "SELECT COALESCE(MAX(version), 0) FROM "
-	    "isthmus_schema", NULL);
-}
-
-/* The migrations past version v, in the pipeline's one transaction;
- * the first statement fails (division by zero) if another replica
- * migrated meanwhile, and the next connection checks again. */
-static int
-send_migrate(struct pg_store *s, int v)
-{
-	char sql[96], *text, *stmt, *next;
-	size_t i;
-	int rc;
-
-	snprintf(sql, sizeof(sql), "SELECT 1 / (COALESCE(MAX(version), 0) = "
-	    "%d)::integer FROM isthmus_schema", v);
-	if (send_q(s, "SELECT pg_advisory_xact_lock(" LOCK_SCHEMA ")",
-	    NULL) != 0 || send_q(s, sql, NULL) != 0)
-		return -EIO;
-	for (i = 0; i < store_nmigrations; i++) {
-		if (store_migrations[i].version <= v)
-			continue;
-		if ((text = strdup(store_migrations[i].sql)) == NULL)
-			return -ENOMEM;
-		rc = 0;
-		for (stmt = text; rc == 0 && stmt != NULL; stmt = next) {
-			next = strchr(stmt, ';');
-			if (next != NULL)
-				*next++ = '\0';
-			rc = send_q(s, stmt, NULL);
-		}
-		free(text);
-		if (rc != 0)
-			return rc;
-	}
-	snprintf(sql, sizeof(sql), "INSERT INTO isthmus_schema VALUES (%d)",
-	    store_migrations[store_nmigrations - 1].version);
-	if (send_q(s, "DELETE FROM isthmus_schema", NULL) != 0)
-		return -EIO;
-	return send_q(s, sql, NULL);
-}
-
-/* --- Results ------------------------------------------------------ */
-
-static void
-col(const PGresult *r, int row, int c, char *buf, size_t cap)
-{
-	snprintf(buf, cap, "%s", PQgetvalue(r, row, c));
-}
-
-static int64_t
-num(const PGresult *r, int row, int c)
-{
-	return strtoll(PQgetvalue(r, row, c), NULL, 10);
-}
-
-static int
-take_edges(struct job *j, const PGresult *r)
-{
-	struct store_edge *v;
-	size_t cap = j->nrows;
-	int i;
-
-	for (i = 0; i < PQntuples(r); i++) {
-		if (job_grow(j, &cap, sizeof(*v)) != 0)
-			return -ENOMEM;
-		v = (struct store_edge *)j->rows + j->nrows++;
-		col(r, i, 0, v->tenant, sizeof(v->tenant));
-		col(r, i, 1, v->edge, sizeof(v->edge));
-		v->first_seen = num(r, i, 2);
-		v->last_seen = num(r, i, 3);
-		col(r, i, 4, v->peer, sizeof(v->peer));
-		col(r, i, 5, v->serial, sizeof(v->serial));
-		v->not_after = num(r, i, 6);
-		col(r, i, 7, v->version, sizeof(v->version));
-		v->up = num(r, i, 8) > 0;
-		v->up_since = num(r, i, 9);
-		col(r, i, 10, v->last_reason, sizeof(v->last_reason));
-	}
-	return 0;
-}
-
-static int
-take_history(struct job *j, const PGresult *r)
-{
-	struct store_history *v;
-	size_t cap = j->nrows;
-	int i;
-
-	for (i = 0; i < PQntuples(r); i++) {
-		if (job_grow(j, &cap, sizeof(*v)) != 0)
-			return -ENOMEM;
-		v = (struct store_history *)j->rows + j->nrows++;
-		v->at = num(r, i, 0);
-		v->up = num(r, i, 1) != 0;
-		col(r, i, 2, v->peer, sizeof(v->peer));
-		col(r, i, 3, v->reason, sizeof(v->reason));
-	}
-	return 0;
-}
-
-static int
-take_instrs(struct job *j, const PGresult *r)
-{
-	struct store_instruction *v;
-	size_t cap = j->nrows;
-	int i;
-
-	for (i = 0; i < PQntuples(r); i++) {
-		if (job_grow(j, &cap, sizeof(*v)) != 0)
-			return -ENOMEM;
-		v = (struct store_instruction *)j->rows + j->nrows++;
-		v->seq = num(r, i, 0);
-		col(r, i, 1, v->id, sizeof(v->id));
-		col(r, i, 2, v->tenant, sizeof(v->tenant));
-		col(r, i, 3, v->edge, sizeof(v->edge));
-		col(r, i, 4, v->kind, sizeof(v->kind));
-		col(r, i, 5, v->issuer, sizeof(v->issuer));
-		v->args = strdup(PQgetvalue(r, i, 6));
-		v->issued = num(r, i, 7);
-		v->expires = num(r, i, 8);
-		v->sent = num(r, i, 9);
-		v->answer_by = num(r, i, 10);
-		v->done = num(r, i, 11);
-		col(r, i, 12, v->state, sizeof(v->state));
-		if (!PQgetisnull(r, i, 13) &&
-		    (v->result = strdup(PQgetvalue(r, i, 13))) == NULL)
-			return -ENOMEM;
-		col(r, i, 14, v->error, sizeof(v->error));
-		if (v->args == NULL)
-			return -ENOMEM;
-	}
-	return 0;
-}
-
-static int
-by_seq(const void *a, const void *b)
-{
-	const struct store_instruction *x = a, *y = b;
-
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
 /* Rows of statement op.qi, for whoever asked. */
 static void
 take(struct pg_store *s, const PGresult *r)
 {
 	struct op *op = &s->op;
-	struct job *j = op->j;
-	int rc = 0;
 
 	if (op->kind == OP_SCHEMA) {
 		if (op->qi == 2 && PQntuples(r) == 1)
-			op->version = (int)num(r, 0, 0);
+			op->version = atoi(PQgetvalue(r, 0, 0));
 		return;
 	}
 	if (op->kind != OP_QUESTION)
 		return;
-	switch (j->kind) {
-	case JOB_EDGES:
-		rc = take_edges(j, r);
-		break;
-	case JOB_HISTORY:
-		rc = take_history(j, r);
-		break;
-	case JOB_ADD:
+	if (op->j->kind == JOB_ADD) {
 		if (op->qi == 1)
 			op->nrows = PQntuples(r);
-		break;
-	case JOB_WAITING:
-		if (op->qi == 1)
-			rc = take_instrs(j, r);
-		break;
-	case JOB_SWEEP:
-	case JOB_AUDIT:
-		rc = take_instrs(j, r);
-		break;
-	default:
-		break;
+		return;
 	}
-	if (rc != 0 && !op->failed) {
+	if (pgsql_take(op->j, op->qi, r) != 0 && !op->failed) {
 		op->failed = op->nomem = true;
 		err_set(&op->e, -ENOMEM, "out of memory");
 	}
@@ -759,7 +396,7 @@ static void
 start_schema(struct pg_store *s)
 {
 	op_begin(s, OP_SCHEMA);
-	op_start(s, send_schema(s));
+	op_start(s, pgsql_send_schema(s->conn));
 }
 
 /* The next operation, if the connection is free and the queue is not
@@ -789,13 +426,13 @@ kick(struct pg_store *s)
 		op_begin(s, OP_WRITES);
 		s->op.nwrites = k;
 		for (i = 0; rc == 0 && i < k; i++)
-			rc = send_write(s, batch[i]);
+			rc = pgsql_send_write(s->conn, batch[i]);
 		op_start(s, rc);
 		return;
 	}
 	op_begin(s, OP_QUESTION);
 	s->op.j = j;
-	op_start(s, send_question(s, j));
+	op_start(s, pgsql_send_question(s->conn, j));
 }
 
 /* The operation's sync came back: its outcome. */
@@ -831,7 +468,7 @@ op_done(struct pg_store *s)
 			int v = op->version;
 
 			op_begin(s, OP_MIGRATE);
-			op_start(s, send_migrate(s, v));
+			op_start(s, pgsql_send_migrate(s->conn, v));
 			return;
 		}
 		s->schema_ok = true;
@@ -872,9 +509,8 @@ op_done(struct pg_store *s)
 			    j->in.tenant, STORE_WAITING_MAX);
 			job_fail(j, -ENOSPC, &op->e);
 		} else {
-			if (j->kind == JOB_SWEEP && j->nrows > 1)
-				qsort(j->rows, j->nrows,
-				    sizeof(struct store_instruction), by_seq);
+			if (j->kind == JOB_SWEEP)
+				job_sort_by_seq(j);
 			set_available(s, true, false);
 		}
 		answer_later(s, j);
