@@ -400,7 +400,8 @@ start_schema(struct pg_store *s)
 }
 
 /* The next operation, if the connection is free and the queue is not
- * empty; while down, questions are answered at once. */
+ * empty; while down (or a write batch failed and waits for its retry),
+ * questions are answered at once. */
 static void
 kick(struct pg_store *s)
 {
@@ -408,11 +409,11 @@ kick(struct pg_store *s)
 	size_t k = 0, i;
 	int rc = 0;
 
-	if (s->phase != PG_READY) {
+	if (s->phase != PG_READY || s->hold) {
 		fail_questions(s, -EIO, &s->why);
 		return;
 	}
-	if (s->op.kind != OP_NONE || s->hold)
+	if (s->op.kind != OP_NONE)
 		return;
 	pthread_mutex_lock(&s->mu);
 	for (j = s->head; j != NULL && job_is_write(j) && k < STORE_BATCH;
