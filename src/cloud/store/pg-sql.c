@@ -93,6 +93,10 @@ send_event(PGconn *c, const struct store_edge_event *ev)
 	p_int(&p, ev->up);
 	p_text(&p, ev->peer != NULL ? ev->peer : "");
 	p_text(&p, ev->reason != NULL ? ev->reason : "");
+	/* seq is MAX + 1: two replicas writing the same edge's history at
+	 * once (rare: an edge holds one tunnel, to one replica, but for a
+	 * reload) collide on the key, and the loser's batch is tried again
+	 * a second later. */
 	if (send_q(c, "INSERT INTO edge_history (tenant, edge, seq, at, up, "
 	    "peer, reason) SELECT $1, $2, COALESCE(MAX(seq), 0) + 1, "
 	    "$3::bigint, $4::integer, $5::text, $6::text FROM edge_history "
