@@ -47,7 +47,9 @@
 #define STORE_READS_MAX 64
 #define STORE_CLOSE_MS 3000
 enum phase { PG_DOWN, PG_CONNECTING, PG_SCHEMA, PG_READY };
-enum op_kind { OP_NONE, OP_SCHEMA, OP_MIGRATE, OP_WRITES, OP_QUESTION };
+enum op_kind {
+	OP_NONE, OP_SCHEMA, OP_MIGRATE, OP_PREPARE, OP_WRITES, OP_QUESTION
+};
 
 /* The operation in flight. */
 struct op {
@@ -399,6 +401,14 @@ start_schema(struct pg_store *s)
 	op_start(s, pgsql_send_schema(s->conn));
 }
 
+/* The schema is right: the statements, prepared on this connection. */
+static void
+start_prepare(struct pg_store *s)
+{
+	op_begin(s, OP_PREPARE);
+	op_start(s, pgsql_send_prepare(s->conn));
+}
+
 /* The next operation, if the connection is free and the queue is not
  * empty; while down (or a write batch failed and waits for its retry),
  * questions are answered at once. */
@@ -473,6 +483,14 @@ op_done(struct pg_store *s)
 			return;
 		}
 		s->schema_ok = true;
+		start_prepare(s);
+		return;
+	case OP_PREPARE:
+		op_end(s);
+		if (op->failed) {
+			went_down(s, &op->e);
+			return;
+		}
 		s->phase = PG_READY;
 		set_available(s, true, false);
 		break;
@@ -592,15 +610,11 @@ connected(struct pg_store *s)
 		conn_lost(s, "connecting");
 		return;
 	}
-	if (s->schema_ok) {
-		s->phase = PG_READY;
-		set_available(s, true, false);
-		watch(s, EV_READ);
-		kick(s);
-		return;
-	}
 	s->phase = PG_SCHEMA;
-	start_schema(s);
+	if (s->schema_ok)
+		start_prepare(s);
+	else
+		start_schema(s);
 }
 
 static void

@@ -104,6 +104,7 @@ struct pg_conn;
 struct pg_result;
 int pgsql_send_schema(struct pg_conn *c);
 int pgsql_send_migrate(struct pg_conn *c, int version);
+int pgsql_send_prepare(struct pg_conn *c);
 int pgsql_send_write(struct pg_conn *c, const struct job *j);
 int pgsql_send_question(struct pg_conn *c, const struct job *j);
 int pgsql_take(struct job *j, int qi, const struct pg_result *r);
