@@ -46,10 +46,12 @@ demo: deps all
 	scripts/demo.sh $(RELEASE)/isthmus
 
 # isthmus side by side with HAProxy, stunnel and a direct connection, on
-# this machine; writes bench/results/latest.md (see bench/README.md).
+# this machine; writes bench/results/latest.md (see bench/README.md). Then
+# the state store's write rate on SQLite and PostgreSQL (storebench).
 bench: all
 	@scripts/deps.sh bench
 	/usr/bin/python3 bench/bench.py --bin $(RELEASE)/isthmus
+	/usr/bin/python3 bench/storebench.py --bin $(RELEASE)/bench/storebench
 
 install: all
 	meson install -C $(RELEASE)

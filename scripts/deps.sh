@@ -6,7 +6,7 @@ set -eu
 
 PKGS="build-essential pkg-config meson ninja-build
 libssl-dev libevent-dev libnghttp2-dev libhttp-parser-dev libinih-dev
-libsqlite3-dev libjansson-dev libcmocka-dev tinyproxy sslsplit nftables iproute2 faketime
+libsqlite3-dev libjansson-dev libpq-dev libcmocka-dev postgresql tinyproxy sslsplit nftables iproute2 faketime
 openssl python3 python3-pytest python3-cryptography python3-prometheus-client
 nginx-light haproxy python3-h2
 clang libclang-rt-14-dev"
@@ -32,6 +32,24 @@ else
     exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
+# postgresql is for the tests, which make throwaway clusters of their own
+# (tests/system/pg_lib.py): Debian's package would otherwise create a
+# cluster 15/main and start a server on port 5432 that nothing here uses.
+# createcluster.d stops the first, a policy-rc.d that refuses every
+# service start during this install the second (removed after, unless it
+# was the machine's own).
+case " $missing " in
+*" postgresql "*)
+    $SUDO mkdir -p /etc/postgresql-common/createcluster.d
+    echo "create_main_cluster = false" |
+        $SUDO tee /etc/postgresql-common/createcluster.d/isthmus.conf >/dev/null
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+        $SUDO chmod 755 /usr/sbin/policy-rc.d
+        trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
+    ;;
+esac
 # A fresh machine has no package lists yet; refresh them once if the first
 # install attempt cannot find a package.
 # shellcheck disable=SC2086

@@ -349,6 +349,34 @@ check_services(struct cloud_conf *cf, struct conf_errors *errs)
 	}
 }
 
+/* `state` is a file, resolved against the config's directory like every
+ * path, or a PostgreSQL URI (cloud/store/store.h), taken as written:
+ * undoes the resolution, "DIR/postgresql://..." back to the URI. */
+static void
+state_uri(struct cloud_conf *cf)
+{
+	static const char *const schemes[] = { "postgresql://",
+	    "postgres://" };
+	const char *slash = strrchr(cf->path, '/');
+	size_t skip = 0, i;
+
+	if (cf->state == NULL)
+		return;
+	if (slash != NULL)	/* DIR and its '/' ("/" + '/' at the root) */
+		skip = (slash == cf->path ? 1 : (size_t)(slash - cf->path)) + 1;
+	if (strlen(cf->state) <= skip || (skip > 0 &&
+	    (strncmp(cf->state, cf->path, skip - 1) != 0 ||
+	    cf->state[skip - 1] != '/')))
+		return;
+	for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
+		if (strncmp(cf->state + skip, schemes[i],
+		    strlen(schemes[i])) == 0) {
+			memmove(cf->state, cf->state + skip,
+			    strlen(cf->state + skip) + 1);
+			return;
+		}
+}
+
 int
 cloud_conf_load(const char *path, struct cloud_conf **out,
     struct conf_errors *errs)
@@ -361,6 +389,7 @@ cloud_conf_load(const char *path, struct cloud_conf **out,
 		return -ENOMEM;
 	}
 	rc = conf_load_file(&schema, cf, path, errs);
+	state_uri(cf);
 	/* Cross-checks run on a file with errors too (what parsed is
 	 * consistent), so one --check run reports everything. */
 	if (rc == 0 || (rc == -EINVAL && errs->n > 0 &&

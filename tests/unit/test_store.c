@@ -52,6 +52,8 @@ pg_exec(const char *sql)
 	PGresult *r;
 
 	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	r = PQexec(c, "SET client_min_messages = warning");
+	PQclear(r);
 	r = PQexec(c, sql);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK &&
 	    PQresultStatus(r) != PGRES_TUPLES_OK)
@@ -108,6 +110,8 @@ keep(struct answer *a, int rc, const void *v, size_t n, size_t size,
 	a->done = true;
 	a->rc = rc;
 	a->e = *e;
+	if (rc != 0)
+		print_message("answered %d: %s\n", rc, e->msg);
 	a->n = n < 64 ? n : 64;
 	if (rc == 0 && a->n > 0)
 		memcpy(dst, v, a->n * size);
@@ -661,6 +665,43 @@ test_instruction_store_unavailable(void **state)
 	store_close(s);
 }
 
+/* PostgreSQL: two replicas on one database. The second open finds the
+ * schema made; instructions added through both get one order, and both
+ * see each other's writes. */
+static void
+test_two_replicas(void **state)
+{
+	struct store *s1, *s2;
+	struct answer *a;
+	struct err e;
+	char id[33];
+	int i;
+
+	(void)state;
+	if (pg == NULL)
+		skip();
+	assert_int_equal(store_open(base, pg, &s1, &e), 0);
+	assert_int_equal(store_open(base, pg, &s2, &e), 0);
+	for (i = 0; i < 10; i++) {
+		snprintf(id, sizeof(id), "r%d", i);
+		assert_int_equal(add(i % 2 ? s2 : s1, id, "agw", 1000 + i,
+		    5000), 0);
+	}
+	event(s1, "A", "agw", true, 1000, NULL);
+	event(s2, "A", "bgw", true, 1001, NULL);
+	assert_int_equal(store_instruction_done(s2, "r0", "ok", NULL, NULL,
+	    1100), 0);
+	a = list(s2, "A");		/* s2's queue: its own writes first */
+	assert_int_equal(a->n, 2);
+	a = audit(s1, "agw", NULL, 0, 0);
+	assert_int_equal(a->n, 10);
+	for (i = 0; i < 10; i++)
+		assert_int_equal(a->in[i].seq, 10 - i);
+	answer_free(a);
+	store_close(s2);
+	store_close(s1);
+}
+
 int
 main(void)
 {
@@ -677,6 +718,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_instruction_store_unavailable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_replicas, setup,
+		    teardown),
 	};
 
 	pg = getenv("ISTHMUS_TEST_PG");

@@ -182,6 +182,22 @@ job_free(struct job *j)
 	free(j);
 }
 
+static int
+by_seq(const void *a, const void *b)
+{
+	const struct store_instruction *x = a, *y = b;
+
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+void
+job_sort_by_seq(struct job *j)
+{
+	if (j->nrows > 1)
+		qsort(j->rows, j->nrows, sizeof(struct store_instruction),
+		    by_seq);
+}
+
 int64_t
 job_now_us(void)
 {

@@ -523,14 +523,6 @@ read_waiting(sqlite3 *db, struct job *j)
 	return rc;
 }
 
-static int
-by_seq(const void *a, const void *b)
-{
-	const struct store_instruction *x = a, *y = b;
-
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
 /* Expired and timed out as of now: the rows changed, oldest first. */
 static int
 sweep(sqlite3 *db, struct job *j)
@@ -561,9 +553,8 @@ sweep(sqlite3 *db, struct job *j)
 		rc = -EIO;
 	if (rc != 0)
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-	else if (j->nrows > 1)
-		qsort(j->rows, j->nrows, sizeof(struct store_instruction),
-		    by_seq);
+	else
+		job_sort_by_seq(j);
 	return rc;
 }
 

@@ -80,6 +80,8 @@ void job_answer(struct job *j);
 void job_fail(struct job *j, int rc, const struct err *why);
 /* Frees j and its rows (an instruction row's args and result too). */
 void job_free(struct job *j);
+/* Instruction rows in the store's order (seq). */
+void job_sort_by_seq(struct job *j);
 /* A µs clock for the round trips of store_stats. */
 int64_t job_now_us(void);
 
@@ -94,6 +96,18 @@ int sqlite_mark_all_down(struct sqlite3 *db, struct err *e);
 int sqlite_write(struct sqlite3 *db, struct job *const *v, size_t n,
     struct err *e);
 int sqlite_answer(struct sqlite3 *db, struct job *j);
+
+/* pg-sql.c, for pg.c: the statements of an operation, sent on c in
+ * pipeline mode (0, or -EIO: the connection failed), and the rows of its
+ * statement qi taken into question j (0 or -ENOMEM). */
+struct pg_conn;
+struct pg_result;
+int pgsql_send_schema(struct pg_conn *c);
+int pgsql_send_migrate(struct pg_conn *c, int version);
+int pgsql_send_prepare(struct pg_conn *c);
+int pgsql_send_write(struct pg_conn *c, const struct job *j);
+int pgsql_send_question(struct pg_conn *c, const struct job *j);
+int pgsql_take(struct job *j, int qi, const struct pg_result *r);
 
 /* What a backend does; its struct starts with a struct store. */
 struct store_ops {
