@@ -48,6 +48,17 @@ registry_tunnel_up(const struct tunnel *t, SSL *ssl)
 }
 
 void
+registry_edge_hello(const struct tunnel *t, const char *version)
+{
+	struct store_edge_event ev = { .hello = true };
+
+	if (t->cl->store == NULL)
+		return;
+	ev.version = version;
+	queue(t, &ev);
+}
+
+void
 registry_tunnel_down(const struct tunnel *t)
 {
 	struct store_edge_event ev = { .up = false };

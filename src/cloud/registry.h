@@ -13,6 +13,8 @@ struct tunnel;
 
 /* t was admitted; ssl is its session. */
 void registry_tunnel_up(const struct tunnel *t, SSL *ssl);
+/* t's edge said its version in its management stream's hello. */
+void registry_edge_hello(const struct tunnel *t, const char *version);
 /* t, admitted before, ends (t->end_reason says why). */
 void registry_tunnel_down(const struct tunnel *t);
 

@@ -10,12 +10,24 @@ import json
 import os
 import time
 
+import pytest
+
 from http_lib import get
 from isthmus_testlib import run
+from pg_lib import pg_cluster, pg_url  # noqa: F401 (fixtures)
 from tunnel_lib import eventually, exchange, scrape, up, value
 
 FW = "/fw/phone-9.2.bin"
 ALL = "manage = status, doctor, purge-cache, prefetch, reload, logs"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state(request):
+    """The store's line of cloud.conf, on each backend: the same
+    instructions give the same audit on both."""
+    if request.param == "sqlite":
+        return "state = state.db"
+    return "state = " + request.getfixturevalue("pg_url")
 
 
 def manage(conf, *args, expect=0):
@@ -99,10 +111,10 @@ def test_every_kind_round_trips_through_a_real_edge(cache_site):
     assert e["version"]
 
 
-def test_the_sites_policy_refuses_what_it_does_not_list(site):
+def test_the_sites_policy_refuses_what_it_does_not_list(site, state):
     a = site.backend("A")
     cloud, eds = up(site, {"A/t": [a]}, listeners_a={"t": "t"},
-                    extra="state = state.db")
+                    extra=state)
     res = run("manage", "-c", cloud.conf, "agw", "reload", "--wait", "20s",
               expect=1)
     assert "outcome: refused" in res.stdout
@@ -117,6 +129,10 @@ def test_the_sites_policy_refuses_what_it_does_not_list(site):
                   "20s")["state"] == "ok"
     # the tunnel carried devices all along
     assert exchange(eds["agw"].port("listener.t"), b"x") == b"A\nx"
+    # the edge's hello reached the registry, on either backend
+    res = run("edges", "-c", cloud.conf, "--json", expect=0)
+    [e] = json.loads(res.stdout)["edges"]
+    assert e["version"] == run("--version", expect=0).stdout.split()[-1]
 
 
 def test_manage_none_refuses_everything(site):
@@ -131,10 +147,10 @@ def test_manage_none_refuses_everything(site):
     assert r["state"] == "refused"
 
 
-def test_a_down_edge_gets_its_instructions_in_order_or_they_expire(site):
+def test_a_down_edge_gets_its_instructions_in_order_or_they_expire(site,
+                                                                 state):
     a = site.backend("A")
-    cloud = site.start("cloud", site.cloud_conf(
-        {"A/t": [a]}, extra="state = state.db"))
+    cloud = site.start("cloud", site.cloud_conf({"A/t": [a]}, extra=state))
     conf = cloud.conf
     first = manage(conf, "agw", "status")
     assert first["state"] == "waiting" and first["edge_connected"] is False
@@ -166,10 +182,10 @@ def test_a_down_edge_gets_its_instructions_in_order_or_they_expire(site):
     assert short["id"] not in log
 
 
-def test_audit_filters(site):
+def test_audit_filters(site, state):
     a, b = site.backend("A"), site.backend("B")
     cloud, eds = up(site, {"A/t": [a], "B/t": [b]}, listeners_a={"t": "t"},
-                    listeners_b={"t": "t"}, extra="state = state.db")
+                    listeners_b={"t": "t"}, extra=state)
     conf = cloud.conf
     ia = manage(conf, "agw", "status", "--wait", "20s")
     ib = manage(conf, "--tenant", "B", "bgw", "status", "--wait", "20s")
@@ -202,3 +218,27 @@ def test_manage_says_store_unavailable_and_devices_flow(site):
     assert eventually(lambda: run("manage", "-c", conf, "agw", "status",
                                   "--wait", "20s").returncode == 0,
                       timeout=20)
+
+
+def test_postgresql_killed_mid_run(site, pg_cluster, pg_url):  # noqa: F811
+    """PostgreSQL dies under a running cloud: devices keep flowing,
+    manage says store unavailable (nothing sent), and once it is back
+    manage works again by itself, and the instruction before the stop is
+    still in the audit log."""
+    a = site.backend("A")
+    cloud, eds = up(site, {"A/t": [a]}, listeners_a={"t": "t"},
+                    extra=f"state = {pg_url}")
+    conf = cloud.conf
+    before = manage(conf, "agw", "status", "--wait", "20s")
+    assert before["state"] == "ok"
+    pg_cluster.stop("immediate")
+    assert eventually(lambda: "store unavailable" in run(
+        "manage", "-c", conf, "agw", "status").stderr, timeout=15)
+    assert exchange(eds["agw"].port("listener.t"), b"y") == b"A\ny"
+    pg_cluster.start()
+    assert eventually(lambda: run("manage", "-c", conf, "agw", "status",
+                                  "--wait", "20s").returncode == 0,
+                      timeout=20)
+    rows = audit(conf, "--edge", "agw")
+    assert before["id"] in [r["id"] for r in rows]
+    assert all(r["state"] == "ok" for r in rows)

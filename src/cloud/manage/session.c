@@ -18,6 +18,7 @@
 #include "cloud/cloud-int.h"
 #include "cloud/manage/manage-int.h"
 #include "cloud/refuse.h"
+#include "cloud/registry.h"
 #include "cloud/tunnel-int.h"
 #include "common/log.h"
 #include "common/loglimit.h"
@@ -213,11 +214,12 @@ got_line(struct msession *s, const char *line, size_t len)
 		bad_message(s, MBAD_MALFORMED, why);
 		return;
 	}
-	if (m.hello)
+	if (m.hello) {
 		log_info("cloud", "manage_hello", "edge=%s tenant=%s "
 		    "version=%s accepts=%s", s->edge, s->tenant, m.version,
 		    m.accepts[0] ? m.accepts : "none");
-	else
+		registry_edge_hello(s->t, m.version);
+	} else
 		got_result(s, &m);
 	mmsg_clear(&m);
 }

@@ -30,6 +30,7 @@
 enum stmt {
 	S_EDGE_UP,
 	S_EDGE_DOWN,
+	S_EDGE_VERSION,
 	S_HISTORY_ADD,
 	S_HISTORY_TRIM,
 	S_SENT,
@@ -51,7 +52,8 @@ static const char *const stmts[S_COUNT] = {
 	    "last_seen, peer, serial, not_after, version, tunnels, "
 	    "up_since) VALUES ($1, $2, $3, $3, $4, $5, $6, $7, 1, $3) "
 	    "ON CONFLICT (tenant, edge) DO UPDATE SET last_seen = $3, "
-	    "peer = $4, serial = $5, not_after = $6, version = $7, "
+	    "peer = $4, serial = $5, not_after = $6, "
+	    "version = CASE WHEN $7 = '' THEN edges.version ELSE $7 END, "
 	    "up_since = CASE WHEN edges.tunnels = 0 THEN $3 ELSE "
 	    "edges.up_since END, tunnels = edges.tunnels + 1",
 	[S_EDGE_DOWN] =
@@ -62,6 +64,8 @@ static const char *const stmts[S_COUNT] = {
 	    "tunnels = GREATEST(edges.tunnels - 1, 0), "
 	    "up_since = CASE WHEN edges.tunnels <= 1 THEN 0 ELSE "
 	    "edges.up_since END",
+	[S_EDGE_VERSION] =
+	    "UPDATE edges SET version = $3 WHERE tenant = $1 AND edge = $2",
 	[S_HISTORY_ADD] =
 	    "INSERT INTO edge_history (tenant, edge, seq, at, up, "
 	    "peer, reason) SELECT $1, $2, COALESCE(MAX(seq), 0) + 1, "
@@ -192,6 +196,10 @@ send_event(PGconn *c, const struct store_edge_event *ev)
 
 	p_text(&p, ev->tenant);
 	p_text(&p, ev->edge);
+	if (ev->hello) {
+		p_text(&p, ev->version != NULL ? ev->version : "");
+		return send_s(c, S_EDGE_VERSION, &p);
+	}
 	p_int(&p, ev->at);
 	p_text(&p, ev->peer != NULL ? ev->peer : "");
 	if (ev->up) {

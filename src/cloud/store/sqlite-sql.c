@@ -169,6 +169,21 @@ prepare(sqlite3 *db, const char *sql, sqlite3_stmt **q)
 	    -EIO;
 }
 
+/* The version an edge reported in its hello. */
+static int
+write_version(sqlite3 *db, const struct store_edge_event *ev)
+{
+	sqlite3_stmt *q;
+
+	if (prepare(db, "UPDATE edges SET version = ?3 WHERE tenant = ?1 AND "
+	    "edge = ?2", &q) != 0)
+		return -EIO;
+	bind_text(q, 1, ev->tenant);
+	bind_text(q, 2, ev->edge);
+	bind_text(q, 3, ev->version);
+	return step_done(q);
+}
+
 static int
 write_edge(sqlite3 *db, const struct store_edge_event *ev)
 {
@@ -180,7 +195,8 @@ write_edge(sqlite3 *db, const struct store_edge_event *ev)
 	    "(?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, 1, ?3) "
 	    "ON CONFLICT (tenant, edge) DO UPDATE SET "
 	    "last_seen = ?3, peer = ?4, serial = ?5, not_after = ?6, "
-	    "version = ?7, up_since = CASE WHEN tunnels = 0 THEN ?3 "
+	    "version = CASE WHEN ?7 = '' THEN version ELSE ?7 END, "
+	    "up_since = CASE WHEN tunnels = 0 THEN ?3 "
 	    "ELSE up_since END, tunnels = tunnels + 1" :
 	    "INSERT INTO edges (tenant, edge, first_seen, last_seen, peer, "
 	    "last_reason) VALUES (?1, ?2, ?3, ?3, ?4, ?8) "
@@ -353,6 +369,10 @@ sqlite_write(sqlite3 *db, struct job *const *v, size_t n, struct err *e)
 	for (i = 0; rc == 0 && i < n; i++) {
 		switch (v[i]->kind) {
 		case JOB_EVENT:
+			if (v[i]->ev.hello) {
+				rc = write_version(db, &v[i]->ev);
+				break;
+			}
 			rc = write_edge(db, &v[i]->ev);
 			if (rc == 0)
 				rc = write_history(db, &v[i]->ev);

@@ -36,16 +36,20 @@
 
 struct store;
 
-/* An edge's tunnel came up or went down, as the cloud saw it. */
+/* An edge's tunnel came up or went down, as the cloud saw it; or (hello)
+ * the edge said its version on its management stream: then only version
+ * is written, and no history line. */
 struct store_edge_event {
 	const char *tenant, *edge;
 	bool up;
+	bool hello;
 	int64_t at;			/* Unix seconds */
 	const char *peer;		/* "ip:port" the tunnel came from */
 	/* up only (NULL or 0 otherwise): */
 	const char *serial;		/* the certificate's, lowercase hex */
 	int64_t not_after;		/* the certificate's, Unix seconds */
-	const char *version;		/* what the edge reports, or NULL */
+	const char *version;		/* what the edge reports, or NULL
+					 * (the last one reported stays) */
 	/* down only: */
 	const char *reason;		/* why it ended (a log reason label) */
 };
