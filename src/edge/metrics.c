@@ -233,7 +233,7 @@ manage_families(FILE *f, const struct edge *e)
 	prom_family(f, "isthmus_edge_manage_instructions_total", "counter",
 	    "Instructions from the cloud answered, per kind and outcome.");
 	for (k = 0; k < MK_COUNT; k++)
-		for (o = 0; o < MO_COUNT; o++)
+		for (o = 0; o < MO_EDGE_COUNT; o++)
 			prom_sample(f, "isthmus_edge_manage_instructions_total",
 			    (const char *[]){ "kind",
 			    manage_kind_name((enum manage_kind)k), "outcome",

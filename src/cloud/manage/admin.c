@@ -121,7 +121,7 @@ find_edge(const struct cloud_conf *cf, const char *tenant, const char *edge,
 
 /* The arguments each kind takes: how many, and what they are. */
 static bool
-args_ok(enum mkind k, json_t *args, FILE *f)
+args_ok(enum manage_kind k, json_t *args, FILE *f)
 {
 	size_t n = json_array_size(args), i;
 	json_t *a;
@@ -141,7 +141,7 @@ args_ok(enum mkind k, json_t *args, FILE *f)
 	case MK_RELOAD:
 		if (n == 0)
 			return true;
-		say_error(f, "%s takes no argument", mkind_name(k));
+		say_error(f, "%s takes no argument", manage_kind_name(k));
 		return false;
 	case MK_PURGE_CACHE:
 		if (n <= 1)
@@ -241,7 +241,7 @@ manage_admin(struct cloud *cl, const char *args, FILE *f,
 	json_t *o, *jargs = NULL;
 	json_error_t jerr;
 	struct pending *p;
-	int k;
+	enum manage_kind k;
 
 	o = json_loads(args, JSON_REJECT_DUPLICATES, &jerr);
 	if (o == NULL || json_unpack_ex(o, &jerr, 0,
@@ -257,7 +257,7 @@ manage_admin(struct cloud *cl, const char *args, FILE *f,
 		    "is sent)");
 		goto out;
 	}
-	if ((k = mkind_of(kind)) < 0) {
+	if ((k = manage_kind_parse(kind)) == MK_UNKNOWN) {
 		say_error(f, "unknown instruction kind '%s' (status, doctor, "
 		    "purge-cache, prefetch, reload, logs)", kind);
 		goto out;
@@ -268,7 +268,7 @@ manage_admin(struct cloud *cl, const char *args, FILE *f,
 		    MANAGE_ARGS_MAX);
 		goto out;
 	}
-	if (!args_ok((enum mkind)k, jargs, f))
+	if (!args_ok(k, jargs, f))
 		goto out;
 	if (wait < 0 || (uint64_t)wait > WAIT_MAX_MS || ttl < 0 ||
 	    (uint64_t)ttl > cl->conf->instruction_ttl * 30) {

@@ -118,7 +118,7 @@ hub_deliver(struct manage_hub *h, const struct store_instruction *in)
 	snprintf(d->tenant, sizeof(d->tenant), "%s", in->tenant);
 	snprintf(d->edge, sizeof(d->edge), "%s", in->edge);
 	memcpy(d->id, in->id, sizeof(d->id));
-	d->kind = (enum mkind)mkind_of(in->kind);
+	d->kind = manage_kind_parse(in->kind);
 	d->answer_by = deadline + MANAGE_GRACE_S;
 	pthread_mutex_lock(&h->mu);
 	for (g = h->regs; g != NULL; g = g->next)
@@ -225,8 +225,8 @@ hub_wait(struct manage_hub *h, const struct store_instruction *in,
 
 /* id has its outcome: counted, and told to whoever waits for it. */
 static void
-outcome(struct manage_hub *h, const char *id, enum mkind kind,
-    enum moutcome oc, char **result, const char *error)
+outcome(struct manage_hub *h, const char *id, enum manage_kind kind,
+    enum manage_outcome oc, char **result, const char *error)
 {
 	struct mwaiter *wt;
 
@@ -235,7 +235,7 @@ outcome(struct manage_hub *h, const char *id, enum mkind kind,
 	wt = waiter_find(h, id);
 	if (wt == NULL)
 		return;
-	snprintf(wt->in.state, sizeof(wt->in.state), "%s", moutcome_name(oc));
+	snprintf(wt->in.state, sizeof(wt->in.state), "%s", manage_outcome_name(oc));
 	wt->in.done = now_s();
 	free(wt->in.result);
 	wt->in.result = *result;
@@ -332,20 +332,21 @@ on_swept(int rc, const struct store_instruction *v, size_t n,
 {
 	struct manage_hub *h = arg;
 	char *none = NULL;
+	enum manage_kind k;
 	size_t i;
-	int k, oc;
+	int oc;
 
 	(void)e;
 	h->sweeping = false;
 	for (i = 0; rc == 0 && i < n; i++) {
-		k = mkind_of(v[i].kind);
-		oc = moutcome_of(v[i].state);
+		k = manage_kind_parse(v[i].kind);
+		oc = manage_outcome_parse(v[i].state);
 		log_info("cloud", "manage_outcome", "edge=%s tenant=%s id=%s "
 		    "kind=%s outcome=%s", v[i].edge, v[i].tenant, v[i].id,
 		    v[i].kind, v[i].state);
-		if (k >= 0 && oc >= 0)
-			outcome(h, v[i].id, (enum mkind)k, (enum moutcome)oc,
-			    &none, NULL);
+		if (oc >= 0)
+			outcome(h, v[i].id, k, (enum manage_outcome)oc, &none,
+			    NULL);
 	}
 }
 

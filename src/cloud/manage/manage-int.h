@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "cloud/store/store.h"
+#include "common/managewords.h"
 #include "common/names.h"
 #include "common/proto.h"
 
@@ -30,19 +31,6 @@ struct msession;
 /* What a result may still take to travel after its deadline. */
 #define MANAGE_GRACE_S 5
 
-/* Kinds and outcomes, indexed for the counters. */
-enum mkind {
-	MK_STATUS, MK_DOCTOR, MK_PURGE_CACHE, MK_PREFETCH, MK_RELOAD, MK_LOGS,
-	MK_COUNT
-};
-enum moutcome {
-	MO_OK, MO_ERROR, MO_REFUSED, MO_EXPIRED, MO_TIMEOUT, MO_COUNT
-};
-int mkind_of(const char *name);		/* -1: not a kind */
-const char *mkind_name(enum mkind k);
-int moutcome_of(const char *name);	/* -1: not an outcome */
-const char *moutcome_name(enum moutcome o);
-
 /* Why a message from an edge was refused. */
 enum mbad { MBAD_OVERSIZED, MBAD_MALFORMED, MBAD_COUNT };
 
@@ -53,7 +41,7 @@ struct mmsg {
 	char version[32];		/* hello */
 	char accepts[160];		/* hello: "status,doctor,..." */
 	char id[MANAGE_ID_MAX + 1];	/* result */
-	enum moutcome outcome;
+	enum manage_outcome outcome;
 	char *result;			/* JSON text, or NULL; malloc'd */
 	char error[MANAGE_ERROR_MAX + 1];
 };
@@ -75,7 +63,7 @@ struct mdelivery {
 	char tenant[NAME_MAX_LEN + 1], edge[NAME_MAX_LEN + 1];
 	uint64_t gen;			/* the session it is for */
 	char id[MANAGE_ID_MAX + 1];
-	enum mkind kind;
+	enum manage_kind kind;
 	int64_t answer_by;
 	char *line;
 	size_t len;
@@ -88,8 +76,8 @@ struct mnote {
 	char tenant[NAME_MAX_LEN + 1], edge[NAME_MAX_LEN + 1];
 	uint64_t gen;
 	char id[MANAGE_ID_MAX + 1];
-	enum mkind kind;
-	enum moutcome outcome;
+	enum manage_kind kind;
+	enum manage_outcome outcome;
 	char *result;			/* MN_DONE: JSON text or NULL */
 	char error[MANAGE_ERROR_MAX + 1];
 };

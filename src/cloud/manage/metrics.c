@@ -23,11 +23,11 @@ manage_metrics(struct cloud *cl, FILE *f)
 	prom_sample(f, "isthmus_manage_sent_total", NULL, STAT_GET(h->sent));
 	prom_family(f, "isthmus_manage_instructions_total", "counter",
 	    "Instructions that got their outcome, by kind and outcome.");
-	for (k = 0; k < MK_COUNT; k++)
+	for (k = 0; k < MK_UNKNOWN; k++)	/* the cloud sends known kinds */
 		for (o = 0; o < MO_COUNT; o++)
 			prom_sample(f, "isthmus_manage_instructions_total",
-			    (const char *[]){ "kind", mkind_name(k),
-			    "outcome", moutcome_name(o), NULL },
+			    (const char *[]){ "kind", manage_kind_name(k),
+			    "outcome", manage_outcome_name(o), NULL },
 			    STAT_GET(h->outcomes[k][o]));
 	prom_family(f, "isthmus_manage_bad_messages_total", "counter",
 	    "Management streams reset for a message that broke the "

@@ -11,57 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const kind_names[MK_COUNT] = {
-	[MK_STATUS] = MANAGE_K_STATUS,
-	[MK_DOCTOR] = MANAGE_K_DOCTOR,
-	[MK_PURGE_CACHE] = MANAGE_K_PURGE_CACHE,
-	[MK_PREFETCH] = MANAGE_K_PREFETCH,
-	[MK_RELOAD] = MANAGE_K_RELOAD,
-	[MK_LOGS] = MANAGE_K_LOGS,
-};
-
-static const char *const outcome_names[MO_COUNT] = {
-	[MO_OK] = MANAGE_O_OK,
-	[MO_ERROR] = MANAGE_O_ERROR,
-	[MO_REFUSED] = MANAGE_O_REFUSED,
-	[MO_EXPIRED] = MANAGE_O_EXPIRED,
-	[MO_TIMEOUT] = MANAGE_O_TIMEOUT,
-};
-
-int
-mkind_of(const char *name)
-{
-	int i;
-
-	for (i = 0; i < MK_COUNT; i++)
-		if (strcmp(name, kind_names[i]) == 0)
-			return i;
-	return -1;
-}
-
-const char *
-mkind_name(enum mkind k)
-{
-	return (unsigned)k < MK_COUNT ? kind_names[k] : "?";
-}
-
-int
-moutcome_of(const char *name)
-{
-	int i;
-
-	for (i = 0; i < MO_COUNT; i++)
-		if (strcmp(name, outcome_names[i]) == 0)
-			return i;
-	return -1;
-}
-
-const char *
-moutcome_name(enum moutcome o)
-{
-	return (unsigned)o < MO_COUNT ? outcome_names[o] : "?";
-}
-
 void
 mmsg_clear(struct mmsg *m)
 {
@@ -158,11 +107,11 @@ parse_result(json_t *o, struct mmsg *m, char *why, size_t cap)
 		return -EBADMSG;
 	if (!is_hex_id(m->id))
 		return bad(why, cap, "id is not lowercase hex");
-	oc = moutcome_of(outcome);
+	oc = manage_outcome_parse(outcome);
 	/* timeout is the cloud's verdict, never an edge's answer */
 	if (oc < 0 || oc == MO_TIMEOUT)
 		return bad(why, cap, "outcome is not one an edge gives");
-	m->outcome = (enum moutcome)oc;
+	m->outcome = (enum manage_outcome)oc;
 	r = json_object_get(o, "result");
 	if (r != NULL && !json_is_null(r)) {
 		m->result = json_dumps(r, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -217,34 +166,16 @@ char *
 mmsg_instruction(const struct store_instruction *in, int64_t deadline,
     size_t *len)
 {
-	json_t *o, *args;
-	char *s, *line;
-	size_t n;
+	json_t *args;
 
 	args = in->args != NULL ? json_loads(in->args, 0, NULL) : NULL;
 	if (args == NULL)
 		args = json_array();
-	o = json_pack("{s:i, s:s, s:s, s:s, s:o, s:s, s:I, s:I}",
-	    "v", MANAGE_VERSION, "type", MANAGE_T_INSTRUCTION, "id", in->id,
-	    "kind", in->kind, "args", args, "issuer", in->issuer,
+	return manage_json_line(json_pack("{s:i, s:s, s:s, s:s, s:o, s:s, "
+	    "s:I, s:I}", "v", MANAGE_VERSION, "type", MANAGE_T_INSTRUCTION,
+	    "id", in->id, "kind", in->kind, "args", args, "issuer", in->issuer,
 	    "issued", (json_int_t)in->issued, "deadline",
-	    (json_int_t)deadline);
-	if (o == NULL)
-		return NULL;
-	s = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	if (s == NULL)
-		return NULL;
-	n = strlen(s);
-	line = realloc(s, n + 2);
-	if (line == NULL) {
-		free(s);
-		return NULL;
-	}
-	line[n] = '\n';
-	line[n + 1] = '\0';
-	*len = n + 1;
-	return line;
+	    (json_int_t)deadline), len);
 }
 
 json_t *

@@ -27,7 +27,7 @@
 
 struct inflight {
 	char id[MANAGE_ID_MAX + 1];
-	enum mkind kind;
+	enum manage_kind kind;
 	int64_t answer_by;
 };
 
@@ -127,7 +127,7 @@ bad_message(struct msession *s, enum mbad why, const char *what)
 }
 
 static void
-note(struct msession *s, int what, const char *id, enum mkind kind)
+note(struct msession *s, int what, const char *id, enum manage_kind kind)
 {
 	struct mnote *n = calloc(1, sizeof(*n));
 
@@ -179,10 +179,10 @@ got_result(struct msession *s, struct mmsg *m)
 	}
 	log_info("cloud", "manage_result", "edge=%s tenant=%s id=%s kind=%s "
 	    "outcome=%s", s->edge, s->tenant, m->id,
-	    mkind_name(s->inflight[i].kind), moutcome_name(m->outcome));
+	    manage_kind_name(s->inflight[i].kind), manage_outcome_name(m->outcome));
 	if (st != NULL)
 		(void)store_instruction_done(st, m->id,
-		    moutcome_name(m->outcome), m->result,
+		    manage_outcome_name(m->outcome), m->result,
 		    m->error[0] ? m->error : NULL, now_s());
 	n = calloc(1, sizeof(*n));
 	if (n != NULL) {
@@ -350,7 +350,7 @@ session_deliver(struct manage_hub *h, unsigned widx, struct mdelivery *d)
 	if (st != NULL)
 		(void)store_instruction_sent(st, d->id, now, d->answer_by);
 	log_info("cloud", "manage_sent", "edge=%s tenant=%s id=%s kind=%s",
-	    s->edge, s->tenant, d->id, mkind_name(d->kind));
+	    s->edge, s->tenant, d->id, manage_kind_name(d->kind));
 	note(s, MN_SENT, d->id, d->kind);
 }
 

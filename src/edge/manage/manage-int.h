@@ -35,7 +35,7 @@ struct manage_env {
 	unsigned njobs;
 	struct manage_job *doctor;	/* the one doctor running, or NULL */
 	uint64_t done;
-	uint64_t counts[MK_COUNT][MO_COUNT];
+	uint64_t counts[MK_COUNT][MO_EDGE_COUNT];
 	/* The channel takes each answer (a line with its '\n', malloc'ed:
 	 * the callee owns it) for the stream of generation gen. */
 	void (*answer)(void *arg, unsigned gen, char *line, size_t len);

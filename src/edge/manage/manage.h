@@ -43,7 +43,7 @@ struct manage_info {
 	uint64_t opens;			/* streams opened */
 	uint64_t done;			/* instructions answered */
 	unsigned running;		/* instructions being carried out */
-	uint64_t instructions[MK_COUNT][MO_COUNT];
+	uint64_t instructions[MK_COUNT][MO_EDGE_COUNT];
 	uint64_t bad[MB_COUNT];
 };
 

@@ -147,29 +147,6 @@ manage_instr_clear(struct manage_instr *in)
 	in->nargs = 0;
 }
 
-/* o as one line, with its '\n'; o is released. */
-static char *
-dump_line(json_t *o, size_t *len)
-{
-	char *s;
-	size_t n;
-
-	if (o == NULL)
-		return NULL;
-	s = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	if (s == NULL)
-		return NULL;
-	n = strlen(s);
-	s = realloc(s, n + 2);	/* jansson allocates with malloc */
-	if (s == NULL)
-		return NULL;
-	s[n] = '\n';
-	s[n + 1] = '\0';
-	*len = n + 1;
-	return s;
-}
-
 char *
 manage_msg_hello(const char *version, manage_policy p, size_t *len)
 {
@@ -189,7 +166,7 @@ manage_msg_hello(const char *version, manage_policy p, size_t *len)
 	json_object_set_new(o, "type", json_string(MANAGE_T_HELLO));
 	json_object_set_new(o, "version", json_string(version));
 	json_object_set_new(o, "accepts", a);
-	return dump_line(o, len);
+	return manage_json_line(o, len);
 }
 
 /* s cut to at most max bytes, not inside a UTF-8 sequence. */
@@ -237,5 +214,5 @@ manage_msg_result(const char *id, enum manage_outcome o, json_t *result,
 	if (error != NULL)
 		json_object_set_new(m, "error", cut_string(error,
 		    MANAGE_ERROR_MAX - 1));
-	return dump_line(m, len);
+	return manage_json_line(m, len);
 }

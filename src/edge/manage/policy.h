@@ -1,7 +1,6 @@
 /*
- * The management channel's instruction kinds (docs/protocol.md, 5.2) and
- * the site's `manage` policy: which of them the edge accepts from the
- * cloud (policy.c). The edge config checks the words (edge/config.c);
+ * The site's `manage` policy: which of the instruction kinds
+ * (common/managewords.h) the edge accepts from the cloud (policy.c). The edge config checks the words (edge/config.c);
  * this turns them into a set.
  */
 #ifndef ISTHMUS_EDGE_MANAGE_POLICY_H
@@ -12,32 +11,7 @@
 
 #include "common/confparse.h"
 #include "common/err.h"
-
-enum manage_kind {
-	MK_STATUS,
-	MK_DOCTOR,
-	MK_PURGE_CACHE,
-	MK_PREFETCH,
-	MK_RELOAD,
-	MK_LOGS,
-	MK_UNKNOWN,		/* a kind this edge does not know */
-	MK_COUNT
-};
-
-/* Outcomes the edge answers. */
-enum manage_outcome {
-	MO_OK,
-	MO_ERROR,
-	MO_REFUSED,
-	MO_EXPIRED,
-	MO_COUNT
-};
-
-/* "status", ..., "unknown" (a metric label) */
-const char *manage_kind_name(enum manage_kind k);
-/* MK_UNKNOWN for a name that is no kind. */
-enum manage_kind manage_kind_parse(const char *name);
-const char *manage_outcome_name(enum manage_outcome o);
+#include "common/managewords.h"
 
 /* A set of kinds: bit (1 << kind). */
 typedef uint32_t manage_policy;
