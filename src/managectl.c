@@ -72,11 +72,36 @@ audit_usage(FILE *f)
 	fputs(usage_audit, f);
 }
 
+/* What both commands take: where the cloud is, and --json. */
+struct client {
+	const char *path, *conf;
+	bool json;
+};
+
+#define CLIENT_LONG \
+	{ "socket", required_argument, NULL, 's' }, \
+	{ "config", required_argument, NULL, 'c' }, \
+	{ "json", no_argument, NULL, 'j' }
+
+/* One of CLIENT_LONG's options, taken; false for another. */
+static bool
+client_option(int c, struct client *cl)
+{
+	switch (c) {
+	case 's': cl->path = optarg; return true;
+	case 'c': cl->conf = optarg; return true;
+	case 'j': cl->json = true; return true;
+	default: return false;
+	}
+}
+
 /* The socket from -c or --socket. */
 static int
-socket_of(const char *cmd, const char *usage, const char *conf,
-    const char *path, char **sock)
+socket_of(const char *cmd, const char *usage, const struct client *cl,
+    char **sock)
 {
+	const char *conf = cl->conf, *path = cl->path;
+
 	if ((path == NULL) == (conf == NULL))
 		return cli_usage_error(cmd, usage,
 		    "give either --socket PATH or -c CONF");
@@ -203,18 +228,16 @@ int
 manage_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "socket", required_argument, NULL, 's' },
-		{ "config", required_argument, NULL, 'c' },
-		{ "json", no_argument, NULL, 'j' },
+		CLIENT_LONG,
 		{ "tenant", required_argument, NULL, 't' },
 		{ "wait", optional_argument, NULL, 'w' },
 		{ "ttl", required_argument, NULL, 'T' },
 		CLI_COMMON_LONG,
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *path = NULL, *conf = NULL, *tenant = NULL;
+	struct client cl = { NULL, NULL, false };
+	const char *tenant = NULL;
 	uint64_t wait = 0, ttl = 0;
-	bool json = false;
 	json_t *req, *args, *ans;
 	struct err e;
 	char *sock;
@@ -223,15 +246,12 @@ manage_main(int argc, char **argv)
 	cli_getopt_reset();
 	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT "c:s:", opts,
 	    NULL)) != -1) {
-		if (cli_common_option(c))
+		if (cli_common_option(c) || client_option(c, &cl))
 			continue;
 		switch (c) {
 		case 'h':
 			fputs(usage_manage, stdout);
 			return EXIT_OK;
-		case 's': path = optarg; break;
-		case 'c': conf = optarg; break;
-		case 'j': json = true; break;
 		case 't': tenant = optarg; break;
 		case 'w':
 			wait = WAIT_DEFAULT_MS;
@@ -265,7 +285,7 @@ manage_main(int argc, char **argv)
 		return cli_usage_error("manage", usage_manage, "'%s' is not %s "
 		    "name", name_valid(argv[optind]) ? tenant : argv[optind],
 		    name_valid(argv[optind]) ? "a tenant" : "an edge");
-	rc = socket_of("manage", usage_manage, conf, path, &sock);
+	rc = socket_of("manage", usage_manage, &cl, &sock);
 	if (rc != CLI_GO_ON)
 		return rc;
 	args = json_array();
@@ -286,7 +306,7 @@ manage_main(int argc, char **argv)
 	free(sock);
 	if (ans == NULL)
 		return rc;
-	if (json) {
+	if (cl.json) {
 		const char *st = str(ans, "state");
 
 		json_dumpf(ans, stdout, JSON_INDENT(2));
@@ -354,9 +374,7 @@ int
 audit_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "socket", required_argument, NULL, 's' },
-		{ "config", required_argument, NULL, 'c' },
-		{ "json", no_argument, NULL, 'j' },
+		CLIENT_LONG,
 		{ "tenant", required_argument, NULL, 't' },
 		{ "edge", required_argument, NULL, 'e' },
 		{ "id", required_argument, NULL, 'i' },
@@ -365,10 +383,9 @@ audit_main(int argc, char **argv)
 		CLI_COMMON_LONG,
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *path = NULL, *conf = NULL, *tenant = NULL, *edge = NULL;
-	const char *id = NULL;
+	struct client cl = { NULL, NULL, false };
+	const char *tenant = NULL, *edge = NULL, *id = NULL;
 	int64_t since = 0, limit = 0;
-	bool json = false;
 	json_t *req, *ans;
 	struct err e;
 	char *sock;
@@ -377,15 +394,12 @@ audit_main(int argc, char **argv)
 	cli_getopt_reset();
 	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT "c:s:", opts,
 	    NULL)) != -1) {
-		if (cli_common_option(c))
+		if (cli_common_option(c) || client_option(c, &cl))
 			continue;
 		switch (c) {
 		case 'h':
 			fputs(usage_audit, stdout);
 			return EXIT_OK;
-		case 's': path = optarg; break;
-		case 'c': conf = optarg; break;
-		case 'j': json = true; break;
 		case 't': tenant = optarg; break;
 		case 'e': edge = optarg; break;
 		case 'i': id = optarg; break;
@@ -413,7 +427,7 @@ audit_main(int argc, char **argv)
 	    strlen(id))))
 		return cli_usage_error("audit", usage_audit, "a bad --tenant, "
 		    "--edge or --id");
-	rc = socket_of("audit", usage_audit, conf, path, &sock);
+	rc = socket_of("audit", usage_audit, &cl, &sock);
 	if (rc != CLI_GO_ON)
 		return rc;
 	req = json_pack("{s:I, s:I}", "since", (json_int_t)since, "limit",
@@ -433,7 +447,7 @@ audit_main(int argc, char **argv)
 	free(sock);
 	if (ans == NULL)
 		return rc;
-	if (json) {
+	if (cl.json) {
 		json_dumpf(ans, stdout, JSON_INDENT(2));
 		printf("\n");
 	} else {
