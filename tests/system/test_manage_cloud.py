@@ -332,3 +332,17 @@ def test_a_draining_cloud_ends_management_streams(site):
         assert reset_code(e, sid) == h2.errors.ErrorCodes.CANCEL
     finally:
         e.close()
+
+
+def test_manage_and_audit_help_and_usage():
+    for cmd, words in (("manage", ["--wait", "--ttl", "purge-cache",
+                                   "Exit status"]),
+                       ("audit", ["--since", "--limit", "--edge"])):
+        res = run(cmd, "--help", expect=0)
+        assert all(w in res.stdout for w in words), res.stdout
+        assert cmd in run("help", expect=0).stdout
+    assert "give either --socket" in run("manage", "agw", "status",
+                                         expect=2).stderr
+    assert "--bogus" in run("audit", "--bogus", expect=2).stderr
+    assert "--ttl 5" in run("manage", "--socket", "x", "agw", "status",
+                            "--ttl", "5", expect=2).stderr
