@@ -72,6 +72,16 @@ store_families(FILE *f, struct store *s)
 	    "Failed attempts to reach or write the state store (each is "
 	    "tried again).");
 	prom_sample(f, "isthmus_store_errors_total", NULL, st.errors);
+	prom_family(f, "isthmus_store_operation_seconds", "summary",
+	    "Round trips to the state store's database (a write batch, a "
+	    "read), off the data path.");
+	prom_sample_us(f, "isthmus_store_operation_seconds_sum", NULL,
+	    st.op_us_sum);
+	prom_sample(f, "isthmus_store_operation_seconds_count", NULL, st.ops);
+	prom_family(f, "isthmus_store_operation_max_seconds", "gauge",
+	    "The slowest round trip to the state store since start.");
+	prom_sample_us(f, "isthmus_store_operation_max_seconds", NULL,
+	    st.op_us_max);
 }
 
 static void

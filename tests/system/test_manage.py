@@ -100,6 +100,11 @@ def test_every_kind_round_trips_through_a_real_edge(cache_site):
     assert value(m, "isthmus_manage_instructions_total", kind="status",
                  outcome="ok") == 1
     assert value(m, "isthmus_manage_streams_open") == 1
+    # the store's round trips are measured
+    assert value(m, "isthmus_store_operation_seconds_count") >= 12
+    assert 0 < value(m, "isthmus_store_operation_seconds_sum") <= \
+        value(m, "isthmus_store_operation_seconds_count") * \
+        value(m, "isthmus_store_operation_max_seconds")
     # the text forms
     res = run("manage", "-c", conf, "agw", "status", "--wait", expect=0)
     assert "outcome: ok" in res.stdout
