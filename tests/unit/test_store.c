@@ -671,6 +671,7 @@ test_instruction_store_unavailable(void **state)
 static void
 test_two_replicas(void **state)
 {
+	struct store_stats st;
 	struct store *s1, *s2;
 	struct answer *a;
 	struct err e;
@@ -691,7 +692,13 @@ test_two_replicas(void **state)
 	event(s2, "A", "bgw", true, 1001, NULL);
 	assert_int_equal(store_instruction_done(s2, "r0", "ok", NULL, NULL,
 	    1100), 0);
-	a = list(s2, "A");		/* s2's queue: its own writes first */
+	for (i = 0; i < 1000; i++) {	/* s1's writes are its own queue's */
+		store_get_stats(s1, &st);
+		if (st.queued == 0)
+			break;
+		spin(10);
+	}
+	a = list(s2, "A");		/* s2's: written before it reads */
 	assert_int_equal(a->n, 2);
 	a = audit(s1, "agw", NULL, 0, 0);
 	assert_int_equal(a->n, 10);

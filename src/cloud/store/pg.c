@@ -46,6 +46,12 @@
 #define STORE_BATCH 256
 #define STORE_READS_MAX 64
 #define STORE_CLOSE_MS 3000
+/* A server that stops answering without closing (a network gone): a
+ * connection not made, or an operation not answered, by then is given
+ * up and made again. libpq's connect_timeout does not cover
+ * PQconnectPoll. */
+#define STORE_CONNECT_MS 10000
+#define STORE_ANSWER_MS 30000
 enum phase { PG_DOWN, PG_CONNECTING, PG_SCHEMA, PG_READY };
 enum op_kind {
 	OP_NONE, OP_SCHEMA, OP_MIGRATE, OP_PREPARE, OP_WRITES, OP_QUESTION
@@ -79,7 +85,7 @@ struct pg_store {
 	struct store_stats st;
 	/* the loop's */
 	int efd;
-	struct event *wake, *retry, *answer, *rd, *wr;
+	struct event *wake, *retry, *answer, *rd, *wr, *deadline;
 	struct job *answered, *answered_tail;
 	PGconn *conn;
 	int fd;
@@ -306,12 +312,17 @@ drop_conn(struct pg_store *s)
 }
 
 static void
+arm(struct event *ev, int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	event_add(ev, &tv);
+}
+
+static void
 arm_retry(struct pg_store *s)
 {
-	struct timeval tv = { STORE_RETRY_MS / 1000,
-	    (STORE_RETRY_MS % 1000) * 1000 };
-
-	event_add(s->retry, &tv);
+	arm(s->retry, STORE_RETRY_MS);
 }
 
 /* The operation in flight ended: its latency counted, the op cleared. */
@@ -327,6 +338,7 @@ op_end(struct pg_store *s)
 		s->st.op_us_max = us;
 	pthread_mutex_unlock(&s->mu);
 	s->op.kind = OP_NONE;
+	event_del(s->deadline);
 }
 
 /* The connection is gone or unusable: questions are told why, writes
@@ -345,6 +357,7 @@ went_down(struct pg_store *s, const struct err *why)
 	if (s->op.kind != OP_NONE)
 		op_end(s);
 	drop_conn(s);
+	event_del(s->deadline);
 	s->phase = PG_DOWN;
 	s->hold = false;
 	set_available(s, false, true);
@@ -392,6 +405,7 @@ op_begin(struct pg_store *s, enum op_kind kind)
 	memset(&s->op, 0, sizeof(s->op));
 	s->op.kind = kind;
 	s->op.t0 = job_now_us();
+	arm(s->deadline, STORE_ANSWER_MS);
 }
 
 static void
@@ -687,7 +701,24 @@ on_retry(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	s->phase = PG_CONNECTING;
+	arm(s->deadline, STORE_CONNECT_MS);
 	poll_connect(s);
+}
+
+/* No connection, or no answer, in time. */
+static void
+on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct pg_store *s = arg;
+	struct err e;
+
+	(void)fd;
+	(void)what;
+	err_set(&e, -ETIMEDOUT, "%s: %s: no answer from the server in %d s",
+	    s->name, s->phase == PG_CONNECTING ? "connecting" : "the store",
+	    (s->phase == PG_CONNECTING ? STORE_CONNECT_MS : STORE_ANSWER_MS) /
+	    1000);
+	went_down(s, &e);
 }
 
 /* Another thread queued a write. */
@@ -834,6 +865,8 @@ pg_close(struct store *pub)
 		event_free(s->retry);
 	if (s->answer != NULL)
 		event_free(s->answer);
+	if (s->deadline != NULL)
+		event_free(s->deadline);
 	if (s->efd >= 0)
 		close(s->efd);
 	pthread_mutex_destroy(&s->mu);
@@ -869,7 +902,8 @@ store_pg_open(struct event_base *base, const char *conninfo,
 	    EV_READ | EV_PERSIST, on_wake, s)) == NULL ||
 	    event_add(s->wake, NULL) != 0 ||
 	    (s->retry = evtimer_new(base, on_retry, s)) == NULL ||
-	    (s->answer = event_new(base, -1, 0, on_answer, s)) == NULL) {
+	    (s->answer = event_new(base, -1, 0, on_answer, s)) == NULL ||
+	    (s->deadline = evtimer_new(base, on_deadline, s)) == NULL) {
 		pg_close(&s->pub);
 		return err_set(e, -ENOMEM, "out of memory");
 	}
