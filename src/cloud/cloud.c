@@ -362,6 +362,7 @@ open_store(struct cloud *cl)
 {
 	struct store_stats st;
 	struct err e = { "" };
+	char name[512];
 	int rc;
 
 	if (cl->conf->state == NULL)
@@ -372,9 +373,10 @@ open_store(struct cloud *cl)
 		return rc;
 	}
 	store_get_stats(cl->store, &st);
+	store_safe_name(cl->conf->state, name, sizeof(name));
 	if (!st.available)
 		log_warn("cloud", "store_unavailable", "state=%s error=%s "
-		    "action=%s", cl->conf->state, e.msg, "tunnels and streams "
+		    "action=%s", name, e.msg, "tunnels and streams "
 		    "go on; registry updates wait in memory and are written "
 		    "when it can be");
 	return 0;

@@ -8,6 +8,7 @@ they expire; the audit log has them all with their issuer."""
 import getpass
 import json
 import os
+import re
 import time
 
 import pytest
@@ -247,3 +248,26 @@ def test_postgresql_killed_mid_run(site, pg_cluster, pg_url):  # noqa: F811
     rows = audit(conf, "--edge", "agw")
     assert before["id"] in [r["id"] for r in rows]
     assert all(r["state"] == "ok" for r in rows)
+
+
+def test_waiting_instructions_reach_an_edge_that_came_while_the_store_was_away(
+        site, pg_cluster, pg_url):  # noqa: F811
+    """An instruction waits for a down edge; PostgreSQL goes; the edge
+    connects (its waiting instructions cannot be read); PostgreSQL comes
+    back: the cloud reads them by itself and the edge gets them."""
+    a = site.backend("A")
+    cloud = site.start("cloud", site.cloud_conf(
+        {"A/t": [a]}, extra=f"state = {pg_url}"))
+    conf = cloud.conf
+    w = manage(conf, "agw", "status")
+    assert w["state"] == "waiting"
+    pg_cluster.stop("immediate")
+    edge = site.start("edge", site.edge_conf(
+        "agw", cloud.port("listen"), {"t": "t"}))
+    edge.wait_log(r"event=tunnel_up")
+    cloud.wait_log(r"event=manage_waiting_unread edge=agw")
+    pg_cluster.start()
+    edge.wait_log(rf"event=manage_instruction .*id={w['id']}", timeout=20)
+    assert eventually(lambda: audit(conf, "--id", w["id"])[0]["state"]
+                      == "ok", timeout=20)
+    assert len(re.findall("manage_waiting_unread", cloud.text())) == 1

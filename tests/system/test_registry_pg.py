@@ -117,3 +117,27 @@ def test_newer_schema_in_postgresql_is_refused_untouched(site, pg_cluster,
     assert tables == "isthmus_schema"
     assert pg_cluster.psql("SELECT string_agg(version::text, ',') FROM "
                            "isthmus_schema", db) == "99"
+
+
+def test_postgresql_down_at_start_keeps_the_password_out_of_the_log(
+        site, pg_cluster, pg_url):  # noqa: F811
+    """The cloud starts while PostgreSQL is down: it runs anyway, says so
+    without the URI's password, and takes the store when it comes."""
+    a1 = site.backend("A")
+    pg_cluster.stop("fast")
+    try:
+        cloud, eds = up(site, {"A/t": [a1]}, listeners_a={"t": "t"},
+                        extra=f"state = {with_password(pg_url)}")
+        cloud.wait_log(r'event=store_unavailable state="?postgresql://'
+                       r'isthmus@')
+        assert exchange(eds["agw"].port("listener.t"), b"q") == b"A\nq"
+    finally:
+        pg_cluster.start()
+
+    def agw_up():
+        res = run("edges", "-c", cloud.conf, "--json")
+        return res.returncode == 0 and any(
+            e["edge"] == "agw" and e["up"]
+            for e in json.loads(res.stdout)["edges"])
+    assert eventually(agw_up, timeout=20)
+    assert "s3cret-pw" not in cloud.text()

@@ -248,9 +248,13 @@ outcome(struct manage_hub *h, const char *id, enum manage_kind kind,
 /* --- what sessions say ------------------------------------------------ */
 
 struct edge_ask {
+	struct edge_ask *next;		/* h->reread */
 	struct manage_hub *h;
+	bool warned;			/* said once that it failed */
 	char tenant[NAME_MAX_LEN + 1], edge[NAME_MAX_LEN + 1];
 };
+
+static void ask_waiting(struct manage_hub *h, struct edge_ask *a);
 
 static void
 on_waiting(int rc, const struct store_instruction *v, size_t n,
@@ -259,13 +263,30 @@ on_waiting(int rc, const struct store_instruction *v, size_t n,
 	struct edge_ask *a = arg;
 	size_t i;
 
-	if (rc != 0)
-		log_warn("cloud", "manage_waiting_unread", "edge=%s tenant=%s "
-		    "error=\"%s\" action=retry_on_next_result", a->edge,
-		    a->tenant, e->msg);
-	for (i = 0; rc == 0 && i < n; i++)
+	if (rc != 0) {
+		/* asked again by the sweep, once the store answers */
+		if (!a->warned)
+			log_warn("cloud", "manage_waiting_unread", "edge=%s "
+			    "tenant=%s error=%s action=retry_every_second",
+			    a->edge, a->tenant, e->msg);
+		a->warned = true;
+		a->next = a->h->reread;
+		a->h->reread = a;
+		return;
+	}
+	for (i = 0; i < n; i++)
 		hub_deliver(a->h, &v[i]);
 	free(a);
+}
+
+static void
+ask_waiting(struct manage_hub *h, struct edge_ask *a)
+{
+	if (store_instructions_waiting(h->cl->store, a->tenant, a->edge,
+	    now_s(), on_waiting, a) != 0) {
+		a->next = h->reread;	/* the store is busy: later */
+		h->reread = a;
+	}
 }
 
 /* The edge's session opened (or has room again): what waits for it in
@@ -280,9 +301,7 @@ send_waiting(struct manage_hub *h, const struct mnote *n)
 	a->h = h;
 	memcpy(a->tenant, n->tenant, sizeof(a->tenant));
 	memcpy(a->edge, n->edge, sizeof(a->edge));
-	if (store_instructions_waiting(h->cl->store, a->tenant, a->edge,
-	    now_s(), on_waiting, a) != 0)
-		free(a);
+	ask_waiting(h, a);
 }
 
 static void
@@ -355,10 +374,19 @@ on_sweep(evutil_socket_t fd, short what, void *arg)
 {
 	struct manage_hub *h = arg;
 
+	struct edge_ask *a, *next;
+
 	(void)fd;
 	(void)what;
 	if (h->sweeping || h->cl->store == NULL)
 		return;
+	/* what could not be read for edges that came while it was away */
+	a = h->reread;
+	h->reread = NULL;
+	for (; a != NULL; a = next) {
+		next = a->next;
+		ask_waiting(h, a);
+	}
 	if (store_instructions_sweep(h->cl->store, now_s(), on_swept, h) == 0)
 		h->sweeping = true;
 }
@@ -414,6 +442,12 @@ cloud_manage_free(struct cloud *cl)
 		h->notes = n->next;
 		free(n->result);
 		free(n);
+	}
+	while (h->reread != NULL) {
+		struct edge_ask *a = h->reread;
+
+		h->reread = a->next;
+		free(a);
 	}
 	while ((g = h->regs) != NULL) {
 		h->regs = g->next;

@@ -91,6 +91,7 @@ struct mreg {
 };
 
 struct mwaiter;
+struct edge_ask;
 
 struct manage_hub {
 	struct cloud *cl;
@@ -108,6 +109,8 @@ struct manage_hub {
 	int efd;
 	struct event *ev, *sweep;
 	struct mwaiter *waiters;
+	struct edge_ask *reread;	/* edges whose waiting could not be
+					 * read: asked again each sweep */
 	bool sweeping;
 	/* counters (atomic) */
 	uint64_t outcomes[MK_COUNT][MO_COUNT];

@@ -101,37 +101,6 @@ static void went_down(struct pg_store *, const struct err *);
 static void kick(struct pg_store *);
 static void on_sock(evutil_socket_t, short, void *);
 
-/* conninfo fit for a log line or a message: a URI's password (in its
- * user info or as password=) left out. */
-static void
-safe_name(const char *conninfo, char *buf, size_t cap)
-{
-	const char *p = strstr(conninfo, "://"), *at, *colon, *end;
-	char *pw;
-	size_t n;
-
-	snprintf(buf, cap, "%s", conninfo);
-	if (p == NULL)
-		return;
-	p += 3;
-	at = strchr(p, '@');
-	colon = strchr(p, ':');
-	if (at != NULL && colon != NULL && colon < at &&
-	    strcspn(p, "/?") > (size_t)(at - p)) {
-		n = (size_t)(colon - conninfo);
-		snprintf(buf, cap, "%.*s%s", (int)n, conninfo, at);
-	}
-	while ((pw = strstr(buf, "password=")) != NULL) {
-		end = pw + strcspn(pw, "&");
-		if (*end == '&')
-			end++;
-		memmove(pw, end, strlen(end) + 1);
-	}
-	n = strlen(buf);
-	if (n > 0 && (buf[n - 1] == '&' || buf[n - 1] == '?'))
-		buf[n - 1] = '\0';
-}
-
 /* libpq's message (its first line), after the name. */
 static void
 pq_error(struct pg_store *s, struct err *e, const char *what,
@@ -895,7 +864,7 @@ store_pg_open(struct event_base *base, const char *conninfo,
 	s->pub.ops = &pg_ops;
 	s->base = base;
 	s->fd = -1;
-	safe_name(conninfo, s->name, sizeof(s->name));
+	store_safe_name(conninfo, s->name, sizeof(s->name));
 	pthread_mutex_init(&s->mu, NULL);
 	s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (s->efd < 0 || (s->wake = event_new(base, s->efd,

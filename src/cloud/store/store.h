@@ -95,6 +95,9 @@ struct store_stats {
  */
 int store_open(struct event_base *base, const char *path, struct store **out,
     struct err *e);
+/* state as it may be logged or shown: a PostgreSQL URI's password (in
+ * its user info or as password=) left out; a file name as it is. */
+void store_safe_name(const char *state, char *buf, size_t cap);
 /* Writes what is queued (within a few seconds), then closes. */
 void store_close(struct store *s);
 
