@@ -156,7 +156,8 @@ def test_manage_none_refuses_everything(site):
 def test_a_down_edge_gets_its_instructions_in_order_or_they_expire(site,
                                                                  state):
     a = site.backend("A")
-    cloud = site.start("cloud", site.cloud_conf({"A/t": [a]}, extra=state))
+    cloud = site.start("cloud", site.cloud_conf(
+        {"A/t": [a]}, extra=state + "\nmetrics = 127.0.0.1:0"))
     conf = cloud.conf
     first = manage(conf, "agw", "status")
     assert first["state"] == "waiting" and first["edge_connected"] is False
@@ -168,6 +169,9 @@ def test_a_down_edge_gets_its_instructions_in_order_or_they_expire(site,
     time.sleep(2.5)
     assert eventually(lambda: audit(conf, "--id", short["id"])[0]["state"]
                       == "expired")
+    # the other three wait (the text-form one too)
+    assert eventually(lambda: value(scrape(cloud),
+                                    "isthmus_manage_waiting") == 3)
     edge = site.start("edge", site.edge_conf(
         "agw", cloud.port("listen"), {"t": "t"}, extra=ALL))
     edge.wait_log(r"event=tunnel_up")
@@ -181,6 +185,8 @@ def test_a_down_edge_gets_its_instructions_in_order_or_they_expire(site,
     assert rows[first["id"]]["state"] == "ok"
     assert rows[short["id"]]["state"] == "expired"
     assert rows[short["id"]]["sent"] == 0
+    assert eventually(lambda: value(scrape(cloud),
+                                    "isthmus_manage_waiting") == 0)
     # delivered in the order they were issued
     assert rows[first["id"]]["sent"] <= rows[second["id"]]["sent"]
     log = edge.text()

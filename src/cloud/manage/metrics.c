@@ -18,6 +18,15 @@ manage_metrics(struct cloud *cl, FILE *f)
 	    "Edges' management streams open now.");
 	prom_sample(f, "isthmus_manage_streams_open", NULL,
 	    STAT_GET(h->sessions_open));
+	if (cl->store != NULL) {
+		struct store_stats st;
+
+		store_get_stats(cl->store, &st);
+		prom_family(f, "isthmus_manage_waiting", "gauge",
+		    "Instructions waiting for their edge to connect (in the "
+		    "store, all replicas), as of the last sweep.");
+		prom_sample(f, "isthmus_manage_waiting", NULL, st.waiting);
+	}
 	prom_family(f, "isthmus_manage_sent_total", "counter",
 	    "Instructions written down a management stream.");
 	prom_sample(f, "isthmus_manage_sent_total", NULL, STAT_GET(h->sent));

@@ -42,6 +42,7 @@ enum stmt {
 	S_WAITING,
 	S_SWEEP_EXPIRE,
 	S_SWEEP_TIMEOUT,
+	S_WAITING_COUNT,
 	S_AUDIT,
 	S_COUNT
 };
@@ -119,6 +120,8 @@ static const char *const stmts[S_COUNT] = {
 	    "state = 'timeout', done = $1::bigint, error = 'no result "
 	    "by its answer deadline' WHERE state = 'sent' AND "
 	    "answer_by <= $1::bigint RETURNING " INSTR_COLS,
+	[S_WAITING_COUNT] =
+	    "SELECT COUNT(*) FROM instructions WHERE state = 'waiting'",
 	[S_AUDIT] =
 	    "SELECT " INSTR_COLS " FROM instructions WHERE "
 	    "($1::text = '' OR tenant = $1) AND ($2::text = '' OR "
@@ -292,7 +295,10 @@ pgsql_send_question(PGconn *c, const struct job *j)
 	case JOB_SWEEP:
 		p_int(&p, j->now);
 		rc = send_s(c, S_SWEEP_EXPIRE, &p);
-		return rc != 0 ? rc : send_s(c, S_SWEEP_TIMEOUT, &p);
+		if (rc == 0)
+			rc = send_s(c, S_SWEEP_TIMEOUT, &p);
+		p.n = 0;
+		return rc != 0 ? rc : send_s(c, S_WAITING_COUNT, &p);
 	case JOB_AUDIT:
 		p_text(&p, j->f.tenant);
 		p_text(&p, j->f.edge);
@@ -460,6 +466,12 @@ pgsql_take(struct job *j, int qi, const PGresult *r)
 	case JOB_WAITING:
 		return qi == 1 ? take_instrs(j, r) : 0;
 	case JOB_SWEEP:
+		if (qi == 2) {	/* the count after the two updates */
+			j->waiting = PQntuples(r) == 1 ?
+			    strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+			return 0;
+		}
+		return take_instrs(j, r);
 	case JOB_AUDIT:
 		return take_instrs(j, r);
 	default:

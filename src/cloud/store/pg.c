@@ -511,8 +511,10 @@ op_done(struct pg_store *s)
 			    j->in.tenant, STORE_WAITING_MAX);
 			job_fail(j, -ENOSPC, &op->e);
 		} else {
-			if (j->kind == JOB_SWEEP)
+			if (j->kind == JOB_SWEEP) {
 				job_sort_by_seq(j);
+				s->st.waiting = (uint64_t)j->waiting;
+			}
 			set_available(s, true, false);
 		}
 		answer_later(s, j);

@@ -569,6 +569,14 @@ sweep(sqlite3 *db, struct job *j)
 		sqlite3_bind_int64(q, 1, j->now);
 		rc = read_instrs(db, q, j, "sweeping instructions");
 	}
+	if (rc == 0 && prepare(db, "SELECT COUNT(*) FROM instructions "
+	    "WHERE state = 'waiting'", &q) != 0)
+		rc = db_error(db, &j->e, "counting waiting instructions");
+	if (rc == 0) {
+		if (sqlite3_step(q) == SQLITE_ROW)
+			j->waiting = sqlite3_column_int64(q, 0);
+		sqlite3_finalize(q);
+	}
 	if (rc == 0 && exec_sql(db, "COMMIT", &j->e) != 0)
 		rc = -EIO;
 	if (rc != 0)

@@ -216,6 +216,8 @@ answer_head(struct sqlite_store *s)
 	rc = sqlite_answer(s->db, j);
 	pthread_mutex_lock(&s->mu);
 	count_op(s, t0);
+	if (rc == 0 && j->kind == JOB_SWEEP)
+		s->st.waiting = (uint64_t)j->waiting;
 	if (rc == -EIO) {
 		struct err why = j->e;	/* j is answered too */
 

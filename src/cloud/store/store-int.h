@@ -48,6 +48,7 @@ struct job {
 	bool all;			/* JOB_EDGES: every tenant */
 	int64_t now;			/* JOB_WAITING, JOB_SWEEP */
 	struct store_audit_filter f;	/* JOB_AUDIT */
+	int64_t waiting;		/* JOB_SWEEP: still waiting after */
 	/* the answer */
 	int rc;
 	struct err e;

@@ -84,6 +84,8 @@ struct store_stats {
 	/* Round trips to the database (a write batch, a read), in
 	 * microseconds: how many, their sum, the slowest. */
 	uint64_t ops, op_us_sum, op_us_max;
+	/* Instructions waiting for their edge, as of the last sweep. */
+	uint64_t waiting;
 };
 
 /*
