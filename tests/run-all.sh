@@ -60,8 +60,17 @@ fi
 echo "== system tests"
 xml="$BUILD/pytest-junit.xml"
 rm -f "$xml"
+# Two at a time (pytest-xdist): most tests wait on sockets and timers,
+# not on the CPU, and each makes its own ports, directories and clusters.
+# ISTHMUS_TEST_JOBS=1 runs them one after another.
+jobs=${ISTHMUS_TEST_JOBS:-2}
+par=""
+if [ "$jobs" -gt 1 ] && /usr/bin/python3 -c "import xdist" 2>/dev/null; then
+    par="-n $jobs"
+fi
+# shellcheck disable=SC2086
 (cd "$TOP" && /usr/bin/python3 -m pytest tests/system -q -p no:cacheprovider \
-    --junitxml="$xml")
+    $par --junitxml="$xml")
 rc=$?
 if [ -f "$xml" ]; then
     set -- $(/usr/bin/python3 - "$xml" <<'PY'
