@@ -126,6 +126,12 @@ run status -c demo/cloud.conf
 step "the cloud's fleet registry: every edge it has admitted, kept across restarts (isthmus edges)"
 run edges -c demo/cloud.conf
 
+step "the cloud's operator asks edge agw, down its own tunnel, for its version and tunnel (isthmus manage; recorded first)"
+run manage -c demo/cloud.conf agw status --wait 20s
+step "the operator asks for agw's logs, which its site's policy does not allow: refused at the edge (exit 1)"
+run manage -c demo/cloud.conf agw logs 5 --wait 20s || printf '  (exit %s)\n' "$?"
+run audit -c demo/cloud.conf
+
 step "what edge agw is doing (isthmus status, what the customer's IT runs)"
 run status -c demo/edge-agw.conf
 
