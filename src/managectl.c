@@ -255,17 +255,18 @@ manage_main(int argc, char **argv)
 		case 't': tenant = optarg; break;
 		case 'w':
 			wait = WAIT_DEFAULT_MS;
-			/* --wait TIME as well as --wait=TIME */
-			if (optarg == NULL && optind < argc &&
-			    conf_parse_duration(argv[optind], 0, 3600000,
-			    &wait, &e) == 0)
+			/* --wait=TIME, or --wait TIME when the next word is a
+			 * time (a kind's argument never is: it needs a unit) */
+			if (optarg != NULL) {
+				if (conf_parse_duration(optarg, 1, 3600000,
+				    &wait, &e) != 0)
+					return cli_usage_error("manage",
+					    usage_manage, "--wait %s: %s",
+					    optarg, e.msg);
+			} else if (optind < argc && conf_parse_duration(
+			    argv[optind], 0, 3600000, &wait, &e) == 0) {
 				optind++;
-			else if (optarg == NULL)
-				wait = WAIT_DEFAULT_MS;
-			else if (conf_parse_duration(optarg, 1, 3600000, &wait,
-			    &e) != 0)
-				return cli_usage_error("manage", usage_manage,
-				    "--wait %s: %s", optarg, e.msg);
+			}
 			break;
 		case 'T':
 			if (conf_parse_duration(optarg, 1000, 2592000000,

@@ -25,6 +25,8 @@
 
 /* What --wait may ask, at most. */
 #define WAIT_MAX_MS (3600u * 1000)
+/* What --ttl may ask, at most: instruction_ttl's own bound, 30 days. */
+#define TTL_MAX_MS (30ull * 86400 * 1000)
 
 struct pending {
 	struct manage_hub *h;
@@ -271,7 +273,7 @@ manage_admin(struct cloud *cl, const char *args, FILE *f,
 	if (!args_ok(k, jargs, f))
 		goto out;
 	if (wait < 0 || (uint64_t)wait > WAIT_MAX_MS || ttl < 0 ||
-	    (uint64_t)ttl > cl->conf->instruction_ttl * 30) {
+	    (uint64_t)ttl > TTL_MAX_MS) {
 		say_error(f, "%s", "wait or ttl out of range");
 		goto out;
 	}

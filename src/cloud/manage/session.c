@@ -143,16 +143,16 @@ note(struct msession *s, int what, const char *id, enum manage_kind kind)
 	hub_note(s->hub, n);
 }
 
-/* Instructions past their answer deadline are no longer waited for: a
- * result for one is counted as unexpected (the sweep made it a
- * timeout). */
+/* Instructions past their answer deadline (the grace included) are no
+ * longer waited for: a result for one is counted as unexpected, as the
+ * sweep makes it a timeout at that same moment. */
 static void
 prune(struct msession *s, int64_t now)
 {
 	unsigned i = 0;
 
 	while (i < s->ninflight) {
-		if (s->inflight[i].answer_by + MANAGE_GRACE_S < now)
+		if (s->inflight[i].answer_by < now)
 			s->inflight[i] = s->inflight[--s->ninflight];
 		else
 			i++;
