@@ -228,6 +228,21 @@ set_field(struct parse_state *st, const struct conf_key *key, void *storage,
 	case CONF_PINS:
 	case CONF_CIDRS:
 		return set_set(key, field, value, append, e);
+	case CONF_THRESH: {
+		struct conf_thresh *t = (struct conf_thresh *)field;
+
+		return conf_parse_thresh(value, (enum conf_thresh_unit)key->min,
+		    key->max == 1, &t->warn, &t->fail, e);
+	}
+	case CONF_EVERY: {
+		struct conf_every *ev = (struct conf_every *)field;
+
+		rc = conf_parse_every(value, (uint64_t)key->min,
+		    (uint64_t)key->max, &ev->off, ev->name, sizeof(ev->name),
+		    &ev->ms, e);
+		ev->set = rc == 0;
+		return rc;
+	}
 	case CONF_PATH:
 	case CONF_STRING: {
 		char **slot = (char **)field, *s = NULL;
@@ -775,6 +790,18 @@ conf_field_equal(const struct conf_key *k, const char *a, const char *b)
 		return conf_pins_equal((const void *)a, (const void *)b);
 	case CONF_CIDRS:
 		return conf_cidrs_equal((const void *)a, (const void *)b);
+	case CONF_THRESH:
+		return ((const struct conf_thresh *)(const void *)a)->warn ==
+		    ((const struct conf_thresh *)(const void *)b)->warn &&
+		    ((const struct conf_thresh *)(const void *)a)->fail ==
+		    ((const struct conf_thresh *)(const void *)b)->fail;
+	case CONF_EVERY: {
+		const struct conf_every *ea = (const void *)a,
+		    *eb = (const void *)b;
+
+		return ea->set == eb->set && ea->off == eb->off &&
+		    ea->ms == eb->ms && strcmp(ea->name, eb->name) == 0;
+	}
 	}
 	return false;
 }

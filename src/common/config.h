@@ -41,6 +41,8 @@ enum conf_type {
 	CONF_PIN,
 	CONF_PINS,
 	CONF_CIDRS,
+	CONF_THRESH,
+	CONF_EVERY,
 };
 
 /* Several pins: an edge's next certificate is pinned beside the current
@@ -55,6 +57,22 @@ struct conf_pins {
 struct conf_cidrs {
 	struct cidr v[CONF_CIDRS_MAX];
 	size_t n;
+};
+
+/* THRESH: "WARN, FAIL", two figures in the key's unit (min: a
+ * conf_thresh_unit); max 1: lower is worse (a rate), so WARN must be
+ * above FAIL; else below. */
+struct conf_thresh {
+	double warn, fail;
+};
+
+/* EVERY: "NAME every DURATION", or "off"; max the longest interval, min
+ * the shortest (ms). Unset: none. */
+struct conf_every {
+	bool set;			/* the key was given */
+	bool off;
+	char name[64];
+	uint64_t ms;
 };
 
 #define CONF_REQUIRED	0x1u

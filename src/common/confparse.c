@@ -1,5 +1,6 @@
 /* Parsers for the value types of config files (confparse.h). */
 #include "common/confparse.h"
+#include "common/names.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -449,4 +450,117 @@ cidr_format(const struct cidr *c, char *buf, size_t cap)
 	if (inet_ntop(c->family, c->addr, host, sizeof(host)) == NULL)
 		snprintf(host, sizeof(host), "?");
 	snprintf(buf, cap, "%s/%u", host, c->bits);
+}
+
+struct unit_mult {
+	const char *suffix;
+	double mult;
+};
+
+/* One figure of a threshold, in unit; -EINVAL when it is not one. */
+static int
+thresh_figure(const char *s, size_t len, enum conf_thresh_unit unit,
+    double *out)
+{
+	static const struct unit_mult ms[] = {
+		{ "ms", 1 }, { "s", 1000 }, { NULL, 0 },
+	}, pct[] = {
+		{ "%", 1 }, { NULL, 0 },
+	}, mbit[] = {
+		{ "Kbit", 0.001 }, { "Mbit", 1 }, { "Gbit", 1000 },
+		{ NULL, 0 },
+	}, num[] = {
+		{ "", 1 }, { NULL, 0 },
+	};
+	const struct unit_mult *u;
+	char buf[64], *end;
+	double v;
+	size_t i, sl;
+
+	u = unit == CTU_MS ? ms : unit == CTU_PCT ? pct :
+	    unit == CTU_MBIT ? mbit : num;
+	if (len == 0 || len >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	if (!isdigit((unsigned char)buf[0]))
+		return -EINVAL;
+	errno = 0;
+	v = strtod(buf, &end);
+	if (errno != 0 || end == buf || v != v || v > 1e12)
+		return -EINVAL;
+	for (i = 0; u[i].suffix != NULL; i++) {
+		sl = strlen(u[i].suffix);
+		if (strcmp(end, u[i].suffix) == 0 && (sl > 0 || *end == '\0')) {
+			*out = v * u[i].mult;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+int
+conf_parse_thresh(const char *s, enum conf_thresh_unit unit,
+    bool lower_worse, double *warn, double *fail, struct err *e)
+{
+	static const char *const examples[] = {
+		[CTU_MS] = "150ms, 400ms", [CTU_PCT] = "1%, 3%",
+		[CTU_MBIT] = "10Mbit, 2Mbit", [CTU_NUM] = "4.0, 3.6",
+	};
+	const char *comma = strchr(s, ','), *b, *ae, *be;
+	double w, f;
+
+	if (comma == NULL)
+		goto bad;
+	ae = comma;
+	while (ae > s && isspace((unsigned char)ae[-1]))
+		ae--;
+	b = comma + 1;
+	while (isspace((unsigned char)*b))
+		b++;
+	be = b + strlen(b);
+	while (be > b && isspace((unsigned char)be[-1]))
+		be--;
+	if (thresh_figure(s, (size_t)(ae - s), unit, &w) != 0 ||
+	    thresh_figure(b, (size_t)(be - b), unit, &f) != 0)
+		goto bad;
+	if (unit == CTU_PCT && (w > 100 || f > 100))
+		return err_set(e, -EINVAL, "'%s': a percentage is at most "
+		    "100%%", s);
+	if (lower_worse ? w < f : w > f)
+		return err_set(e, -EINVAL, "'%s': the warn figure (first) must "
+		    "be %s the fail figure", s, lower_worse ? "at or above" :
+		    "at or below");
+	*warn = w;
+	*fail = f;
+	return 0;
+bad:
+	return err_set(e, -EINVAL, "'%s' is not two thresholds, warn then "
+	    "fail (%s)", s, examples[unit]);
+}
+
+int
+conf_parse_every(const char *s, uint64_t min_ms, uint64_t max_ms,
+    bool *off, char *name, size_t cap, uint64_t *ms, struct err *e)
+{
+	char nbuf[128], word[16], dur[32];
+	int n = 0;
+
+	if (strcasecmp(s, "off") == 0) {
+		*off = true;
+		name[0] = '\0';
+		*ms = 0;
+		return 0;
+	}
+	if (sscanf(s, "%127s %15s %31s %n", nbuf, word, dur, &n) != 3 ||
+	    s[n] != '\0' || strcmp(word, "every") != 0)
+		return err_set(e, -EINVAL, "'%s' is not 'PROFILE every "
+		    "DURATION' (voice every 6h) or 'off'", s);
+	if (strlen(nbuf) >= cap || !name_valid(nbuf))
+		return err_set(e, -EINVAL, "'%s' is not a profile name", nbuf);
+	if (conf_parse_duration(dur, min_ms, max_ms, ms, e) != 0)
+		return -EINVAL;
+	*off = false;
+	snprintf(name, cap, "%s", nbuf);
+	return 0;
 }

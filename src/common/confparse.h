@@ -73,6 +73,19 @@ bool cidr_contains(const struct cidr *c, const struct sockaddr *sa);
 /* c back as text ("192.0.2.0/24"). */
 void cidr_format(const struct cidr *c, char *buf, size_t cap);
 
+/* Thresholds' units (struct conf_thresh): durations ("150ms", "1s": in
+ * ms), percentages ("1%", "0.5%"), rates ("10Mbit", "500Kbit", "1Gbit":
+ * in Mbit/s), plain numbers ("4.0"). */
+enum conf_thresh_unit { CTU_MS, CTU_PCT, CTU_MBIT, CTU_NUM };
+/* "WARN, FAIL" in unit; lower_worse: WARN must be above FAIL, else below
+ * (equal is allowed: no warn band). */
+int conf_parse_thresh(const char *s, enum conf_thresh_unit unit,
+    bool lower_worse, double *warn, double *fail, struct err *e);
+/* "NAME every DURATION" (NAME a name, DURATION within [min_ms, max_ms])
+ * or "off". */
+int conf_parse_every(const char *s, uint64_t min_ms, uint64_t max_ms,
+    bool *off, char *name, size_t cap, uint64_t *ms, struct err *e);
+
 void strlist_free(struct strlist *l);
 int strlist_append(struct strlist *l, const char *item, size_t len);
 

@@ -119,6 +119,12 @@
 #define MANAGE_T_HELLO "hello"		/* edge, first: version, accepts */
 #define MANAGE_T_INSTRUCTION "instruction"	/* cloud */
 #define MANAGE_T_RESULT "result"	/* edge: one per instruction */
+/* cloud, after the hello and on each change: this edge's readiness
+ * schedule, {"readiness": {"profile", "every", "next"}} or null */
+#define MANAGE_T_SCHEDULE "schedule"
+/* edge: a readiness result that could not be sent on the stream its
+ * instruction came on, sent on a later one: {"id", "result"} */
+#define MANAGE_T_KEPT "kept"
 
 /* An instruction's fields, and their limits. */
 #define MANAGE_ID_MAX 32		/* lowercase hex */
@@ -131,6 +137,9 @@
  * sends what fits and "truncated": true. */
 #define MANAGE_RESULT_MAX (192u * 1024)
 #define MANAGE_ERROR_MAX 512
+/* An instruction's "params" (an object: kinds that need more than
+ * strings, readiness), encoded, at most. */
+#define MANAGE_PARAMS_MAX (16u * 1024)
 
 /* Instruction kinds. */
 #define MANAGE_K_STATUS "status"
@@ -139,6 +148,7 @@
 #define MANAGE_K_PREFETCH "prefetch"
 #define MANAGE_K_RELOAD "reload"
 #define MANAGE_K_LOGS "logs"
+#define MANAGE_K_READINESS "readiness"	/* section 6 */
 
 /* Outcomes: the edge answers the first four; the cloud decides the
  * last two (no answer by the answer deadline; never delivered before the
@@ -148,5 +158,51 @@
 #define MANAGE_O_REFUSED "refused"	/* the site's `manage` policy */
 #define MANAGE_O_EXPIRED "expired"
 #define MANAGE_O_TIMEOUT "timeout"
+
+/* --- Readiness tests (docs/protocol.md, section 6) -------------------- */
+
+/* Throughput: streams at DIAG_AUTHORITY on the edge's tunnel, for the test
+ * the instruction id names (READY_FIELD_TEST), of exactly READY_FIELD_BYTES
+ * body bytes: GET READY_PATH_DOWN (the cloud sends them), POST
+ * READY_PATH_UP (the edge sends them; the cloud answers once the body
+ * ended, with what it counted: READY_FIELD_BYTES, READY_FIELD_USEC from
+ * the first body byte to the last). Refused: 404 no such test (or over,
+ * or another edge's), 413 over what the test may still move, 400 a bad
+ * field, 409 a direction already run. */
+#define READY_PATH_DOWN "/readiness/down"
+#define READY_PATH_UP "/readiness/up"
+#define READY_FIELD_TEST "isthmus-test"
+#define READY_FIELD_BYTES "isthmus-bytes"
+#define READY_FIELD_USEC "isthmus-usec"
+
+/* UDP probes (the profile's udp = on) to the cloud's readiness_udp port;
+ * every number in network byte order. The cloud answers a probe with an
+ * echo of the same length, and nothing else: not a probe whose test is
+ * unknown or over, whose MAC is wrong, whose seq was seen or is past the
+ * test's count. */
+#define READY_UDP_MAGIC "ISRT"
+#define READY_UDP_VERSION 1
+#define READY_UDP_PROBE 1
+#define READY_UDP_ECHO 2
+#define READY_UDP_MIN 64		/* bytes: the header */
+#define READY_UDP_MAX 1200
+#define READY_UDP_KEY_LEN 32		/* HMAC-SHA256 key, bytes */
+#define READY_UDP_MAC_LEN 16		/* truncated HMAC-SHA256 */
+/* Offsets of the header's fields. */
+#define READY_UDP_O_MAGIC 0		/* 4: READY_UDP_MAGIC */
+#define READY_UDP_O_VERSION 4		/* 1 */
+#define READY_UDP_O_TYPE 5		/* 1: PROBE or ECHO */
+#define READY_UDP_O_LEN 6		/* 2: the datagram's length */
+#define READY_UDP_O_TEST 8		/* 16: the instruction id's bytes */
+#define READY_UDP_O_SEQ 24		/* 4: 0, 1, ... < the test's count */
+#define READY_UDP_O_COUNT 28		/* 4: echo: probes the cloud took
+					 * for this test, this one included */
+#define READY_UDP_O_SENT 32		/* 8: edge's clock, microseconds,
+					 * echoed unchanged */
+#define READY_UDP_O_CLOUD 40		/* 8: echo: the cloud's clock,
+					 * microseconds, when it took it */
+#define READY_UDP_O_MAC 48		/* 16: HMAC-SHA256(key, bytes 0..47)
+					 * truncated; padding after it is
+					 * zeros */
 
 #endif
