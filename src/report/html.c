@@ -3,10 +3,7 @@
  * images inside it (data: URIs), the style is inline, and nothing is
  * fetched from anywhere, so it can be mailed, archived and opened on a
  * machine with no network. Every string in it is escaped: most of them
- * come from edges, which are not trusted.
- *
- * The series' colours are part of the contract (docs/readiness.md,
- * "Reports"): a reader, and the system tests, count points by them.
+ * come from edges, which are not trusted. The plots are charts.c's.
  */
 #include "report/report-int.h"
 
@@ -18,21 +15,6 @@
 #include <openssl/evp.h>
 
 #include "common/timefmt.h"
-#include "report/plot.h"
-
-/* Each series' colour, also its legend's; no two the same, none grey
- * (the axes' and grid's). */
-#define C_RTT_MEDIAN	0x1f77b4
-#define C_RTT_P95	0xff7f0e
-#define C_JITTER_PING	0x2ca02c
-#define C_JITTER_UDP	0x9467bd
-#define C_LOSS		0xd62728
-#define C_BLOCKED	0x8c564b
-#define C_DOWN		0x17becf
-#define C_UP		0xe377c2
-#define C_MOS		0x006d2c
-#define C_SAMPLES_PING	0xbcbd22
-#define C_SAMPLES_UDP	0x393b79
 
 static const char style[] =
 "body{font:14px/1.45 'DejaVu Sans',Verdana,sans-serif;color:#222;"
@@ -108,183 +90,26 @@ put_png(FILE *f, const struct plot_png *png, const char *alt,
 	return 0;
 }
 
-/* --- the plots of one edge -------------------------------------------- */
-
-/* A series over time: the tests of ed that have figure fig. */
-struct points {
-	double *x, *y;
-	size_t n;
-};
-
 static int
-points_of(const struct redge *ed, int fig, struct points *p)
+emit_chart(FILE *f, const struct report_chart *c, struct err *e)
 {
-	size_t i;
+	int rc;
 
-	p->n = 0;
-	p->x = calloc(ed->n + 1, sizeof(*p->x));
-	p->y = calloc(ed->n + 1, sizeof(*p->y));
-	if (p->x == NULL || p->y == NULL)
-		return -ENOMEM;
-	for (i = 0; i < ed->n; i++) {
-		const struct rtest *t = ed->tests[i];
-		bool has = fig >= 0 ? !isnan(t->fig[fig]) : t->udp_blocked;
-
-		if (!has)
-			continue;
-		p->x[p->n] = t->at;
-		p->y[p->n++] = fig >= 0 ? t->fig[fig] : 0;
+	if (c->rc != 0) {
+		*e = c->e;
+		return c->rc;
 	}
-	return 0;
-}
-
-/* The figures plotted over time, a plot each: which figures, their
- * labels and colours; fig -1 is "UDP blocked" (events, no y). */
-struct series_def {
-	int fig;
-	const char *label;
-	uint32_t rgb;
-	enum plot_marker marker;
-};
-
-struct plot_def {
-	const char *title, *ylabel, *what;
-	struct series_def s[2];
-	size_t ns;
-};
-
-static const struct plot_def plots[] = {
-	{ "Round trip over the tunnel (HTTP/2 PINGs)", "round trip (ms)",
-	    "round trip", {
-	    { RF_RTT_MEDIAN, "median", C_RTT_MEDIAN, PLOT_CIRCLE },
-	    { RF_RTT_P95, "95th percentile", C_RTT_P95, PLOT_DIAMOND } }, 2 },
-	{ "Jitter (RFC 3550)", "jitter (ms)", "jitter", {
-	    { RF_RTT_JITTER, "PINGs", C_JITTER_PING, PLOT_CIRCLE },
-	    { RF_UDP_JITTER, "UDP train", C_JITTER_UDP, PLOT_SQUARE } }, 2 },
-	{ "Loss (UDP train)", "loss (%)", "loss", {
-	    { RF_UDP_LOSS, "loss", C_LOSS, PLOT_CIRCLE },
-	    { -1, "UDP blocked", C_BLOCKED, PLOT_CROSS } }, 2 },
-	{ "Goodput through the tunnel", "goodput (Mbit/s)", "goodput", {
-	    { RF_DOWN, "down", C_DOWN, PLOT_CIRCLE },
-	    { RF_UP, "up", C_UP, PLOT_SQUARE } }, 2 },
-	{ "Voice quality estimate (E-model, G.711)", "MOS (1 to 4.5)", "MOS", {
-	    { RF_MOS, "MOS", C_MOS, PLOT_CIRCLE } }, 1 },
-};
-
-static int
-emit_png(FILE *f, int rc, struct plot_png *png, const char *alt,
-    const char *caption, struct err *e)
-{
-	if (rc == 0) {
-		fputs("<figure>", f);
-		rc = put_png(f, png, alt, e);
-		fputs("<figcaption>", f);
-		esc(f, caption);
-		fputs("</figcaption></figure>\n", f);
+	if (c->png.len == 0) {
+		fputs("<p class=\"none\">", f);
+		esc(f, c->none);
+		fputs("</p>\n", f);
+		return 0;
 	}
-	plot_png_free(png);
-	return rc;
-}
-
-/* One plot over time for ed; a line saying so when no test has any of
- * its figures. */
-static int
-over_time(FILE *f, const struct redge *ed, const struct plot_def *d,
-    struct err *e)
-{
-	struct plot_series s[2];
-	struct points pts[2];
-	struct plot_png png;
-	struct plot_time pt = { d->title, d->ylabel, s, 0 };
-	char alt[256], cap[256];
-	size_t i, total = 0;
-	int rc = 0;
-
-	memset(pts, 0, sizeof(pts));
-	for (i = 0; i < d->ns && rc == 0; i++) {
-		rc = points_of(ed, d->s[i].fig, &pts[i]);
-		if (rc != 0 || pts[i].n == 0)
-			continue;
-		s[pt.ns] = (struct plot_series){ d->s[i].label, d->s[i].rgb,
-		    d->s[i].marker, pts[i].x, d->s[i].fig >= 0 ? pts[i].y :
-		    NULL, pts[i].n };
-		pt.ns++;
-		total += pts[i].n;
-	}
-	if (rc != 0) {
-		rc = err_set(e, rc, "out of memory");
-	} else if (pt.ns == 0) {
-		fprintf(f, "<p class=\"none\">No %s figures in these tests.</p>\n",
-		    d->what);
-	} else {
-		snprintf(alt, sizeof(alt), "%s for %s/%s: %zu points",
-		    d->title, ed->tenant, ed->edge, total);
-		snprintf(cap, sizeof(cap), "%s over %zu test%s; a test without "
-		    "the figure has no point.", d->title, ed->n,
-		    ed->n == 1 ? "" : "s");
-		rc = emit_png(f, plot_time_png(&pt, &png, e), &png, alt, cap,
-		    e);
-	}
-	for (i = 0; i < d->ns; i++) {
-		free(pts[i].x);
-		free(pts[i].y);
-	}
-	return rc;
-}
-
-/* The latest test's round trips, one panel per kind of sample. */
-static int
-distribution(FILE *f, const struct redge *ed, struct err *e)
-{
-	static const struct {
-		const char *key, *what;
-		uint32_t rgb;
-	} kinds[] = {
-		{ "rtt_ms", "HTTP/2 PINGs over the tunnel", C_SAMPLES_PING },
-		{ "udp_rtt_ms", "UDP train", C_SAMPLES_UDP },
-	};
-	const struct rtest *t = ed->tests[ed->n - 1];
-	double *v[2] = { NULL, NULL };
-	char label[2][128], title[128], alt[256], at[TIME_TEXT_MAX];
-	struct plot_series s[2];
-	struct plot_dots pd = { title, "round trip (ms)", s, 0 };
-	struct plot_png png;
-	size_t i, k, total = 0;
-	json_t *a, *x;
-	int rc = 0;
-
-	for (i = 0; i < 2 && rc == 0; i++) {
-		a = json_object_get(t->samples, kinds[i].key);
-		if (json_array_size(a) == 0)
-			continue;
-		v[i] = calloc(json_array_size(a), sizeof(*v[i]));
-		if (v[i] == NULL) {
-			rc = err_set(e, -ENOMEM, "out of memory");
-			break;
-		}
-		json_array_foreach(a, k, x)
-			v[i][k] = json_number_value(x);
-		snprintf(label[i], sizeof(label[i]), "%s: %zu round trips",
-		    kinds[i].what, json_array_size(a));
-		s[pd.ns++] = (struct plot_series){ label[i], kinds[i].rgb,
-		    PLOT_SQUARE, v[i], NULL, json_array_size(a) };
-		total += json_array_size(a);
-	}
-	when(t->at, at, sizeof(at));
-	snprintf(title, sizeof(title), "Round trips of the latest test (%s)",
-	    at);
-	if (rc == 0 && pd.ns == 0) {
-		fputs("<p class=\"none\">The latest test kept no round-trip "
-		    "samples.</p>\n", f);
-	} else if (rc == 0) {
-		snprintf(alt, sizeof(alt), "%s for %s/%s: %zu samples", title,
-		    ed->tenant, ed->edge, total);
-		rc = emit_png(f, plot_dots_png(&pd, &png, e), &png, alt,
-		    "Each square is one round trip, stacked in its bin: the "
-		    "distribution, and the samples can be counted.", e);
-	}
-	free(v[0]);
-	free(v[1]);
+	fputs("<figure>", f);
+	rc = put_png(f, &c->png, c->alt, e);
+	fputs("<figcaption>", f);
+	esc(f, c->caption);
+	fputs("</figcaption></figure>\n", f);
 	return rc;
 }
 
@@ -476,8 +301,14 @@ head(FILE *f, const struct report *r)
 	    "E-model).</p>\n", f);
 }
 
+/* Edges whose plots are drawn at once, before their sections are
+ * written: enough to keep the threads busy, few enough that a fleet's
+ * report does not hold every image in memory twice. */
+#define EDGES_AT_ONCE 32
+
 static int
-edge_section(FILE *f, const struct redge *ed, struct err *e)
+edge_section(FILE *f, const struct redge *ed, const struct report_chart *c,
+    struct err *e)
 {
 	size_t i;
 	int rc;
@@ -495,31 +326,56 @@ edge_section(FILE *f, const struct redge *ed, struct err *e)
 	    ed->verdicts[RV_PASS], ed->verdicts[RV_WARN],
 	    ed->verdicts[RV_FAIL]);
 	latest_table(f, ed->tests[ed->n - 1]);
-	rc = distribution(f, ed, e);
+	rc = emit_chart(f, &c[0], e);
 	fputs("<h3>Over time</h3>\n", f);
-	for (i = 0; rc == 0 && i < sizeof(plots) / sizeof(plots[0]); i++)
-		rc = over_time(f, ed, &plots[i], e);
+	for (i = 1; rc == 0 && i < report_charts_per_edge; i++)
+		rc = emit_chart(f, &c[i], e);
 	if (rc == 0)
 		tests_table(f, ed);
 	fputs("</section>\n", f);
 	return rc;
 }
 
+/* The sections of edges [from, to): their plots drawn, then written. */
+static int
+edge_sections(FILE *f, const struct report *r, size_t from, size_t to,
+    struct report_chart *c, struct err *e)
+{
+	size_t per = report_charts_per_edge, i, k, n = 0;
+	int rc = 0;
+
+	for (i = from; i < to; i++)
+		for (k = 0; k < per; k++)
+			report_chart_init(&c[n++], &r->edges[i], k);
+	report_charts_draw(c, n);
+	for (i = from; rc == 0 && i < to; i++)
+		rc = edge_section(f, &r->edges[i], &c[(i - from) * per], e);
+	for (k = 0; k < n; k++)
+		report_chart_free(&c[k]);
+	return rc;
+}
+
 int
 report_html(const struct report *r, FILE *f, struct err *e)
 {
+	struct report_chart *c;
 	size_t i;
 	int rc = 0;
 
+	c = calloc(EDGES_AT_ONCE * report_charts_per_edge, sizeof(*c));
+	if (c == NULL)
+		return err_set(e, -ENOMEM, "out of memory");
 	head(f, r);
 	if (r->ntests == 0)
 		fputs("<p class=\"none\">No readiness test matches: none has "
 		    "run in this span, or none is stored yet.</p>\n", f);
 	else
 		summary(f, r);
-	for (i = 0; rc == 0 && i < r->nedges; i++)
-		rc = edge_section(f, &r->edges[i], e);
+	for (i = 0; rc == 0 && i < r->nedges; i += EDGES_AT_ONCE)
+		rc = edge_sections(f, r, i, i + EDGES_AT_ONCE < r->nedges ?
+		    i + EDGES_AT_ONCE : r->nedges, c, e);
 	fputs("</body></html>\n", f);
+	free(c);
 	plot_cleanup();
 	if (rc == 0 && ferror(f))
 		rc = err_set(e, -EIO, "cannot write the report");

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "common/err.h"
+#include "report/plot.h"
 #include "report/report.h"
 
 /* A verdict, worst last but for skipped (docs/readiness.md, "What the
@@ -88,6 +89,26 @@ struct report_row {
 	char rtt[24], jitter[24], loss[24], down[24], up[24], mos[24];
 };
 void report_row(const struct rtest *t, struct report_row *row);
+
+/* --- charts.c: an edge's plots for the HTML report ------------------- */
+
+/* One plot of one edge: drawn, or nothing to draw (none says so), or an
+ * error (rc, e). */
+struct report_chart {
+	const struct redge *ed;
+	size_t kind;		/* 0 .. report_charts_per_edge - 1 */
+	int rc;
+	struct err e;
+	struct plot_png png;	/* png.len 0: none */
+	char alt[256], caption[256], none[128];
+};
+
+extern const size_t report_charts_per_edge;
+void report_chart_init(struct report_chart *c, const struct redge *ed,
+    size_t kind);
+/* Draws c[0..n) on up to as many threads as there are CPUs (8 at most). */
+void report_charts_draw(struct report_chart *c, size_t n);
+void report_chart_free(struct report_chart *c);
 
 /* --- check.c: is it a report ------------------------------------------ */
 
