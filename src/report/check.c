@@ -8,6 +8,7 @@
 #include "report/report-int.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -18,6 +19,10 @@
 #define SAMPLES_UDP_MAX 500
 /* An id is the instruction's (hex); a detail or an issuer is text. */
 #define ID_MAX 64
+/* The largest figure and time taken: far above any measure (a year in
+ * ms is 3e10), far below what would overflow the plots' arithmetic. */
+#define FIGURE_MAX 1e12
+#define TIME_MAX 253402300799.0		/* 9999-12-31T23:59:59Z */
 
 enum ftype {
 	FT_STR,		/* a string */
@@ -137,13 +142,16 @@ wrong(json_t *v, enum ftype t)
 		return json_is_string(v) && id_valid(json_string_value(v)) ?
 		    NULL : "not a test id (hex, at most 64)";
 	case FT_NUM:
-		return json_is_number(v) && json_number_value(v) >= 0 ? NULL :
-		    "not a number >= 0";
+		return json_is_number(v) && json_number_value(v) >= 0 &&
+		    json_number_value(v) <= FIGURE_MAX ? NULL :
+		    "not a number from 0 to 1e12";
 	case FT_REAL:
-		return json_is_number(v) ? NULL : "not a number";
+		return json_is_number(v) && fabs(json_number_value(v)) <=
+		    FIGURE_MAX ? NULL : "not a number from -1e12 to 1e12";
 	case FT_TIME:
-		return json_is_number(v) && json_number_value(v) > 0 ? NULL :
-		    "not a time (seconds since 1970)";
+		return json_is_number(v) && json_number_value(v) > 0 &&
+		    json_number_value(v) <= TIME_MAX ? NULL :
+		    "not a time (seconds since 1970, before the year 10000)";
 	case FT_INT:
 		return json_is_integer(v) && json_integer_value(v) >= 0 ?
 		    NULL : "not an integer >= 0";
@@ -200,9 +208,9 @@ check_samples(json_t *s, const char *key, size_t max, const char *path,
 		return err_set(e, -EINVAL, "%s.%s: not an array of at most "
 		    "%zu round trips", path, key, max);
 	json_array_foreach(a, i, v) {
-		if (!json_is_number(v) || json_number_value(v) < 0)
-			return err_set(e, -EINVAL, "%s.%s[%zu]: not a number "
-			    ">= 0", path, key, i);
+		if (wrong(v, FT_NUM) != NULL)
+			return err_set(e, -EINVAL, "%s.%s[%zu]: %s", path, key,
+			    i, wrong(v, FT_NUM));
 	}
 	return 0;
 }

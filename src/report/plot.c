@@ -30,6 +30,9 @@
 #define AXIS_RGB 0x555555
 #define GRID_RGB 0xe4e4e4
 #define TICKS_MAX 7
+/* Whatever the ranges, no axis draws more ticks than this (a tick loop
+ * counts, so a range too wide for its step cannot spin). */
+#define TICKS_LIMIT 40
 
 struct frame {
 	double x0, y0, x1, y1;		/* the plot area */
@@ -188,10 +191,14 @@ y_axis(cairo_t *cr, const struct frame *f, double step, const char *label)
 {
 	char buf[32];
 	double v, y;
+	int k;
 
 	font(cr, 11, false);
 	cairo_set_line_width(cr, 1);
-	for (v = f->ylo; v <= f->yhi + step / 1000; v += step) {
+	for (k = 0; k < TICKS_LIMIT; k++) {
+		v = f->ylo + k * step;
+		if (v > f->yhi + step / 1000)
+			break;
 		y = floor(px_y(f, v)) + 0.5;
 		rgb(cr, GRID_RGB);
 		cairo_move_to(cr, f->x0, y);
@@ -251,6 +258,7 @@ time_axis(cairo_t *cr, const struct frame *f)
 	struct tm tm;
 	time_t tt;
 	size_t i;
+	int k;
 
 	for (i = 0; i < sizeof(time_steps) / sizeof(time_steps[0]); i++) {
 		step = time_steps[i];
@@ -259,7 +267,10 @@ time_axis(cairo_t *cr, const struct frame *f)
 	}
 	font(cr, 11, false);
 	cairo_set_line_width(cr, 1);
-	for (t = ceil(f->lo / step) * step; t <= f->hi; t += step) {
+	for (k = 0; k < TICKS_LIMIT; k++) {
+		t = (ceil(f->lo / step) + k) * step;
+		if (t > f->hi)
+			break;
 		x = floor(px_x(f, t)) + 0.5;
 		rgb(cr, GRID_RGB);
 		cairo_move_to(cr, x, f->y0);
@@ -548,10 +559,14 @@ dots_axis(cairo_t *cr, const struct frame *f, double step)
 {
 	char buf[32];
 	double v, x;
+	int k;
 
 	font(cr, 11, false);
 	cairo_set_line_width(cr, 1);
-	for (v = f->lo; v <= f->hi + step / 1000; v += step) {
+	for (k = 0; k < TICKS_LIMIT; k++) {
+		v = f->lo + k * step;
+		if (v > f->hi + step / 1000)
+			break;
 		x = floor(px_x(f, v)) + 0.5;
 		rgb(cr, GRID_RGB);
 		cairo_move_to(cr, x, f->y0);

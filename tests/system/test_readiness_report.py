@@ -261,6 +261,10 @@ def mutations():
         "number", lambda d: m(d, "rtt").update(median_ms="10")
     yield "a negative figure", "tests[0].result.measures.down.mbps", \
         lambda d: m(d, "down").update(mbps=-1)
+    yield "a figure too large", "tests[0].result.measures.rtt.p95_ms", \
+        lambda d: m(d, "rtt").update(p95_ms=1e300)
+    yield "a time too late", "tests[0].at: not a time", \
+        lambda d: test0(d).update(at=1e18)
     yield "an edge name", "tests[0].edge: not a name", \
         lambda d: test0(d).update(edge="a/b")
     yield "no result", "tests[0].result: missing", \
