@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,15 @@
 /* Whatever the ranges, no axis draws more ticks than this (a tick loop
  * counts, so a range too wide for its step cannot spin). */
 #define TICKS_LIMIT 40
+
+/* Plots are made on several threads (charts.c), each on its own surface,
+ * which cairo allows; but its contexts share state behind the scenes
+ * (pooled clips, scaled fonts and their glyph caches), and
+ * ThreadSanitizer reports races there with cairo 1.16, whether they are
+ * real or its atomics unseen. So one plot is drawn at a time, under
+ * this lock, and only the PNG encoding, most of the time and touching
+ * nothing but the surface's own pixels, runs in parallel. */
+static pthread_mutex_t draw_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct frame {
 	double x0, y0, x1, y1;		/* the plot area */
@@ -362,13 +372,15 @@ png_write(void *closure, const unsigned char *data, unsigned int len)
 	return CAIRO_STATUS_SUCCESS;
 }
 
-/* A white canvas of w x h; NULL with e set. */
+/* A white canvas of w x h, with draw_lock held until finish(); NULL
+ * with e set (and the lock not held). */
 static cairo_t *
 canvas(int w, int h, struct err *e)
 {
 	cairo_surface_t *s;
 	cairo_t *cr;
 
+	pthread_mutex_lock(&draw_lock);
 	/* RGB24: no alpha channel to store, a smaller and faster PNG */
 	s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h);
 	cr = cairo_create(s);
@@ -377,6 +389,7 @@ canvas(int w, int h, struct err *e)
 		err_set(e, -ENOMEM, "cannot draw: %s", cairo_status_to_string(
 		    cairo_status(cr)));
 		cairo_destroy(cr);
+		pthread_mutex_unlock(&draw_lock);
 		return NULL;
 	}
 	cairo_set_source_rgb(cr, 1, 1, 1);
@@ -384,20 +397,25 @@ canvas(int w, int h, struct err *e)
 	return cr;
 }
 
-/* Writes cr's image to out as PNG and destroys cr. */
+/* Ends the drawing on cr (and draw_lock), then writes its image to out
+ * as PNG. */
 static int
 finish(cairo_t *cr, struct plot_png *out, struct err *e)
 {
-	cairo_surface_t *s = cairo_get_target(cr);
+	cairo_surface_t *s = cairo_surface_reference(cairo_get_target(cr));
 	cairo_status_t st = cairo_status(cr);
 
 	memset(out, 0, sizeof(*out));
 	out->width = cairo_image_surface_get_width(s);
 	out->height = cairo_image_surface_get_height(s);
 	cairo_surface_flush(s);
+	cairo_destroy(cr);
+	pthread_mutex_unlock(&draw_lock);
 	if (st == CAIRO_STATUS_SUCCESS)
 		st = cairo_surface_write_to_png_stream(s, png_write, out);
-	cairo_destroy(cr);
+	pthread_mutex_lock(&draw_lock);
+	cairo_surface_destroy(s);
+	pthread_mutex_unlock(&draw_lock);
 	if (st != CAIRO_STATUS_SUCCESS) {
 		plot_png_free(out);
 		return err_set(e, -ENOMEM, "cannot draw: %s",
