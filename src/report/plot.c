@@ -456,14 +456,14 @@ plot_time_png(const struct plot_time *p, struct plot_png *out,
 
 /* Each sample is a square of cell - 1 pixels with a pixel of white on
  * its right and above it: squares never touch, so each can be counted.
- * The largest cell whose tallest stack still fits the panel. */
+ * The largest cell whose tallest stack still fits the panel; when none
+ * does, the widest, and a panel whose stacks do not fit draws bars. */
 static const int cells[] = { 6, 5, 4, 3, 2 };
 
 struct dots {
 	struct frame f;
 	int cell, cols, rows;
 	unsigned *bins;		/* per series, cols each */
-	unsigned maxstack;
 };
 
 static int
@@ -519,12 +519,12 @@ dots_layout(const struct plot_dots *p, struct dots *d, double *xstep)
 	d->bins = calloc(p->ns * (size_t)(W + 1), sizeof(*d->bins));
 	if (d->bins == NULL)
 		return -ENOMEM;
-	for (i = 0; i < sizeof(cells) / sizeof(cells[0]); i++) {
-		d->cell = cells[i];
+	for (i = 0; i <= sizeof(cells) / sizeof(cells[0]); i++) {
+		/* past the last: back to the first, for bars */
+		d->cell = cells[i % (sizeof(cells) / sizeof(cells[0]))];
 		d->cols = (int)(d->f.x1 - d->f.x0) / d->cell;
 		d->rows = (PANEL_H - PANEL_HEAD) / d->cell;
-		d->maxstack = dot_bin(p, d);
-		if (d->maxstack <= (unsigned)d->rows)
+		if (dot_bin(p, d) <= (unsigned)d->rows)
 			break;
 	}
 	/* the axis spans the columns exactly, so a tick sits on its bin */
@@ -532,14 +532,25 @@ dots_layout(const struct plot_dots *p, struct dots *d, double *xstep)
 	return 0;
 }
 
-/* One series' panel: its label, then its samples as stacked squares
- * (or bars, when even the smallest squares do not fit). */
+static unsigned
+tallest(const struct dots *d, const unsigned *bins)
+{
+	unsigned most = 0;
+	int c;
+
+	for (c = 0; c < d->cols; c++)
+		most = bins[c] > most ? bins[c] : most;
+	return most;
+}
+
+/* One series' panel: its label, then its samples as stacked squares,
+ * or as bars up to its tallest stack (most) when they do not fit. */
 static void
 dots_panel(cairo_t *cr, const struct dots *d, const struct plot_series *s,
-    const unsigned *bins, double top)
+    const unsigned *bins, unsigned most, double top)
 {
 	double bottom = top + PANEL_H, sq = d->cell - 1;
-	bool bars = d->maxstack > (unsigned)d->rows;
+	bool bars = most > (unsigned)d->rows;
 	int c;
 	unsigned k;
 
@@ -550,12 +561,15 @@ dots_panel(cairo_t *cr, const struct dots *d, const struct plot_series *s,
 	font(cr, 12, false);
 	rgb(cr, TEXT_RGB);
 	text(cr, d->f.x0 + 22, top + 14, 0, s->label);
+	if (bars)
+		text(cr, d->f.x1 - 6, top + 14, 1, "bars: more alike than "
+		    "fit one square each");
 	rgb(cr, s->rgb);
 	for (c = 0; c < d->cols; c++) {
 		double x = d->f.x0 + c * d->cell + 1;
 
 		if (bars && bins[c] > 0) {
-			double h = (double)bins[c] / d->maxstack *
+			double h = (double)bins[c] / most *
 			    (PANEL_H - PANEL_HEAD);
 
 			cairo_rectangle(cr, x, bottom - h, sq, h);
@@ -629,19 +643,23 @@ plot_dots_png(const struct plot_dots *p, struct plot_png *out,
 	title(cr, p->title);
 	dots_axis(cr, &d.f, xstep);
 	for (i = 0; i < p->ns; i++) {
+		const unsigned *bins = d.bins + i * (size_t)d.cols;
+		unsigned most = tallest(&d, bins);
 		struct frame pf = d.f;
 
 		top = M_TOP + (double)i * (PANEL_H + PANEL_GAP);
 		pf.y0 = top + PANEL_HEAD;
 		pf.y1 = top + PANEL_H;
-		/* in samples: one cell a sample */
+		/* in samples: a cell each, or the bars' full height the
+		 * tallest */
 		pf.ylo = 0;
-		pf.yhi = (double)(PANEL_H - PANEL_HEAD) / d.cell;
-		if (d.maxstack <= (unsigned)d.rows)
-			y_axis(cr, &pf, ceil(nice_step(d.rows)), NULL);
+		pf.yhi = most <= (unsigned)d.rows ?
+		    (double)(PANEL_H - PANEL_HEAD) / d.cell : most;
+		y_axis(cr, &pf, ceil(nice_step(most <= (unsigned)d.rows ?
+		    (double)d.rows : (double)most)), NULL);
 		pf.y0 = top;
 		frame_box(cr, &pf);
-		dots_panel(cr, &d, &p->s[i], d.bins + i * (size_t)d.cols, top);
+		dots_panel(cr, &d, &p->s[i], bins, most, top);
 	}
 	x_label(cr, &d.f, h, p->xlabel);
 	font(cr, 12, false);

@@ -199,6 +199,20 @@ test_plot_is_a_png(void **state)
 	assert_int_equal(plot_dots_png(&dp, &png, &e), 0);
 	assert_memory_equal(png.buf, "\x89PNG\r\n\x1a\n", 8);
 	plot_png_free(&png);
+	/* more alike than a panel can stack: bars, still a PNG */
+	{
+		double same[500];
+		struct plot_series b = { "same", 0x393b79, PLOT_SQUARE, same,
+		    NULL, 500 };
+		struct plot_dots bp = { "bars", "round trip (ms)", &b, 1 };
+		size_t i;
+
+		for (i = 0; i < 500; i++)
+			same[i] = 10;
+		assert_int_equal(plot_dots_png(&bp, &png, &e), 0);
+		assert_memory_equal(png.buf, "\x89PNG\r\n\x1a\n", 8);
+		plot_png_free(&png);
+	}
 	/* nothing to plot is an error, not an empty image */
 	s.n = 0;
 	assert_int_equal(plot_time_png(&p, &png, &e), -EINVAL);
