@@ -2,7 +2,8 @@
  * The cloud's state store (docs/cloud.md, "The state store"): what the
  * cloud remembers across restarts, starting with the fleet registry (every
  * edge it ever admitted, up or down, and a bounded history of its
- * connects and disconnects).
+ * connects and disconnects), then the instructions to edges (the audit
+ * log) and the readiness tests' results.
  *
  * The data path never waits on it. Writes are queued and done off the
  * event loop; while the store is unavailable (its file unwritable, its
