@@ -130,8 +130,9 @@ on_kick(evutil_socket_t fd, short what, void *arg)
 	} else if (f->over) {
 		log_limited(f->w->lim_stream, LOG_INFO, "cloud",
 		    "readiness_flow_reset", "edge=%s tenant=%s test=%s "
-		    "direction=up bytes=%llu reason=%s", f->edge, f->tenant,
-		    f->id, (unsigned long long)f->want,
+		    "direction=up bytes=%llu received=%llu reason=%s",
+		    f->edge, f->tenant, f->id, (unsigned long long)f->want,
+		    (unsigned long long)f->moved,
 		    "body longer than isthmus-bytes");
 		flow_abort(f, NGHTTP2_PROTOCOL_ERROR);
 	} else if (f->complete && !f->answered) {
