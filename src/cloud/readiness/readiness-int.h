@@ -61,6 +61,10 @@ struct ready_test *ready_find(struct ready *rd, const char *id, int64_t now);
 struct ready_test *ready_find_bin(struct ready *rd, const uint8_t bid[16],
     int64_t now);
 
+/* Unlinks and frees the tests that ended before now (every one, with
+ * INT64_MAX), wiping their keys. */
+void ready_prune(struct ready *rd, int64_t now);
+
 /* The reflector's end (udp.c), from ready_free. */
 void ready_udp_close(struct ready *rd);
 

@@ -3,6 +3,7 @@
  * contract is docs/protocol.md, section 6): the tests it issued that may
  * still run, and what they may use of it.
  *
+ *   readiness.c  the whole, made and freed with the daemon;
  *   table.c   the live tests: per instruction id, its edge, its key, the
  *             bytes it may still move each way, the UDP probes it took;
  *             a mutex guards it, as the control loop (issuing, UDP) and

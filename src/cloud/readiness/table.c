@@ -10,13 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <openssl/crypto.h>
 
-#include "common/stat.h"
-
-#define PRUNE_MS 1000
 
 int64_t
 ready_now(void)
@@ -67,7 +63,7 @@ ready_find_bin(struct ready *rd, const uint8_t bid[16], int64_t now)
 	return NULL;
 }
 
-/* Unlinks and frees tests that ended (all, with now INT64_MAX). */
+/* With rd->mu held: unlinks and frees the tests that ended. */
 static void
 prune(struct ready *rd, int64_t now)
 {
@@ -81,18 +77,6 @@ prune(struct ready *rd, int64_t now)
 			pp = &t->next;
 		}
 	}
-}
-
-static void
-on_prune(evutil_socket_t fd, short what, void *arg)
-{
-	struct ready *rd = arg;
-
-	(void)fd;
-	(void)what;
-	pthread_mutex_lock(&rd->mu);
-	prune(rd, ready_now());
-	pthread_mutex_unlock(&rd->mu);
 }
 
 int
@@ -128,41 +112,10 @@ ready_issue(struct ready *rd, const struct ready_spec *s)
 	return 0;
 }
 
-int
-ready_new(struct event_base *base, struct ready **out)
-{
-	struct timeval tv = { PRUNE_MS / 1000, (PRUNE_MS % 1000) * 1000 };
-	struct ready *rd = calloc(1, sizeof(*rd));
-
-	if (rd == NULL)
-		return -ENOMEM;
-	pthread_mutex_init(&rd->mu, NULL);
-	rd->base = base;
-	rd->fd = -1;
-	rd->prune = event_new(base, -1, EV_PERSIST, on_prune, rd);
-	if (rd->prune == NULL || event_add(rd->prune, &tv) != 0) {
-		ready_free(rd);
-		return -ENOMEM;
-	}
-	*out = rd;
-	return 0;
-}
-
 void
-ready_free(struct ready *rd)
+ready_prune(struct ready *rd, int64_t now)
 {
-	if (rd == NULL)
-		return;
-	ready_udp_close(rd);
-	if (rd->prune != NULL)
-		event_free(rd->prune);
-	prune(rd, INT64_MAX);
-	pthread_mutex_destroy(&rd->mu);
-	free(rd);
-}
-
-unsigned
-ready_udp_port(const struct ready *rd)
-{
-	return rd != NULL ? rd->udp_port : 0;
+	pthread_mutex_lock(&rd->mu);
+	prune(rd, now);
+	pthread_mutex_unlock(&rd->mu);
 }
