@@ -13,6 +13,7 @@ static const char *const kind_names[MK_COUNT] = {
 	[MK_PREFETCH] = MANAGE_K_PREFETCH,
 	[MK_RELOAD] = MANAGE_K_RELOAD,
 	[MK_LOGS] = MANAGE_K_LOGS,
+	[MK_READINESS] = MANAGE_K_READINESS,
 	[MK_UNKNOWN] = "unknown",
 };
 

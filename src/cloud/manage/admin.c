@@ -121,9 +121,37 @@ find_edge(const struct cloud_conf *cf, const char *tenant, const char *edge,
 	return found;
 }
 
+/* readiness [PROFILE]: a profile of this cloud's configuration, refused
+ * here rather than by the edge, which could only say it got none. */
+static bool
+profile_ok(const struct cloud_conf *cf, json_t *args, FILE *f)
+{
+	const char *name;
+	char names[512];
+	size_t i, n = 0;
+
+	if (json_array_size(args) == 0)
+		return true;
+	name = json_string_value(json_array_get(args, 0));
+	if (json_array_size(args) == 1 && cloud_conf_readiness(cf, name))
+		return true;
+	n += (size_t)snprintf(names, sizeof(names), "%s", READINESS_DEFAULT);
+	for (i = 0; i < cf->nprofiles && n < sizeof(names); i++)
+		if (strcmp(cf->profiles[i]->name, READINESS_DEFAULT) != 0)
+			n += (size_t)snprintf(names + n, sizeof(names) - n,
+			    ", %s", cf->profiles[i]->name);
+	if (json_array_size(args) > 1)
+		say_error(f, "readiness takes at most one profile (%s)", names);
+	else
+		say_error(f, "no readiness profile '%.64s' in this cloud's "
+		    "configuration (it has: %s)", name, names);
+	return false;
+}
+
 /* The arguments each kind takes: how many, and what they are. */
 static bool
-args_ok(enum manage_kind k, json_t *args, FILE *f)
+args_ok(const struct cloud_conf *cf, enum manage_kind k, json_t *args,
+    FILE *f)
 {
 	size_t n = json_array_size(args), i;
 	json_t *a;
@@ -164,6 +192,8 @@ args_ok(enum manage_kind k, json_t *args, FILE *f)
 			return true;
 		say_error(f, "%s", "logs takes one count, 1 to 1000");
 		return false;
+	case MK_READINESS:
+		return profile_ok(cf, args, f);
 	default:
 		return false;
 	}
@@ -261,7 +291,7 @@ manage_admin(struct cloud *cl, const char *args, FILE *f,
 	}
 	if ((k = manage_kind_parse(kind)) == MK_UNKNOWN) {
 		say_error(f, "unknown instruction kind '%s' (status, doctor, "
-		    "purge-cache, prefetch, reload, logs)", kind);
+		    "purge-cache, prefetch, reload, logs, readiness)", kind);
 		goto out;
 	}
 	if (jargs != NULL && (!json_is_array(jargs) ||
@@ -270,7 +300,7 @@ manage_admin(struct cloud *cl, const char *args, FILE *f,
 		    MANAGE_ARGS_MAX);
 		goto out;
 	}
-	if (!args_ok(k, jargs, f))
+	if (!args_ok(cl->conf, k, jargs, f))
 		goto out;
 	if (wait < 0 || (uint64_t)wait > WAIT_MAX_MS || ttl < 0 ||
 	    (uint64_t)ttl > TTL_MAX_MS) {

@@ -15,9 +15,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "cloud/cloud-int.h"
 #include "cloud/config.h"
 #include "cloud/manage/manage-int.h"
+#include "cloud/readiness/readiness.h"
 #include "common/admin.h"
 #include "common/log.h"
 #include "common/stat.h"
@@ -99,21 +102,73 @@ hub_note(struct manage_hub *h, struct mnote *n)
 	(void)!write(h->efd, &one, sizeof(one));
 }
 
+void
+mdelivery_free(struct mdelivery *d)
+{
+	if (d == NULL)
+		return;
+	if (d->ready != NULL && d->line != NULL)
+		OPENSSL_cleanse(d->line, d->len);	/* the test's key */
+	mready_spec_free(d->ready);
+	free(d->line);
+	free(d);
+}
+
+static void outcome(struct manage_hub *h, const char *id,
+    enum manage_kind kind, enum manage_outcome oc, char **result,
+    const char *error);
+
+/* A readiness instruction that cannot go down as it is (its profile was
+ * removed by a reload): it ends now, as an error the operator reads. */
+static void
+undeliverable(struct manage_hub *h, const struct store_instruction *in,
+    const char *why)
+{
+	char *none = NULL;
+
+	log_warn("cloud", "manage_undeliverable", "edge=%s tenant=%s id=%s "
+	    "kind=%s error=%s", in->edge, in->tenant, in->id, in->kind,
+	    why);
+	if (h->cl->store != NULL)
+		(void)store_instruction_done(h->cl->store, in->id,
+		    MANAGE_O_ERROR, NULL, why, now_s());
+	outcome(h, in->id, manage_kind_parse(in->kind), MO_ERROR, &none, why);
+}
+
+/* The line is made here, at send time: a readiness test gets its key,
+ * its profile as configured now, and a deadline from now. */
 bool
 hub_deliver(struct manage_hub *h, const struct store_instruction *in)
 {
 	struct cloud *cl = h->cl;
 	int64_t deadline = now_s() +
 	    (int64_t)(cl->conf->instruction_timeout / 1000);
+	struct ready_spec *rs = NULL;
+	json_t *params = NULL;
 	struct mdelivery *d;
 	struct mreg *g;
 	unsigned widx;
+	char why[256];
+	int rc;
 
+	if (manage_kind_parse(in->kind) == MK_READINESS &&
+	    (rc = mready_prepare(h, in, &deadline, &params, &rs, why,
+	    sizeof(why))) != 0) {
+		if (rc == -ENOENT)
+			undeliverable(h, in, why);
+		return false;	/* else out of memory: it waits */
+	}
 	d = calloc(1, sizeof(*d));
-	if (d == NULL || (d->line = mmsg_instruction(in, deadline,
-	    &d->len)) == NULL) {
-		free(d);
+	if (d == NULL) {
+		json_decref(params);
+		mready_spec_free(rs);
 		return false;	/* it waits in the store */
+	}
+	d->ready = rs;
+	if ((d->line = mmsg_instruction(in, deadline, params,
+	    &d->len)) == NULL) {
+		mdelivery_free(d);
+		return false;
 	}
 	snprintf(d->tenant, sizeof(d->tenant), "%s", in->tenant);
 	snprintf(d->edge, sizeof(d->edge), "%s", in->edge);
@@ -127,8 +182,7 @@ hub_deliver(struct manage_hub *h, const struct store_instruction *in)
 			break;
 	if (g == NULL) {
 		pthread_mutex_unlock(&h->mu);
-		free(d->line);
-		free(d);
+		mdelivery_free(d);
 		return false;
 	}
 	widx = g->widx;
@@ -435,8 +489,7 @@ cloud_manage_free(struct cloud *cl)
 	for (i = 0; h->outbox != NULL && i < h->nworkers; i++)
 		while ((d = h->outbox[i]) != NULL) {
 			h->outbox[i] = d->next;
-			free(d->line);
-			free(d);
+			mdelivery_free(d);
 		}
 	while ((n = h->notes) != NULL) {
 		h->notes = n->next;

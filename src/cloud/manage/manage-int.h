@@ -24,6 +24,7 @@
 struct admin_req;
 struct cloud;
 struct msession;
+struct ready_spec;
 
 /* Instructions one session has delivered and waits to hear of, at most;
  * past it, the rest wait in the store until one is answered. */
@@ -51,9 +52,11 @@ struct mmsg {
 int mmsg_parse(const char *line, size_t len, struct mmsg *m, char *why,
     size_t cap);
 void mmsg_clear(struct mmsg *m);
-/* The instruction's line, '\n' included; NULL when out of memory. */
+/* The instruction's line, '\n' included, with params (taken; NULL: none)
+ * when its encoding is at most MANAGE_PARAMS_MAX; NULL when out of memory
+ * or params are over it. */
 char *mmsg_instruction(const struct store_instruction *in,
-    int64_t deadline, size_t *len);
+    int64_t deadline, json_t *params, size_t *len);
 
 /* --- hub.c: the control loop's side ---------------------------------- */
 
@@ -67,7 +70,13 @@ struct mdelivery {
 	int64_t answer_by;
 	char *line;
 	size_t len;
+	struct ready_spec *ready;	/* readiness: the test, registered
+					 * when the line is written (its key
+					 * is in line too) */
 };
+
+/* Frees d, wiping what holds a readiness key. */
+void mdelivery_free(struct mdelivery *d);
 
 /* What a session tells the control loop. */
 struct mnote {
@@ -135,6 +144,17 @@ bool hub_deliver(struct manage_hub *h, const struct store_instruction *in);
 /* Control loop: an operator waits for id's outcome for up to wait_ms. */
 int hub_wait(struct manage_hub *h, const struct store_instruction *in,
     struct admin_req *req, uint64_t wait_ms);
+
+/* --- ready.c: readiness instructions -------------------------------- */
+
+/* For a readiness instruction in, at send time: its profile resolved,
+ * *deadline pushed out by the test's longest run, its params and the
+ * test to register (a fresh key). -ENOENT (the profile it names is
+ * gone) or -ENOMEM, with why. */
+int mready_prepare(struct manage_hub *h, const struct store_instruction *in,
+    int64_t *deadline, json_t **params, struct ready_spec **spec,
+    char *why, size_t cap);
+void mready_spec_free(struct ready_spec *s);
 
 /* --- session.c: a worker's sessions ---------------------------------- */
 

@@ -7,9 +7,12 @@
 #include "cloud/manage/manage-int.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/crypto.h>
 
 void
 mmsg_clear(struct mmsg *m)
@@ -162,20 +165,39 @@ mmsg_parse(const char *line, size_t len, struct mmsg *m, char *why,
 	return rc;
 }
 
+/* The params' encoded length, or SIZE_MAX when it cannot be encoded. */
+static size_t
+params_len(json_t *params)
+{
+	char *s = json_dumps(params, JSON_COMPACT);
+	size_t n = s != NULL ? strlen(s) : SIZE_MAX;
+
+	if (s != NULL) {
+		/* a readiness test's key is in it */
+		OPENSSL_cleanse(s, n);
+		free(s);
+	}
+	return n;
+}
+
 char *
 mmsg_instruction(const struct store_instruction *in, int64_t deadline,
-    size_t *len)
+    json_t *params, size_t *len)
 {
 	json_t *args;
 
+	if (params != NULL && params_len(params) > MANAGE_PARAMS_MAX) {
+		json_decref(params);
+		return NULL;
+	}
 	args = in->args != NULL ? json_loads(in->args, 0, NULL) : NULL;
 	if (args == NULL)
 		args = json_array();
 	return manage_json_line(json_pack("{s:i, s:s, s:s, s:s, s:o, s:s, "
-	    "s:I, s:I}", "v", MANAGE_VERSION, "type", MANAGE_T_INSTRUCTION,
-	    "id", in->id, "kind", in->kind, "args", args, "issuer", in->issuer,
-	    "issued", (json_int_t)in->issued, "deadline",
-	    (json_int_t)deadline), len);
+	    "s:I, s:I, s:o*}", "v", MANAGE_VERSION, "type",
+	    MANAGE_T_INSTRUCTION, "id", in->id, "kind", in->kind, "args",
+	    args, "issuer", in->issuer, "issued", (json_int_t)in->issued,
+	    "deadline", (json_int_t)deadline, "params", params), len);
 }
 
 json_t *

@@ -17,6 +17,7 @@
 
 #include "cloud/cloud-int.h"
 #include "cloud/manage/manage-int.h"
+#include "cloud/readiness/readiness.h"
 #include "cloud/refuse.h"
 #include "cloud/registry.h"
 #include "cloud/tunnel-int.h"
@@ -341,6 +342,10 @@ session_deliver(struct manage_hub *h, unsigned widx, struct mdelivery *d)
 		s->backlog = true;
 		return;
 	}
+	/* The test is live before the edge can know its key: the edge's
+	 * first stream or probe finds it. */
+	if (d->ready != NULL && ready_issue(h->cl->ready, d->ready) != 0)
+		return;		/* out of memory: it waits in the store */
 	if (relay_body_write(s->r, d->line, d->len) != 0)
 		return;
 	memcpy(s->inflight[s->ninflight].id, d->id, sizeof(d->id));
@@ -368,8 +373,7 @@ manage_worker_inbox(struct worker *w)
 	for (; d != NULL; d = next) {	/* oldest first */
 		next = d->next;
 		session_deliver(h, w->idx, d);
-		free(d->line);
-		free(d);
+		mdelivery_free(d);
 	}
 }
 
