@@ -277,6 +277,8 @@ on_admin(const char *cmd, FILE *f, struct admin_req *req, void *arg)
 		manage_admin(&d->cl, cmd + 7, f, req);
 	else if (strncmp(cmd, "audit ", 6) == 0)
 		manage_audit(&d->cl, cmd + 6, f, req);
+	else if (strncmp(cmd, "readiness ", 10) == 0)
+		manage_readiness(&d->cl, cmd + 10, f, req);
 	else
 		fprintf(f, "error: unknown request '%.64s'\n", cmd);
 }

@@ -128,6 +128,30 @@ parse_result(json_t *o, struct mmsg *m, char *why, size_t cap)
 	return 0;
 }
 
+/* {"id", "result"}: a readiness result the edge kept (section 6). */
+static int
+parse_kept(json_t *o, struct mmsg *m, char *why, size_t cap)
+{
+	json_t *r = json_object_get(o, "result");
+
+	m->kept = true;
+	m->outcome = MO_OK;
+	if (str_field(o, "id", true, m->id, MANAGE_ID_MAX, why, cap) != 0)
+		return -EBADMSG;
+	if (!is_hex_id(m->id))
+		return bad(why, cap, "id is not lowercase hex");
+	if (!json_is_object(r))
+		return bad(why, cap, "a kept result is not an object");
+	m->result = json_dumps(r, JSON_COMPACT);
+	if (m->result == NULL)
+		return bad(why, cap, "result cannot be encoded");
+	if (strlen(m->result) > MANAGE_RESULT_MAX) {
+		mmsg_clear(m);
+		return bad(why, cap, "result is over 192 KiB");
+	}
+	return 0;
+}
+
 int
 mmsg_parse(const char *line, size_t len, struct mmsg *m, char *why,
     size_t cap)
@@ -157,6 +181,8 @@ mmsg_parse(const char *line, size_t len, struct mmsg *m, char *why,
 		rc = parse_hello(o, m, why, cap);
 	else if (strcmp(type, MANAGE_T_RESULT) == 0)
 		rc = parse_result(o, m, why, cap);
+	else if (strcmp(type, MANAGE_T_KEPT) == 0)
+		rc = parse_kept(o, m, why, cap);
 	else
 		rc = bad(why, cap, "an unknown type");
 	json_decref(o);

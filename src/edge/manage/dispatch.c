@@ -51,7 +51,7 @@ manage_dispatch(struct manage_env *env, struct manage_instr *in,
 		    in->id, "out of memory: not run");
 		return;
 	}
-	if (j->kind == MK_UNKNOWN)
+	if (j->kind == MK_UNKNOWN || runs[j->kind] == NULL)
 		mjob_fail(j, "unknown kind '%s': this edge knows status, "
 		    "doctor, purge-cache, prefetch, reload and logs",
 		    j->in.kind);
