@@ -17,10 +17,17 @@
 #include "edge/manage/msg.h"
 #include "edge/manage/policy.h"
 
+/* line as an instruction (a schedule is no instruction: -EPROTO). */
 static int
 parse(const char *line, struct manage_instr *in, struct err *e)
 {
-	return manage_msg_parse(line, strlen(line), in, e);
+	struct manage_msg m;
+	int rc = manage_msg_parse(line, strlen(line), &m, e);
+
+	if (rc == 0 && m.type != MM_INSTRUCTION)
+		return err_set(e, -EPROTO, "not an instruction");
+	*in = m.in;
+	return rc;
 }
 
 static void
@@ -136,13 +143,14 @@ test_instruction_sizes(void **state)
 	size_t n = MANAGE_MSG_MAX + 10, pre;
 	char *line = malloc(n), *arg;
 	struct manage_instr in;
+	struct manage_msg mm;
 	struct err e;
 
 	(void)state;
 	assert_non_null(line);
 	/* A line of MANAGE_MSG_MAX bytes (its '\n' would be one more). */
 	memset(line, ' ', n);
-	assert_int_equal(manage_msg_parse(line, MANAGE_MSG_MAX, &in, &e),
+	assert_int_equal(manage_msg_parse(line, MANAGE_MSG_MAX, &mm, &e),
 	    -EPROTO);
 	assert_non_null(strstr(e.msg, "longer than"));
 	/* An argument of MANAGE_ARG_MAX bytes passes, one more does not. */
