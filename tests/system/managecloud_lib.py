@@ -46,6 +46,7 @@ class ManageCloud:
         self.gets = []
         self.streams = []
         self.connects = 0
+        self.rx = 0             # bytes the edges sent, in TLS
         self.lock = threading.Lock()
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
@@ -138,6 +139,8 @@ class ManageCloud:
                     data = s.recv(65536)
                     if not data:
                         return
+                    with self.lock:
+                        self.rx += len(data)
                 except (ssl.SSLWantReadError, BlockingIOError):
                     data = b""
                 if data:

@@ -86,8 +86,10 @@ def test_result_shape_and_figures(site, fake):
     edge, conf = ready_edge(site, cloud)
     p = quick()
     t0 = time.time()
+    rx = cloud.rx
     cloud.readiness(ID, p, udp=udp.params(), args=["voice"])
     r = cloud.result(ID, timeout=60)
+    rx = cloud.rx - rx
     assert r["outcome"] == "ok", r
     doc = r["result"]
     assert list(doc) == ["profile", "started", "seconds", "verdict",
@@ -155,8 +157,13 @@ def test_result_shape_and_figures(site, fake):
     assert v["verdict"] == "fail"       # MOS about 3.4 < 3.6
     assert doc["verdict"] == "fail"     # the worst
 
-    edge.wait_log(rf"event=readiness_done id={ID} profile=voice "
-                  r"verdict=fail")
+    # Never more on the wire than the plan: what reached the cloud on
+    # the tunnel (HTTP/2, with TLS's 22 bytes a record at most 16 KiB)
+    # and the probes with their headers.
+    assert rx * 1.002 + udp.probes * (172 + 48) <= doc["plan"], rx
+    done = edge.wait_log(rf"event=readiness_done id={ID} profile=voice "
+                         r"verdict=fail ms=\d+ spent=(\d+) plan=(\d+)")
+    assert int(done[0][0]) <= int(done[0][1]) == doc["plan"]
     edge.wait_log(rf"event=manage_instruction id={ID} kind=readiness "
                   r"issuer=alice outcome=ok")
     assert value(scrape(edge), "isthmus_edge_manage_instructions_total",
@@ -378,3 +385,19 @@ def test_schedule_in_status_and_log(site, fake):
     assert st["readiness_next"] is None and st["readiness_every"] is None
     assert "readiness tests: none scheduled by the cloud" in \
         run("status", "-c", conf, expect=0).stdout
+
+
+def test_behind_a_proxy_the_path_times_its_connect(site, fake, proxies):
+    """The path measures go the way the tunnel goes: through the site's
+    proxy, whose CONNECT is timed (it is not skipped)."""
+    mk_cloud, _ = fake
+    cloud = mk_cloud()
+    tp = proxies()
+    ready_edge(site, cloud, extra=f"proxy = http://127.0.0.1:{tp.port}\n")
+    p = quick(pings=3, down=0, up=0, udp=False, budget=1 << 20)
+    cloud.readiness(ID, p)
+    m = cloud.result(ID, timeout=60)["result"]["measures"]
+    assert m["proxy"]["verdict"] == "pass" and m["proxy"]["ms"] > 0, m
+    assert m["tcp"]["verdict"] == "pass" and m["tls"]["verdict"] == "pass"
+    # the tunnel's CONNECT, and the path's own second one
+    assert tp.text().count(f"CONNECT 127.0.0.1:{cloud.port}") >= 2

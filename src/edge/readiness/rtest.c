@@ -77,8 +77,9 @@ voice(struct rtest *t)
 		rtt = t->rtt_median;
 		jitter = t->rtt_jitter;
 		loss = 0;
-		from = "from the PINGs' round trip and jitter, no loss: the "
-		    "UDP train did not run";
+		from = t->udp_run ? "from the PINGs' round trip and jitter, "
+		    "no loss: the UDP train had no echo" : "from the PINGs' "
+		    "round trip and jitter, no loss: no UDP train";
 	} else {
 		rresult_note(t, "voice", RV_FAIL, at, "no round trip was "
 		    "measured to estimate it from");
