@@ -19,7 +19,7 @@ enum manage_kind {
 	MK_PREFETCH,
 	MK_RELOAD,
 	MK_LOGS,
-	MK_READINESS,		/* docs/readiness.md */
+	MK_READINESS,
 	MK_UNKNOWN,		/* a kind this isthmus does not know */
 	MK_COUNT
 };
