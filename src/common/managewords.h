@@ -44,7 +44,9 @@ const char *manage_outcome_name(enum manage_outcome o);
 int manage_outcome_parse(const char *name);
 
 /* o (released) as one compact line with its '\n'; *len its length.
- * NULL when out of memory. */
+ * Reals carry 15 significant digits: a figure rounded to 0.001 prints
+ * as such (10.2, not 10.199999999999999) and a Unix time keeps its
+ * milliseconds. NULL when out of memory. */
 char *manage_json_line(json_t *o, size_t *len);
 
 #endif
