@@ -469,6 +469,38 @@ def test_the_reflector_echoes_good_probes_and_drops_the_rest(site):
         e.close()
 
 
+def test_a_test_that_reported_takes_nothing_more(site):
+    """Once the edge sent the test's result, its probes and streams are
+    refused at once, not only after the deadline."""
+    cloud = start_cloud(site)
+    e = edge_of(site, cloud)
+    u = Prober(cloud)
+    try:
+        ins = issue(cloud, e, "voice")
+        key = bytes.fromhex(ins["params"]["udp"]["key"])
+        test = bytes.fromhex(ins["id"])
+        p0 = probe(key, test, 0)
+        check_echo(key, p0, u.only(p0), 1)
+        e.send(e.manage, (json.dumps({
+            "v": 1, "type": "result", "id": ins["id"], "outcome": "ok",
+            "result": {"profile": "voice", "verdict": "pass"}}) +
+            "\n").encode())
+        e.flush()
+        cloud.wait_log(rf"event=manage_result edge=agw tenant=A "
+                       rf"id={ins['id']} kind=readiness outcome=ok")
+        u.send(probe(key, test, 1))
+        other = issue(cloud, e, "voice")
+        okey = bytes.fromhex(other["params"]["udp"]["key"])
+        good = probe(okey, bytes.fromhex(other["id"]), 0)
+        check_echo(okey, good, u.only(good), 1)
+        assert value(scrape(cloud), "isthmus_readiness_udp_probes_total",
+                     result="unknown_test") == 1
+        refused(e, request(e, "/readiness/down", ins["id"], 10), 404)
+        assert value(scrape(cloud), "isthmus_readiness_tests_live") == 1
+    finally:
+        e.close()
+
+
 def test_manage_refuses_an_unknown_profile_at_once(site):
     cloud = start_cloud(site)
     for args, msg in (

@@ -85,6 +85,12 @@ test_table(void **state)
 		assert_string_not_equal(t->s.id,
 		    "ffffffffffffffffffffffffffffffff");
 	pthread_mutex_unlock(&rd->mu);
+	/* a test that reported is gone at once */
+	ready_end(rd, "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee");
+	pthread_mutex_lock(&rd->mu);
+	assert_null(ready_find(rd, "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", now));
+	assert_non_null(ready_find(rd, ID, now));
+	pthread_mutex_unlock(&rd->mu);
 	ready_free(rd);
 	event_base_free(base);
 }

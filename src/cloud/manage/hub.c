@@ -20,7 +20,6 @@
 #include "cloud/cloud-int.h"
 #include "cloud/config.h"
 #include "cloud/manage/manage-int.h"
-#include "cloud/readiness/readiness.h"
 #include "common/admin.h"
 #include "common/log.h"
 #include "common/stat.h"

@@ -178,6 +178,10 @@ got_result(struct msession *s, struct mmsg *m)
 		    s->edge, s->tenant, m->id);
 		return;
 	}
+	/* A test that reported is over: a probe replayed now finds no
+	 * test, not only after its deadline. */
+	if (s->inflight[i].kind == MK_READINESS)
+		ready_end(s->hub->cl->ready, m->id);
 	log_info("cloud", "manage_result", "edge=%s tenant=%s id=%s kind=%s "
 	    "outcome=%s", s->edge, s->tenant, m->id,
 	    manage_kind_name(s->inflight[i].kind), manage_outcome_name(m->outcome));

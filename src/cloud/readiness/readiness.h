@@ -70,6 +70,10 @@ unsigned ready_udp_port(const struct ready *rd);
  * (an id that is not 32 hex digits). */
 int ready_issue(struct ready *rd, const struct ready_spec *s);
 
+/* Test id is over (its result came): its streams and probes are refused
+ * from now on, and its key is wiped (any thread). */
+void ready_end(struct ready *rd, const char *id);
+
 /* A READY_PATH_* request on tunnel t (stream.c, in the tunnel's worker):
  * answered, refused or run here. */
 void ready_flow_start(struct tunnel *t, struct relay *r);

@@ -113,6 +113,21 @@ ready_issue(struct ready *rd, const struct ready_spec *s)
 }
 
 void
+ready_end(struct ready *rd, const char *id)
+{
+	struct ready_test **pp, *t;
+
+	pthread_mutex_lock(&rd->mu);
+	for (pp = &rd->tests; (t = *pp) != NULL; pp = &t->next)
+		if (strcmp(t->s.id, id) == 0) {
+			*pp = t->next;
+			test_free(t);
+			break;
+		}
+	pthread_mutex_unlock(&rd->mu);
+}
+
+void
 ready_prune(struct ready *rd, int64_t now)
 {
 	pthread_mutex_lock(&rd->mu);
