@@ -67,7 +67,7 @@ manage_json_line(json_t *o, size_t *len)
 
 	if (o == NULL)
 		return NULL;
-	s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15));
+	s = json_dumps(o, MANAGE_JSON_FLAGS);
 	json_decref(o);
 	if (s == NULL)
 		return NULL;

@@ -249,7 +249,7 @@ on_added(int rc, const struct err *e, void *arg)
 	o = mmsg_record(&p->in);
 	if (o != NULL)
 		json_object_set_new(o, "edge_connected", json_boolean(live));
-	text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+	text = o != NULL ? json_dumps(o, MANAGE_JSON_FLAGS) : NULL;
 	json_decref(o);
 	if (text == NULL) {
 		answer_error(p->req, "out of memory");
@@ -368,7 +368,7 @@ on_audit(int rc, const struct store_instruction *v, size_t n,
 		json_array_append_new(list, mmsg_record(&v[i]));
 	o = json_pack("{s:o}", "instructions", list != NULL ? list :
 	    json_array());
-	text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+	text = o != NULL ? json_dumps(o, MANAGE_JSON_FLAGS) : NULL;
 	json_decref(o);
 	if (text == NULL) {
 		answer_error(a->req, "out of memory");
@@ -480,7 +480,7 @@ on_readiness(int rc, const struct store_readiness *v, size_t n,
 		json_array_append_new(list, readiness_test(&v[i]));
 	o = json_pack("{s:s, s:O, s:o}", "generated", now, "filter",
 	    a->filter, "tests", list != NULL ? list : json_array());
-	text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+	text = o != NULL ? json_dumps(o, MANAGE_JSON_FLAGS) : NULL;
 	json_decref(o);
 	if (text == NULL) {
 		answer_error(a->req, "out of memory");

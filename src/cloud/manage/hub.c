@@ -263,7 +263,7 @@ waiter_answer(struct mwaiter *wt)
 			break;
 		}
 	o = mmsg_record(&wt->in);
-	text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+	text = o != NULL ? json_dumps(o, MANAGE_JSON_FLAGS) : NULL;
 	json_decref(o);
 	if (text != NULL) {
 		size_t n = strlen(text);

@@ -117,7 +117,7 @@ parse_result(json_t *o, struct mmsg *m, char *why, size_t cap)
 	m->outcome = (enum manage_outcome)oc;
 	r = json_object_get(o, "result");
 	if (r != NULL && !json_is_null(r)) {
-		m->result = json_dumps(r, JSON_COMPACT | JSON_ENCODE_ANY);
+		m->result = json_dumps(r, MANAGE_JSON_FLAGS | JSON_ENCODE_ANY);
 		if (m->result == NULL)
 			return bad(why, cap, "result cannot be encoded");
 		if (strlen(m->result) > MANAGE_RESULT_MAX) {
@@ -142,7 +142,7 @@ parse_kept(json_t *o, struct mmsg *m, char *why, size_t cap)
 		return bad(why, cap, "id is not lowercase hex");
 	if (!json_is_object(r))
 		return bad(why, cap, "a kept result is not an object");
-	m->result = json_dumps(r, JSON_COMPACT);
+	m->result = json_dumps(r, MANAGE_JSON_FLAGS);
 	if (m->result == NULL)
 		return bad(why, cap, "result cannot be encoded");
 	if (strlen(m->result) > MANAGE_RESULT_MAX) {
