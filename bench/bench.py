@@ -35,6 +35,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import reportbench
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 CHAINS = ("isthmus", "haproxy", "stunnel", "direct")
@@ -43,7 +45,9 @@ NOFILE = 20000
 
 
 MEASURES = ("bulk", "requests", "churn", "http", "idle", "admission",
-            "cache", "manage")
+            "cache", "manage", "report")
+# measures that build no chain of gateways: each runs on its own
+STANDALONE = {"cache", "report"}
 # the manage measure: instructions sent one after another to edges of the
 # ADMIT_EDGES held, each waited for
 MANAGE_ROUNDS = 300
@@ -724,7 +728,7 @@ class Bench:
         self.cache_results = {s: {} for s in CACHE_SIDES}
         try:
             for i in range(self.args.repeat):
-                if self.args.only - {"cache"}:
+                if self.args.only - STANDALONE:
                     for c in self.args.chains:
                         print(f"[{i + 1}/{self.args.repeat}] {c} ...",
                               file=sys.stderr, flush=True)
@@ -739,6 +743,14 @@ class Bench:
                                      lambda: self.cache_measure(side))
                     for k, v in (r or {}).items():
                         self.cache_results[side].setdefault(k, []).append(v)
+            if "report" in self.args.only:
+                # the readiness report needs no gateway running: its own
+                # repeats, once (bench/reportbench.py)
+                print("readiness report ...", file=sys.stderr, flush=True)
+                self.report_results = self.attempt(
+                    "isthmus", "readiness report",
+                    lambda: reportbench.measure(self.args.bin,
+                                                self.args.repeat))
         finally:
             self.stop_all()
         return results
@@ -872,7 +884,7 @@ def report(bench, results, versions):
                      f"{statistics.median(iso['http_rps']) / statistics.median(iso['rps']):.2f}"
                      " (HTTP mode parses every request at the edge and "
                      "keeps the backend connections alive at the cloud)")
-    rows = ROWS if bench.args.only - {"cache"} else []
+    rows = ROWS if bench.args.only - STANDALONE else []
     if rows:
         lines += ["", "| measure | unit | " + " | ".join(chains)
                   + " | isthmus/HAProxy | isthmus/stunnel |",
@@ -891,6 +903,9 @@ def report(bench, results, versions):
                      + " | ".join(ratios) + " |")
     if "cache" in bench.args.only:
         lines += cache_report(bench)
+    if getattr(bench, "report_results", None):
+        lines += reportbench.lines(bench.report_results, bench.args.repeat,
+                                   bench.args.bin)
     if bench.failures:
         lines += ["", "Measures that failed (not in the medians):", ""]
         lines += [f"- {f}" for f in bench.failures]

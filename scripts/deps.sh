@@ -7,8 +7,10 @@ set -eu
 PKGS="build-essential pkg-config meson ninja-build
 libssl-dev libevent-dev libnghttp2-dev libhttp-parser-dev libinih-dev
 libsqlite3-dev libjansson-dev libpq-dev libcmocka-dev postgresql tinyproxy sslsplit nftables iproute2 faketime
+libcairo2-dev libfontconfig-dev fonts-dejavu-core
 openssl python3 python3-pytest python3-pytest-xdist python3-cryptography
 python3-prometheus-client
+chromium python3-pil python3-jsonschema
 nginx-light haproxy python3-h2
 clang libclang-rt-14-dev"
 # `deps.sh bench`: also the peer tools and load generators of make bench.

@@ -45,6 +45,8 @@ static const struct command commands[] = {
 	    manage_main, manage_usage },
 	{ "pki", "create CAs; issue, revoke, show and verify certificates",
 	    pki_main, pki_usage },
+	{ "readiness", "report the sites' network readiness tests (text, "
+	    "JSON, HTML)", readiness_main, readiness_usage },
 	{ "status", "show a running gateway's tunnels, streams and backends",
 	    status_main, status_usage },
 };
@@ -63,7 +65,7 @@ usage(FILE *f)
 	    "cloud\ngateway over one mutually authenticated TLS 1.3 tunnel.\n\n"
 	    "Commands:\n");
 	for (i = 0; i < NCOMMANDS; i++)
-		fprintf(f, "  %-8s %s\n", commands[i].name,
+		fprintf(f, "  %-9s %s\n", commands[i].name,
 		    commands[i].summary);
 	fprintf(f, "\nEvery command takes --help, -v (more log) and -q (less)."
 	    "\nExit status: 0 ok, 1 the operation failed, 2 bad usage or "

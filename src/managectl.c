@@ -323,31 +323,6 @@ manage_main(int argc, char **argv)
 	return rc;
 }
 
-/* --since: a span back from now, or a date. */
-static int
-parse_since(const char *s, int64_t *out)
-{
-	struct tm tm;
-	uint64_t ms;
-	struct err e;
-	const char *end;
-
-	if (conf_parse_duration(s, 1000, 3650ull * 86400000, &ms, &e) == 0) {
-		*out = (int64_t)time(NULL) - (int64_t)(ms / 1000);
-		return 0;
-	}
-	memset(&tm, 0, sizeof(tm));
-	end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	if (end == NULL || *end != '\0') {
-		memset(&tm, 0, sizeof(tm));
-		end = strptime(s, "%Y-%m-%d", &tm);
-	}
-	if (end == NULL || *end != '\0')
-		return -1;
-	*out = (int64_t)timegm(&tm);
-	return 0;
-}
-
 static void
 show_audit(json_t *list)
 {
@@ -405,10 +380,10 @@ audit_main(int argc, char **argv)
 		case 'e': edge = optarg; break;
 		case 'i': id = optarg; break;
 		case 'S':
-			if (parse_since(optarg, &since) != 0)
+			if (conf_parse_since(optarg, (int64_t)time(NULL),
+			    &since, &e) != 0)
 				return cli_usage_error("audit", usage_audit,
-				    "--since %s: not a span (2h, 7d) or a date "
-				    "(2026-12-01)", optarg);
+				    "--since: %s", e.msg);
 			break;
 		case 'l':
 			if (conf_parse_int(optarg, 1, 100000, &limit, &e) != 0)

@@ -37,6 +37,10 @@ void manage_usage(FILE *f);
 int audit_main(int argc, char **argv);
 void audit_usage(FILE *f);
 
+/* "isthmus readiness" (readinessctl.c) */
+int readiness_main(int argc, char **argv);
+void readiness_usage(FILE *f);
+
 /* "isthmus cache" (cachectl.c) */
 int cache_main(int argc, char **argv);
 void cache_usage(FILE *f);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 
 /* Reads an unsigned decimal number at *s, advancing *s. Leading '+' or '-'
  * and empty digit runs are rejected; overflow is reported. */
@@ -129,6 +130,56 @@ conf_parse_duration(const char *s, uint64_t min_ms, uint64_t max_ms,
 		    (unsigned long long)max_ms);
 	*out_ms = v;
 	return 0;
+}
+
+/* A UTC date or time, exactly: strptime alone takes 2026-02-31 (and
+ * timegm makes it March 3rd), so the result must break down to the same
+ * fields. */
+static int
+parse_utc(const char *s, int64_t *out)
+{
+	static const char *const forms[] = {
+		"%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%MZ",
+		"%Y-%m-%dT%H:%M", "%Y-%m-%d",
+	};
+	struct tm tm, back;
+	const char *end;
+	time_t t;
+	size_t i;
+
+	for (i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		memset(&tm, 0, sizeof(tm));
+		end = strptime(s, forms[i], &tm);
+		if (end == NULL || *end != '\0')
+			continue;
+		back = tm;
+		t = timegm(&back);	/* normalises its argument */
+		if (t == (time_t)-1 || gmtime_r(&t, &back) == NULL ||
+		    back.tm_mday != tm.tm_mday || back.tm_mon != tm.tm_mon ||
+		    back.tm_hour != tm.tm_hour || back.tm_min != tm.tm_min)
+			return -EINVAL;
+		*out = (int64_t)t;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int
+conf_parse_since(const char *s, int64_t now, int64_t *out, struct err *e)
+{
+	struct err ignored;
+	uint64_t ms;
+
+	if (conf_parse_duration(s, 1000, 3650ull * 86400000, &ms,
+	    &ignored) == 0) {
+		*out = now - (int64_t)(ms / 1000);
+		return 0;
+	}
+	if (parse_utc(s, out) == 0)
+		return 0;
+	return err_set(e, -EINVAL, "'%s' is not a span back from now (30m, "
+	    "12h, 7d) or a UTC date or time (2026-12-01, "
+	    "2026-12-01T08:00:00Z)", s);
 }
 
 int

@@ -34,6 +34,10 @@ int conf_parse_int(const char *s, int64_t min, int64_t max, int64_t *out,
 /* "500ms", "5s", "2m", "1h", "1d"; a unit is required. Result in ms. */
 int conf_parse_duration(const char *s, uint64_t min_ms, uint64_t max_ms,
     uint64_t *out_ms, struct err *e);
+/* A time in the past, as --since takes it: a span back from now ("30m",
+ * "7d", at most 10 years) or a UTC date or time ("2026-12-01",
+ * "2026-12-01T08:00:00Z", the Z optional). Seconds since the epoch. */
+int conf_parse_since(const char *s, int64_t now, int64_t *out, struct err *e);
 /* "4096", "64k", "16M", "1G" (powers of 1024). Result in bytes. */
 int conf_parse_size(const char *s, uint64_t min, uint64_t max,
     uint64_t *out, struct err *e);

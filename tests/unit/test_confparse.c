@@ -119,6 +119,41 @@ test_duration(void **state)
 	    UINT64_MAX, &v, &e), -EINVAL);
 }
 
+/* --since: a span back from a given now, or a UTC date or time, and
+ * nothing else; a day that does not exist is refused, not moved. */
+static void
+test_since(void **state)
+{
+	const int64_t now = 1796207756;	/* 2026-12-02T10:35:56Z */
+	struct err e;
+	int64_t t;
+
+	(void)state;
+	assert_int_equal(conf_parse_since("7d", now, &t, &e), 0);
+	assert_int_equal(t, now - 7 * 86400);
+	assert_int_equal(conf_parse_since("90m", now, &t, &e), 0);
+	assert_int_equal(t, now - 5400);
+	assert_int_equal(conf_parse_since("2026-12-01", now, &t, &e), 0);
+	assert_int_equal(t, 1796083200);
+	assert_int_equal(conf_parse_since("2026-12-01T08:00:00Z", now, &t,
+	    &e), 0);
+	assert_int_equal(t, 1796083200 + 8 * 3600);
+	assert_int_equal(conf_parse_since("2026-12-01T08:00", now, &t, &e), 0);
+	assert_int_equal(t, 1796083200 + 8 * 3600);
+	assert_int_equal(conf_parse_since("2024-02-29", now, &t, &e), 0);
+	assert_int_equal(conf_parse_since("2026-02-29", now, &t, &e), -EINVAL);
+	assert_int_equal(conf_parse_since("2026-02-31", now, &t, &e), -EINVAL);
+	assert_int_equal(conf_parse_since("2026-12-01T25:00:00Z", now, &t, &e),
+	    -EINVAL);
+	assert_int_equal(conf_parse_since("500ms", now, &t, &e), -EINVAL);
+	assert_int_equal(conf_parse_since("yesterday", now, &t, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "'yesterday' is not a span"));
+	assert_int_equal(conf_parse_since("2026-12-01 garbage", now, &t, &e),
+	    -EINVAL);
+	assert_int_equal(conf_parse_since("", now, &t, &e), -EINVAL);
+	assert_int_equal(conf_parse_since("99999d", now, &t, &e), -EINVAL);
+}
+
 static void
 test_size(void **state)
 {
@@ -384,6 +419,7 @@ main(void)
 		cmocka_unit_test(test_bool),
 		cmocka_unit_test(test_int_bounds),
 		cmocka_unit_test(test_duration),
+		cmocka_unit_test(test_since),
 		cmocka_unit_test(test_size),
 		cmocka_unit_test(test_hostport),
 		cmocka_unit_test(test_hostport_loopback),
