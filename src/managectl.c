@@ -35,7 +35,7 @@ static const char usage_manage[] =
 "instruction_ttl) runs out first. The edge's `manage` policy decides what\n"
 "it accepts.\n"
 "  KIND [ARG]         status | doctor | purge-cache [URL] | prefetch URL |\n"
-"                     reload | logs [N]\n"
+"                     reload | logs [N] | readiness [PROFILE]\n"
 "  -c, --config CONF  the cloud.conf: the socket is read from it\n"
 "  --socket PATH      the cloud's admin socket itself\n"
 "  --tenant T         the edge's tenant (needed when two tenants have an\n"

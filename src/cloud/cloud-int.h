@@ -24,6 +24,7 @@ struct handoff;
 struct log_limit;
 struct manage_hub;
 struct pooled;
+struct ready;
 struct tunnel;
 
 /* Why an edge's handshake failed: a metric label and a log field. The
@@ -93,6 +94,9 @@ struct cloud {
 	struct store *store;
 	/* The management channel's hub (manage/): sessions, deliveries. */
 	struct manage_hub *hub;
+	/* Readiness tests' data side (readiness/): the live tests, the
+	 * UDP reflector. */
+	struct ready *ready;
 	time_t started;
 	struct {
 		uint64_t handshakes_ok;

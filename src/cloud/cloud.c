@@ -22,6 +22,7 @@
 #include "cloud/manage/manage.h"
 #include "cloud/health.h"
 #include "cloud/metrics.h"
+#include "cloud/readiness/readiness.h"
 #include "cloud/status.h"
 #include "cloud/store/store.h"
 #include "cloud/tunnel.h"
@@ -64,6 +65,7 @@ struct cloud_daemon {
 	struct metrics_http *metrics;
 	char bound[80];
 	char metrics_bound[80];
+	char ready_bound[80];
 	const char *path;
 	struct evconnlistener *listener;
 	struct event *sig_hup, *sig_term, *sig_int, *drain_timer;
@@ -275,6 +277,8 @@ on_admin(const char *cmd, FILE *f, struct admin_req *req, void *arg)
 		manage_admin(&d->cl, cmd + 7, f, req);
 	else if (strncmp(cmd, "audit ", 6) == 0)
 		manage_audit(&d->cl, cmd + 6, f, req);
+	else if (strncmp(cmd, "readiness ", 10) == 0)
+		manage_readiness(&d->cl, cmd + 10, f, req);
 	else
 		fprintf(f, "error: unknown request '%.64s'\n", cmd);
 }
@@ -321,6 +325,13 @@ serve(struct cloud_daemon *d)
 		log_config_error("cloud", false, "isthmus cloud: %s", e.msg);
 		return EXIT_FAIL;
 	}
+	/* Bound once, like metrics: a reload does not move it. */
+	if (d->cl.conf->readiness_udp.host[0] != '\0' && ready_udp_listen(
+	    d->cl.ready, &d->cl.conf->readiness_udp, d->ready_bound,
+	    sizeof(d->ready_bound), &e) != 0) {
+		log_config_error("cloud", false, "isthmus cloud: %s", e.msg);
+		return EXIT_FAIL;
+	}
 	if (health_start(d->cl.base, d->cl.conf, &d->health) != 0 ||
 	    watch_crl(d) != 0)
 		return EXIT_FAIL;
@@ -336,16 +347,19 @@ serve(struct cloud_daemon *d)
 		    strerror(errno));
 		return EXIT_FAIL;
 	}
-	log_info("cloud", "ready", "listen=%s admin=%s metrics=%s tenants=%zu "
-	    "edges=%zu services=%zu workers=%u", bound,
-	    d->cl.conf->admin_socket,
+	log_info("cloud", "ready", "listen=%s admin=%s metrics=%s "
+	    "readiness_udp=%s tenants=%zu edges=%zu services=%zu workers=%u",
+	    bound, d->cl.conf->admin_socket,
 	    d->metrics != NULL ? d->metrics_bound : "-",
+	    ready_udp_port(d->cl.ready) != 0 ? d->ready_bound : "-",
 	    d->cl.conf->ntenants, d->cl.conf->nedges, d->cl.conf->nservices,
 	    d->cl.nworkers);
 	printf("ready cloud listen=%s admin=%s", bound,
 	    d->cl.conf->admin_socket);
 	if (d->metrics != NULL)
 		printf(" metrics=%s", d->metrics_bound);
+	if (ready_udp_port(d->cl.ready) != 0)
+		printf(" readiness_udp=%s", d->ready_bound);
 	printf("\n");
 	fflush(stdout);
 	event_base_dispatch(d->cl.base);
@@ -421,6 +435,12 @@ cloud_main(int argc, char **argv)
 		rc = EXIT_FAIL;
 		goto out;
 	}
+	if (ready_new(d.cl.base, &d.cl.ready) != 0) {
+		log_config_error("cloud", false,
+		    "isthmus cloud: out of memory");
+		rc = EXIT_FAIL;
+		goto out;
+	}
 	if (cloud_manage_init(&d.cl, &e) != 0) {
 		log_config_error("cloud", false, "isthmus cloud: %s", e.msg);
 		rc = EXIT_FAIL;
@@ -431,6 +451,7 @@ out:
 	workers_stop(&d.cl);
 	store_close(d.cl.store);	/* writes the tunnels' last downs */
 	cloud_manage_free(&d.cl);	/* after the store's last answers */
+	ready_free(d.cl.ready);		/* after the workers' streams */
 	metrics_http_close(d.metrics);
 	admin_close(d.admin);
 	health_stop(d.health);

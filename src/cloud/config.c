@@ -79,13 +79,26 @@ static const struct conf_key cloud_keys[] = {
 	{ "instruction_timeout", CONF_DURATION,
 	    offsetof(struct cloud_conf, instruction_timeout), 1000, 3600000,
 	    NULL, "60s", 0 },
+	/* Any address: edges send their probes here from the internet. */
+	{ "readiness_udp", CONF_HOSTPORT,
+	    offsetof(struct cloud_conf, readiness_udp), 0, 0, NULL, NULL,
+	    CONF_PORT0 },
+	{ "readiness_udp_host", CONF_STRING,
+	    offsetof(struct cloud_conf, readiness_udp_host), 0, 0, NULL, NULL,
+	    0 },
 };
+
+/* A schedule: from 10 s (tests, a lab) to a week. */
+#define EVERY_MIN_MS 10000
+#define EVERY_MAX_MS (7ll * 86400 * 1000)
 
 static const struct conf_key tenant_keys[] = {
 	{ "edges", CONF_LIST, offsetof(struct cloud_tenant, edges), 0, 0, NULL,
 	    NULL, CONF_REQUIRED },
 	{ "max_streams", CONF_INT, offsetof(struct cloud_tenant, max_streams),
 	    1, 1000000, NULL, "8192", 0 },
+	{ "readiness", CONF_EVERY, offsetof(struct cloud_tenant, readiness),
+	    EVERY_MIN_MS, EVERY_MAX_MS, NULL, NULL, 0 },
 };
 
 static const struct conf_key edge_keys[] = {
@@ -93,6 +106,8 @@ static const struct conf_key edge_keys[] = {
 	    NULL, CONF_REQUIRED },
 	{ "from", CONF_CIDRS, offsetof(struct cloud_edge, from), 0, 0, NULL,
 	    NULL, 0 },
+	{ "readiness", CONF_EVERY, offsetof(struct cloud_edge, readiness),
+	    EVERY_MIN_MS, EVERY_MAX_MS, NULL, NULL, 0 },
 };
 
 static const struct conf_key service_keys[] = {
@@ -213,6 +228,19 @@ open_service(void *ctx, const char *name, int line)
 	return push((void ***)&cf->services, &cf->nservices, s);
 }
 
+static void *
+open_readiness(void *ctx, const char *name, int line)
+{
+	struct cloud_conf *cf = ctx;
+	struct readiness_profile *p = calloc(1, sizeof(*p));
+
+	if (p != NULL) {
+		snprintf(p->name, sizeof(p->name), "%s", name);
+		p->line = line;
+	}
+	return push((void ***)&cf->profiles, &cf->nprofiles, p);
+}
+
 static const struct conf_section sections[] = {
 	{ .name = "cloud", .keys = cloud_keys, .nkeys = NKEYS(cloud_keys),
 	    .open = open_cloud },
@@ -225,7 +253,19 @@ static const struct conf_section sections[] = {
 	    .open = open_service },
 };
 
-static const struct conf_schema schema = { sections, NKEYS(sections) };
+/* The sections above and [readiness NAME], whose keys are common/
+ * readiness.c's (their count is no constant expression, so the schema is
+ * put together here). */
+static void
+make_schema(struct conf_section *all, struct conf_schema *schema)
+{
+	memcpy(all, sections, sizeof(sections));
+	all[NKEYS(sections)] = (struct conf_section){ .name = "readiness",
+	    .named = true, .keys = readiness_keys, .nkeys = readiness_nkeys,
+	    .open = open_readiness };
+	schema->sections = all;
+	schema->nsections = NKEYS(sections) + 1;
+}
 
 static struct cloud_edge *
 find_edge(struct cloud_conf *cf, const char *name)
@@ -349,6 +389,84 @@ check_services(struct cloud_conf *cf, struct conf_errors *errs)
 	}
 }
 
+const struct readiness_profile *
+cloud_conf_readiness(const struct cloud_conf *cf, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cf->nprofiles; i++)
+		if (strcmp(cf->profiles[i]->name, name) == 0)
+			return cf->profiles[i];
+	return strcmp(name, READINESS_DEFAULT) == 0 ? &cf->builtin : NULL;
+}
+
+bool
+cloud_conf_schedule(const struct cloud_conf *cf, const char *tenant,
+    const char *edge, const struct readiness_profile **p,
+    uint64_t *every_ms)
+{
+	const struct conf_every *ev = NULL;
+	size_t i;
+
+	for (i = 0; i < cf->nedges; i++)
+		if (strcmp(cf->edges[i]->name, edge) == 0 &&
+		    cf->edges[i]->tenant != NULL &&
+		    strcmp(cf->edges[i]->tenant->name, tenant) == 0)
+			break;
+	if (i == cf->nedges)
+		return false;
+	/* The edge's own line wins, "off" included. */
+	if (cf->edges[i]->readiness.set)
+		ev = &cf->edges[i]->readiness;
+	else if (cf->edges[i]->tenant->readiness.set)
+		ev = &cf->edges[i]->tenant->readiness;
+	if (ev == NULL || ev->off ||
+	    (*p = cloud_conf_readiness(cf, ev->name)) == NULL)
+		return false;
+	*every_ms = ev->ms;
+	return true;
+}
+
+static void
+check_schedule(const struct cloud_conf *cf, const struct conf_every *ev,
+    int line, struct conf_errors *errs)
+{
+	if (!ev->set || ev->off || cloud_conf_readiness(cf, ev->name) != NULL)
+		return;
+	conf_errors_add(errs, cf->path, line, "readiness", "no profile "
+	    "'%s': add a [readiness %s] section, or name '%s' (the "
+	    "built-in one)", ev->name, ev->name, READINESS_DEFAULT);
+}
+
+/* Each profile as a whole (what the loader cannot check key by key), and
+ * every schedule names a profile there is. */
+static void
+check_readiness(struct cloud_conf *cf, struct conf_errors *errs)
+{
+	char what[NAME_MAX_LEN + 16];
+	struct err e;
+	size_t i;
+
+	for (i = 0; i < cf->nprofiles; i++) {
+		if (readiness_profile_check(cf->profiles[i], &e) == 0)
+			continue;
+		snprintf(what, sizeof(what), "[readiness %s]",
+		    cf->profiles[i]->name);
+		conf_errors_add(errs, cf->path, cf->profiles[i]->line, what,
+		    "%s", e.msg);
+	}
+	for (i = 0; i < cf->ntenants; i++)
+		check_schedule(cf, &cf->tenants[i]->readiness,
+		    cf->tenants[i]->line, errs);
+	for (i = 0; i < cf->nedges; i++)
+		check_schedule(cf, &cf->edges[i]->readiness,
+		    cf->edges[i]->line, errs);
+	if (cf->readiness_udp_host != NULL &&
+	    strlen(cf->readiness_udp_host) >= HOSTPORT_HOST_MAX)
+		conf_errors_add(errs, cf->path, 0, "readiness_udp_host",
+		    "longer than a DNS name");
+}
+
 /* `state` is a file, resolved against the config's directory like every
  * path, or a PostgreSQL URI (cloud/store/store.h), taken as written:
  * undoes the resolution, "DIR/postgresql://..." back to the URI. */
@@ -382,12 +500,16 @@ cloud_conf_load(const char *path, struct cloud_conf **out,
     struct conf_errors *errs)
 {
 	struct cloud_conf *cf = calloc(1, sizeof(*cf));
+	struct conf_section all[NKEYS(sections) + 1];
+	struct conf_schema schema;
 	int rc;
 
 	if (cf == NULL || (cf->path = strdup(path)) == NULL) {
 		free(cf);
 		return -ENOMEM;
 	}
+	make_schema(all, &schema);
+	readiness_profile_default(&cf->builtin);
 	rc = conf_load_file(&schema, cf, path, errs);
 	state_uri(cf);
 	/* Cross-checks run on a file with errors too (what parsed is
@@ -396,6 +518,7 @@ cloud_conf_load(const char *path, struct cloud_conf **out,
 	    strstr(errs->line[0], "cannot read config") == NULL)) {
 		check_edges(cf, errs);
 		check_services(cf, errs);
+		check_readiness(cf, errs);
 		if (errs->total > 0)
 			rc = -EINVAL;
 	}
@@ -505,6 +628,9 @@ cloud_conf_free(struct cloud_conf *cf)
 		free(cf->services[i]->be);
 		free(cf->services[i]);
 	}
+	for (i = 0; i < cf->nprofiles; i++)
+		free(cf->profiles[i]);	/* no strings: nothing inside */
+	free(cf->profiles);
 	free(cf->tenants);
 	free(cf->edges);
 	free(cf->services);

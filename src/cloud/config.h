@@ -14,6 +14,7 @@
 
 #include "common/config.h"
 #include "common/names.h"
+#include "common/readiness.h"
 
 enum balance { BALANCE_ROUND_ROBIN, BALANCE_LEAST_CONN, BALANCE_HASH };
 enum service_mode { SERVICE_TCP, SERVICE_HTTP };
@@ -49,6 +50,7 @@ struct cloud_tenant {
 	struct strlist edges;
 	int64_t max_streams;		/* open at once, over all its edges */
 	struct tenant_live *live;
+	struct conf_every readiness;	/* its edges' readiness schedule */
 	struct {
 		uint64_t bytes_in, bytes_out;	/* of closed tunnels */
 		uint64_t refused[REFUSE_COUNT];
@@ -62,6 +64,7 @@ struct cloud_edge {
 	struct conf_pins pins;		/* any one admits (rotation) */
 	struct conf_cidrs from;		/* n == 0: any source address */
 	struct cloud_tenant *tenant;	/* set by validation */
+	struct conf_every readiness;	/* its own; else its tenant's */
 };
 
 struct cloud_backend {
@@ -131,6 +134,15 @@ struct cloud_conf {
 	uint64_t instruction_ttl;
 	uint64_t instruction_timeout;
 	int64_t workers;	/* event loops; 0: one per CPU ("auto") */
+	/* Readiness tests (docs/readiness.md): the UDP reflector's address
+	 * (host "" when there is none), the name edges are told to send
+	 * to (NULL: their `cloud =` name), the profiles. */
+	struct hostport readiness_udp;
+	char *readiness_udp_host;
+	struct readiness_profile **profiles;
+	size_t nprofiles;
+	struct readiness_profile builtin;	/* "default" without a
+						 * [readiness default] */
 	struct cloud_tenant **tenants;
 	size_t ntenants;
 	struct cloud_edge **edges;
@@ -146,6 +158,16 @@ void cloud_conf_free(struct cloud_conf *cf);
 /* The tenant called name, or NULL. */
 struct cloud_tenant *cloud_conf_tenant(const struct cloud_conf *cf,
     const char *name);
+/* The readiness profile called name, or NULL; READINESS_DEFAULT always
+ * has one (its section's, else the built-in one). */
+const struct readiness_profile *cloud_conf_readiness(
+    const struct cloud_conf *cf, const char *name);
+/* The readiness schedule of edge (of tenant): its own `readiness` line,
+ * else its tenant's. false when it has none (or "off"); else *p is the
+ * profile and *every_ms the interval. */
+bool cloud_conf_schedule(const struct cloud_conf *cf, const char *tenant,
+    const char *edge, const struct readiness_profile **p,
+    uint64_t *every_ms);
 /* After a reload: counters and backend health move from old to the
  * matching tenants, services and backends of nw. */
 void cloud_conf_carry(struct cloud_conf *nw, const struct cloud_conf *old);

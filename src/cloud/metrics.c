@@ -7,6 +7,7 @@
 
 #include "cloud/cloud-int.h"
 #include "cloud/manage/manage.h"
+#include "cloud/readiness/readiness.h"
 #include "cloud/store/store.h"
 #include "cloud/tunnel.h"
 #include "cloud/tunnel-int.h"
@@ -287,6 +288,7 @@ cloud_metrics(FILE *f, void *arg)
 	service_families(f, cf);
 	store_families(f, cl->store);
 	manage_metrics(cl, f);
+	ready_metrics(cl->ready, f);
 	acceptguard_metrics(f);
 	free(lv);
 }

@@ -13,6 +13,7 @@
 #include "cloud/manage/manage.h"
 #include "cloud/policy.h"
 #include "cloud/proxyproto.h"
+#include "cloud/readiness/readiness.h"
 #include "cloud/refuse.h"
 #include "cloud/tunnel-int.h"
 #include "common/log.h"
@@ -112,9 +113,13 @@ stream_request(struct h2conn *c, struct relay *r, void *arg)
 		return;
 	}
 	if (strcmp(ri->authority, DIAG_AUTHORITY) == 0) {
-		if (relay_path(r) != NULL &&
-		    strcmp(relay_path(r), MANAGE_PATH) == 0)
+		const char *path = relay_path(r);
+
+		if (path != NULL && strcmp(path, MANAGE_PATH) == 0)
 			manage_session_start(t, r);	/* its one channel */
+		else if (path != NULL && (strcmp(path, READY_PATH_DOWN) == 0 ||
+		    strcmp(path, READY_PATH_UP) == 0))
+			ready_flow_start(t, r);	/* a readiness test's */
 		else
 			diag_start(t, r);	/* isthmus doctor asking */
 		return;

@@ -245,11 +245,12 @@ on_closed(struct h2conn *c, const char *why, void *arg)
 }
 
 static void
-on_pong(struct h2conn *c, void *arg)
+on_pong(struct h2conn *c, const uint8_t opaque[8], void *arg)
 {
 	struct tunnel *t = arg;
 
 	(void)c;
+	(void)opaque;		/* the cloud sends only keepalive PINGs */
 	if (t->ka != NULL)
 		keepalive_pong(t->ka);
 }

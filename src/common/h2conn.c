@@ -106,7 +106,7 @@ on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *arg)
 		break;
 	case NGHTTP2_PING:
 		if ((f->hd.flags & NGHTTP2_FLAG_ACK) && c->cbs->pong != NULL)
-			c->cbs->pong(c, c->arg);
+			c->cbs->pong(c, f->ping.opaque_data, c->arg);
 		break;
 	case NGHTTP2_SETTINGS:
 		/* Reported from on_read, outside nghttp2's callbacks. */
@@ -282,7 +282,15 @@ h2conn_free(struct h2conn *c)
 int
 h2conn_ping(struct h2conn *c)
 {
-	int rc = nghttp2_submit_ping(c->session, NGHTTP2_FLAG_NONE, NULL);
+	static const uint8_t zeros[8];
+
+	return h2conn_ping_data(c, zeros);
+}
+
+int
+h2conn_ping_data(struct h2conn *c, const uint8_t opaque[8])
+{
+	int rc = nghttp2_submit_ping(c->session, NGHTTP2_FLAG_NONE, opaque);
 
 	h2conn_flush(c);
 	return rc == 0 ? 0 : -ENOMEM;

@@ -39,8 +39,11 @@ struct h2conn_cbs {
 	 * TLS 1.3 client this is the proof that the server accepted its
 	 * certificate (a refusal comes as an alert after our Finished). */
 	void (*settings)(struct h2conn *c, void *arg);
-	/* A PING we sent was acknowledged. */
-	void (*pong)(struct h2conn *c, void *arg);
+	/* A PING we sent was acknowledged; opaque is the PING's data (all
+	 * zeros for h2conn_ping's), so that an owner sending PINGs for
+	 * several purposes tells their answers apart. Runs from inside
+	 * the session: take the time and return. */
+	void (*pong)(struct h2conn *c, const uint8_t opaque[8], void *arg);
 	/* Server: a stream of the peer's began (open) or ended; NULL for
 	 * an owner that does not count them. */
 	void (*stream)(struct h2conn *c, bool open, void *arg);
@@ -71,7 +74,10 @@ int64_t h2conn_last_read(const struct h2conn *c);
 void h2conn_free(struct h2conn *c);
 /* Sends what nghttp2 has queued, as far as the TLS output allows. */
 void h2conn_flush(struct h2conn *c);
+/* A PING with all-zero data (the keepalive's). */
 int h2conn_ping(struct h2conn *c);
+/* A PING carrying opaque, which its answer echoes (pong). */
+int h2conn_ping_data(struct h2conn *c, const uint8_t opaque[8]);
 /* Graceful end: GOAWAY, no new streams; the session closes when the open
  * streams are done. */
 void h2conn_shutdown(struct h2conn *c);

@@ -13,6 +13,7 @@ static const char *const kind_names[MK_COUNT] = {
 	[MK_PREFETCH] = MANAGE_K_PREFETCH,
 	[MK_RELOAD] = MANAGE_K_RELOAD,
 	[MK_LOGS] = MANAGE_K_LOGS,
+	[MK_READINESS] = MANAGE_K_READINESS,
 	[MK_UNKNOWN] = "unknown",
 };
 
@@ -66,7 +67,7 @@ manage_json_line(json_t *o, size_t *len)
 
 	if (o == NULL)
 		return NULL;
-	s = json_dumps(o, JSON_COMPACT);
+	s = json_dumps(o, MANAGE_JSON_FLAGS);
 	json_decref(o);
 	if (s == NULL)
 		return NULL;

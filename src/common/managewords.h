@@ -19,6 +19,7 @@ enum manage_kind {
 	MK_PREFETCH,
 	MK_RELOAD,
 	MK_LOGS,
+	MK_READINESS,
 	MK_UNKNOWN,		/* a kind this isthmus does not know */
 	MK_COUNT
 };
@@ -42,8 +43,15 @@ const char *manage_outcome_name(enum manage_outcome o);
 /* -1 for a name that is no outcome. */
 int manage_outcome_parse(const char *name);
 
+/* How both ends encode JSON: compact, and reals with 15 significant
+ * digits (10.2, not 10.199999999999999: what a double holds of a
+ * decimal). */
+#define MANAGE_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
+
 /* o (released) as one compact line with its '\n'; *len its length.
- * NULL when out of memory. */
+ * Reals carry 15 significant digits: a figure rounded to 0.001 prints
+ * as such (10.2, not 10.199999999999999) and a Unix time keeps its
+ * milliseconds. NULL when out of memory. */
 char *manage_json_line(json_t *o, size_t *len);
 
 #endif

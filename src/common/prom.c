@@ -58,6 +58,14 @@ prom_sample_us(FILE *f, const char *name, const char *const *labels,
 }
 
 void
+prom_sample_f(FILE *f, const char *name, const char *const *labels,
+    double value)
+{
+	series(f, name, labels);
+	fprintf(f, " %.9g\n", value);
+}
+
+void
 prom_identity(FILE *f, const char *role, time_t started)
 {
 	prom_family(f, "isthmus_build_info", "gauge",

@@ -27,4 +27,8 @@ void prom_identity(FILE *f, const char *role, time_t started);
 void prom_sample_us(FILE *f, const char *name, const char *const *labels,
     uint64_t us);
 
+/* A measured figure (a gauge in its base unit: seconds, bits, ratio). */
+void prom_sample_f(FILE *f, const char *name, const char *const *labels,
+    double value);
+
 #endif

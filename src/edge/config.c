@@ -12,13 +12,15 @@
 #include "common/mac.h"
 #include "common/netutil.h"
 #include "common/proto.h"
+#include "common/readiness.h"
 
 /* The `manage` policy's words: docs/edge.md, "Management". The default
  * is what only reads (status, doctor) or only touches the cache
- * (purge-cache, prefetch); reload and logs must be named. */
+ * (purge-cache, prefetch); reload, logs and readiness (it moves up to
+ * its byte budget on the site's link) must be named. */
 static const char *const manage_names[] = { "none", MANAGE_K_STATUS,
 	MANAGE_K_DOCTOR, MANAGE_K_PURGE_CACHE, MANAGE_K_PREFETCH,
-	MANAGE_K_RELOAD, MANAGE_K_LOGS, NULL };
+	MANAGE_K_RELOAD, MANAGE_K_LOGS, MANAGE_K_READINESS, NULL };
 #define MANAGE_DEFAULT "status, doctor, purge-cache, prefetch"
 
 static const struct conf_key edge_keys[] = {
@@ -72,6 +74,13 @@ static const struct conf_key edge_keys[] = {
 	    NULL, "1g", 0 },
 	{ "manage", CONF_LIST, offsetof(struct edge_conf, manage), 0, 0,
 	    manage_names, MANAGE_DEFAULT, 0 },
+	/* The most a readiness test may put on the site's link: a profile
+	 * whose budget is over it is refused (docs/readiness.md). */
+	{ "readiness_max_bytes", CONF_SIZE,
+	    offsetof(struct edge_conf, readiness_max_bytes), 0,
+	    READINESS_BYTES_MAX, NULL, "50M", 0 },
+	{ "readiness_udp", CONF_BOOL,
+	    offsetof(struct edge_conf, readiness_udp), 0, 0, NULL, "on", 0 },
 };
 
 static const char *const mode_names[] = { "tcp", "http", NULL };

@@ -79,6 +79,10 @@ struct edge_conf {
 	/* the instructions from the cloud this site accepts (manage/policy.h):
 	 * kind names, or "none" alone */
 	struct strlist manage;
+	/* readiness tests (docs/readiness.md): the largest budget taken,
+	 * and whether the UDP train may run */
+	uint64_t readiness_max_bytes;
+	bool readiness_udp;
 	struct edge_listener_conf **listeners;
 	size_t nlisteners;
 };

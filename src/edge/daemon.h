@@ -118,6 +118,11 @@ struct edge {
 	struct handshake *handshakes;	/* device TLS handshakes */
 	struct cache *cache;		/* when a listener has cache = on */
 	struct manage *manage;		/* the management stream */
+	/* Who takes the answers to PINGs that are not a keepalive's, on
+	 * whichever tunnel (a readiness test's round trips): set while
+	 * one runs, so no tunnel holds a pointer to it. */
+	void (*pong)(const uint8_t opaque[8], void *arg);
+	void *pong_arg;
 	bool draining;
 	time_t started;
 	/* who we are, from our certificate */

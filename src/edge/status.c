@@ -4,6 +4,8 @@
  */
 #include "edge/status.h"
 
+#include <time.h>
+
 #include "common/jsonw.h"
 #include "edge/cache/cache.h"
 #include "edge/manage/manage.h"
@@ -203,6 +205,53 @@ manage_state(const struct manage_info *mi)
 	return mi->retry_ms >= 0 ? "waiting" : "opening";
 }
 
+/* The cloud's readiness schedule (null: none said), the test running
+ * and the results kept for the next stream. */
+static void
+readiness_json(struct jw *j, const struct manage_info *mi)
+{
+	char when[32];
+
+	jw_key(j, "readiness_profile");
+	jw_string(j, mi->sched ? mi->sched_profile : NULL);
+	jw_key(j, "readiness_every");
+	if (mi->sched)
+		jw_int(j, mi->sched_every);
+	else
+		jw_null(j);
+	jw_key(j, "readiness_next");
+	iso_time(mi->sched_next, when, sizeof(when));
+	jw_string(j, mi->sched ? when : NULL);
+	jw_key(j, "readiness_running");
+	jw_string(j, mi->readiness_running);
+	jw_key(j, "readiness_kept");
+	jw_int(j, mi->kept);
+}
+
+static void
+readiness_text(const struct manage_info *mi, FILE *f)
+{
+	char when[32];
+	long long in;
+
+	if (mi->sched) {
+		iso_time(mi->sched_next, when, sizeof(when));
+		in = (long long)(mi->sched_next - (int64_t)time(NULL));
+		fprintf(f, "  readiness tests: profile %s every %lld s, next "
+		    "%s (%s %lld s)\n", mi->sched_profile,
+		    (long long)mi->sched_every, when, in >= 0 ? "in" : "due",
+		    in >= 0 ? in : -in);
+	} else if (mi->sched_known) {
+		fprintf(f, "  readiness tests: none scheduled by the cloud\n");
+	}
+	if (mi->readiness_running != NULL)
+		fprintf(f, "  readiness test %s running\n",
+		    mi->readiness_running);
+	if (mi->kept > 0)
+		fprintf(f, "  %u readiness result%s kept for the next stream\n",
+		    mi->kept, mi->kept == 1 ? "" : "s");
+}
+
 static void
 manage_json(struct jw *j, const struct manage_info *mi)
 {
@@ -220,6 +269,7 @@ manage_json(struct jw *j, const struct manage_info *mi)
 	jw_int(j, mi->retry_ms);
 	jw_key(j, "last_error");
 	jw_string(j, mi->last_error);
+	readiness_json(j, mi);
 	jw_end_object(j);
 }
 
@@ -235,6 +285,7 @@ manage_text(const struct manage_info *mi, FILE *f)
 	    (unsigned long long)mi->opens, mi->opens == 1 ? "" : "s");
 	if (!mi->up && mi->last_error[0] != '\0')
 		fprintf(f, "  last ended: %s\n", mi->last_error);
+	readiness_text(mi, f);
 }
 
 static void

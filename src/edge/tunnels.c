@@ -171,6 +171,16 @@ on_state(struct h2conn *h2, void *arg)
 	pending_tunnel_up(e);
 }
 
+/* A PING answer that is not the keepalive's: the edge's taker's. */
+static void
+on_pong(const uint8_t opaque[8], void *arg)
+{
+	struct edge_tunnel *t = arg;
+
+	if (t->e->pong != NULL)
+		t->e->pong(opaque, t->e->pong_arg);
+}
+
 /* A tunnel made from cf and ctx (taken, even on failure). */
 int
 edge_tunnel_new(struct edge *e, struct edge_conf *cf, SSL_CTX *ctx,
@@ -190,6 +200,7 @@ edge_tunnel_new(struct edge *e, struct edge_conf *cf, SSL_CTX *ctx,
 		edge_tunnel_free(t);
 		return -ENOMEM;
 	}
+	uplink_set_pong(t->up, on_pong);
 	*out = t;
 	return 0;
 }

@@ -43,13 +43,14 @@ check(const struct manage_instr *in)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct manage_instr in;
+	struct manage_msg m;
 	struct err e;
 
 	fuzz_quiet();
-	if (manage_msg_parse((const char *)data, size, &in, &e) == 0) {
-		check(&in);
-		manage_instr_clear(&in);
+	if (manage_msg_parse((const char *)data, size, &m, &e) == 0 &&
+	    m.type == MM_INSTRUCTION) {
+		check(&m.in);
+		manage_instr_clear(&m.in);
 	}
 	return 0;
 }

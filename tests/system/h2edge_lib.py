@@ -127,8 +127,10 @@ def open_manage(e, headers=None):
     return sid
 
 
-def manage_lines(e, sid):
-    """The complete lines the cloud wrote on stream sid, parsed."""
+def manage_lines(e, sid, schedule=False):
+    """The complete lines the cloud wrote on stream sid, parsed; the
+    schedule messages (docs/protocol.md section 6) only when asked."""
     import json
     body = e.data(sid)
-    return [json.loads(x) for x in body.split(b"\n")[:-1]]
+    lines = [json.loads(x) for x in body.split(b"\n")[:-1]]
+    return [x for x in lines if schedule or x.get("type") != "schedule"]

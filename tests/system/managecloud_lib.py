@@ -46,6 +46,7 @@ class ManageCloud:
         self.gets = []
         self.streams = []
         self.connects = 0
+        self.rx = 0             # bytes the edges sent, in TLS
         self.lock = threading.Lock()
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
@@ -120,7 +121,7 @@ class ManageCloud:
             return
         with self.lock:
             self.connects += 1
-        conn = h2.connection.H2Connection(h2.config.H2Configuration(
+        conn = self._new_conn(h2.config.H2Configuration(
             client_side=False, validate_inbound_headers=False,
             header_encoding="utf-8"))
         conn.initiate_connection()
@@ -133,11 +134,13 @@ class ManageCloud:
             s.setblocking(False)
             while not self._stop:
                 if not s.pending():
-                    select.select([s], [], [], 0.02)
+                    select.select([s], [], [], self._wait(conn))
                 try:
                     data = s.recv(65536)
                     if not data:
                         return
+                    with self.lock:
+                        self.rx += len(data)
                 except (ssl.SSLWantReadError, BlockingIOError):
                     data = b""
                 if data:
@@ -151,10 +154,33 @@ class ManageCloud:
                     s.setblocking(True)
                     s.sendall(out)
                     s.setblocking(False)
+                self._tick(conn, s)
         except (ssl.SSLError, OSError, h2.exceptions.ProtocolError):
             pass
         finally:
             s.close()
+
+    # -- hooks for a cloud that does more (readycloud_lib) ----------------
+
+    def _new_conn(self, config):
+        return h2.connection.H2Connection(config)
+
+    def _wait(self, conn):
+        """How long the loop may sleep in select."""
+        return 0.02
+
+    def _tick(self, conn, s):
+        """After each turn's frames went out."""
+
+    def _other(self, conn, ev, h):
+        """A request for another path than /manage: False if not
+        taken (then it is a service's GET)."""
+        return False
+
+    def _other_event(self, conn, ev):
+        """Data, end or reset of a stream that is not /manage or
+        CONNECT: False if not taken."""
+        return False
 
     def _push(self, conn, st):
         if st.cancel and st.reset is None:
@@ -194,6 +220,8 @@ class ManageCloud:
                 conn.send_headers(ev.stream_id, [
                     (":status", "200"),
                     ("content-type", "application/x-ndjson")])
+            elif self._other(conn, ev, h):
+                return
             else:
                 self.gets.append(h.get(":path"))
                 body = self.files.get(h.get(":path"))
@@ -207,6 +235,8 @@ class ManageCloud:
                         ("cache-control", "max-age=3600"),
                         ("content-length", str(len(body)))])
                     conn.send_data(ev.stream_id, body, end_stream=True)
+        elif self._other_event(conn, ev):
+            return
         elif isinstance(ev, h2.events.DataReceived):
             conn.acknowledge_received_data(ev.flow_controlled_length,
                                            ev.stream_id)

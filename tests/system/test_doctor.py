@@ -107,6 +107,29 @@ def test_healthy_site_passes_every_step(site):
     assert edge.text().count("event=tunnel_up") == 1
 
 
+def test_path_only(site):
+    """--path: config to alpn, no tunnel (a readiness test times its dns,
+    tcp, proxy and tls steps)."""
+    cloud = _cloud(site)
+    conf = _conf(site, cloud.port("listen"))
+    rc, steps, order, out = doctor(conf, "--path", expect=0)
+    assert order == STEPS[:STEPS.index("alpn") + 1]
+    for name in ("dns", "tcp", "tls"):
+        assert steps[name]["verdict"] == "pass" and steps[name]["us"] > 0
+    assert steps["proxy"]["verdict"] == "n/a"
+    res = run("doctor", "-c", conf, "--path", expect=0)
+    assert res.stdout.splitlines()[-1] == \
+        "All path checks passed: this edge reaches its cloud's tunnel port."
+    # It asked the cloud nothing on a tunnel.
+    assert "event=diagnostic" not in cloud.text()
+    # A refused port fails at tcp, the rest skipped, as without --path.
+    conf2 = _conf(site, dead_port())
+    res = run("doctor", "-c", conf2, "--path", "--json", expect=1)
+    out = json.loads(res.stdout)
+    assert out["failed"] == "tcp"
+    assert [s["name"] for s in out["steps"]][-1] == "alpn"
+
+
 def test_bad_config_fails_first(site):
     conf = site.tmp / "edge.conf"
     conf.write_text("[edge]\ncloud = 127.0.0.1:1\nfrobnicate = yes\n")

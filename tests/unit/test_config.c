@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "cloud/config.h"
 #include "common/config.h"
 
 struct main_sec {
@@ -529,6 +530,171 @@ test_file_kind(void **state)
 	assert_non_null(strstr(errs.line[0], "cannot read config"));
 }
 
+
+/* --- the cloud's readiness profiles and schedules --------------------- */
+
+static const char cloud_head[] =
+    "[cloud]\nlisten = 127.0.0.1:0\ncert = c.pem\nkey = k.pem\n"
+    "ca = ca.pem\n";
+
+/* Loads cloud_head + text as a cloud.conf; *cf set on success. */
+static int
+cloud_load(const char *text, struct cloud_conf **cf)
+{
+	char path[] = "/tmp/isthmus-cloudconf-XXXXXX";
+	int fd = mkstemp(path), rc;
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, cloud_head, strlen(cloud_head)),
+	    (ssize_t)strlen(cloud_head));
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	*cf = NULL;
+	rc = cloud_conf_load(path, cf, &errs);
+	unlink(path);
+	return rc;
+}
+
+/* The loaded file failed with one error whose text after "file:" is
+ * want (the temp file's name varies). */
+static void
+assert_cloud_error(const char *text, const char *want)
+{
+	struct cloud_conf *cf;
+	const char *colon;
+
+	assert_int_equal(cloud_load(text, &cf), -EINVAL);
+	assert_null(cf);
+	colon = errs.n == 1 ? strchr(errs.line[0], ':') : NULL;
+	if (colon == NULL || strcmp(colon + 1, want) != 0) {
+		size_t i;
+
+		for (i = 0; i < errs.n; i++)
+			print_error("got: %s\n", errs.line[i]);
+		print_error("want: FILE:%s\n", want);
+		fail();
+	}
+}
+
+static const char two_edges[] =
+    "[tenant A]\nedges = agw, a2\nreadiness = voice every 6h\n"
+    "[tenant B]\nedges = bgw\n"
+    "[edge agw]\npin = sha256:" "0000000000000000000000000000000000000000"
+    "000000000000000000000000\nreadiness = default every 1h\n"
+    "[edge a2]\npin = sha256:" "0000000000000000000000000000000000000000"
+    "000000000000000000000000\n"
+    "[edge bgw]\npin = sha256:" "0000000000000000000000000000000000000000"
+    "000000000000000000000000\nreadiness = off\n";
+
+static void
+test_cloud_readiness(void **state)
+{
+	const struct readiness_profile *p, *q;
+	struct cloud_conf *cf;
+	uint64_t every = 0;
+	char text[2048];
+
+	(void)state;
+	snprintf(text, sizeof(text), "%s[readiness voice]\npings = 50\n"
+	    "ping_interval = 100ms\ndown = 2M\nup = 1M\nudp_size = 200\n"
+	    "delay = 100ms, 300ms\n", two_edges);
+	assert_int_equal(cloud_load(text, &cf), 0);
+	p = cloud_conf_readiness(cf, "voice");
+	assert_non_null(p);
+	assert_string_equal(p->name, "voice");
+	assert_int_equal(p->line, 19);
+	assert_int_equal(p->pings, 50);
+	assert_int_equal(p->ping_interval, 100);
+	assert_int_equal(p->down, 2u << 20);
+	assert_int_equal(p->udp_size, 200);
+	assert_true(p->udp);			/* a key's default */
+	assert_true(p->delay.warn == 100 && p->delay.fail == 300);
+	assert_null(cloud_conf_readiness(cf, "video"));
+	/* no [readiness default]: the built-in one */
+	q = cloud_conf_readiness(cf, READINESS_DEFAULT);
+	assert_non_null(q);
+	assert_int_equal(q->line, 0);
+	assert_int_equal(q->pings, 20);
+	/* the edge's own line, its tenant's, and "off" */
+	assert_true(cloud_conf_schedule(cf, "A", "agw", &p, &every));
+	assert_ptr_equal(p, q);
+	assert_int_equal(every, 3600000);
+	assert_true(cloud_conf_schedule(cf, "A", "a2", &p, &every));
+	assert_string_equal(p->name, "voice");
+	assert_int_equal(every, 6 * 3600000);
+	assert_false(cloud_conf_schedule(cf, "B", "bgw", &p, &every));
+	assert_false(cloud_conf_schedule(cf, "B", "agw", &p, &every));
+	assert_false(cloud_conf_schedule(cf, "A", "nope", &p, &every));
+	assert_int_equal(cf->readiness_udp.host[0], '\0');
+	assert_null(cf->readiness_udp_host);
+	cloud_conf_unref(cf);
+
+	/* [readiness default] overrides the built-in one */
+	snprintf(text, sizeof(text), "readiness_udp = 0.0.0.0:0\n"
+	    "readiness_udp_host = 203.0.113.5\n%s[readiness voice]\n"
+	    "[readiness default]\npings = 7\nudp = off\n", two_edges);
+	assert_int_equal(cloud_load(text, &cf), 0);
+	q = cloud_conf_readiness(cf, READINESS_DEFAULT);
+	assert_int_equal(q->pings, 7);
+	assert_false(q->udp);
+	assert_int_equal(q->line, 22);
+	assert_string_equal(cf->readiness_udp.host, "0.0.0.0");
+	assert_int_equal(cf->readiness_udp.port, 0);
+	assert_string_equal(cf->readiness_udp_host, "203.0.113.5");
+	assert_true(cloud_conf_schedule(cf, "A", "agw", &p, &every));
+	assert_ptr_equal(p, q);
+	cloud_conf_unref(cf);
+}
+
+/* Each refusal names the file, the line of its section, and the key or
+ * the profile. */
+static void
+test_cloud_readiness_bad(void **state)
+{
+	struct cloud_conf *cf;
+	char text[2048];
+
+	(void)state;
+	snprintf(text, sizeof(text), "%s[readiness voice]\nbudget = 1M\n"
+	    "down = 1M\nup = 0\nudp = off\npings = 0\n", two_edges);
+	assert_cloud_error(text, "19: [readiness voice]: the test would move "
+	    "about 1132463 bytes on the wire (docs/readiness.md, \"The "
+	    "budget\"), over its budget of 1048576: raise budget or lower "
+	    "down, up or the UDP train");
+	snprintf(text, sizeof(text), "%s[readiness voice]\n"
+	    "udp_rate = 1000\nudp_duration = 120s\nbudget = 1G\n", two_edges);
+	assert_cloud_error(text, "19: [readiness voice]: udp_rate x "
+	    "udp_duration is 120000 packets; at most 100000");
+	snprintf(text, sizeof(text), "%s[readiness voice]\n"
+	    "delay = 400ms, 150ms\n", two_edges);
+	assert_int_equal(cloud_load(text, &cf), -EINVAL);
+	assert_int_equal(errs.n, 1);
+	assert_non_null(strstr(errs.line[0], ":20: delay: "));
+	snprintf(text, sizeof(text), "%s[readiness voice]\nbogus = 1\n",
+	    two_edges);
+	assert_cloud_error(text, "20: bogus: unknown key in [readiness]");
+	snprintf(text, sizeof(text), "%s[readiness voice]\npings = 1001\n",
+	    two_edges);
+	assert_int_equal(cloud_load(text, &cf), -EINVAL);
+	assert_non_null(strstr(errs.line[0], ":20: pings: "));
+	/* a schedule badly written, too short, or naming no profile */
+	static const char *const bad_every[] = { "voice each 6h",
+	    "default every 5s", "default every 8d", "default", "off now" };
+	size_t i;
+
+	for (i = 0; i < sizeof(bad_every) / sizeof(bad_every[0]); i++) {
+		snprintf(text, sizeof(text), "[tenant A]\nedges = agw\n"
+		    "[edge agw]\npin = sha256:%064d\nreadiness = %s\n", 0,
+		    bad_every[i]);
+		assert_int_equal(cloud_load(text, &cf), -EINVAL);
+		assert_int_equal(errs.n, 1);
+		assert_non_null(strstr(errs.line[0], ":10: readiness: "));
+	}
+	assert_cloud_error(two_edges, "6: readiness: no profile 'voice': add "
+	    "a [readiness voice] section, or name 'default' (the built-in "
+	    "one)");
+}
+
 int
 main(void)
 {
@@ -556,6 +722,8 @@ main(void)
 		cmocka_unit_test_teardown(test_many_errors, teardown),
 		cmocka_unit_test_teardown(test_load_file, teardown),
 		cmocka_unit_test_teardown(test_file_kind, teardown),
+		cmocka_unit_test(test_cloud_readiness),
+		cmocka_unit_test(test_cloud_readiness_bad),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,10 +17,17 @@
 #include "edge/manage/msg.h"
 #include "edge/manage/policy.h"
 
+/* line as an instruction (a schedule is no instruction: -EPROTO). */
 static int
 parse(const char *line, struct manage_instr *in, struct err *e)
 {
-	return manage_msg_parse(line, strlen(line), in, e);
+	struct manage_msg m;
+	int rc = manage_msg_parse(line, strlen(line), &m, e);
+
+	if (rc == 0 && m.type != MM_INSTRUCTION)
+		return err_set(e, -EPROTO, "not an instruction");
+	*in = m.in;
+	return rc;
 }
 
 static void
@@ -136,13 +143,14 @@ test_instruction_sizes(void **state)
 	size_t n = MANAGE_MSG_MAX + 10, pre;
 	char *line = malloc(n), *arg;
 	struct manage_instr in;
+	struct manage_msg mm;
 	struct err e;
 
 	(void)state;
 	assert_non_null(line);
 	/* A line of MANAGE_MSG_MAX bytes (its '\n' would be one more). */
 	memset(line, ' ', n);
-	assert_int_equal(manage_msg_parse(line, MANAGE_MSG_MAX, &in, &e),
+	assert_int_equal(manage_msg_parse(line, MANAGE_MSG_MAX, &mm, &e),
 	    -EPROTO);
 	assert_non_null(strstr(e.msg, "longer than"));
 	/* An argument of MANAGE_ARG_MAX bytes passes, one more does not. */
@@ -158,6 +166,125 @@ test_instruction_sizes(void **state)
 	strcpy(arg + MANAGE_ARG_MAX + 1, "\"]}");
 	assert_int_equal(parse(line, &in, &e), -EPROTO);
 	free(line);
+}
+
+/* An instruction's params: an object, kept whole, within
+ * MANAGE_PARAMS_MAX encoded; a wrong one makes the line malformed. */
+static void
+test_params(void **state)
+{
+	size_t n = MANAGE_PARAMS_MAX + 200, pre;
+	char *line = malloc(n), *body;
+	struct manage_instr in;
+	struct err e;
+
+	(void)state;
+	assert_non_null(line);
+	assert_int_equal(parse("{\"v\":1,\"type\":\"instruction\",\"id\":"
+	    "\"ab\",\"kind\":\"readiness\",\"args\":[\"voice\"],"
+	    "\"params\":{\"profile\":{\"name\":\"voice\"},\"udp\":"
+	    "{\"port\":7444}}}", &in, &e), 0);
+	assert_int_equal(manage_kind_parse(in.kind), MK_READINESS);
+	assert_true(json_is_object(in.params));
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(
+	    in.params, "udp"), "port")), 7444);
+	manage_instr_clear(&in);
+	assert_null(in.params);
+	assert_int_equal(parse("{\"v\":1,\"type\":\"instruction\",\"id\":"
+	    "\"ab\",\"kind\":\"status\"}", &in, &e), 0);
+	assert_null(in.params);
+	manage_instr_clear(&in);
+	assert_int_equal(parse("{\"v\":1,\"type\":\"instruction\",\"id\":"
+	    "\"ab\",\"kind\":\"readiness\",\"params\":[1]}", &in, &e),
+	    -EPROTO);
+	assert_non_null(strstr(e.msg, "params"));
+	assert_null(in.params);
+	assert_int_equal(parse("{\"v\":1,\"type\":\"instruction\",\"id\":"
+	    "\"ab\",\"kind\":\"readiness\",\"params\":\"x\"}", &in, &e),
+	    -EPROTO);
+	/* {"x":"...."}: 8 bytes around the string; at the limit it passes,
+	 * a byte more does not. */
+	pre = (size_t)snprintf(line, n, "{\"v\":1,\"type\":\"instruction\","
+	    "\"id\":\"a\",\"kind\":\"readiness\",\"params\":{\"x\":\"");
+	body = line + pre;
+	memset(body, 'p', MANAGE_PARAMS_MAX - 8);
+	strcpy(body + MANAGE_PARAMS_MAX - 8, "\"}}");
+	assert_int_equal(parse(line, &in, &e), 0);
+	manage_instr_clear(&in);
+	memset(body, 'p', MANAGE_PARAMS_MAX - 7);
+	strcpy(body + MANAGE_PARAMS_MAX - 7, "\"}}");
+	assert_int_equal(parse(line, &in, &e), -EPROTO);
+	assert_null(in.params);
+	free(line);
+}
+
+/* The cloud's schedule: a profile, its interval and the next time, or
+ * null; anything else is malformed. */
+static void
+test_schedule(void **state)
+{
+	static const char *const bad[] = {
+		"{\"v\":1,\"type\":\"schedule\"}",
+		"{\"v\":1,\"type\":\"schedule\",\"readiness\":5}",
+		"{\"v\":1,\"type\":\"schedule\",\"readiness\":{\"every\":"
+		    "60,\"next\":1}}",
+		"{\"v\":1,\"type\":\"schedule\",\"readiness\":{\"profile\":"
+		    "\"voice\",\"every\":0,\"next\":1}}",
+		"{\"v\":1,\"type\":\"schedule\",\"readiness\":{\"profile\":"
+		    "\"voice\",\"every\":60,\"next\":-1}}",
+		"{\"v\":1,\"type\":\"schedule\",\"readiness\":{\"profile\":"
+		    "\"voice\",\"every\":\"6h\",\"next\":1}}",
+		"{\"v\":2,\"type\":\"schedule\",\"readiness\":null}",
+	};
+	struct manage_msg m;
+	const char *line;
+	struct err e;
+	size_t i;
+
+	(void)state;
+	line = "{\"v\":1,\"type\":\"schedule\",\"readiness\":{\"profile\":"
+	    "\"voice\",\"every\":21600,\"next\":1765003600}}";
+	assert_int_equal(manage_msg_parse(line, strlen(line), &m, &e), 0);
+	assert_int_equal(m.type, MM_SCHEDULE);
+	assert_true(m.sched.set);
+	assert_string_equal(m.sched.profile, "voice");
+	assert_int_equal(m.sched.every, 21600);
+	assert_int_equal(m.sched.next, 1765003600);
+	line = "{\"v\":1,\"type\":\"schedule\",\"readiness\":null}";
+	assert_int_equal(manage_msg_parse(line, strlen(line), &m, &e), 0);
+	assert_int_equal(m.type, MM_SCHEDULE);
+	assert_false(m.sched.set);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (manage_msg_parse(bad[i], strlen(bad[i]), &m, &e) !=
+		    -EPROTO)
+			fail_msg("accepted: %s", bad[i]);
+}
+
+static void
+test_kept(void **state)
+{
+	char *s, *blob;
+	size_t len;
+
+	(void)state;
+	s = manage_msg_kept("5f0c", json_pack("{s:s}", "verdict", "pass"),
+	    &len);
+	assert_string_equal(s, "{\"v\":1,\"type\":\"kept\",\"id\":\"5f0c\","
+	    "\"result\":{\"verdict\":\"pass\"}}\n");
+	assert_int_equal(len, strlen(s));
+	free(s);
+	/* figures print as they were rounded */
+	s = manage_msg_kept("ab", json_pack("{s:f,s:f}", "ms", 10.2,
+	    "started", 1765000000.123), &len);
+	assert_non_null(strstr(s, "\"ms\":10.2,"));
+	assert_non_null(strstr(s, "\"started\":1765000000.123}"));
+	free(s);
+	blob = malloc(MANAGE_RESULT_MAX + 1);
+	assert_non_null(blob);
+	memset(blob, 'a', MANAGE_RESULT_MAX);
+	assert_null(manage_msg_kept("ab", json_stringn(blob,
+	    MANAGE_RESULT_MAX), &len));
+	free(blob);
 }
 
 static void
@@ -238,6 +365,8 @@ test_policy(void **state)
 	strlist_free(&l);
 	assert_string_equal(manage_kind_name(MK_PURGE_CACHE), "purge-cache");
 	assert_int_equal(manage_kind_parse("prefetch"), MK_PREFETCH);
+	assert_string_equal(manage_kind_name(MK_READINESS), "readiness");
+	assert_int_equal(manage_kind_parse("readiness"), MK_READINESS);
 }
 
 /* The edge config's `manage` line: default, words, file:line errors. */
@@ -279,7 +408,21 @@ test_config_line(void **state)
 	assert_int_equal(p, 0);
 	edge_conf_free(cf);
 	assert_int_equal(load("manage = logs, reload", &cf, &errs), 0);
+	/* the readiness limits' defaults */
+	assert_int_equal(cf->readiness_max_bytes, 50u << 20);
+	assert_true(cf->readiness_udp);
 	edge_conf_free(cf);
+	/* readiness is accepted only when named */
+	assert_int_equal(load("manage = status, readiness\n"
+	    "readiness_max_bytes = 1M\nreadiness_udp = off", &cf, &errs), 0);
+	assert_int_equal(manage_policy_parse(&cf->manage, &p, &e), 0);
+	assert_int_equal(p, (1u << MK_STATUS) | (1u << MK_READINESS));
+	assert_int_equal(cf->readiness_max_bytes, 1u << 20);
+	assert_false(cf->readiness_udp);
+	edge_conf_free(cf);
+	assert_int_equal(load("readiness_max_bytes = 2G", &cf, &errs),
+	    -EINVAL);
+	assert_non_null(strstr(errs.line[0], ":7: readiness_max_bytes"));
 	assert_int_equal(load("manage = status, sudo", &cf, &errs), -EINVAL);
 	assert_non_null(strstr(errs.line[0], ":7: manage: 'sudo' is not one "
 	    "of"));
@@ -332,6 +475,9 @@ main(void)
 		cmocka_unit_test(test_instruction_ok),
 		cmocka_unit_test(test_instruction_malformed),
 		cmocka_unit_test(test_instruction_sizes),
+		cmocka_unit_test(test_params),
+		cmocka_unit_test(test_schedule),
+		cmocka_unit_test(test_kept),
 		cmocka_unit_test(test_hello_and_results),
 		cmocka_unit_test(test_policy),
 		cmocka_unit_test(test_config_line),

@@ -4,7 +4,10 @@
  * there: events wait in bounded memory, reads say so, and everything is
  * written once it is back. Instructions: recorded with a bound per edge,
  * delivered, answered once (the first outcome wins), expired and timed
- * out, read back as the audit log.
+ * out, read back as the audit log. Readiness results: stored once, only
+ * for a readiness instruction of that edge, listed by filter, kept
+ * across a restart and a migration from version 2, waiting for a store
+ * that is down, bounded in bytes both queued and answered.
  *
  * With ISTHMUS_TEST_PG=postgresql://... the same assertions run on that
  * PostgreSQL instead (each test on an emptied schema); what is about a
@@ -28,7 +31,8 @@
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
-#include "cloud/store/store.h"
+#include "cloud/store/store-int.h"	/* the migrations: a v2 store */
+#include "common/proto.h"
 
 static char dir[64];
 static struct event_base *base;
@@ -709,6 +713,465 @@ test_two_replicas(void **state)
 	store_close(s1);
 }
 
+/* --- Readiness results ----------------------------------------------- */
+
+/* Records instruction id (kind, issuer) for tenant's edge. */
+static void
+instr(struct store *s, const char *tenant, const char *edge, const char *id,
+    const char *kind, const char *issuer)
+{
+	struct store_instruction in;
+	struct answer a;
+
+	memset(&in, 0, sizeof(in));
+	memset(&a, 0, sizeof(a));
+	snprintf(in.id, sizeof(in.id), "%s", id);
+	snprintf(in.tenant, sizeof(in.tenant), "%s", tenant);
+	snprintf(in.edge, sizeof(in.edge), "%s", edge);
+	snprintf(in.kind, sizeof(in.kind), "%s", kind);
+	snprintf(in.issuer, sizeof(in.issuer), "%s", issuer);
+	in.issued = 10;
+	in.expires = 1000000;
+	assert_int_equal(store_instruction_add(s, &in, on_added, &a), 0);
+	await(&a);
+	assert_int_equal(a.rc, 0);
+}
+
+/* A result for id from tenant's edge, its JSON naming verdict and at;
+ * big: MANAGE_RESULT_MAX bytes of it instead. store_readiness_add's
+ * answer. */
+static int
+result(struct store *s, const char *tenant, const char *edge,
+    const char *id, int64_t at, const char *verdict, bool late, bool big)
+{
+	static char json[MANAGE_RESULT_MAX + 1];
+	struct store_readiness r;
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.id, sizeof(r.id), "%s", id);
+	snprintf(r.tenant, sizeof(r.tenant), "%s", tenant);
+	snprintf(r.edge, sizeof(r.edge), "%s", edge);
+	snprintf(r.profile, sizeof(r.profile), "voice");
+	snprintf(r.issuer, sizeof(r.issuer), "mallory");	/* not read */
+	snprintf(r.verdict, sizeof(r.verdict), "%s", verdict);
+	r.at = at;
+	r.received = at + 24;
+	r.late = late;
+	if (big) {
+		memset(json, 'x', MANAGE_RESULT_MAX);
+		json[0] = json[MANAGE_RESULT_MAX - 1] = '"';
+		json[MANAGE_RESULT_MAX] = '\0';
+	} else {
+		snprintf(json, sizeof(json), "{\"verdict\":\"%s\",\"at\":%lld}",
+		    verdict, (long long)at);
+	}
+	r.result = json;
+	return store_readiness_add(s, &r);
+}
+
+struct results {
+	bool done;
+	int rc;
+	struct err e;
+	size_t n;
+	struct store_readiness v[64];	/* the first ones */
+	char json[64][64];		/* their results ("" for NULL) */
+	size_t nulls;			/* results left out */
+	size_t first;			/* the first with a result */
+	bool ordered;			/* by at, oldest first */
+};
+
+static void
+on_results(int rc, const struct store_readiness *v, size_t n,
+    const struct err *e, void *arg)
+{
+	struct results *a = arg;
+	size_t i;
+
+	memset(a, 0, sizeof(*a));
+	a->done = true;
+	a->rc = rc;
+	a->e = *e;
+	a->n = n;
+	a->first = n;
+	a->ordered = true;
+	if (rc != 0)
+		print_message("answered %d: %s\n", rc, e->msg);
+	for (i = 0; rc == 0 && i < n; i++) {
+		if (i > 0 && v[i].at < v[i - 1].at)
+			a->ordered = false;
+		if (v[i].result == NULL)
+			a->nulls++;
+		else if (a->first == n)
+			a->first = i;
+		if (v[i].result != NULL &&
+		    strlen(v[i].result) == MANAGE_RESULT_MAX)
+			assert_int_equal(v[i].result[MANAGE_RESULT_MAX - 2],
+			    'x');
+		if (i >= 64)
+			continue;
+		a->v[i] = v[i];
+		a->v[i].result = NULL;	/* valid during the call only */
+		snprintf(a->json[i], sizeof(a->json[i]), "%s",
+		    v[i].result != NULL ? v[i].result : "");
+	}
+}
+
+static struct results *
+results(struct store *s, const char *tenant, const char *edge,
+    int64_t since, unsigned limit)
+{
+	static struct results a;
+	struct store_readiness_filter f;
+	int i;
+
+	memset(&a, 0, sizeof(a));
+	memset(&f, 0, sizeof(f));
+	snprintf(f.tenant, sizeof(f.tenant), "%s", tenant != NULL ? tenant :
+	    "");
+	snprintf(f.edge, sizeof(f.edge), "%s", edge != NULL ? edge : "");
+	f.since = since;
+	f.limit = limit;
+	assert_int_equal(store_readiness_list(s, &f, on_results, &a), 0);
+	for (i = 0; i < 3000 && !a.done; i++)	/* 30 s: 64 MiB of them */
+		spin(10);
+	assert_true(a.done);
+	return &a;
+}
+
+/* The ids of a list, in its order, as "r1 r2 ...". */
+static const char *
+ids(const struct results *a)
+{
+	static char buf[512];
+	size_t i, len = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < a->n && i < 64; i++)
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s",
+		    i > 0 ? " " : "", a->v[i].id);
+	return buf;
+}
+
+static void
+test_readiness(void **state)
+{
+	char path[512];
+	struct store_stats st, st2;
+	struct results *a;
+	struct store *s;
+	struct err e;
+
+	(void)state;
+	state_of(path, sizeof(path), "state.db");
+	assert_int_equal(store_open(base, path, &s, &e), 0);
+	instr(s, "A", "agw", "r1", MANAGE_K_READINESS, "alice");
+	instr(s, "A", "agw", "r2", MANAGE_K_READINESS, "schedule");
+	instr(s, "A", "bgw", "r3", MANAGE_K_READINESS, "schedule");
+	instr(s, "A", "agw", "s1", MANAGE_K_STATUS, "alice");
+	instr(s, "B", "agw", "r4", MANAGE_K_READINESS, "bob");
+	instr(s, "A", "agw", "r5", MANAGE_K_READINESS, "schedule");
+
+	/* stored for a readiness instruction of that edge, once */
+	assert_int_equal(result(s, "A", "agw", "r1", 100, "pass", false,
+	    false), 0);
+	assert_int_equal(result(s, "A", "agw", "zz", 100, "pass", false,
+	    false), 0);			/* unknown id */
+	assert_int_equal(result(s, "A", "agw", "r3", 100, "pass", false,
+	    false), 0);			/* another edge's */
+	assert_int_equal(result(s, "B", "agw", "r1", 100, "pass", false,
+	    false), 0);			/* another tenant's edge of that name */
+	assert_int_equal(result(s, "A", "agw", "s1", 100, "pass", false,
+	    false), 0);			/* not a readiness test */
+	assert_int_equal(result(s, "A", "agw", "r1", 999, "fail", true,
+	    false), 0);			/* a second delivery */
+	assert_int_equal(result(s, "A", "agw", "r2", 300, "warn", true,
+	    false), 0);
+	assert_int_equal(result(s, "A", "bgw", "r3", 200, "fail", false,
+	    false), 0);
+	assert_int_equal(result(s, "B", "agw", "r4", 250, "pass", false,
+	    false), 0);
+	assert_int_equal(result(s, "A", "agw", "r5", 400, "pass", false,
+	    false), 0);
+	store_get_stats(s, &st);
+
+	a = results(s, NULL, NULL, 0, 0);
+	assert_int_equal(a->rc, 0);
+	assert_string_equal(ids(a), "r1 r3 r4 r2 r5");
+	assert_string_equal(a->v[0].tenant, "A");
+	assert_string_equal(a->v[0].edge, "agw");
+	assert_string_equal(a->v[0].profile, "voice");
+	assert_string_equal(a->v[0].issuer, "alice");
+	assert_int_equal(a->v[0].at, 100);
+	assert_int_equal(a->v[0].received, 124);
+	assert_string_equal(a->v[0].verdict, "pass");
+	assert_false(a->v[0].late);
+	assert_string_equal(a->json[0], "{\"verdict\":\"pass\",\"at\":100}");
+	assert_string_equal(a->v[3].issuer, "schedule");
+	assert_string_equal(a->v[3].verdict, "warn");
+	assert_true(a->v[3].late);
+	assert_string_equal(a->v[2].issuer, "bob");
+	assert_string_equal(a->v[2].tenant, "B");
+
+	/* the filters; the newest limit, oldest first */
+	assert_string_equal(ids(results(s, "A", NULL, 0, 0)),
+	    "r1 r3 r2 r5");
+	assert_string_equal(ids(results(s, "A", "agw", 0, 0)), "r1 r2 r5");
+	assert_string_equal(ids(results(s, NULL, "agw", 0, 0)),
+	    "r1 r4 r2 r5");
+	assert_string_equal(ids(results(s, NULL, NULL, 250, 0)),
+	    "r4 r2 r5");
+	assert_string_equal(ids(results(s, NULL, NULL, 0, 2)), "r2 r5");
+	assert_string_equal(ids(results(s, "A", "agw", 200, 1)), "r5");
+	assert_int_equal(results(s, "Z", NULL, 0, 0)->n, 0);
+
+	/* counted as the store's round trips; nothing dropped or failed */
+	store_get_stats(s, &st2);
+	assert_true(st2.ops >= st.ops + 7);
+	assert_int_equal(st2.dropped, 0);
+	assert_int_equal(st2.errors, 0);
+	assert_true(st2.available);
+
+	/* what the store refuses to queue */
+	{
+		struct store_readiness r;
+		char *big = malloc(MANAGE_RESULT_MAX + 2);
+
+		assert_non_null(big);
+		memset(&r, 0, sizeof(r));
+		snprintf(r.id, sizeof(r.id), "r5");
+		snprintf(r.tenant, sizeof(r.tenant), "A");
+		snprintf(r.edge, sizeof(r.edge), "agw");
+		assert_int_equal(store_readiness_add(s, &r), -EINVAL);
+		memset(big, ' ', MANAGE_RESULT_MAX + 1);
+		big[MANAGE_RESULT_MAX + 1] = '\0';
+		r.result = big;
+		assert_int_equal(store_readiness_add(s, &r), -EMSGSIZE);
+		free(big);
+	}
+	store_close(s);
+
+	/* a restart keeps them */
+	assert_int_equal(store_open(base, path, &s, &e), 0);
+	a = results(s, NULL, NULL, 0, 0);
+	assert_string_equal(ids(a), "r1 r3 r4 r2 r5");
+	assert_string_equal(a->v[0].verdict, "pass");
+	assert_string_equal(a->json[4], "{\"verdict\":\"pass\",\"at\":400}");
+	store_close(s);
+}
+
+/* A store written by the isthmus before readiness results (schema
+ * version 2, an instruction in it) is migrated when opened, its rows
+ * kept, and takes results for them. */
+static void
+test_readiness_migration_from_v2(void **state)
+{
+	char path[512], sql[4096];
+	struct store_stats st;
+	struct results *a;
+	struct answer *au;
+	struct store *s;
+	sqlite3_stmt *q;
+	int version, nindex;
+	sqlite3 *db;
+	struct err e;
+
+	(void)state;
+	assert_true(store_nmigrations >= 3);
+	snprintf(sql, sizeof(sql), "%s; %s; CREATE TABLE isthmus_schema "
+	    "(version INTEGER NOT NULL); INSERT INTO isthmus_schema VALUES "
+	    "(2); INSERT INTO instructions (seq, id, tenant, edge, kind, "
+	    "issuer, issued, expires, state) VALUES (1, 'old1', 'A', 'agw', "
+	    "'readiness', 'schedule', 10, 20, 'timeout')",
+	    store_migrations[0].sql, store_migrations[1].sql);
+	assert_int_equal(store_migrations[1].version, 2);
+	state_of(path, sizeof(path), "v2.db");
+	if (pg != NULL) {
+		pg_exec(sql);
+	} else {
+		assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+		assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL),
+		    SQLITE_OK);
+		sqlite3_close(db);
+	}
+
+	assert_int_equal(store_open(base, path, &s, &e), 0);
+	store_get_stats(s, &st);
+	assert_true(st.available);
+	au = audit(s, NULL, "old1", 0, 0);
+	assert_int_equal(au->n, 1);
+	assert_string_equal(au->in[0].state, "timeout");
+	answer_free(au);
+	/* a late result for it: after its timeout, still its test's */
+	assert_int_equal(result(s, "A", "agw", "old1", 15, "pass", true,
+	    false), 0);
+	a = results(s, NULL, NULL, 0, 0);
+	assert_string_equal(ids(a), "old1");
+	assert_string_equal(a->v[0].issuer, "schedule");
+	assert_true(a->v[0].late);
+	store_close(s);
+
+	if (pg != NULL) {
+		pg_exec("DO $$ BEGIN IF (SELECT MAX(version) FROM "
+		    "isthmus_schema) <> 3 THEN RAISE EXCEPTION 'not 3'; "
+		    "END IF; END $$");
+		return;
+	}
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT (SELECT MAX(version) "
+	    "FROM isthmus_schema), (SELECT COUNT(*) FROM sqlite_master WHERE "
+	    "type = 'index' AND name LIKE 'readiness_%')", -1, &q, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	version = sqlite3_column_int(q, 0);
+	nindex = sqlite3_column_int(q, 1);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	assert_int_equal(version, 3);
+	assert_int_equal(nindex, 3);
+}
+
+/* A store that is down: results wait (bounded in bytes: a few hundred
+ * of the largest, not 4,096), the list says so, and the one for a real
+ * test lands once the store is back. */
+static void
+test_readiness_away_and_back(void **state)
+{
+	const char *stop = getenv("ISTHMUS_TEST_PG_STOP");
+	const char *start = getenv("ISTHMUS_TEST_PG_START");
+	char sub[96], away[112], path[512], id[33];
+	struct store_stats st;
+	struct results *a;
+	struct store *s;
+	struct err e;
+	size_t fit = 0;
+	int i, rc;
+
+	(void)state;
+	if (pg != NULL && (stop == NULL || start == NULL))
+		skip();
+	path_of(sub, sizeof(sub), "later");
+	snprintf(away, sizeof(away), "%s.away", sub);
+	snprintf(path, sizeof(path), "%s/state.db", sub);
+	if (pg != NULL)
+		snprintf(path, sizeof(path), "%s", pg);
+	else
+		assert_int_equal(mkdir(sub, 0700), 0);
+	assert_int_equal(store_open(base, path, &s, &e), 0);
+	instr(s, "A", "agw", "r1", MANAGE_K_READINESS, "schedule");
+	store_close(s);
+
+	/* away: its directory moved, or its server stopped */
+	if (pg != NULL)
+		assert_int_equal(system(stop), 0);
+	else
+		assert_int_equal(rename(sub, away), 0);
+	assert_int_equal(store_open(base, path, &s, &e), 0);
+	store_get_stats(s, &st);
+	assert_false(st.available);
+	assert_int_equal(result(s, "A", "agw", "r1", 100, "warn", true,
+	    false), 0);
+	for (i = 0; i < 1000; i++) {
+		snprintf(id, sizeof(id), "big%d", i);
+		rc = result(s, "A", "agw", id, 50, "pass", false, true);
+		if (rc == -ENOBUFS)
+			break;
+		assert_int_equal(rc, 0);
+		fit++;
+	}
+	assert_int_equal(fit, (STORE_QUEUE_BYTES_MAX - 64) /
+	    (MANAGE_RESULT_MAX + 1));
+	store_get_stats(s, &st);
+	assert_int_equal(st.dropped, 1);
+	assert_int_equal(st.queued, fit + 1);
+	a = results(s, NULL, NULL, 0, 0);
+	assert_int_equal(a->rc, -EIO);
+
+	/* back: written by itself */
+	if (pg != NULL)
+		assert_int_equal(system(start), 0);
+	else
+		assert_int_equal(rename(away, sub), 0);
+	for (i = 0; i < 1500; i++) {
+		store_get_stats(s, &st);
+		if (st.queued == 0)
+			break;
+		spin(10);
+	}
+	assert_int_equal(st.queued, 0);
+	assert_true(st.available);
+	a = results(s, NULL, NULL, 0, 0);
+	assert_int_equal(a->rc, 0);
+	assert_string_equal(ids(a), "r1");	/* the others were no test */
+	assert_string_equal(a->v[0].verdict, "warn");
+	assert_true(a->v[0].late);
+	store_close(s);
+}
+
+/* A list's answer holds at most STORE_READINESS_BYTES_MAX of results:
+ * the newest that fit, the older ones without theirs. */
+static void
+test_readiness_list_is_bounded(void **state)
+{
+	size_t fit = STORE_READINESS_BYTES_MAX / MANAGE_RESULT_MAX;
+	size_t total = fit + 4, i, k;
+	char path[512], id[33], sql[512];
+	struct store_stats st;
+	sqlite3 *db;
+	struct results *a;
+	struct store *s;
+	struct err e;
+
+	(void)state;
+	state_of(path, sizeof(path), "state.db");
+	assert_int_equal(store_open(base, path, &s, &e), 0);
+	/* their instructions, t0 ... in one statement (the store's own
+	 * adds are one round trip each) */
+	snprintf(sql, sizeof(sql), "WITH RECURSIVE n (k) AS (SELECT 0 "
+	    "UNION ALL SELECT k + 1 FROM n WHERE k < %zu) INSERT INTO "
+	    "instructions (seq, id, tenant, edge, kind, issuer, issued, "
+	    "expires, state) SELECT k + 1, 't' || k, 'A', 'agw', "
+	    "'readiness', 'schedule', 10, 20, 'ok' FROM n", total - 1);
+	if (pg != NULL) {
+		pg_exec(sql);
+	} else {
+		assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+		sqlite3_busy_timeout(db, 5000);
+		assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL),
+		    SQLITE_OK);
+		sqlite3_close(db);
+	}
+	for (i = 0; i < total; i += 100) {
+		for (k = i; k < total && k < i + 100; k++) {
+			snprintf(id, sizeof(id), "t%zu", k);
+			assert_int_equal(result(s, "A", "agw", id,
+			    1000 + (int64_t)k, "pass", false, true), 0);
+		}
+		for (k = 0; k < 3000; k++) {	/* under the queue's bytes */
+			store_get_stats(s, &st);
+			if (st.queued == 0)
+				break;
+			spin(10);
+		}
+		assert_int_equal(st.queued, 0);
+	}
+	a = results(s, "A", "agw", 0, STORE_READINESS_LIMIT_MAX);
+	assert_int_equal(a->rc, 0);
+	assert_int_equal(a->n, total);
+	assert_true(a->ordered);
+	assert_int_equal(a->nulls, total - fit);
+	assert_int_equal(a->first, total - fit);	/* the oldest go */
+	assert_string_equal(a->v[0].id, "t0");
+	assert_int_equal(a->v[0].at, 1000);
+	assert_string_equal(a->json[0], "");
+	/* fewer rows asked: all with their results */
+	a = results(s, "A", "agw", 0, 10);
+	assert_int_equal(a->n, 10);
+	assert_int_equal(a->nulls, 0);
+	assert_int_equal(a->v[0].at, 1000 + (int64_t)total - 10);
+	store_close(s);
+}
+
 int
 main(void)
 {
@@ -727,6 +1190,14 @@ main(void)
 		    test_instruction_store_unavailable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_replicas, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_readiness, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_readiness_migration_from_v2, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_readiness_away_and_back,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_readiness_list_is_bounded, setup, teardown),
 	};
 
 	pg = getenv("ISTHMUS_TEST_PG");

@@ -22,6 +22,8 @@
 #include "cloud/manage/manage-int.h"
 #include "common/admin.h"
 #include "common/log.h"
+#include "common/names.h"
+#include "common/timefmt.h"
 
 /* What --wait may ask, at most. */
 #define WAIT_MAX_MS (3600u * 1000)
@@ -121,9 +123,37 @@ find_edge(const struct cloud_conf *cf, const char *tenant, const char *edge,
 	return found;
 }
 
+/* readiness [PROFILE]: a profile of this cloud's configuration, refused
+ * here rather than by the edge, which could only say it got none. */
+static bool
+profile_ok(const struct cloud_conf *cf, json_t *args, FILE *f)
+{
+	const char *name;
+	char names[512];
+	size_t i, n = 0;
+
+	if (json_array_size(args) == 0)
+		return true;
+	name = json_string_value(json_array_get(args, 0));
+	if (json_array_size(args) == 1 && cloud_conf_readiness(cf, name))
+		return true;
+	n += (size_t)snprintf(names, sizeof(names), "%s", READINESS_DEFAULT);
+	for (i = 0; i < cf->nprofiles && n < sizeof(names); i++)
+		if (strcmp(cf->profiles[i]->name, READINESS_DEFAULT) != 0)
+			n += (size_t)snprintf(names + n, sizeof(names) - n,
+			    ", %s", cf->profiles[i]->name);
+	if (json_array_size(args) > 1)
+		say_error(f, "readiness takes at most one profile (%s)", names);
+	else
+		say_error(f, "no readiness profile '%.64s' in this cloud's "
+		    "configuration (it has: %s)", name, names);
+	return false;
+}
+
 /* The arguments each kind takes: how many, and what they are. */
 static bool
-args_ok(enum manage_kind k, json_t *args, FILE *f)
+args_ok(const struct cloud_conf *cf, enum manage_kind k, json_t *args,
+    FILE *f)
 {
 	size_t n = json_array_size(args), i;
 	json_t *a;
@@ -164,13 +194,15 @@ args_ok(enum manage_kind k, json_t *args, FILE *f)
 			return true;
 		say_error(f, "%s", "logs takes one count, 1 to 1000");
 		return false;
+	case MK_READINESS:
+		return profile_ok(cf, args, f);
 	default:
 		return false;
 	}
 }
 
-static void
-new_id(char *buf)
+void
+manage_new_id(char *buf)
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char r[16];
@@ -217,7 +249,7 @@ on_added(int rc, const struct err *e, void *arg)
 	o = mmsg_record(&p->in);
 	if (o != NULL)
 		json_object_set_new(o, "edge_connected", json_boolean(live));
-	text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+	text = o != NULL ? json_dumps(o, MANAGE_JSON_FLAGS) : NULL;
 	json_decref(o);
 	if (text == NULL) {
 		answer_error(p->req, "out of memory");
@@ -261,7 +293,7 @@ manage_admin(struct cloud *cl, const char *args, FILE *f,
 	}
 	if ((k = manage_kind_parse(kind)) == MK_UNKNOWN) {
 		say_error(f, "unknown instruction kind '%s' (status, doctor, "
-		    "purge-cache, prefetch, reload, logs)", kind);
+		    "purge-cache, prefetch, reload, logs, readiness)", kind);
 		goto out;
 	}
 	if (jargs != NULL && (!json_is_array(jargs) ||
@@ -270,7 +302,7 @@ manage_admin(struct cloud *cl, const char *args, FILE *f,
 		    MANAGE_ARGS_MAX);
 		goto out;
 	}
-	if (!args_ok(k, jargs, f))
+	if (!args_ok(cl->conf, k, jargs, f))
 		goto out;
 	if (wait < 0 || (uint64_t)wait > WAIT_MAX_MS || ttl < 0 ||
 	    (uint64_t)ttl > TTL_MAX_MS) {
@@ -291,7 +323,7 @@ manage_admin(struct cloud *cl, const char *args, FILE *f,
 	}
 	p->h = cl->hub;
 	p->wait_ms = (uint64_t)wait;
-	new_id(p->in.id);
+	manage_new_id(p->in.id);
 	snprintf(p->in.tenant, sizeof(p->in.tenant), "%s", ce->tenant->name);
 	snprintf(p->in.edge, sizeof(p->in.edge), "%s", ce->name);
 	snprintf(p->in.kind, sizeof(p->in.kind), "%s", kind);
@@ -336,7 +368,7 @@ on_audit(int rc, const struct store_instruction *v, size_t n,
 		json_array_append_new(list, mmsg_record(&v[i]));
 	o = json_pack("{s:o}", "instructions", list != NULL ? list :
 	    json_array());
-	text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+	text = o != NULL ? json_dumps(o, MANAGE_JSON_FLAGS) : NULL;
 	json_decref(o);
 	if (text == NULL) {
 		answer_error(a->req, "out of memory");
@@ -394,6 +426,125 @@ manage_audit(struct cloud *cl, const char *args, FILE *f,
 	}
 	if (store_audit(cl->store, &flt, on_audit, a) != 0) {
 		answer_error(a->req, "store busy: too many requests at once");
+		free(a);
+	}
+out:
+	json_decref(o);
+}
+
+/* --- `isthmus readiness`: the stored results (docs/readiness.md,
+ * "Reports") ----------------------------------------------------------- */
+
+/* At most what one report asks (docs/readiness.md). */
+#define READINESS_LIMIT_MAX 10000
+
+struct readiness_ask {
+	struct admin_req *req;
+	json_t *filter;
+};
+
+static json_t *
+readiness_test(const struct store_readiness *r)
+{
+	json_t *result = r->result != NULL ? json_loads(r->result, 0, NULL) :
+	    NULL;
+
+	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:b, s:s, "
+	    "s:o}", "id", r->id, "tenant", r->tenant, "edge", r->edge,
+	    "profile", r->profile, "at", (json_int_t)r->at,
+	    "received", (json_int_t)r->received, "verdict", r->verdict,
+	    "late", r->late, "issuer", r->issuer,
+	    /* null: left out of an answer over the store's byte bound */
+	    "result", result != NULL ? result : json_null());
+}
+
+static void
+on_readiness(int rc, const struct store_readiness *v, size_t n,
+    const struct err *e, void *arg)
+{
+	struct readiness_ask *a = arg;
+	char now[TIME_TEXT_MAX], *text;
+	json_t *o, *list;
+	size_t i;
+
+	if (rc != 0) {
+		char msg[sizeof(e->msg) + 128];
+
+		snprintf(msg, sizeof(msg), "store unavailable: %s", e->msg);
+		answer_error(a->req, msg);
+		goto out;
+	}
+	time_format(time(NULL), TIME_ISO, now, sizeof(now));
+	list = json_array();
+	for (i = 0; list != NULL && i < n; i++)
+		json_array_append_new(list, readiness_test(&v[i]));
+	o = json_pack("{s:s, s:O, s:o}", "generated", now, "filter",
+	    a->filter, "tests", list != NULL ? list : json_array());
+	text = o != NULL ? json_dumps(o, MANAGE_JSON_FLAGS) : NULL;
+	json_decref(o);
+	if (text == NULL) {
+		answer_error(a->req, "out of memory");
+	} else {
+		size_t len = strlen(text);
+
+		text[len] = '\n';
+		admin_answer(a->req, text, len + 1);
+		free(text);
+	}
+out:
+	json_decref(a->filter);
+	free(a);
+}
+
+void
+manage_readiness(struct cloud *cl, const char *args, FILE *f,
+    struct admin_req *req)
+{
+	const char *tenant = NULL, *edge = NULL;
+	struct store_readiness_filter flt;
+	json_int_t since = 0, limit = 0;
+	struct readiness_ask *a;
+	json_error_t jerr;
+	json_t *o;
+
+	memset(&flt, 0, sizeof(flt));
+	o = json_loads(args, JSON_REJECT_DUPLICATES, &jerr);
+	if (o == NULL || json_unpack_ex(o, &jerr, 0, "{s?s, s?s, s?I, s?I}",
+	    "tenant", &tenant, "edge", &edge, "since", &since, "limit",
+	    &limit) != 0) {
+		say_error(f, "bad readiness request: %s", jerr.text);
+		goto out;
+	}
+	if (cl->store == NULL) {
+		say_error(f, "%s", "this cloud has no state store: set `state` "
+		    "in cloud.conf (readiness results are kept there)");
+		goto out;
+	}
+	if ((tenant != NULL && !name_valid(tenant)) ||
+	    (edge != NULL && !name_valid(edge)) || since < 0 || limit < 0 ||
+	    limit > READINESS_LIMIT_MAX) {
+		say_error(f, "bad readiness filter (limit: at most %d)",
+		    READINESS_LIMIT_MAX);
+		goto out;
+	}
+	snprintf(flt.tenant, sizeof(flt.tenant), "%s", tenant ? tenant : "");
+	snprintf(flt.edge, sizeof(flt.edge), "%s", edge ? edge : "");
+	flt.since = since;
+	flt.limit = limit > 0 ? (unsigned)limit : 1000;
+	a = calloc(1, sizeof(*a));
+	if (a == NULL || (a->filter = json_pack("{s:s?, s:s?, s:I, s:I}",
+	    "tenant", tenant, "edge", edge, "since", since, "limit",
+	    (json_int_t)flt.limit)) == NULL ||
+	    (a->req = admin_defer(req)) == NULL) {
+		if (a != NULL)
+			json_decref(a->filter);
+		free(a);
+		say_error(f, "%s", "out of memory");
+		goto out;
+	}
+	if (store_readiness_list(cl->store, &flt, on_readiness, a) != 0) {
+		answer_error(a->req, "store busy: too many requests at once");
+		json_decref(a->filter);
 		free(a);
 	}
 out:

@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "cloud/cloud-int.h"
 #include "cloud/config.h"
 #include "cloud/manage/manage-int.h"
@@ -61,6 +63,8 @@ hub_register(struct manage_hub *h, const char *tenant, const char *edge,
 	if (g != NULL) {	/* the newest session of an edge takes it */
 		g->widx = widx;
 		g->gen = gen;
+		g->hello = false;	/* this stream's hello is to come */
+		schedule_reset(g);
 	}
 	pthread_mutex_unlock(&h->mu);
 	return gen;
@@ -99,21 +103,74 @@ hub_note(struct manage_hub *h, struct mnote *n)
 	(void)!write(h->efd, &one, sizeof(one));
 }
 
+void
+mdelivery_free(struct mdelivery *d)
+{
+	if (d == NULL)
+		return;
+	if (d->ready != NULL && d->line != NULL)
+		OPENSSL_cleanse(d->line, d->len);	/* the test's key */
+	mready_spec_free(d->ready);
+	free(d->line);
+	free(d);
+}
+
+static void outcome(struct manage_hub *h, const char *tenant,
+    const char *edge, const char *id, enum manage_kind kind,
+    enum manage_outcome oc, char **result, const char *error);
+
+/* A readiness instruction that cannot go down as it is (its profile was
+ * removed by a reload): it ends now, as an error the operator reads. */
+static void
+undeliverable(struct manage_hub *h, const struct store_instruction *in,
+    const char *why)
+{
+	char *none = NULL;
+
+	log_warn("cloud", "manage_undeliverable", "edge=%s tenant=%s id=%s "
+	    "kind=%s error=%s", in->edge, in->tenant, in->id, in->kind,
+	    why);
+	if (h->cl->store != NULL)
+		(void)store_instruction_done(h->cl->store, in->id,
+		    MANAGE_O_ERROR, NULL, why, now_s());
+	outcome(h, in->tenant, in->edge, in->id, manage_kind_parse(in->kind),
+	    MO_ERROR, &none, why);
+}
+
+/* The line is made here, at send time: a readiness test gets its key,
+ * its profile as configured now, and a deadline from now. */
 bool
 hub_deliver(struct manage_hub *h, const struct store_instruction *in)
 {
 	struct cloud *cl = h->cl;
 	int64_t deadline = now_s() +
 	    (int64_t)(cl->conf->instruction_timeout / 1000);
+	struct ready_spec *rs = NULL;
+	json_t *params = NULL;
 	struct mdelivery *d;
 	struct mreg *g;
 	unsigned widx;
+	char why[256];
+	int rc;
 
+	if (manage_kind_parse(in->kind) == MK_READINESS &&
+	    (rc = mready_prepare(h, in, &deadline, &params, &rs, why,
+	    sizeof(why))) != 0) {
+		if (rc == -ENOENT)
+			undeliverable(h, in, why);
+		return false;	/* else out of memory: it waits */
+	}
 	d = calloc(1, sizeof(*d));
-	if (d == NULL || (d->line = mmsg_instruction(in, deadline,
-	    &d->len)) == NULL) {
-		free(d);
+	if (d == NULL) {
+		json_decref(params);
+		mready_spec_free(rs);
 		return false;	/* it waits in the store */
+	}
+	d->ready = rs;
+	if ((d->line = mmsg_instruction(in, deadline, params,
+	    &d->len)) == NULL) {
+		mdelivery_free(d);
+		return false;
 	}
 	snprintf(d->tenant, sizeof(d->tenant), "%s", in->tenant);
 	snprintf(d->edge, sizeof(d->edge), "%s", in->edge);
@@ -127,8 +184,7 @@ hub_deliver(struct manage_hub *h, const struct store_instruction *in)
 			break;
 	if (g == NULL) {
 		pthread_mutex_unlock(&h->mu);
-		free(d->line);
-		free(d);
+		mdelivery_free(d);
 		return false;
 	}
 	widx = g->widx;
@@ -141,6 +197,43 @@ hub_deliver(struct manage_hub *h, const struct store_instruction *in)
 	pthread_mutex_unlock(&h->mu);
 	worker_post(&cl->workers[widx], WORKER_MANAGE);
 	return true;
+}
+
+void
+hub_send_line(struct manage_hub *h, const char *tenant, const char *edge,
+    uint64_t gen, char *line, size_t len)
+{
+	struct mdelivery *d = calloc(1, sizeof(*d));
+	struct mreg *g;
+	unsigned widx;
+
+	if (d == NULL) {
+		free(line);
+		return;
+	}
+	d->line = line;
+	d->len = len;
+	d->gen = gen;
+	snprintf(d->tenant, sizeof(d->tenant), "%s", tenant);
+	snprintf(d->edge, sizeof(d->edge), "%s", edge);
+	pthread_mutex_lock(&h->mu);
+	for (g = h->regs; g != NULL; g = g->next)
+		if (g->gen == gen)
+			break;
+	if (g == NULL) {
+		pthread_mutex_unlock(&h->mu);
+		free(d->line);
+		free(d);
+		return;
+	}
+	widx = g->widx;
+	if (h->outbox_tail[widx] != NULL)
+		h->outbox_tail[widx]->next = d;
+	else
+		h->outbox[widx] = d;
+	h->outbox_tail[widx] = d;
+	pthread_mutex_unlock(&h->mu);
+	worker_post(&h->cl->workers[widx], WORKER_MANAGE);
 }
 
 /* --- operators waiting ------------------------------------------------ */
@@ -170,7 +263,7 @@ waiter_answer(struct mwaiter *wt)
 			break;
 		}
 	o = mmsg_record(&wt->in);
-	text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+	text = o != NULL ? json_dumps(o, MANAGE_JSON_FLAGS) : NULL;
 	json_decref(o);
 	if (text != NULL) {
 		size_t n = strlen(text);
@@ -225,13 +318,17 @@ hub_wait(struct manage_hub *h, const struct store_instruction *in,
 
 /* id has its outcome: counted, and told to whoever waits for it. */
 static void
-outcome(struct manage_hub *h, const char *id, enum manage_kind kind,
-    enum manage_outcome oc, char **result, const char *error)
+outcome(struct manage_hub *h, const char *tenant, const char *edge,
+    const char *id, enum manage_kind kind, enum manage_outcome oc,
+    char **result, const char *error)
 {
 	struct mwaiter *wt;
 
 	if ((unsigned)kind < MK_COUNT && (unsigned)oc < MO_COUNT)
 		STAT_ADD(h->outcomes[kind][oc], 1);
+	schedule_outcome(h, id);
+	if (kind == MK_READINESS && oc == MO_OK && *result != NULL)
+		results_note(h, tenant, edge, *result);
 	wt = waiter_find(h, id);
 	if (wt == NULL)
 		return;
@@ -310,6 +407,7 @@ on_notes(evutil_socket_t fd, short what, void *arg)
 	struct manage_hub *h = arg;
 	struct mnote *n, *next;
 	struct mwaiter *wt;
+	struct mreg *g;
 	uint64_t cnt;
 
 	(void)what;
@@ -334,8 +432,22 @@ on_notes(evutil_socket_t fd, short what, void *arg)
 			}
 			break;
 		case MN_DONE:
-			outcome(h, n->id, n->kind, n->outcome, &n->result,
-			    n->error);
+			outcome(h, n->tenant, n->edge, n->id, n->kind,
+			    n->outcome, &n->result, n->error);
+			break;
+		case MN_HELLO:
+			pthread_mutex_lock(&h->mu);
+			for (g = h->regs; g != NULL; g = g->next)
+				if (g->gen == n->gen) {
+					g->hello = true;
+					g->accepts_readiness = n->readiness;
+					schedule_reset(g);
+				}
+			pthread_mutex_unlock(&h->mu);
+			break;
+		case MN_KEPT:
+			if (n->result != NULL)
+				results_note(h, n->tenant, n->edge, n->result);
 			break;
 		}
 		free(n->result);
@@ -364,8 +476,8 @@ on_swept(int rc, const struct store_instruction *v, size_t n,
 		    "kind=%s outcome=%s", v[i].edge, v[i].tenant, v[i].id,
 		    v[i].kind, v[i].state);
 		if (oc >= 0)
-			outcome(h, v[i].id, k, (enum manage_outcome)oc, &none,
-			    NULL);
+			outcome(h, v[i].tenant, v[i].edge, v[i].id, k,
+			    (enum manage_outcome)oc, &none, NULL);
 	}
 }
 
@@ -378,6 +490,8 @@ on_sweep(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (h->cl->store != NULL)
+		schedule_tick(h);
 	if (h->sweeping || h->cl->store == NULL)
 		return;
 	/* what could not be read for edges that came while it was away */
@@ -435,8 +549,7 @@ cloud_manage_free(struct cloud *cl)
 	for (i = 0; h->outbox != NULL && i < h->nworkers; i++)
 		while ((d = h->outbox[i]) != NULL) {
 			h->outbox[i] = d->next;
-			free(d->line);
-			free(d);
+			mdelivery_free(d);
 		}
 	while ((n = h->notes) != NULL) {
 		h->notes = n->next;
@@ -453,6 +566,7 @@ cloud_manage_free(struct cloud *cl)
 		h->regs = g->next;
 		free(g);
 	}
+	results_free(h);
 	if (h->ev != NULL)
 		event_free(h->ev);
 	if (h->sweep != NULL)

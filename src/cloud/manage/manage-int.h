@@ -24,6 +24,7 @@
 struct admin_req;
 struct cloud;
 struct msession;
+struct ready_spec;
 
 /* Instructions one session has delivered and waits to hear of, at most;
  * past it, the rest wait in the store until one is answered. */
@@ -37,7 +38,8 @@ enum mbad { MBAD_OVERSIZED, MBAD_MALFORMED, MBAD_COUNT };
 /* --- msg.c: the edge's messages, checked ----------------------------- */
 
 struct mmsg {
-	bool hello;			/* else a result */
+	bool hello;			/* else a result, or: */
+	bool kept;			/* a kept readiness result */
 	char version[32];		/* hello */
 	char accepts[160];		/* hello: "status,doctor,..." */
 	char id[MANAGE_ID_MAX + 1];	/* result */
@@ -51,9 +53,11 @@ struct mmsg {
 int mmsg_parse(const char *line, size_t len, struct mmsg *m, char *why,
     size_t cap);
 void mmsg_clear(struct mmsg *m);
-/* The instruction's line, '\n' included; NULL when out of memory. */
+/* The instruction's line, '\n' included, with params (taken; NULL: none)
+ * when its encoding is at most MANAGE_PARAMS_MAX; NULL when out of memory
+ * or params are over it. */
 char *mmsg_instruction(const struct store_instruction *in,
-    int64_t deadline, size_t *len);
+    int64_t deadline, json_t *params, size_t *len);
 
 /* --- hub.c: the control loop's side ---------------------------------- */
 
@@ -67,18 +71,27 @@ struct mdelivery {
 	int64_t answer_by;
 	char *line;
 	size_t len;
+	struct ready_spec *ready;	/* readiness: the test, registered
+					 * when the line is written (its key
+					 * is in line too) */
 };
+
+/* Frees d, wiping what holds a readiness key. */
+void mdelivery_free(struct mdelivery *d);
 
 /* What a session tells the control loop. */
 struct mnote {
 	struct mnote *next;
-	enum { MN_OPENED, MN_READY, MN_SENT, MN_DONE } what;
+	enum { MN_OPENED, MN_READY, MN_SENT, MN_DONE, MN_HELLO,
+	    MN_KEPT } what;
 	char tenant[NAME_MAX_LEN + 1], edge[NAME_MAX_LEN + 1];
 	uint64_t gen;
 	char id[MANAGE_ID_MAX + 1];
 	enum manage_kind kind;
 	enum manage_outcome outcome;
-	char *result;			/* MN_DONE: JSON text or NULL */
+	char *result;			/* MN_DONE, MN_KEPT: JSON text or
+					 * NULL */
+	bool readiness;			/* MN_HELLO: the edge accepts it */
 	char error[MANAGE_ERROR_MAX + 1];
 };
 
@@ -88,7 +101,31 @@ struct mreg {
 	char tenant[NAME_MAX_LEN + 1], edge[NAME_MAX_LEN + 1];
 	unsigned widx;
 	uint64_t gen;
+	/* Its readiness schedule (schedule.c; control loop only). */
+	bool hello;			/* said: accepts known */
+	bool accepts_readiness;
+	bool told;			/* the schedule message went down */
+	char profile[NAME_MAX_LEN + 1];	/* as told; "" none */
+	uint64_t every_ms;
+	int64_t next_test;		/* Unix s; 0: none */
+	char busy[MANAGE_ID_MAX + 1];	/* a scheduled test not answered */
 };
+
+/* The gauges' figures: seconds, seconds, a ratio, bits a second. */
+enum rfigure { RF_RTT, RF_JITTER, RF_LOSS, RF_DOWN, RF_UP, RF_COUNT };
+
+/* Each edge's latest readiness figures, for the gauges (results.c;
+ * control loop only). */
+struct rlatest {
+	struct rlatest *next;
+	char tenant[NAME_MAX_LEN + 1], edge[NAME_MAX_LEN + 1];
+	double at;			/* the test's start */
+	double v[RF_COUNT];
+	bool has[RF_COUNT];
+};
+
+/* Verdicts, for isthmus_readiness_tests_total. */
+enum rverdict { RV_PASS, RV_WARN, RV_FAIL, RV_COUNT };
 
 struct mwaiter;
 struct edge_ask;
@@ -118,6 +155,11 @@ struct manage_hub {
 	uint64_t unexpected;		/* results for no instruction sent */
 	uint64_t sessions_open;
 	uint64_t sent;
+	/* readiness (control loop) */
+	struct rlatest *latest;
+	uint64_t verdicts[RV_COUNT];
+	uint64_t kept;			/* kept results received (atomic) */
+	uint64_t scheduled;		/* tests the schedule issued */
 };
 
 /* From any thread. The session of (tenant, edge) opened as gen (and
@@ -135,6 +177,51 @@ bool hub_deliver(struct manage_hub *h, const struct store_instruction *in);
 /* Control loop: an operator waits for id's outcome for up to wait_ms. */
 int hub_wait(struct manage_hub *h, const struct store_instruction *in,
     struct admin_req *req, uint64_t wait_ms);
+
+/* --- ready.c: readiness instructions -------------------------------- */
+
+/* For a readiness instruction in, at send time: its profile resolved,
+ * *deadline pushed out by the test's longest run, its params and the
+ * test to register (a fresh key). -ENOENT (the profile it names is
+ * gone) or -ENOMEM, with why. */
+int mready_prepare(struct manage_hub *h, const struct store_instruction *in,
+    int64_t *deadline, json_t **params, struct ready_spec **spec,
+    char *why, size_t cap);
+void mready_spec_free(struct ready_spec *s);
+
+/* Control loop: a line that is no instruction (the schedule message)
+ * for the session gen of (tenant, edge); line taken. */
+void hub_send_line(struct manage_hub *h, const char *tenant,
+    const char *edge, uint64_t gen, char *line, size_t len);
+/* A fresh instruction id (MANAGE_ID_MAX lowercase hex digits). */
+void manage_new_id(char *buf);
+
+/* --- schedule.c: readiness tests on the cloud's schedule --------------- */
+
+/* Control loop, each sweep: schedules told, due tests issued. */
+void schedule_tick(struct manage_hub *h);
+/* The edge's session said hello (or opened): its schedule is told again
+ * and its next test computed afresh. Under mu. */
+void schedule_reset(struct mreg *g);
+/* id had its outcome: a scheduled test it was is no longer busy. */
+void schedule_outcome(struct manage_hub *h, const char *id);
+/* The slot: the first time after now at the edge's offset within
+ * every_s (docs/readiness.md, "Schedules"). */
+int64_t schedule_next(const char *tenant, const char *edge, uint64_t every_s,
+    int64_t now);
+
+/* --- results.c: readiness results kept and counted --------------------- */
+
+/* In any thread: a readiness result (JSON text) of (tenant, edge) for
+ * instruction id to the store (late: sent as a kept result). false when
+ * it is not a result document (not stored). */
+bool results_store(struct store *st, const char *tenant, const char *edge,
+    const char *id, const char *result, bool late);
+/* Control loop: the gauges and counters take the result. */
+void results_note(struct manage_hub *h, const char *tenant,
+    const char *edge, const char *result);
+void results_free(struct manage_hub *h);
+const char *results_verdict_name(enum rverdict v);
 
 /* --- session.c: a worker's sessions ---------------------------------- */
 

@@ -52,6 +52,10 @@ void manage_admin(struct cloud *cl, const char *args, FILE *f,
     struct admin_req *req);
 void manage_audit(struct cloud *cl, const char *args, FILE *f,
     struct admin_req *req);
+/* "readiness {json}": stored readiness results, the JSON report of
+ * docs/readiness.md ("Reports"). */
+void manage_readiness(struct cloud *cl, const char *args, FILE *f,
+    struct admin_req *req);
 
 /* Prometheus families: instructions by kind and outcome, sessions open,
  * bad messages (metrics.c). */

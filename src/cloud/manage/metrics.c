@@ -3,8 +3,57 @@
 
 #include "cloud/cloud-int.h"
 #include "cloud/manage/manage-int.h"
+#include <stdio.h>
+
 #include "common/prom.h"
 #include "common/stat.h"
+
+static const struct {
+	const char *name, *help;
+} figures[RF_COUNT] = {
+	[RF_RTT] = { "isthmus_readiness_rtt_seconds", "Each edge's latest "
+	    "median round trip (the UDP train's, else the PINGs')." },
+	[RF_JITTER] = { "isthmus_readiness_jitter_seconds", "Each edge's "
+	    "latest jitter (RFC 3550; the UDP train's, else the PINGs')." },
+	[RF_LOSS] = { "isthmus_readiness_loss_ratio", "Each edge's latest "
+	    "UDP loss, 0 to 1 (1: UDP blocked)." },
+	[RF_DOWN] = { "isthmus_readiness_down_bits_per_second", "Each edge's "
+	    "latest goodput from the cloud." },
+	[RF_UP] = { "isthmus_readiness_up_bits_per_second", "Each edge's "
+	    "latest goodput to the cloud." },
+};
+
+static void
+readiness_families(struct manage_hub *h, FILE *f)
+{
+	struct rlatest *l;
+	int v;
+
+	prom_family(f, "isthmus_readiness_tests_total", "counter",
+	    "Readiness results received from edges (kept ones too), by "
+	    "verdict.");
+	for (v = 0; v < RV_COUNT; v++)
+		prom_sample(f, "isthmus_readiness_tests_total",
+		    (const char *[]){ "verdict",
+		    results_verdict_name((enum rverdict)v), NULL },
+		    STAT_GET(h->verdicts[v]));
+	prom_family(f, "isthmus_readiness_scheduled_total", "counter",
+	    "Readiness tests the schedule issued.");
+	prom_sample(f, "isthmus_readiness_scheduled_total", NULL,
+	    STAT_GET(h->scheduled));
+	prom_family(f, "isthmus_readiness_kept_total", "counter",
+	    "Results edges kept while their stream was down and sent later.");
+	prom_sample(f, "isthmus_readiness_kept_total", NULL,
+	    STAT_GET(h->kept));
+	for (v = 0; v < RF_COUNT; v++) {
+		prom_family(f, figures[v].name, "gauge", figures[v].help);
+		for (l = h->latest; l != NULL; l = l->next)
+			if (l->has[v])
+				prom_sample_f(f, figures[v].name,
+				    (const char *[]){ "tenant", l->tenant,
+				    "edge", l->edge, NULL }, l->v[v]);
+	}
+}
 
 void
 manage_metrics(struct cloud *cl, FILE *f)
@@ -52,4 +101,5 @@ manage_metrics(struct cloud *cl, FILE *f)
 	    "never sent), ignored.");
 	prom_sample(f, "isthmus_manage_unexpected_results_total", NULL,
 	    STAT_GET(h->unexpected));
+	readiness_families(h, f);
 }

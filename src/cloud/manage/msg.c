@@ -7,9 +7,12 @@
 #include "cloud/manage/manage-int.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/crypto.h>
 
 void
 mmsg_clear(struct mmsg *m)
@@ -114,13 +117,37 @@ parse_result(json_t *o, struct mmsg *m, char *why, size_t cap)
 	m->outcome = (enum manage_outcome)oc;
 	r = json_object_get(o, "result");
 	if (r != NULL && !json_is_null(r)) {
-		m->result = json_dumps(r, JSON_COMPACT | JSON_ENCODE_ANY);
+		m->result = json_dumps(r, MANAGE_JSON_FLAGS | JSON_ENCODE_ANY);
 		if (m->result == NULL)
 			return bad(why, cap, "result cannot be encoded");
 		if (strlen(m->result) > MANAGE_RESULT_MAX) {
 			mmsg_clear(m);
 			return bad(why, cap, "result is over 192 KiB");
 		}
+	}
+	return 0;
+}
+
+/* {"id", "result"}: a readiness result the edge kept (section 6). */
+static int
+parse_kept(json_t *o, struct mmsg *m, char *why, size_t cap)
+{
+	json_t *r = json_object_get(o, "result");
+
+	m->kept = true;
+	m->outcome = MO_OK;
+	if (str_field(o, "id", true, m->id, MANAGE_ID_MAX, why, cap) != 0)
+		return -EBADMSG;
+	if (!is_hex_id(m->id))
+		return bad(why, cap, "id is not lowercase hex");
+	if (!json_is_object(r))
+		return bad(why, cap, "a kept result is not an object");
+	m->result = json_dumps(r, MANAGE_JSON_FLAGS);
+	if (m->result == NULL)
+		return bad(why, cap, "result cannot be encoded");
+	if (strlen(m->result) > MANAGE_RESULT_MAX) {
+		mmsg_clear(m);
+		return bad(why, cap, "result is over 192 KiB");
 	}
 	return 0;
 }
@@ -154,6 +181,8 @@ mmsg_parse(const char *line, size_t len, struct mmsg *m, char *why,
 		rc = parse_hello(o, m, why, cap);
 	else if (strcmp(type, MANAGE_T_RESULT) == 0)
 		rc = parse_result(o, m, why, cap);
+	else if (strcmp(type, MANAGE_T_KEPT) == 0)
+		rc = parse_kept(o, m, why, cap);
 	else
 		rc = bad(why, cap, "an unknown type");
 	json_decref(o);
@@ -162,20 +191,39 @@ mmsg_parse(const char *line, size_t len, struct mmsg *m, char *why,
 	return rc;
 }
 
+/* The params' encoded length, or SIZE_MAX when it cannot be encoded. */
+static size_t
+params_len(json_t *params)
+{
+	char *s = json_dumps(params, JSON_COMPACT);
+	size_t n = s != NULL ? strlen(s) : SIZE_MAX;
+
+	if (s != NULL) {
+		/* a readiness test's key is in it */
+		OPENSSL_cleanse(s, n);
+		free(s);
+	}
+	return n;
+}
+
 char *
 mmsg_instruction(const struct store_instruction *in, int64_t deadline,
-    size_t *len)
+    json_t *params, size_t *len)
 {
 	json_t *args;
 
+	if (params != NULL && params_len(params) > MANAGE_PARAMS_MAX) {
+		json_decref(params);
+		return NULL;
+	}
 	args = in->args != NULL ? json_loads(in->args, 0, NULL) : NULL;
 	if (args == NULL)
 		args = json_array();
 	return manage_json_line(json_pack("{s:i, s:s, s:s, s:s, s:o, s:s, "
-	    "s:I, s:I}", "v", MANAGE_VERSION, "type", MANAGE_T_INSTRUCTION,
-	    "id", in->id, "kind", in->kind, "args", args, "issuer", in->issuer,
-	    "issued", (json_int_t)in->issued, "deadline",
-	    (json_int_t)deadline), len);
+	    "s:I, s:I, s:o*}", "v", MANAGE_VERSION, "type",
+	    MANAGE_T_INSTRUCTION, "id", in->id, "kind", in->kind, "args",
+	    args, "issuer", in->issuer, "issued", (json_int_t)in->issued,
+	    "deadline", (json_int_t)deadline, "params", params), len);
 }
 
 json_t *

@@ -17,6 +17,7 @@
 
 #include "cloud/cloud-int.h"
 #include "cloud/manage/manage-int.h"
+#include "cloud/readiness/readiness.h"
 #include "cloud/refuse.h"
 #include "cloud/registry.h"
 #include "cloud/tunnel-int.h"
@@ -177,6 +178,10 @@ got_result(struct msession *s, struct mmsg *m)
 		    s->edge, s->tenant, m->id);
 		return;
 	}
+	/* A test that reported is over: a probe replayed now finds no
+	 * test, not only after its deadline. */
+	if (s->inflight[i].kind == MK_READINESS)
+		ready_end(s->hub->cl->ready, m->id);
 	log_info("cloud", "manage_result", "edge=%s tenant=%s id=%s kind=%s "
 	    "outcome=%s", s->edge, s->tenant, m->id,
 	    manage_kind_name(s->inflight[i].kind), manage_outcome_name(m->outcome));
@@ -184,6 +189,12 @@ got_result(struct msession *s, struct mmsg *m)
 		(void)store_instruction_done(st, m->id,
 		    manage_outcome_name(m->outcome), m->result,
 		    m->error[0] ? m->error : NULL, now_s());
+	if (st != NULL && s->inflight[i].kind == MK_READINESS &&
+	    m->outcome == MO_OK && m->result != NULL &&
+	    !results_store(st, s->tenant, s->edge, m->id, m->result, false))
+		log_limited(s->w->lim_stream, LOG_WARN, "cloud",
+		    "readiness_bad_result", "edge=%s tenant=%s id=%s "
+		    "action=not_stored", s->edge, s->tenant, m->id);
 	n = calloc(1, sizeof(*n));
 	if (n != NULL) {
 		n->what = MN_DONE;
@@ -204,6 +215,55 @@ got_result(struct msession *s, struct mmsg *m)
 	}
 }
 
+/* The hub learns whether the edge accepts readiness tests: its
+ * schedule is told and kept only then. */
+static void
+got_hello(struct msession *s, const struct mmsg *m)
+{
+	const char *p = m->accepts, *end;
+	struct mnote *n = calloc(1, sizeof(*n));
+
+	if (n == NULL)
+		return;
+	n->what = MN_HELLO;
+	snprintf(n->tenant, sizeof(n->tenant), "%s", s->tenant);
+	snprintf(n->edge, sizeof(n->edge), "%s", s->edge);
+	n->gen = s->gen;
+	for (; *p != '\0'; p = *end == ',' ? end + 1 : end) {
+		end = p + strcspn(p, ",");
+		if ((size_t)(end - p) == strlen(MANAGE_K_READINESS) &&
+		    strncmp(p, MANAGE_K_READINESS, (size_t)(end - p)) == 0)
+			n->readiness = true;
+	}
+	hub_note(s->hub, n);
+}
+
+/* A readiness result the edge kept while its stream was down: the store
+ * takes it if the id is a test it issued to this edge and has no result
+ * for (docs/protocol.md, section 6). */
+static void
+got_kept(struct msession *s, struct mmsg *m)
+{
+	struct store *st = s->hub->cl->store;
+	struct mnote *n;
+
+	STAT_ADD(s->hub->kept, 1);
+	log_info("cloud", "readiness_kept", "edge=%s tenant=%s id=%s",
+	    s->edge, s->tenant, m->id);
+	if (st == NULL || !results_store(st, s->tenant, s->edge, m->id,
+	    m->result, true) || (n = calloc(1, sizeof(*n))) == NULL)
+		return;
+	n->what = MN_KEPT;
+	snprintf(n->tenant, sizeof(n->tenant), "%s", s->tenant);
+	snprintf(n->edge, sizeof(n->edge), "%s", s->edge);
+	n->gen = s->gen;
+	memcpy(n->id, m->id, sizeof(n->id));
+	n->kind = MK_READINESS;
+	n->result = m->result;
+	m->result = NULL;
+	hub_note(s->hub, n);
+}
+
 static void
 got_line(struct msession *s, const char *line, size_t len)
 {
@@ -219,7 +279,10 @@ got_line(struct msession *s, const char *line, size_t len)
 		    "version=%s accepts=%s", s->edge, s->tenant, m.version,
 		    m.accepts[0] ? m.accepts : "none");
 		registry_edge_hello(s->t, m.version);
-	} else
+		got_hello(s, &m);
+	} else if (m.kept)
+		got_kept(s, &m);
+	else
 		got_result(s, &m);
 	mmsg_clear(&m);
 }
@@ -333,6 +396,10 @@ session_deliver(struct manage_hub *h, unsigned widx, struct mdelivery *d)
 			break;
 	if (s == NULL || s->dead)
 		return;		/* gone: it waits in the store for the next */
+	if (d->id[0] == '\0') {	/* no instruction: the schedule */
+		(void)relay_body_write(s->r, d->line, d->len);
+		return;
+	}
 	prune(s, now);
 	for (i = 0; i < s->ninflight; i++)
 		if (strcmp(s->inflight[i].id, d->id) == 0)
@@ -341,6 +408,10 @@ session_deliver(struct manage_hub *h, unsigned widx, struct mdelivery *d)
 		s->backlog = true;
 		return;
 	}
+	/* The test is live before the edge can know its key: the edge's
+	 * first stream or probe finds it. */
+	if (d->ready != NULL && ready_issue(h->cl->ready, d->ready) != 0)
+		return;		/* out of memory: it waits in the store */
 	if (relay_body_write(s->r, d->line, d->len) != 0)
 		return;
 	memcpy(s->inflight[s->ninflight].id, d->id, sizeof(d->id));
@@ -368,8 +439,7 @@ manage_worker_inbox(struct worker *w)
 	for (; d != NULL; d = next) {	/* oldest first */
 		next = d->next;
 		session_deliver(h, w->idx, d);
-		free(d->line);
-		free(d);
+		mdelivery_free(d);
 	}
 }
 

@@ -45,6 +45,7 @@ job_event(const struct store_edge_event *ev)
 	if (j == NULL)
 		return NULL;
 	j->kind = JOB_EVENT;
+	j->size = total;
 	j->ev = *ev;
 	p = (char *)(j + 1);
 	j->ev.tenant = copy_str(&p, ev->tenant);
@@ -80,6 +81,7 @@ job_done(const char *id, const char *state, const char *result,
 	if (j == NULL)
 		return NULL;
 	j->kind = JOB_DONE;
+	j->size = str_size(result);
 	p = (char *)(j + 1);
 	snprintf(j->in.id, sizeof(j->in.id), "%s", id);
 	snprintf(j->in.state, sizeof(j->in.state), "%s", state);
@@ -101,11 +103,34 @@ job_add(const struct store_instruction *in)
 	if (j == NULL)
 		return NULL;
 	j->kind = JOB_ADD;
+	j->size = str_size(args) + str_size(in->result);
 	j->in = *in;
 	p = (char *)(j + 1);
 	j->in.args = copy_str(&p, args);
 	j->in.result = copy_str(&p, in->result);
 	snprintf(j->in.state, sizeof(j->in.state), "%s", STORE_STATE_WAITING);
+	return j;
+}
+
+struct job *
+job_readiness(const struct store_readiness *r)
+{
+	struct job *j = calloc(1, sizeof(*j) + str_size(r->result));
+	char *p;
+
+	if (j == NULL)
+		return NULL;
+	j->kind = JOB_READINESS;
+	j->size = str_size(r->result);
+	j->rd = *r;
+	/* the caller's arrays, terminated whatever they hold */
+	j->rd.id[sizeof(j->rd.id) - 1] = '\0';
+	j->rd.tenant[sizeof(j->rd.tenant) - 1] = '\0';
+	j->rd.edge[sizeof(j->rd.edge) - 1] = '\0';
+	j->rd.profile[sizeof(j->rd.profile) - 1] = '\0';
+	j->rd.verdict[sizeof(j->rd.verdict) - 1] = '\0';
+	p = (char *)(j + 1);
+	j->rd.result = copy_str(&p, r->result);
 	return j;
 }
 
@@ -143,6 +168,9 @@ job_answer(struct job *j)
 	case JOB_AUDIT:
 		j->instr_done(j->rc, j->rows, j->nrows, &j->e, j->arg);
 		break;
+	case JOB_READINESS_LIST:
+		j->readiness_done(j->rc, j->rows, j->nrows, &j->e, j->arg);
+		break;
 	default:
 		break;
 	}
@@ -152,6 +180,7 @@ static void
 free_rows(struct job *j)
 {
 	struct store_instruction *in = j->rows;
+	struct store_readiness *rd = j->rows;
 	size_t i;
 
 	if (j->kind == JOB_WAITING || j->kind == JOB_SWEEP ||
@@ -160,6 +189,9 @@ free_rows(struct job *j)
 			free(in[i].args);
 			free(in[i].result);
 		}
+	if (j->kind == JOB_READINESS_LIST)
+		for (i = 0; i < j->nrows; i++)
+			free(rd[i].result);
 	free(j->rows);
 	j->rows = NULL;
 	j->nrows = 0;

@@ -16,6 +16,8 @@
 
 #include <libpq-fe.h>
 
+#include "common/proto.h"
+
 /* pg_advisory_xact_lock keys: migrating, adding an instruction (its
  * seq is MAX + 1 and its edge's bound is counted: one at a time across
  * replicas). */
@@ -44,6 +46,7 @@ enum stmt {
 	S_SWEEP_TIMEOUT,
 	S_WAITING_COUNT,
 	S_AUDIT,
+	S_READY_ADD,
 	S_COUNT
 };
 
@@ -127,6 +130,13 @@ static const char *const stmts[S_COUNT] = {
 	    "($1::text = '' OR tenant = $1) AND ($2::text = '' OR "
 	    "edge = $2) AND ($3::text = '' OR id = $3) AND "
 	    "issued >= $4::bigint ORDER BY seq DESC LIMIT $5::bigint",
+	[S_READY_ADD] =
+	    "INSERT INTO readiness (id, tenant, edge, profile, issuer, at, "
+	    "received, verdict, late, result) SELECT id, tenant, edge, "
+	    "$4::text, issuer, $5::bigint, $6::bigint, $7::text, "
+	    "$8::integer, $9::text FROM instructions WHERE id = $1 AND "
+	    "tenant = $2 AND edge = $3 AND kind = '" MANAGE_K_READINESS "' "
+	    "ON CONFLICT DO NOTHING",
 };
 
 /* Parameters of one statement, as text. */
@@ -150,12 +160,20 @@ p_int(struct params *p, int64_t v)
 	p->n++;
 }
 
-/* A statement without parameters, parsed each time. */
+/* A statement, parsed (and planned for its parameters) each time. */
+static int
+send_qp(PGconn *c, const char *sql, const struct params *p)
+{
+	return PQsendQueryParams(c, sql, p->n, NULL, p->v, NULL, NULL, 0) ?
+	    0 : -EIO;
+}
+
 static int
 send_q(PGconn *c, const char *sql)
 {
-	return PQsendQueryParams(c, sql, 0, NULL, NULL, NULL, NULL, 0) ? 0 :
-	    -EIO;
+	struct params p = { .n = 0 };
+
+	return send_qp(c, sql, &p);
 }
 
 static void
@@ -236,6 +254,61 @@ send_event(PGconn *c, const struct store_edge_event *ev)
 	return send_s(c, S_HISTORY_TRIM, &p);
 }
 
+/* A result: for a readiness instruction of that edge only, and once;
+ * its issuer is the instruction's. */
+static int
+send_readiness(PGconn *c, const struct store_readiness *r)
+{
+	struct params p = { .n = 0 };
+
+	p_text(&p, r->id);
+	p_text(&p, r->tenant);
+	p_text(&p, r->edge);
+	p_text(&p, r->profile);
+	p_int(&p, r->at);
+	p_int(&p, r->received);
+	p_text(&p, r->verdict);
+	p_int(&p, r->late);
+	p_text(&p, r->result);
+	return send_s(c, S_READY_ADD, &p);
+}
+
+/* The newest rf.limit results, oldest first. The server counts their
+ * results' bytes, newest first, and sends only those within
+ * STORE_READINESS_BYTES_MAX (the others NULL), so neither libpq nor the
+ * job holds more. The innermost query picks the rows without carrying
+ * their results, so its sort never holds thousands of them. Not
+ * prepared: the text names only the filters given, and is planned for
+ * them (a report is rare, and the indexes matter more than a parse). */
+static int
+send_readiness_list(PGconn *c, const struct store_readiness_filter *f)
+{
+	struct params p = { .n = 0 };
+	char tenant[32] = "", edge[32] = "", sql[1024];
+
+	p_int(&p, f->since);
+	p_int(&p, f->limit);
+	p_int(&p, STORE_READINESS_BYTES_MAX);
+	if (f->tenant[0] != '\0') {
+		p_text(&p, f->tenant);
+		snprintf(tenant, sizeof(tenant), " AND tenant = $%d", p.n);
+	}
+	if (f->edge[0] != '\0') {
+		p_text(&p, f->edge);
+		snprintf(edge, sizeof(edge), " AND edge = $%d", p.n);
+	}
+	snprintf(sql, sizeof(sql), "SELECT r.id, r.tenant, r.edge, "
+	    "r.profile, r.issuer, r.at, r.received, r.verdict, r.late, "
+	    "CASE WHEN n.total <= $3::bigint THEN r.result END FROM (SELECT "
+	    "id, SUM(size) OVER (ORDER BY at DESC, id COLLATE \"C\" DESC "
+	    "ROWS UNBOUNDED PRECEDING) AS total FROM (SELECT id, at, "
+	    "OCTET_LENGTH(result) AS size FROM readiness WHERE "
+	    "at >= $1::bigint%s%s ORDER BY at DESC, id COLLATE \"C\" DESC "
+	    "LIMIT $2::bigint) AS newest) AS n JOIN readiness AS r ON "
+	    "r.id = n.id ORDER BY r.at, r.id COLLATE \"C\"", tenant, edge);
+	return send_qp(c, sql, &p);
+}
+
 int
 pgsql_send_write(PGconn *c, const struct job *j)
 {
@@ -243,6 +316,8 @@ pgsql_send_write(PGconn *c, const struct job *j)
 
 	if (j->kind == JOB_EVENT)
 		return send_event(c, &j->ev);
+	if (j->kind == JOB_READINESS)
+		return send_readiness(c, &j->rd);
 	p_text(&p, j->in.id);
 	if (j->kind == JOB_SENT) {
 		p_int(&p, j->at);
@@ -306,6 +381,8 @@ pgsql_send_question(PGconn *c, const struct job *j)
 		p_int(&p, j->f.since);
 		p_int(&p, j->f.limit);
 		return send_s(c, S_AUDIT, &p);
+	case JOB_READINESS_LIST:
+		return send_readiness_list(c, &j->rf);
 	default:
 		return -EINVAL;
 	}
@@ -455,6 +532,33 @@ take_instrs(struct job *j, const PGresult *r)
 	return 0;
 }
 
+static int
+take_results(struct job *j, const PGresult *r)
+{
+	struct store_readiness *v;
+	size_t cap = j->nrows;
+	int i;
+
+	for (i = 0; i < PQntuples(r); i++) {
+		if (job_grow(j, &cap, sizeof(*v)) != 0)
+			return -ENOMEM;
+		v = (struct store_readiness *)j->rows + j->nrows++;
+		col(r, i, 0, v->id, sizeof(v->id));
+		col(r, i, 1, v->tenant, sizeof(v->tenant));
+		col(r, i, 2, v->edge, sizeof(v->edge));
+		col(r, i, 3, v->profile, sizeof(v->profile));
+		col(r, i, 4, v->issuer, sizeof(v->issuer));
+		v->at = num(r, i, 5);
+		v->received = num(r, i, 6);
+		col(r, i, 7, v->verdict, sizeof(v->verdict));
+		v->late = num(r, i, 8) != 0;
+		if (!PQgetisnull(r, i, 9) &&
+		    (v->result = strdup(PQgetvalue(r, i, 9))) == NULL)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 int
 pgsql_take(struct job *j, int qi, const PGresult *r)
 {
@@ -474,6 +578,8 @@ pgsql_take(struct job *j, int qi, const PGresult *r)
 		return take_instrs(j, r);
 	case JOB_AUDIT:
 		return take_instrs(j, r);
+	case JOB_READINESS_LIST:
+		return take_results(j, r);
 	default:
 		return 0;
 	}

@@ -82,6 +82,7 @@ struct pg_store {
 	/* under mu */
 	struct job *head, *tail;
 	size_t nwrites, nreads, nadds;
+	size_t wbytes;		/* the writes' strings */
 	struct store_stats st;
 	/* the loop's */
 	int efd;
@@ -219,10 +220,23 @@ pop_head(struct pg_store *s)
 	s->head = j->next;
 	if (s->head == NULL)
 		s->tail = NULL;
-	if (job_is_write(j))
+	if (job_is_write(j)) {
 		s->nwrites--;
+		s->wbytes -= j->size;
+	}
 	pthread_mutex_unlock(&s->mu);
 	return j;
+}
+
+/* j, at the queue's tail. mu held. */
+static void
+append(struct pg_store *s, struct job *j)
+{
+	if (s->tail != NULL)
+		s->tail->next = j;
+	else
+		s->head = j;
+	s->tail = j;
 }
 
 static void
@@ -745,16 +759,14 @@ pg_write(struct store *pub, struct job *j)
 	int rc = 0;
 
 	pthread_mutex_lock(&s->mu);
-	if (j == NULL || s->nwrites >= STORE_QUEUE_MAX) {
+	if (j == NULL || s->nwrites >= STORE_QUEUE_MAX ||
+	    s->wbytes + j->size > STORE_QUEUE_BYTES_MAX) {
 		s->st.dropped++;
 		rc = j == NULL ? -ENOMEM : -ENOBUFS;
 	} else {
 		s->nwrites++;
-		if (s->tail != NULL)
-			s->tail->next = j;
-		else
-			s->head = j;
-		s->tail = j;
+		s->wbytes += j->size;
+		append(s, j);
 	}
 	pthread_mutex_unlock(&s->mu);
 	if (rc != 0) {
@@ -783,11 +795,7 @@ pg_ask(struct store *pub, struct job *j)
 		s->nadds++;
 	else
 		s->nreads++;
-	if (s->tail != NULL)
-		s->tail->next = j;
-	else
-		s->head = j;
-	s->tail = j;
+	append(s, j);
 	pthread_mutex_unlock(&s->mu);
 	kick(s);
 	return 0;

@@ -68,6 +68,30 @@ const struct store_migration store_migrations[] = {
 	    "CREATE INDEX instructions_issued ON instructions (issued);"
 	    /* the sweep: the few waiting or sent among many done */
 	    "CREATE INDEX instructions_state ON instructions (state)" },
+	{ 3,
+	    /* Readiness results (docs/readiness.md), one row per test: id
+	     * is its instruction's, so an edge's second delivery of a kept
+	     * result adds nothing; issuer is copied from that row. at is
+	     * the test's start, received when the cloud stored it (Unix
+	     * seconds); late 1 for a result kept at the edge and sent on a
+	     * later stream; result the JSON document. */
+	    "CREATE TABLE readiness ("
+	    " id TEXT NOT NULL PRIMARY KEY,"
+	    " tenant TEXT NOT NULL,"
+	    " edge TEXT NOT NULL,"
+	    " profile TEXT NOT NULL DEFAULT '',"
+	    " issuer TEXT NOT NULL DEFAULT '',"
+	    " at BIGINT NOT NULL,"
+	    " received BIGINT NOT NULL,"
+	    " verdict TEXT NOT NULL DEFAULT '',"
+	    " late INTEGER NOT NULL DEFAULT 0,"
+	    " result TEXT NOT NULL);"
+	    /* the report for an edge, newest first */
+	    "CREATE INDEX readiness_edge_at ON readiness (tenant, edge, at);"
+	    /* for a tenant's edges */
+	    "CREATE INDEX readiness_tenant_at ON readiness (tenant, at);"
+	    /* the report for the whole fleet by time */
+	    "CREATE INDEX readiness_at ON readiness (at)" },
 };
 
 const size_t store_nmigrations =

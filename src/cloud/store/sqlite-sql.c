@@ -1,7 +1,8 @@
 /*
  * The state store's statements on SQLite (store-int.h): opening a file
  * and bringing its schema up to date, writing a batch of queued writes in
- * one transaction, and answering a question. Only sqlite.c's thread calls
+ * one transaction, and answering a question (the readiness results'
+ * list included). Only sqlite.c's thread calls
  * them, with the connection it owns.
  */
 #include "cloud/store/store-int.h"
@@ -358,6 +359,32 @@ write_done(sqlite3 *db, const struct job *j)
 	return step_done(q);
 }
 
+/* A result: for a readiness instruction of that edge only, and once;
+ * its issuer is the instruction's. */
+static int
+write_readiness(sqlite3 *db, const struct job *j)
+{
+	const struct store_readiness *r = &j->rd;
+	sqlite3_stmt *q;
+
+	if (prepare(db, "INSERT INTO readiness (id, tenant, edge, profile, "
+	    "issuer, at, received, verdict, late, result) SELECT id, tenant, "
+	    "edge, ?4, issuer, ?5, ?6, ?7, ?8, ?9 FROM instructions WHERE "
+	    "id = ?1 AND tenant = ?2 AND edge = ?3 AND kind = '"
+	    MANAGE_K_READINESS "' ON CONFLICT DO NOTHING", &q) != 0)
+		return -EIO;
+	bind_text(q, 1, r->id);
+	bind_text(q, 2, r->tenant);
+	bind_text(q, 3, r->edge);
+	bind_text(q, 4, r->profile);
+	sqlite3_bind_int64(q, 5, r->at);
+	sqlite3_bind_int64(q, 6, r->received);
+	bind_text(q, 7, r->verdict);
+	sqlite3_bind_int(q, 8, r->late);
+	bind_text(q, 9, r->result);
+	return step_done(q);
+}
+
 int
 sqlite_write(sqlite3 *db, struct job *const *v, size_t n, struct err *e)
 {
@@ -379,6 +406,9 @@ sqlite_write(sqlite3 *db, struct job *const *v, size_t n, struct err *e)
 			break;
 		case JOB_SENT:
 			rc = write_sent(db, v[i]);
+			break;
+		case JOB_READINESS:
+			rc = write_readiness(db, v[i]);
 			break;
 		default:
 			rc = write_done(db, v[i]);
@@ -604,6 +634,70 @@ audit(sqlite3 *db, struct job *j)
 	return read_instrs(db, q, j, "reading the audit log");
 }
 
+/* One row of a readiness list into j's rows: 0 or -ENOMEM. */
+static int
+read_result(sqlite3_stmt *q, struct job *j, size_t *cap)
+{
+	struct store_readiness *v;
+
+	if (job_grow(j, cap, sizeof(*v)) != 0)
+		return -ENOMEM;
+	v = (struct store_readiness *)j->rows + j->nrows++;
+	copy_col(q, 0, v->id, sizeof(v->id));
+	copy_col(q, 1, v->tenant, sizeof(v->tenant));
+	copy_col(q, 2, v->edge, sizeof(v->edge));
+	copy_col(q, 3, v->profile, sizeof(v->profile));
+	copy_col(q, 4, v->issuer, sizeof(v->issuer));
+	v->at = sqlite3_column_int64(q, 5);
+	v->received = sqlite3_column_int64(q, 6);
+	copy_col(q, 7, v->verdict, sizeof(v->verdict));
+	v->late = sqlite3_column_int(q, 8) != 0;
+	v->result = dup_col(q, 9);
+	if (v->result == NULL && sqlite3_column_type(q, 9) != SQLITE_NULL)
+		return -ENOMEM;
+	return 0;
+}
+
+/* The newest rf.limit results, oldest first. The database counts their
+ * results' bytes, newest first, and reads only those within
+ * STORE_READINESS_BYTES_MAX; the others come NULL. The innermost query
+ * picks the rows without carrying their results, so a sort never holds
+ * thousands of them. */
+static int
+list_readiness(sqlite3 *db, struct job *j)
+{
+	char sql[1024];
+	sqlite3_stmt *q;
+	size_t cap = 0;
+	int rc;
+
+	snprintf(sql, sizeof(sql), "SELECT r.id, r.tenant, r.edge, "
+	    "r.profile, r.issuer, r.at, r.received, r.verdict, r.late, "
+	    "CASE WHEN n.total <= ?5 THEN r.result END FROM (SELECT id, "
+	    "SUM(size) OVER (ORDER BY at DESC, id DESC ROWS UNBOUNDED "
+	    "PRECEDING) AS total FROM (SELECT id, at, "
+	    "LENGTH(CAST(result AS BLOB)) AS size FROM readiness WHERE "
+	    "at >= ?3%s%s ORDER BY at DESC, id DESC LIMIT ?4) AS newest) "
+	    "AS n JOIN readiness AS r ON r.id = n.id ORDER BY r.at, r.id",
+	    j->rf.tenant[0] != '\0' ? " AND tenant = ?1" : "",
+	    j->rf.edge[0] != '\0' ? " AND edge = ?2" : "");
+	if (prepare(db, sql, &q) != 0)
+		return db_error(db, &j->e, "reading readiness results");
+	bind_text(q, 1, j->rf.tenant);
+	bind_text(q, 2, j->rf.edge);
+	sqlite3_bind_int64(q, 3, j->rf.since);
+	sqlite3_bind_int64(q, 4, j->rf.limit);
+	sqlite3_bind_int64(q, 5, STORE_READINESS_BYTES_MAX);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+		if (read_result(q, j, &cap) != 0) {
+			sqlite3_finalize(q);
+			return err_set(&j->e, -ENOMEM, "out of memory");
+		}
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : db_error(db, &j->e,
+	    "reading readiness results");
+}
+
 /* A starting cloud holds no tunnel: whatever the file says was up went
  * down with the cloud that stopped. */
 int
@@ -634,6 +728,9 @@ sqlite_answer(sqlite3 *db, struct job *j)
 		break;
 	case JOB_AUDIT:
 		j->rc = audit(db, j);
+		break;
+	case JOB_READINESS_LIST:
+		j->rc = list_readiness(db, j);
 		break;
 	default:
 		j->rc = err_set(&j->e, -EINVAL, "not a question");

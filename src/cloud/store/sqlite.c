@@ -41,6 +41,7 @@ struct sqlite_store {
 	struct job *head, *tail;	/* to do, in order */
 	struct job *done, *done_tail;	/* answered, for the loop */
 	size_t nwrites, nreads, nadds;
+	size_t wbytes;			/* the writes' strings */
 	bool stop;
 	struct store_stats st;
 	/* the thread's */
@@ -128,6 +129,7 @@ finish_head(struct sqlite_store *s)
 		return;
 	}
 	s->nwrites--;
+	s->wbytes -= j->size;
 	job_free(j);
 }
 
@@ -322,11 +324,13 @@ sq_write(struct store *pub, struct job *j)
 	int rc = 0;
 
 	pthread_mutex_lock(&s->mu);
-	if (j == NULL || s->nwrites >= STORE_QUEUE_MAX) {
+	if (j == NULL || s->nwrites >= STORE_QUEUE_MAX ||
+	    s->wbytes + j->size > STORE_QUEUE_BYTES_MAX) {
 		s->st.dropped++;
 		rc = j == NULL ? -ENOMEM : -ENOBUFS;
 	} else {
 		s->nwrites++;
+		s->wbytes += j->size;
 		enqueue(s, j);
 	}
 	pthread_mutex_unlock(&s->mu);

@@ -28,14 +28,18 @@ extern const size_t store_nmigrations;
 
 enum job_kind {
 	/* queued writes: kept while the store is down, bounded, counted */
-	JOB_EVENT, JOB_SENT, JOB_DONE,
+	JOB_EVENT, JOB_SENT, JOB_DONE, JOB_READINESS,
 	/* questions: answered on the loop, -EIO at once while down */
 	JOB_EDGES, JOB_HISTORY, JOB_ADD, JOB_WAITING, JOB_SWEEP, JOB_AUDIT,
+	JOB_READINESS_LIST,
 };
 
 struct job {
 	enum job_kind kind;
 	struct job *next;
+	/* bytes of the strings after it (a write's count against
+	 * STORE_QUEUE_BYTES_MAX) */
+	size_t size;
 	/* JOB_EVENT: the event, its strings in one allocation after the
 	 * job (as for every string below) */
 	struct store_edge_event ev;
@@ -43,22 +47,27 @@ struct job {
 	 * in.result point after the job) */
 	struct store_instruction in;
 	int64_t at;
+	/* JOB_READINESS: the result (rd.result after the job) */
+	struct store_readiness rd;
 	/* reads: what is asked */
 	char tenant[NAME_MAX_LEN + 1], edge[NAME_MAX_LEN + 1];
 	bool all;			/* JOB_EDGES: every tenant */
 	int64_t now;			/* JOB_WAITING, JOB_SWEEP */
 	struct store_audit_filter f;	/* JOB_AUDIT */
+	struct store_readiness_filter rf;	/* JOB_READINESS_LIST */
 	int64_t waiting;		/* JOB_SWEEP: still waiting after */
 	/* the answer */
 	int rc;
 	struct err e;
-	void *rows;			/* store_edge, store_history or
-					 * store_instruction */
+	void *rows;			/* store_edge, store_history,
+					 * store_instruction or
+					 * store_readiness */
 	size_t nrows;
 	store_edges_fn edges_done;
 	store_history_fn history_done;
 	store_done_fn add_done;
 	store_instructions_fn instr_done;
+	store_readiness_fn readiness_done;
 	void *arg;
 };
 
@@ -66,20 +75,22 @@ struct job {
 static inline bool
 job_is_write(const struct job *j)
 {
-	return j->kind <= JOB_DONE;
+	return j->kind <= JOB_READINESS;
 }
 struct job *job_event(const struct store_edge_event *ev);
 struct job *job_sent(const char *id, int64_t at, int64_t answer_by);
 struct job *job_done(const char *id, const char *state, const char *result,
     const char *error, int64_t at);
 struct job *job_add(const struct store_instruction *in);
+struct job *job_readiness(const struct store_readiness *r);
 /* Room for one more row of size in j->rows: 0 or -ENOMEM. */
 int job_grow(struct job *j, size_t *cap, size_t size);
 /* Calls the job's callback with its answer. */
 void job_answer(struct job *j);
 /* The answer is rc (an error), for why: rows read so far go. */
 void job_fail(struct job *j, int rc, const struct err *why);
-/* Frees j and its rows (an instruction row's args and result too). */
+/* Frees j and its rows (an instruction row's args and result, a
+ * readiness row's result, too). */
 void job_free(struct job *j);
 /* Instruction rows in the store's order (seq). */
 void job_sort_by_seq(struct job *j);
@@ -88,7 +99,7 @@ int64_t job_now_us(void);
 
 /* sqlite-sql.c, for sqlite.c's thread: opens path (created 0600) and
  * migrates it (-EPROTO: newer than this isthmus, untouched); marks every
- * edge down; writes jobs (JOB_EVENT, JOB_SENT, JOB_DONE) in one
+ * edge down; writes jobs (JOB_EVENT ... JOB_READINESS) in one
  * transaction; answers question j (j->rc, also returned: -EIO means the
  * store failed, e.g. the connection should go). */
 struct sqlite3;

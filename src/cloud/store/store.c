@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "common/proto.h"
 
 static bool
 is_pg(const char *state)
@@ -160,6 +163,41 @@ store_audit(struct store *s, const struct store_audit_filter *f,
 	if (j->f.limit == 0)
 		j->f.limit = 1000;
 	j->instr_done = done;
+	j->arg = arg;
+	return s->ops->ask(s, j);
+}
+
+int
+store_readiness_add(struct store *s, const struct store_readiness *r)
+{
+	struct store_readiness copy;
+
+	if (r->id[0] == '\0' || r->tenant[0] == '\0' ||
+	    r->edge[0] == '\0' || r->result == NULL)
+		return -EINVAL;
+	if (strlen(r->result) > MANAGE_RESULT_MAX)
+		return -EMSGSIZE;
+	copy = *r;
+	if (copy.received == 0)
+		copy.received = time(NULL);
+	return s->ops->write(s, job_readiness(&copy));
+}
+
+int
+store_readiness_list(struct store *s, const struct store_readiness_filter *f,
+    store_readiness_fn done, void *arg)
+{
+	struct job *j = question(JOB_READINESS_LIST, NULL, NULL);
+
+	if (j == NULL)
+		return -ENOMEM;
+	if (f != NULL)
+		j->rf = *f;
+	if (j->rf.limit == 0)
+		j->rf.limit = STORE_READINESS_LIMIT;
+	if (j->rf.limit > STORE_READINESS_LIMIT_MAX)
+		j->rf.limit = STORE_READINESS_LIMIT_MAX;
+	j->readiness_done = done;
 	j->arg = arg;
 	return s->ops->ask(s, j);
 }

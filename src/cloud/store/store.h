@@ -2,7 +2,8 @@
  * The cloud's state store (docs/cloud.md, "The state store"): what the
  * cloud remembers across restarts, starting with the fleet registry (every
  * edge it ever admitted, up or down, and a bounded history of its
- * connects and disconnects).
+ * connects and disconnects), then the instructions to edges (the audit
+ * log) and the readiness tests' results.
  *
  * The data path never waits on it. Writes are queued and done off the
  * event loop; while the store is unavailable (its file unwritable, its
@@ -31,6 +32,11 @@
 /* Registry writes waiting for the store, at most; past it they are
  * dropped and counted. */
 #define STORE_QUEUE_MAX 4096
+/* The strings those writes carry (results, mostly: a readiness result
+ * or an instruction's may be 192 KiB), in bytes, at most: past it a
+ * write is dropped and counted too, so a store that is down for long
+ * holds at most this much of them. */
+#define STORE_QUEUE_BYTES_MAX (32u * 1024 * 1024)
 /* Connects and disconnects kept per edge. */
 #define STORE_HISTORY_MAX 50
 
@@ -200,5 +206,64 @@ int store_instructions_sweep(struct store *s, int64_t now,
 /* The audit log: instructions matching f, newest first. */
 int store_audit(struct store *s, const struct store_audit_filter *f,
     store_instructions_fn done, void *arg);
+
+/* --- Readiness results (docs/readiness.md) ------------------------------
+ *
+ * One row per test, keyed by its instruction's id: the edge, tenant,
+ * profile, time and verdict beside the result's JSON document, for the
+ * report (`isthmus readiness`).
+ */
+
+/* A list's answer carries at most this many bytes of results: past it
+ * the oldest rows of the answer come with result NULL (their other
+ * fields are there), so 10,000 results of 192 KiB never sit in memory
+ * at once. */
+#define STORE_READINESS_BYTES_MAX (64u * 1024 * 1024)
+/* Rows of one list: by default, at most. */
+#define STORE_READINESS_LIMIT 1000
+#define STORE_READINESS_LIMIT_MAX 10000
+
+struct store_readiness {
+	char id[33];
+	char tenant[NAME_MAX_LEN + 1], edge[NAME_MAX_LEN + 1];
+	char profile[NAME_MAX_LEN + 1];
+	char issuer[65];		/* from the instruction's row */
+	int64_t at;			/* the test's start, Unix seconds */
+	int64_t received;		/* when the cloud stored it */
+	char verdict[16];
+	bool late;
+	char *result;			/* JSON text */
+};
+
+/* Which results a list returns. Any field left empty/0 does not
+ * filter. */
+struct store_readiness_filter {
+	char tenant[NAME_MAX_LEN + 1], edge[NAME_MAX_LEN + 1];
+	int64_t since;			/* at or after */
+	unsigned limit;			/* the newest limit; 0: 1,000; at
+					 * most 10,000 */
+};
+
+/* A queued write (like store_instruction_done: kept while the store is
+ * down, dropped and counted past STORE_QUEUE_MAX or
+ * STORE_QUEUE_BYTES_MAX). Stored only when r->id is a `readiness`
+ * instruction of (tenant, edge) in the instructions table and the
+ * readiness table has no row for it yet (a second delivery changes
+ * nothing); issuer comes from the instruction's row, r->issuer is not
+ * read; r->received 0 is now. r is copied. 0, -EINVAL (no id, tenant,
+ * edge or result), -EMSGSIZE (a result over MANAGE_RESULT_MAX),
+ * -ENOBUFS (the queue is full), -ENOMEM. */
+int store_readiness_add(struct store *s, const struct store_readiness *r);
+
+/* A list's answer, on the loop: rc 0 or -errno (-EIO: the store is
+ * unavailable, e says why). The rows and their results are valid during
+ * the call only; a result is NULL past STORE_READINESS_BYTES_MAX. */
+typedef void (*store_readiness_fn)(int rc, const struct store_readiness *v,
+    size_t n, const struct err *e, void *arg);
+/* Results matching f, oldest first (the newest f->limit of them, by
+ * at). Asked after a store_readiness_add, it sees that result. */
+int store_readiness_list(struct store *s,
+    const struct store_readiness_filter *f, store_readiness_fn done,
+    void *arg);
 
 #endif

@@ -50,6 +50,7 @@ struct answer {
 
 struct doctor {
 	const char *path;
+	bool path_only;			/* --path: config to alpn */
 	struct event_base *base;
 	struct evdns_base *dns;
 	struct edge_conf *cf;

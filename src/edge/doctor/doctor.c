@@ -3,6 +3,7 @@
  * in path.c and tunnel.c, their machinery in step.c. */
 #include "edge/doctor/doctor.h"
 
+#include <getopt.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -21,7 +22,7 @@
 #include "edge/doctor/doctor-int.h"
 
 static const char usage_doctor[] =
-    "usage: isthmus doctor -c FILE [--json]\n"
+    "usage: isthmus doctor -c FILE [--json] [--path]\n"
     "\n"
     "Checks, one step at a time, that this edge can reach its cloud and\n"
     "its services: config, clock, dns, tcp, proxy, tls, certificate,\n"
@@ -34,6 +35,8 @@ static const char usage_doctor[] =
     "\n"
     "  -c, --config FILE  the edge's configuration (edge.conf)\n"
     "      --json         one JSON object instead of text\n"
+    "      --path         the path's steps only, config to alpn (a\n"
+    "                     readiness test times dns, tcp, proxy and tls)\n"
     "  -h, --help         this text\n"
     "\n"
     "Exit status: 0 every step passed, 1 a step failed, 2 bad usage.\n";
@@ -52,6 +55,8 @@ static void (*const steps[])(struct doctor *d) = {
 	step_certificate, step_alpn,
 	step_admission, step_round_trip, step_services,
 };
+/* --path: path.c's steps only, no tunnel. */
+#define PATH_STEPS 8
 
 static void
 print_text(const struct doctor *d, FILE *f)
@@ -69,6 +74,11 @@ print_text(const struct doctor *d, FILE *f)
 		fprintf(f, "  %-4s  %-20s %9s  %s\n", verdict_text[s->v],
 		    s->name, t, s->detail);
 		nrun += s->v != V_SKIPPED;
+	}
+	if (d->failed == NULL && d->path_only) {
+		fprintf(f, "All path checks passed: this edge reaches its "
+		    "cloud's tunnel port.\n");
+		return;
 	}
 	if (d->failed == NULL) {
 		fprintf(f, "All checks passed: this edge can reach its cloud "
@@ -158,23 +168,65 @@ doctor_free(struct doctor *d)
 	free(d->steps);
 }
 
+/* -c FILE, --json, --path and the common options: CLI_GO_ON or the exit
+ * status. */
+static int
+doctor_args(int argc, char **argv, const char **path, bool *json,
+    bool *path_only)
+{
+	const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'J' },
+		{ "path", no_argument, NULL, 'P' },
+		CLI_COMMON_LONG,
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	*path = NULL;
+	*json = *path_only = false;
+	cli_getopt_reset();
+	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT "c:", opts,
+	    NULL)) != -1) {
+		if (cli_common_option(c))
+			continue;
+		switch (c) {
+		case 'h':
+			fputs(usage_doctor, stdout);
+			return EXIT_OK;
+		case 'c': *path = optarg; break;
+		case 'J': *json = true; break;
+		case 'P': *path_only = true; break;
+		default:
+			return cli_bad_option("doctor", usage_doctor, argv, c);
+		}
+	}
+	if (*path == NULL)
+		return cli_usage_error("doctor", usage_doctor,
+		    "-c FILE is required");
+	if (optind != argc)
+		return cli_usage_error("doctor", usage_doctor,
+		    "unexpected argument '%s'", argv[optind]);
+	return CLI_GO_ON;
+}
+
 int
 doctor_main(int argc, char **argv)
 {
 	struct doctor *d;
 	const char *path;
-	bool json;
-	size_t i;
+	bool json, path_only;
+	size_t i, n;
 	int rc;
 
-	rc = cli_config_args(argc, argv, "doctor", usage_doctor, "json",
-	    &path, &json);
+	rc = doctor_args(argc, argv, &path, &json, &path_only);
 	if (rc != CLI_GO_ON)
 		return rc;
 	d = calloc(1, sizeof(*d));
 	if (d == NULL)
 		return cli_fail("doctor", EXIT_FAIL, "out of memory");
 	d->path = path;
+	d->path_only = path_only;
 	d->fd = -1;
 	signal(SIGPIPE, SIG_IGN);
 	d->base = event_base_new();
@@ -192,7 +244,8 @@ doctor_main(int argc, char **argv)
 	}
 	/* Each step skips itself after a failure, before touching what
 	 * the failed one did not provide. */
-	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+	n = path_only ? PATH_STEPS : sizeof(steps) / sizeof(steps[0]);
+	for (i = 0; i < n; i++)
 		steps[i](d);
 	if (json)
 		print_json(d, stdout);

@@ -35,11 +35,12 @@ on_settings(struct h2conn *c, void *arg)
 }
 
 static void
-on_pong(struct h2conn *c, void *arg)
+on_pong(struct h2conn *c, const uint8_t opaque[8], void *arg)
 {
 	struct doctor *d = arg;
 
 	(void)c;
+	(void)opaque;
 	d->ponged = true;
 	d->done = true;
 }

@@ -29,6 +29,7 @@
 #include "common/log.h"
 #include "common/proto.h"
 #include "common/relay.h"
+#include "common/timefmt.h"
 #include "common/timeval.h"
 #include "edge/daemon.h"
 #include "version.h"
@@ -41,6 +42,9 @@
 #define MANAGE_OUT_MAX (1024u * 1024)
 /* Moved to the stream at once. */
 #define OUT_CHUNK (16u * 1024)
+/* Readiness results kept for a later stream, at most (docs/readiness.md:
+ * the last 8; each under MANAGE_RESULT_MAX). */
+#define KEPT_MAX 8
 
 #define NV(n, v) { (uint8_t *)(uintptr_t)(n), (uint8_t *)(uintptr_t)(v), \
 	sizeof(n) - 1, sizeof(v) - 1, NGHTTP2_NV_FLAG_NONE }
@@ -64,6 +68,13 @@ struct manage {
 	struct evbuffer *out;		/* answers for the stream */
 	uint64_t opens;
 	uint64_t bad[MB_COUNT];
+	/* kept lines, oldest first, for the next stream's hello */
+	char *kept[KEPT_MAX];
+	size_t kept_len[KEPT_MAX];
+	unsigned nkept;
+	/* the cloud's readiness schedule, as it last said it */
+	bool sched_known;
+	struct manage_schedule sched;
 };
 
 static const char *const bad_names[MB_COUNT] = {
@@ -139,6 +150,25 @@ close_later(struct manage *m, uint32_t code, const char *why)
 	kick(m);
 }
 
+/* The kept results after the hello, each once: they are the stream's
+ * now. */
+static void
+send_kept(struct manage *m)
+{
+	unsigned i;
+
+	for (i = 0; i < m->nkept; i++) {
+		if (evbuffer_add(m->out, m->kept[i], m->kept_len[i]) != 0)
+			close_later(m, NGHTTP2_INTERNAL_ERROR, "out of memory");
+		free(m->kept[i]);
+		m->kept[i] = NULL;
+	}
+	if (m->nkept > 0)
+		log_info("manage", "readiness_kept_sent", "count=%u gen=%u",
+		    m->nkept, m->gen);
+	m->nkept = 0;
+}
+
 /* The first message, once the cloud took the stream (an older cloud
  * that refuses it gets no body): queued for the loop. */
 static void
@@ -155,6 +185,7 @@ say_hello(struct manage *m)
 	if (hello == NULL || evbuffer_prepend(m->out, hello, len) != 0)
 		close_later(m, NGHTTP2_INTERNAL_ERROR, "out of memory");
 	free(hello);
+	send_kept(m);
 	kick(m);
 }
 
@@ -244,11 +275,29 @@ bad_message(struct manage *m, enum manage_bad b, const char *error)
 	stream_reset(m, NGHTTP2_PROTOCOL_ERROR, why);
 }
 
+/* The cloud's readiness schedule for this edge: for status and the
+ * log (the cloud issues the tests). */
+static void
+take_schedule(struct manage *m, const struct manage_schedule *sc)
+{
+	char when[32];
+
+	m->sched = *sc;
+	m->sched_known = true;
+	if (!sc->set) {
+		log_info("manage", "readiness_schedule", "profile=%s", "none");
+		return;
+	}
+	time_format(sc->next, TIME_ISO, when, sizeof(when));
+	log_info("manage", "readiness_schedule", "profile=%s every_s=%lld "
+	    "next=%s", sc->profile, (long long)sc->every, when);
+}
+
 /* One complete line of len bytes (its '\n' after it) from m->in. */
 static void
 take_line(struct manage *m, size_t len)
 {
-	struct manage_instr in;
+	struct manage_msg msg;
 	char *line = (char *)evbuffer_pullup(m->in, (ssize_t)len + 1);
 	struct err er;
 	int rc;
@@ -257,7 +306,7 @@ take_line(struct manage *m, size_t len)
 		close_later(m, NGHTTP2_INTERNAL_ERROR, "out of memory");
 		return;
 	}
-	rc = manage_msg_parse(line, len, &in, &er);
+	rc = manage_msg_parse(line, len, &msg, &er);
 	evbuffer_drain(m->in, len + 1);
 	if (rc == -ENOMEM) {
 		close_later(m, NGHTTP2_INTERNAL_ERROR, "out of memory");
@@ -267,7 +316,10 @@ take_line(struct manage *m, size_t len)
 		bad_message(m, MB_MALFORMED, er.msg);
 		return;
 	}
-	manage_dispatch(&m->env, &in, m->gen);
+	if (msg.type == MM_SCHEDULE)
+		take_schedule(m, &msg.sched);
+	else
+		manage_dispatch(&m->env, &msg.in, m->gen);
 }
 
 /* Whether another line may be taken now. */
@@ -377,6 +429,53 @@ on_answer(void *arg, unsigned gen, char *line, size_t len)
 	kick(m);
 }
 
+/* env->live: the stream of generation gen is still open. */
+static bool
+stream_live(void *arg, unsigned gen)
+{
+	struct manage *m = arg;
+
+	return gen == m->gen && m->r != NULL && !m->closing;
+}
+
+/* env->keep: on the stream now if one is up (after its hello), else for
+ * the next one's hello; the oldest goes when KEPT_MAX wait. */
+static void
+keep_result(void *arg, const char *id, json_t *result)
+{
+	struct manage *m = arg;
+	size_t len = 0;
+	char *line = manage_msg_kept(id, result, &len);
+
+	if (line == NULL) {
+		log_error("manage", "readiness_kept", "id=%s error=%s", id,
+		    "out of memory or too large: dropped");
+		return;
+	}
+	if (m->up && m->r != NULL && !m->closing) {
+		if (evbuffer_add(m->out, line, len) != 0)
+			close_later(m, NGHTTP2_INTERNAL_ERROR, "out of memory");
+		free(line);
+		log_info("manage", "readiness_kept", "id=%s action=%s", id,
+		    "sent on the stream now open");
+		kick(m);
+		return;
+	}
+	if (m->nkept == KEPT_MAX) {
+		log_warn("manage", "readiness_kept_dropped", "reason=%s",
+		    "more than 8 results waited for a stream");
+		free(m->kept[0]);
+		memmove(m->kept, m->kept + 1, (KEPT_MAX - 1) * sizeof(*m->kept));
+		memmove(m->kept_len, m->kept_len + 1,
+		    (KEPT_MAX - 1) * sizeof(*m->kept_len));
+		m->nkept--;
+	}
+	m->kept[m->nkept] = line;
+	m->kept_len[m->nkept++] = len;
+	log_info("manage", "readiness_kept", "id=%s action=%s", id,
+	    "kept for the next stream");
+}
+
 int
 manage_new(struct edge *e, const struct manage_ops *ops,
     struct manage **out)
@@ -389,6 +488,8 @@ manage_new(struct edge *e, const struct manage_ops *ops,
 	m->env.e = e;
 	m->env.ops = ops;
 	m->env.answer = on_answer;
+	m->env.live = stream_live;
+	m->env.keep = keep_result;
 	m->env.answer_arg = m;
 	m->backoff_ms = BACKOFF_MIN_MS;
 	m->open_ev = evtimer_new(e->base, on_open, m);
@@ -457,6 +558,8 @@ manage_free(struct manage *m)
 		evbuffer_free(m->in);
 	if (m->out != NULL)
 		evbuffer_free(m->out);
+	while (m->nkept > 0)
+		free(m->kept[--m->nkept]);
 	free(m);
 }
 
@@ -477,6 +580,14 @@ manage_info(const struct manage *m, struct manage_info *mi)
 	mi->done = m->env.done;
 	mi->running = m->env.njobs;
 	memcpy(mi->instructions, m->env.counts, sizeof(mi->instructions));
+	mi->sched_known = m->sched_known;
+	mi->sched = m->sched.set;
+	mi->sched_profile = m->sched.profile;
+	mi->sched_every = m->sched.every;
+	mi->sched_next = m->sched.next;
+	mi->readiness_running = m->env.readiness != NULL ?
+	    m->env.readiness->in.id : NULL;
+	mi->kept = m->nkept;
 	memcpy(mi->bad, m->bad, sizeof(mi->bad));
 	if (m->r == NULL && evtimer_pending(m->open_ev, NULL)) {
 		left = (m->retry_at_us - mono_us()) / 1000;

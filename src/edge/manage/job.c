@@ -18,6 +18,7 @@ mjob_new(struct manage_env *env, struct manage_instr *in, unsigned gen)
 	j->env = env;
 	j->in = *in;
 	in->nargs = 0;		/* the job's now */
+	in->params = NULL;
 	j->kind = manage_kind_parse(j->in.kind);
 	j->gen = gen;
 	j->next = env->jobs;
@@ -71,6 +72,21 @@ mjob_answer(struct manage_job *j, enum manage_outcome o, json_t *result,
 		    sent != o ? "result too large" : error != NULL ? error :
 		    "");
 	env->answer(env->answer_arg, j->gen, line, len);
+	job_free(j);
+}
+
+void
+mjob_keep(struct manage_job *j, json_t *result)
+{
+	struct manage_env *env = j->env;
+
+	env->counts[j->kind][MO_OK]++;
+	env->done++;
+	log_info("manage", "manage_instruction", "id=%s kind=%s issuer=%s "
+	    "outcome=%s action=%s", j->in.id, j->in.kind, j->in.issuer,
+	    manage_outcome_name(MO_OK), "kept: its stream ended, sent on the "
+	    "next one");
+	env->keep(env->answer_arg, j->in.id, result);
 	job_free(j);
 }
 

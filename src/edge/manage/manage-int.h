@@ -34,11 +34,18 @@ struct manage_env {
 	struct manage_job *jobs;	/* running */
 	unsigned njobs;
 	struct manage_job *doctor;	/* the one doctor running, or NULL */
+	struct manage_job *readiness;	/* the one test running, or NULL */
 	uint64_t done;
 	uint64_t counts[MK_COUNT][MO_EDGE_COUNT];
 	/* The channel takes each answer (a line with its '\n', malloc'ed:
 	 * the callee owns it) for the stream of generation gen. */
 	void (*answer)(void *arg, unsigned gen, char *line, size_t len);
+	/* Whether the stream of generation gen is still open. */
+	bool (*live)(void *arg, unsigned gen);
+	/* A readiness result for id whose stream ended: the channel sends
+	 * it as "kept" on a later stream (docs/protocol.md, 6); result is
+	 * taken. */
+	void (*keep)(void *arg, const char *id, json_t *result);
 	void *answer_arg;
 };
 
@@ -60,6 +67,9 @@ struct manage_job *mjob_new(struct manage_env *env, struct manage_instr *in,
  * sentence). */
 void mjob_answer(struct manage_job *j, enum manage_outcome o, json_t *result,
     const char *error);
+/* A readiness result whose stream ended: logged, counted ok, handed to
+ * env->keep (result taken), and j freed. */
+void mjob_keep(struct manage_job *j, json_t *result);
 /* mjob_answer with outcome error and a printf-like sentence. */
 void mjob_fail(struct manage_job *j, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -78,5 +88,6 @@ void run_purge(struct manage_job *j);
 void run_prefetch(struct manage_job *j);
 void run_reload(struct manage_job *j);
 void run_logs(struct manage_job *j);
+void run_readiness(struct manage_job *j);
 
 #endif

@@ -45,6 +45,13 @@ struct manage_info {
 	unsigned running;		/* instructions being carried out */
 	uint64_t instructions[MK_COUNT][MO_EDGE_COUNT];
 	uint64_t bad[MB_COUNT];
+	/* readiness tests: the cloud's schedule (sched_known: it said one,
+	 * sched: ... not none), the test running, results kept */
+	bool sched_known, sched;
+	const char *sched_profile;
+	int64_t sched_every, sched_next;	/* seconds, Unix seconds */
+	const char *readiness_running;		/* its id, or NULL */
+	unsigned kept;
 };
 
 int manage_new(struct edge *e, const struct manage_ops *ops,

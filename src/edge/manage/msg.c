@@ -84,19 +84,30 @@ take_args(json_t *o, struct manage_instr *in, struct err *e)
 	return 0;
 }
 
+/* "params": an object of at most MANAGE_PARAMS_MAX bytes encoded. */
 static int
-parse_object(json_t *o, struct manage_instr *in, struct err *e)
+take_params(json_t *o, struct manage_instr *in, struct err *e)
 {
-	json_t *v = json_object_get(o, "v"), *t = json_object_get(o, "type");
+	json_t *p = json_object_get(o, "params");
+	size_t n;
+
+	if (p == NULL)
+		return 0;
+	if (!json_is_object(p))
+		return err_set(e, -EPROTO, "\"params\" is not an object");
+	n = json_dumpb(p, NULL, 0, JSON_COMPACT);
+	if (n == 0 || n > MANAGE_PARAMS_MAX)
+		return err_set(e, -EPROTO, "\"params\" is over %u bytes",
+		    MANAGE_PARAMS_MAX);
+	in->params = json_incref(p);
+	return 0;
+}
+
+static int
+parse_instruction(json_t *o, struct manage_instr *in, struct err *e)
+{
 	int rc;
 
-	if (!json_is_integer(v) || json_integer_value(v) != MANAGE_VERSION)
-		return err_set(e, -EPROTO, "\"v\" is not %d", MANAGE_VERSION);
-	if (!json_is_string(t))
-		return err_set(e, -EPROTO, "no \"type\"");
-	if (strcmp(json_string_value(t), MANAGE_T_INSTRUCTION) != 0)
-		return err_set(e, -EPROTO, "type '%.32s' is not one the cloud "
-		    "sends", json_string_value(t));
 	if ((rc = take_string(o, "id", in->id, MANAGE_ID_MAX, NULL, e)) != 0)
 		return rc;
 	if (!lower_hex(in->id))
@@ -105,13 +116,65 @@ parse_object(json_t *o, struct manage_instr *in, struct err *e)
 	    e)) != 0 || (rc = take_string(o, "issuer", in->issuer,
 	    MANAGE_ISSUER_MAX, "-", e)) != 0 ||
 	    (rc = take_time(o, "issued", &in->issued, e)) != 0 ||
-	    (rc = take_time(o, "deadline", &in->deadline, e)) != 0)
+	    (rc = take_time(o, "deadline", &in->deadline, e)) != 0 ||
+	    (rc = take_params(o, in, e)) != 0)
 		return rc;
 	return take_args(o, in, e);
 }
 
+/* {"readiness": {"profile", "every", "next"}} or {"readiness": null}. */
+static int
+parse_schedule(json_t *o, struct manage_schedule *s, struct err *e)
+{
+	json_t *r = json_object_get(o, "readiness"), *every, *next;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	if (json_is_null(r))
+		return 0;
+	if (!json_is_object(r))
+		return err_set(e, -EPROTO, "\"readiness\" is not an object "
+		    "or null");
+	if ((rc = take_string(r, "profile", s->profile, NAME_MAX_LEN, NULL,
+	    e)) != 0)
+		return rc;
+	every = json_object_get(r, "every");
+	next = json_object_get(r, "next");
+	if (!json_is_integer(every) || json_integer_value(every) <= 0)
+		return err_set(e, -EPROTO, "\"every\" is not a number of "
+		    "seconds");
+	if (!json_is_integer(next) || json_integer_value(next) < 0)
+		return err_set(e, -EPROTO, "\"next\" is not a time in Unix "
+		    "seconds");
+	s->every = (int64_t)json_integer_value(every);
+	s->next = (int64_t)json_integer_value(next);
+	s->set = true;
+	return 0;
+}
+
+static int
+parse_object(json_t *o, struct manage_msg *m, struct err *e)
+{
+	json_t *v = json_object_get(o, "v"), *t = json_object_get(o, "type");
+
+	if (!json_is_integer(v) || json_integer_value(v) != MANAGE_VERSION)
+		return err_set(e, -EPROTO, "\"v\" is not %d", MANAGE_VERSION);
+	if (!json_is_string(t))
+		return err_set(e, -EPROTO, "no \"type\"");
+	if (strcmp(json_string_value(t), MANAGE_T_INSTRUCTION) == 0) {
+		m->type = MM_INSTRUCTION;
+		return parse_instruction(o, &m->in, e);
+	}
+	if (strcmp(json_string_value(t), MANAGE_T_SCHEDULE) == 0) {
+		m->type = MM_SCHEDULE;
+		return parse_schedule(o, &m->sched, e);
+	}
+	return err_set(e, -EPROTO, "type '%.32s' is not one the cloud sends",
+	    json_string_value(t));
+}
+
 int
-manage_msg_parse(const char *line, size_t len, struct manage_instr *out,
+manage_msg_parse(const char *line, size_t len, struct manage_msg *out,
     struct err *e)
 {
 	json_error_t je;
@@ -133,7 +196,7 @@ manage_msg_parse(const char *line, size_t len, struct manage_instr *out,
 	if (rc == -ENOMEM)
 		err_set(e, rc, "out of memory");
 	if (rc != 0)
-		manage_instr_clear(out);
+		manage_instr_clear(&out->in);
 	return rc;
 }
 
@@ -145,6 +208,8 @@ manage_instr_clear(struct manage_instr *in)
 	for (i = 0; i < in->nargs; i++)
 		free(in->args[i]);
 	in->nargs = 0;
+	json_decref(in->params);
+	in->params = NULL;
 }
 
 char *
@@ -214,5 +279,20 @@ manage_msg_result(const char *id, enum manage_outcome o, json_t *result,
 	if (error != NULL)
 		json_object_set_new(m, "error", cut_string(error,
 		    MANAGE_ERROR_MAX - 1));
+	return manage_json_line(m, len);
+}
+
+char *
+manage_msg_kept(const char *id, json_t *result, size_t *len)
+{
+	json_t *m;
+
+	if (result == NULL || json_dumpb(result, NULL, 0, JSON_COMPACT |
+	    JSON_ENCODE_ANY) > MANAGE_RESULT_MAX) {
+		json_decref(result);
+		return NULL;
+	}
+	m = json_pack("{s:i, s:s, s:s, s:o}", "v", MANAGE_VERSION, "type",
+	    MANAGE_T_KEPT, "id", id, "result", result);
 	return manage_json_line(m, len);
 }

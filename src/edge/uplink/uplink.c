@@ -38,6 +38,7 @@ struct uplink {
 	uint16_t hop_port;		/* cloud */
 	SSL_CTX *ctx;
 	uplink_state_fn state;
+	uplink_pong_fn pong;		/* others' PINGs; with arg */
 	void *arg;
 	struct dialer *tcp;		/* connecting to the cloud or proxy */
 	struct proxy_dial *pdial;	/* asking the site's proxy */
@@ -237,12 +238,20 @@ on_closed(struct h2conn *c, const char *why, void *arg)
 	tunnel_down(arg, why);
 }
 
+/* The keepalive's PINGs carry zeros; others' answers are theirs, and no
+ * keepalive round trip. */
 static void
-on_pong(struct h2conn *c, void *arg)
+on_pong(struct h2conn *c, const uint8_t opaque[8], void *arg)
 {
+	static const uint8_t zeros[8];
 	struct uplink *u = arg;
 
 	(void)c;
+	if (memcmp(opaque, zeros, sizeof(zeros)) != 0) {
+		if (u->pong != NULL)
+			u->pong(opaque, u->arg);
+		return;
+	}
 	if (evtimer_pending(u->pong_ev, NULL))
 		u->rtt_us = (long)(mono_us() - u->ping_sent);
 	evtimer_del(u->pong_ev);
@@ -575,6 +584,12 @@ uplink_new(struct event_base *base, const struct edge_conf *cf, SSL_CTX *ctx,
 	}
 	*out = u;
 	return 0;
+}
+
+void
+uplink_set_pong(struct uplink *u, uplink_pong_fn fn)
+{
+	u->pong = fn;
 }
 
 void

@@ -8,6 +8,7 @@
 #define ISTHMUS_EDGE_UPLINK_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <event2/event.h>
 #include <openssl/ssl.h>
@@ -72,8 +73,14 @@ void uplink_info(const struct uplink *u, struct uplink_info *ui);
  * (h2 == NULL). */
 typedef void (*uplink_state_fn)(struct h2conn *h2, void *arg);
 
+/* The answer to a PING that is not the keepalive's (h2conn_ping_data
+ * with data that is not all zeros), with uplink_new's arg; from inside
+ * the session: take the time and return. */
+typedef void (*uplink_pong_fn)(const uint8_t opaque[8], void *arg);
+
 int uplink_new(struct event_base *base, const struct edge_conf *cf,
     SSL_CTX *ctx, uplink_state_fn state, void *arg, struct uplink **out);
+void uplink_set_pong(struct uplink *u, uplink_pong_fn fn);
 void uplink_start(struct uplink *u);
 /* GOAWAY and no reconnection: for a draining edge. */
 void uplink_stop(struct uplink *u);
