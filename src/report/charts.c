@@ -183,15 +183,19 @@ distribution(struct report_chart *c)
 	snprintf(title, sizeof(title), "Round trips of the latest test (%s)",
 	    at);
 	if (rc == 0 && pd.ns == 0) {
-		snprintf(c->none, sizeof(c->none), "The latest test kept no "
-		    "round-trip samples.");
+		snprintf(c->none, sizeof(c->none), "%s", t->result == NULL ?
+		    "The latest test's result was left out of this answer." :
+		    "The latest test kept no round-trip samples.");
 	} else if (rc == 0) {
 		snprintf(c->alt, sizeof(c->alt), "%s for %s/%s: %zu samples",
 		    title, c->ed->tenant, c->ed->edge, total);
-		snprintf(c->caption, sizeof(c->caption), "Each square is one "
-		    "round trip, stacked in its bin: the distribution, and the "
-		    "samples can be counted.");
 		rc = plot_dots_png(&pd, &c->png, &c->e);
+		snprintf(c->caption, sizeof(c->caption), "%s", c->png.bars ?
+		    "Each square is one round trip, stacked in its bin; a "
+		    "panel with more round trips alike than it can stack "
+		    "draws bars, as high as their count." :
+		    "Each square is one round trip, stacked in its bin: the "
+		    "distribution, and the samples can be counted.");
 	}
 	free(v[0]);
 	free(v[1]);

@@ -167,6 +167,10 @@ report_measure_text(const char *name, json_t *m, char *buf, size_t cap)
 	}
 }
 
+const char report_left_out[] = "its result was left out of this answer "
+    "(the cloud sends at most 64 MB of results, the newest): ask for "
+    "fewer tests (--since, --limit, EDGE)";
+
 void
 report_row(const struct rtest *t, struct report_row *row)
 {

@@ -166,7 +166,14 @@ latest_table(FILE *f, const struct rtest *t)
 	    "", f);
 	fputs("; test id ", f);
 	esc(f, t->id);
-	fputs(".</p>\n<table class=\"verdicts\"><tr><th>measure</th>"
+	fputs(".</p>\n", f);
+	if (t->result == NULL) {
+		fputs("<p class=\"none\">", f);
+		esc(f, report_left_out);
+		fputs(".</p></div>\n", f);
+		return;
+	}
+	fputs("<table class=\"verdicts\"><tr><th>measure</th>"
 	    "<th>verdict</th><th>at</th><th>figures</th><th>detail</th></tr>\n",
 	    f);
 	for (i = 0; i < report_nmeasures; i++) {
@@ -218,6 +225,7 @@ tests_table(FILE *f, const struct redge *ed)
 		fputs("<td>", f);
 		esc(f, t->issuer);
 		fputs(t->late ? " (late)" : "", f);
+		fputs(t->result == NULL ? " (result left out)" : "", f);
 		fputs("</td></tr>\n", f);
 	}
 	fputs("</table>\n", f);

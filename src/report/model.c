@@ -126,7 +126,8 @@ read_test(json_t *o, size_t idx, struct rtest *t)
 
 	t->o = o;
 	t->idx = idx;
-	t->result = json_object_get(o, "result");
+	t->result = json_is_object(json_object_get(o, "result")) ?
+	    json_object_get(o, "result") : NULL;
 	t->measures = ms = json_object_get(t->result, "measures");
 	t->samples = json_object_get(t->result, "samples");
 	t->id = str_of(o, "id");

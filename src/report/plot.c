@@ -316,8 +316,10 @@ time_ranges(const struct plot_time *p, struct frame *f, double *ystep)
 	}
 	if (tmin > tmax)
 		return false;
-	/* one test, or several at once: an hour either side */
-	pad = tmax - tmin < 60 ? 3600 : (tmax - tmin) * 0.03;
+	/* a little room either side, and at least a minute: one test sits
+	 * in the middle, and two run by hand a few seconds apart stay
+	 * apart */
+	pad = fmax((tmax - tmin) * 0.03, 60);
 	f->lo = tmin - pad;
 	f->hi = tmax + pad;
 	/* from 0: a delay or a loss reads against none; room above the
@@ -621,6 +623,7 @@ plot_dots_png(const struct plot_dots *p, struct plot_png *out,
 	double xstep = 1, top;
 	int h = M_TOP + (int)p->ns * (PANEL_H + PANEL_GAP) - PANEL_GAP +
 	    M_BOTTOM, rc;
+	bool bars;
 	cairo_t *cr;
 	size_t i;
 
@@ -662,6 +665,10 @@ plot_dots_png(const struct plot_dots *p, struct plot_png *out,
 		dots_panel(cr, &d, &p->s[i], bins, most, top);
 	}
 	x_label(cr, &d.f, h, p->xlabel);
+	bars = false;
+	for (i = 0; i < p->ns; i++)
+		bars |= tallest(&d, d.bins + i * (size_t)d.cols) >
+		    (unsigned)d.rows;
 	font(cr, 12, false);
 	rgb(cr, TEXT_RGB);
 	cairo_save(cr);
@@ -670,7 +677,9 @@ plot_dots_png(const struct plot_dots *p, struct plot_png *out,
 	text(cr, 0, 0, 0.5, "samples per bin");
 	cairo_restore(cr);
 	free(d.bins);
-	return finish(cr, out, e);
+	rc = finish(cr, out, e);
+	out->bars = bars;
+	return rc;
 }
 
 void

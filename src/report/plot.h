@@ -12,6 +12,7 @@
 #ifndef ISTHMUS_PLOT_H
 #define ISTHMUS_PLOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,6 +50,8 @@ struct plot_png {
 	unsigned char *buf;
 	size_t len, cap;
 	int width, height;
+	bool bars;	/* a dot histogram's panel drew bars: more samples
+			 * alike than it can stack, so not one square each */
 };
 
 int plot_time_png(const struct plot_time *p, struct plot_png *out,

@@ -39,7 +39,10 @@ enum rfig {
 struct rtest {
 	json_t *o;		/* the test's object in the document */
 	size_t idx;		/* its place there */
-	json_t *result, *measures, *samples;	/* samples may be NULL */
+	/* result NULL: the cloud left it out (its bound on an answer's
+	 * bytes); then measures and samples are NULL too, and every figure
+	 * NAN. samples may be NULL in any case. */
+	json_t *result, *measures, *samples;
 	const char *id, *tenant, *edge, *profile, *issuer;
 	double at;		/* seconds since the epoch */
 	enum rverdict verdict;
@@ -80,6 +83,8 @@ int report_verdict_parse(const char *s, enum rverdict *v);
  * ("" when it has none); name says which measure m is. */
 void report_measure_text(const char *name, json_t *m, char *buf,
     size_t cap);
+/* What a report says of a test whose result the cloud left out. */
+extern const char report_left_out[];
 /* v with decimals, or "-" when it is NAN. */
 void report_fig(double v, int decimals, char *buf, size_t cap);
 /* The test's figures for a table row: RTT, jitter (the UDP train's when

@@ -98,6 +98,8 @@ latest(FILE *f, const struct rtest *t)
 	put_clean(f, t->issuer[0] != '\0' ? t->issuer : "?");
 	fprintf(f, ": %s%s\n", report_verdict_name(t->verdict),
 	    t->late ? " (stored late: the tunnel was down when it ended)" : "");
+	if (t->result == NULL)
+		fprintf(f, "    %s\n", report_left_out);
 	for (i = 0; i < report_nmeasures; i++) {
 		m = json_object_get(t->measures, report_measures[i]);
 		if (m != NULL)
@@ -125,10 +127,11 @@ tests(FILE *f, const struct redge *ed)
 
 		when(t->at, at, sizeof(at));
 		report_row(t, &row);
-		fprintf(f, "  %-24s %-12s %-7s %7s %9s %7s %11s %9s %4s%s\n",
+		fprintf(f, "  %-24s %-12s %-7s %7s %9s %7s %11s %9s %4s%s%s\n",
 		    at, t->profile, report_verdict_name(t->verdict), row.rtt,
 		    row.jitter, row.loss, row.down, row.up, row.mos,
-		    t->late ? " late" : "");
+		    t->late ? " late" : "", t->result == NULL ?
+		    " (result left out)" : "");
 	}
 }
 

@@ -101,13 +101,13 @@ def expected_points(tests):
     (oldest first): one per test that has the figure, one per sample of
     the latest test, and each drawn series' marker once in its legend."""
     def m(t, name):
-        return t["result"]["measures"].get(name, {})
+        return (t["result"] or {}).get("measures", {}).get(name, {})
 
     def n(pred):
         k = sum(1 for t in tests if pred(t))
         return k + 1 if k else 0
 
-    latest = tests[-1]["result"].get("samples", {})
+    latest = (tests[-1]["result"] or {}).get("samples", {})
     udp_ok = lambda t: has(m(t, "udp"), "loss_pct") and \
         not m(t, "udp").get("blocked")
     return {
@@ -309,6 +309,31 @@ def test_what_a_newer_edge_adds_is_let_through(tmp_path):
     out = readiness("--input", save(tmp_path, doc), t["edge"],
                     expect=0).stdout
     assert re.search(r"^    voice .*\n    mtu +pass +3\.5 ms$", out, re.M), out
+
+
+def test_tests_whose_result_the_cloud_left_out(tmp_path):
+    """Past its bound on an answer's bytes the cloud sends the oldest
+    tests with "result": null: they are listed, without figures, and say
+    why; the latest test of an edge may be one of them too."""
+    doc = report_lib.fleet()
+    left = [t for t in doc["tests"] if t["edge"] == "agw"][:3]
+    for t in left:
+        t["result"] = None
+    b2 = [t for t in doc["tests"] if t["edge"] == "b2gw"][0]
+    b2["result"] = None
+    jsonschema.validate(doc, SCHEMA)
+    path = save(tmp_path, doc)
+    out = readiness("--input", path, expect=0).stdout
+    assert out.count("(result left out)") == 4, out
+    b2text = out.split("B/b2gw:")[1]
+    assert "its result was left out of this answer" in b2text
+    _, html = html_of(tmp_path, doc)
+    assert html.count("(result left out)") == 4
+    assert "The latest test&#39;s result was left out" in html
+    imgs = images(html)
+    assert count_edge(imgs, "A", "agw") == expected_points(
+        [t for t in edge_tests(doc, "A", "agw") if t["result"]])
+    assert not [a for a, _ in imgs if "B/b2gw" in a]
 
 
 # --- HTML ------------------------------------------------------------
@@ -644,3 +669,71 @@ def test_a_running_cloud_answers_a_report_or_says_why_not(site, tmp_path):
         assert re.search(r"older isthmus|the cloud says: ", res.stderr), \
             describe(res)
         assert len(res.stderr.strip().splitlines()) == 1
+
+
+# --- end to end --------------------------------------------------------
+
+LAB = """
+[readiness lab]
+pings = 20
+ping_interval = 20ms
+down = 256k
+up = 256k
+udp = on
+udp_rate = 50
+udp_duration = 2s
+budget = 2M
+"""
+
+
+def test_the_report_of_tests_a_real_edge_ran(site, tmp_path):
+    """A real cloud with its store and a real edge on this host run two
+    tests (one asked by hand, with the UDP train; one without); the
+    report of them validates, names both, and its plots have a point per
+    test and a square per sample the edge kept."""
+    conf = site.cloud_conf({"A/t": (["127.0.0.1:9"], "health = none")},
+                           extra=f"state = {tmp_path}/state.db\n"
+                           "readiness_udp = 127.0.0.1:0\n")
+    conf.write_text(conf.read_text() + LAB)
+    cloud = site.start("cloud", conf)
+    edge_conf = site.edge_conf("agw", cloud.port("listen"), {"t": "t"},
+                               extra="manage = status, readiness\n")
+    site.start("edge", edge_conf).wait_log(r"event=tunnel_up")
+    cloud.wait_log(r"event=manage_hello edge=agw .*readiness")
+    for profile in ("lab", "default"):
+        res = run("manage", "-c", conf, "--json", "agw", "readiness",
+                  profile, "--wait", "120s", expect=0)
+        assert json.loads(res.stdout)["state"] == "ok", res.stdout
+
+    doc = json.loads(readiness("-c", conf, "--format", "json",
+                               expect=0).stdout)
+    jsonschema.validate(doc, SCHEMA)
+    assert [t["profile"] for t in doc["tests"]] == ["lab", "default"]
+    assert {t["edge"] for t in doc["tests"]} == {"agw"}
+    text = readiness("-c", conf, "agw", expect=0).stdout
+    assert "A/agw: 2 tests:" in text, text
+    assert re.search(r"^    rtt +\w+ +median [\d.]+ ms", text, re.M), text
+    out = tmp_path / "r.html"
+    readiness("-c", conf, "--tenant", "A", "--format", "html", "-o", out,
+              expect=0)
+    imgs = images(out.read_text())
+    got = count_edge(imgs, "A", "agw")
+    want = expected_points(doc["tests"])
+    # every square of the latest test's samples; over time, every series
+    # the tests have and none they do not (on one host down and up, or
+    # two figures of one plot, may be equal and cover each other's
+    # markers: report_lib's reports are where points are counted)
+    assert want["samples_ping"] > 1 and want["samples_udp"] > 1, want
+    # on one host most round trips are alike to the microsecond: a
+    # panel that cannot stack them draws bars, and its caption says so
+    html = out.read_text()
+    if "draws bars, as high as their count" not in html:
+        for k in ("samples_ping", "samples_udp"):
+            assert got[k] == want[k], (k, got, want)
+    for k in want:
+        assert (got[k] > 0) == (want[k] > 0), (k, got, want)
+    # and the saved JSON renders the same HTML without the cloud
+    saved = save(tmp_path, doc, "saved.json")
+    again = tmp_path / "again.html"
+    readiness("--input", saved, "--format", "html", "-o", again, expect=0)
+    assert [a for a, _ in images(again.read_text())] == [a for a, _ in imgs]

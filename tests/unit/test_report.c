@@ -198,6 +198,7 @@ test_plot_is_a_png(void **state)
 	plot_png_free(&png);
 	assert_int_equal(plot_dots_png(&dp, &png, &e), 0);
 	assert_memory_equal(png.buf, "\x89PNG\r\n\x1a\n", 8);
+	assert_false(png.bars);
 	plot_png_free(&png);
 	/* more alike than a panel can stack: bars, still a PNG */
 	{
@@ -211,6 +212,7 @@ test_plot_is_a_png(void **state)
 			same[i] = 10;
 		assert_int_equal(plot_dots_png(&bp, &png, &e), 0);
 		assert_memory_equal(png.buf, "\x89PNG\r\n\x1a\n", 8);
+		assert_true(png.bars);
 		plot_png_free(&png);
 	}
 	/* nothing to plot is an error, not an empty image */
