@@ -8,7 +8,7 @@
 #include "report/report-int.h"
 
 #include <errno.h>
-#include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
