@@ -44,10 +44,13 @@ pin() { "$BIN" pki show --json "$1" | sed 's/.*"spki_sha256":"sha256:\([^"]*\)".
 
 step "configs from examples/, with the pins filled in"
 sed -e "s/AGW_SPKI_PIN/$(pin $PKI/agw.crt)/" -e "s/BGW_SPKI_PIN/$(pin $PKI/bgw.crt)/" -e "s/^listen = 0.0.0.0:7443/listen = 127.0.0.1:7443/" \
+    -e "s/^readiness_udp = 0.0.0.0:7444/readiness_udp = 127.0.0.1:7444/" \
     examples/cloud.conf > demo/cloud.conf
 for e in agw bgw; do
     sed -e "s/CLOUD_SPKI_PIN/$(pin $PKI/cloudgw.crt)/" examples/edge-$e.conf > demo/edge-$e.conf
 done
+# agw's site lets the cloud run readiness tests (not in the default policy)
+sed -i -e 's/^#manage = status, doctor, purge-cache, prefetch, reload, logs, readiness$/manage = status, doctor, purge-cache, prefetch, readiness/' demo/edge-agw.conf
 # customer A asking for a service only B has (to show the refusal)
 sed -e 's/127.0.0.1:9001/127.0.0.1:9011/' -e 's/^service = telemetry/service = billing/' \
     -e 's/^admin_socket = agw.sock/admin_socket = agw-probe.sock/' -e '/^metrics = /d' \
@@ -130,6 +133,12 @@ step "the cloud's operator asks edge agw, down its own tunnel, for its version a
 run manage -c demo/cloud.conf agw status --wait 20s
 step "the operator asks for agw's logs, which its site's policy does not allow: refused at the edge (exit 1)"
 run manage -c demo/cloud.conf agw logs 5 --wait 20s || printf '  (exit %s)\n' "$?"
+step "a network readiness test of site agw (profile voice: path, PINGs, a voice-like UDP train, goodput), then the report"
+printf '$ isthmus manage -c demo/cloud.conf agw readiness voice --wait 60s > demo/readiness-voice.txt\n'
+"$BIN" manage -c demo/cloud.conf agw readiness voice --wait 60s > demo/readiness-voice.txt
+run readiness -c demo/cloud.conf agw
+run readiness -c demo/cloud.conf agw --format html -o demo/readiness-agw.html
+printf '  the report with its plots, one self-contained file: demo/readiness-agw.html\n'
 run audit -c demo/cloud.conf
 
 step "what edge agw is doing (isthmus status, what the customer's IT runs)"

@@ -5,18 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The value of a hex digit, or -1 for any other character. */
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "common/hex.h"
 
 int
 mac_parse(const char *s, uint8_t mac[6], struct err *e)
@@ -35,7 +24,7 @@ mac_parse(const char *s, uint8_t mac[6], struct err *e)
 	}
 	for (i = 0; i < 6; i++) {
 		const char *p = s + i * stride;
-		int hi = hexval(p[0]), lo = hexval(p[1]);
+		int hi = hex_digit(p[0]), lo = hex_digit(p[1]);
 
 		if (hi < 0 || lo < 0)
 			goto bad;

@@ -16,6 +16,7 @@
 #include <openssl/x509v3.h>
 
 #include "common/fsutil.h"
+#include "common/hex.h"
 #include "common/timefmt.h"
 
 /* Reads a PEM file into a memory BIO so that a missing file gets the same
@@ -194,15 +195,8 @@ tls_spki_sha256(X509 *cert, uint8_t out[32])
 void
 tls_fp_format(const uint8_t digest[32], char out[TLS_FP_LEN])
 {
-	static const char hex[] = "0123456789abcdef";
-	size_t i;
-
 	memcpy(out, "sha256:", 7);
-	for (i = 0; i < 32; i++) {
-		out[7 + 2 * i] = hex[digest[i] >> 4];
-		out[8 + 2 * i] = hex[digest[i] & 15];
-	}
-	out[TLS_FP_LEN - 1] = '\0';
+	hex_encode(digest, 32, out + 7);
 }
 
 int

@@ -21,6 +21,7 @@
 #include "cloud/config.h"
 #include "cloud/manage/manage-int.h"
 #include "common/admin.h"
+#include "common/hex.h"
 #include "common/log.h"
 #include "common/names.h"
 #include "common/timefmt.h"
@@ -70,6 +71,23 @@ answer_error(struct admin_req *req, const char *msg)
 	}
 	admin_answer(req, buf != NULL ? buf : "", buf != NULL ? n : 0);
 	free(buf);
+}
+
+void
+manage_answer_json(struct admin_req *req, json_t *o)
+{
+	char *text = o != NULL ? json_dumps(o, MANAGE_JSON_FLAGS) : NULL;
+	size_t n;
+
+	json_decref(o);
+	if (text == NULL) {
+		answer_error(req, "out of memory");
+		return;
+	}
+	n = strlen(text);
+	text[n] = '\n';		/* json_dumps left room: its NUL */
+	admin_answer(req, text, n + 1);
+	free(text);
 }
 
 /* The operator: the unix user behind the admin socket. */
@@ -204,17 +222,11 @@ args_ok(const struct cloud_conf *cf, enum manage_kind k, json_t *args,
 void
 manage_new_id(char *buf)
 {
-	static const char hex[] = "0123456789abcdef";
-	unsigned char r[16];
-	size_t i;
+	unsigned char r[MANAGE_ID_MAX / 2];
 
 	if (RAND_bytes(r, sizeof(r)) != 1)	/* never, with OpenSSL 3 */
 		memset(r, 0, sizeof(r));
-	for (i = 0; i < sizeof(r); i++) {
-		buf[2 * i] = hex[r[i] >> 4];
-		buf[2 * i + 1] = hex[r[i] & 15];
-	}
-	buf[2 * sizeof(r)] = '\0';
+	hex_encode(r, sizeof(r), buf);
 }
 
 static void
@@ -223,7 +235,6 @@ on_added(int rc, const struct err *e, void *arg)
 	struct pending *p = arg;
 	bool live = false;
 	json_t *o;
-	char *text;
 
 	if (rc == -ENOSPC) {
 		answer_error(p->req, "too many instructions wait for this "
@@ -249,17 +260,7 @@ on_added(int rc, const struct err *e, void *arg)
 	o = mmsg_record(&p->in);
 	if (o != NULL)
 		json_object_set_new(o, "edge_connected", json_boolean(live));
-	text = o != NULL ? json_dumps(o, MANAGE_JSON_FLAGS) : NULL;
-	json_decref(o);
-	if (text == NULL) {
-		answer_error(p->req, "out of memory");
-	} else {
-		size_t n = strlen(text);
-
-		text[n] = '\n';
-		admin_answer(p->req, text, n + 1);
-		free(text);
-	}
+	manage_answer_json(p->req, o);
 out:
 	free(p->in.args);
 	free(p);
@@ -352,7 +353,6 @@ on_audit(int rc, const struct store_instruction *v, size_t n,
 {
 	struct audit_ask *a = arg;
 	json_t *o, *list;
-	char *text;
 	size_t i;
 
 	if (rc != 0) {
@@ -368,17 +368,7 @@ on_audit(int rc, const struct store_instruction *v, size_t n,
 		json_array_append_new(list, mmsg_record(&v[i]));
 	o = json_pack("{s:o}", "instructions", list != NULL ? list :
 	    json_array());
-	text = o != NULL ? json_dumps(o, MANAGE_JSON_FLAGS) : NULL;
-	json_decref(o);
-	if (text == NULL) {
-		answer_error(a->req, "out of memory");
-	} else {
-		size_t len = strlen(text);
-
-		text[len] = '\n';
-		admin_answer(a->req, text, len + 1);
-		free(text);
-	}
+	manage_answer_json(a->req, o);
 	free(a);
 }
 
@@ -463,7 +453,7 @@ on_readiness(int rc, const struct store_readiness *v, size_t n,
     const struct err *e, void *arg)
 {
 	struct readiness_ask *a = arg;
-	char now[TIME_TEXT_MAX], *text;
+	char now[TIME_TEXT_MAX];
 	json_t *o, *list;
 	size_t i;
 
@@ -480,17 +470,7 @@ on_readiness(int rc, const struct store_readiness *v, size_t n,
 		json_array_append_new(list, readiness_test(&v[i]));
 	o = json_pack("{s:s, s:O, s:o}", "generated", now, "filter",
 	    a->filter, "tests", list != NULL ? list : json_array());
-	text = o != NULL ? json_dumps(o, MANAGE_JSON_FLAGS) : NULL;
-	json_decref(o);
-	if (text == NULL) {
-		answer_error(a->req, "out of memory");
-	} else {
-		size_t len = strlen(text);
-
-		text[len] = '\n';
-		admin_answer(a->req, text, len + 1);
-		free(text);
-	}
+	manage_answer_json(a->req, o);
 out:
 	json_decref(a->filter);
 	free(a);

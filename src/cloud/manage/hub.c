@@ -137,6 +137,37 @@ undeliverable(struct manage_hub *h, const struct store_instruction *in,
 	    MO_ERROR, &none, why);
 }
 
+/* d to the worker holding its edge's session: the one of generation
+ * d->gen, or (0) the edge's newest; false (d freed) when there is none. */
+static bool
+post(struct manage_hub *h, struct mdelivery *d)
+{
+	struct mreg *g;
+	unsigned widx;
+
+	pthread_mutex_lock(&h->mu);
+	for (g = h->regs; g != NULL; g = g->next)
+		if (d->gen != 0 ? g->gen == d->gen :
+		    strcmp(g->tenant, d->tenant) == 0 &&
+		    strcmp(g->edge, d->edge) == 0)
+			break;
+	if (g == NULL) {
+		pthread_mutex_unlock(&h->mu);
+		mdelivery_free(d);
+		return false;
+	}
+	widx = g->widx;
+	d->gen = g->gen;
+	if (h->outbox_tail[widx] != NULL)
+		h->outbox_tail[widx]->next = d;
+	else
+		h->outbox[widx] = d;
+	h->outbox_tail[widx] = d;
+	pthread_mutex_unlock(&h->mu);
+	worker_post(&h->cl->workers[widx], WORKER_MANAGE);
+	return true;
+}
+
 /* The line is made here, at send time: a readiness test gets its key,
  * its profile as configured now, and a deadline from now. */
 bool
@@ -148,8 +179,6 @@ hub_deliver(struct manage_hub *h, const struct store_instruction *in)
 	struct ready_spec *rs = NULL;
 	json_t *params = NULL;
 	struct mdelivery *d;
-	struct mreg *g;
-	unsigned widx;
 	char why[256];
 	int rc;
 
@@ -177,26 +206,7 @@ hub_deliver(struct manage_hub *h, const struct store_instruction *in)
 	memcpy(d->id, in->id, sizeof(d->id));
 	d->kind = manage_kind_parse(in->kind);
 	d->answer_by = deadline + MANAGE_GRACE_S;
-	pthread_mutex_lock(&h->mu);
-	for (g = h->regs; g != NULL; g = g->next)
-		if (strcmp(g->tenant, in->tenant) == 0 &&
-		    strcmp(g->edge, in->edge) == 0)
-			break;
-	if (g == NULL) {
-		pthread_mutex_unlock(&h->mu);
-		mdelivery_free(d);
-		return false;
-	}
-	widx = g->widx;
-	d->gen = g->gen;
-	if (h->outbox_tail[widx] != NULL)
-		h->outbox_tail[widx]->next = d;
-	else
-		h->outbox[widx] = d;
-	h->outbox_tail[widx] = d;
-	pthread_mutex_unlock(&h->mu);
-	worker_post(&cl->workers[widx], WORKER_MANAGE);
-	return true;
+	return post(h, d);
 }
 
 void
@@ -204,8 +214,6 @@ hub_send_line(struct manage_hub *h, const char *tenant, const char *edge,
     uint64_t gen, char *line, size_t len)
 {
 	struct mdelivery *d = calloc(1, sizeof(*d));
-	struct mreg *g;
-	unsigned widx;
 
 	if (d == NULL) {
 		free(line);
@@ -216,24 +224,7 @@ hub_send_line(struct manage_hub *h, const char *tenant, const char *edge,
 	d->gen = gen;
 	snprintf(d->tenant, sizeof(d->tenant), "%s", tenant);
 	snprintf(d->edge, sizeof(d->edge), "%s", edge);
-	pthread_mutex_lock(&h->mu);
-	for (g = h->regs; g != NULL; g = g->next)
-		if (g->gen == gen)
-			break;
-	if (g == NULL) {
-		pthread_mutex_unlock(&h->mu);
-		free(d->line);
-		free(d);
-		return;
-	}
-	widx = g->widx;
-	if (h->outbox_tail[widx] != NULL)
-		h->outbox_tail[widx]->next = d;
-	else
-		h->outbox[widx] = d;
-	h->outbox_tail[widx] = d;
-	pthread_mutex_unlock(&h->mu);
-	worker_post(&h->cl->workers[widx], WORKER_MANAGE);
+	(void)post(h, d);
 }
 
 /* --- operators waiting ------------------------------------------------ */
@@ -254,26 +245,13 @@ static void
 waiter_answer(struct mwaiter *wt)
 {
 	struct mwaiter **pp;
-	char *text;
-	json_t *o;
 
 	for (pp = &wt->h->waiters; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == wt) {
 			*pp = wt->next;
 			break;
 		}
-	o = mmsg_record(&wt->in);
-	text = o != NULL ? json_dumps(o, MANAGE_JSON_FLAGS) : NULL;
-	json_decref(o);
-	if (text != NULL) {
-		size_t n = strlen(text);
-
-		text[n] = '\n';		/* json_dumps left room: its NUL */
-		admin_answer(wt->req, text, n + 1);
-	} else {
-		admin_answer(wt->req, "{\"error\":\"out of memory\"}\n", 25);
-	}
-	free(text);
+	manage_answer_json(wt->req, mmsg_record(&wt->in));
 	event_free(wt->timer);
 	free(wt->in.args);
 	free(wt->in.result);

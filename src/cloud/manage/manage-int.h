@@ -193,6 +193,9 @@ void mready_spec_free(struct ready_spec *s);
  * for the session gen of (tenant, edge); line taken. */
 void hub_send_line(struct manage_hub *h, const char *tenant,
     const char *edge, uint64_t gen, char *line, size_t len);
+/* o (released) as the admin request's one-line JSON answer; NULL (out of
+ * memory) answers an error. */
+void manage_answer_json(struct admin_req *req, json_t *o);
 /* A fresh instruction id (MANAGE_ID_MAX lowercase hex digits). */
 void manage_new_id(char *buf);
 

@@ -95,6 +95,20 @@ parse_hello(json_t *o, struct mmsg *m, char *why, size_t cap)
 	return 0;
 }
 
+/* r as the message's result text, within MANAGE_RESULT_MAX. */
+static int
+take_result(json_t *r, struct mmsg *m, char *why, size_t cap)
+{
+	m->result = json_dumps(r, MANAGE_JSON_FLAGS | JSON_ENCODE_ANY);
+	if (m->result == NULL)
+		return bad(why, cap, "result cannot be encoded");
+	if (strlen(m->result) > MANAGE_RESULT_MAX) {
+		mmsg_clear(m);
+		return bad(why, cap, "result is over 192 KiB");
+	}
+	return 0;
+}
+
 static int
 parse_result(json_t *o, struct mmsg *m, char *why, size_t cap)
 {
@@ -116,16 +130,8 @@ parse_result(json_t *o, struct mmsg *m, char *why, size_t cap)
 		return bad(why, cap, "outcome is not one an edge gives");
 	m->outcome = (enum manage_outcome)oc;
 	r = json_object_get(o, "result");
-	if (r != NULL && !json_is_null(r)) {
-		m->result = json_dumps(r, MANAGE_JSON_FLAGS | JSON_ENCODE_ANY);
-		if (m->result == NULL)
-			return bad(why, cap, "result cannot be encoded");
-		if (strlen(m->result) > MANAGE_RESULT_MAX) {
-			mmsg_clear(m);
-			return bad(why, cap, "result is over 192 KiB");
-		}
-	}
-	return 0;
+	return r != NULL && !json_is_null(r) ? take_result(r, m, why, cap) :
+	    0;
 }
 
 /* {"id", "result"}: a readiness result the edge kept (section 6). */
@@ -142,14 +148,7 @@ parse_kept(json_t *o, struct mmsg *m, char *why, size_t cap)
 		return bad(why, cap, "id is not lowercase hex");
 	if (!json_is_object(r))
 		return bad(why, cap, "a kept result is not an object");
-	m->result = json_dumps(r, MANAGE_JSON_FLAGS);
-	if (m->result == NULL)
-		return bad(why, cap, "result cannot be encoded");
-	if (strlen(m->result) > MANAGE_RESULT_MAX) {
-		mmsg_clear(m);
-		return bad(why, cap, "result is over 192 KiB");
-	}
-	return 0;
+	return take_result(r, m, why, cap);
 }
 
 int

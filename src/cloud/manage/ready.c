@@ -18,6 +18,7 @@
 #include "cloud/cloud-int.h"
 #include "cloud/config.h"
 #include "cloud/readiness/readiness.h"
+#include "common/hex.h"
 #include "common/readiness.h"
 
 /* The profile for in: its argument, else the edge's schedule's, else
@@ -45,19 +46,6 @@ profile_of(const struct cloud_conf *cf, const struct store_instruction *in,
 	return p;
 }
 
-static void
-hex(const uint8_t *b, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = digits[b[i] >> 4];
-		out[2 * i + 1] = digits[b[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 static json_t *
 udp_params(const struct cloud_conf *cf, unsigned port,
     const uint8_t key[READY_UDP_KEY_LEN])
@@ -65,7 +53,7 @@ udp_params(const struct cloud_conf *cf, unsigned port,
 	char khex[2 * READY_UDP_KEY_LEN + 1];
 	json_t *o;
 
-	hex(key, READY_UDP_KEY_LEN, khex);
+	hex_encode(key, READY_UDP_KEY_LEN, khex);
 	o = json_pack("{s:i, s:s, s:s*}", "port", (int)port, "key", khex,
 	    "host", cf->readiness_udp_host);
 	OPENSSL_cleanse(khex, sizeof(khex));

@@ -13,6 +13,7 @@
 #include <openssl/rand.h>
 
 #include "common/fsutil.h"
+#include "common/hex.h"
 
 #define META_MAGIC "isthmus-cache 1"
 #define META_MAX (256u * 1024)
@@ -44,41 +45,6 @@ cachefile_path(const char *dir, const char *id, const char *suffix)
 	return fs_join(dir, name);
 }
 
-static void
-hex(const uint8_t *b, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = digits[b[i] >> 4];
-		out[2 * i + 1] = digits[b[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
-/* n bytes from 2n lowercase hex digits: 0 or -EINVAL. */
-static int
-unhex(const char *s, uint8_t *b, size_t n)
-{
-	size_t i;
-
-	if (strlen(s) != 2 * n)
-		return -EINVAL;
-	for (i = 0; i < 2 * n; i++) {
-		int v;
-
-		if (s[i] >= '0' && s[i] <= '9')
-			v = s[i] - '0';
-		else if (s[i] >= 'a' && s[i] <= 'f')
-			v = s[i] - 'a' + 10;
-		else
-			return -EINVAL;
-		b[i / 2] = (uint8_t)(i % 2 ? (b[i / 2] | v) : v << 4);
-	}
-	return 0;
-}
-
 int
 cachefile_new_id(char id[CACHE_ID_LEN + 1])
 {
@@ -86,7 +52,7 @@ cachefile_new_id(char id[CACHE_ID_LEN + 1])
 
 	if (RAND_bytes(b, sizeof(b)) != 1)
 		return -EIO;
-	hex(b, sizeof(b), id);
+	hex_encode(b, sizeof(b), id);
 	return 0;
 }
 
@@ -97,7 +63,7 @@ digest_hex(const char *data, size_t len, char out[65])
 	unsigned mdlen = 0;
 
 	EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-	hex(md, sizeof(md), out);
+	hex_encode(md, sizeof(md), out);
 }
 
 int
@@ -111,7 +77,7 @@ cachefile_write_meta(const char *dir, const char *id,
 
 	if (f == NULL)
 		return err_set(e, -ENOMEM, "out of memory");
-	hex(m->sha256, sizeof(m->sha256), sum);
+	hex_encode(m->sha256, sizeof(m->sha256), sum);
 	fprintf(f, META_MAGIC "\nservice %s\nurl %s\nstatus %d\n"
 	    "request-time %lld\nresponse-time %lld\nlength %llu\n"
 	    "sha256 %s\n", m->service, m->url, m->status,
@@ -211,7 +177,7 @@ parse_line(struct cache_meta *m, char *line)
 	}
 #undef NUM
 	if (strcmp(line, "sha256") == 0)
-		return unhex(v, m->sha256, sizeof(m->sha256)) == 0 ? 0 :
+		return hex_decode(v, strlen(v), m->sha256, sizeof(m->sha256)) == 0 ? 0 :
 		    -EINVAL;
 	if (strcmp(line, "vary") == 0)
 		return add_field(&m->vary, v);

@@ -7,33 +7,7 @@
 
 #include <openssl/crypto.h>
 
-static int
-hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* Exactly 2 * n lowercase hex digits into n bytes. */
-static int
-unhex(const char *s, size_t slen, uint8_t *out, size_t n)
-{
-	size_t i;
-
-	if (slen != 2 * n)
-		return -EINVAL;
-	for (i = 0; i < n; i++) {
-		int hi = hex_digit(s[2 * i]), lo = hex_digit(s[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return -EINVAL;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return 0;
-}
+#include "common/hex.h"
 
 int
 rtest_test_id(const char *id, uint8_t out[16])
@@ -45,7 +19,7 @@ rtest_test_id(const char *id, uint8_t out[16])
 		return -EINVAL;
 	memset(full, '0', 32 - n);
 	memcpy(full + 32 - n, id, n + 1);
-	return unhex(full, 32, out, 16);
+	return hex_decode(full, 32, out, 16);
 }
 
 /* The "udp" object: port and key, and a host when the cloud names one. */
@@ -62,7 +36,7 @@ parse_udp(json_t *u, struct rtest_params *out, struct err *e)
 	    json_integer_value(port) > 65535)
 		return err_set(e, -EINVAL, "udp: \"port\" is not a port "
 		    "number");
-	if (!json_is_string(key) || unhex(json_string_value(key),
+	if (!json_is_string(key) || hex_decode(json_string_value(key),
 	    json_string_length(key), out->udp_key, READY_UDP_KEY_LEN) != 0)
 		return err_set(e, -EINVAL, "udp: \"key\" is not %d lowercase "
 		    "hex digits", 2 * READY_UDP_KEY_LEN);

@@ -16,20 +16,12 @@
 #include <http_parser.h>
 #include <openssl/evp.h>
 
+#include "common/hex.h"
 #include "common/timeval.h"
 #include "version.h"
 
 /* The proxy's answer head may not be longer than this. */
 #define PROXY_HEAD_MAX (16u * 1024)
-
-static int
-unhex(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
 
 /* Percent-decodes n bytes of s into out (cap bytes with the NUL). */
 static int
@@ -45,8 +37,8 @@ pct_decode(const char *s, size_t n, char *out, size_t cap)
 
 			if (i + 2 >= n)
 				return -EINVAL;
-			hi = unhex((unsigned char)s[i + 1]);
-			lo = unhex((unsigned char)s[i + 2]);
+			hi = hex_digit((unsigned char)s[i + 1]);
+			lo = hex_digit((unsigned char)s[i + 2]);
 			if (hi < 0 || lo < 0)
 				return -EINVAL;
 			c = hi * 16 + lo;
