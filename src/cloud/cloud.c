@@ -441,7 +441,8 @@ cloud_main(int argc, char **argv)
 		rc = EXIT_FAIL;
 		goto out;
 	}
-	if (cloud_manage_init(&d.cl, &e) != 0) {
+	if (cloud_manage_init(&d.cl, &e) != 0 ||
+	    manage_schedule_start(&d.cl, &e) != 0) {
 		log_config_error("cloud", false, "isthmus cloud: %s", e.msg);
 		rc = EXIT_FAIL;
 		goto out;
@@ -450,6 +451,7 @@ cloud_main(int argc, char **argv)
 out:
 	workers_stop(&d.cl);
 	store_close(d.cl.store);	/* writes the tunnels' last downs */
+	manage_schedule_stop(&d.cl);
 	cloud_manage_free(&d.cl);	/* after the store's last answers */
 	ready_free(d.cl.ready);		/* after the workers' streams */
 	metrics_http_close(d.metrics);

@@ -15,13 +15,10 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/rand.h>
-
 #include "cloud/cloud-int.h"
 #include "cloud/config.h"
 #include "cloud/manage/manage-int.h"
 #include "common/admin.h"
-#include "common/hex.h"
 #include "common/log.h"
 #include "common/names.h"
 #include "common/timefmt.h"
@@ -71,23 +68,6 @@ answer_error(struct admin_req *req, const char *msg)
 	}
 	admin_answer(req, buf != NULL ? buf : "", buf != NULL ? n : 0);
 	free(buf);
-}
-
-void
-manage_answer_json(struct admin_req *req, json_t *o)
-{
-	char *text = o != NULL ? json_dumps(o, MANAGE_JSON_FLAGS) : NULL;
-	size_t n;
-
-	json_decref(o);
-	if (text == NULL) {
-		answer_error(req, "out of memory");
-		return;
-	}
-	n = strlen(text);
-	text[n] = '\n';		/* json_dumps left room: its NUL */
-	admin_answer(req, text, n + 1);
-	free(text);
 }
 
 /* The operator: the unix user behind the admin socket. */
@@ -217,16 +197,6 @@ args_ok(const struct cloud_conf *cf, enum manage_kind k, json_t *args,
 	default:
 		return false;
 	}
-}
-
-void
-manage_new_id(char *buf)
-{
-	unsigned char r[MANAGE_ID_MAX / 2];
-
-	if (RAND_bytes(r, sizeof(r)) != 1)	/* never, with OpenSSL 3 */
-		memset(r, 0, sizeof(r));
-	hex_encode(r, sizeof(r), buf);
 }
 
 static void

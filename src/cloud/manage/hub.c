@@ -64,7 +64,7 @@ hub_register(struct manage_hub *h, const char *tenant, const char *edge,
 		g->widx = widx;
 		g->gen = gen;
 		g->hello = false;	/* this stream's hello is to come */
-		schedule_reset(g);
+		g->told = false;	/* its schedule: told again */
 	}
 	pthread_mutex_unlock(&h->mu);
 	return gen;
@@ -240,6 +240,35 @@ waiter_find(struct manage_hub *h, const char *id)
 	return NULL;
 }
 
+void
+manage_answer_json(struct admin_req *req, json_t *o)
+{
+	char *text = o != NULL ? json_dumps(o, MANAGE_JSON_FLAGS) : NULL;
+	size_t n;
+
+	json_decref(o);
+	if (text == NULL) {
+		admin_answer(req, "{\"error\":\"out of memory\"}\n", 25);
+		return;
+	}
+	n = strlen(text);
+	text[n] = '\n';		/* json_dumps left room: its NUL */
+	admin_answer(req, text, n + 1);
+	free(text);
+}
+
+void
+hub_test_done(struct manage_hub *h, const char *id)
+{
+	struct mreg *g;
+
+	pthread_mutex_lock(&h->mu);
+	for (g = h->regs; g != NULL; g = g->next)
+		if (g->busy[0] != '\0' && strcmp(g->busy, id) == 0)
+			g->busy[0] = '\0';
+	pthread_mutex_unlock(&h->mu);
+}
+
 /* The operator hears where the instruction stands, and the wait ends. */
 static void
 waiter_answer(struct mwaiter *wt)
@@ -304,7 +333,7 @@ outcome(struct manage_hub *h, const char *tenant, const char *edge,
 
 	if ((unsigned)kind < MK_COUNT && (unsigned)oc < MO_COUNT)
 		STAT_ADD(h->outcomes[kind][oc], 1);
-	schedule_outcome(h, id);
+	hub_test_done(h, id);
 	if (kind == MK_READINESS && oc == MO_OK && *result != NULL)
 		results_note(h, tenant, edge, *result);
 	wt = waiter_find(h, id);
@@ -419,7 +448,7 @@ on_notes(evutil_socket_t fd, short what, void *arg)
 				if (g->gen == n->gen) {
 					g->hello = true;
 					g->accepts_readiness = n->readiness;
-					schedule_reset(g);
+					g->told = false;
 				}
 			pthread_mutex_unlock(&h->mu);
 			break;
@@ -468,8 +497,6 @@ on_sweep(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (h->cl->store != NULL)
-		schedule_tick(h);
 	if (h->sweeping || h->cl->store == NULL)
 		return;
 	/* what could not be read for edges that came while it was away */

@@ -157,6 +157,7 @@ struct manage_hub {
 	uint64_t sent;
 	/* readiness (control loop) */
 	struct rlatest *latest;
+	struct event *schedule;		/* schedule.c's tick */
 	uint64_t verdicts[RV_COUNT];
 	uint64_t kept;			/* kept results received (atomic) */
 	uint64_t scheduled;		/* tests the schedule issued */
@@ -199,15 +200,12 @@ void manage_answer_json(struct admin_req *req, json_t *o);
 /* A fresh instruction id (MANAGE_ID_MAX lowercase hex digits). */
 void manage_new_id(char *buf);
 
+/* id had its outcome: a scheduled test it was no longer keeps its edge
+ * busy (schedule.c). */
+void hub_test_done(struct manage_hub *h, const char *id);
+
 /* --- schedule.c: readiness tests on the cloud's schedule --------------- */
 
-/* Control loop, each sweep: schedules told, due tests issued. */
-void schedule_tick(struct manage_hub *h);
-/* The edge's session said hello (or opened): its schedule is told again
- * and its next test computed afresh. Under mu. */
-void schedule_reset(struct mreg *g);
-/* id had its outcome: a scheduled test it was is no longer busy. */
-void schedule_outcome(struct manage_hub *h, const char *id);
 /* The slot: the first time after now at the edge's offset within
  * every_s (docs/readiness.md, "Schedules"). */
 int64_t schedule_next(const char *tenant, const char *edge, uint64_t every_s,

@@ -33,6 +33,10 @@ struct worker;
 int cloud_manage_init(struct cloud *cl, struct err *e);
 /* After the workers stopped (every session is gone). */
 void cloud_manage_free(struct cloud *cl);
+/* Readiness tests on the cloud's schedule (schedule.c): its tick on the
+ * control loop, started once the hub is, stopped before it goes. */
+int manage_schedule_start(struct cloud *cl, struct err *e);
+void manage_schedule_stop(struct cloud *cl);
 
 /* A tunnel's stream asked for MANAGE_PATH at DIAG_AUTHORITY (stream.c,
  * in the tunnel's worker). */

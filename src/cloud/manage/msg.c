@@ -13,6 +13,9 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "common/hex.h"
 
 void
 mmsg_clear(struct mmsg *m)
@@ -244,4 +247,14 @@ mmsg_record(const struct store_instruction *in)
 	    "state", in->state,
 	    "result", result != NULL ? result : json_null(),
 	    "error", in->error[0] ? in->error : NULL);
+}
+
+void
+manage_new_id(char *buf)
+{
+	unsigned char r[MANAGE_ID_MAX / 2];
+
+	if (RAND_bytes(r, sizeof(r)) != 1)	/* never, with OpenSSL 3 */
+		memset(r, 0, sizeof(r));
+	hex_encode(r, sizeof(r), buf);
 }

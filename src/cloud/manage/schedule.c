@@ -12,6 +12,7 @@
  */
 #include "cloud/manage/manage.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -70,24 +71,6 @@ schedule_next(const char *tenant, const char *edge, uint64_t every_s,
 	    1) * (int64_t)every_s;
 }
 
-void
-schedule_reset(struct mreg *g)
-{
-	g->told = false;
-}
-
-void
-schedule_outcome(struct manage_hub *h, const char *id)
-{
-	struct mreg *g;
-
-	pthread_mutex_lock(&h->mu);
-	for (g = h->regs; g != NULL; g = g->next)
-		if (g->busy[0] != '\0' && strcmp(g->busy, id) == 0)
-			g->busy[0] = '\0';
-	pthread_mutex_unlock(&h->mu);
-}
-
 static void
 tell(struct manage_hub *h, const struct todo *t)
 {
@@ -114,7 +97,7 @@ on_added(int rc, const struct err *e, void *arg)
 		log_warn("cloud", "readiness_not_scheduled", "edge=%s "
 		    "tenant=%s id=%s error=%s", a->in.edge, a->in.tenant,
 		    a->in.id, e != NULL ? e->msg : "store refused it");
-		schedule_outcome(a->h, a->in.id);
+		hub_test_done(a->h, a->in.id);
 	} else {
 		log_info("cloud", "manage_issued", "id=%s edge=%s tenant=%s "
 		    "kind=%s issuer=%s", a->in.id, a->in.edge, a->in.tenant,
@@ -140,7 +123,7 @@ issue(struct manage_hub *h, const struct todo *t, int64_t now)
 	    (a->in.args = json_dumps(args, JSON_COMPACT)) == NULL) {
 		json_decref(args);
 		free(a);
-		schedule_outcome(h, t->id);
+		hub_test_done(h, t->id);
 		return;
 	}
 	json_decref(args);
@@ -157,8 +140,9 @@ issue(struct manage_hub *h, const struct todo *t, int64_t now)
 		on_added(-1, NULL, a);
 }
 
-void
-schedule_tick(struct manage_hub *h)
+/* Each second: schedules told, due tests issued. */
+static void
+tick(struct manage_hub *h)
 {
 	const struct cloud_conf *cf = h->cl->conf;
 	const struct readiness_profile *p;
@@ -218,5 +202,38 @@ schedule_tick(struct manage_hub *h)
 			issue(h, list, now);
 		tell(h, list);
 		free(list);
+	}
+}
+
+static void
+on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct manage_hub *h = arg;
+
+	(void)fd;
+	(void)what;
+	if (h->cl->store != NULL)	/* every test is recorded first */
+		tick(h);
+}
+
+int
+manage_schedule_start(struct cloud *cl, struct err *e)
+{
+	struct timeval tv = { 1, 0 };
+	struct manage_hub *h = cl->hub;
+
+	if ((h->schedule = event_new(cl->base, -1, EV_PERSIST, on_tick,
+	    h)) == NULL || event_add(h->schedule, &tv) != 0)
+		return err_set(e, -ENOMEM, "cannot start the readiness "
+		    "schedule");
+	return 0;
+}
+
+void
+manage_schedule_stop(struct cloud *cl)
+{
+	if (cl->hub != NULL && cl->hub->schedule != NULL) {
+		event_free(cl->hub->schedule);
+		cl->hub->schedule = NULL;
 	}
 }
