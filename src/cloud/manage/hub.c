@@ -115,9 +115,9 @@ mdelivery_free(struct mdelivery *d)
 	free(d);
 }
 
-static void outcome(struct manage_hub *h, const char *tenant,
-    const char *edge, const char *id, enum manage_kind kind,
-    enum manage_outcome oc, char **result, const char *error);
+static void outcome(struct manage_hub *h, const char *id,
+    enum manage_kind kind, enum manage_outcome oc, char **result,
+    const char *error);
 
 /* A readiness instruction that cannot go down as it is (its profile was
  * removed by a reload): it ends now, as an error the operator reads. */
@@ -133,8 +133,7 @@ undeliverable(struct manage_hub *h, const struct store_instruction *in,
 	if (h->cl->store != NULL)
 		(void)store_instruction_done(h->cl->store, in->id,
 		    MANAGE_O_ERROR, NULL, why, now_s());
-	outcome(h, in->tenant, in->edge, in->id, manage_kind_parse(in->kind),
-	    MO_ERROR, &none, why);
+	outcome(h, in->id, manage_kind_parse(in->kind), MO_ERROR, &none, why);
 }
 
 /* d to the worker holding its edge's session: the one of generation
@@ -325,17 +324,14 @@ hub_wait(struct manage_hub *h, const struct store_instruction *in,
 
 /* id has its outcome: counted, and told to whoever waits for it. */
 static void
-outcome(struct manage_hub *h, const char *tenant, const char *edge,
-    const char *id, enum manage_kind kind, enum manage_outcome oc,
-    char **result, const char *error)
+outcome(struct manage_hub *h, const char *id, enum manage_kind kind,
+    enum manage_outcome oc, char **result, const char *error)
 {
 	struct mwaiter *wt;
 
 	if ((unsigned)kind < MK_COUNT && (unsigned)oc < MO_COUNT)
 		STAT_ADD(h->outcomes[kind][oc], 1);
 	hub_test_done(h, id);
-	if (kind == MK_READINESS && oc == MO_OK && *result != NULL)
-		results_note(h, tenant, edge, *result);
 	wt = waiter_find(h, id);
 	if (wt == NULL)
 		return;
@@ -439,8 +435,10 @@ on_notes(evutil_socket_t fd, short what, void *arg)
 			}
 			break;
 		case MN_DONE:
-			outcome(h, n->tenant, n->edge, n->id, n->kind,
-			    n->outcome, &n->result, n->error);
+			if (n->fig.ok)
+				results_note(h, n->tenant, n->edge, &n->fig);
+			outcome(h, n->id, n->kind, n->outcome, &n->result,
+			    n->error);
 			break;
 		case MN_HELLO:
 			pthread_mutex_lock(&h->mu);
@@ -453,8 +451,7 @@ on_notes(evutil_socket_t fd, short what, void *arg)
 			pthread_mutex_unlock(&h->mu);
 			break;
 		case MN_KEPT:
-			if (n->result != NULL)
-				results_note(h, n->tenant, n->edge, n->result);
+			results_note(h, n->tenant, n->edge, &n->fig);
 			break;
 		}
 		free(n->result);
@@ -483,8 +480,8 @@ on_swept(int rc, const struct store_instruction *v, size_t n,
 		    "kind=%s outcome=%s", v[i].edge, v[i].tenant, v[i].id,
 		    v[i].kind, v[i].state);
 		if (oc >= 0)
-			outcome(h, v[i].tenant, v[i].edge, v[i].id, k,
-			    (enum manage_outcome)oc, &none, NULL);
+			outcome(h, v[i].id, k, (enum manage_outcome)oc,
+			    &none, NULL);
 	}
 }
 

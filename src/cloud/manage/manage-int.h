@@ -79,6 +79,30 @@ struct mdelivery {
 /* Frees d, wiping what holds a readiness key. */
 void mdelivery_free(struct mdelivery *d);
 
+/* The gauges' figures: seconds, seconds, a ratio, bits a second. */
+enum rfigure { RF_RTT, RF_JITTER, RF_LOSS, RF_DOWN, RF_UP, RF_COUNT };
+
+/* Verdicts, for isthmus_readiness_tests_total. */
+enum rverdict { RV_PASS, RV_WARN, RV_FAIL, RV_COUNT };
+
+/* What the gauges take of one readiness result (results.c), read once
+ * where the result arrives. */
+struct rfigures {
+	bool ok;			/* a result document */
+	enum rverdict verdict;
+	double at;			/* the test's start */
+	double v[RF_COUNT];
+	bool has[RF_COUNT];
+};
+
+/* Each edge's latest readiness figures, for the gauges (results.c;
+ * control loop only). */
+struct rlatest {
+	struct rlatest *next;
+	char tenant[NAME_MAX_LEN + 1], edge[NAME_MAX_LEN + 1];
+	struct rfigures f;
+};
+
 /* What a session tells the control loop. */
 struct mnote {
 	struct mnote *next;
@@ -89,8 +113,9 @@ struct mnote {
 	char id[MANAGE_ID_MAX + 1];
 	enum manage_kind kind;
 	enum manage_outcome outcome;
-	char *result;			/* MN_DONE, MN_KEPT: JSON text or
-					 * NULL */
+	char *result;			/* MN_DONE: JSON text or NULL */
+	struct rfigures fig;		/* MN_DONE, MN_KEPT: a readiness
+					 * result's */
 	bool readiness;			/* MN_HELLO: the edge accepts it */
 	char error[MANAGE_ERROR_MAX + 1];
 };
@@ -110,22 +135,6 @@ struct mreg {
 	int64_t next_test;		/* Unix s; 0: none */
 	char busy[MANAGE_ID_MAX + 1];	/* a scheduled test not answered */
 };
-
-/* The gauges' figures: seconds, seconds, a ratio, bits a second. */
-enum rfigure { RF_RTT, RF_JITTER, RF_LOSS, RF_DOWN, RF_UP, RF_COUNT };
-
-/* Each edge's latest readiness figures, for the gauges (results.c;
- * control loop only). */
-struct rlatest {
-	struct rlatest *next;
-	char tenant[NAME_MAX_LEN + 1], edge[NAME_MAX_LEN + 1];
-	double at;			/* the test's start */
-	double v[RF_COUNT];
-	bool has[RF_COUNT];
-};
-
-/* Verdicts, for isthmus_readiness_tests_total. */
-enum rverdict { RV_PASS, RV_WARN, RV_FAIL, RV_COUNT };
 
 struct mwaiter;
 struct edge_ask;
@@ -214,13 +223,14 @@ int64_t schedule_next(const char *tenant, const char *edge, uint64_t every_s,
 /* --- results.c: readiness results kept and counted --------------------- */
 
 /* In any thread: a readiness result (JSON text) of (tenant, edge) for
- * instruction id to the store (late: sent as a kept result). false when
- * it is not a result document (not stored). */
+ * instruction id to the store, if st (late: sent as a kept result), and
+ * its figures into fig. false when it is not a result document (not
+ * stored; fig->ok false). */
 bool results_store(struct store *st, const char *tenant, const char *edge,
-    const char *id, const char *result, bool late);
-/* Control loop: the gauges and counters take the result. */
+    const char *id, const char *result, bool late, struct rfigures *fig);
+/* Control loop: the gauges and counters take a result's figures. */
 void results_note(struct manage_hub *h, const char *tenant,
-    const char *edge, const char *result);
+    const char *edge, const struct rfigures *fig);
 void results_free(struct manage_hub *h);
 const char *results_verdict_name(enum rverdict v);
 

@@ -48,10 +48,10 @@ readiness_families(struct manage_hub *h, FILE *f)
 	for (v = 0; v < RF_COUNT; v++) {
 		prom_family(f, figures[v].name, "gauge", figures[v].help);
 		for (l = h->latest; l != NULL; l = l->next)
-			if (l->has[v])
+			if (l->f.has[v])
 				prom_sample_f(f, figures[v].name,
 				    (const char *[]){ "tenant", l->tenant,
-				    "edge", l->edge, NULL }, l->v[v]);
+				    "edge", l->edge, NULL }, l->f.v[v]);
 	}
 }
 

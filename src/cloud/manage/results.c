@@ -36,55 +36,6 @@ results_verdict_name(enum rverdict v)
 	return (unsigned)v < RV_COUNT ? verdicts[v] : "?";
 }
 
-/* The document's profile, start and verdict; NULL when it has none. */
-static json_t *
-parse(const char *text, const char **profile, double *started, int *verdict)
-{
-	json_t *o = json_loads(text, 0, NULL), *st;
-
-	if (o == NULL)
-		return NULL;
-	*profile = json_string_value(json_object_get(o, "profile"));
-	st = json_object_get(o, "started");
-	*verdict = verdict_parse(json_string_value(json_object_get(o,
-	    "verdict")));
-	if (!json_is_object(o) || *profile == NULL || !name_valid(*profile) ||
-	    !json_is_number(st) || *verdict < 0 ||
-	    !(json_number_value(st) > 0 && json_number_value(st) < 1e11)) {
-		json_decref(o);
-		return NULL;
-	}
-	*started = json_number_value(st);
-	return o;
-}
-
-bool
-results_store(struct store *st, const char *tenant, const char *edge,
-    const char *id, const char *result, bool late)
-{
-	struct store_readiness r;
-	const char *profile;
-	double started;
-	int verdict;
-	json_t *o;
-
-	if ((o = parse(result, &profile, &started, &verdict)) == NULL)
-		return false;
-	memset(&r, 0, sizeof(r));
-	snprintf(r.id, sizeof(r.id), "%s", id);
-	snprintf(r.tenant, sizeof(r.tenant), "%s", tenant);
-	snprintf(r.edge, sizeof(r.edge), "%s", edge);
-	snprintf(r.profile, sizeof(r.profile), "%s", profile);
-	snprintf(r.verdict, sizeof(r.verdict), "%s", verdicts[verdict]);
-	r.at = (int64_t)started;
-	r.received = (int64_t)time(NULL);
-	r.late = late;
-	r.result = (char *)(uintptr_t)result;	/* copied by the store */
-	(void)store_readiness_add(st, &r);
-	json_decref(o);
-	return true;
-}
-
 /* measures.NAME.FIELD as a number, if there. */
 static bool
 figure(json_t *o, const char *measure, const char *field, double *out)
@@ -99,19 +50,80 @@ figure(json_t *o, const char *measure, const char *field, double *out)
 	return true;
 }
 
+/* What the gauges show of o. */
+static void
+figures(json_t *o, struct rfigures *f)
+{
+	double v;
+
+	/* the UDP train is what voice sees; the PINGs when it did not run */
+	if ((f->has[RF_RTT] = figure(o, "udp", "median_ms", &v) ||
+	    figure(o, "rtt", "median_ms", &v)))
+		f->v[RF_RTT] = v / 1000;
+	if ((f->has[RF_JITTER] = figure(o, "udp", "jitter_ms", &v) ||
+	    figure(o, "rtt", "jitter_ms", &v)))
+		f->v[RF_JITTER] = v / 1000;
+	if ((f->has[RF_LOSS] = figure(o, "udp", "loss_pct", &v)))
+		f->v[RF_LOSS] = v / 100;
+	else if ((f->has[RF_LOSS] = json_is_true(json_object_get(
+	    json_object_get(json_object_get(o, "measures"), "udp"),
+	    "blocked"))))
+		f->v[RF_LOSS] = 1;	/* UDP blocked: nothing came back */
+	if ((f->has[RF_DOWN] = figure(o, "down", "mbps", &v)))
+		f->v[RF_DOWN] = v * 1e6;
+	if ((f->has[RF_UP] = figure(o, "up", "mbps", &v)))
+		f->v[RF_UP] = v * 1e6;
+}
+
+bool
+results_store(struct store *st, const char *tenant, const char *edge,
+    const char *id, const char *result, bool late, struct rfigures *fig)
+{
+	json_t *o = json_loads(result, 0, NULL), *started;
+	struct store_readiness r;
+	const char *profile;
+	int verdict;
+
+	memset(fig, 0, sizeof(*fig));
+	profile = json_string_value(json_object_get(o, "profile"));
+	started = json_object_get(o, "started");
+	verdict = verdict_parse(json_string_value(json_object_get(o,
+	    "verdict")));
+	if (!json_is_object(o) || profile == NULL || !name_valid(profile) ||
+	    !json_is_number(started) || verdict < 0 ||
+	    !(json_number_value(started) > 0 &&
+	    json_number_value(started) < 1e11)) {
+		json_decref(o);
+		return false;
+	}
+	fig->ok = true;
+	fig->verdict = (enum rverdict)verdict;
+	fig->at = json_number_value(started);
+	figures(o, fig);
+	if (st != NULL) {
+		memset(&r, 0, sizeof(r));
+		snprintf(r.id, sizeof(r.id), "%s", id);
+		snprintf(r.tenant, sizeof(r.tenant), "%s", tenant);
+		snprintf(r.edge, sizeof(r.edge), "%s", edge);
+		snprintf(r.profile, sizeof(r.profile), "%s", profile);
+		snprintf(r.verdict, sizeof(r.verdict), "%s", verdicts[verdict]);
+		r.at = (int64_t)fig->at;
+		r.received = (int64_t)time(NULL);
+		r.late = late;
+		r.result = (char *)(uintptr_t)result;	/* the store copies */
+		(void)store_readiness_add(st, &r);
+	}
+	json_decref(o);
+	return true;
+}
+
 void
 results_note(struct manage_hub *h, const char *tenant, const char *edge,
-    const char *result)
+    const struct rfigures *fig)
 {
 	struct rlatest *l;
-	const char *profile;
-	double started, v;
-	int verdict;
-	json_t *o;
 
-	if ((o = parse(result, &profile, &started, &verdict)) == NULL)
-		return;
-	STAT_ADD(h->verdicts[verdict], 1);
+	STAT_ADD(h->verdicts[fig->verdict], 1);
 	for (l = h->latest; l != NULL; l = l->next)
 		if (strcmp(l->tenant, tenant) == 0 &&
 		    strcmp(l->edge, edge) == 0)
@@ -122,29 +134,8 @@ results_note(struct manage_hub *h, const char *tenant, const char *edge,
 		l->next = h->latest;
 		h->latest = l;
 	}
-	if (l == NULL || started < l->at) {	/* a kept one, older */
-		json_decref(o);
-		return;
-	}
-	l->at = started;
-	/* the UDP train is what voice sees; the PINGs when it did not run */
-	if ((l->has[RF_RTT] = figure(o, "udp", "median_ms", &v) ||
-	    figure(o, "rtt", "median_ms", &v)))
-		l->v[RF_RTT] = v / 1000;
-	if ((l->has[RF_JITTER] = figure(o, "udp", "jitter_ms", &v) ||
-	    figure(o, "rtt", "jitter_ms", &v)))
-		l->v[RF_JITTER] = v / 1000;
-	if ((l->has[RF_LOSS] = figure(o, "udp", "loss_pct", &v)))
-		l->v[RF_LOSS] = v / 100;
-	else if ((l->has[RF_LOSS] = json_is_true(json_object_get(
-	    json_object_get(json_object_get(o, "measures"), "udp"),
-	    "blocked"))))
-		l->v[RF_LOSS] = 1;	/* UDP blocked: nothing came back */
-	if ((l->has[RF_DOWN] = figure(o, "down", "mbps", &v)))
-		l->v[RF_DOWN] = v * 1e6;
-	if ((l->has[RF_UP] = figure(o, "up", "mbps", &v)))
-		l->v[RF_UP] = v * 1e6;
-	json_decref(o);
+	if (l != NULL && fig->at >= l->f.at)	/* a kept one may be older */
+		l->f = *fig;
 }
 
 void

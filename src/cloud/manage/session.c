@@ -164,6 +164,7 @@ static void
 got_result(struct msession *s, struct mmsg *m)
 {
 	struct store *st = s->hub->cl->store;
+	struct rfigures fig;
 	struct mnote *n;
 	unsigned i;
 
@@ -189,14 +190,16 @@ got_result(struct msession *s, struct mmsg *m)
 		(void)store_instruction_done(st, m->id,
 		    manage_outcome_name(m->outcome), m->result,
 		    m->error[0] ? m->error : NULL, now_s());
-	if (st != NULL && s->inflight[i].kind == MK_READINESS &&
-	    m->outcome == MO_OK && m->result != NULL &&
-	    !results_store(st, s->tenant, s->edge, m->id, m->result, false))
+	memset(&fig, 0, sizeof(fig));
+	if (s->inflight[i].kind == MK_READINESS && m->outcome == MO_OK &&
+	    m->result != NULL && !results_store(st, s->tenant, s->edge,
+	    m->id, m->result, false, &fig))
 		log_limited(s->w->lim_stream, LOG_WARN, "cloud",
 		    "readiness_bad_result", "edge=%s tenant=%s id=%s "
 		    "action=not_stored", s->edge, s->tenant, m->id);
 	n = calloc(1, sizeof(*n));
 	if (n != NULL) {
+		n->fig = fig;
 		n->what = MN_DONE;
 		snprintf(n->tenant, sizeof(n->tenant), "%s", s->tenant);
 		snprintf(n->edge, sizeof(n->edge), "%s", s->edge);
@@ -250,17 +253,19 @@ got_kept(struct msession *s, struct mmsg *m)
 	STAT_ADD(s->hub->kept, 1);
 	log_info("cloud", "readiness_kept", "edge=%s tenant=%s id=%s",
 	    s->edge, s->tenant, m->id);
-	if (st == NULL || !results_store(st, s->tenant, s->edge, m->id,
-	    m->result, true) || (n = calloc(1, sizeof(*n))) == NULL)
+	if ((n = calloc(1, sizeof(*n))) == NULL)
 		return;
+	if (st == NULL || !results_store(st, s->tenant, s->edge, m->id,
+	    m->result, true, &n->fig)) {
+		free(n);
+		return;
+	}
 	n->what = MN_KEPT;
 	snprintf(n->tenant, sizeof(n->tenant), "%s", s->tenant);
 	snprintf(n->edge, sizeof(n->edge), "%s", s->edge);
 	n->gen = s->gen;
 	memcpy(n->id, m->id, sizeof(n->id));
 	n->kind = MK_READINESS;
-	n->result = m->result;
-	m->result = NULL;
 	hub_note(s->hub, n);
 }
 
