@@ -276,6 +276,20 @@ set_field(struct parse_state *st, const struct conf_key *key, void *storage,
 		strlist_free(&tmp);
 		return rc;
 	}
+	case CONF_LINES: {
+		struct strlist *l = (struct strlist *)field;
+		size_t n = strlen(value);
+
+		while (n > 0 && (value[n - 1] == ' ' || value[n - 1] == '\t'))
+			n--;
+		if (n == 0)
+			return err_set(e, -EINVAL, "an empty line");
+		if (!append)
+			strlist_free(l);
+		if (strlist_append(l, value, n) != 0)
+			return err_set(e, -ENOMEM, "out of memory");
+		return 0;
+	}
 	}
 	return err_set(e, -EINVAL, "unsupported key type");
 }
@@ -501,7 +515,7 @@ handler(void *user, const char *section, const char *name, const char *value)
 		return 1;
 	}
 	if (continuation && key->type != CONF_LIST &&
-	    key->type != CONF_PINS && key->type != CONF_CIDRS) {
+	    key->type != CONF_LINES && key->type != CONF_PINS && key->type != CONF_CIDRS) {
 		add_error(st, st->lineno, name, "indented line continues the "
 		    "value; only lists may span lines (do not indent keys)");
 		return 1;
@@ -714,6 +728,7 @@ conf_free_fields(const struct conf_section *sec, void *storage)
 			*(char **)field = NULL;
 			break;
 		case CONF_LIST:
+		case CONF_LINES:
 			strlist_free((struct strlist *)field);
 			break;
 		default:
@@ -783,6 +798,7 @@ conf_field_equal(const struct conf_key *k, const char *a, const char *b)
 	case CONF_STRING:
 		return conf_str_equal(*(char *const *)a, *(char *const *)b);
 	case CONF_LIST:
+	case CONF_LINES:
 		return conf_list_equal((const void *)a, (const void *)b);
 	case CONF_PIN:
 		return memcmp(a, b, 32) == 0;

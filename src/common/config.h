@@ -43,6 +43,9 @@ enum conf_type {
 	CONF_CIDRS,
 	CONF_THRESH,
 	CONF_EVERY,
+	/* one item per line (the key's, then each indented line), not split
+	 * at commas: HTTP header fields, whose values may hold commas */
+	CONF_LINES,
 };
 
 /* Several pins: an edge's next certificate is pinned beside the current

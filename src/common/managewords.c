@@ -14,6 +14,7 @@ static const char *const kind_names[MK_COUNT] = {
 	[MK_RELOAD] = MANAGE_K_RELOAD,
 	[MK_LOGS] = MANAGE_K_LOGS,
 	[MK_READINESS] = MANAGE_K_READINESS,
+	[MK_TRUST] = MANAGE_K_TRUST,
 	[MK_UNKNOWN] = "unknown",
 };
 

@@ -20,6 +20,7 @@ enum manage_kind {
 	MK_RELOAD,
 	MK_LOGS,
 	MK_READINESS,
+	MK_TRUST,
 	MK_UNKNOWN,		/* a kind this isthmus does not know */
 	MK_COUNT
 };

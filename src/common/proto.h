@@ -51,6 +51,18 @@
  * aa:bb:cc:dd:ee:ff; absent when the device presented none. */
 #define HTTP_MAC_HEADER "isthmus-device-mac"
 
+/* HTTP mode, a collector's delivery (docs/trust.md, "Collectors"): an
+ * answer the edge got from a device's HTTPS API, POSTed to the
+ * collector's service with what it came from. isthmus-device is the
+ * device's address as the edge connected to it. */
+#define HTTP_COLLECTOR_FIELD "isthmus-collector"		/* its name */
+#define HTTP_COLLECTOR_URL "isthmus-collector-url"	/* what it polled */
+/* sha256:HEX of the device's certificate, as the trust store names it */
+#define HTTP_COLLECTOR_FP "isthmus-collector-fingerprint"
+#define HTTP_COLLECTOR_STATUS "isthmus-collector-status"	/* device's */
+/* when the device's answer was complete, 2026-12-04T19:43:04.123Z */
+#define HTTP_COLLECTOR_TIME "isthmus-collector-time"
+
 /* --- Response fields the cloud sends --------------------------------- */
 
 /* The cloud refused the stream itself (not a backend's answer); the
@@ -77,6 +89,9 @@
 #define HTTP_ID_TENANT "x-isthmus-tenant"
 #define HTTP_ID_EDGE "x-isthmus-edge"
 #define HTTP_ID_MAC "x-isthmus-device-mac"
+/* A collector's fields as the backend gets them, whatever the service's
+ * identity_headers: each HTTP_COLLECTOR_* with "x-" before it. */
+#define HTTP_ID_COLLECTOR_PREFIX "x-"
 
 /* --- Diagnostics (isthmus doctor) ------------------------------------ */
 
@@ -149,6 +164,9 @@
 #define MANAGE_K_RELOAD "reload"
 #define MANAGE_K_LOGS "logs"
 #define MANAGE_K_READINESS "readiness"	/* section 6 */
+/* The edge's trust store (docs/trust.md): args "list" ["pending"],
+ * "show" ID, "approve" ID "sha256:HEX", "reject" ID, "forget" ID. */
+#define MANAGE_K_TRUST "trust"
 
 /* Outcomes: the edge answers the first four; the cloud decides the
  * last two (no answer by the answer deadline; never delivered before the

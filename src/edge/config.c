@@ -9,6 +9,7 @@
 
 #include <openssl/crypto.h>
 
+#include "common/fsutil.h"
 #include "common/mac.h"
 #include "common/netutil.h"
 #include "common/proto.h"
@@ -22,6 +23,9 @@ static const char *const manage_names[] = { "none", MANAGE_K_STATUS,
 	MANAGE_K_DOCTOR, MANAGE_K_PURGE_CACHE, MANAGE_K_PREFETCH,
 	MANAGE_K_RELOAD, MANAGE_K_LOGS, MANAGE_K_READINESS, NULL };
 #define MANAGE_DEFAULT "status, doctor, purge-cache, prefetch"
+
+static const char *const trust_expired_names[] = { "accept", "refuse",
+	NULL };
 
 static const struct conf_key edge_keys[] = {
 	{ "cloud", CONF_HOSTPORT, offsetof(struct edge_conf, cloud), 0, 0,
@@ -81,6 +85,10 @@ static const struct conf_key edge_keys[] = {
 	    READINESS_BYTES_MAX, NULL, "50M", 0 },
 	{ "readiness_udp", CONF_BOOL,
 	    offsetof(struct edge_conf, readiness_udp), 0, 0, NULL, "on", 0 },
+	{ "state_dir", CONF_PATH, offsetof(struct edge_conf, state_dir), 0, 0,
+	    NULL, "state", 0 },
+	{ "trust_expired", CONF_ENUM, offsetof(struct edge_conf,
+	    trust_expired), 0, 0, trust_expired_names, "accept", 0 },
 };
 
 static const char *const mode_names[] = { "tcp", "http", NULL };
@@ -88,6 +96,8 @@ static const char *const mac_from_names[] = {
 	"uri", "cn", "serial", "ou", "san-dns", NULL
 };
 static const char *const tls_min_names[] = { "1.2", "1.3", NULL };
+static const char *const device_trust_names[] = { "ca", "tofu", NULL };
+static const char *const method_names[] = { "GET", "POST", "PUT", NULL };
 
 #define LKEY(f) offsetof(struct edge_listener_conf, f)
 static const struct conf_key listener_keys[] = {
@@ -115,8 +125,33 @@ static const struct conf_key listener_keys[] = {
 	{ "tls_min_version", CONF_ENUM, LKEY(tls_min), 0, 0, tls_min_names,
 	    "1.2", 0 },
 	{ "cache", CONF_BOOL, LKEY(cache), 0, 0, NULL, "off", 0 },
+	{ "device_trust", CONF_ENUM, LKEY(device_trust), 0, 0,
+	    device_trust_names, "ca", 0 },
 };
 #undef LKEY
+
+#define CKEY(f) offsetof(struct edge_collector_conf, f)
+static const struct conf_key collector_keys[] = {
+	{ "url", CONF_STRING, CKEY(url), 0, 0, NULL, NULL, CONF_REQUIRED },
+	{ "service", CONF_STRING, CKEY(service), 0, 0, NULL, NULL,
+	    CONF_REQUIRED },
+	{ "interval", CONF_DURATION, CKEY(interval), 1000, 86400000, NULL,
+	    "60s", 0 },
+	{ "timeout", CONF_DURATION, CKEY(timeout), 100, 300000, NULL, "10s",
+	    0 },
+	{ "method", CONF_ENUM, CKEY(method), 0, 0, method_names, "GET", 0 },
+	{ "header", CONF_LINES, CKEY(header), 0, 0, NULL, NULL, 0 },
+	{ "body", CONF_STRING, CKEY(body), 0, 0, NULL, NULL, 0 },
+	{ "body_type", CONF_STRING, CKEY(body_type), 0, 0, NULL, NULL, 0 },
+	{ "max_response", CONF_SIZE, CKEY(max_response), 1024,
+	    64 * 1024 * 1024, NULL, "1M", 0 },
+	{ "target", CONF_STRING, CKEY(target), 0, 0, NULL, NULL, 0 },
+	{ "tls_min_version", CONF_ENUM, CKEY(tls_min), 0, 0, tls_min_names,
+	    "1.2", 0 },
+	{ "auth", CONF_STRING, CKEY(auth_spec), 0, 0, NULL, NULL, 0 },
+	{ "trust", CONF_STRING, CKEY(trust_spec), 0, 0, NULL, "tofu", 0 },
+};
+#undef CKEY
 
 static void *
 open_edge(void *ctx, const char *name, int line)
@@ -146,6 +181,26 @@ open_listener(void *ctx, const char *name, int line)
 	return l;
 }
 
+static void *
+open_collector(void *ctx, const char *name, int line)
+{
+	struct edge_conf *cf = ctx;
+	struct edge_collector_conf *c = calloc(1, sizeof(*c)), **nv;
+
+	if (c == NULL)
+		return NULL;
+	nv = realloc(cf->collectors, (cf->ncollectors + 1) * sizeof(*nv));
+	if (nv == NULL) {
+		free(c);
+		return NULL;
+	}
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	c->line = line;
+	nv[cf->ncollectors++] = c;
+	cf->collectors = nv;
+	return c;
+}
+
 static const struct conf_section sections[] = {
 	{ .name = "edge", .keys = edge_keys,
 	    .nkeys = sizeof(edge_keys) / sizeof(edge_keys[0]),
@@ -153,9 +208,12 @@ static const struct conf_section sections[] = {
 	{ .name = "listener", .named = true, .keys = listener_keys,
 	    .nkeys = sizeof(listener_keys) / sizeof(listener_keys[0]),
 	    .open = open_listener },
+	{ .name = "collector", .named = true, .keys = collector_keys,
+	    .nkeys = sizeof(collector_keys) / sizeof(collector_keys[0]),
+	    .open = open_collector },
 };
 
-static const struct conf_schema schema = { sections, 2 };
+static const struct conf_schema schema = { sections, 3 };
 
 /* Device TLS needs its three keys together, HTTP mode, and MACs that
  * parse; CA paths are relative to the file like every path. */
@@ -163,8 +221,9 @@ static int
 check_device_tls(const struct edge_conf *cf, struct edge_listener_conf *l,
     struct conf_errors *errs)
 {
+	bool tofu = l->device_trust == DEVICE_TRUST_TOFU;
 	bool on = l->tls_cert != NULL || l->tls_key != NULL ||
-	    l->device_ca.n > 0;
+	    l->device_ca.n > 0 || tofu;
 	char *dir, *slash;
 	struct err e;
 	uint8_t mac[6];
@@ -179,9 +238,11 @@ check_device_tls(const struct edge_conf *cf, struct edge_listener_conf *l,
 		}
 		return 0;
 	}
-	if (l->tls_cert == NULL || l->tls_key == NULL || l->device_ca.n == 0) {
+	if (l->tls_cert == NULL || l->tls_key == NULL ||
+	    (l->device_ca.n == 0 && !tofu)) {
 		conf_errors_add(errs, cf->path, l->line, "tls_cert",
-		    "device TLS needs tls_cert, tls_key and device_ca together");
+		    "device TLS needs tls_cert, tls_key and device_ca together "
+		    "(device_ca may be left out with device_trust = tofu)");
 		return -EINVAL;
 	}
 	if (l->mode != LISTEN_HTTP) {
@@ -387,6 +448,8 @@ edge_conf_load(const char *path, struct edge_conf **out,
 			    "cache", "the cache is for mode = http listeners");
 			rc = -EINVAL;
 		}
+	for (i = 0; rc == 0 && i < cf->ncollectors; i++)
+		rc = edge_collector_check(cf, cf->collectors[i], errs);
 	if (rc == 0)
 		rc = resolve_proxy(cf, errs);
 	if (rc == 0 && cf->reconnect_max < cf->reconnect_min) {
@@ -416,6 +479,37 @@ edge_conf_settings_equal(const struct edge_conf *a, const struct edge_conf *b)
 }
 
 bool
+edge_collector_conf_equal(const struct edge_collector_conf *a,
+    const struct edge_collector_conf *b)
+{
+	return strcmp(a->name, b->name) == 0 &&
+	    conf_fields_equal(&sections[2], a, b) &&
+	    (a->authorization == NULL) == (b->authorization == NULL) &&
+	    (a->authorization == NULL ||
+	    strcmp(a->authorization, b->authorization) == 0);
+}
+
+char *
+edge_trust_path(const struct edge_conf *cf)
+{
+	return fs_join(cf->state_dir, "trust.db");
+}
+
+bool
+edge_conf_uses_trust(const struct edge_conf *cf)
+{
+	size_t i;
+
+	for (i = 0; i < cf->nlisteners; i++)
+		if (cf->listeners[i]->device_trust == DEVICE_TRUST_TOFU)
+			return true;
+	for (i = 0; i < cf->ncollectors; i++)
+		if (cf->collectors[i]->trust == CT_TOFU)
+			return true;
+	return false;
+}
+
+bool
 edge_listener_conf_equal(const struct edge_listener_conf *a,
     const struct edge_listener_conf *b)
 {
@@ -440,6 +534,12 @@ edge_conf_free(struct edge_conf *cf)
 		free(cf->listeners[i]);
 	}
 	free(cf->listeners);
+	for (i = 0; i < cf->ncollectors; i++) {
+		conf_free_fields(&sections[2], cf->collectors[i]);
+		edge_collector_conf_clear(cf->collectors[i]);
+		free(cf->collectors[i]);
+	}
+	free(cf->collectors);
 	free(cf->path);
 	free(cf);
 }

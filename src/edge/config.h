@@ -15,6 +15,16 @@
 #include "edge/uplink/proxy.h"
 
 enum listener_mode { LISTEN_TCP, LISTEN_HTTP };
+/* How a device-TLS listener trusts a device's certificate (docs/trust.md):
+ * its vendor CAs only, or also a self-signed one a person approved. */
+enum device_trust { DEVICE_TRUST_CA, DEVICE_TRUST_TOFU };
+/* How a collector trusts the device it polls (docs/trust.md). */
+enum collector_trust { CT_TOFU, CT_PIN, CT_CA };
+enum collector_auth { CAUTH_NONE, CAUTH_BASIC, CAUTH_BEARER };
+enum collector_method { CM_GET, CM_POST, CM_PUT };
+/* What an approved certificate past its notAfter (or before its
+ * notBefore) means: such devices cannot renew theirs. */
+enum trust_expired { TRUST_EXPIRED_ACCEPT, TRUST_EXPIRED_REFUSE };
 /* Where a device certificate carries its MAC (devtls.h). */
 enum mac_from { MAC_FROM_URI, MAC_FROM_CN, MAC_FROM_SERIAL, MAC_FROM_OU,
 	MAC_FROM_SAN_DNS };
@@ -53,8 +63,43 @@ struct edge_listener_conf {
 	int tls_min;			/* 0: TLS 1.2, 1: TLS 1.3 */
 	/* HTTP mode: answer GET and HEAD from the edge's cache */
 	bool cache;
+	int device_trust;		/* enum device_trust */
 };
 
+/* [collector NAME]: a device HTTPS API the edge polls, each answer sent
+ * to a service of the edge's tenant (docs/trust.md, "Collectors"). */
+struct edge_collector_conf {
+	char name[NAME_MAX_LEN + 1];
+	int line;
+	char *url;			/* as configured */
+	/* from url: https://HOST[:PORT]/PATH[?QUERY] */
+	struct hostport at;		/* port 443 unless given */
+	char *path;			/* path and query, "/" at least */
+	/* The device's name in the trust store: "HOST:PORT" as
+	 * configured ("[v6]:port" for IPv6). */
+	char peer[HOSTPORT_HOST_MAX + 8];
+	char *service;
+	uint64_t interval, timeout;	/* ms; timeout bounds a whole poll */
+	int method;			/* enum collector_method */
+	struct strlist header;		/* "Name: value", one per line */
+	char *body;			/* sent with POST and PUT */
+	char *body_type;		/* its content-type */
+	uint64_t max_response;		/* the device's head and body, bytes */
+	char *target;			/* the delivery's path; NULL: path */
+	int tls_min;			/* 0: TLS 1.2, 1: TLS 1.3 */
+	/* auth = basic FILE | bearer FILE: the file's first line, read at
+	 * load (0600), never logged; basic's is "user:password", kept
+	 * here as the field's value ("Basic base64"), bearer's as
+	 * "Bearer TOKEN". NULL: none. Wiped when freed. */
+	char *auth_spec;
+	int auth;			/* enum collector_auth */
+	char *authorization;		/* the Authorization field's value */
+	/* trust = tofu | pin sha256:HEX | ca FILE */
+	char *trust_spec;
+	int trust;			/* enum collector_trust */
+	uint8_t pin[32];		/* CT_PIN: certificate or key */
+	char *ca_file;			/* CT_CA: resolved path */
+};
 struct edge_conf {
 	unsigned refs;			/* edge_conf_ref, edge_conf_free */
 	char *path;
@@ -83,9 +128,33 @@ struct edge_conf {
 	 * and whether the UDP train may run */
 	uint64_t readiness_max_bytes;
 	bool readiness_udp;
+	/* Where the edge keeps what it learns (docs/trust.md): the trust
+	 * store is STATE_DIR/trust.db, made 0700/0600 when first needed. */
+	char *state_dir;
+	int trust_expired;		/* enum trust_expired */
 	struct edge_listener_conf **listeners;
 	size_t nlisteners;
+	struct edge_collector_conf **collectors;
+	size_t ncollectors;
 };
+
+/* A collector's cross-checks after parsing (config_collector.c): its
+ * URL, trust, credentials (read now) and header lines. */
+int edge_collector_check(const struct edge_conf *cf,
+    struct edge_collector_conf *c, struct conf_errors *errs);
+void edge_collector_conf_clear(struct edge_collector_conf *c);
+
+/* The trust store's file: STATE_DIR/trust.db (malloc'd; NULL when out
+ * of memory). */
+char *edge_trust_path(const struct edge_conf *cf);
+/* Whether anything in cf learns certificates (a collector with
+ * trust = tofu, a listener with device_trust = tofu): only then is the
+ * trust store opened. */
+bool edge_conf_uses_trust(const struct edge_conf *cf);
+/* Same name and same values in every key of the collector (and the
+ * same credentials). */
+bool edge_collector_conf_equal(const struct edge_collector_conf *a,
+    const struct edge_collector_conf *b);
 
 /* The service a transparent listener carries a connection to dst to, or
  * NULL: not in its table. */

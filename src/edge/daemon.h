@@ -50,9 +50,11 @@ edge_refusal_of(int status)
 }
 
 struct cache;
+struct collectors;
 struct edge;
 struct log_limit;
 struct manage;
+struct trust;
 
 struct edge_listener {
 	struct edge *e;
@@ -118,6 +120,10 @@ struct edge {
 	struct handshake *handshakes;	/* device TLS handshakes */
 	struct cache *cache;		/* when a listener has cache = on */
 	struct manage *manage;		/* the management stream */
+	/* trust on first use (trust/trust.h): open when the configuration
+	 * learns certificates (edge_conf_uses_trust), else NULL */
+	struct trust *trust;
+	struct collectors *collectors;	/* collect/collect.h, or NULL */
 	/* Who takes the answers to PINGs that are not a keepalive's, on
 	 * whichever tunnel (a readiness test's round trips): set while
 	 * one runs, so no tunnel holds a pointer to it. */

@@ -46,6 +46,10 @@ static const char *const devtls_refusal_names[DT_COUNT] = {
 	[DT_PROTOCOL] = "protocol",
 	[DT_TIMEOUT] = "timeout",
 	[DT_CLOSED] = "closed",
+	[DT_TRUST_PENDING] = "trust_pending",
+	[DT_TRUST_MISMATCH] = "trust_mismatch",
+	[DT_TRUST_REJECTED] = "trust_rejected",
+	[DT_TRUST_UNAVAILABLE] = "trust_unavailable",
 };
 
 const char *

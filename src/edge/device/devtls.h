@@ -36,6 +36,12 @@ enum devtls_refusal {
 	DT_PROTOCOL,		/* TLS version or suites we do not accept */
 	DT_TIMEOUT,		/* no handshake within request_timeout */
 	DT_CLOSED,		/* gone mid-handshake, or a TLS error */
+	/* device_trust = tofu (docs/trust.md): a certificate no vendor CA
+	 * issued, by what the trust store says of it */
+	DT_TRUST_PENDING,	/* new (learned now) or waiting for a person */
+	DT_TRUST_MISMATCH,	/* not the approved one for that device */
+	DT_TRUST_REJECTED,	/* a person rejected it (or expired, refused) */
+	DT_TRUST_UNAVAILABLE,	/* the trust store is down or full */
 	DT_COUNT
 };
 
