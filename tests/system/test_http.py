@@ -133,7 +133,7 @@ def test_download_and_upload_are_paced_by_the_slow_side(http_site):
     that stops reading stops the backend's writes, and a backend that
     stops reading stops the device's upload."""
     cloud, edge, be, port = http_site()
-    total = 200 * 1024 * 1024
+    total = 96 * 1024 * 1024
     s, conn = device(port, timeout=60)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
     s.sendall(b"GET /size/%d HTTP/1.1\r\nHost: d\r\n\r\n" % total)
@@ -151,7 +151,7 @@ def test_download_and_upload_are_paced_by_the_slow_side(http_site):
     # Upload to a backend that reads nothing for 2 s.
     s, conn = device(port, timeout=60)
     sent = [0]
-    body = b"u" * (200 * 1024 * 1024)
+    body = b"u" * (96 * 1024 * 1024)
 
     def upload():
         s.sendall(b"POST /slowread HTTP/1.1\r\nHost: d\r\n"
