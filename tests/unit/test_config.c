@@ -25,6 +25,7 @@ struct main_sec {
 	struct strlist names;
 	int mode;
 	uint8_t pin[32];
+	struct strlist lines;
 };
 
 struct tenant_sec {
@@ -62,6 +63,8 @@ static const struct conf_key main_keys[] = {
 	    "tcp", 0 },
 	{ "pin", CONF_PIN, offsetof(struct main_sec, pin), 0, 0, NULL, NULL,
 	    0 },
+	{ "line", CONF_LINES, offsetof(struct main_sec, lines), 0, 0, NULL,
+	    NULL, 0 },
 };
 
 static const struct conf_key tenant_keys[] = {
@@ -212,6 +215,28 @@ test_all_types(void **state)
 	assert_int_equal(ctx.tenants[0]->idle, 60000);	/* default */
 	assert_string_equal(ctx.tenants[1]->edges.v[1], "bgw2");
 	assert_int_equal(ctx.tenants[1]->idle, 120000);
+}
+
+/* Lines keep their commas; each indented line is one more item; the
+ * key set twice is a duplicate like any other. */
+static void
+test_lines(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("[main]\nlisten = 127.0.0.1:80\n"
+	    "line = Accept: text/plain, application/json  \n"
+	    "  X-Site: north, west\n"), 0);
+	assert_int_equal(errs.n, 0);
+	assert_int_equal(ctx.main.lines.n, 2);
+	assert_string_equal(ctx.main.lines.v[0],
+	    "Accept: text/plain, application/json");
+	assert_string_equal(ctx.main.lines.v[1], "X-Site: north, west");
+	conf_free_fields(&sections[0], &ctx.main);
+	memset(&ctx, 0, sizeof(ctx));
+	assert_int_equal(parse("[main]\nlisten = 127.0.0.1:80\n"
+	    "line = a: 1\nline = b: 2\n"), -EINVAL);
+	assert_int_equal(errs.n, 1);
+	assert_non_null(strstr(errs.line[0], "duplicate key"));
 }
 
 static void
@@ -701,6 +726,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_all_types, teardown),
 		cmocka_unit_test_teardown(test_defaults, teardown),
+		cmocka_unit_test_teardown(test_lines, teardown),
 		cmocka_unit_test_teardown(test_crlf, teardown),
 		cmocka_unit_test_teardown(test_unknown_key, teardown),
 		cmocka_unit_test_teardown(test_unknown_section, teardown),
