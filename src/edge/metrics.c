@@ -7,6 +7,7 @@
 #include "common/acceptguard.h"
 #include "common/prom.h"
 #include "edge/cache/cache.h"
+#include "edge/collect/collect.h"
 #include "edge/daemon.h"
 #include "edge/manage/manage.h"
 
@@ -272,4 +273,5 @@ edge_metrics(FILE *f, void *arg)
 	if (e->cache != NULL)
 		cache_families(f, e->cache);
 	manage_families(f, e);
+	collectors_metrics(e->collectors, f);
 }

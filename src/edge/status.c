@@ -8,6 +8,7 @@
 
 #include "common/jsonw.h"
 #include "edge/cache/cache.h"
+#include "edge/collect/collect.h"
 #include "edge/manage/manage.h"
 #include "common/tls.h"
 #include "common/timefmt.h"
@@ -374,6 +375,7 @@ status_json(struct edge *e, const struct uplink_info *ui, FILE *f)
 		cache_json(&j, cache_stats(e->cache));
 	manage_info(e->manage, &mi);
 	manage_json(&j, &mi);
+	collectors_status(e->collectors, true, &j, f);	/* its own key */
 	jw_end_object(&j);
 }
 
@@ -451,6 +453,7 @@ status_text(struct edge *e, const struct uplink_info *ui, FILE *f)
 		cache_text(cache_stats(e->cache), f);
 	manage_info(e->manage, &mi);
 	manage_text(&mi, f);
+	collectors_status(e->collectors, false, NULL, f);
 }
 
 void
