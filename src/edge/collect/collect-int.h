@@ -103,7 +103,7 @@ struct collect_figures {
 	int64_t last_at;		/* Unix seconds */
 	int last_status;		/* the device's */
 	char last_fp[TLS_FP_LEN];
-	char last_error[160];
+	char last_error[300];
 };
 
 /* One run's end into f and the edge's totals. */

@@ -54,21 +54,22 @@ pump(struct collectors *cs)
 
 /* --- One run's end ----------------------------------------------------- */
 
+#define RUN_LOG_FMT "collector=%s outcome=%s device=%s status=%d ms=%llu " \
+	"error=%s"
+
 static void
 run_log(struct collector *co, enum collect_outcome o, const char *device,
     int status, uint64_t ms, const char *error)
 {
-	const char *fmt = "collector=%s outcome=%s device=%s status=%d "
-	    "ms=%llu error=%s";
-
 	if (o == CO_OK)
-		log_debug("collect", "collect", fmt, co->name,
+		log_debug("collect", "collect", RUN_LOG_FMT, co->name,
 		    collect_outcome_name(o), device, status,
 		    (unsigned long long)ms, "-");
 	else
-		log_limited(co->cs->lim, LOG_WARN, "collect", "collect", fmt,
-		    co->name, collect_outcome_name(o), device, status,
-		    (unsigned long long)ms, error[0] != '\0' ? error : "-");
+		log_limited(co->cs->lim, LOG_WARN, "collect", "collect",
+		    RUN_LOG_FMT, co->name, collect_outcome_name(o), device,
+		    status, (unsigned long long)ms,
+		    error[0] != '\0' ? error : "-");
 }
 
 /* What a run holds, given back (no figures: the caller notes them). */
