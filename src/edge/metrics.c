@@ -8,6 +8,7 @@
 #include "common/prom.h"
 #include "edge/cache/cache.h"
 #include "edge/collect/collect.h"
+#include "edge/trust/trust.h"
 #include "edge/daemon.h"
 #include "edge/manage/manage.h"
 
@@ -272,6 +273,7 @@ edge_metrics(FILE *f, void *arg)
 	acceptguard_metrics(f);
 	if (e->cache != NULL)
 		cache_families(f, e->cache);
+	trust_metrics(e->trust, f);
 	manage_families(f, e);
 	collectors_metrics(e->collectors, f);
 }
