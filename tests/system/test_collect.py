@@ -179,6 +179,10 @@ class Device:
 
     def close(self):
         self._stop.set()
+        try:    # wakes the accept() (close alone leaves it listening)
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.sock.close()
 
 
