@@ -94,17 +94,6 @@ on_head(struct relay *r, void *arg)
 }
 
 static void
-on_body(struct relay *r, void *arg)
-{
-	struct evbuffer *in = relay_body_in(r);
-	size_t n = evbuffer_get_length(in);
-
-	(void)arg;
-	evbuffer_drain(in, n);
-	relay_body_ack(r, n);
-}
-
-static void
 on_done(struct relay *r, bool complete, void *arg)
 {
 	struct delivery *d = arg;
@@ -126,7 +115,7 @@ on_done(struct relay *r, bool complete, void *arg)
 
 static const struct relay_http_ops deliver_ops = {
 	.head = on_head,
-	.body = on_body,
+	.body = relay_body_drop,
 	.done = on_done,
 };
 
