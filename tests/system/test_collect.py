@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import re
+import signal
 import socket
 import ssl
 import threading
@@ -98,6 +99,7 @@ class Device:
         self.port = self.sock.getsockname()[1]
         self.connections = 0
         self.handshakes = 0
+        self.ended = 0              # held connections the edge closed
         self.requests = []          # (method, path, {header: value}, body)
         self.raw = bytearray()      # every byte read after a handshake
         self.lock = threading.Lock()
@@ -122,6 +124,8 @@ class Device:
                 pass
         except OSError:
             pass
+        with self.lock:
+            self.ended += 1
 
     def _read_request(self, s):
         buf = b""
@@ -440,3 +444,27 @@ def test_config_refusals_name_the_line(site, section, needle):
     assert re.search(rf"{re.escape(str(conf))}:(\d+)", err)
     assert int(re.search(rf"{re.escape(str(conf))}:(\d+)",
                          err).group(1)) >= line - 1
+
+
+def test_reload_ends_a_poll_and_a_tunnel_down_is_undelivered(site):
+    hang = Device(site.tmp, "hang", mode="hang_http")
+    good = Device(site.tmp, "good")
+    site.backends.extend([hang, good])
+    slow = collector("slow", f"https://127.0.0.1:{hang.port}/x",
+                     trust=f"pin {hang.fp}", interval="5s", timeout="5s")
+    col = Collecting(site, slow)
+    assert eventually(lambda: hang.handshakes >= 1, 8)
+    # the reload removes the collector mid-poll and adds another
+    text = col.conf.read_text().replace(slow, "")
+    col.conf.write_text(text + collector(
+        "good", f"https://127.0.0.1:{good.port}/x", trust=f"pin {good.fp}"))
+    col.edge.signal(signal.SIGHUP)
+    col.edge.wait_log(r"event=reloaded")
+    assert eventually(lambda: col.deliveries("good"), 5), col.edge.text()
+    assert not col.outcomes("slow", r"\w+")     # aborted, not an outcome
+    assert eventually(lambda: hang.ended >= 1, 3)   # its connection closed
+    assert col.metric("isthmus_collectors") == 1
+    # the cloud goes: answers are polled and counted undelivered
+    col.cloud.stop()
+    assert eventually(lambda: col.outcomes("good", "undelivered"), 6)
+    assert good.requests
