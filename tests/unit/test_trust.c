@@ -21,6 +21,7 @@
 #include <sqlite3.h>
 
 #include "common/tls.h"
+#include "edge/trust/trust.h"
 #include "edge/trust/tstore.h"
 
 static char dir[64];
@@ -447,6 +448,134 @@ test_not_a_store(void **state)
 	refused_intact(other);
 }
 
+/* The running side (trust.h) on a real loop and thread. */
+struct exec_answer {
+	bool called;
+	int rc;
+	json_t *result;
+};
+
+static void
+on_exec(int rc, json_t *result, const char *error, void *arg)
+{
+	struct exec_answer *a = arg;
+
+	(void)error;
+	a->called = true;
+	a->rc = rc;
+	a->result = result;
+}
+
+static bool
+store_up(const struct trust *t)
+{
+	struct trust_stats st;
+
+	trust_stats(t, &st);
+	return st.store_up;
+}
+
+static uint64_t
+pending(const struct trust *t)
+{
+	struct trust_stats st;
+
+	trust_stats(t, &st);
+	return st.entries[TS_PENDING];
+}
+
+/* Turns the loop until cond or 5 s. */
+#define SPIN(base, cond) do {						\
+	int spin_;							\
+	for (spin_ = 0; spin_ < 500 && !(cond); spin_++) {		\
+		event_base_loop(base, EVLOOP_NONBLOCK);			\
+		usleep(10000);						\
+	}								\
+	assert_true(cond);						\
+} while (0)
+
+static void
+test_runtime(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct trust *t = NULL;
+	struct trust_meet m = { TK_API, "192.0.2.30:443", "192.0.2.30:443",
+	    NULL, "meter-1" };
+	struct exec_answer ans = { false, 0, NULL };
+	X509 *x = make_cert("runtime"), *y = make_cert("impostor");
+	uint8_t digest[32];
+	char fp[TLS_FP_LEN], id[24];
+	const char *args[3] = { "approve", id, fp };
+	struct trust_stats st;
+	struct err e;
+	int64_t eid;
+
+	(void)state;
+	assert_non_null(base);
+	assert_int_equal(trust_new(base, path, true, &t, &e), 0);
+	SPIN(base, store_up(t));
+	assert_int_equal(trust_check(t, &m, x, &eid), TV_LEARNED);
+	/* recorded once: waiting meanwhile, and once the table shows it */
+	assert_int_equal(trust_check(t, &m, x, &eid), TV_WAITING);
+	SPIN(base, pending(t) == 1);
+	assert_int_equal(trust_check(t, &m, x, &eid), TV_WAITING);
+	assert_int_equal(tls_cert_sha256(x, digest), 0);
+	tls_fp_format(digest, fp);
+	snprintf(id, sizeof(id), "1");
+	assert_int_equal(trust_exec(t, args, 3, "cloud:ops", on_exec, &ans),
+	    0);
+	assert_false(ans.called);	/* never from inside trust_exec */
+	SPIN(base, ans.called);
+	assert_int_equal(ans.rc, 0);
+	json_decref(ans.result);
+	assert_int_equal(trust_check(t, &m, x, &eid), TV_TRUSTED);
+	assert_int_equal(eid, 1);
+	assert_int_equal(trust_check(t, &m, y, &eid), TV_MISMATCH);
+	assert_int_equal(eid, 0);
+	trust_stats(t, &st);
+	assert_int_equal(st.learned[TK_API], 1);
+	assert_int_equal(st.mismatches[TK_API], 1);
+	assert_int_equal(st.refused[TK_API][TV_WAITING], 2);
+	trust_free(t);
+	event_base_free(base);
+	X509_free(x);
+	X509_free(y);
+}
+
+/* A file that is not a store: the edge runs on, refusing, and the file
+ * stays as it was. */
+static void
+test_runtime_unavailable(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct trust *t = NULL;
+	struct trust_meet m = { TK_DEVICE, "aa:bb:cc:dd:ee:ff",
+	    "192.0.2.31:5000", "aa:bb:cc:dd:ee:ff", "sensors" };
+	X509 *x = make_cert("dev");
+	unsigned char junk[2048], *after;
+	struct trust_stats st;
+	struct err e;
+	int64_t eid;
+	size_t n;
+
+	(void)state;
+	memset(junk, 0x5a, sizeof(junk));
+	snprintf(path, sizeof(path), "%s/junk.db", dir);
+	write_bytes(path, junk, sizeof(junk));
+	assert_int_equal(trust_new(base, path, true, &t, &e), 0);
+	SPIN(base, (trust_stats(t, &st), strstr(st.error, "move it aside") !=
+	    NULL));
+	assert_false(st.store_up);
+	assert_int_equal(trust_check(t, &m, x, &eid), TV_UNAVAILABLE);
+	trust_free(t);
+	event_base_free(base);
+	read_bytes(path, &after, &n);
+	assert_int_equal(n, sizeof(junk));
+	assert_memory_equal(after, junk, n);
+	free(after);
+	X509_free(x);
+}
+
 int
 main(void)
 {
@@ -465,6 +594,10 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_not_a_store, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_runtime, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_runtime_unavailable,
+		    setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
