@@ -177,17 +177,6 @@ service(struct diag *g, const char *path)
 }
 
 static void
-on_body(struct relay *r, void *arg)
-{
-	struct evbuffer *in = relay_body_in(r);
-	size_t n = evbuffer_get_length(in);
-
-	(void)arg;
-	evbuffer_drain(in, n);
-	relay_body_ack(r, n);
-}
-
-static void
 on_done(struct relay *r, bool complete, void *arg)
 {
 	struct diag *g = arg;
@@ -201,7 +190,7 @@ on_done(struct relay *r, bool complete, void *arg)
 }
 
 static const struct relay_http_ops diag_ops = {
-	.body = on_body,
+	.body = relay_body_drop,
 	.done = on_done,
 };
 

@@ -170,6 +170,24 @@ move_body(struct fwd *f)
 }
 
 /* The request line and head, as the backend should see them. */
+/* A collector's delivery (docs/trust.md, "Collectors"): the edge wrote
+ * these fields itself (it drops every isthmus-* field a device sends),
+ * so the backend gets them whatever identity_headers says. */
+static void
+collector_fields(struct evbuffer *out, const struct hdrs *h)
+{
+	static const char *const names[] = { HTTP_COLLECTOR_FIELD,
+		HTTP_COLLECTOR_URL, HTTP_COLLECTOR_FP, HTTP_COLLECTOR_STATUS,
+		HTTP_COLLECTOR_TIME };
+	const char *v;
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if ((v = hdrs_get(h, names[i])) != NULL)
+			evbuffer_add_printf(out, "%s%s: %s\r\n",
+			    HTTP_ID_COLLECTOR_PREFIX, names[i], v);
+}
+
 static void
 write_head(struct fwd *f)
 {
@@ -201,6 +219,7 @@ write_head(struct fwd *f)
 			evbuffer_add_printf(out, "%s: %s\r\n", HTTP_ID_MAC,
 			    mac);
 	}
+	collector_fields(out, h);
 	f->req_chunked = hdrs_get(h, "content-length") == NULL &&
 	    !(relay_body_in_done(f->r) &&
 	    evbuffer_get_length(relay_body_in(f->r)) == 0);

@@ -136,6 +136,9 @@ struct evbuffer *relay_body_in(struct relay *r);
 bool relay_body_in_done(const struct relay *r);
 /* n received body bytes reached their destination: window back. */
 void relay_body_ack(struct relay *r, size_t n);
+/* A body callback (relay_http_ops.body) for an owner that wants only
+ * the status: what arrived is dropped and acknowledged. */
+void relay_body_drop(struct relay *r, void *arg);
 int relay_body_write(struct relay *r, const void *data, size_t len);
 void relay_body_end(struct relay *r);
 /* Whether the body to send is over its mark (then drained will run). */

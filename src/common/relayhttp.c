@@ -254,6 +254,17 @@ relay_body_write(struct relay *r, const void *data, size_t len)
 }
 
 void
+relay_body_drop(struct relay *r, void *arg)
+{
+	struct evbuffer *in = relay_body_in(r);
+	size_t n = evbuffer_get_length(in);
+
+	(void)arg;
+	evbuffer_drain(in, n);
+	relay_body_ack(r, n);
+}
+
+void
 relay_body_end(struct relay *r)
 {
 	r->flags |= R_BODY_EOF;

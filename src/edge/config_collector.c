@@ -227,7 +227,9 @@ edge_collector_check(const struct edge_conf *cf,
 		rc = err_set(&e, -EINVAL, "must not be above interval");
 	}
 	free(dir);
-	if (rc == -EINVAL)
+	/* Every refusal with its sentence: an auth file others can read or
+	 * that cannot be opened fails with its own errno. */
+	if (rc != 0 && rc != -ENOMEM)
 		conf_errors_add(errs, cf->path, c->line, key, "%s", e.msg);
 	return rc;
 }

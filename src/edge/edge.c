@@ -24,6 +24,7 @@
 #include "common/metrics_http.h"
 #include "common/timeval.h"
 #include "edge/cache/cache.h"
+#include "edge/collect/collect.h"
 #include "edge/config.h"
 #include "edge/daemon.h"
 #include "edge/device/accept.h"
@@ -293,6 +294,9 @@ serve(struct edge *e, SSL_CTX *ctx, struct devtls **dt)
 	if (edge_tunnels_init(e) != 0 ||
 	    manage_new(e, &manage_ops, &e->manage) != 0)
 		return EXIT_FAIL;
+	/* After the tunnel and the trust store, which collectors use. */
+	if (collectors_new(e, &e->collectors) != 0)
+		return EXIT_FAIL;
 	e->sig_term = evsignal_new(e->base, SIGTERM, on_terminate, e);
 	e->sig_int = evsignal_new(e->base, SIGINT, on_terminate, e);
 	e->sig_hup = evsignal_new(e->base, SIGHUP, on_hangup, e);
@@ -381,6 +385,7 @@ edge_main(int argc, char **argv)
 out:
 	pending_drop_all(&e);
 	httpdev_free_all(&e);
+	collectors_free(e.collectors);	/* before the tunnel, trust store */
 	manage_free(e.manage);	/* its prefetches read the cache */
 	cache_free(e.cache);	/* after its readers, before the tunnel */
 	trust_free(e.trust);	/* after its users, before the loop */

@@ -7,6 +7,7 @@
 #include "common/acceptguard.h"
 #include "common/prom.h"
 #include "edge/cache/cache.h"
+#include "edge/collect/collect.h"
 #include "edge/trust/trust.h"
 #include "edge/daemon.h"
 #include "edge/manage/manage.h"
@@ -274,4 +275,5 @@ edge_metrics(FILE *f, void *arg)
 		cache_families(f, e->cache);
 	trust_metrics(e->trust, f);
 	manage_families(f, e);
+	collectors_metrics(e->collectors, f);
 }

@@ -22,6 +22,7 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/tlsctx.h"
+#include "edge/collect/collect.h"
 #include "edge/daemon.h"
 #include "edge/device/accept.h"
 #include "edge/device/devtls.h"
@@ -401,6 +402,20 @@ changed_add(char *buf, size_t cap, const char *what)
 	snprintf(buf + n, cap - n, ",%s", what);
 }
 
+/* Collectors of the new configuration (e->cf): kept, changed, new,
+ * removed (collect.h). Out of memory leaves the ones running. */
+static void
+reload_collectors(struct edge *e)
+{
+	int rc = e->collectors != NULL ?
+	    collectors_reload(e->collectors, e->cf) :
+	    collectors_new(e, &e->collectors);
+
+	if (rc != 0)
+		log_error("edge", "collectors_not_reloaded", "error=%s",
+		    "out of memory");
+}
+
 static void
 reload_failed(struct edge *e)
 {
@@ -459,6 +474,7 @@ edge_reload(struct edge *e, struct err *why)
 		changed_add(changed, sizeof(changed), "tunnel");
 	edge_conf_free(e->cf);
 	e->cf = cf;
+	reload_collectors(e);
 	e->reloads++;
 	log_info("edge", "reloaded", "config=%s changed=%s", cf->path,
 	    changed[0] != '\0' ? changed + 1 : "none");

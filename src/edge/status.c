@@ -8,6 +8,7 @@
 
 #include "common/jsonw.h"
 #include "edge/cache/cache.h"
+#include "edge/collect/collect.h"
 #include "edge/manage/manage.h"
 #include "edge/trust/trust.h"
 #include "common/tls.h"
@@ -379,6 +380,7 @@ status_json(struct edge *e, const struct uplink_info *ui, FILE *f)
 	}
 	manage_info(e->manage, &mi);
 	manage_json(&j, &mi);
+	collectors_status(e->collectors, true, &j, f);	/* its own key */
 	jw_end_object(&j);
 }
 
@@ -460,6 +462,7 @@ status_text(struct edge *e, const struct uplink_info *ui, FILE *f)
 	}
 	manage_info(e->manage, &mi);
 	manage_text(&mi, f);
+	collectors_status(e->collectors, false, NULL, f);
 }
 
 void

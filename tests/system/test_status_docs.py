@@ -13,7 +13,7 @@ from tunnel_lib import up
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 # Objects whose keys are values (a status, a cache result, a refusal
 # reason): the docs say "by status", not each one.
-BY_VALUE = {"http_errors", "requests", "refused"}
+BY_VALUE = {"http_errors", "requests", "refused", "outcomes"}
 
 
 def keys(doc, path=""):
@@ -59,7 +59,9 @@ def test_edge_status_keys_are_all_documented(site):
         extra=f"cache_dir = {site.tmp}/edge-cache")
     conf.write_text(conf.read_text() + "\n[listener lan]\n"
                     "listen = 127.0.0.1:0\ntransparent = yes\n"
-                    "map = 192.0.2.1:80 t\n")
+                    "map = 192.0.2.1:80 t\n"
+                    "\n[collector meter]\nurl = https://127.0.0.1:9/x\n"
+                    "service = web\ntrust = pin sha256:" + "0" * 64 + "\n")
     edge = site.start("edge", conf)
     edge.wait_log(r"event=tunnel_up")
     st = json.loads(run("status", "-c", conf, "--json", expect=0).stdout)
@@ -67,6 +69,7 @@ def test_edge_status_keys_are_all_documented(site):
     assert {"transparent", "device_tls", "http_errors"} <= (
         set(kinds["lan"]) | set(kinds["web"]))
     assert "cache" in st and "proxy" in st["tunnel"]
+    assert st["collectors"]["list"][0]["name"] == "meter"
     assert missing(st, "edge.md") == []
 
 

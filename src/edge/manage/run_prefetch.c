@@ -203,17 +203,6 @@ adopted_head(struct relay *r, void *arg)
 }
 
 static void
-adopted_body(struct relay *r, void *arg)
-{
-	struct evbuffer *in = relay_body_in(r);
-	size_t n = evbuffer_get_length(in);
-
-	(void)arg;
-	evbuffer_drain(in, n);
-	relay_body_ack(r, n);
-}
-
-static void
 adopted_done(struct relay *r, bool complete, void *arg)
 {
 	struct prefetch *p = arg;
@@ -233,7 +222,7 @@ adopted_done(struct relay *r, bool complete, void *arg)
 
 static const struct relay_http_ops adopted_ops = {
 	.head = adopted_head,
-	.body = adopted_body,
+	.body = relay_body_drop,
 	.done = adopted_done,
 };
 
@@ -245,7 +234,7 @@ cr_adopt(void *arg, struct relay *r)
 	p->cr = NULL;
 	p->r = r;
 	relay_http_rebind(r, &adopted_ops, p);
-	adopted_body(r, p);
+	relay_body_drop(r, p);
 }
 
 static int
