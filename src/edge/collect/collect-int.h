@@ -36,6 +36,7 @@ struct poll_result {
 	enum collect_outcome outcome;	/* CO_OK: an answer to deliver */
 	bool reached;			/* the handshake was done */
 	bool wait;			/* the device waits for a person */
+	uint64_t wait_digest;		/* trust_peer_digest then */
 	int status;			/* the device's HTTP status, or 0 */
 	char device[64];		/* ip:port connected to, or "" */
 	char fp[TLS_FP_LEN];		/* its certificate, or "" */
@@ -125,6 +126,7 @@ struct collector {
 	int64_t next_us;		/* monotonic: the next poll */
 	struct event *timer;
 	bool wait;			/* waits for a person (tofu) */
+	uint64_t wait_digest;		/* what the store said of it then */
 	bool queued;			/* waits for a free slot */
 	struct collector *next_queued;
 	/* the run: a poll, then its delivery */

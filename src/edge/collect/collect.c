@@ -137,8 +137,10 @@ on_polled(struct poll_result *r, void *arg)
 	struct edge *e = co->cs->e;
 
 	co->poll = NULL;
-	if (r->wait)
+	if (r->wait) {
 		co->wait = true;
+		co->wait_digest = r->wait_digest;
+	}
 	if (r->outcome != CO_OK) {
 		run_end(co, r->outcome, r, 0, NULL);
 		return;
@@ -242,11 +244,20 @@ on_trust_changed(void *arg)
 	struct collectors *cs = arg;
 	size_t i;
 
-	for (i = 0; i < cs->n; i++)
-		if (cs->v[i]->wait) {
-			cs->v[i]->wait = false;
-			due(cs->v[i]);
-		}
+	/* Only those whose device's entries moved (approved, rejected,
+	 * forgotten, or the store back): the others would be refused
+	 * again, and a site approving devices one by one would have every
+	 * waiting one contacted at each approval. */
+	for (i = 0; i < cs->n; i++) {
+		struct collector *co = cs->v[i];
+
+		if (!co->wait || (cs->e->trust != NULL &&
+		    trust_peer_digest(cs->e->trust, TK_API, co->c->peer) ==
+		    co->wait_digest))
+			continue;
+		co->wait = false;
+		due(co);
+	}
 }
 
 /* --- The collectors ------------------------------------------------------ */

@@ -190,6 +190,9 @@ check_tofu(struct collect_poll *p, X509 *leaf)
 	}
 	v = trust_check(p->env.trust, &m, leaf, &id);
 	p->refusal = tofu_outcome(v, &p->r.wait);
+	/* what the store said of the device when it was refused: it is
+	 * looked at again only once that moved (collect.c) */
+	p->r.wait_digest = trust_peer_digest(p->env.trust, TK_API, m.peer);
 	if (p->refusal == CO_OK)
 		return true;
 	snprintf(p->r.error, sizeof(p->r.error), "trust verdict %s%s",

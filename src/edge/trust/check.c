@@ -252,3 +252,34 @@ trust_check(struct trust *t, const struct trust_meet *m, X509 *cert,
 		return mismatch(t, m, cert, fp, &s, now);
 	return learn(t, m, cert, fp, &s, now);
 }
+
+/* FNV-1a over each entry's certificate and state, XORed so the order of
+ * the table and of the places does not count. */
+static uint64_t
+entry_digest(const struct trust_entry *ent)
+{
+	uint64_t h = 1469598103934665603ull;
+	size_t i;
+
+	for (i = 0; i < 32; i++)
+		h = (h ^ ent->cert_sha256[i]) * 1099511628211ull;
+	h = (h ^ (uint8_t)ent->state) * 1099511628211ull;
+	return h;
+}
+
+uint64_t
+trust_peer_digest(const struct trust *t, int kind, const char *peer)
+{
+	const struct trust_place *p;
+	uint64_t d = (uint64_t)t->up;
+	size_t i;
+
+	if (t->table != NULL)
+		for (i = ttable_first(t->table, kind, peer); i != TTABLE_NONE;
+		    i = ttable_next(t->table, i))
+			d ^= entry_digest(&t->table->ents[i]);
+	for (p = t->places; p != NULL; p = p->next)
+		if (p->ent.kind == kind && strcmp(p->ent.peer, peer) == 0)
+			d ^= entry_digest(&p->ent);
+	return d;
+}

@@ -70,6 +70,15 @@ struct trust_meet {
 enum trust_verdict trust_check(struct trust *t, const struct trust_meet *m,
     X509 *cert, int64_t *id);
 
+/* What the table says of one peer, as a number that changes when any
+ * of its certificates comes, goes or changes state (not when an entry
+ * the edge met is merely written down): a collector waiting for a
+ * person keeps the digest it waited on and looks again only when it
+ * moved, so one approval does not make every waiting device be
+ * contacted. */
+uint64_t trust_peer_digest(const struct trust *t, int kind,
+    const char *peer);
+
 /* Called on the loop after the table changed (a decision here or by
  * `isthmus trust`): collectors waiting for a person look again. One
  * watcher per owner; NULL fn removes it. */
