@@ -35,6 +35,7 @@
 #include "edge/metrics.h"
 #include "edge/reload.h"
 #include "edge/status.h"
+#include "edge/trust/trust.h"
 #include "edge/tunnels.h"
 #include "edge/uplink/uplink.h"
 
@@ -228,6 +229,28 @@ open_cache(struct edge *e)
 	return 0;
 }
 
+/* The trust store, when something learns certificates. A store that
+ * cannot be opened does not stop the edge (trust.h); only memory or a
+ * thread does. */
+static int
+open_trust(struct edge *e)
+{
+	struct err er;
+	char *path;
+	int rc;
+
+	if (!edge_conf_uses_trust(e->cf))
+		return 0;
+	if ((path = edge_trust_path(e->cf)) == NULL)
+		return -ENOMEM;
+	rc = trust_new(e->base, path, e->cf->trust_expired ==
+	    TRUST_EXPIRED_ACCEPT, &e->trust, &er);
+	free(path);
+	if (rc != 0)
+		log_config_error("edge", false, "isthmus edge: %s", er.msg);
+	return rc;
+}
+
 /* The first tunnel, from the configuration the edge starts with; takes
  * ctx. */
 static int
@@ -255,6 +278,7 @@ serve(struct edge *e, SSL_CTX *ctx, struct devtls **dt)
 	size_t n;
 
 	if (first_tunnel(e, ctx) != 0 || open_cache(e) != 0 ||
+	    open_trust(e) != 0 ||
 	    bind_listeners(e, dt, ready, sizeof(ready)) != 0 ||
 	    serve_admin(e) != 0)
 		return EXIT_FAIL;
@@ -359,6 +383,7 @@ out:
 	httpdev_free_all(&e);
 	manage_free(e.manage);	/* its prefetches read the cache */
 	cache_free(e.cache);	/* after its readers, before the tunnel */
+	trust_free(e.trust);	/* after its users, before the loop */
 	handshake_drop(&e, NULL);
 	edge_tunnels_free(&e);
 	log_limit_free(e.lim_device);

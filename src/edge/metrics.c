@@ -7,6 +7,7 @@
 #include "common/acceptguard.h"
 #include "common/prom.h"
 #include "edge/cache/cache.h"
+#include "edge/trust/trust.h"
 #include "edge/daemon.h"
 #include "edge/manage/manage.h"
 
@@ -271,5 +272,6 @@ edge_metrics(FILE *f, void *arg)
 	acceptguard_metrics(f);
 	if (e->cache != NULL)
 		cache_families(f, e->cache);
+	trust_metrics(e->trust, f);
 	manage_families(f, e);
 }

@@ -28,6 +28,7 @@
 #include "edge/device/handshake.h"
 #include "edge/device/httpdev.h"
 #include "edge/device/listener.h"
+#include "edge/trust/trust.h"
 #include "edge/tunnels.h"
 #include "edge/uplink/uplink.h"
 
@@ -359,6 +360,39 @@ reload_carry(const struct edge *e, struct edge_conf *cf)
 	cf->cache_max_size = e->cf->cache_max_size;
 }
 
+/* The trust store: opened by the first reload that learns certificates,
+ * its trust_expired applied at once; state_dir is where the running
+ * store's file is, so a new one waits for a restart. */
+static void
+reload_trust(struct edge *e, struct edge_conf *cf)
+{
+	struct err er;
+	char *path, *tmp;
+
+	if (e->trust != NULL && strcmp(e->cf->state_dir, cf->state_dir) != 0) {
+		log_warn("edge", "reload_partial", "keys=%s action=%s",
+		    "state_dir", "restart the edge to apply it; the trust "
+		    "store in use stays where it is");
+		if ((tmp = strdup(e->cf->state_dir)) != NULL) {
+			free(cf->state_dir);
+			cf->state_dir = tmp;
+		}
+	}
+	if (e->trust != NULL) {
+		trust_set_expired_ok(e->trust, cf->trust_expired ==
+		    TRUST_EXPIRED_ACCEPT);
+		return;
+	}
+	if (!edge_conf_uses_trust(cf))
+		return;
+	path = edge_trust_path(cf);
+	if (path == NULL || trust_new(e->base, path, cf->trust_expired ==
+	    TRUST_EXPIRED_ACCEPT, &e->trust, &er) != 0)
+		log_error("edge", "trust_failed", "error=%s", path == NULL ?
+		    "out of memory" : er.msg);
+	free(path);
+}
+
 static void
 changed_add(char *buf, size_t cap, const char *what)
 {
@@ -418,6 +452,7 @@ edge_reload(struct edge *e, struct err *why)
 	edge_devtls_free_all(dt, cf->nlisteners);
 	httpdev_recheck_tls(e);
 	reload_carry(e, cf);
+	reload_trust(e, cf);
 	if (!edge_conf_settings_equal(e->cf, cf))
 		changed_add(changed, sizeof(changed), "settings");
 	if (reload_tunnel(e, cf, ctx, digest))

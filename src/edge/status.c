@@ -9,6 +9,7 @@
 #include "common/jsonw.h"
 #include "edge/cache/cache.h"
 #include "edge/manage/manage.h"
+#include "edge/trust/trust.h"
 #include "common/tls.h"
 #include "common/timefmt.h"
 
@@ -372,6 +373,10 @@ status_json(struct edge *e, const struct uplink_info *ui, FILE *f)
 	jw_int(&j, e->npending);
 	if (e->cache != NULL)
 		cache_json(&j, cache_stats(e->cache));
+	if (e->trust != NULL) {
+		jw_key(&j, "trust");
+		trust_status(e->trust, true, &j, f);
+	}
 	manage_info(e->manage, &mi);
 	manage_json(&j, &mi);
 	jw_end_object(&j);
@@ -449,6 +454,10 @@ status_text(struct edge *e, const struct uplink_info *ui, FILE *f)
 		    e->npending, e->npending == 1 ? "" : "s");
 	if (e->cache != NULL)
 		cache_text(cache_stats(e->cache), f);
+	if (e->trust != NULL) {
+		fputc('\n', f);
+		trust_status(e->trust, false, NULL, f);
+	}
 	manage_info(e->manage, &mi);
 	manage_text(&mi, f);
 }
