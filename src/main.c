@@ -49,6 +49,8 @@ static const struct command commands[] = {
 	    "JSON, HTML)", readiness_main, readiness_usage },
 	{ "status", "show a running gateway's tunnels, streams and backends",
 	    status_main, status_usage },
+	{ "trust", "list, approve or reject the devices an edge learned",
+	    trust_main, trust_usage },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -41,6 +41,10 @@ void audit_usage(FILE *f);
 int readiness_main(int argc, char **argv);
 void readiness_usage(FILE *f);
 
+/* "isthmus trust" (trustctl.c) */
+int trust_main(int argc, char **argv);
+void trust_usage(FILE *f);
+
 /* "isthmus cache" (cachectl.c) */
 int cache_main(int argc, char **argv);
 void cache_usage(FILE *f);

@@ -1,0 +1,337 @@
+/*
+ * isthmus trust: a person's look at the edge's trust store and decisions
+ * on it (docs/trust.md, "Deciding"). It opens the store's file itself,
+ * whether the edge runs or not (a running edge notices within a second),
+ * and never creates it: only the edge learns.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pwd.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "common/cli.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/timefmt.h"
+#include "edge/config.h"
+#include "edge/trust/tstore.h"
+#include "status.h"
+
+static const char usage_trust[] =
+"usage: isthmus trust -c FILE list [--pending] [--json]\n"
+"       isthmus trust -c FILE show ID [--json]\n"
+"       isthmus trust -c FILE approve ID --fingerprint sha256:HEX\n"
+"       isthmus trust -c FILE reject ID\n"
+"       isthmus trust -c FILE forget ID\n"
+"\n"
+"The edge's trust store (STATE_DIR/trust.db): the certificates of devices\n"
+"without a CA, learned on first contact, that wait for a person. Run it as\n"
+"the edge's user; a running edge sees a decision within a second.\n"
+"  list       every entry, one line each (--pending: pending and changed)\n"
+"  show       one entry in full, with its certificate in PEM\n"
+"  approve    trust that certificate from now on; --fingerprint must be\n"
+"             the entry's (as show prints it), so you approve what you saw\n"
+"  reject     refuse that certificate from now on (an approved one too)\n"
+"  forget     delete the entry: the next contact learns the device again\n"
+"  -c, --config FILE  the edge.conf: its state_dir holds the store\n"
+"  --json             the answer as JSON (docs/trust.md, \"JSON\")\n"
+"Exit status: 0 done, 1 refused or failed, 2 usage. See docs/trust.md.\n";
+
+void
+trust_usage(FILE *f)
+{
+	fputs(usage_trust, f);
+}
+
+struct trust_args {
+	const char *conf, *fingerprint;
+	bool pending, json;
+	const char *argv[3];
+	size_t argc;
+};
+
+static int
+parse(int argc, char **argv, struct trust_args *a)
+{
+	static const struct option longs[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "pending", no_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "fingerprint", required_argument, NULL, 'f' },
+		CLI_COMMON_LONG,
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *verb;
+	int c;
+
+	cli_getopt_reset();
+	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT "c:", longs,
+	    NULL)) != -1) {
+		if (c == 'h') {
+			trust_usage(stdout);
+			return EXIT_OK;
+		} else if (c == 'c') {
+			a->conf = optarg;
+		} else if (c == 'p') {
+			a->pending = true;
+		} else if (c == 'j') {
+			a->json = true;
+		} else if (c == 'f') {
+			a->fingerprint = optarg;
+		} else if (!cli_common_option(c)) {
+			return cli_bad_option("trust", usage_trust, argv, c);
+		}
+	}
+	if (a->conf == NULL)
+		return cli_usage_error("trust", usage_trust, "-c FILE is "
+		    "needed (the edge.conf)");
+	if (optind >= argc)
+		return cli_usage_error("trust", usage_trust, "say list, show, "
+		    "approve, reject or forget");
+	verb = argv[optind++];
+	a->argv[a->argc++] = verb;
+	if (strcmp(verb, "list") == 0) {
+		if (a->pending)
+			a->argv[a->argc++] = "pending";
+	} else if (strcmp(verb, "show") == 0 || strcmp(verb, "approve") == 0 ||
+	    strcmp(verb, "reject") == 0 || strcmp(verb, "forget") == 0) {
+		if (optind >= argc)
+			return cli_usage_error("trust", usage_trust, "%s needs "
+			    "an entry id (isthmus trust list shows them)", verb);
+		a->argv[a->argc++] = argv[optind++];
+	} else {
+		return cli_usage_error("trust", usage_trust, "'%s' is not a "
+		    "trust command", verb);
+	}
+	if (optind != argc)
+		return cli_usage_error("trust", usage_trust, "unexpected "
+		    "argument '%s'", argv[optind]);
+	if ((a->fingerprint != NULL) != (strcmp(verb, "approve") == 0))
+		return cli_usage_error("trust", usage_trust, "approve, and "
+		    "only approve, needs --fingerprint sha256:HEX");
+	if (a->fingerprint != NULL)
+		a->argv[a->argc++] = a->fingerprint;
+	if (a->pending && strcmp(verb, "list") != 0)
+		return cli_usage_error("trust", usage_trust, "--pending goes "
+		    "with list");
+	if (a->json && strcmp(verb, "list") != 0 && strcmp(verb, "show") != 0)
+		return cli_usage_error("trust", usage_trust, "--json goes "
+		    "with list or show");
+	return CLI_GO_ON;
+}
+
+/* The store's path, from the configuration's state_dir. */
+static int
+store_path(const char *conf, char **path)
+{
+	struct conf_errors errs;
+	struct edge_conf *cf;
+
+	if (edge_conf_load(conf, &cf, &errs) != 0) {
+		conf_errors_report(&errs, "trust", false);
+		return EXIT_USAGE;
+	}
+	*path = edge_trust_path(cf);
+	edge_conf_free(cf);
+	if (*path == NULL)
+		return cli_fail("trust", EXIT_FAIL, "out of memory");
+	return CLI_GO_ON;
+}
+
+/* "local:USER", who decides here. */
+static void
+local_who(char *who, size_t cap)
+{
+	struct passwd *pw = getpwuid(geteuid());
+
+	if (pw != NULL)
+		snprintf(who, cap, "local:%s", pw->pw_name);
+	else
+		snprintf(who, cap, "local:uid%u", (unsigned)geteuid());
+}
+
+static const char *
+str(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s != NULL && s[0] != '\0' ? s : "-";
+}
+
+static void
+print_time(const char *label, json_t *o, const char *key)
+{
+	char when[TIME_TEXT_MAX];
+	json_t *v = json_object_get(o, key);
+
+	if (json_is_integer(v))
+		time_format(json_integer_value(v), TIME_ISO, when,
+		    sizeof(when));
+	else
+		snprintf(when, sizeof(when), "-");
+	printf("%-12s %s\n", label, when);
+}
+
+static void
+print_line(json_t *ent)
+{
+	char first[TIME_TEXT_MAX];
+
+	time_format(json_integer_value(json_object_get(ent, "first_seen")),
+	    TIME_ISO, first, sizeof(first));
+	printf("%-5lld %-8s %-6s %-22s %-22s %s %s %s\n",
+	    (long long)json_integer_value(json_object_get(ent, "id")),
+	    str(ent, "state"), str(ent, "kind"), str(ent, "peer"),
+	    str(ent, "address"), str(ent, "cert_sha256"), first,
+	    str(ent, "subject"));
+}
+
+static void
+print_list(json_t *res)
+{
+	json_t *arr = json_object_get(res, "entries"), *ent, *cnt;
+	size_t i;
+
+	json_array_foreach(arr, i, ent)
+		print_line(ent);
+	cnt = json_object_get(res, "counts");
+	printf("%s%lld pending, %lld approved, %lld rejected, %lld changed\n",
+	    json_array_size(arr) > 0 ? "\n" : "",
+	    (long long)json_integer_value(json_object_get(cnt, "pending")),
+	    (long long)json_integer_value(json_object_get(cnt, "approved")),
+	    (long long)json_integer_value(json_object_get(cnt, "rejected")),
+	    (long long)json_integer_value(json_object_get(cnt, "changed")));
+}
+
+static void
+print_show(json_t *ent)
+{
+	json_t *rep = json_object_get(ent, "replaces");
+
+	printf("%-12s %lld\n", "id",
+	    (long long)json_integer_value(json_object_get(ent, "id")));
+	printf("%-12s %s%s\n", "state", str(ent, "state"),
+	    json_is_true(json_object_get(ent, "expired")) ? " (expired)" : "");
+	if (json_is_integer(rep))
+		printf("%-12s %lld\n", "replaces",
+		    (long long)json_integer_value(rep));
+	printf("%-12s %s\n%-12s %s\n%-12s %s\n%-12s %s\n%-12s %s\n",
+	    "kind", str(ent, "kind"), "peer", str(ent, "peer"),
+	    "address", str(ent, "address"), "mac", str(ent, "mac"),
+	    "scope", str(ent, "scope"));
+	printf("%-12s %s\n%-12s %s\n%-12s %s\n%-12s %s\n", "fingerprint",
+	    str(ent, "cert_sha256"), "key", str(ent, "spki_sha256"),
+	    "subject", str(ent, "subject"), "issuer", str(ent, "issuer"));
+	print_time("not_before", ent, "not_before");
+	print_time("not_after", ent, "not_after");
+	print_time("first_seen", ent, "first_seen");
+	print_time("last_seen", ent, "last_seen");
+	printf("%-12s %s\n", "decided_by", str(ent, "decided_by"));
+	print_time("decided_at", ent, "decided_at");
+	printf("%s", str(ent, "pem"));
+}
+
+/* A decision: one line for the person, one log line on stderr. */
+static void
+print_decision(json_t *res, const char *who)
+{
+	json_t *ent = json_object_get(res, "entry");
+	json_t *removed = json_object_get(res, "removed");
+	long long id = (long long)json_integer_value(json_object_get(ent,
+	    "id"));
+	const char *action = str(res, "action");
+
+	log_info("trust", "trust_decision", "id=%lld action=%s peer=%s "
+	    "fingerprint=%s by=%s", id, action, str(ent, "peer"),
+	    str(ent, "cert_sha256"), who);
+	printf("entry %lld (%s %s) %s\n", id, str(ent, "kind"),
+	    str(ent, "peer"), strcmp(action, "approve") == 0 ? "approved" :
+	    strcmp(action, "reject") == 0 ? "rejected" : "forgotten");
+	if (json_is_integer(removed))
+		printf("entry %lld, the certificate it replaces, removed\n",
+		    (long long)json_integer_value(removed));
+}
+
+static int
+answer(const struct trust_args *a, json_t *res, const char *who)
+{
+	if (a->json) {
+		if (json_dumpf(res, stdout, JSON_INDENT(2)) != 0)
+			return cli_fail("trust", EXIT_FAIL, "cannot write");
+		putchar('\n');
+	} else if (strcmp(a->argv[0], "list") == 0) {
+		print_list(res);
+	} else if (strcmp(a->argv[0], "show") == 0) {
+		print_show(json_object_get(res, "entry"));
+	} else {
+		print_decision(res, who);
+	}
+	return EXIT_OK;
+}
+
+/* No store yet: nothing was learned, so nothing to decide. */
+static int
+no_store(const struct trust_args *a, const char *path)
+{
+	if (strcmp(a->argv[0], "list") != 0)
+		return cli_fail("trust", EXIT_FAIL, "no trust store yet at "
+		    "%s: nothing learned, nothing to decide", path);
+	if (a->json)
+		printf("{\"entries\": [], \"counts\": {\"pending\": 0, "
+		    "\"approved\": 0, \"rejected\": 0, \"changed\": 0}}\n");
+	else
+		printf("no trust store yet at %s: nothing learned\n", path);
+	return EXIT_OK;
+}
+
+static int
+run(const struct trust_args *a, const char *path)
+{
+	struct tstore *s;
+	char who[TRUST_BY_MAX];
+	json_t *res = NULL;
+	struct err e;
+	int rc;
+
+	rc = tstore_open(path, false, &s, &e);
+	if (rc == -ENOENT)
+		return no_store(a, path);
+	if (rc != 0)
+		return cli_fail("trust", EXIT_FAIL, "%s", e.msg);
+	local_who(who, sizeof(who));
+	rc = trust_command(s, a->argv, a->argc, who, SIZE_MAX, &res, &e);
+	tstore_close(s);
+	if (rc == -EALREADY) {
+		printf("%s: nothing changed\n", e.msg);
+		return EXIT_OK;
+	}
+	if (rc != 0)
+		return cli_fail("trust", rc == -EINVAL ? EXIT_USAGE : EXIT_FAIL,
+		    "%s", e.msg);
+	rc = answer(a, res, who);
+	json_decref(res);
+	return rc;
+}
+
+int
+trust_main(int argc, char **argv)
+{
+	struct trust_args a;
+	char *path = NULL;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	if ((rc = parse(argc, argv, &a)) != CLI_GO_ON)
+		return rc;
+	if ((rc = store_path(a.conf, &path)) != CLI_GO_ON)
+		return rc;
+	rc = run(&a, path);
+	free(path);
+	return rc;
+}
