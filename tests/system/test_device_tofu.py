@@ -8,10 +8,13 @@ trust_unavailable while CA-issued devices go on."""
 
 import json
 import signal
+import ssl
+
+import pytest
 
 from isthmus_testlib import CA, run
-from tofu_lib import (Device, admitted, backend_headers, edge_lan,
-                      start_edge, tofu_listener, web_cloud)
+from tofu_lib import (Device, admitted, backend_headers, connect, edge_lan,
+                      request, start_edge, tofu_listener, web_cloud)
 from tunnel_lib import eventually, scrape, value
 
 VENDOR_MAC = "aa:bb:cc:00:00:01"
@@ -108,15 +111,28 @@ def test_tofu_beside_vendor_cas_and_other_listeners(site):
     assert value(m, "isthmus_device_tls_refused_total", listener="mixed",
                  reason="untrusted") == 0
 
-    # rejected at the edge while the edge runs; a reload checks the
-    # connected ones again, and the next handshake is refused
+    # rejected at the edge while the device is connected: its next
+    # handshake is refused; the connection stays until a reload checks
+    # it against the store, which disconnects it
+    kept = connect(pm, ca, dev.pair)
+    assert request(kept).status == 200
+    # (a reload keeps an approved device connected)
+    edge.signal(signal.SIGHUP)
+    edge.wait_log(r"event=reloaded")
+    assert request(kept).status == 200
     local(edge, "reject", str(ent["id"]))
     assert eventually(lambda: admitted(pm, ca, dev.pair) is None)
     edge.wait_log(r"event=device_refused listener=mixed .*"
                   r"reason=trust_rejected")
+    assert request(kept).status == 200
     edge.signal(signal.SIGHUP)
-    edge.wait_log(r"event=reloaded")
-    assert admitted(pm, ca, dev.pair) is None
+    edge.wait_log(r"event=device_revoked listener=mixed .*"
+                  r"mac=00:11:22:33:44:01 reason=trust_rejected "
+                  r"action=disconnected")
+    with pytest.raises((ssl.SSLError, OSError, EOFError)):
+        request(kept)
+    kept.close()
+    # the vendor's device is not the store's business
     assert admitted(pm, ca, vdev).status == 200
 
 

@@ -49,18 +49,29 @@ def tofu_listener(site, extra=""):
             "device_trust = tofu\n" + extra)
 
 
-def tls_get(port, server_ca, cert, path="/headers"):
-    """An HTTPS request as a device; returns the Response, or raises
-    ssl.SSLError / OSError / EOFError when the edge refused."""
+def connect(port, server_ca, cert):
+    """A device's TLS connection to the edge (the handshake done on the
+    device's side: with TLS 1.3 the edge may still refuse it)."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.load_verify_locations(server_ca)
     if cert is not None:
         ctx.load_cert_chain(*cert)
     raw = socket.create_connection(("127.0.0.1", port), timeout=10)
-    with ctx.wrap_socket(raw, server_hostname="localhost") as s:
-        s.sendall(f"GET {path} HTTP/1.1\r\nHost: dev\r\n"
-                  "X-Isthmus-Device-MAC: 66:66:66:66:66:66\r\n\r\n".encode())
-        return read_response(Conn(s))
+    return ctx.wrap_socket(raw, server_hostname="localhost")
+
+
+def request(s, path="/headers"):
+    """One request on s, kept alive; the Response."""
+    s.sendall(f"GET {path} HTTP/1.1\r\nHost: dev\r\n"
+              "X-Isthmus-Device-MAC: 66:66:66:66:66:66\r\n\r\n".encode())
+    return read_response(Conn(s))
+
+
+def tls_get(port, server_ca, cert, path="/headers"):
+    """An HTTPS request as a device; returns the Response, or raises
+    ssl.SSLError / OSError / EOFError when the edge refused."""
+    with connect(port, server_ca, cert) as s:
+        return request(s, path)
 
 
 def admitted(port, server_ca, cert):
