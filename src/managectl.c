@@ -19,6 +19,7 @@
 #include "common/names.h"
 #include "common/timefmt.h"
 #include "status.h"
+#include "trusttext.h"
 
 /* manage --wait ran out before the edge answered: the instruction
  * stands, its outcome is for `isthmus audit --id`. */
@@ -35,7 +36,10 @@ static const char usage_manage[] =
 "instruction_ttl) runs out first. The edge's `manage` policy decides what\n"
 "it accepts.\n"
 "  KIND [ARG]         status | doctor | purge-cache [URL] | prefetch URL |\n"
-"                     reload | logs [N] | readiness [PROFILE]\n"
+"                     reload | logs [N] | readiness [PROFILE] |\n"
+"                     trust list [--pending] | trust show ID |\n"
+"                     trust approve ID --fingerprint sha256:HEX |\n"
+"                     trust reject ID | trust forget ID\n"
 "  -c, --config CONF  the cloud.conf: the socket is read from it\n"
 "  --socket PATH      the cloud's admin socket itself\n"
 "  --tenant T         the edge's tenant (needed when two tenants have an\n"
@@ -217,11 +221,37 @@ show_instruction(json_t *o, bool waited)
 	printf("outcome: %s at %s\n", state, done);
 	if (json_is_string(json_object_get(o, "error")))
 		printf("error: %s\n", str(o, "error"));
-	if (res != NULL && !json_is_null(res)) {
+	if (json_is_object(res) && strcmp(str(o, "kind"), "trust") == 0) {
+		trust_result_text(res, stdout);
+	} else if (res != NULL && !json_is_null(res)) {
 		json_dumpf(res, stdout, JSON_INDENT(2) | JSON_ENCODE_ANY);
 		printf("\n");
 	}
 	return strcmp(state, "ok") == 0 ? EXIT_OK : EXIT_FAIL;
+}
+
+/* --pending and --fingerprint are trust list's and trust approve's (the
+ * cloud checks the rest of the arguments). */
+static int
+trust_options(const char *kind, int nargs, char **args, bool pending,
+    const char *fingerprint)
+{
+	const char *cmd = nargs > 0 ? args[0] : "";
+	bool trust = strcmp(kind, "trust") == 0;
+
+	if (pending && (!trust || strcmp(cmd, "list") != 0 || nargs != 1))
+		return cli_usage_error("manage", usage_manage, "--pending "
+		    "goes with trust list");
+	if (fingerprint != NULL && (!trust || strcmp(cmd, "approve") != 0 ||
+	    nargs != 2))
+		return cli_usage_error("manage", usage_manage, "--fingerprint "
+		    "goes with trust approve ID");
+	if (trust && strcmp(cmd, "approve") == 0 && fingerprint == NULL &&
+	    nargs == 2)
+		return cli_usage_error("manage", usage_manage, "trust approve "
+		    "needs --fingerprint sha256:HEX, the certificate's, as "
+		    "trust show prints it");
+	return CLI_GO_ON;
 }
 
 int
@@ -232,11 +262,14 @@ manage_main(int argc, char **argv)
 		{ "tenant", required_argument, NULL, 't' },
 		{ "wait", optional_argument, NULL, 'w' },
 		{ "ttl", required_argument, NULL, 'T' },
+		{ "pending", no_argument, NULL, 'p' },
+		{ "fingerprint", required_argument, NULL, 'f' },
 		CLI_COMMON_LONG,
 		{ NULL, 0, NULL, 0 },
 	};
 	struct client cl = { NULL, NULL, false };
-	const char *tenant = NULL;
+	const char *tenant = NULL, *fingerprint = NULL;
+	bool pending = false;
 	uint64_t wait = 0, ttl = 0;
 	json_t *req, *args, *ans;
 	struct err e;
@@ -253,6 +286,8 @@ manage_main(int argc, char **argv)
 			fputs(usage_manage, stdout);
 			return EXIT_OK;
 		case 't': tenant = optarg; break;
+		case 'p': pending = true; break;
+		case 'f': fingerprint = optarg; break;
 		case 'w':
 			wait = WAIT_DEFAULT_MS;
 			/* --wait=TIME, or --wait TIME when the next word is a
@@ -286,12 +321,21 @@ manage_main(int argc, char **argv)
 		return cli_usage_error("manage", usage_manage, "'%s' is not %s "
 		    "name", name_valid(argv[optind]) ? tenant : argv[optind],
 		    name_valid(argv[optind]) ? "a tenant" : "an edge");
+	rc = trust_options(argv[optind + 1], argc - optind - 2,
+	    argv + optind + 2, pending, fingerprint);
+	if (rc != CLI_GO_ON)
+		return rc;
 	rc = socket_of("manage", usage_manage, &cl, &sock);
 	if (rc != CLI_GO_ON)
 		return rc;
 	args = json_array();
 	for (i = optind + 2; args != NULL && i < argc; i++)
 		json_array_append_new(args, json_string(argv[i]));
+	/* trust list --pending, trust approve ID --fingerprint FP */
+	if (args != NULL && pending)
+		json_array_append_new(args, json_string("pending"));
+	if (args != NULL && fingerprint != NULL)
+		json_array_append_new(args, json_string(fingerprint));
 	req = json_pack("{s:s, s:s, s:o, s:I, s:I}", "edge", argv[optind],
 	    "kind", argv[optind + 1], "args", args != NULL ? args :
 	    json_array(), "wait", (json_int_t)wait, "ttl", (json_int_t)ttl);

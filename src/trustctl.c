@@ -18,10 +18,10 @@
 #include "common/cli.h"
 #include "common/config.h"
 #include "common/log.h"
-#include "common/timefmt.h"
 #include "edge/config.h"
 #include "edge/trust/tstore.h"
 #include "status.h"
+#include "trusttext.h"
 
 static const char usage_trust[] =
 "usage: isthmus trust -c FILE list [--pending] [--json]\n"
@@ -156,106 +156,17 @@ local_who(char *who, size_t cap)
 		snprintf(who, cap, "local:uid%u", (unsigned)geteuid());
 }
 
-static const char *
-str(json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-
-	return s != NULL && s[0] != '\0' ? s : "-";
-}
-
+/* A decision's log line, on stderr (the edge's thread logs its own). */
 static void
-print_time(const char *label, json_t *o, const char *key)
-{
-	char when[TIME_TEXT_MAX];
-	json_t *v = json_object_get(o, key);
-
-	if (json_is_integer(v))
-		time_format(json_integer_value(v), TIME_ISO, when,
-		    sizeof(when));
-	else
-		snprintf(when, sizeof(when), "-");
-	printf("%-12s %s\n", label, when);
-}
-
-static void
-print_line(json_t *ent)
-{
-	char first[TIME_TEXT_MAX];
-
-	time_format(json_integer_value(json_object_get(ent, "first_seen")),
-	    TIME_ISO, first, sizeof(first));
-	printf("%-5lld %-8s %-6s %-22s %-22s %s %s %s\n",
-	    (long long)json_integer_value(json_object_get(ent, "id")),
-	    str(ent, "state"), str(ent, "kind"), str(ent, "peer"),
-	    str(ent, "address"), str(ent, "cert_sha256"), first,
-	    str(ent, "subject"));
-}
-
-static void
-print_list(json_t *res)
-{
-	json_t *arr = json_object_get(res, "entries"), *ent, *cnt;
-	size_t i;
-
-	json_array_foreach(arr, i, ent)
-		print_line(ent);
-	cnt = json_object_get(res, "counts");
-	printf("%s%lld pending, %lld approved, %lld rejected, %lld changed\n",
-	    json_array_size(arr) > 0 ? "\n" : "",
-	    (long long)json_integer_value(json_object_get(cnt, "pending")),
-	    (long long)json_integer_value(json_object_get(cnt, "approved")),
-	    (long long)json_integer_value(json_object_get(cnt, "rejected")),
-	    (long long)json_integer_value(json_object_get(cnt, "changed")));
-}
-
-static void
-print_show(json_t *ent)
-{
-	json_t *rep = json_object_get(ent, "replaces");
-
-	printf("%-12s %lld\n", "id",
-	    (long long)json_integer_value(json_object_get(ent, "id")));
-	printf("%-12s %s%s\n", "state", str(ent, "state"),
-	    json_is_true(json_object_get(ent, "expired")) ? " (expired)" : "");
-	if (json_is_integer(rep))
-		printf("%-12s %lld\n", "replaces",
-		    (long long)json_integer_value(rep));
-	printf("%-12s %s\n%-12s %s\n%-12s %s\n%-12s %s\n%-12s %s\n",
-	    "kind", str(ent, "kind"), "peer", str(ent, "peer"),
-	    "address", str(ent, "address"), "mac", str(ent, "mac"),
-	    "scope", str(ent, "scope"));
-	printf("%-12s %s\n%-12s %s\n%-12s %s\n%-12s %s\n", "fingerprint",
-	    str(ent, "cert_sha256"), "key", str(ent, "spki_sha256"),
-	    "subject", str(ent, "subject"), "issuer", str(ent, "issuer"));
-	print_time("not_before", ent, "not_before");
-	print_time("not_after", ent, "not_after");
-	print_time("first_seen", ent, "first_seen");
-	print_time("last_seen", ent, "last_seen");
-	printf("%-12s %s\n", "decided_by", str(ent, "decided_by"));
-	print_time("decided_at", ent, "decided_at");
-	printf("%s", str(ent, "pem"));
-}
-
-/* A decision: one line for the person, one log line on stderr. */
-static void
-print_decision(json_t *res, const char *who)
+log_decision(json_t *res, const char *who)
 {
 	json_t *ent = json_object_get(res, "entry");
-	json_t *removed = json_object_get(res, "removed");
-	long long id = (long long)json_integer_value(json_object_get(ent,
-	    "id"));
-	const char *action = str(res, "action");
 
 	log_info("trust", "trust_decision", "id=%lld action=%s peer=%s "
-	    "fingerprint=%s by=%s", id, action, str(ent, "peer"),
-	    str(ent, "cert_sha256"), who);
-	printf("entry %lld (%s %s) %s\n", id, str(ent, "kind"),
-	    str(ent, "peer"), strcmp(action, "approve") == 0 ? "approved" :
-	    strcmp(action, "reject") == 0 ? "rejected" : "forgotten");
-	if (json_is_integer(removed))
-		printf("entry %lld, the certificate it replaces, removed\n",
-		    (long long)json_integer_value(removed));
+	    "fingerprint=%s by=%s",
+	    (long long)json_integer_value(json_object_get(ent, "id")),
+	    trust_text_field(res, "action"), trust_text_field(ent, "peer"),
+	    trust_text_field(ent, "cert_sha256"), who);
 }
 
 static int
@@ -265,12 +176,11 @@ answer(const struct trust_args *a, json_t *res, const char *who)
 		if (json_dumpf(res, stdout, JSON_INDENT(2)) != 0)
 			return cli_fail("trust", EXIT_FAIL, "cannot write");
 		putchar('\n');
-	} else if (strcmp(a->argv[0], "list") == 0) {
-		print_list(res);
-	} else if (strcmp(a->argv[0], "show") == 0) {
-		print_show(json_object_get(res, "entry"));
 	} else {
-		print_decision(res, who);
+		if (strcmp(a->argv[0], "list") != 0 &&
+		    strcmp(a->argv[0], "show") != 0)
+			log_decision(res, who);
+		trust_result_text(res, stdout);
 	}
 	return EXIT_OK;
 }

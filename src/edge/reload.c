@@ -465,9 +465,11 @@ edge_reload(struct edge *e, struct err *why)
 	if (lrc > 0)
 		changed_add(changed, sizeof(changed), "listeners");
 	edge_devtls_free_all(dt, cf->nlisteners);
-	httpdev_recheck_tls(e);
 	reload_carry(e, cf);
+	/* The store first: devices a listener now admits by their pinned
+	 * certificate are checked against it. */
 	reload_trust(e, cf);
+	httpdev_recheck_tls(e);
 	if (!edge_conf_settings_equal(e->cf, cf))
 		changed_add(changed, sizeof(changed), "settings");
 	if (reload_tunnel(e, cf, ctx, digest))

@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "common/names.h"
 #include "common/timefmt.h"
+#include "common/tls.h"
 
 /* What --wait may ask, at most. */
 #define WAIT_MAX_MS (3600u * 1000)
@@ -148,6 +149,55 @@ profile_ok(const struct cloud_conf *cf, json_t *args, FILE *f)
 	return false;
 }
 
+/* A trust store entry's id: a decimal number from 1, as the store gives
+ * them (no sign, no leading zero). */
+static bool
+trust_id_ok(const char *s)
+{
+	size_t n = strspn(s, "0123456789");
+
+	return n > 0 && n <= 18 && s[n] == '\0' && s[0] != '0';
+}
+
+/* trust list [pending] | show ID | approve ID sha256:HEX | reject ID |
+ * forget ID (docs/trust.md, "From the cloud"). */
+static bool
+trust_args_ok(json_t *args, FILE *f)
+{
+	size_t n = json_array_size(args);
+	const char *cmd = n > 0 ? json_string_value(json_array_get(args, 0)) :
+	    "", *id = n > 1 ? json_string_value(json_array_get(args, 1)) : "";
+	uint8_t fp[32];
+	struct err e;
+
+	if (strcmp(cmd, "list") == 0 && (n == 1 || (n == 2 &&
+	    strcmp(id, "pending") == 0)))
+		return true;
+	if ((strcmp(cmd, "show") == 0 || strcmp(cmd, "reject") == 0 ||
+	    strcmp(cmd, "forget") == 0 || strcmp(cmd, "approve") == 0) &&
+	    n >= 2 && !trust_id_ok(id)) {
+		say_error(f, "trust %s: '%.32s' is not an entry id (a number "
+		    "from 1, as trust list shows)", cmd, id);
+		return false;
+	}
+	if ((strcmp(cmd, "show") == 0 || strcmp(cmd, "reject") == 0 ||
+	    strcmp(cmd, "forget") == 0) && n == 2)
+		return true;
+	if (strcmp(cmd, "approve") == 0 && n == 3) {
+		const char *pin = json_string_value(json_array_get(args, 2));
+
+		if (tls_pin_parse(pin, fp, &e) == 0)
+			return true;
+		say_error(f, "trust approve: '%.80s' is not a certificate "
+		    "fingerprint (sha256: and 64 hex digits, as trust show "
+		    "prints it)", pin);
+		return false;
+	}
+	say_error(f, "%s", "trust takes list [pending], show ID, approve ID "
+	    "sha256:HEX, reject ID or forget ID");
+	return false;
+}
+
 /* The arguments each kind takes: how many, and what they are. */
 static bool
 args_ok(const struct cloud_conf *cf, enum manage_kind k, json_t *args,
@@ -194,6 +244,8 @@ args_ok(const struct cloud_conf *cf, enum manage_kind k, json_t *args,
 		return false;
 	case MK_READINESS:
 		return profile_ok(cf, args, f);
+	case MK_TRUST:
+		return trust_args_ok(args, f);
 	default:
 		return false;
 	}
@@ -264,7 +316,8 @@ manage_admin(struct cloud *cl, const char *args, FILE *f,
 	}
 	if ((k = manage_kind_parse(kind)) == MK_UNKNOWN) {
 		say_error(f, "unknown instruction kind '%s' (status, doctor, "
-		    "purge-cache, prefetch, reload, logs, readiness)", kind);
+		    "purge-cache, prefetch, reload, logs, readiness, trust)",
+		    kind);
 		goto out;
 	}
 	if (jargs != NULL && (!json_is_array(jargs) ||

@@ -18,6 +18,7 @@
 #include "common/mac.h"
 #include "common/tls.h"
 #include "common/tlsctx.h"
+#include "edge/trust/trust.h"
 
 /* TLS 1.2: forward secrecy and AEAD only. TLS 1.3's suites all are. */
 #define DEVICE_TLS12_CIPHERS \
@@ -27,6 +28,7 @@
 
 struct devtls {
 	SSL_CTX *ctx;
+	bool tofu;		/* device_trust = tofu */
 	int mac_from;
 	uint8_t (*allow)[6];
 	size_t nallow;
@@ -154,6 +156,21 @@ leaf_usage_ok(X509 *cert)
 	    X509_check_purpose(cert, X509_PURPOSE_SSL_CLIENT, 0) == 1;
 }
 
+/* mac_allow: -1 (none set, or mac in it) or DT_MAC_NOT_ALLOWED; mac
+ * NULL: the certificate carries none. */
+static int
+allow_refusal(const struct devtls *t, const uint8_t *mac)
+{
+	size_t i;
+
+	if (t->nallow == 0)
+		return -1;
+	for (i = 0; mac != NULL && i < t->nallow; i++)
+		if (memcmp(t->allow[i], mac, 6) == 0)
+			return -1;
+	return DT_MAC_NOT_ALLOWED;
+}
+
 /* The checks of a device's own certificate, after its chain verified:
  * usage, the MAC where mac_from says, the allowlist. Returns -1 (admit)
  * or the refusal; mac is set when the certificate carries one. */
@@ -161,20 +178,69 @@ static int
 leaf_refusal(const struct devtls *t, X509 *cert, uint8_t mac[6],
     bool *has_mac)
 {
-	size_t i;
-
 	*has_mac = false;
 	if (!leaf_usage_ok(cert))
 		return DT_WRONG_USAGE;
 	if (!cert_mac(t, cert, mac))
 		return DT_NO_MAC;
 	*has_mac = true;
-	for (i = 0; i < t->nallow; i++)
-		if (memcmp(t->allow[i], mac, 6) == 0)
-			break;
-	if (t->nallow > 0 && i == t->nallow)
-		return DT_MAC_NOT_ALLOWED;
-	return -1;
+	return allow_refusal(t, mac);
+}
+
+/* The refusal a trust store verdict stands for (-1: trusted). */
+static int
+trust_refusal(enum trust_verdict tv)
+{
+	switch (tv) {
+	case TV_TRUSTED: return -1;
+	case TV_LEARNED:
+	case TV_WAITING: return DT_TRUST_PENDING;
+	case TV_MISMATCH: return DT_TRUST_MISMATCH;
+	case TV_REJECTED:
+	case TV_EXPIRED: return DT_TRUST_REJECTED;
+	default: return DT_TRUST_UNAVAILABLE;
+	}
+}
+
+/* device_trust = tofu, a certificate no vendor CA vouches for: the trust
+ * store decides, by the device's MAC where mac_from looks, else its
+ * subject, else its fingerprint (docs/trust.md). Its usage is not
+ * checked: the pin authenticates it. mac_allow is asked first, so a
+ * device that could never get in is not learned. Returns -1 (admit) or
+ * the refusal; mac is set when the certificate carries one. */
+static int
+tofu_refusal(const struct devtls *t, const struct devtls_meet *at,
+    X509 *cert, uint8_t mac[6], bool *has_mac)
+{
+	struct trust *tr = at->trust != NULL ? *at->trust : NULL;
+	char peer[TRUST_PEER_MAX], macs[MAC_STR_LEN] = "";
+	struct trust_meet m;
+	uint8_t fp[32];
+	int64_t id;
+	int rc;
+
+	*has_mac = cert_mac(t, cert, mac);
+	if ((rc = allow_refusal(t, *has_mac ? mac : NULL)) >= 0)
+		return rc;
+	if (*has_mac) {
+		mac_format(mac, macs);
+		snprintf(peer, sizeof(peer), "%s", macs);
+	} else {
+		tls_name_line(X509_get_subject_name(cert), peer, sizeof(peer));
+	}
+	if (peer[0] == '\0') {
+		if (tls_cert_sha256(cert, fp) != 0)
+			return DT_TRUST_UNAVAILABLE;
+		tls_fp_format(fp, peer);
+	}
+	if (tr == NULL)		/* no store open (cannot happen once set) */
+		return DT_TRUST_UNAVAILABLE;
+	m.kind = TK_DEVICE;
+	m.peer = peer;
+	m.address = at->address;
+	m.mac = macs;
+	m.scope = at->scope;
+	return trust_refusal(trust_check(tr, &m, cert, &id));
 }
 
 /* The chain was checked by OpenSSL up to here; at the leaf, ours.
@@ -211,6 +277,39 @@ verify_cb(int ok, X509_STORE_CTX *x)
 	return 1;
 }
 
+/* OpenSSL's whole verification of a device's chain, with verify_cb on
+ * its way. A certificate it refuses on its chain (not on our leaf
+ * checks) goes to the trust store when the listener's context at that
+ * moment says device_trust = tofu. 1 admits, 0 refuses. */
+static int
+verify_chain(X509_STORE_CTX *x, void *arg)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(x,
+	    SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct devtls_verdict *v = SSL_get_ex_data(ssl, verdict_idx);
+	const struct devtls *t;
+	uint8_t mac[6];
+	bool has_mac;
+
+	(void)arg;
+	if (X509_verify_cert(x) == 1)
+		return 1;
+	t = *v->current;
+	if (t == NULL || !t->tofu || v->refusal >= 0)
+		return 0;
+	v->refusal = tofu_refusal(t, &v->at, X509_STORE_CTX_get0_cert(x), mac,
+	    &has_mac);
+	if (has_mac)
+		mac_format(mac, v->mac);
+	if (v->refusal >= 0) {
+		X509_STORE_CTX_set_error(x, X509_V_ERR_APPLICATION_VERIFICATION);
+		return 0;
+	}
+	v->verify_err = 0;
+	X509_STORE_CTX_set_error(x, X509_V_OK);
+	return 1;
+}
+
 SSL *
 devtls_ssl_new(const struct devtls *t, struct devtls_verdict *v)
 {
@@ -228,7 +327,8 @@ devtls_ssl_admitted(SSL *ssl)
 }
 
 int
-devtls_recheck(const struct devtls *t, SSL *ssl, const char *mac)
+devtls_recheck(const struct devtls *t, SSL *ssl, const char *mac,
+    const struct devtls_meet *at)
 {
 	X509 *leaf = SSL_get0_peer_certificate(ssl);
 	/* On a server the peer's chain does not hold its leaf. */
@@ -243,7 +343,11 @@ devtls_recheck(const struct devtls *t, SSL *ssl, const char *mac)
 	    X509_STORE_CTX_init(x, SSL_CTX_get_cert_store(t->ctx), leaf,
 	    chain) != 1 || X509_STORE_CTX_set_default(x, "ssl_client") != 1)
 		goto out;
-	if (X509_verify_cert(x) != 1) {
+	if (X509_verify_cert(x) == 1) {
+		rc = leaf_refusal(t, leaf, m, &has_mac);
+	} else if (t->tofu) {
+		rc = tofu_refusal(t, at, leaf, m, &has_mac);
+	} else {
 		err = X509_STORE_CTX_get_error(x);
 		rc = err == X509_V_ERR_CERT_HAS_EXPIRED ? DT_EXPIRED :
 		    err == X509_V_ERR_CERT_NOT_YET_VALID ? DT_NOT_YET_VALID :
@@ -251,14 +355,14 @@ devtls_recheck(const struct devtls *t, SSL *ssl, const char *mac)
 		    DT_UNTRUSTED;
 		goto out;
 	}
-	rc = leaf_refusal(t, leaf, m, &has_mac);
-	if (rc < 0 && has_mac) {
-		/* Its requests carried this MAC: another one now (mac_from
-		 * changed) is not the device that was admitted. */
+	/* Its requests carried this MAC (or none): another one now
+	 * (mac_from changed) is not the device that was admitted. */
+	if (has_mac)
 		mac_format(m, now_mac);
-		if (strcmp(now_mac, mac) != 0)
-			rc = DT_NO_MAC;
-	}
+	else
+		now_mac[0] = '\0';
+	if (rc < 0 && strcmp(now_mac, mac) != 0)
+		rc = DT_NO_MAC;
 out:
 	X509_STORE_CTX_free(x);
 	return rc;
@@ -292,6 +396,7 @@ devtls_new(const struct edge_listener_conf *lc, struct devtls **out,
 		return err_set(e, -ENOMEM, "cannot create a TLS context");
 	}
 	t->mac_from = lc->mac_from;
+	t->tofu = lc->device_trust == DEVICE_TRUST_TOFU;
 	if (SSL_CTX_set_min_proto_version(t->ctx, lc->tls_min == 1 ?
 	    TLS1_3_VERSION : TLS1_2_VERSION) != 1 ||
 	    SSL_CTX_set_cipher_list(t->ctx, DEVICE_TLS12_CIPHERS) != 1)
@@ -311,6 +416,7 @@ devtls_new(const struct edge_listener_conf *lc, struct devtls **out,
 	}
 	SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER |
 	    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_cb);
+	SSL_CTX_set_cert_verify_callback(t->ctx, verify_chain, NULL);
 	SSL_CTX_set_options(t->ctx, SSL_OP_NO_COMPRESSION |
 	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_mode(t->ctx, SSL_MODE_RELEASE_BUFFERS);

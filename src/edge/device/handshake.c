@@ -32,6 +32,7 @@ struct handshake {
 	struct bufferevent *bev;
 	struct event *timer;	/* the whole handshake's time */
 	char device[64];
+	char scope[NAME_MAX_LEN + 1];	/* its listener's name */
 	struct devtls_verdict v;	/* what the checks found */
 	unsigned tls_gen;	/* the listener's devtls it began with */
 };
@@ -90,7 +91,7 @@ handshake_event(struct bufferevent *bev, short what, void *arg)
 	 * the vendor CAs before it, so once more with the new ones. */
 	if ((what & BEV_EVENT_CONNECTED) && hs->tls_gen != li->tls_gen &&
 	    (li->devtls == NULL || (hs->v.refusal = devtls_recheck(li->devtls,
-	    bufferevent_openssl_get_ssl(bev), hs->v.mac)) >= 0)) {
+	    bufferevent_openssl_get_ssl(bev), hs->v.mac, &hs->v.at)) >= 0)) {
 		if (hs->v.refusal < 0)
 			hs->v.refusal = DT_UNTRUSTED;
 		what = BEV_EVENT_ERROR;
@@ -147,6 +148,11 @@ handshake_accept(struct edge_listener *li, evutil_socket_t fd,
 	hs->v.current = &li->devtls;
 	hs->v.refusal = -1;
 	snprintf(hs->device, sizeof(hs->device), "%s", device);
+	snprintf(hs->scope, sizeof(hs->scope), "%s", li->lc->name);
+	/* The trust store as it is when the certificate arrives. */
+	hs->v.at.trust = &li->e->trust;
+	hs->v.at.address = hs->device;
+	hs->v.at.scope = hs->scope;
 	hs->bev = bufferevent_openssl_socket_new(li->e->base, fd, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	if (hs->bev == NULL) {

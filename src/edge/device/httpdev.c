@@ -865,10 +865,14 @@ httpdev_recheck_tls(struct edge *e)
 	int why;
 
 	for (d = e->httpdevs; d != NULL; d = next) {
+		struct devtls_meet at = { &e->trust, d->device,
+		    d->li->lc->name };
+
 		next = d->next;
 		if (d->li->devtls == NULL || d->li->closed ||
 		    (ssl = bufferevent_openssl_get_ssl(d->bev)) == NULL ||
-		    (why = devtls_recheck(d->li->devtls, ssl, d->mac)) < 0)
+		    (why = devtls_recheck(d->li->devtls, ssl, d->mac,
+		    &at)) < 0)
 			continue;
 		d->li->stats.tls_revoked++;
 		log_info("edge", "device_revoked", "listener=%s device=%s "

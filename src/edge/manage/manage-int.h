@@ -89,5 +89,6 @@ void run_prefetch(struct manage_job *j);
 void run_reload(struct manage_job *j);
 void run_logs(struct manage_job *j);
 void run_readiness(struct manage_job *j);
+void run_trust(struct manage_job *j);
 
 #endif
