@@ -126,6 +126,7 @@ struct collector {
 	int64_t next_us;		/* monotonic: the next poll */
 	struct event *timer;
 	bool wait;			/* waits for a person (tofu) */
+	uint64_t poll_us;		/* the run's poll, once it ended */
 	uint64_t wait_digest;		/* what the store said of it then */
 	bool queued;			/* waits for a free slot */
 	struct collector *next_queued;
@@ -150,6 +151,11 @@ struct collectors {
 	unsigned inflight;
 	struct collector *queue, *queue_tail;
 	bool watching;			/* trust_watch registered */
+	/* One client context for every tofu or pin collector of a TLS
+	 * floor (1.2, 1.3): they differ only in what the verify callback
+	 * reads from the connection. A ca collector has its own (its CA
+	 * file). Each collector holds a reference. */
+	SSL_CTX *shared_ctx[2];
 	struct collect_totals tot;
 };
 

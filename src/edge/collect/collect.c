@@ -88,6 +88,7 @@ run_release(struct collector *co)
 		edge_conf_free(co->run_cf);
 	co->run_cf = NULL;
 	co->run_c = NULL;
+	co->poll_us = 0;
 	if (co->running) {
 		co->running = false;
 		co->cs->inflight--;
@@ -109,7 +110,9 @@ run_end(struct collector *co, enum collect_outcome o,
 		snprintf(none.error, sizeof(none.error), "%s", error);
 		r = &none;
 	}
-	stats_note(&co->fig, &co->cs->tot, o, r, us, bytes);
+	/* the poll's time (handshake and answer), not its delivery's */
+	stats_note(&co->fig, &co->cs->tot, o, r, co->poll_us != 0 ?
+	    co->poll_us : us, bytes);
 	run_log(co, o, r->device[0] != '\0' ? r->device : "-", r->status,
 	    us / 1000, r->error);
 	run_release(co);
@@ -137,6 +140,7 @@ on_polled(struct poll_result *r, void *arg)
 	struct edge *e = co->cs->e;
 
 	co->poll = NULL;
+	co->poll_us = (uint64_t)(mono_us() - co->run_started_us);
 	if (r->wait) {
 		co->wait = true;
 		co->wait_digest = r->wait_digest;
@@ -276,6 +280,22 @@ collector_free(struct collector *co)
 	free(co);
 }
 
+/* The client context c polls with, a reference of the caller's. */
+static int
+ctx_for(struct collectors *cs, const struct edge_collector_conf *c,
+    SSL_CTX **out, struct err *e)
+{
+	SSL_CTX **slot = &cs->shared_ctx[c->tls_min ? 1 : 0];
+
+	if (c->trust == CT_CA)
+		return poll_ctx_new(c, out, e);
+	if (*slot == NULL && poll_ctx_new(c, slot, e) != 0)
+		return -EINVAL;
+	SSL_CTX_up_ref(*slot);
+	*out = *slot;
+	return 0;
+}
+
 /* Settings of c (the new ones, or a reload's) on co: a new context and
  * schedule; a run under the old settings is abandoned. */
 static int
@@ -285,7 +305,7 @@ collector_set(struct collector *co, struct edge_conf *cf,
 	SSL_CTX *ctx = NULL;
 	struct err er;
 
-	if (poll_ctx_new(c, &ctx, &er) != 0) {
+	if (ctx_for(co->cs, c, &ctx, &er) != 0) {
 		log_error("collect", "collector_failed", "collector=%s "
 		    "error=%s", c->name, er.msg);
 		return -EINVAL;
@@ -448,5 +468,7 @@ collectors_free(struct collectors *cs)
 	if (cs->env.dns != NULL)
 		evdns_base_free(cs->env.dns, 0);
 	log_limit_free(cs->lim);
+	SSL_CTX_free(cs->shared_ctx[0]);
+	SSL_CTX_free(cs->shared_ctx[1]);
 	free(cs);
 }
