@@ -384,6 +384,10 @@ def test_tofu_learn_approve_mismatch_forget_restart(site):
     assert dev.connections == seen
     col.trust("approve", str(e["id"]), "--fingerprint", dev.fp)
     assert eventually(lambda: col.deliveries("meter-1"), 5), col.edge.text()
+    # the site's log says what the CLI decided, and who
+    col.edge.wait_log(r"event=trust_decision id=%d action=approve .*"
+                      r"fingerprint=%s by=local:\S+ source=store"
+                      % (e["id"], dev.fp))
     d = col.deliveries("meter-1")[0]
     assert d.header("x-isthmus-collector-fingerprint") == dev.fp
     assert d.body == BODY
@@ -412,6 +416,8 @@ def test_tofu_learn_approve_mismatch_forget_restart(site):
     changed = [x for x in entries(col) if x["state"] == "changed"][0]
     col.trust("forget", str(changed["id"]))
     assert eventually(lambda: dev2.requests, 5), col.edge.text()
+    col.edge.wait_log(r"event=trust_decision id=%d action=forget "
+                      % changed["id"])
     # the store outlives the edge
     col.edge.stop()
     n = len(col.deliveries("meter-1"))

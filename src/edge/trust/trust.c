@@ -16,6 +16,7 @@
 
 #include "common/log.h"
 #include "common/loglimit.h"
+#include "common/tls.h"
 
 /* Lines peers cause (learned, mismatch, refused): 20 at once, then 10 a
  * second. */
@@ -89,6 +90,66 @@ state_taken(struct trust *t, bool up, const char *error)
 		    t->path, error);
 }
 
+/* The entry an answered command decided on (its id), or 0. */
+static int64_t
+exec_id(const struct tjob *j)
+{
+	return j->kind == TJ_EXEC && j->rc == 0 && j->result != NULL ?
+	    (int64_t)json_integer_value(json_object_get(json_object_get(
+	    j->result, "entry"), "id")) : 0;
+}
+
+static void
+log_change(const struct trust_entry *was, const struct trust_entry *now)
+{
+	const struct trust_entry *ent = now != NULL ? now : was;
+	char fp[TLS_FP_LEN];
+
+	tls_fp_format(ent->cert_sha256, fp);
+	log_info("trust", "trust_decision", "id=%lld action=%s peer=%s "
+	    "fingerprint=%s by=%s source=store", (long long)ent->id,
+	    now == NULL ? "forget" : now->state == TS_APPROVED ? "approve" :
+	    now->state == TS_REJECTED ? "reject" : trust_state_name(
+	    (enum trust_state)now->state), ent->peer, fp,
+	    now != NULL && now->decided_by[0] != '\0' ? now->decided_by :
+	    "-");
+}
+
+/* What another process (isthmus trust) changed in the store, as the
+ * site's log should show it: entries whose state moved or that went
+ * away. Both tables are in id order; a decision this edge ran itself
+ * (skip) was logged with who asked for it. */
+static void
+log_changes(const struct ttable *old, const struct ttable *fresh,
+    const int64_t *skip, size_t nskip)
+{
+	size_t i = 0, k = 0, s;
+	bool skipped;
+
+	while (old != NULL && i < old->n) {
+		const struct trust_entry *a = &old->ents[i];
+		const struct trust_entry *b = k < fresh->n ? &fresh->ents[k] :
+		    NULL;
+
+		if (b != NULL && b->id < a->id) {
+			k++;
+			continue;
+		}
+		for (s = 0, skipped = false; s < nskip; s++)
+			skipped |= skip[s] == a->id;
+		if (b == NULL || b->id > a->id) {
+			if (!skipped)
+				log_change(a, NULL);
+			i++;
+			continue;
+		}
+		if (a->state != b->state && !skipped)
+			log_change(a, b);
+		i++;
+		k++;
+	}
+}
+
 static void
 on_wake(evutil_socket_t fd, short what, void *arg)
 {
@@ -97,6 +158,8 @@ on_wake(evutil_socket_t fd, short what, void *arg)
 	struct tjob *list, *j;
 	struct trust_watcher *w, *next;
 	char error[sizeof(t->sh_error)];
+	int64_t skip[16];
+	size_t nskip = 0;
 	uint64_t n;
 	bool up;
 
@@ -113,7 +176,11 @@ on_wake(evutil_socket_t fd, short what, void *arg)
 	memcpy(error, t->sh_error, sizeof(error));
 	pthread_mutex_unlock(&t->mu);
 	state_taken(t, up, error);
+	for (j = list; j != NULL && nskip < 16; j = j->next)
+		if ((skip[nskip] = exec_id(j)) != 0)
+			nskip++;
 	if (fresh != NULL) {
+		log_changes(t->table, fresh, skip, nskip);
 		ttable_carry(fresh, t->table);
 		ttable_free(t->table);
 		t->table = fresh;
