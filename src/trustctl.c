@@ -27,6 +27,7 @@ static const char usage_trust[] =
 "usage: isthmus trust -c FILE list [--pending] [--json]\n"
 "       isthmus trust -c FILE show ID [--json]\n"
 "       isthmus trust -c FILE approve ID --fingerprint sha256:HEX\n"
+"       isthmus trust -c FILE approve --from LIST\n"
 "       isthmus trust -c FILE reject ID\n"
 "       isthmus trust -c FILE forget ID\n"
 "\n"
@@ -37,6 +38,9 @@ static const char usage_trust[] =
 "  show       one entry in full, with its certificate in PEM\n"
 "  approve    trust that certificate from now on; --fingerprint must be\n"
 "             the entry's (as show prints it), so you approve what you saw\n"
+"             --from LIST: each line of LIST that starts with an id and\n"
+"             names a sha256: fingerprint (list --pending's lines, kept\n"
+"             for the devices you checked; - reads stdin)\n"
 "  reject     refuse that certificate from now on (an approved one too)\n"
 "  forget     delete the entry: the next contact learns the device again\n"
 "  -c, --config FILE  the edge.conf: its state_dir holds the store\n"
@@ -50,7 +54,7 @@ trust_usage(FILE *f)
 }
 
 struct trust_args {
-	const char *conf, *fingerprint;
+	const char *conf, *fingerprint, *from;
 	bool pending, json;
 	const char *argv[3];
 	size_t argc;
@@ -64,6 +68,7 @@ parse(int argc, char **argv, struct trust_args *a)
 		{ "pending", no_argument, NULL, 'p' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "fingerprint", required_argument, NULL, 'f' },
+		{ "from", required_argument, NULL, 'F' },
 		CLI_COMMON_LONG,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -84,6 +89,8 @@ parse(int argc, char **argv, struct trust_args *a)
 			a->json = true;
 		} else if (c == 'f') {
 			a->fingerprint = optarg;
+		} else if (c == 'F') {
+			a->from = optarg;
 		} else if (!cli_common_option(c)) {
 			return cli_bad_option("trust", usage_trust, argv, c);
 		}
@@ -99,6 +106,12 @@ parse(int argc, char **argv, struct trust_args *a)
 	if (strcmp(verb, "list") == 0) {
 		if (a->pending)
 			a->argv[a->argc++] = "pending";
+	} else if (strcmp(verb, "approve") == 0 && a->from != NULL) {
+		if (a->fingerprint != NULL || optind != argc)
+			return cli_usage_error("trust", usage_trust, "approve "
+			    "--from LIST takes the ids and fingerprints from "
+			    "LIST alone");
+		return CLI_GO_ON;
 	} else if (strcmp(verb, "show") == 0 || strcmp(verb, "approve") == 0 ||
 	    strcmp(verb, "reject") == 0 || strcmp(verb, "forget") == 0) {
 		if (optind >= argc)
@@ -117,6 +130,9 @@ parse(int argc, char **argv, struct trust_args *a)
 		    "only approve, needs --fingerprint sha256:HEX");
 	if (a->fingerprint != NULL)
 		a->argv[a->argc++] = a->fingerprint;
+	if (a->from != NULL)
+		return cli_usage_error("trust", usage_trust, "--from goes "
+		    "with approve");
 	if (a->pending && strcmp(verb, "list") != 0)
 		return cli_usage_error("trust", usage_trust, "--pending goes "
 		    "with list");
@@ -200,6 +216,87 @@ no_store(const struct trust_args *a, const char *path)
 	return EXIT_OK;
 }
 
+/* One line of an approval list: its id (the first word, digits) and the
+ * first word that starts with sha256:. 0: not an entry's line (a blank,
+ * a comment, list's counts "4 pending, 0 approved, ..."); -1: an entry's
+ * line (its second word a state, as list prints it) without a
+ * fingerprint. */
+static int
+list_line(char *line, const char **id, const char **fp)
+{
+	static const char *const states[] = { "pending", "approved",
+		"rejected", "changed", NULL };
+	char *save = NULL, *w;
+	bool entry = false;
+	size_t k, n = 0;
+
+	*id = *fp = NULL;
+	w = strtok_r(line, " \t\r\n", &save);
+	if (w == NULL || strspn(w, "0123456789") != strlen(w))
+		return 0;
+	*id = w;
+	while ((w = strtok_r(NULL, " \t\r\n", &save)) != NULL) {
+		if (strncmp(w, "sha256:", 7) == 0) {
+			*fp = w;
+			return 1;
+		}
+		if (n++ == 0)	/* the second word */
+			for (k = 0; states[k] != NULL; k++)
+				entry |= strcmp(w, states[k]) == 0;
+	}
+	return entry ? -1 : 0;
+}
+
+/* approve --from LIST: each entry it names, with the fingerprint it
+ * names; the others go on when one is refused. */
+static int
+approve_from(const struct trust_args *a, struct tstore *s, const char *who)
+{
+	FILE *in = strcmp(a->from, "-") == 0 ? stdin : fopen(a->from, "r");
+	char *line = NULL;
+	size_t cap = 0, done = 0, failed = 0, lineno = 0;
+	struct err e;
+	int rc;
+
+	if (in == NULL)
+		return cli_fail("trust", EXIT_FAIL, "%s: %s", a->from,
+		    strerror(errno));
+	while (getline(&line, &cap, in) >= 0) {
+		const char *args[3] = { "approve", NULL, NULL };
+		json_t *res = NULL;
+
+		lineno++;
+		rc = list_line(line, &args[1], &args[2]);
+		if (rc == 0)
+			continue;
+		if (rc < 0) {
+			fprintf(stderr, "isthmus trust: %s:%zu: entry %s names "
+			    "no sha256: fingerprint: not approved\n", a->from,
+			    lineno, args[1]);
+			failed++;
+			continue;
+		}
+		rc = trust_command(s, args, 3, who, SIZE_MAX, &res, &e);
+		if (rc == 0) {
+			log_decision(res, who);
+			trust_result_text(res, stdout);
+			json_decref(res);
+			done++;
+		} else if (rc == -EALREADY) {
+			printf("%s: nothing changed\n", e.msg);
+		} else {
+			fprintf(stderr, "isthmus trust: %s:%zu: %s\n",
+			    a->from, lineno, e.msg);
+			failed++;
+		}
+	}
+	free(line);
+	if (in != stdin)
+		fclose(in);
+	printf("%zu approved, %zu refused\n", done, failed);
+	return failed > 0 ? EXIT_FAIL : EXIT_OK;
+}
+
 static int
 run(const struct trust_args *a, const char *path)
 {
@@ -215,6 +312,11 @@ run(const struct trust_args *a, const char *path)
 	if (rc != 0)
 		return cli_fail("trust", EXIT_FAIL, "%s", e.msg);
 	local_who(who, sizeof(who));
+	if (a->from != NULL) {
+		rc = approve_from(a, s, who);
+		tstore_close(s);
+		return rc;
+	}
 	rc = trust_command(s, a->argv, a->argc, who, SIZE_MAX, &res, &e);
 	tstore_close(s);
 	if (rc == -EALREADY) {

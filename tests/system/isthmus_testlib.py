@@ -56,8 +56,8 @@ def describe(res):
     )
 
 
-def run(*args, expect=None, umask=None, cwd=None, env=None):
-    """Run the isthmus binary.
+def run(*args, expect=None, umask=None, cwd=None, env=None, input=None):
+    """Run the isthmus binary (stdin: input, else nothing).
 
     Fails the test on a sanitizer report, a crash (signal) or a timeout.
     If `expect` is given, the exit code must equal it.
@@ -77,7 +77,8 @@ def run(*args, expect=None, umask=None, cwd=None, env=None):
             env=_env(env),
             preexec_fn=preexec,
             cwd=cwd,
-            stdin=subprocess.DEVNULL,
+            **({"input": input} if input is not None
+               else {"stdin": subprocess.DEVNULL}),
         )
     except subprocess.TimeoutExpired as e:
         pytest.fail(f"timeout after {TIMEOUT}s: {' '.join(argv)}\n"

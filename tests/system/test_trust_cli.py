@@ -169,6 +169,43 @@ def test_approve_needs_the_fingerprint(store):
     assert store.rows() == rows
 
 
+def test_approve_from_a_reviewed_list(store):
+    """A site approves many devices at once from list --pending's lines it
+    kept: each approval still names its fingerprint, a line whose
+    fingerprint is not the entry's is refused alone, the rest go on."""
+    store.create()
+    a, fa = store.add("dmu-a", "192.168.10.21:443")
+    b, fb = store.add("dmu-b", "192.168.10.22:443")
+    c, fc = store.add("dmu-c", "192.168.10.23:443")
+    d, _ = store.add("dmu-d", "192.168.10.24:443")
+    lines = store.trust("list", "--pending", expect=0).stdout.splitlines()
+    keep = [l for l in lines if l.split()[:1] in ([str(a)], [str(b)])]
+    assert len(keep) == 2
+    review = store.site.tmp / "review.txt"
+    review.write_text("# checked on the bench, 2026-12-04\n"
+                      + "\n".join(keep) + "\n"
+                      f"{c} pending api 192.168.10.23:443 {fa}\n"
+                      f"{d} changed api no fingerprint here\n"
+                      "\n4 pending, 0 approved, 0 rejected, 0 changed\n")
+    res = store.trust("approve", "--from", review, expect=1)
+    rows = store.rows()
+    assert rows[a][0] == "approved" and rows[b][0] == "approved"
+    assert rows[c][0] == "pending" and rows[d][0] == "pending"
+    assert f"review.txt:4: the fingerprint does not match entry {c}'s" \
+        in res.stderr
+    assert f"review.txt:5: entry {d} names no sha256: fingerprint" \
+        in res.stderr
+    assert "2 approved, 2 refused" in res.stdout
+    assert res.stderr.count("event=trust_decision") == 2
+    # from stdin, the same list again: nothing changes, all is well
+    res = run("trust", "-c", store.conf, "approve", "--from", "-",
+              input="\n".join(keep) + "\n", expect=0)
+    assert "0 approved, 0 refused" in res.stdout
+    assert store.rows() == rows
+    store.trust("approve", str(a), "--from", review, expect=2)
+    store.trust("list", "--from", review, expect=2)
+
+
 def test_changed_approved_removes_the_old(store):
     store.create()
     old, _ = store.add("dmu-a", "192.168.10.21:443", state="approved")
