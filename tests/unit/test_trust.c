@@ -20,6 +20,7 @@
 #include <openssl/x509.h>
 #include <sqlite3.h>
 
+#include "common/proto.h"
 #include "common/tls.h"
 #include "edge/trust/trust.h"
 #include "edge/trust/tstore.h"
@@ -335,6 +336,57 @@ test_command_json(void **state)
 	tstore_close(s);
 }
 
+/* A remote list (TRUST_LIST_REMOTE, 100 entries) of the longest entries
+ * there can be, whose subject and issuer double when JSON escapes them,
+ * still fits in one management result. */
+static void
+test_remote_list_fits_a_result(void **state)
+{
+	struct tstore *s = open_new();
+	struct trust_entry ent;
+	X509 *x = make_cert("long");
+	unsigned char *der = NULL;
+	const char *args[1] = { "list" };
+	json_t *res = NULL;
+	struct err e;
+	char *text;
+	int i, len;
+
+	(void)state;
+	len = i2d_X509(x, &der);
+	assert_true(len > 0);
+	for (i = 0; i < 100; i++) {
+		memset(&ent, 0, sizeof(ent));
+		ent.kind = TK_API;
+		memset(ent.peer, 'p', sizeof(ent.peer) - 1);
+		snprintf(ent.peer, 8, "%06d", i);
+		ent.peer[6] = 'p';
+		memset(ent.address, '9', sizeof(ent.address) - 1);
+		memset(ent.scope, 's', sizeof(ent.scope) - 1);
+		memset(ent.subject, '\\', sizeof(ent.subject) - 1);
+		memset(ent.issuer, '"', sizeof(ent.issuer) - 1);
+		snprintf(ent.mac, sizeof(ent.mac), "00:11:22:33:44:55");
+		assert_int_equal(tls_cert_sha256(x, ent.cert_sha256), 0);
+		assert_int_equal(tls_spki_sha256(x, ent.spki_sha256), 0);
+		ent.first_seen = ent.last_seen = 1796412184;
+		assert_int_equal(tstore_record(s, &ent, der, (size_t)len, &e),
+		    0);
+	}
+	assert_int_equal(trust_command(s, args, 1, "cloud:operator", 100,
+	    &res, &e), 0);
+	assert_int_equal(json_array_size(json_object_get(res, "entries")),
+	    100);
+	text = json_dumps(res, JSON_COMPACT | JSON_REAL_PRECISION(15));
+	assert_non_null(text);
+	assert_true(strlen(text) > 100 * 1500);	/* they are long */
+	assert_true(strlen(text) < MANAGE_RESULT_MAX);
+	free(text);
+	json_decref(res);
+	OPENSSL_free(der);
+	X509_free(x);
+	tstore_close(s);
+}
+
 static void
 test_list_truncated(void **state)
 {
@@ -590,6 +642,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_command_json, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_remote_list_fits_a_result,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_truncated, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_not_a_store, setup,

@@ -18,8 +18,10 @@
  * recorded (and refused), a command not queued. */
 #define TRUST_QUEUE_MAX 4096
 #define TRUST_ARGS_MAX 4
-/* A remote list carries at most this many entries (docs/trust.md). */
-#define TRUST_LIST_REMOTE 200
+/* A remote list carries at most this many entries (docs/trust.md): an
+ * entry with the longest subject, issuer and peer is about 1.4 KB, and
+ * the result must stay within MANAGE_RESULT_MAX (192 KiB). */
+#define TRUST_LIST_REMOTE 100
 #define TRUST_RETRY_MS 10000	/* a store that failed, tried again */
 #define TRUST_POLL_MS 1000	/* another process's change, looked for */
 
