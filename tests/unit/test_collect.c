@@ -66,6 +66,25 @@ test_outcome_names(void **state)
 	assert_string_equal(collect_outcome_name(CO_COUNT), "?");
 }
 
+/* A tick is its slot: the next is a step on, when the timer fired on
+ * time, a few ms early (the loop's coarse clock) or late; missed slots
+ * are skipped, not made up. */
+static void
+test_next_slot(void **state)
+{
+	const int64_t s = 1000000, step = 60000000;
+
+	(void)state;
+	assert_int_equal(collect_next_slot(s, s, step), s + step);
+	assert_int_equal(collect_next_slot(s, s - 4000, step), s + step);
+	assert_int_equal(collect_next_slot(s, s + 300, step), s + step);
+	assert_int_equal(collect_next_slot(s, s + 2 * step + 5, step),
+	    s + 3 * step);
+	assert_int_equal(collect_next_slot(s, s + 2 * step, step),
+	    s + 3 * step);
+	assert_int_equal(collect_next_slot(s, 7, 0), 7);
+}
+
 int
 main(void)
 {
@@ -73,6 +92,7 @@ main(void)
 		cmocka_unit_test(test_offset_stable_and_within),
 		cmocka_unit_test(test_offset_spread),
 		cmocka_unit_test(test_outcome_names),
+		cmocka_unit_test(test_next_slot),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

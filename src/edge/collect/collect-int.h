@@ -167,5 +167,10 @@ void stats_note(struct collect_figures *f, struct collect_totals *t,
 /* The offset of a collector's polls within its interval (a hash of its
  * name), so that many collectors do not fire at once. */
 uint64_t collect_offset(const char *name, uint64_t interval_ms);
+/* The slot after the one whose timer fired now (monotonic us): a step
+ * on, even when the loop's coarse clock fired it a few ms early (it is
+ * still that slot, not a reason to poll again), and past now when ticks
+ * were missed. */
+int64_t collect_next_slot(int64_t slot_us, int64_t now_us, int64_t step_us);
 
 #endif

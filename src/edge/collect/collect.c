@@ -227,8 +227,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	while (co->next_us <= now)
-		co->next_us += step;
+	co->next_us = collect_next_slot(co->next_us, now, step);
 	arm(co);
 	due(co);
 }

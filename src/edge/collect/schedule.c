@@ -18,3 +18,14 @@ collect_offset(const char *name, uint64_t interval_ms)
 	}
 	return interval_ms > 0 ? h % interval_ms : 0;
 }
+
+int64_t
+collect_next_slot(int64_t slot_us, int64_t now_us, int64_t step_us)
+{
+	if (step_us <= 0)
+		return now_us;
+	do
+		slot_us += step_us;
+	while (slot_us <= now_us);
+	return slot_us;
+}
