@@ -51,6 +51,14 @@ for e in agw bgw; do
 done
 # agw's site lets the cloud run readiness tests (not in the default policy)
 sed -i -e 's/^#manage = status, doctor, purge-cache, prefetch, reload, logs, readiness$/manage = status, doctor, purge-cache, prefetch, readiness/' demo/edge-agw.conf
+# a device HTTPS API at site A with a self-signed certificate (no host
+# name in it), polled by agw every 2 s and sent to A's config service
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+    -subj /CN=DMU801-J4410123 -keyout demo/weather-1.key -out demo/weather-1.crt 2>/dev/null
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+    -subj /CN=DMU801-J4410123 -keyout demo/mitm.key -out demo/mitm.crt 2>/dev/null
+(umask 077; printf 'demo:s3cret-pw\n' > demo/weather-1.secret)
+printf '\n[collector weather-1]\nurl = https://127.0.0.1:8443/api/v1/reports\nservice = config\ninterval = 2s\ntimeout = 2s\nauth = basic weather-1.secret\nheader = Accept: application/json\n' >> demo/edge-agw.conf
 # customer A asking for a service only B has (to show the refusal)
 sed -e 's/127.0.0.1:9001/127.0.0.1:9011/' -e 's/^service = telemetry/service = billing/' \
     -e 's/^admin_socket = agw.sock/admin_socket = agw-probe.sock/' -e '/^metrics = /d' \
@@ -84,7 +92,8 @@ except Exception as e:
 PY
 }
 
-step "back-end servers: asrv1, asrv2 (customer A), bsrv1 (customer B)"
+step "back-end servers: asrv1, asrv2 (customer A), bsrv1 (customer B); a weather station's HTTPS API on LAN A"
+bg python3 scripts/demo_device.py weather-1 8443 demo/weather-1.crt demo/weather-1.key > demo/weather-1.log
 bg python3 scripts/demo_server.py asrv1 8001 > demo/asrv1.log
 bg python3 scripts/demo_server.py asrv2 8002 > demo/asrv2.log
 bg python3 scripts/demo_server.py bsrv1 8003 > demo/bsrv1.log
@@ -140,6 +149,29 @@ run readiness -c demo/cloud.conf agw
 run readiness -c demo/cloud.conf agw --format html -o demo/readiness-agw.html
 printf '  the report with its plots, one self-contained file: demo/readiness-agw.html\n'
 run audit -c demo/cloud.conf
+
+step "trust on first use: agw met the weather station's self-signed certificate, made a handshake only (no request, no credentials) and waits for a person"
+wait_line demo/agw.log 'event=trust_learned'
+run trust -c demo/edge-agw.conf list --pending
+printf '  the station itself saw no request: %s lines in its log\n' "$(grep -c 'GET' demo/weather-1.log || true)"
+step "the site's IT checks the fingerprint against the station's label and approves the list it checked (each line names its fingerprint)"
+printf '$ isthmus trust -c demo/edge-agw.conf list --pending > demo/review.txt\n'
+"$BIN" trust -c demo/edge-agw.conf list --pending > demo/review.txt
+run trust -c demo/edge-agw.conf approve --from demo/review.txt
+wait_line demo/asrv1.log 'from collector weather-1' 2>/dev/null || wait_line demo/asrv2.log 'from collector weather-1'
+step "from now on only that certificate: the station's reports reach A's servers through the tunnel, with their origin"
+sleep 2
+grep -h 'from collector weather-1' demo/asrv1.log demo/asrv2.log | head -2
+grep -m1 'weather-1: GET' demo/weather-1.log
+step "a man in the middle takes the station's address with another self-signed certificate: refused in the handshake, no credentials sent, and it waits for a person"
+kill "$(cat demo/weather-1.pid 2>/dev/null)" 2>/dev/null || true
+pkill -f 'demo_device.py weather-1' 2>/dev/null || true
+sleep 0.3
+bg python3 scripts/demo_device.py mitm 8443 demo/mitm.crt demo/mitm.key > demo/mitm.log
+wait_line demo/agw.log 'event=trust_mismatch'
+grep -m1 'event=trust_mismatch' demo/agw.log
+printf '  what the man in the middle received: %s requests\n' "$(grep -c 'GET' demo/mitm.log || true)"
+run trust -c demo/edge-agw.conf list --pending
 
 step "what edge agw is doing (isthmus status, what the customer's IT runs)"
 run status -c demo/edge-agw.conf

@@ -30,7 +30,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length).decode(errors="replace")
-        print(f"{NAME}: {self.command} {self.path} {body}", flush=True)
+        collector = self.headers.get("X-Isthmus-Collector")
+        if collector:   # an answer an edge collected from a device
+            print(f"{NAME}: {self.command} {self.path} from collector "
+                  f"{collector} of device "
+                  f"{self.headers.get('X-Isthmus-Collector-Url')} "
+                  f"(certificate "
+                  f"{self.headers.get('X-Isthmus-Collector-Fingerprint')[:23]}"
+                  f"..., status "
+                  f"{self.headers.get('X-Isthmus-Collector-Status')}): "
+                  f"{body}", flush=True)
+        else:
+            print(f"{NAME}: {self.command} {self.path} {body}", flush=True)
         who = self.headers.get("X-Isthmus-Edge")
         if who:     # an HTTP service with identity_headers = yes
             body += (f" (from edge {who} of tenant "
