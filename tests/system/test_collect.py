@@ -40,17 +40,18 @@ def _name(cn):
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
-def make_cert(tmp, stem, cn, issuer=None, dns=None):
+def make_cert(tmp, stem, cn, issuer=None, dns=None, valid=(-1, 365)):
     """A certificate for cn (self-signed unless issuer=(cert, key)), with
-    no host name unless dns; writes STEM.crt and STEM.key, returns
+    no host name unless dns, valid from and to those days from now;
+    writes STEM.crt and STEM.key, returns
     (crt path, key path, sha256:HEX of its DER)."""
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.timezone.utc)
     b = (x509.CertificateBuilder().subject_name(_name(cn))
          .public_key(key.public_key())
          .serial_number(x509.random_serial_number())
-         .not_valid_before(now - datetime.timedelta(days=1))
-         .not_valid_after(now + datetime.timedelta(days=365)))
+         .not_valid_before(now + datetime.timedelta(days=valid[0]))
+         .not_valid_after(now + datetime.timedelta(days=valid[1])))
     if issuer is None:
         b = b.issuer_name(_name(cn))
         sign = key
@@ -204,13 +205,14 @@ class Collecting:
     the collector's fields come regardless) on a recording backend, and
     edge agw with the collectors given."""
 
-    def __init__(self, site, collectors, extra=""):
+    def __init__(self, site, collectors, extra="", cloud_extra=""):
         self.site = site
         self.backend = HTTPBackend()
         self.backend.handler = lambda req: (200, b"taken")
         site.backends.append(self.backend)
         self.cloud = site.start("cloud", site.cloud_conf(
-            {"A/telemetry": ([self.backend.addr], "mode = http")}))
+            {"A/telemetry": ([self.backend.addr], "mode = http")},
+            extra=cloud_extra))
         self.conf = site.edge_conf("agw", self.cloud.port("listen"), {},
                                    extra="metrics = 127.0.0.1:0\n" + extra)
         self.conf.write_text(self.conf.read_text() + collectors)
@@ -424,6 +426,50 @@ def test_tofu_learn_approve_mismatch_forget_restart(site):
     col.start()
     assert eventually(lambda: len(col.deliveries("meter-1")) > n, 6)
     assert not col.outcomes("meter-1", "learned")[1:]
+
+
+def test_cloud_approves_an_expired_pin_then_the_site_refuses_expired(site):
+    """A device whose self-signed certificate ran out (it cannot renew
+    it) is approved from the cloud: accepted by default, said expired;
+    trust_expired = refuse then refuses it before any request."""
+    cert = make_cert(site.tmp, "old", "DMU801-OLD", valid=(-800, -30))
+    dev = Device(site.tmp, "old", cert=cert)
+    site.backends.append(dev)
+    col = Collecting(site, collector(
+        "meter-1", f"https://127.0.0.1:{dev.port}/api"),
+        extra="manage = status, trust\n", cloud_extra="state = state.db")
+    col.cloud.wait_log(r"event=manage_hello edge=agw .*trust")
+    col.edge.wait_log(r"event=trust_learned .*kind=api", timeout=8)
+
+    def remote(*args, expect=0):
+        res = run("manage", "-c", col.cloud.conf, "--json", "agw", "trust",
+                  *args, "--wait", "20s", expect=expect)
+        return json.loads(res.stdout)
+    r = remote("list", "--pending")
+    [e] = r["result"]["entries"]
+    assert (e["cert_sha256"], e["state"], e["expired"]) == \
+        (dev.fp, "pending", True)
+    r = remote("approve", str(e["id"]), "--fingerprint", dev.fp)
+    assert r["state"] == "ok", r
+    assert r["result"]["entry"]["decided_by"].startswith("cloud:")
+    # accepted past its dates (trust_expired = accept, the default)
+    assert eventually(lambda: col.deliveries("meter-1"), 6), col.edge.text()
+    col.edge.wait_log(r"event=trust_expired id=%d " % e["id"])
+    assert col.metric("isthmus_trust_expired") == 1
+    # the site refuses expired certificates from now on
+    col.conf.write_text(col.conf.read_text().replace(
+        "manage = status, trust\n",
+        "manage = status, trust\ntrust_expired = refuse\n"))
+    col.edge.signal(signal.SIGHUP)
+    col.edge.wait_log(r"event=reloaded")
+    seen = len(dev.requests)
+    col.edge.wait_log(r"event=collect collector=meter-1 outcome=untrusted "
+                      r".*verdict expired", timeout=6)
+    time.sleep(1.2)
+    assert len(dev.requests) <= seen + 1     # one poll may have been on
+    n = len(dev.requests)
+    time.sleep(1.2)
+    assert len(dev.requests) == n
 
 
 @pytest.mark.parametrize("section, needle", [
