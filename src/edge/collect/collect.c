@@ -188,6 +188,8 @@ due(struct collector *co)
 
 	if (co->running || co->queued)
 		return;		/* one at a time: this one skips */
+	if (cs->e->draining)
+		return;		/* stopping: nothing new to deliver */
 	if (co->wait) {
 		co->run_started_us = mono_us();
 		run_end(co, CO_WAITING, NULL, 0, "the device's certificate "
