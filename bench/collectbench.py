@@ -237,7 +237,7 @@ def main():
         f"| first round, all learned (pending) | {learn:.0f} s |",
         f"| `isthmus trust list --pending`, then `approve --from -` of "
         f"that list | "
-        f"{approve_s:.0f} s |",
+        f"{approve_s:.2f} s |",
         f"| polls in the measured round | {polls:.0f} "
         f"(ok {ok:.0f}; {', '.join(f'{k} {v:.0f}' for k, v in others.items())}) |",
         f"| deliveries at the backend in that round | {d1 - d0} |",
