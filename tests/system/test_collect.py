@@ -308,12 +308,17 @@ def test_each_failure_ends_with_its_outcome_while_a_healthy_one_delivers(
                      + c("garbage", garbage)
                      + c("old", old, "tls_min_version = 1.3")
                      + collector("dead", f"https://127.0.0.1:{dead}/x",
+                                 trust=f"pin {good.fp}", timeout="1s")
+                     # a name no resolver knows (RFC 6761): refused by
+                     # the resolver, or no answer within the timeout
+                     + collector("noname", "https://no-such-meter.invalid/x",
                                  trust=f"pin {good.fp}", timeout="1s"))
     start = time.time()
     for name, outcome in (("htcp", "timeout"), ("hhttp", "timeout"),
                           ("big", "too_large"),
                           ("garbage", "bad_response"),
-                          ("old", "connect"), ("dead", "connect")):
+                          ("old", "connect"), ("dead", "connect"),
+                          ("noname", "(?:connect|timeout)")):
         assert eventually(lambda: col.outcomes(name, outcome), 8), \
             (name, outcome, col.edge.text())
     assert time.time() - start < 8
@@ -321,6 +326,9 @@ def test_each_failure_ends_with_its_outcome_while_a_healthy_one_delivers(
     for line in col.outcomes("htcp", "timeout"):
         assert int(re.search(r"ms=(\d+)", line).group(1)) < 1500
     assert "resolving" not in col.outcomes("htcp", "timeout")[0]
+    # a name that does not resolve says which
+    assert "no-such-meter.invalid" in \
+        col.outcomes("noname", "(?:connect|timeout)")[0]
     assert "waiting for the answer" in col.outcomes("hhttp", "timeout")[0]
     # the OpenSSL reason is in the line
     assert re.search(r"TLS handshake failed: .*(version|protocol)",

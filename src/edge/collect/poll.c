@@ -569,11 +569,15 @@ on_dialed(const struct dial_result *dr, void *arg)
 	SSL *ssl;
 
 	p->dial = NULL;
+	if (dr->fail == DIAL_DNS || dr->fail == DIAL_DNS_TIMEOUT) {
+		finish(p, CO_CONNECT, "cannot resolve %s: %s", p->c->at.host,
+		    dr->fail == DIAL_DNS ? dial_dns_error(dr->dns_err) :
+		    "no answer from the name servers in /etc/resolv.conf");
+		return;
+	}
 	if (dr->fail != DIAL_OK) {
-		finish(p, CO_CONNECT, "%s", dr->fail == DIAL_DNS ? dial_dns_error(dr->dns_err) :
-		    dr->fail == DIAL_DNS_TIMEOUT ? "no answer from the name "
-		    "servers" : dr->fail == DIAL_INTERNAL ? "out of memory or "
-		    "sockets" : dr->errors);
+		finish(p, CO_CONNECT, "%s", dr->fail == DIAL_INTERNAL ?
+		    "out of memory or sockets" : dr->errors);
 		return;
 	}
 	snprintf(p->r.device, sizeof(p->r.device), "%s", dr->addr);
