@@ -566,6 +566,9 @@ test_runtime(void **state)
 	assert_non_null(base);
 	assert_int_equal(trust_new(base, path, true, &t, &e), 0);
 	SPIN(base, store_up(t));
+	/* a peek records nothing and counts nothing */
+	assert_int_equal(trust_peek(t, &m, x), TV_LEARNED);
+	assert_int_equal(trust_peek(t, &m, x), TV_LEARNED);
 	assert_int_equal(trust_check(t, &m, x, &eid), TV_LEARNED);
 	/* recorded once: waiting meanwhile, and once the table shows it */
 	assert_int_equal(trust_check(t, &m, x, &eid), TV_WAITING);
@@ -582,8 +585,11 @@ test_runtime(void **state)
 	json_decref(ans.result);
 	assert_int_equal(trust_check(t, &m, x, &eid), TV_TRUSTED);
 	assert_int_equal(eid, 1);
+	assert_int_equal(trust_peek(t, &m, x), TV_TRUSTED);
+	assert_int_equal(trust_peek(t, &m, y), TV_MISMATCH);
 	assert_int_equal(trust_check(t, &m, y, &eid), TV_MISMATCH);
 	assert_int_equal(eid, 0);
+	assert_int_equal(trust_peek(t, &m, y), TV_WAITING);
 	trust_stats(t, &st);
 	assert_int_equal(st.learned[TK_API], 1);
 	assert_int_equal(st.mismatches[TK_API], 1);

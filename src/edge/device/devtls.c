@@ -207,10 +207,12 @@ trust_refusal(enum trust_verdict tv)
  * subject, else its fingerprint (docs/trust.md). Its usage is not
  * checked: the pin authenticates it. mac_allow is asked first, so a
  * device that could never get in is not learned. Returns -1 (admit) or
- * the refusal; mac is set when the certificate carries one. */
+ * the refusal; mac is set when the certificate carries one. again: a
+ * device admitted earlier, looked at after a reload: the store is asked
+ * without recording, logging or counting anything (trust_peek). */
 static int
 tofu_refusal(const struct devtls *t, const struct devtls_meet *at,
-    X509 *cert, uint8_t mac[6], bool *has_mac)
+    X509 *cert, uint8_t mac[6], bool *has_mac, bool again)
 {
 	struct trust *tr = at->trust != NULL ? *at->trust : NULL;
 	char peer[TRUST_PEER_MAX], macs[MAC_STR_LEN] = "";
@@ -240,6 +242,8 @@ tofu_refusal(const struct devtls *t, const struct devtls_meet *at,
 	m.address = at->address;
 	m.mac = macs;
 	m.scope = at->scope;
+	if (again)
+		return trust_refusal(trust_peek(tr, &m, cert));
 	return trust_refusal(trust_check(tr, &m, cert, &id));
 }
 
@@ -298,7 +302,7 @@ verify_chain(X509_STORE_CTX *x, void *arg)
 	if (t == NULL || !t->tofu || v->refusal >= 0)
 		return 0;
 	v->refusal = tofu_refusal(t, &v->at, X509_STORE_CTX_get0_cert(x), mac,
-	    &has_mac);
+	    &has_mac, false);
 	if (has_mac)
 		mac_format(mac, v->mac);
 	if (v->refusal >= 0) {
@@ -346,7 +350,7 @@ devtls_recheck(const struct devtls *t, SSL *ssl, const char *mac,
 	if (X509_verify_cert(x) == 1) {
 		rc = leaf_refusal(t, leaf, m, &has_mac);
 	} else if (t->tofu) {
-		rc = tofu_refusal(t, at, leaf, m, &has_mac);
+		rc = tofu_refusal(t, at, leaf, m, &has_mac, true);
 	} else {
 		err = X509_STORE_CTX_get_error(x);
 		rc = err == X509_V_ERR_CERT_HAS_EXPIRED ? DT_EXPIRED :

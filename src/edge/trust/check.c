@@ -253,6 +253,31 @@ trust_check(struct trust *t, const struct trust_meet *m, X509 *cert,
 	return learn(t, m, cert, fp, &s, now);
 }
 
+enum trust_verdict
+trust_peek(const struct trust *t, const struct trust_meet *m, X509 *cert)
+{
+	int64_t now = time(NULL);
+	const struct trust_entry *ent;
+	uint8_t fp[32];
+	struct seen s;
+
+	if ((unsigned)m->kind >= TK_COUNT || m->peer == NULL ||
+	    m->peer[0] == '\0' || strlen(m->peer) >= TRUST_PEER_MAX ||
+	    !t->up || t->table == NULL || cert == NULL ||
+	    tls_cert_sha256(cert, fp) != 0)
+		return TV_UNAVAILABLE;
+	look(t, m, fp, &s);
+	if ((ent = s.same) != NULL) {
+		if (ent->state == TS_REJECTED)
+			return TV_REJECTED;
+		if (ent->state != TS_APPROVED)
+			return TV_WAITING;
+		return (now <= ent->not_after && now >= ent->not_before) ||
+		    t->expired_ok ? TV_TRUSTED : TV_EXPIRED;
+	}
+	return s.approved != NULL ? TV_MISMATCH : TV_LEARNED;
+}
+
 /* FNV-1a over each entry's certificate and state, XORed so the order of
  * the table and of the places does not count. */
 static uint64_t

@@ -79,6 +79,12 @@ enum trust_verdict trust_check(struct trust *t, const struct trust_meet *m,
 uint64_t trust_peer_digest(const struct trust *t, int kind,
     const char *peer);
 
+/* The verdict trust_check would give, with nothing recorded, logged or
+ * counted (LEARNED: it would be learned): for a device admitted earlier
+ * that a reload looks at again. */
+enum trust_verdict trust_peek(const struct trust *t,
+    const struct trust_meet *m, X509 *cert);
+
 /* Called on the loop after the table changed (a decision here or by
  * `isthmus trust`): collectors waiting for a person look again. One
  * watcher per owner; NULL fn removes it. */
