@@ -12,6 +12,7 @@ outcome shows within a few seconds.
 
 import datetime
 import hashlib
+import ipaddress
 import json
 import os
 import re
@@ -61,6 +62,10 @@ def make_cert(tmp, stem, cn, issuer=None, dns=None, valid=(-1, 365)):
     if dns == "CA":
         b = b.add_extension(x509.BasicConstraints(ca=True, path_length=0),
                             critical=True)
+    elif dns is not None and dns.startswith("IP:"):
+        b = b.add_extension(x509.SubjectAlternativeName(
+            [x509.IPAddress(ipaddress.ip_address(dns[3:]))]),
+            critical=False)
     elif dns is not None:
         b = b.add_extension(x509.SubjectAlternativeName(
             [x509.DNSName(dns)]), critical=False)
@@ -350,10 +355,17 @@ def test_pin_mismatch_and_ca_with_host_names(site):
                       issuer=(ca[3], ca[4]), dns="localhost")
     wrong = make_cert(site.tmp, "wrong", "other.example",
                       issuer=(ca[3], ca[4]), dns="other.example")
+    # an address in the URL is checked against the certificate's IP SAN
+    by_ip = make_cert(site.tmp, "byip", "meter", issuer=(ca[3], ca[4]),
+                      dns="IP:127.0.0.1")
+    other_ip = make_cert(site.tmp, "otherip", "meter",
+                         issuer=(ca[3], ca[4]), dns="IP:192.0.2.7")
     d_right = Device(site.tmp, "r", cert=right)
     d_wrong = Device(site.tmp, "w", cert=wrong)
     d_pin = Device(site.tmp, "p")
-    site.backends.extend([d_right, d_wrong, d_pin])
+    d_ip = Device(site.tmp, "i", cert=by_ip)
+    d_oip = Device(site.tmp, "o", cert=other_ip)
+    site.backends.extend([d_right, d_wrong, d_pin, d_ip, d_oip])
     col = Collecting(
         site,
         collector("ca-ok", f"https://localhost:{d_right.port}/a",
@@ -361,13 +373,21 @@ def test_pin_mismatch_and_ca_with_host_names(site):
         + collector("ca-bad", f"https://localhost:{d_wrong.port}/a",
                     trust=f"ca {ca[0]}")
         + collector("pin-bad", f"https://127.0.0.1:{d_pin.port}/a",
-                    trust=f"pin {d_right.fp}"))
+                    trust=f"pin {d_right.fp}")
+        + collector("ip-ok", f"https://127.0.0.1:{d_ip.port}/a",
+                    trust=f"ca {ca[0]}")
+        + collector("ip-bad", f"https://127.0.0.1:{d_oip.port}/a",
+                    trust=f"ca {ca[0]}"))
     assert eventually(lambda: col.deliveries("ca-ok"), 8), col.edge.text()
     assert eventually(lambda: col.outcomes("ca-bad", "untrusted"), 8)
     assert "hostname mismatch" in col.outcomes("ca-bad", "untrusted")[0]
     assert eventually(lambda: col.outcomes("pin-bad", "untrusted"), 8)
+    assert eventually(lambda: col.deliveries("ip-ok"), 8), col.edge.text()
+    assert eventually(lambda: col.outcomes("ip-bad", "untrusted"), 8)
+    assert "IP address mismatch" in col.outcomes("ip-bad", "untrusted")[0]
     assert not d_wrong.requests and not d_pin.requests
-    assert not d_wrong.raw and not d_pin.raw
+    assert not d_oip.requests
+    assert not d_wrong.raw and not d_pin.raw and not d_oip.raw
 
 
 def test_tofu_learn_approve_mismatch_forget_restart(site):
