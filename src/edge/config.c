@@ -139,7 +139,8 @@ static const struct conf_key collector_keys[] = {
 	    CONF_REQUIRED },
 	{ "interval", CONF_DURATION, CKEY(interval), 1000, 86400000, NULL,
 	    "60s", 0 },
-	{ "timeout", CONF_DURATION, CKEY(timeout), 100, 300000, NULL, "10s",
+	/* unset (0): 10 s, or the interval when that is shorter */
+	{ "timeout", CONF_DURATION, CKEY(timeout), 100, 300000, NULL, NULL,
 	    0 },
 	{ "method", CONF_ENUM, CKEY(method), 0, 0, method_names, "GET", 0 },
 	{ "header", CONF_LINES, CKEY(header), 0, 0, NULL, NULL, 0 },

@@ -11,15 +11,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "common/fsutil.h"
 #include "common/http1.h"
 #include "common/tls.h"
 
 #define SECRET_MAX 4096
+#define TIMEOUT_DEFAULT_MS 10000
 
 /* https://HOST[:PORT]/PATH: no user info (credentials come from a file,
  * never from the URL), no fragment. */
@@ -74,9 +77,19 @@ parse_trust(struct edge_collector_conf *c, const char *dir, struct err *e)
 		return tls_pin_parse(s, c->pin, e);
 	}
 	if (strncmp(s, "ca ", 3) == 0) {
+		X509_STORE *st;
+		int rc;
+
 		c->trust = CT_CA;
 		s += 3 + strspn(s + 3, " \t");
-		return conf_parse_path(s, dir, &c->ca_file, e);
+		if (conf_parse_path(s, dir, &c->ca_file, e) != 0)
+			return -EINVAL;
+		/* read now, so --check says what the running edge would */
+		if ((st = X509_STORE_new()) == NULL)
+			return err_set(e, -ENOMEM, "out of memory");
+		rc = tls_load_ca_bundle(c->ca_file, st, e);
+		X509_STORE_free(st);
+		return rc == 0 ? 0 : -EINVAL;
 	}
 	return err_set(e, -EINVAL, "'%s': tofu, pin sha256:HEX or ca FILE",
 	    c->trust_spec);
@@ -89,6 +102,7 @@ parse_auth(struct edge_collector_conf *c, const char *dir, struct err *e)
 	const char *s = c->auth_spec;
 	char *path = NULL, *buf = NULL, *val = NULL;
 	size_t len = 0, n;
+	struct stat st;
 	int rc;
 
 	if (strncmp(s, "basic ", 6) == 0) {
@@ -104,6 +118,14 @@ parse_auth(struct edge_collector_conf *c, const char *dir, struct err *e)
 	s += strspn(s, " \t");
 	if ((rc = conf_parse_path(s, dir, &path, e)) != 0)
 		return rc;
+	/* Said as what it is (fs_read_secret speaks of private keys). */
+	if (stat(path, &st) == 0 && (st.st_mode & 077) != 0) {
+		rc = err_set(e, -EPERM, "credentials file %s can be read by "
+		    "others (mode %04o): chmod 600 %s", path,
+		    (unsigned)(st.st_mode & 07777), path);
+		free(path);
+		return rc;
+	}
 	rc = fs_read_secret(path, SECRET_MAX, &buf, &len, e);
 	free(path);
 	if (rc != 0)
@@ -222,6 +244,9 @@ edge_collector_check(const struct edge_conf *cf,
 		rc = err_set(&e, -EINVAL, "'%s': a path, starting with '/'",
 		    c->target);
 	}
+	if (rc == 0 && c->timeout == 0)
+		c->timeout = c->interval < TIMEOUT_DEFAULT_MS ? c->interval :
+		    TIMEOUT_DEFAULT_MS;
 	if (rc == 0 && c->timeout > c->interval) {
 		key = "timeout";
 		rc = err_set(&e, -EINVAL, "must not be above interval");

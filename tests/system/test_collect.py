@@ -503,7 +503,10 @@ def test_cloud_approves_an_expired_pin_then_the_site_refuses_expired(site):
 @pytest.mark.parametrize("section, needle", [
     ("url = http://127.0.0.1/x", "https://"),
     ("url = https://u:p@127.0.0.1/x", "no credentials in the URL"),
-    ("url = https://127.0.0.1/x\nauth = basic {loose}", "loose.secret"),
+    ("url = https://127.0.0.1/x\nauth = basic {loose}",
+     "loose.secret can be read by others (mode 0644): chmod 600"),
+    ("url = https://127.0.0.1/x\ntrust = ca no-such-ca.pem",
+     "no-such-ca.pem"),
     ("url = https://127.0.0.1/x\ntrust = trust-me", "trust"),
     ("url = https://127.0.0.1/x\nheader = no colon here", "header"),
     ("url = https://127.0.0.1/x\nbody = {{}}", "body"),
@@ -524,6 +527,14 @@ def test_config_refusals_name_the_line(site, section, needle):
     assert re.search(rf"{re.escape(str(conf))}:(\d+)", err)
     assert int(re.search(rf"{re.escape(str(conf))}:(\d+)",
                          err).group(1)) >= line - 1
+
+
+def test_a_short_interval_takes_it_as_default_timeout(site):
+    """timeout unset: 10 s, or the interval when shorter (no refusal)."""
+    conf = site.edge_conf("agw", 9, {})
+    conf.write_text(conf.read_text() + "\n[collector c]\nservice = t\n"
+                    "url = https://127.0.0.1/x\ninterval = 2s\n")
+    run("edge", "-c", conf, "--check", expect=0)
 
 
 def test_reload_ends_a_poll_and_a_tunnel_down_is_undelivered(site):
