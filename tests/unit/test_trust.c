@@ -594,6 +594,25 @@ test_runtime(void **state)
 	assert_int_equal(st.learned[TK_API], 1);
 	assert_int_equal(st.mismatches[TK_API], 1);
 	assert_int_equal(st.refused[TK_API][TV_WAITING], 2);
+	{
+		/* eight certificates wait for one peer; a ninth has no
+		 * room: full, while the store is up */
+		struct trust_meet m2 = { TK_API, "192.0.2.31:443",
+		    "192.0.2.31:443", NULL, "meter-2" };
+		X509 *c[9];
+		int i;
+
+		for (i = 0; i < 9; i++) {
+			c[i] = make_cert("crowd");
+			assert_int_equal(trust_check(t, &m2, c[i], &eid),
+			    i < 8 ? TV_LEARNED : TV_FULL);
+			X509_free(c[i]);
+		}
+		trust_stats(t, &st);
+		assert_true(st.store_up);
+		assert_int_equal(st.refused[TK_API][TV_FULL], 1);
+		assert_int_equal(st.refused[TK_API][TV_UNAVAILABLE], 0);
+	}
 	trust_free(t);
 	event_base_free(base);
 	X509_free(x);

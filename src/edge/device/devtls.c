@@ -52,6 +52,7 @@ static const char *const devtls_refusal_names[DT_COUNT] = {
 	[DT_TRUST_MISMATCH] = "trust_mismatch",
 	[DT_TRUST_REJECTED] = "trust_rejected",
 	[DT_TRUST_UNAVAILABLE] = "trust_unavailable",
+	[DT_TRUST_FULL] = "trust_full",
 };
 
 const char *
@@ -198,6 +199,7 @@ trust_refusal(enum trust_verdict tv)
 	case TV_MISMATCH: return DT_TRUST_MISMATCH;
 	case TV_REJECTED:
 	case TV_EXPIRED: return DT_TRUST_REJECTED;
+	case TV_FULL: return DT_TRUST_FULL;
 	default: return DT_TRUST_UNAVAILABLE;
 	}
 }

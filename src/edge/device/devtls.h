@@ -50,7 +50,8 @@ enum devtls_refusal {
 	DT_TRUST_PENDING,	/* new (learned now) or waiting for a person */
 	DT_TRUST_MISMATCH,	/* not the approved one for that device */
 	DT_TRUST_REJECTED,	/* a person rejected it (or expired, refused) */
-	DT_TRUST_UNAVAILABLE,	/* the trust store is down or full */
+	DT_TRUST_UNAVAILABLE,	/* the trust store is down */
+	DT_TRUST_FULL,		/* no room in the trust store to learn it */
 	DT_COUNT
 };
 

@@ -210,7 +210,7 @@ learn(struct trust *t, const struct trust_meet *m, X509 *cert,
 	char fps[TLS_FP_LEN], subject[TRUST_TEXT_MAX];
 
 	if (!record(t, m, cert, fp, s, TS_PENDING, now))
-		return refuse(t, m, TV_UNAVAILABLE);
+		return refuse(t, m, TV_FULL);
 	tls_fp_format(fp, fps);
 	tls_name_line(X509_get_subject_name(cert), subject, sizeof(subject));
 	t->st.learned[m->kind]++;

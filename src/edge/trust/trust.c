@@ -28,7 +28,7 @@ trust_verdict_name(enum trust_verdict v)
 {
 	static const char *const names[TV_COUNT] = {
 		"trusted", "learned", "waiting", "mismatch", "rejected",
-		"expired", "unavailable" };
+		"expired", "unavailable", "full" };
 
 	return (unsigned)v < TV_COUNT ? names[v] : "?";
 }

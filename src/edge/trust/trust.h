@@ -46,7 +46,10 @@ enum trust_verdict {
 	TV_REJECTED,		/* a person rejected this certificate */
 	TV_EXPIRED,		/* approved, out of its dates, and
 				 * trust_expired = refuse */
-	TV_UNAVAILABLE,		/* no store, or full: refused */
+	TV_UNAVAILABLE,		/* no store: refused */
+	TV_FULL,		/* new, but the store's bounds (or its
+				 * queue) leave no room to record it:
+				 * refused, trust_full logged */
 	TV_COUNT
 };
 const char *trust_verdict_name(enum trust_verdict v);
