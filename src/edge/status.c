@@ -376,7 +376,7 @@ status_json(struct edge *e, const struct uplink_info *ui, FILE *f)
 		cache_json(&j, cache_stats(e->cache));
 	if (e->trust != NULL) {
 		jw_key(&j, "trust");
-		trust_status(e->trust, true, &j, f);
+		trust_status(e->trust, e->cf->path, true, &j, f);
 	}
 	manage_info(e->manage, &mi);
 	manage_json(&j, &mi);
@@ -458,7 +458,7 @@ status_text(struct edge *e, const struct uplink_info *ui, FILE *f)
 		cache_text(cache_stats(e->cache), f);
 	if (e->trust != NULL) {
 		fputc('\n', f);
-		trust_status(e->trust, false, NULL, f);
+		trust_status(e->trust, e->cf->path, false, NULL, f);
 	}
 	manage_info(e->manage, &mi);
 	manage_text(&mi, f);

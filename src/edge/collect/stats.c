@@ -174,8 +174,8 @@ collector_text(const struct collector *co, FILE *f)
 			fprintf(f, "      %s\n", fg->last_error);
 	}
 	if (co->wait) {
-		fprintf(f, "      waits for a person: isthmus trust list "
-		    "--pending\n");
+		/* the hint is in its last error already */
+		fprintf(f, "      not polled until a person decides\n");
 	} else {
 		time_format(next_at(co), TIME_ISO, when, sizeof(when));
 		fprintf(f, "      next poll %s%s\n", when,

@@ -109,7 +109,8 @@ status_json(const struct trust *t, const struct trust_stats *st,
 }
 
 void
-trust_status(const struct trust *t, bool json, struct jw *j, FILE *f)
+trust_status(const struct trust *t, const char *conf, bool json,
+    struct jw *j, FILE *f)
 {
 	struct trust_stats st;
 
@@ -133,6 +134,6 @@ trust_status(const struct trust *t, bool json, struct jw *j, FILE *f)
 		fprintf(f, ", %" PRIu64 " expired", st.expired);
 	fprintf(f, "\n");
 	if (st.entries[TS_PENDING] + st.entries[TS_CHANGED] > 0)
-		fprintf(f, "  waiting for a decision: isthmus trust -c CONF "
-		    "list --pending\n");
+		fprintf(f, "  waiting for a decision: isthmus trust -c %s "
+		    "list --pending\n", conf);
 }

@@ -123,6 +123,7 @@ void trust_metrics(const struct trust *t, FILE *f);
  * "entries": {state: n}, "mismatches"}, written at a key the caller
  * wrote; text: a line or two). t may be NULL: writes nothing. */
 struct jw;
-void trust_status(const struct trust *t, bool json, struct jw *j, FILE *f);
+void trust_status(const struct trust *t, const char *conf, bool json,
+    struct jw *j, FILE *f);
 
 #endif
