@@ -107,6 +107,9 @@ parse(int argc, char **argv, struct trust_args *a)
 		if (a->pending)
 			a->argv[a->argc++] = "pending";
 	} else if (strcmp(verb, "approve") == 0 && a->from != NULL) {
+		if (a->json || a->pending)
+			return cli_usage_error("trust", usage_trust, "--json "
+			    "and --pending do not go with approve");
 		if (a->fingerprint != NULL || optind != argc)
 			return cli_usage_error("trust", usage_trust, "approve "
 			    "--from LIST takes the ids and fingerprints from "
@@ -217,23 +220,27 @@ no_store(const struct trust_args *a, const char *path)
 }
 
 /* One line of an approval list: its id (the first word, digits) and the
- * first word that starts with sha256:. 0: not an entry's line (a blank,
- * a comment, list's counts "4 pending, 0 approved, ..."); -1: an entry's
- * line (its second word a state, as list prints it) without a
- * fingerprint. */
+ * first word that starts with sha256:. 1: that; 0: a line to pass over
+ * (a blank, a # comment, list's counts "4 pending, 0 approved, ...");
+ * -1: an entry's line (its second word a state, as list prints it)
+ * without a fingerprint; -2: anything else (a line mangled while the
+ * list was edited: said, not passed over in silence). */
 static int
 list_line(char *line, const char **id, const char **fp)
 {
 	static const char *const states[] = { "pending", "approved",
 		"rejected", "changed", NULL };
 	char *save = NULL, *w;
-	bool entry = false;
+	bool entry = false, counts;
 	size_t k, n = 0;
 
 	*id = *fp = NULL;
+	counts = strstr(line, " pending, ") != NULL;
 	w = strtok_r(line, " \t\r\n", &save);
-	if (w == NULL || strspn(w, "0123456789") != strlen(w))
+	if (w == NULL || w[0] == '#')
 		return 0;
+	if (strspn(w, "0123456789") != strlen(w))
+		return -2;
 	*id = w;
 	while ((w = strtok_r(NULL, " \t\r\n", &save)) != NULL) {
 		if (strncmp(w, "sha256:", 7) == 0) {
@@ -244,7 +251,7 @@ list_line(char *line, const char **id, const char **fp)
 			for (k = 0; states[k] != NULL; k++)
 				entry |= strcmp(w, states[k]) == 0;
 	}
-	return entry ? -1 : 0;
+	return entry ? -1 : counts ? 0 : -2;
 }
 
 /* approve --from LIST: each entry it names, with the fingerprint it
@@ -269,6 +276,13 @@ approve_from(const struct trust_args *a, struct tstore *s, const char *who)
 		rc = list_line(line, &args[1], &args[2]);
 		if (rc == 0)
 			continue;
+		if (rc == -2) {
+			fprintf(stderr, "isthmus trust: %s:%zu: not a line of "
+			    "isthmus trust list (ID STATE ... sha256:...): "
+			    "nothing approved for it\n", a->from, lineno);
+			failed++;
+			continue;
+		}
 		if (rc < 0) {
 			fprintf(stderr, "isthmus trust: %s:%zu: entry %s names "
 			    "no sha256: fingerprint: not approved\n", a->from,

@@ -186,6 +186,7 @@ def test_approve_from_a_reviewed_list(store):
                       + "\n".join(keep) + "\n"
                       f"{c} pending api 192.168.10.23:443 {fa}\n"
                       f"{d} changed api no fingerprint here\n"
+                      "a line mangled in the editor\n"
                       "\n4 pending, 0 approved, 0 rejected, 0 changed\n")
     res = store.trust("approve", "--from", review, expect=1)
     rows = store.rows()
@@ -195,7 +196,8 @@ def test_approve_from_a_reviewed_list(store):
         in res.stderr
     assert f"review.txt:5: entry {d} names no sha256: fingerprint" \
         in res.stderr
-    assert "2 approved, 2 refused" in res.stdout
+    assert "review.txt:6: not a line of isthmus trust list" in res.stderr
+    assert "2 approved, 3 refused" in res.stdout
     assert res.stderr.count("event=trust_decision") == 2
     # from stdin, the same list again: nothing changes, all is well
     res = run("trust", "-c", store.conf, "approve", "--from", "-",
@@ -204,6 +206,7 @@ def test_approve_from_a_reviewed_list(store):
     assert store.rows() == rows
     store.trust("approve", str(a), "--from", review, expect=2)
     store.trust("list", "--from", review, expect=2)
+    store.trust("approve", "--from", review, "--json", expect=2)
 
 
 def test_changed_approved_removes_the_old(store):
