@@ -246,10 +246,12 @@ trust_options(const char *kind, int nargs, char **args, bool pending,
 	    nargs != 2))
 		return cli_usage_error("manage", usage_manage, "--fingerprint "
 		    "goes with trust approve ID");
-	if (trust && strcmp(cmd, "approve") == 0 && fingerprint == NULL &&
-	    nargs == 2)
+	/* The fingerprint only after --fingerprint, as isthmus trust
+	 * takes it: said, so nobody approves by a word in the wrong
+	 * place. */
+	if (trust && strcmp(cmd, "approve") == 0 && fingerprint == NULL)
 		return cli_usage_error("manage", usage_manage, "trust approve "
-		    "needs --fingerprint sha256:HEX, the certificate's, as "
+		    "takes ID --fingerprint sha256:HEX, the certificate's, as "
 		    "trust show prints it");
 	return CLI_GO_ON;
 }

@@ -83,6 +83,10 @@ def test_a_device_waits_until_the_cloud_approves_its_fingerprint(site):
     res = run("manage", "-c", conf, "agw", "trust", "approve",
               str(ent["id"]), expect=2)
     assert "--fingerprint" in res.stderr
+    # the fingerprint as a bare word is not taken either
+    res = run("manage", "-c", conf, "agw", "trust", "approve",
+              str(ent["id"]), dev.fp, expect=2)
+    assert "--fingerprint" in res.stderr
     res = run("manage", "-c", conf, "agw", "status", "--pending", expect=2)
     assert "--pending goes with trust list" in res.stderr
     assert len(json.loads(run("audit", "-c", conf, "--json",

@@ -193,8 +193,8 @@ trust_args_ok(json_t *args, FILE *f)
 		    "prints it)", pin);
 		return false;
 	}
-	say_error(f, "%s", "trust takes list [pending], show ID, approve ID "
-	    "sha256:HEX, reject ID or forget ID");
+	say_error(f, "%s", "trust takes list [--pending], show ID, approve "
+	    "ID --fingerprint sha256:HEX, reject ID or forget ID");
 	return false;
 }
 
