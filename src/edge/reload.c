@@ -426,6 +426,21 @@ reload_failed(struct edge *e)
 
 /* SIGHUP, as the cloud does it: parse and load everything into fresh
  * storage and swap it in only when all of it is good. */
+/* The same collectors, in the same order, with the same settings. */
+static bool
+collectors_same(const struct edge_conf *a, const struct edge_conf *b)
+{
+	size_t i;
+
+	if (a->ncollectors != b->ncollectors)
+		return false;
+	for (i = 0; i < a->ncollectors; i++)
+		if (!edge_collector_conf_equal(a->collectors[i],
+		    b->collectors[i]))
+			return false;
+	return true;
+}
+
 int
 edge_reload(struct edge *e, struct err *why)
 {
@@ -474,6 +489,8 @@ edge_reload(struct edge *e, struct err *why)
 		changed_add(changed, sizeof(changed), "settings");
 	if (reload_tunnel(e, cf, ctx, digest))
 		changed_add(changed, sizeof(changed), "tunnel");
+	if (!collectors_same(e->cf, cf))
+		changed_add(changed, sizeof(changed), "collectors");
 	edge_conf_free(e->cf);
 	e->cf = cf;
 	reload_collectors(e);

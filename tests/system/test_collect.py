@@ -550,7 +550,7 @@ def test_reload_ends_a_poll_and_a_tunnel_down_is_undelivered(site):
     col.conf.write_text(text + collector(
         "good", f"https://127.0.0.1:{good.port}/x", trust=f"pin {good.fp}"))
     col.edge.signal(signal.SIGHUP)
-    col.edge.wait_log(r"event=reloaded")
+    col.edge.wait_log(r"event=reloaded .*changed=\S*collectors")
     assert eventually(lambda: col.deliveries("good"), 5), col.edge.text()
     assert not col.outcomes("slow", r"\w+")     # aborted, not an outcome
     assert eventually(lambda: hang.ended >= 1, 3)   # its connection closed
