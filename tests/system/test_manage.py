@@ -153,6 +153,36 @@ def test_manage_none_refuses_everything(site):
     assert r["state"] == "refused"
 
 
+def test_a_second_session_of_an_edge_ending_leaves_the_first_reachable(
+        site):
+    """Two processes with one edge's certificate (a re-dial before the
+    old tunnel is found dead does the same): the newest session takes
+    the instructions; when it ends, the one still up takes them again."""
+    a = site.backend("A")
+    cloud = site.start("cloud", site.cloud_conf(
+        {"A/t": [a]}, extra="state = state.db"))
+    port = cloud.port("listen")
+    first = site.start("edge", site.edge_conf(
+        "agw", port, {"t": "t"}, extra="manage = status"))
+    first.wait_log(r"event=tunnel_up")
+    cloud.wait_log(r"event=manage_hello edge=agw ")
+    conf2 = site.edge_conf("agw", port, {"t": "t"},
+                           extra="manage = status\nadmin_socket = agw2.sock")
+    conf2 = conf2.rename(conf2.with_name("edge-agw2.conf"))
+    second = site.start("edge", conf2)
+    second.wait_log(r"event=tunnel_up")
+    cloud.wait_log(r"event=manage_hello edge=agw ", count=2)
+    r = manage(cloud.conf, "agw", "status", "--wait", "20s")
+    assert r["state"] == "ok", r
+    second.stop()
+    site.daemons.remove(second)
+    time.sleep(0.5)
+    r = manage(cloud.conf, "agw", "status", "--wait", "20s")
+    assert r["state"] == "ok", r
+    first.wait_log(r"event=manage_instruction .*kind=status "
+                   r".*state=received")
+
+
 def test_a_down_edge_gets_its_instructions_in_order_or_they_expire(site,
                                                                  state):
     a = site.backend("A")

@@ -50,21 +50,21 @@ hub_register(struct manage_hub *h, const char *tenant, const char *edge,
 
 	pthread_mutex_lock(&h->mu);
 	gen = ++h->next_gen;
-	for (g = h->regs; g != NULL; g = g->next)
-		if (strcmp(g->tenant, tenant) == 0 &&
-		    strcmp(g->edge, edge) == 0)
-			break;
-	if (g == NULL && (g = calloc(1, sizeof(*g))) != NULL) {
+	if ((g = calloc(1, sizeof(*g))) != NULL) {
+		/* the newest session of an edge takes it; the older stay
+		 * known, for when it ends first */
+		struct mreg *o;
+
+		for (o = h->regs; o != NULL; o = o->next)
+			if (strcmp(o->tenant, tenant) == 0 &&
+			    strcmp(o->edge, edge) == 0)
+				o->shadowed = true;
 		snprintf(g->tenant, sizeof(g->tenant), "%s", tenant);
 		snprintf(g->edge, sizeof(g->edge), "%s", edge);
-		g->next = h->regs;
-		h->regs = g;
-	}
-	if (g != NULL) {	/* the newest session of an edge takes it */
 		g->widx = widx;
 		g->gen = gen;
-		g->hello = false;	/* this stream's hello is to come */
-		g->told = false;	/* its schedule: told again */
+		g->next = h->regs;
+		h->regs = g;
 	}
 	pthread_mutex_unlock(&h->mu);
 	return gen;
@@ -80,8 +80,19 @@ hub_unregister(struct manage_hub *h, const char *tenant, const char *edge,
 	for (pp = &h->regs; (g = *pp) != NULL; pp = &g->next)
 		if (g->gen == gen && strcmp(g->tenant, tenant) == 0 &&
 		    strcmp(g->edge, edge) == 0) {
+			bool newest = !g->shadowed;
+
 			*pp = g->next;
 			free(g);
+			/* the next newest of the edge, if one is up, takes
+			 * over (the list is newest first) */
+			for (g = newest ? h->regs : NULL; g != NULL;
+			    g = g->next)
+				if (strcmp(g->tenant, tenant) == 0 &&
+				    strcmp(g->edge, edge) == 0) {
+					g->shadowed = false;
+					break;
+				}
 			break;
 		}
 	pthread_mutex_unlock(&h->mu);
@@ -146,7 +157,7 @@ post(struct manage_hub *h, struct mdelivery *d)
 
 	pthread_mutex_lock(&h->mu);
 	for (g = h->regs; g != NULL; g = g->next)
-		if (d->gen != 0 ? g->gen == d->gen :
+		if (d->gen != 0 ? g->gen == d->gen : !g->shadowed &&
 		    strcmp(g->tenant, d->tenant) == 0 &&
 		    strcmp(g->edge, d->edge) == 0)
 			break;

@@ -120,12 +120,17 @@ struct mnote {
 	char error[MANAGE_ERROR_MAX + 1];
 };
 
-/* An edge's live session, as the hub knows it (under mu). */
+/* An edge's live session, as the hub knows it (under mu). An edge may
+ * have two for a while (a second process with its certificate, a
+ * re-dial before the old tunnel is found dead): the newest, first on
+ * the list, takes what is sent to the edge; the others are shadowed,
+ * and the next newest takes over when it ends. */
 struct mreg {
 	struct mreg *next;
 	char tenant[NAME_MAX_LEN + 1], edge[NAME_MAX_LEN + 1];
 	unsigned widx;
 	uint64_t gen;
+	bool shadowed;			/* a newer session of the edge is up */
 	/* Its readiness schedule (schedule.c; control loop only). */
 	bool hello;			/* said: accepts known */
 	bool accepts_readiness;

@@ -154,7 +154,7 @@ tick(struct manage_hub *h)
 
 	pthread_mutex_lock(&h->mu);
 	for (g = h->regs; g != NULL; g = g->next) {
-		if (!g->hello)
+		if (!g->hello || g->shadowed)
 			continue;
 		have = g->accepts_readiness && cloud_conf_schedule(cf,
 		    g->tenant, g->edge, &p, &every) && every >= 1000;
