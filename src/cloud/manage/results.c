@@ -52,7 +52,7 @@ figure(json_t *o, const char *measure, const char *field, double *out)
 
 /* What the gauges show of o. */
 static void
-figures(json_t *o, struct rfigures *f)
+figures_of(json_t *o, struct rfigures *f)
 {
 	double v;
 
@@ -99,7 +99,7 @@ results_store(struct store *st, const char *tenant, const char *edge,
 	fig->ok = true;
 	fig->verdict = (enum rverdict)verdict;
 	fig->at = json_number_value(started);
-	figures(o, fig);
+	figures_of(o, fig);
 	if (st != NULL) {
 		memset(&r, 0, sizeof(r));
 		snprintf(r.id, sizeof(r.id), "%s", id);
