@@ -16,6 +16,8 @@ static const char *const balance_names[] = {
 static const char *const health_names[] = { "none", "tcp", "http", NULL };
 
 static const char *const mode_names[] = { "tcp", "http", NULL };
+static const char *const store_forward_names[] = { "off", "on", "always",
+	NULL };
 
 static const char *const refusal_names[REFUSE_COUNT] = {
 	[REFUSE_UNKNOWN_SERVICE] = PROTO_REFUSED_UNKNOWN_SERVICE,
@@ -130,6 +132,9 @@ static const struct conf_key service_keys[] = {
 	    0 },
 	{ "confidential", CONF_BOOL,
 	    offsetof(struct cloud_service, confidential), 0, 0, NULL, "no", 0 },
+	{ "store_forward", CONF_ENUM,
+	    offsetof(struct cloud_service, store_forward), 0, 0,
+	    store_forward_names, "off", 0 },
 	{ "response_timeout", CONF_DURATION,
 	    offsetof(struct cloud_service, response_timeout), 100, 3600000,
 	    NULL, "30s", 0 },
@@ -372,6 +377,15 @@ check_services(struct cloud_conf *cf, struct conf_errors *errs)
 			    "a mode = http service sends no PROXY header (one "
 			    "backend connection carries many devices' requests); "
 			    "use identity_headers = yes for the device's address");
+		/* A queue keeps requests on the site's disk: never those
+		 * of a service whose data the edge must not store. */
+		if (s->store_forward != CSF_OFF && s->confidential)
+			conf_errors_add(errs, cf->path, s->line, "store_forward",
+			    "a confidential service cannot be store and forward "
+			    "(the edge would keep its requests on disk)");
+		if (s->store_forward != CSF_OFF && s->mode != SERVICE_HTTP)
+			conf_errors_add(errs, cf->path, s->line, "store_forward",
+			    "store and forward is for mode = http services");
 		s->be = calloc(s->backends.n, sizeof(*s->be));
 		if (s->be == NULL && s->backends.n > 0) {
 			conf_errors_add(errs, cf->path, s->line, "backends",

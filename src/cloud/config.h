@@ -85,6 +85,8 @@ enum http_fail {
 	HTTPF_COUNT
 };
 
+enum cloud_store_forward { CSF_OFF, CSF_ON, CSF_ALWAYS };
+
 struct cloud_service {
 	char tenant_name[NAME_MAX_LEN + 1];
 	char name[NAME_MAX_LEN + 1];
@@ -98,6 +100,9 @@ struct cloud_service {
 	/* HTTP mode */
 	bool identity_headers;		/* Forwarded, X-Isthmus-* to backends */
 	bool confidential;		/* edges must never store answers */
+	/* Whether edges queue its POST and PUT when the path fails
+	 * (docs/queue.md); told to them on every answer. */
+	int store_forward;		/* enum cloud_store_forward */
 	uint64_t response_timeout;
 	uint64_t pool_idle_timeout;
 	int64_t pool_max_idle;		/* per backend and worker */

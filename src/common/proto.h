@@ -63,6 +63,18 @@
 /* when the device's answer was complete, 2026-12-04T19:43:04.123Z */
 #define HTTP_COLLECTOR_TIME "isthmus-collector-time"
 
+/* HTTP mode, store and forward (docs/queue.md): a request the edge
+ * queued and sends again carries the time it was accepted from the
+ * device, 2026-12-04T19:43:04.123Z (UTC, milliseconds); the cloud gives
+ * it to the backend as HTTP_ID_ACCEPTED. A request of a store-and-forward
+ * service also carries HTTP_IDEMPOTENCY_KEY, on its first attempt and on
+ * every replay (the device's own, when it sent one). */
+#define HTTP_ACCEPTED_FIELD "isthmus-accepted"
+/* draft-ietf-httpapi-idempotency-key-header: a Structured Field string,
+ * "8e03978e-40d5-43e8-bc93-6894a57f9324" with its quotes; passed to the
+ * backend as it is. */
+#define HTTP_IDEMPOTENCY_KEY "idempotency-key"
+
 /* --- Response fields the cloud sends --------------------------------- */
 
 /* The cloud refused the stream itself (not a backend's answer); the
@@ -71,6 +83,10 @@
 /* HTTP mode: the service is confidential; the edge stores nothing of the
  * response (the firmware cache never keeps it). */
 #define HTTP_CONFIDENTIAL_FIELD "isthmus-confidential"
+/* HTTP mode: the service's store_forward ("on" or "always"), on every
+ * backend answer of a service that sets it; an edge listener with
+ * store_forward = service follows it (docs/queue.md). */
+#define HTTP_STORE_FORWARD_FIELD "isthmus-store-forward"
 
 /* Values of HTTP_REFUSED_FIELD, with the status they come with. They are
  * also the reason labels of the refusal metrics at both ends. */
@@ -89,6 +105,8 @@
 #define HTTP_ID_TENANT "x-isthmus-tenant"
 #define HTTP_ID_EDGE "x-isthmus-edge"
 #define HTTP_ID_MAC "x-isthmus-device-mac"
+/* A replayed request's HTTP_ACCEPTED_FIELD, whatever identity_headers. */
+#define HTTP_ID_ACCEPTED "x-isthmus-accepted"
 /* A collector's fields as the backend gets them, whatever the service's
  * identity_headers: each HTTP_COLLECTOR_* with "x-" before it. */
 #define HTTP_ID_COLLECTOR_PREFIX "x-"
@@ -167,6 +185,9 @@
 /* The edge's trust store (docs/trust.md): args "list" ["pending"],
  * "show" ID, "approve" ID "sha256:HEX", "reject" ID, "forget" ID. */
 #define MANAGE_K_TRUST "trust"
+/* The edge's store-and-forward queue (docs/queue.md): args "list"
+ * ["dead"], "show" ID, "retry" ID|"dead", "drop" ID|"dead". */
+#define MANAGE_K_QUEUE "queue"
 
 /* Outcomes: the edge answers the first four; the cloud decides the
  * last two (no answer by the answer deadline; never delivered before the

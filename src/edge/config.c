@@ -29,6 +29,11 @@ static const char *const manage_names[] = { "none", MANAGE_K_STATUS,
 static const char *const trust_expired_names[] = { "accept", "refuse",
 	NULL };
 
+static const char *const replay_order_names[] = { "service", "device",
+	NULL };
+static const char *const store_forward_names[] = { "service", "off", "on",
+	"always", NULL };
+
 static const struct conf_key edge_keys[] = {
 	{ "cloud", CONF_HOSTPORT, offsetof(struct edge_conf, cloud), 0, 0,
 	    NULL, NULL, CONF_REQUIRED },
@@ -91,6 +96,19 @@ static const struct conf_key edge_keys[] = {
 	    NULL, "state", 0 },
 	{ "trust_expired", CONF_ENUM, offsetof(struct edge_conf,
 	    trust_expired), 0, 0, trust_expired_names, "accept", 0 },
+	{ "queue_max_size", CONF_SIZE,
+	    offsetof(struct edge_conf, queue_max_size), 64 * 1024,
+	    INT64_MAX, NULL, "256m", 0 },
+	{ "queue_max_age", CONF_DURATION,
+	    offsetof(struct edge_conf, queue_max_age), 60000,
+	    366ULL * 86400000, NULL, "7d", 0 },
+	{ "queue_max_body", CONF_SIZE,
+	    offsetof(struct edge_conf, queue_max_body), 1024,
+	    64 * 1024 * 1024, NULL, "1m", 0 },
+	{ "replay_streams", CONF_INT,
+	    offsetof(struct edge_conf, replay_streams), 1, 256, NULL, "8", 0 },
+	{ "replay_order", CONF_ENUM, offsetof(struct edge_conf, replay_order),
+	    0, 0, replay_order_names, "service", 0 },
 };
 
 static const char *const mode_names[] = { "tcp", "http", NULL };
@@ -129,6 +147,12 @@ static const struct conf_key listener_keys[] = {
 	{ "cache", CONF_BOOL, LKEY(cache), 0, 0, NULL, "off", 0 },
 	{ "device_trust", CONF_ENUM, LKEY(device_trust), 0, 0,
 	    device_trust_names, "ca", 0 },
+	{ "store_forward", CONF_ENUM, LKEY(store_forward), 0, 0,
+	    store_forward_names, "service", 0 },
+	{ "response_timeout", CONF_DURATION, LKEY(response_timeout), 100,
+	    600000, NULL, "10s", 0 },
+	{ "store_forward_status", CONF_INT, LKEY(store_forward_status), 200,
+	    299, NULL, "202", 0 },
 };
 #undef LKEY
 
@@ -451,6 +475,15 @@ edge_conf_load(const char *path, struct edge_conf **out,
 			    "cache", "the cache is for mode = http listeners");
 			rc = -EINVAL;
 		}
+	for (i = 0; rc == 0 && i < cf->nlisteners; i++)
+		if ((cf->listeners[i]->store_forward == SF_ON ||
+		    cf->listeners[i]->store_forward == SF_ALWAYS) &&
+		    cf->listeners[i]->mode != LISTEN_HTTP) {
+			conf_errors_add(errs, path, cf->listeners[i]->line,
+			    "store_forward", "store and forward is for mode = "
+			    "http listeners (it queues whole requests)");
+			rc = -EINVAL;
+		}
 	for (i = 0; rc == 0 && i < cf->ncollectors; i++)
 		rc = edge_collector_check(cf, cf->collectors[i], errs);
 	if (rc == 0)
@@ -496,6 +529,24 @@ char *
 edge_trust_path(const struct edge_conf *cf)
 {
 	return fs_join(cf->state_dir, "trust.db");
+}
+
+char *
+edge_queue_path(const struct edge_conf *cf)
+{
+	return fs_join(cf->state_dir, "queue.db");
+}
+
+bool
+edge_conf_may_queue(const struct edge_conf *cf)
+{
+	size_t i;
+
+	for (i = 0; i < cf->nlisteners; i++)
+		if (cf->listeners[i]->mode == LISTEN_HTTP &&
+		    cf->listeners[i]->store_forward != SF_OFF)
+			return true;
+	return false;
 }
 
 bool

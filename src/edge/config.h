@@ -25,6 +25,12 @@ enum collector_method { CM_GET, CM_POST, CM_PUT };
 /* What an approved certificate past its notAfter (or before its
  * notBefore) means: such devices cannot renew theirs. */
 enum trust_expired { TRUST_EXPIRED_ACCEPT, TRUST_EXPIRED_REFUSE };
+/* Store and forward (docs/queue.md): as the cloud's service says
+ * (learned from its answers), never, when the path fails, or always. */
+enum store_forward { SF_SERVICE, SF_OFF, SF_ON, SF_ALWAYS };
+/* The order a queue replays in: each service's requests in the order
+ * accepted, or each device's of each service (devices side by side). */
+enum replay_order { REPLAY_BY_SERVICE, REPLAY_BY_DEVICE };
 /* Where a device certificate carries its MAC (devtls.h). */
 enum mac_from { MAC_FROM_URI, MAC_FROM_CN, MAC_FROM_SERIAL, MAC_FROM_OU,
 	MAC_FROM_SAN_DNS };
@@ -64,6 +70,10 @@ struct edge_listener_conf {
 	/* HTTP mode: answer GET and HEAD from the edge's cache */
 	bool cache;
 	int device_trust;		/* enum device_trust */
+	/* HTTP mode, POST and PUT (docs/queue.md) */
+	int store_forward;		/* enum store_forward */
+	uint64_t response_timeout;	/* ms; a direct attempt's answer */
+	int64_t store_forward_status;	/* the answer once queued: 2xx */
 };
 
 /* [collector NAME]: a device HTTPS API the edge polls, each answer sent
@@ -132,6 +142,15 @@ struct edge_conf {
 	 * store is STATE_DIR/trust.db, made 0700/0600 when first needed. */
 	char *state_dir;
 	int trust_expired;		/* enum trust_expired */
+	/* The store-and-forward queue, STATE_DIR/queue.db (docs/queue.md):
+	 * the bytes it may hold (waiting and dead letters), how long a
+	 * request may wait, the largest body it takes, the replays on the
+	 * tunnel at once, and their order. */
+	uint64_t queue_max_size;
+	uint64_t queue_max_age;		/* ms */
+	uint64_t queue_max_body;
+	int64_t replay_streams;
+	int replay_order;		/* enum replay_order */
 	struct edge_listener_conf **listeners;
 	size_t nlisteners;
 	struct edge_collector_conf **collectors;
@@ -147,6 +166,12 @@ void edge_collector_conf_clear(struct edge_collector_conf *c);
 /* The trust store's file: STATE_DIR/trust.db (malloc'd; NULL when out
  * of memory). */
 char *edge_trust_path(const struct edge_conf *cf);
+/* The store-and-forward queue's file: STATE_DIR/queue.db (malloc'd;
+ * NULL when out of memory). */
+char *edge_queue_path(const struct edge_conf *cf);
+/* Whether a listener of cf may queue: an HTTP listener whose
+ * store_forward is not off (service: the cloud may say on). */
+bool edge_conf_may_queue(const struct edge_conf *cf);
 /* Whether anything in cf learns certificates (a collector with
  * trust = tofu, a listener with device_trust = tofu): only then is the
  * trust store opened. */
