@@ -89,6 +89,9 @@ class Rig:
         self.edge = self.site.start("edge", self.conf)
         if wait_tunnel and self.cloud is not None:
             self.edge.wait_log(r"event=tunnel_up")
+        if re.search(r"store_forward = (on|always)", self.conf.read_text()):
+            # The file opens on the queue's thread, after "ready".
+            self.edge.wait_log(r"event=queue_open")
         self.port = self.edge.port("listener.meters")
         return self.edge
 
@@ -525,3 +528,24 @@ def test_waiting_requests_survive_a_drain_and_a_restart(rig):
     r.edge.wait_log(r"event=queue_open .*waiting=3")
     assert eventually(lambda: len(r.got("/w/")) == 3, 20), r.edge.text()
     assert [q.header("idempotency-key") for q in r.got("/w/")] == keys
+
+
+def test_a_new_reading_goes_behind_those_waiting(rig):
+    """on: while earlier readings wait in the queue, a new one is queued
+    behind them rather than sent ahead, so the backend takes them in the
+    order the device sent them."""
+    r = rig()
+    failing = {"on": True}
+    r.be.handler = lambda req: ((503, b"busy", b"") if failing["on"]
+                                else (201, b"", b""))
+    assert r.post("/o/0", b"first").status == 202       # its attempt: 503
+    assert r.post("/o/1", b"second").status == 202      # behind it
+    assert all(q.header("x-isthmus-accepted") for q in r.got("/o/1"))
+    failing["on"] = False
+    assert eventually(lambda: len(r.got("/o/1")) == 1, 20), r.edge.text()
+    seen = [q.path for q in r.got("/o/")]
+    # Sent once, from the queue, after the one before it was taken.
+    assert seen[-1] == "/o/1" and seen[-2] == "/o/0", seen
+    assert eventually(lambda: r.status()["queue"]["waiting"] == 0)
+    # The queue is empty again: straight through.
+    assert r.post("/o/2", b"third").status == 201

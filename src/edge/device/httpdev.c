@@ -112,6 +112,7 @@ static void dev_submit(struct httpdev *d);
 static const struct pending_ops wait_ops;
 static void dev_vanished(struct httpdev *d);
 static void sf_step(struct httpdev *d);
+static void sf_queue(struct httpdev *d);
 
 static void
 arm(struct httpdev *d, uint64_t ms)
@@ -124,15 +125,20 @@ arm(struct httpdev *d, uint64_t ms)
 
 /* Whether the queue takes requests now. A failed direct attempt goes to
  * it only then; else the device gets the failure, as it would without
- * store and forward (docs/queue.md, "A file that is not a queue"). */
+ * store and forward (docs/queue.md, "A file that is not a queue").
+ * *backlog: whether requests wait in it. */
 static bool
-queue_up(const struct edge *e)
+queue_up(const struct edge *e, bool *backlog)
 {
 	struct sfq_stats st;
 
+	if (backlog != NULL)
+		*backlog = false;
 	if (e->queue == NULL)
 		return false;
 	sfq_stats(e->queue, &st);
+	if (backlog != NULL)
+		*backlog = st.up && st.depth > 0;
 	return st.up;
 }
 
@@ -310,7 +316,7 @@ on_resp_head(struct relay *r, void *arg)
 		    d->device, status, refused);
 	}
 	if (d->sfs == SFS_DIRECT) {
-		if (sfwd_retryable(status) && queue_up(d->li->e)) {
+		if (sfwd_retryable(status) && queue_up(d->li->e, NULL)) {
 			/* The device never sees this answer: the queue
 			 * takes the request from the loop. */
 			d->sfs = SFS_FAILED;
@@ -377,7 +383,7 @@ on_stream_done(struct relay *r, bool complete, void *arg)
 	if (d->sfs == SFS_DIRECT) {
 		/* Lost before its answer head. */
 		d->sfs = SFS_NONE;
-		if (queue_up(d->li->e)) {
+		if (queue_up(d->li->e, NULL)) {
 			d->sfs = SFS_FAILED;
 			arm(d, 0);
 			return;
@@ -754,7 +760,10 @@ dev_submit(struct httpdev *d)
 	rc = submit_request(d, SUBMIT_DEVICE, NULL, &dev_ops, d, &d->r);
 	if (rc != 0) {
 		d->r = NULL;
-		dev_fail(d, 503, "the tunnel cannot take a stream now");
+		if (d->sfs == SFS_WHOLE && queue_up(e, NULL))
+			sf_queue(d);	/* a failed path, as a 503 is */
+		else
+			dev_fail(d, 503, "the tunnel cannot take a stream now");
 		return;
 	}
 	d->li->stats.open++;
@@ -849,26 +858,30 @@ sf_queue(struct httpdev *d)
 }
 
 /* A store-and-forward request's next step, from the loop: always, to the
- * queue; on, straight through while the tunnel is up, to the queue at
- * once while it is down (no pending_timeout wait), and to the queue
- * when the direct attempt failed. Without a queue that takes requests
- * an on request goes as it would without store and forward. */
+ * queue; on, straight through while the path is healthy, to the queue at
+ * once while the tunnel is down (no pending_timeout wait), and to the
+ * queue when the direct attempt failed. While requests wait in the
+ * queue an on request goes behind them, so that a device's readings
+ * reach the backend in the order it sent them. Without a queue that
+ * takes requests an on request goes as it would without store and
+ * forward. */
 static void
 sf_step(struct httpdev *d)
 {
 	struct edge *e = d->li->e;
+	bool backlog;
 
 	switch (d->sfs) {
 	case SFS_WHOLE:
-		if (d->sf.mode == SF_ALWAYS || (uplink_h2(e->up) == NULL &&
-		    queue_up(e)))
+		if (d->sf.mode == SF_ALWAYS || (queue_up(e, &backlog) &&
+		    (backlog || uplink_h2(e->up) == NULL)))
 			sf_queue(d);
 		else
 			dev_submit(d);
 		return;
 	case SFS_DIRECT:
 		/* No answer head within response_timeout. */
-		if (!queue_up(e)) {
+		if (!queue_up(e, NULL)) {
 			d->sfs = SFS_NONE;	/* the cloud's 504 comes */
 			return;
 		}
