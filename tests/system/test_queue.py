@@ -549,3 +549,18 @@ def test_a_new_reading_goes_behind_those_waiting(rig):
     assert eventually(lambda: r.status()["queue"]["waiting"] == 0)
     # The queue is empty again: straight through.
     assert r.post("/o/2", b"third").status == 201
+
+
+def test_a_device_that_hangs_up_after_its_request_still_has_it_delivered(rig):
+    """The request was read whole: the queue keeps it even when the device
+    is gone before its answer (sfq_forget), and the edge stays clean."""
+    r = rig(listener_opts="store_forward = always\n")
+    r.be.handler = lambda req: (201, b"", b"")
+    for i in range(5):
+        s, _ = device(r.port)
+        s.sendall(b"POST /gone/%d HTTP/1.1\r\nHost: m\r\n"
+                  b"Content-Length: 4\r\n\r\nbye%d" % (i, i))
+        s.close()
+    assert eventually(lambda: len(r.got("/gone/")) == 5, 20), r.edge.text()
+    assert sorted(q.body for q in r.got("/gone/")) == [
+        b"bye%d" % i for i in range(5)]
