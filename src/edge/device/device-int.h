@@ -138,8 +138,10 @@ void sfwd_learn(struct sfq *q, const char *service, const struct hdrs *h);
  * text body. Clears q->keepalive when the connection is to end. */
 int sfwd_accepted(struct evbuffer *out, int status, struct devreq *q,
     int http_minor);
-/* 503 with Retry-After: the queue did not take q (why, in the body). */
-int sfwd_refused(struct evbuffer *out, unsigned retry_after, const char *why,
-    struct devreq *q, int http_minor);
+/* 503 with Retry-After (as long as q says): the queue did not take the
+ * request rq, why a refusal (enum sfq_refusal) or -ENOMEM, said in the
+ * body. */
+int sfwd_refused(struct evbuffer *out, const struct sfq *q, int why,
+    struct devreq *rq, int http_minor);
 
 #endif

@@ -4,7 +4,7 @@
  * devreq.c), its timers and backpressure, and the three places an answer
  * comes from: the tunnel (the relay's callbacks), the cache (its reader
  * ops) and the store-and-forward queue (its done callback; the request's
- * body, key and the edge's answers are sfwd.c's). Over 900 lines because
+ * body, key and the edge's answers are sfwd.c's). Over 1,000 lines because
  * those are one state machine over struct httpdev: the answer's sources
  * end, resume and close the connection they serve, so cutting them apart
  * would only make files that call each other.
@@ -802,28 +802,18 @@ sf_answered(struct httpdev *d, int rc)
 static void
 sf_refuse(struct httpdev *d, int why)
 {
-	static const char *const words[SFQ_REFUSED_COUNT] = {
-		[SFQ_REFUSED_FULL] = "the store-and-forward queue is full",
-		[SFQ_REFUSED_DISK] = "the disk of the store-and-forward queue "
-		    "is full",
-		[SFQ_REFUSED_UNAVAILABLE] = "the store-and-forward queue is "
-		    "unavailable",
-	};
-	bool known = why > 0 && why < SFQ_REFUSED_COUNT;
 	struct edge_listener *li = d->li;
 
 	li->stats.sf_refused++;
 	li->stats.http_errors[HD_ERR_503]++;
 	/* The queue logs its refusals (queue_refused); only ours here. */
-	if (!known)
+	if (why < 0)
 		log_limited(li->e->lim_device, LOG_INFO, "edge",
 		    "http_refused", "listener=%s service=%s device=%s "
 		    "status=%d reason=%s", li->lc->name, d->service,
 		    d->device, 503, "out of memory");
 	sf_answered(d, sfwd_refused(bufferevent_get_output(d->bev),
-	    sfq_retry_after(li->e->queue, known ? why :
-	    SFQ_REFUSED_UNAVAILABLE), known ? words[why] : "out of memory",
-	    &d->q, d->p.http_minor));
+	    li->e->queue, why, &d->q, d->p.http_minor));
 }
 
 /* The queue's answer (from the loop): on disk, or refused. */

@@ -223,13 +223,22 @@ sfwd_accepted(struct evbuffer *out, int status, struct devreq *q,
 }
 
 int
-sfwd_refused(struct evbuffer *out, unsigned retry_after, const char *why,
-    struct devreq *q, int http_minor)
+sfwd_refused(struct evbuffer *out, const struct sfq *q, int why,
+    struct devreq *rq, int http_minor)
 {
+	static const char *const words[SFQ_REFUSED_COUNT] = {
+		[SFQ_REFUSED_FULL] = "the store-and-forward queue is full",
+		[SFQ_REFUSED_DISK] = "the disk of the store-and-forward queue "
+		    "is full",
+		[SFQ_REFUSED_UNAVAILABLE] = "the store-and-forward queue is "
+		    "unavailable",
+	};
+	bool known = why > 0 && why < SFQ_REFUSED_COUNT;
 	char body[256], secs[16];
 
 	snprintf(body, sizeof(body), "not accepted: %s; try again later\n",
-	    why);
-	snprintf(secs, sizeof(secs), "%u", retry_after);
-	return answer(out, 503, "retry-after", secs, body, q, http_minor);
+	    known ? words[why] : "out of memory");
+	snprintf(secs, sizeof(secs), "%u", sfq_retry_after(q, known ? why :
+	    SFQ_REFUSED_UNAVAILABLE));
+	return answer(out, 503, "retry-after", secs, body, rq, http_minor);
 }
