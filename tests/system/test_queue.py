@@ -564,3 +564,23 @@ def test_a_device_that_hangs_up_after_its_request_still_has_it_delivered(rig):
     assert eventually(lambda: len(r.got("/gone/")) == 5, 20), r.edge.text()
     assert sorted(q.body for q in r.got("/gone/")) == [
         b"bye%d" % i for i in range(5)]
+
+
+def test_a_confidential_service_is_never_queued(rig):
+    """A listener's on cannot queue a service whose answers carry the
+    cloud's confidential mark: once it was seen, its requests pass as
+    without store and forward, the tunnel down included."""
+    r = rig(svc_opts="confidential = yes\n",
+            edge_extra="pending_timeout = 1s\n")
+    r.be.handler = lambda req: (200, b"ok", b"")
+    assert r.post("/c/1", b"1").status == 200     # the mark is learned
+    r.edge.wait_log(r"event=store_forward_learned service=telemetry "
+                    r"mode=off confidential=yes")
+    assert r.post("/c/2", b"2").status == 200
+    assert r.got("/c/2")[0].header("idempotency-key") is None
+    r.edge.wait_log(r"event=store_forward_refused service=telemetry "
+                    r"reason=confidential")
+    r.stop_cloud()
+    r.edge.wait_log(r"event=tunnel_down")
+    assert r.post("/c/3", b"3").status == 503     # after pending_timeout
+    assert r.status()["queue"]["accepted"] == 0
