@@ -54,6 +54,7 @@ struct collectors;
 struct edge;
 struct log_limit;
 struct manage;
+struct sfq;
 struct trust;
 
 struct edge_listener {
@@ -123,6 +124,9 @@ struct edge {
 	/* trust on first use (trust/trust.h): open when the configuration
 	 * learns certificates (edge_conf_uses_trust), else NULL */
 	struct trust *trust;
+	/* store and forward (queue/queue.h): open when a listener may
+	 * queue (edge_conf_may_queue), else NULL */
+	struct sfq *queue;
 	struct collectors *collectors;	/* collect/collect.h, or NULL */
 	/* Who takes the answers to PINGs that are not a keepalive's, on
 	 * whichever tunnel (a readiness test's round trips): set while

@@ -34,6 +34,7 @@
 #include "edge/device/pending.h"
 #include "edge/manage/manage.h"
 #include "edge/metrics.h"
+#include "edge/queuecmd.h"
 #include "edge/reload.h"
 #include "edge/status.h"
 #include "edge/trust/trust.h"
@@ -189,6 +190,8 @@ on_admin(const char *cmd, FILE *f, struct admin_req *req, void *arg)
 		cache_purge(e->cache, NULL, f);
 	else if (strncmp(cmd, "cache purge ", 12) == 0)
 		cache_purge(e->cache, cmd + 12, f);
+	else if (strcmp(cmd, "queue") == 0 || strncmp(cmd, "queue ", 6) == 0)
+		queuecmd_admin(e, cmd, f, req);
 	else
 		fprintf(f, "error: unknown request '%.64s'\n", cmd);
 }
