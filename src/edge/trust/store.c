@@ -16,10 +16,8 @@
 #include <unistd.h>
 
 #include "common/fsutil.h"
+#include "common/sqlfile.h"
 #include "common/tls.h"
-
-/* SQLite's file header: every database starts with these 16 bytes. */
-static const char sqlite_magic[16] = "SQLite format 3";
 
 static const char schema_sql[] =
 "PRAGMA journal_mode=WAL;"
@@ -129,52 +127,31 @@ make_file(const char *path, bool create, struct err *e)
 }
 
 /* Before SQLite sees it: a file that does not start as a database is
- * refused (SQLite would not write to it either, but says less). Zero
- * bytes is a store to set up. */
+ * refused (sqlfile.h). Zero bytes is a store to set up. */
 static int
 check_header(const char *path, bool create, struct err *e)
 {
-	char head[16];
-	struct stat st;
-	ssize_t n;
-	int fd, rc;
+	const char *why = "";
+	int rc;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT) {
+	rc = sqlfile_probe(path, &why);
+	if (rc == -ENOENT) {
 		if ((rc = make_file(path, create, e)) != 0)
 			return rc;
-		fd = open(path, O_RDONLY | O_CLOEXEC);
+		rc = sqlfile_probe(path, &why);
 	}
-	if (fd < 0)
-		return err_set(e, -errno, "cannot open the trust store %s: %s",
-		    path, strerror(errno));
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return not_ours(path, "not a regular file", e);
-	}
-	n = read(fd, head, sizeof(head));
-	close(fd);
-	if (st.st_size == 0)
-		return 0;
-	if (n != (ssize_t)sizeof(head) ||
-	    memcmp(head, sqlite_magic, sizeof(head)) != 0)
-		return not_ours(path, "not an SQLite database", e);
+	if (rc == -EINVAL)
+		return not_ours(path, why, e);
+	if (rc < 0)
+		return err_set(e, rc, "cannot open the trust store %s: %s",
+		    path, strerror(-rc));
 	return 0;
 }
 
 static int
 pragma_int(struct tstore *s, const char *sql, int64_t *v, struct err *e)
 {
-	sqlite3_stmt *q;
-	int rc;
-
-	if ((rc = tstore_prepare(s, sql, &q, e)) != 0)
-		return rc;
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW)
-		*v = sqlite3_column_int64(q, 0);
-	sqlite3_finalize(q);
-	if (rc != SQLITE_ROW)
+	if (sqlfile_int(s->db, sql, v) != 0)
 		return not_ours(s->path, sqlite3_errmsg(s->db), e);
 	return 0;
 }
@@ -185,8 +162,6 @@ static int
 check_schema(struct tstore *s, bool *fresh, struct err *e)
 {
 	int64_t version = -1, tables = -1;
-	const unsigned char *ok;
-	sqlite3_stmt *q;
 	int rc;
 
 	if ((rc = pragma_int(s, "PRAGMA user_version", &version, e)) != 0 ||
@@ -205,13 +180,7 @@ check_schema(struct tstore *s, bool *fresh, struct err *e)
 		return rc;
 	if (tables != 1)
 		return not_ours(s->path, "another schema: no entries table", e);
-	if ((rc = tstore_prepare(s, "PRAGMA quick_check", &q, e)) != 0)
-		return not_ours(s->path, "its schema cannot be read", e);
-	rc = sqlite3_step(q);
-	ok = rc == SQLITE_ROW ? sqlite3_column_text(q, 0) : NULL;
-	rc = ok != NULL && strcmp((const char *)ok, "ok") == 0;
-	sqlite3_finalize(q);
-	if (!rc)
+	if (!sqlfile_quick_check(s->db))
 		return not_ours(s->path, "it fails SQLite's quick_check", e);
 	return 0;
 }
