@@ -74,6 +74,27 @@ arm(struct fwd *f)
 #define NV(n, v) ((nghttp2_nv){ (uint8_t *)(uintptr_t)(n), \
 	(uint8_t *)(uintptr_t)(v), strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE })
 
+/* The most fields service_marks adds. */
+#define SERVICE_MARKS 2
+
+/* What every answer of the service tells the edge of it, the cloud's own
+ * 502 and 504 included: an edge learns a service's store_forward from
+ * its answers (docs/queue.md), and a failing backend must not read as
+ * "no longer store and forward" just when the queue is needed. Returns
+ * the fields added to nv. */
+static size_t
+service_marks(const struct cloud_service *svc, nghttp2_nv *nv)
+{
+	size_t n = 0;
+
+	if (svc->confidential)
+		nv[n++] = NV(HTTP_CONFIDENTIAL_FIELD, "1");
+	if (svc->store_forward != CSF_OFF)
+		nv[n++] = NV(HTTP_STORE_FORWARD_FIELD,
+		    svc->store_forward == CSF_ALWAYS ? "always" : "on");
+	return n;
+}
+
 /* The cloud's own answer when the backend failed: 502 or 504, or a reset
  * when the response had begun. */
 static void
@@ -99,11 +120,12 @@ fwd_fail(struct fwd *f, int status, const char *why)
 	f->head_sent = true;
 	snprintf(body, sizeof(body), "%s\n", why);
 	snprintf(len, sizeof(len), "%zu", strlen(body));
-	nghttp2_nv nv[] = {
+	nghttp2_nv nv[2 + SERVICE_MARKS] = {
 		NV("content-type", "text/plain"),
 		NV("content-length", len),
 	};
-	if (relay_http_respond(f->r, status, nv, 2, true) != 0 ||
+	if (relay_http_respond(f->r, status, nv, 2 + service_marks(f->svc,
+	    nv + 2), true) != 0 ||
 	    relay_body_write(f->r, body, strlen(body)) != 0) {
 		relay_abort(f->r);
 		fwd_free(f);
@@ -170,11 +192,14 @@ move_body(struct fwd *f)
 }
 
 /* The request line and head, as the backend should see them. */
-/* A collector's delivery (docs/trust.md, "Collectors"): the edge wrote
- * these fields itself (it drops every isthmus-* field a device sends),
- * so the backend gets them whatever identity_headers says. */
+/* What the edge itself says of a request, in isthmus-* fields a device
+ * cannot send (the edge drops every one of a device's): a collector's
+ * delivery (docs/trust.md, "Collectors"), each as "x-" and its name, and
+ * the time a queued request was accepted (docs/queue.md), as
+ * HTTP_ID_ACCEPTED. The backend gets them whatever identity_headers
+ * says: they are about the data, not who sent it. */
 static void
-collector_fields(struct evbuffer *out, const struct hdrs *h)
+edge_fields(struct evbuffer *out, const struct hdrs *h)
 {
 	static const char *const names[] = { HTTP_COLLECTOR_FIELD,
 		HTTP_COLLECTOR_URL, HTTP_COLLECTOR_FP, HTTP_COLLECTOR_STATUS,
@@ -186,6 +211,8 @@ collector_fields(struct evbuffer *out, const struct hdrs *h)
 		if ((v = hdrs_get(h, names[i])) != NULL)
 			evbuffer_add_printf(out, "%s%s: %s\r\n",
 			    HTTP_ID_COLLECTOR_PREFIX, names[i], v);
+	if ((v = hdrs_get(h, HTTP_ACCEPTED_FIELD)) != NULL)
+		evbuffer_add_printf(out, "%s: %s\r\n", HTTP_ID_ACCEPTED, v);
 }
 
 static void
@@ -219,7 +246,7 @@ write_head(struct fwd *f)
 			evbuffer_add_printf(out, "%s: %s\r\n", HTTP_ID_MAC,
 			    mac);
 	}
-	collector_fields(out, h);
+	edge_fields(out, h);
 	f->req_chunked = hdrs_get(h, "content-length") == NULL &&
 	    !(relay_body_in_done(f->r) &&
 	    evbuffer_get_length(relay_body_in(f->r)) == 0);
@@ -288,7 +315,7 @@ on_headers_complete(http_parser *p)
 			return -1;	/* not for HTTP/2: 502 */
 	body = !(f->head_method || p->status_code == 204 ||
 	    p->status_code == 304);
-	nv = calloc(f->resp.n + 1, sizeof(*nv));
+	nv = calloc(f->resp.n + SERVICE_MARKS, sizeof(*nv));
 	if (nv == NULL)
 		return -1;
 	for (i = 0; i < f->resp.n; i++) {
@@ -300,8 +327,7 @@ on_headers_complete(http_parser *p)
 			continue;
 		nv[n++] = NV(x->name, x->value);
 	}
-	if (f->svc->confidential)
-		nv[n++] = NV(HTTP_CONFIDENTIAL_FIELD, "1");
+	n += service_marks(f->svc, nv + n);
 	rc = relay_http_respond(f->r, (int)p->status_code, nv, n, body);
 	free(nv);
 	if (rc != 0)

@@ -83,6 +83,10 @@ struct edge_listener {
 		/* HTTP mode */
 		uint64_t http_requests;
 		uint64_t http_errors[HD_ERR_COUNT];	/* answered by us */
+		/* store and forward (docs/queue.md): POST and PUT answered
+		 * straight through, answered once queued, or refused 503
+		 * because the queue did not take them */
+		uint64_t sf_direct, sf_queued, sf_refused;
 		/* device mTLS */
 		uint64_t tls_accepted;
 		uint64_t tls_refused[DT_COUNT];
@@ -124,10 +128,10 @@ struct edge {
 	/* trust on first use (trust/trust.h): open when the configuration
 	 * learns certificates (edge_conf_uses_trust), else NULL */
 	struct trust *trust;
-	/* store and forward (queue/queue.h): open when a listener may
-	 * queue (edge_conf_may_queue), else NULL */
-	struct sfq *queue;
 	struct collectors *collectors;	/* collect/collect.h, or NULL */
+	/* the store-and-forward queue (queue/queue.h): open when a
+	 * listener may queue (edge_conf_may_queue), else NULL */
+	struct sfq *queue;
 	/* Who takes the answers to PINGs that are not a keepalive's, on
 	 * whichever tunnel (a readiness test's round trips): set while
 	 * one runs, so no tunnel holds a pointer to it. */

@@ -1,7 +1,7 @@
 /*
  * isthmus edge: the site gateway's daemon: its start (the configuration,
- * the first tunnel, the cache, the listeners, the admin socket and
- * /metrics), its signals (SIGHUP reloads, reload.c; SIGTERM drains) and
+ * the first tunnel, the cache, the trust store, the store-and-forward
+ * queue, the listeners, the admin socket and /metrics), its signals (SIGHUP reloads, reload.c; SIGTERM drains) and
  * its end. Listeners take device connections (device/accept.c); each
  * becomes one stream on the tunnel to the cloud (tunnels.c), or waits
  * for it (device/pending.c).
@@ -34,6 +34,7 @@
 #include "edge/device/pending.h"
 #include "edge/manage/manage.h"
 #include "edge/metrics.h"
+#include "edge/queue/queue.h"
 #include "edge/queuecmd.h"
 #include "edge/reload.h"
 #include "edge/status.h"
@@ -282,7 +283,7 @@ serve(struct edge *e, SSL_CTX *ctx, struct devtls **dt)
 	size_t n;
 
 	if (first_tunnel(e, ctx) != 0 || open_cache(e) != 0 ||
-	    open_trust(e) != 0 ||
+	    open_trust(e) != 0 || edge_queue_open(e) != 0 ||
 	    bind_listeners(e, dt, ready, sizeof(ready)) != 0 ||
 	    serve_admin(e) != 0)
 		return EXIT_FAIL;
@@ -387,7 +388,8 @@ edge_main(int argc, char **argv)
 	}
 out:
 	pending_drop_all(&e);
-	httpdev_free_all(&e);
+	httpdev_free_all(&e);	/* requests being written stay the queue's */
+	sfq_close(e.queue);	/* after the devices, before the tunnel */
 	collectors_free(e.collectors);	/* before the tunnel, trust store */
 	manage_free(e.manage);	/* its prefetches read the cache */
 	cache_free(e.cache);	/* after its readers, before the tunnel */

@@ -11,6 +11,7 @@
 #include "edge/trust/trust.h"
 #include "edge/daemon.h"
 #include "edge/manage/manage.h"
+#include "edge/queue/queue.h"
 
 static void
 tunnel_families(FILE *f, const struct edge *e, const struct uplink_info *ui)
@@ -166,6 +167,93 @@ listener_families(FILE *f, const struct edge *e)
 	}
 }
 
+/* Per listener that may queue: how its POST and PUT went. */
+static void
+store_forward_families(FILE *f, const struct edge *e)
+{
+	static const char *const outcomes[] = { "direct", "queued",
+		"refused" };
+	size_t i, k;
+
+	prom_family(f, "isthmus_store_forward_requests_total", "counter",
+	    "POST and PUT on store-and-forward listeners, per outcome: "
+	    "direct (answered straight through), queued (answered once on "
+	    "disk), refused (503: the queue did not take them).");
+	for (i = 0; i < e->nlisteners; i++) {
+		const struct edge_listener *li = e->listeners[i];
+		const uint64_t v[] = { li->stats.sf_direct,
+			li->stats.sf_queued, li->stats.sf_refused };
+
+		if (li->lc->mode != LISTEN_HTTP ||
+		    li->lc->store_forward == SF_OFF)
+			continue;
+		for (k = 0; k < 3; k++)
+			prom_sample(f, "isthmus_store_forward_requests_total",
+			    (const char *[]){ "listener", li->lc->name,
+			    "service", li->lc->service, "outcome", outcomes[k],
+			    NULL }, v[k]);
+	}
+}
+
+/* The queue's figures (docs/queue.md, "Status and metrics"). */
+static void
+queue_families(FILE *f, const struct sfq *q)
+{
+	static const char *const dead[] = { "refused", "expired", "corrupt" };
+	static const char *const state[] = { "state", "waiting", "state",
+		"dead" };
+	struct sfq_stats st;
+	const struct { const char *name, *help; const uint64_t *v; }
+	    counters[] = {
+		{ "isthmus_edge_queue_accepted_total", "Requests queued and "
+		    "answered.", &st.accepted },
+		{ "isthmus_edge_queue_replayed_total", "Queued requests the "
+		    "backend took (2xx, 3xx).", &st.replayed },
+		{ "isthmus_edge_queue_retries_total", "Replays answered 5xx, "
+		    "408, 425, 429, not answered in time, or lost.",
+		    &st.retried },
+	};
+	size_t k;
+
+	sfq_stats(q, &st);
+
+	prom_family(f, "isthmus_edge_queue_up", "gauge",
+	    "1 when the queue file is open.");
+	prom_sample(f, "isthmus_edge_queue_up", NULL, st.up);
+	prom_family(f, "isthmus_edge_queue_depth", "gauge",
+	    "Requests in the queue: waiting, and dead letters.");
+	prom_sample(f, "isthmus_edge_queue_depth", (const char *[]){
+	    state[0], state[1], NULL }, st.depth);
+	prom_sample(f, "isthmus_edge_queue_depth", (const char *[]){
+	    state[2], state[3], NULL }, st.dead);
+	prom_family(f, "isthmus_edge_queue_bytes", "gauge",
+	    "Bytes of the requests in the queue (method, target, fields, "
+	    "body).");
+	prom_sample(f, "isthmus_edge_queue_bytes", (const char *[]){
+	    state[0], state[1], NULL }, st.bytes);
+	prom_sample(f, "isthmus_edge_queue_bytes", (const char *[]){
+	    state[2], state[3], NULL }, st.dead_bytes);
+	prom_family(f, "isthmus_edge_queue_oldest_seconds", "gauge",
+	    "Age of the oldest waiting request (0: none waits).");
+	prom_sample_us(f, "isthmus_edge_queue_oldest_seconds", NULL,
+	    st.oldest_ms * 1000);
+	for (k = 0; k < sizeof(counters) / sizeof(counters[0]); k++) {
+		prom_family(f, counters[k].name, "counter", counters[k].help);
+		prom_sample(f, counters[k].name, NULL, *counters[k].v);
+	}
+	prom_family(f, "isthmus_edge_queue_dead_total", "counter",
+	    "Requests made dead letters, per reason.");
+	for (k = 0; k < sizeof(dead) / sizeof(dead[0]); k++)
+		prom_sample(f, "isthmus_edge_queue_dead_total", (const char *[]){
+		    "reason", dead[k], NULL }, st.dead_lettered[k]);
+	prom_family(f, "isthmus_edge_queue_refused_total", "counter",
+	    "Requests answered 503 instead of queued, per reason.");
+	for (k = 1; k < SFQ_REFUSED_COUNT; k++)
+		prom_sample(f, "isthmus_edge_queue_refused_total",
+		    (const char *[]){ "reason", sfq_refusal_name((int)k), NULL },
+		    st.refused[k]);
+}
+
 static void
 cache_families(FILE *f, struct cache *c)
 {
@@ -273,6 +361,10 @@ edge_metrics(FILE *f, void *arg)
 	acceptguard_metrics(f);
 	if (e->cache != NULL)
 		cache_families(f, e->cache);
+	if (e->queue != NULL) {
+		store_forward_families(f, e);
+		queue_families(f, e->queue);
+	}
 	trust_metrics(e->trust, f);
 	manage_families(f, e);
 	collectors_metrics(e->collectors, f);

@@ -3,9 +3,10 @@
  * the configuration and every file it names are read into fresh storage;
  * only when all of it is good is it compared with the running state and
  * applied: listeners matched by address (kept with their socket and
- * devices, bound, or closed), device-TLS sessions checked again, and a
- * new tunnel when anything it is made from changed, admitted before the
- * old one drains (tunnels.c keeps the tunnels).
+ * devices, bound, or closed), device-TLS sessions checked again, the
+ * stores under state_dir (trust, queue) opened or given their new
+ * bounds, and a new tunnel when anything it is made from changed,
+ * admitted before the old one drains (tunnels.c keeps the tunnels).
  */
 #include "edge/reload.h"
 
@@ -29,6 +30,7 @@
 #include "edge/device/handshake.h"
 #include "edge/device/httpdev.h"
 #include "edge/device/listener.h"
+#include "edge/queue/queue.h"
 #include "edge/trust/trust.h"
 #include "edge/tunnels.h"
 #include "edge/uplink/uplink.h"
@@ -361,24 +363,33 @@ reload_carry(const struct edge *e, struct edge_conf *cf)
 	cf->cache_max_size = e->cf->cache_max_size;
 }
 
+/* state_dir is where the open stores' files are (the trust store, the
+ * queue): a new one waits for a restart. */
+static void
+reload_state_dir(struct edge *e, struct edge_conf *cf)
+{
+	char *tmp;
+
+	if ((e->trust == NULL && e->queue == NULL) ||
+	    strcmp(e->cf->state_dir, cf->state_dir) == 0)
+		return;
+	log_warn("edge", "reload_partial", "keys=%s action=%s", "state_dir",
+	    "restart the edge to apply it; the trust store and the queue in "
+	    "use stay where they are");
+	if ((tmp = strdup(e->cf->state_dir)) != NULL) {
+		free(cf->state_dir);
+		cf->state_dir = tmp;
+	}
+}
+
 /* The trust store: opened by the first reload that learns certificates,
- * its trust_expired applied at once; state_dir is where the running
- * store's file is, so a new one waits for a restart. */
+ * its trust_expired applied at once. */
 static void
 reload_trust(struct edge *e, struct edge_conf *cf)
 {
 	struct err er;
-	char *path, *tmp;
+	char *path;
 
-	if (e->trust != NULL && strcmp(e->cf->state_dir, cf->state_dir) != 0) {
-		log_warn("edge", "reload_partial", "keys=%s action=%s",
-		    "state_dir", "restart the edge to apply it; the trust "
-		    "store in use stays where it is");
-		if ((tmp = strdup(e->cf->state_dir)) != NULL) {
-			free(cf->state_dir);
-			cf->state_dir = tmp;
-		}
-	}
 	if (e->trust != NULL) {
 		trust_set_expired_ok(e->trust, cf->trust_expired ==
 		    TRUST_EXPIRED_ACCEPT);
@@ -392,6 +403,34 @@ reload_trust(struct edge *e, struct edge_conf *cf)
 		log_error("edge", "trust_failed", "error=%s", path == NULL ?
 		    "out of memory" : er.msg);
 	free(path);
+}
+
+/* The queue's way to the cloud: the serving tunnel while it is up, and
+ * none while the edge drains (replays would hold the tunnel open; what
+ * waits stays on disk for the next start). */
+static struct h2conn *
+queue_h2(void *arg)
+{
+	struct edge *e = arg;
+
+	return e->draining || e->up == NULL ? NULL : uplink_h2(e->up);
+}
+
+int
+edge_queue_open(struct edge *e)
+{
+	const struct sfq_env env = { e->base, queue_h2, e };
+	struct err er;
+
+	if (e->queue != NULL || !edge_conf_may_queue(e->cf))
+		return 0;
+	/* A file that cannot be used is the queue's to report and retry;
+	 * only memory or a thread fails here. */
+	if (sfq_open(&env, e->cf, &e->queue, &er) != 0) {
+		log_error("edge", "queue_failed", "error=%s", er.msg);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 static void
@@ -481,6 +520,7 @@ edge_reload(struct edge *e, struct err *why)
 		changed_add(changed, sizeof(changed), "listeners");
 	edge_devtls_free_all(dt, cf->nlisteners);
 	reload_carry(e, cf);
+	reload_state_dir(e, cf);
 	/* The store first: devices a listener now admits by their pinned
 	 * certificate are checked against it. */
 	reload_trust(e, cf);
@@ -494,6 +534,13 @@ edge_reload(struct edge *e, struct err *why)
 	edge_conf_free(e->cf);
 	e->cf = cf;
 	reload_collectors(e);
+	/* Its bounds and replay settings at once (requests it holds stay,
+	 * whatever the new listeners say); opened by the first reload
+	 * with a listener that may queue. */
+	if (e->queue != NULL)
+		sfq_reconfigure(e->queue, cf);
+	else
+		(void)edge_queue_open(e);	/* logged; the edge goes on */
 	e->reloads++;
 	log_info("edge", "reloaded", "config=%s changed=%s", cf->path,
 	    changed[0] != '\0' ? changed + 1 : "none");

@@ -29,6 +29,10 @@ void edge_devtls_free_all(struct devtls **dt, size_t n);
 /* What a tunnel is made from, its files' contents included. */
 int edge_tunnel_digest(const struct edge_conf *cf, uint8_t out[32],
     struct err *er);
+/* The store-and-forward queue, when a listener of the running
+ * configuration may queue and it is not open yet; -ENOMEM (logged) when
+ * it cannot even start. The start and a reload share it. */
+int edge_queue_open(struct edge *e);
 /* Applies the configuration file again, or logs why not and keeps the
  * running one: 0, or -EINVAL with why (or NULL) saying so in a
  * sentence (the management channel's reload answers it). */

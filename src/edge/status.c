@@ -4,12 +4,14 @@
  */
 #include "edge/status.h"
 
+#include <stdlib.h>
 #include <time.h>
 
 #include "common/jsonw.h"
 #include "edge/cache/cache.h"
 #include "edge/collect/collect.h"
 #include "edge/manage/manage.h"
+#include "edge/queue/queue.h"
 #include "edge/trust/trust.h"
 #include "common/tls.h"
 #include "common/timefmt.h"
@@ -70,6 +72,41 @@ map_text(const struct edge_listener *li, FILE *f)
 		    li->lc->routes[i].service);
 }
 
+/* A listener's store_forward, as its configuration says it. */
+static const char *
+sf_name(int mode)
+{
+	static const char *const names[] = { [SF_SERVICE] = "service",
+		[SF_OFF] = "off", [SF_ON] = "on", [SF_ALWAYS] = "always" };
+
+	return (unsigned)mode < sizeof(names) / sizeof(names[0]) ?
+	    names[mode] : "?";
+}
+
+/* Whether a listener's store-and-forward counters mean anything: an
+ * HTTP listener that may queue, on an edge with a queue. */
+static bool
+sf_shown(const struct edge *e, const struct edge_listener *li)
+{
+	return e->queue != NULL && li->lc->store_forward != SF_OFF;
+}
+
+static void
+sf_json(struct jw *j, const struct edge_listener *li)
+{
+	jw_key(j, "store_forward");
+	jw_begin_object(j);
+	jw_key(j, "mode");
+	jw_string(j, sf_name(li->lc->store_forward));
+	jw_key(j, "direct");
+	jw_int(j, (int64_t)li->stats.sf_direct);
+	jw_key(j, "queued");
+	jw_int(j, (int64_t)li->stats.sf_queued);
+	jw_key(j, "refused");
+	jw_int(j, (int64_t)li->stats.sf_refused);
+	jw_end_object(j);
+}
+
 static void
 http_json(struct jw *j, const struct edge_listener *li)
 {
@@ -123,6 +160,13 @@ http_text(const struct edge_listener *li, FILE *f)
 		sep = ", ";
 	}
 	fprintf(f, "%s\n", sep[0] == ',' ? " answered by the edge)" : "");
+	if (sf_shown(li->e, li))
+		fprintf(f, "      store and forward (%s): %llu straight through, "
+		    "%llu queued, %llu refused\n",
+		    sf_name(li->lc->store_forward),
+		    (unsigned long long)li->stats.sf_direct,
+		    (unsigned long long)li->stats.sf_queued,
+		    (unsigned long long)li->stats.sf_refused);
 	if (li->devtls == NULL)
 		return;
 	sep = " (";
@@ -194,6 +238,89 @@ cache_text(const struct cache_stats *cs, FILE *f)
 		    "errors (see the log: sub=cache)\n",
 		    (unsigned long long)cs->corrupt,
 		    (unsigned long long)cs->write_errors);
+}
+
+/* sfq_stats.dead_lettered's reasons, in its order (docs/queue.md). */
+static const char *const dead_reasons[] = { "refused", "expired",
+	"corrupt" };
+
+static void
+queue_json(struct jw *j, const struct edge *e, const struct sfq_stats *st)
+{
+	const struct { const char *key; uint64_t v; } counts[] = {
+		{ "waiting", st->depth }, { "bytes", st->bytes },
+		{ "dead", st->dead }, { "dead_bytes", st->dead_bytes },
+		{ "oldest_ms", st->oldest_ms }, { "accepted", st->accepted },
+		{ "replayed", st->replayed }, { "retries", st->retried },
+		{ "replaying", st->inflight },
+	};
+	char *path = edge_queue_path(e->cf);
+	size_t k;
+
+	jw_key(j, "queue");
+	jw_begin_object(j);
+	jw_key(j, "file");
+	jw_string(j, path);
+	free(path);
+	jw_key(j, "up");
+	jw_bool(j, st->up);
+	jw_key(j, "error");
+	jw_string(j, st->up || st->error[0] == '\0' ? NULL : st->error);
+	for (k = 0; k < sizeof(counts) / sizeof(counts[0]); k++) {
+		jw_key(j, counts[k].key);
+		jw_int(j, (int64_t)counts[k].v);
+	}
+	jw_key(j, "dead_letters");
+	jw_begin_object(j);
+	for (k = 0; k < sizeof(dead_reasons) / sizeof(dead_reasons[0]); k++) {
+		jw_key(j, dead_reasons[k]);
+		jw_int(j, (int64_t)st->dead_lettered[k]);
+	}
+	jw_end_object(j);
+	jw_key(j, "refused");
+	jw_begin_object(j);
+	for (k = 1; k < SFQ_REFUSED_COUNT; k++) {
+		jw_key(j, sfq_refusal_name((int)k));
+		jw_int(j, (int64_t)st->refused[k]);
+	}
+	jw_end_object(j);
+	jw_end_object(j);
+}
+
+/* What waits, what went and what was refused, in two lines; the
+ * commands that show more. */
+static void
+queue_text(const struct edge *e, const struct sfq_stats *st, FILE *f)
+{
+	char *path = edge_queue_path(e->cf);
+	uint64_t refused = 0;
+	size_t k;
+
+	for (k = 1; k < SFQ_REFUSED_COUNT; k++)
+		refused += st->refused[k];
+	fprintf(f, "\nQueue %s: ", path != NULL ? path : "?");
+	free(path);
+	if (st->up)
+		fputs("up; ", f);
+	else if (st->error[0] != '\0')
+		fprintf(f, "UNAVAILABLE (%s); ", st->error);
+	else	/* opened once a service is learned to be store and forward */
+		fputs("not open; ", f);
+	fprintf(f, "%llu waiting (%llu bytes", (unsigned long long)st->depth,
+	    (unsigned long long)st->bytes);
+	if (st->depth > 0)
+		fprintf(f, ", oldest %llu s", (unsigned long long)
+		    (st->oldest_ms / 1000));
+	fprintf(f, "), %llu dead letter%s, %u replaying now\n",
+	    (unsigned long long)st->dead, st->dead == 1 ? "" : "s",
+	    st->inflight);
+	fprintf(f, "  %llu accepted, %llu replayed, %llu retried, %llu "
+	    "refused 503 since start\n", (unsigned long long)st->accepted,
+	    (unsigned long long)st->replayed,
+	    (unsigned long long)st->retried, (unsigned long long)refused);
+	if (st->dead > 0)
+		fprintf(f, "  see them: isthmus queue -c %s list --dead\n",
+		    e->cf->path);
 }
 
 /* The management stream's state, in a word. */
@@ -294,6 +421,7 @@ static void
 status_json(struct edge *e, const struct uplink_info *ui, FILE *f)
 {
 	struct manage_info mi;
+	struct sfq_stats qs;
 	struct jw j;
 	char when[32];
 	size_t i;
@@ -367,6 +495,8 @@ status_json(struct edge *e, const struct uplink_info *ui, FILE *f)
 			map_json(&j, li);
 		if (li->lc->mode == LISTEN_HTTP)
 			http_json(&j, li);
+		if (li->lc->mode == LISTEN_HTTP && sf_shown(e, li))
+			sf_json(&j, li);
 		jw_end_object(&j);
 	}
 	jw_end_array(&j);
@@ -374,6 +504,10 @@ status_json(struct edge *e, const struct uplink_info *ui, FILE *f)
 	jw_int(&j, e->npending);
 	if (e->cache != NULL)
 		cache_json(&j, cache_stats(e->cache));
+	if (e->queue != NULL) {
+		sfq_stats(e->queue, &qs);
+		queue_json(&j, e, &qs);
+	}
 	if (e->trust != NULL) {
 		jw_key(&j, "trust");
 		trust_status(e->trust, e->cf->path, true, &j, f);
@@ -430,6 +564,7 @@ static void
 status_text(struct edge *e, const struct uplink_info *ui, FILE *f)
 {
 	struct manage_info mi;
+	struct sfq_stats qs;
 	char when[32];
 	size_t i;
 
@@ -456,6 +591,10 @@ status_text(struct edge *e, const struct uplink_info *ui, FILE *f)
 		    e->npending, e->npending == 1 ? "" : "s");
 	if (e->cache != NULL)
 		cache_text(cache_stats(e->cache), f);
+	if (e->queue != NULL) {
+		sfq_stats(e->queue, &qs);
+		queue_text(e, &qs, f);
+	}
 	if (e->trust != NULL) {
 		fputc('\n', f);
 		trust_status(e->trust, e->cf->path, false, NULL, f);

@@ -16,6 +16,7 @@
 #include "common/tls.h"
 #include "edge/device/pending.h"
 #include "edge/manage/manage.h"
+#include "edge/queue/queue.h"
 #include "edge/uplink/uplink.h"
 
 /* Who we are, for status and metrics: from the serving tunnel's
@@ -169,6 +170,8 @@ on_state(struct h2conn *h2, void *arg)
 		return;
 	manage_tunnel(e->manage, h2);
 	pending_tunnel_up(e);
+	if (e->queue != NULL)
+		sfq_kick(e->queue);	/* what waits on disk goes now too */
 }
 
 /* A PING answer that is not the keepalive's: the edge's taker's. */

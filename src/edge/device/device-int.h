@@ -1,9 +1,10 @@
 /*
  * What the HTTP device's files share (private to src/edge/device/): the
  * request being read and the rules it must pass (devreq.c), the request
- * as it goes on the tunnel (forward.c), and the response's framing on
- * its way back to the device (response.c). The connection (httpdev.c)
- * uses them; none of them knows the connection.
+ * as it goes on the tunnel (forward.c), the response's framing on its
+ * way back to the device (response.c), and a store-and-forward request's
+ * body, key and answers (sfwd.c). The connection (httpdev.c) uses them;
+ * none of them knows the connection.
  */
 #ifndef ISTHMUS_EDGE_DEVICE_DEVICE_INT_H
 #define ISTHMUS_EDGE_DEVICE_DEVICE_INT_H
@@ -21,6 +22,8 @@
 struct h2conn;
 struct relay;
 struct relay_http_ops;
+struct sfq;
+struct sfq_ticket;
 
 /* A device's request as it is read. */
 struct devreq {
@@ -86,5 +89,57 @@ struct forward {
 int forward_request(struct h2conn *h2, const struct forward *f,
     enum submit kind, const struct hdrs *extra,
     const struct relay_http_ops *ops, void *arg, struct relay **out);
+/* The fields forward_request sends for the device's request, pseudo-fields
+ * aside, appended to out (for the queue); -ENOMEM leaves out empty. */
+int forward_fields(const struct forward *f, struct hdrs *out);
+
+/*
+ * Store and forward (docs/queue.md): a POST or PUT on a listener whose
+ * mode for the service is on or always is read whole and kept here,
+ * with an Idempotency-Key, before it is sent or queued.
+ */
+struct sfwd {
+	int mode;			/* enum store_forward; SF_OFF: not one */
+	struct evbuffer *body;		/* the whole body, as read */
+	struct sfq_ticket *ticket;	/* being written to the queue */
+};
+
+/* The mode of a request of method to service on lc: SF_ON or SF_ALWAYS
+ * for a POST or PUT the queue (q, NULL when none) would take, else
+ * SF_OFF. */
+int sfwd_mode(struct sfq *q, const struct edge_listener_conf *lc,
+    const char *service, const char *method);
+/* s takes the request q (mode SF_ON or SF_ALWAYS) whose Content-Length
+ * is length (0 when chunked or none): its key (the device's
+ * Idempotency-Key, else a new one added to q's fields) and room for its
+ * body. -E2BIG when the body is over max (queue_max_body), -ENOMEM. */
+int sfwd_begin(struct sfwd *s, int mode, struct devreq *q, uint64_t length,
+    uint64_t max);
+/* n more body bytes; -E2BIG past max, -ENOMEM. */
+int sfwd_body(struct sfwd *s, const char *at, size_t n, uint64_t max);
+/* The whole body on r (a direct attempt), and its end; -ENOMEM. */
+int sfwd_send(struct sfwd *s, struct relay *r);
+/* The request f to the queue (sfq_submit): 0 with done due later, a
+ * refusal (enum sfq_refusal) now, or -ENOMEM. */
+int sfwd_submit(struct sfwd *s, struct sfq *q, const struct forward *f,
+    const char *listener, void (*done)(void *arg, int rc), void *arg);
+/* The body and ticket go (a ticket due is forgotten: the request is
+ * still written); s is ready for the next request. */
+void sfwd_reset(struct sfwd *s);
+/* Whether a direct attempt answered status goes to the queue instead of
+ * the device: 502, 503, 504. */
+bool sfwd_retryable(int status);
+/* What a response head of service says of it (HTTP_STORE_FORWARD_FIELD,
+ * HTTP_CONFIDENTIAL_FIELD), told to q; a refusal by the cloud itself
+ * says nothing. */
+void sfwd_learn(struct sfq *q, const char *service, const struct hdrs *h);
+/* The device's answer once its request q is on disk: status (the
+ * listener's store_forward_status), the key in a field and in a short
+ * text body. Clears q->keepalive when the connection is to end. */
+int sfwd_accepted(struct evbuffer *out, int status, struct devreq *q,
+    int http_minor);
+/* 503 with Retry-After: the queue did not take q (why, in the body). */
+int sfwd_refused(struct evbuffer *out, unsigned retry_after, const char *why,
+    struct devreq *q, int http_minor);
 
 #endif

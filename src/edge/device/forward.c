@@ -2,7 +2,9 @@
  * A device's request as an HTTP/2 request on the tunnel to the cloud:
  * the service is the authority, the device's Host, address and MAC
  * travel in isthmus- fields, hop-by-hop fields and identity claims stay
- * behind; a fill for the cache asks for the whole body.
+ * behind; a fill for the cache asks for the whole body. The same fields
+ * go into the store-and-forward queue (forward_fields): a replay says
+ * what the direct attempt would have said.
  */
 #include "edge/device/device-int.h"
 
@@ -20,6 +22,15 @@
 #define NV(n, v, vl) ((nghttp2_nv){ (uint8_t *)(uintptr_t)(n), \
 	(uint8_t *)(uintptr_t)(v), strlen(n), (vl), NGHTTP2_NV_FLAG_NONE })
 
+/* The fields we add besides the device's: isthmus-device, isthmus-host,
+ * isthmus-device-mac. */
+#define FORWARD_OWN_FIELDS 3
+
+/* Takes one field of the request (a non-zero return stops the walk and
+ * is returned). */
+typedef int (*field_fn)(const char *name, const char *value, size_t vlen,
+    void *arg);
+
 /* What a fill for the cache leaves out of the device's request: Range
  * (it fetches the whole body), and for a revalidation the device's
  * conditions (the cache's validators go instead). */
@@ -33,38 +44,29 @@ fill_drops(enum submit kind, const char *name)
 	return kind == SUBMIT_REVALIDATE && strncmp(name, "if-", 3) == 0;
 }
 
-/* The request as an HTTP/2 request on the tunnel: the service is the
- * authority, the device's Host and address travel in isthmus- fields,
- * hop-by-hop fields and identity claims stay behind. extra: fields to
- * add (a revalidation's validators), or NULL. */
-int
-forward_request(struct h2conn *h2, const struct forward *f, enum submit kind,
-    const struct hdrs *extra, const struct relay_http_ops *ops, void *arg,
-    struct relay **out)
+/* Every field the request carries on the tunnel but the pseudo-fields,
+ * in the order sent: the device's Host and address travel in isthmus-
+ * fields, hop-by-hop fields and identity claims stay behind. extra:
+ * fields to add (a revalidation's validators), or NULL. The one list
+ * both a live request and a queued one are made from. */
+static int
+forward_walk(const struct forward *f, enum submit kind,
+    const struct hdrs *extra, field_fn fn, void *arg)
 {
 	const struct devreq *q = f->q;
-	const char *method = f->method;
 	const char *host = hdrs_get(&q->req, "host");
-	nghttp2_nv *nv;
-	size_t n = 0, i;
+	size_t i;
 	int rc;
 
-	nv = calloc(q->req.n + 8 + (extra != NULL ? extra->n : 0),
-	    sizeof(*nv));
-	if (nv == NULL)
-		return -ENOMEM;
-	if (kind != SUBMIT_DEVICE)
-		method = "GET";		/* a fill for a HEAD gets the body */
-	nv[n++] = NV(":method", method, strlen(method));
-	nv[n++] = NV(":scheme", "http", 4);
-	nv[n++] = NV(":authority", f->service,
-	    strlen(f->service));
-	nv[n++] = NV(":path", q->url, q->url_len);
-	nv[n++] = NV(RELAY_DEVICE_HEADER, f->device, strlen(f->device));
-	if (host != NULL)
-		nv[n++] = NV(HTTP_HOST_HEADER, host, strlen(host));
-	if (f->mac[0] != '\0')
-		nv[n++] = NV(HTTP_MAC_HEADER, f->mac, strlen(f->mac));
+	if ((rc = fn(RELAY_DEVICE_HEADER, f->device, strlen(f->device),
+	    arg)) != 0)
+		return rc;
+	if (host != NULL && (rc = fn(HTTP_HOST_HEADER, host, strlen(host),
+	    arg)) != 0)
+		return rc;
+	if (f->mac[0] != '\0' && (rc = fn(HTTP_MAC_HEADER, f->mac,
+	    strlen(f->mac), arg)) != 0)
+		return rc;
 	for (i = 0; i < q->req.n; i++) {
 		const struct hdr *h = &q->req.v[i];
 
@@ -73,13 +75,69 @@ forward_request(struct h2conn *h2, const struct forward *f, enum submit kind,
 		    "host") == 0 || strcmp(h->name, "expect") == 0 ||
 		    fill_drops(kind, h->name))
 			continue;
-		nv[n++] = NV(h->name, h->value, h->vlen);
+		if ((rc = fn(h->name, h->value, h->vlen, arg)) != 0)
+			return rc;
 	}
 	for (i = 0; extra != NULL && i < extra->n; i++)
-		nv[n++] = NV(extra->v[i].name, extra->v[i].value,
-		    extra->v[i].vlen);
-	rc = relay_http_request(h2, nv, n, q->has_body, ops, arg, out);
-	free(nv);
+		if ((rc = fn(extra->v[i].name, extra->v[i].value,
+		    extra->v[i].vlen, arg)) != 0)
+			return rc;
+	return 0;
+}
+
+struct nvs {
+	nghttp2_nv *v;
+	size_t n;
+};
+
+static int
+add_nv(const char *name, const char *value, size_t vlen, void *arg)
+{
+	struct nvs *nv = arg;
+
+	nv->v[nv->n++] = NV(name, value, vlen);
+	return 0;
+}
+
+static int
+add_hdr(const char *name, const char *value, size_t vlen, void *arg)
+{
+	return hdrs_add(arg, name, strlen(name), value, vlen);
+}
+
+int
+forward_request(struct h2conn *h2, const struct forward *f, enum submit kind,
+    const struct hdrs *extra, const struct relay_http_ops *ops, void *arg,
+    struct relay **out)
+{
+	const struct devreq *q = f->q;
+	const char *method = f->method;
+	struct nvs nv = { NULL, 0 };
+	int rc;
+
+	/* Four pseudo-fields, ours, the device's and the extra ones. */
+	nv.v = calloc(4 + FORWARD_OWN_FIELDS + q->req.n +
+	    (extra != NULL ? extra->n : 0), sizeof(*nv.v));
+	if (nv.v == NULL)
+		return -ENOMEM;
+	if (kind != SUBMIT_DEVICE)
+		method = "GET";		/* a fill for a HEAD gets the body */
+	nv.v[nv.n++] = NV(":method", method, strlen(method));
+	nv.v[nv.n++] = NV(":scheme", "http", 4);
+	nv.v[nv.n++] = NV(":authority", f->service, strlen(f->service));
+	nv.v[nv.n++] = NV(":path", q->url, q->url_len);
+	forward_walk(f, kind, extra, add_nv, &nv);	/* cannot fail */
+	rc = relay_http_request(h2, nv.v, nv.n, q->has_body, ops, arg, out);
+	free(nv.v);
 	return rc;
 }
 
+int
+forward_fields(const struct forward *f, struct hdrs *out)
+{
+	int rc = forward_walk(f, SUBMIT_DEVICE, NULL, add_hdr, out);
+
+	if (rc != 0)
+		hdrs_clear(out);
+	return rc;
+}

@@ -1,16 +1,18 @@
 /*
  * An HTTP-mode device's connection (httpdev.h says what it does): its
  * pipeline (one request at a time, parsed with http-parser, the rules in
- * devreq.c), its timers and backpressure, and the two places an answer
- * comes from: the tunnel (the relay's callbacks) and the cache (its
- * reader ops). Over 800 lines because those are one state machine over
- * struct httpdev: the answer's sources end, resume and close the
- * connection they serve, so cutting them apart would only make files
- * that call each other.
+ * devreq.c), its timers and backpressure, and the three places an answer
+ * comes from: the tunnel (the relay's callbacks), the cache (its reader
+ * ops) and the store-and-forward queue (its done callback; the request's
+ * body, key and the edge's answers are sfwd.c's). Over 900 lines because
+ * those are one state machine over struct httpdev: the answer's sources
+ * end, resume and close the connection they serve, so cutting them apart
+ * would only make files that call each other.
  */
 #include "edge/device/httpdev.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +34,7 @@
 #include "edge/device/devtls.h"
 #include "edge/device/listener.h"
 #include "edge/device/pending.h"
+#include "edge/queue/queue.h"
 #include "edge/uplink/uplink.h"
 
 /* Device output: acknowledge response body to the tunnel once the socket
@@ -47,6 +50,20 @@ enum phase {
 	P_HEAD,		/* request line and headers */
 	P_BODY,		/* request body */
 	P_SENT,		/* request read whole; its response is on the way */
+};
+
+/* Where a store-and-forward request is (docs/queue.md). Its next step is
+ * always taken from the loop (the timer at 0), never from inside the
+ * parser or a relay callback. */
+enum sf_state {
+	SFS_NONE,	/* not one, or its answer goes to the device as is */
+	SFS_READING,	/* its body is read whole before anything else */
+	SFS_WHOLE,	/* read: sent straight through or queued */
+	SFS_DIRECT,	/* on the tunnel: an answer head due within
+			 * response_timeout */
+	SFS_FAILED,	/* that attempt failed (502, 503, 504, lost): to
+			 * the queue instead */
+	SFS_WRITING,	/* the queue has it until it is on disk */
 };
 
 struct httpdev {
@@ -65,6 +82,8 @@ struct httpdev {
 	struct cache_reader *cr;
 	struct evbuffer *scratch;	/* a cached body's chunk */
 	struct pending wait;		/* for the tunnel */
+	struct sfwd sf;			/* a store-and-forward request */
+	enum sf_state sfs;
 	bool resp_head, resp_done;
 	enum framing framing;
 	size_t unacked;
@@ -92,6 +111,7 @@ httpdev_error_status(enum httpdev_error e)
 static void dev_submit(struct httpdev *d);
 static const struct pending_ops wait_ops;
 static void dev_vanished(struct httpdev *d);
+static void sf_step(struct httpdev *d);
 
 static void
 arm(struct httpdev *d, uint64_t ms)
@@ -102,14 +122,54 @@ arm(struct httpdev *d, uint64_t ms)
 	evtimer_add(d->timer, &tv);
 }
 
+/* Whether the queue takes requests now. A failed direct attempt goes to
+ * it only then; else the device gets the failure, as it would without
+ * store and forward (docs/queue.md, "A file that is not a queue"). */
+static bool
+queue_up(const struct edge *e)
+{
+	struct sfq_stats st;
+
+	if (e->queue == NULL)
+		return false;
+	sfq_stats(e->queue, &st);
+	return st.up;
+}
+
 static void
 request_reset(struct httpdev *d)
 {
 	devreq_reset(&d->q);
+	sfwd_reset(&d->sf);	/* a request being written still is */
+	d->sfs = SFS_NONE;
 	d->tunnel_paused = false;
 	d->resp_head = d->resp_done = false;
 	d->framing = FR_NONE;
 	d->unacked = 0;
+}
+
+/* The request being read and who sends it, as forward.c and the queue
+ * take it. */
+static void
+dev_forward(const struct httpdev *d, struct forward *f)
+{
+	f->q = &d->q;
+	f->method = http_method_str(d->p.method);
+	f->service = d->service;
+	f->device = d->device;
+	f->mac = d->mac;
+}
+
+/* Ends the request's stream, if it has one: an aborted relay calls
+ * nothing more, so its count goes here. */
+static void
+drop_stream(struct httpdev *d)
+{
+	if (d->r == NULL)
+		return;
+	relay_abort(d->r);
+	d->r = NULL;
+	d->li->stats.open--;
 }
 
 static void
@@ -117,8 +177,7 @@ dev_free(struct httpdev *d)
 {
 	struct edge_listener *li = d->li;
 
-	if (d->r != NULL)
-		relay_abort(d->r);	/* HTTP mode: no callback after this */
+	drop_stream(d);
 	cache_reader_free(d->cr);
 	if (d->scratch != NULL)
 		evbuffer_free(d->scratch);
@@ -143,10 +202,7 @@ dev_close(struct httpdev *d)
 	d->closing = true;
 	d->paused = true;
 	bufferevent_disable(d->bev, EV_READ);
-	if (d->r != NULL) {
-		relay_abort(d->r);
-		d->r = NULL;
-	}
+	drop_stream(d);
 	cache_reader_free(d->cr);
 	d->cr = NULL;
 	if (evbuffer_get_length(bufferevent_get_output(d->bev)) == 0 &&
@@ -245,12 +301,25 @@ on_resp_head(struct relay *r, void *arg)
 	int status = relay_info(r)->status;
 	const char *refused = hdrs_get(h, HTTP_REFUSED_FIELD);
 
+	sfwd_learn(d->li->e->queue, d->service, h);
 	if (refused != NULL) {
 		d->li->stats.refused[edge_refusal_of(status)]++;
 		log_limited(d->li->e->lim_device, LOG_INFO, "edge",
 		    "stream_refused", "listener=%s service=%s device=%s "
 		    "status=%d reason=%s", d->li->lc->name, d->service,
 		    d->device, status, refused);
+	}
+	if (d->sfs == SFS_DIRECT) {
+		if (sfwd_retryable(status) && queue_up(d->li->e)) {
+			/* The device never sees this answer: the queue
+			 * takes the request from the loop. */
+			d->sfs = SFS_FAILED;
+			arm(d, 0);
+			return;
+		}
+		evtimer_del(d->timer);		/* response_timeout */
+		d->sfs = SFS_NONE;
+		d->li->stats.sf_direct++;
 	}
 	write_head(d, status, h);
 }
@@ -263,6 +332,10 @@ on_resp_body(struct relay *r, void *arg)
 	struct evbuffer *in = relay_body_in(r);
 	size_t n = evbuffer_get_length(in);
 
+	if (d->sfs == SFS_FAILED) {
+		relay_body_drop(r, d);	/* an answer the device never sees */
+		return;
+	}
 	if (n > 0) {
 		if (d->framing == FR_NONE) {
 			evbuffer_drain(in, n);	/* HEAD: no body goes out */
@@ -299,6 +372,17 @@ on_stream_done(struct relay *r, bool complete, void *arg)
 	(void)r;
 	d->r = NULL;
 	d->li->stats.open--;
+	if (d->sfs == SFS_FAILED)
+		return;		/* sf_step queues it */
+	if (d->sfs == SFS_DIRECT) {
+		/* Lost before its answer head. */
+		d->sfs = SFS_NONE;
+		if (queue_up(d->li->e)) {
+			d->sfs = SFS_FAILED;
+			arm(d, 0);
+			return;
+		}
+	}
 	if (!complete || !d->resp_done) {
 		/* Reset, or the tunnel went down. */
 		if (!d->resp_head)
@@ -490,10 +574,32 @@ on_header_value(http_parser *p, const char *at, size_t n)
 	return devreq_value(&d->q, d->li->lc, at, n);
 }
 
+/* A store-and-forward request (mode on or always): its body is read
+ * whole before it goes anywhere, so one bound more applies to it. */
+static int
+sf_begin(struct httpdev *d, int mode, const http_parser *p)
+{
+	uint64_t length = (p->flags & F_CHUNKED) ||
+	    p->content_length == ULLONG_MAX ? 0 : p->content_length;
+	int rc;
+
+	rc = sfwd_begin(&d->sf, mode, &d->q, length,
+	    d->li->e->cf->queue_max_body);
+	if (rc != 0) {
+		d->q.error = rc == -E2BIG ? 413 : 503;
+		d->q.why = rc == -E2BIG ? "request body too large to be stored "
+		    "and forwarded (queue_max_body)" : "out of memory";
+		return -1;
+	}
+	d->sfs = SFS_READING;
+	return 0;
+}
+
 static int
 on_headers_complete(http_parser *p)
 {
 	struct httpdev *d = p->data;
+	int mode;
 
 	if (devreq_head(&d->q, d->li->lc, p) != 0)
 		return -1;
@@ -503,6 +609,10 @@ on_headers_complete(http_parser *p)
 		    "HTTP/1.1 100 Continue\r\n\r\n", 25);
 	d->phase = d->q.has_body ? P_BODY : P_SENT;
 	d->li->stats.http_requests++;
+	mode = sfwd_mode(d->li->e->queue, d->li->lc, d->service,
+	    http_method_str(p->method));
+	if (mode != SF_OFF)
+		return sf_begin(d, mode, p);	/* on_message_complete goes on */
 	if (from_cache(d)) {
 		evtimer_del(d->timer);
 		return 0;
@@ -525,6 +635,15 @@ on_body(http_parser *p, const char *at, size_t n)
 
 	if (devreq_body(&d->q, d->li->lc, n) != 0)
 		return -1;
+	if (d->sfs == SFS_READING) {
+		if (sfwd_body(&d->sf, at, n, d->li->e->cf->queue_max_body) ==
+		    0)
+			return 0;
+		d->q.error = 413;
+		d->q.why = "request body too large to be stored and forwarded "
+		    "(queue_max_body)";
+		return -1;
+	}
 	if (d->r == NULL)
 		return 0;	/* the stream ended early: the rest is dropped */
 	if (relay_body_write(d->r, at, n) != 0)
@@ -549,6 +668,10 @@ on_message_complete(http_parser *p)
 	d->phase = P_SENT;
 	/* The next request waits for this one's answer. */
 	pause_parser(d);
+	if (d->sfs == SFS_READING) {
+		d->sfs = SFS_WHOLE;
+		arm(d, 0);		/* sf_step, once out of the parser */
+	}
 	return 0;
 }
 
@@ -568,14 +691,9 @@ submit_request(struct httpdev *d, enum submit kind, const struct hdrs *extra,
     const struct relay_http_ops *ops, void *arg, struct relay **out)
 {
 	struct h2conn *h2 = uplink_h2(d->li->e->up);
-	const struct forward f = {
-		.q = &d->q,
-		.method = http_method_str(d->p.method),
-		.service = d->service,
-		.device = d->device,
-		.mac = d->mac,
-	};
+	struct forward f;
 
+	dev_forward(d, &f);
 	if (h2 == NULL)
 		return -EAGAIN;
 	return forward_request(h2, &f, kind, extra, ops, arg, out);
@@ -587,6 +705,10 @@ wait_ready(void *arg)
 {
 	struct httpdev *d = arg;
 
+	if (d->sfs == SFS_WHOLE) {
+		arm(d, 0);	/* decided again: the tunnel may be down again */
+		return;
+	}
 	dev_submit(d);
 	if (d->r != NULL && d->tunnel_paused) {
 		/* Only a request paused in its head goes on; one that
@@ -636,10 +758,129 @@ dev_submit(struct httpdev *d)
 		return;
 	}
 	d->li->stats.open++;
+	if (d->sfs == SFS_WHOLE) {
+		/* Read whole already: all of it goes now, and its answer is
+		 * due within response_timeout, else the queue takes it. */
+		if (d->q.has_body && sfwd_send(&d->sf, d->r) != 0) {
+			dev_fail(d, 503, "out of memory");
+			return;
+		}
+		d->sfs = SFS_DIRECT;
+		arm(d, d->li->lc->response_timeout);
+		return;
+	}
 	if (d->phase == P_BODY)
 		arm(d, d->li->lc->request_timeout);
 	else
 		evtimer_del(d->timer);
+}
+
+/* The edge's own answer to a store-and-forward request went out whole:
+ * the connection goes on as after any answer. */
+static void
+sf_answered(struct httpdev *d, int rc)
+{
+	d->sfs = SFS_NONE;
+	d->resp_head = d->resp_done = true;
+	if (rc != 0)
+		dev_close(d);		/* out of memory: cut */
+	else
+		exchange_done(d);
+}
+
+/* The queue did not take it: 503 and Retry-After, before anything was
+ * accepted (docs/queue.md, "Bounds"). */
+static void
+sf_refuse(struct httpdev *d, int why)
+{
+	static const char *const words[SFQ_REFUSED_COUNT] = {
+		[SFQ_REFUSED_FULL] = "the store-and-forward queue is full",
+		[SFQ_REFUSED_DISK] = "the disk of the store-and-forward queue "
+		    "is full",
+		[SFQ_REFUSED_UNAVAILABLE] = "the store-and-forward queue is "
+		    "unavailable",
+	};
+	bool known = why > 0 && why < SFQ_REFUSED_COUNT;
+	struct edge_listener *li = d->li;
+
+	li->stats.sf_refused++;
+	li->stats.http_errors[HD_ERR_503]++;
+	log_limited(li->e->lim_device, LOG_INFO, "edge", "queue_refused",
+	    "listener=%s service=%s device=%s reason=%s", li->lc->name,
+	    d->service, d->device, known ? sfq_refusal_name(why) : "memory");
+	sf_answered(d, sfwd_refused(bufferevent_get_output(d->bev),
+	    sfq_retry_after(li->e->queue, known ? why :
+	    SFQ_REFUSED_UNAVAILABLE), known ? words[why] : "out of memory",
+	    &d->q, d->p.http_minor));
+}
+
+/* The queue's answer (from the loop): on disk, or refused. */
+static void
+sf_written(void *arg, int rc)
+{
+	struct httpdev *d = arg;
+
+	d->sf.ticket = NULL;
+	if (rc != 0) {
+		sf_refuse(d, rc);
+		return;
+	}
+	d->li->stats.sf_queued++;
+	sf_answered(d, sfwd_accepted(bufferevent_get_output(d->bev),
+	    (int)d->li->lc->store_forward_status, &d->q, d->p.http_minor));
+}
+
+static void
+sf_queue(struct httpdev *d)
+{
+	struct forward f;
+	int rc;
+
+	dev_forward(d, &f);
+	rc = sfwd_submit(&d->sf, d->li->e->queue, &f, d->li->lc->name,
+	    sf_written, d);
+	if (rc == 0)
+		d->sfs = SFS_WRITING;
+	else
+		sf_refuse(d, rc);
+}
+
+/* A store-and-forward request's next step, from the loop: always, to the
+ * queue; on, straight through while the tunnel is up, to the queue at
+ * once while it is down (no pending_timeout wait), and to the queue
+ * when the direct attempt failed. Without a queue that takes requests
+ * an on request goes as it would without store and forward. */
+static void
+sf_step(struct httpdev *d)
+{
+	struct edge *e = d->li->e;
+
+	switch (d->sfs) {
+	case SFS_WHOLE:
+		if (d->sf.mode == SF_ALWAYS || (uplink_h2(e->up) == NULL &&
+		    queue_up(e)))
+			sf_queue(d);
+		else
+			dev_submit(d);
+		return;
+	case SFS_DIRECT:
+		/* No answer head within response_timeout. */
+		if (!queue_up(e)) {
+			d->sfs = SFS_NONE;	/* the cloud's 504 comes */
+			return;
+		}
+		drop_stream(d);
+		sf_queue(d);
+		return;
+	case SFS_FAILED:
+		drop_stream(d);		/* the failed answer's, if still on */
+		sf_queue(d);
+		return;
+	case SFS_NONE:
+	case SFS_READING:
+	case SFS_WRITING:
+		return;
+	}
 }
 
 static void
@@ -673,7 +914,8 @@ dev_parse(struct httpdev *d)
 			dev_fail(d, d->q.error, d->q.why);
 			return;
 		}
-		if (d->phase == P_BODY && d->r != NULL)
+		if (d->phase == P_BODY && (d->r != NULL ||
+		    d->sfs == SFS_READING))
 			arm(d, d->li->lc->request_timeout);
 	}
 	if (d->peer_eof && !d->paused && (d->phase == P_HEAD ||
@@ -779,6 +1021,7 @@ dev_timeout(evutil_socket_t fd, short what, void *arg)
 		dev_fail(d, 408, "request body stalled");
 		return;
 	case P_SENT:
+		sf_step(d);		/* the only timer of a request sent */
 		return;
 	}
 }
