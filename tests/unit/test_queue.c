@@ -19,10 +19,15 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <event2/event.h>
 #include <sqlite3.h>
 
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "common/relay.h"
 #include "common/proto.h"
 #include "edge/queue/qstore.h"
+#include "edge/queue/queue-int.h"
 
 static char dir[64];
 static char path[128];
@@ -459,6 +464,504 @@ test_store_commands(void **state)
 	qstore_close(s);
 }
 
+/* --- The loop's side: a real event loop and the real thread --------- */
+
+struct rig {
+	struct event_base *base;
+	struct edge_conf cf;
+	struct edge_listener_conf lc;
+	struct edge_listener_conf *lcs[1];
+	char state[96];
+	struct sfq *q;
+	FILE *log;
+};
+
+static struct h2conn *
+no_tunnel(void *arg)
+{
+	(void)arg;
+	return NULL;
+}
+
+static void
+tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+}
+
+/* Turns the loop until *flag or 5 s; whether flag came. */
+static bool
+turn_until(struct rig *g, bool (*cond)(struct rig *, void *), void *arg)
+{
+	struct timeval tv = { 0, 5000 };
+	struct event *t = event_new(g->base, -1, EV_PERSIST, tick, NULL);
+	int i;
+
+	event_add(t, &tv);
+	for (i = 0; i < 1000 && !cond(g, arg); i++)
+		event_base_loop(g->base, EVLOOP_ONCE);
+	event_free(t);
+	return cond(g, arg);
+}
+
+static bool
+is_up(struct rig *g, void *arg)
+{
+	struct sfq_stats st;
+
+	(void)arg;
+	sfq_stats(g->q, &st);
+	return st.up;
+}
+
+static bool
+flag_set(struct rig *g, void *arg)
+{
+	(void)g;
+	return *(int *)arg != 0;
+}
+
+static void
+rig_open(struct rig *g)
+{
+	struct sfq_env env = { g->base, no_tunnel, NULL };
+	struct err e;
+
+	assert_int_equal(sfq_open(&env, &g->cf, &g->q, &e), 0);
+	assert_true(turn_until(g, is_up, NULL));
+}
+
+static void
+rig_init(struct rig *g, int mode)
+{
+	memset(g, 0, sizeof(*g));
+	assert_non_null(g->base = event_base_new());
+	snprintf(g->state, sizeof(g->state), "%s/state", dir);
+	g->cf.state_dir = g->state;
+	g->cf.queue_max_size = 1 << 20;
+	g->cf.queue_max_age = 7LL * 24 * 3600 * 1000;
+	g->cf.queue_max_body = 1 << 20;
+	g->cf.replay_streams = 8;
+	snprintf(g->lc.name, sizeof(g->lc.name), "meters");
+	g->lc.mode = LISTEN_HTTP;
+	g->lc.store_forward = mode;
+	g->lcs[0] = &g->lc;
+	g->cf.listeners = g->lcs;
+	g->cf.nlisteners = 1;
+	assert_non_null(g->log = tmpfile());
+	log_set_stream(g->log);
+}
+
+static void
+rig_close(struct rig *g)
+{
+	sfq_close(g->q);
+	g->q = NULL;
+}
+
+static void
+rig_free(struct rig *g)
+{
+	rig_close(g);
+	event_base_free(g->base);
+	log_set_stream(NULL);
+	fclose(g->log);
+}
+
+/* Whether the log holds text. */
+static bool
+logged(struct rig *g, const char *text)
+{
+	char line[1024];
+	bool found = false;
+
+	fflush(g->log);
+	rewind(g->log);
+	while (!found && fgets(line, sizeof(line), g->log) != NULL)
+		found = strstr(line, text) != NULL;
+	fseek(g->log, 0, SEEK_END);
+	return found;
+}
+
+struct submitted {
+	int done, rc;
+};
+
+static void
+on_done(void *arg, int rc)
+{
+	struct submitted *s = arg;
+
+	s->done++;
+	s->rc = rc;
+}
+
+/* Queues reading n as a device would; the refusal or 0. */
+static int
+submit(struct rig *g, int n, struct submitted *s)
+{
+	struct evbuffer *body = evbuffer_new();
+	struct sfq_ticket *t;
+	struct hdrs h;
+	struct sfq_req r;
+	char key[64];
+	int rc;
+
+	hdrs_init(&h);
+	snprintf(key, sizeof(key), "\"key-%d\"", n);
+	assert_int_equal(hdrs_add(&h, RELAY_DEVICE_HEADER,
+	    strlen(RELAY_DEVICE_HEADER), "192.0.2.7:40000", 15), 0);
+	assert_int_equal(hdrs_add(&h, HTTP_IDEMPOTENCY_KEY,
+	    strlen(HTTP_IDEMPOTENCY_KEY), key, strlen(key)), 0);
+	evbuffer_add_printf(body, "reading %d", n);
+	memset(&r, 0, sizeof(r));
+	r.listener = "meters";
+	r.service = "telemetry";
+	r.device = "192.0.2.7:40000";
+	r.mac = "";
+	r.method = "POST";
+	r.target = "/v1/readings";
+	r.fields = &h;
+	r.key = key;
+	r.body = body;
+	rc = sfq_submit(g->q, &r, on_done, s, &t);
+	assert_true(rc != 0 || t != NULL);
+	/* the caller's buffers are its own again at once */
+	hdrs_free(&h);
+	evbuffer_free(body);
+	return rc;
+}
+
+static void
+test_durable(void **state)
+{
+	struct submitted s = { 0, -1 };
+	struct sfq_stats st;
+	struct rig g;
+
+	(void)state;
+	rig_init(&g, SF_ON);
+	rig_open(&g);
+	assert_true(logged(&g, "event=queue_open"));
+	assert_int_equal(submit(&g, 1, &s), 0);
+	assert_int_equal(s.done, 0);	/* never from inside the caller */
+	assert_true(turn_until(&g, flag_set, &s.done));
+	assert_int_equal(s.rc, 0);
+	sfq_stats(g.q, &st);
+	assert_int_equal(st.depth, 1);
+	assert_int_equal(st.accepted, 1);
+	assert_true(st.bytes > 0);
+	rig_close(&g);
+	/* after a restart, still there */
+	rig_open(&g);
+	sfq_stats(g.q, &st);
+	assert_int_equal(st.depth, 1);
+	assert_true(logged(&g, "waiting=1"));
+	rig_free(&g);
+}
+
+static void
+test_group_commit(void **state)
+{
+	struct submitted s[200];
+	struct sfq_stats st;
+	uint64_t commits;
+	struct rig g;
+	int i, all = 0;
+
+	(void)state;
+	rig_init(&g, SF_ALWAYS);
+	rig_open(&g);
+	memset(s, 0, sizeof(s));
+	for (i = 0; i < 200; i++)
+		assert_int_equal(submit(&g, i, &s[i]), 0);
+	for (i = 0; i < 200; i++) {
+		assert_true(turn_until(&g, flag_set, &s[i].done));
+		all += s[i].rc == 0;
+	}
+	assert_int_equal(all, 200);
+	pthread_mutex_lock(&g.q->mu);
+	commits = g.q->commits;
+	pthread_mutex_unlock(&g.q->mu);
+	print_message("200 requests, %llu commits\n",
+	    (unsigned long long)commits);
+	assert_true(commits >= 1 && commits <= 20);
+	sfq_stats(g.q, &st);
+	assert_int_equal(st.depth, 200);
+	rig_free(&g);
+}
+
+static void
+test_bounds(void **state)
+{
+	struct submitted s[3];
+	struct sfq_stats st;
+	struct rig g;
+
+	(void)state;
+	rig_init(&g, SF_ON);
+	memset(s, 0, sizeof(s));
+	rig_open(&g);
+	assert_int_equal(submit(&g, 1, &s[0]), 0);
+	sfq_stats(g.q, &st);
+	/* what is on its way to the file counts already */
+	g.q->max_size = g.q->pending_bytes * 2;
+	assert_int_equal(submit(&g, 2, &s[1]), 0);
+	assert_int_equal(submit(&g, 3, &s[2]), SFQ_REFUSED_FULL);
+	assert_true(turn_until(&g, flag_set, &s[1].done));
+	assert_int_equal(s[2].done, 0);	/* a refusal never calls done */
+	sfq_stats(g.q, &st);
+	assert_int_equal(st.depth, 2);
+	assert_int_equal(st.refused[SFQ_REFUSED_FULL], 1);
+	assert_true(logged(&g, "reason=full"));
+	assert_true(sfq_retry_after(g.q, SFQ_REFUSED_FULL) > 0);
+	rig_close(&g);
+	rig_open(&g);
+	sfq_stats(g.q, &st);
+	assert_int_equal(st.depth, 2);
+	rig_free(&g);
+}
+
+struct answer {
+	int done, rc;
+	json_t *result;
+};
+
+static void
+on_exec(int rc, json_t *result, const char *error, void *arg)
+{
+	struct answer *a = arg;
+
+	(void)error;
+	a->done++;
+	a->rc = rc;
+	a->result = result;
+}
+
+static int
+exec2(struct rig *g, struct answer *a, const char *w1, const char *w2)
+{
+	const char *args[2] = { w1, w2 };
+
+	memset(a, 0, sizeof(*a));
+	assert_int_equal(sfq_exec(g->q, args, w2 != NULL ? 2 : 1,
+	    "local:tester", on_exec, a), 0);
+	assert_true(turn_until(g, flag_set, &a->done));
+	return a->rc;
+}
+
+static void
+fill(struct rig *g, int n)
+{
+	struct submitted s = { 0, -1 };
+	int i;
+
+	for (i = 1; i <= n; i++) {
+		memset(&s, 0, sizeof(s));
+		assert_int_equal(submit(g, i, &s), 0);
+		assert_true(turn_until(g, flag_set, &s.done));
+		assert_int_equal(s.rc, 0);
+	}
+}
+
+static void
+test_expiry_and_commands(void **state)
+{
+	struct sfq_stats st;
+	struct answer a, b;
+	struct rig g;
+	json_t *ent;
+	char id[32];
+
+	(void)state;
+	rig_init(&g, SF_ON);
+	rig_open(&g);
+	fill(&g, 3);
+	rig_close(&g);
+	usleep(5000);
+	g.cf.queue_max_age = 1;
+	rig_open(&g);
+	sfq_stats(g.q, &st);
+	assert_int_equal(st.depth, 0);
+	assert_int_equal(st.dead, 3);
+	assert_int_equal(st.dead_lettered[QR_EXPIRED], 3);
+	assert_true(logged(&g, "event=queue_expired"));
+	/* the file says so too, once the thread wrote it */
+	assert_int_equal(exec2(&g, &a, "list", "dead"), 0);
+	assert_int_equal(json_integer_value(json_object_get(a.result,
+	    "total")), 3);
+	ent = json_array_get(json_object_get(a.result, "entries"), 0);
+	assert_string_equal(json_string_value(json_object_get(ent,
+	    "reason")), "expired");
+	snprintf(id, sizeof(id), "%lld", (long long)json_integer_value(
+	    json_object_get(ent, "id")));
+	json_decref(a.result);
+	g.q->max_age = 0;
+	assert_int_equal(exec2(&g, &a, "retry", "dead"), 0);
+	assert_int_equal(json_integer_value(json_object_get(a.result,
+	    "count")), 3);
+	json_decref(a.result);
+	sfq_stats(g.q, &st);
+	assert_int_equal(st.depth, 3);
+	assert_int_equal(st.dead, 0);
+	assert_true(logged(&g, "event=queue_retry id=dead count=3 "
+	    "by=local:tester"));
+	assert_int_equal(exec2(&g, &a, "drop", id), 0);
+	json_decref(a.result);
+	sfq_stats(g.q, &st);
+	assert_int_equal(st.depth, 2);
+	assert_true(logged(&g, "event=queue_dropped"));
+	assert_int_equal(exec2(&g, &a, "show", id), -ENOENT);
+	assert_null(a.result);
+	/* a caller that gave up hears nothing */
+	memset(&b, 0, sizeof(b));
+	{
+		const char *args[1] = { "list" };
+
+		assert_int_equal(sfq_exec(g.q, args, 1, "local:tester",
+		    on_exec, &b), 0);
+		sfq_exec_cancel(g.q, &b);
+		assert_int_equal(exec2(&g, &a, "list", NULL), 0);
+		json_decref(a.result);
+		assert_int_equal(b.done, 0);
+	}
+	rig_close(&g);
+	/* with no edge running */
+	{
+		const char *args[1] = { "list" };
+		json_t *res = NULL;
+		struct err e;
+
+		assert_int_equal(sfq_exec_offline(&g.cf, args, 1, "local:x",
+		    &res, &e), 0);
+		assert_int_equal(json_integer_value(json_object_get(res,
+		    "total")), 2);
+		json_decref(res);
+	}
+	rig_free(&g);
+}
+
+static void
+test_corrupt_at_start(void **state)
+{
+	struct sfq_stats st;
+	struct rig g;
+
+	(void)state;
+	rig_init(&g, SF_ON);
+	rig_open(&g);
+	fill(&g, 3);
+	rig_close(&g);
+	tamper("UPDATE entries SET body = CAST('reading 7' AS BLOB) "
+	    "WHERE body = CAST('reading 2' AS BLOB)");
+	rig_open(&g);
+	sfq_stats(g.q, &st);
+	assert_int_equal(st.depth, 2);
+	assert_int_equal(st.dead, 1);
+	assert_int_equal(st.dead_lettered[QR_CORRUPT], 1);
+	assert_true(logged(&g, "event=queue_corrupt"));
+	rig_free(&g);
+}
+
+static void
+test_torn_at_start(void **state)
+{
+	struct sfq_stats st;
+	char wal[160], junk[100];
+	struct rig g;
+	FILE *f;
+
+	(void)state;
+	crash_after_adding(4);
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	memset(junk, 0xa5, sizeof(junk));
+	assert_non_null(f = fopen(wal, "ab"));
+	assert_int_equal(fwrite(junk, 1, sizeof(junk), f), sizeof(junk));
+	fclose(f);
+	rig_init(&g, SF_ON);
+	rig_open(&g);
+	assert_true(logged(&g, "event=queue_torn_tail"));
+	assert_true(logged(&g, "bytes=100"));
+	sfq_stats(g.q, &st);
+	assert_int_equal(st.depth, 4);
+	rig_free(&g);
+}
+
+static bool
+has_error(struct rig *g, void *arg)
+{
+	struct sfq_stats st;
+
+	sfq_stats(g->q, &st);
+	return strstr(st.error, (const char *)arg) != NULL;
+}
+
+static void
+test_second_edge(void **state)
+{
+	struct sfq_env env;
+	struct submitted s = { 0, -1 };
+	struct sfq *first;
+	struct sfq_stats st;
+	struct rig g;
+	struct err e;
+
+	(void)state;
+	rig_init(&g, SF_ON);
+	rig_open(&g);
+	first = g.q;
+	env = (struct sfq_env){ g.base, no_tunnel, NULL };
+	assert_int_equal(sfq_open(&env, &g.cf, &g.q, &e), 0);
+	assert_true(turn_until(&g, has_error, "queue.lock"));
+	sfq_stats(g.q, &st);
+	assert_false(st.up);
+	assert_true(logged(&g, "event=queue_unavailable"));
+	assert_int_equal(submit(&g, 1, &s), SFQ_REFUSED_UNAVAILABLE);
+	sfq_close(g.q);
+	g.q = first;
+	rig_free(&g);
+}
+
+static void
+test_learn(void **state)
+{
+	struct edge_listener_conf on;
+	struct rig g;
+
+	(void)state;
+	rig_init(&g, SF_SERVICE);
+	g.q = NULL;
+	{
+		struct sfq_env env = { g.base, no_tunnel, NULL };
+		struct err e;
+
+		assert_int_equal(sfq_open(&env, &g.cf, &g.q, &e), 0);
+	}
+	/* nothing heard: not queued, and no file made for it */
+	assert_int_equal(sfq_mode(g.q, &g.lc, "telemetry"), SF_OFF);
+	assert_false(fs_exists(path));
+	sfq_learn(g.q, "telemetry", SF_ON, false);
+	assert_int_equal(sfq_mode(g.q, &g.lc, "telemetry"), SF_ON);
+	assert_true(logged(&g, "event=store_forward_learned "
+	    "service=telemetry mode=on"));
+	assert_true(turn_until(&g, is_up, NULL));	/* made now */
+	/* a confidential service is never queued, whatever lc says */
+	sfq_learn(g.q, "secrets", SF_OFF, true);
+	on = g.lc;
+	on.store_forward = SF_ALWAYS;
+	assert_int_equal(sfq_mode(g.q, &on, "secrets"), SF_OFF);
+	assert_int_equal(sfq_mode(g.q, &on, "secrets"), SF_OFF);
+	assert_true(logged(&g, "event=store_forward_refused service=secrets"));
+	rig_close(&g);
+	/* kept in the file: it holds from the start */
+	rig_open(&g);
+	assert_int_equal(sfq_mode(g.q, &g.lc, "telemetry"), SF_ON);
+	assert_int_equal(sfq_mode(g.q, &on, "secrets"), SF_OFF);
+	rig_free(&g);
+}
+
 int
 main(void)
 {
@@ -475,6 +978,19 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_store_commands, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_durable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_group_commit, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_bounds, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expiry_and_commands,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_at_start, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_torn_at_start, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_second_edge, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_learn, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

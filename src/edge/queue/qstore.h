@@ -63,6 +63,8 @@ void qrecord_free(struct qrecord *r);
 /* The fields of h, encoded as stored, into r (its fields, fields_len);
  * then the bytes and the sum of r. -ENOMEM. */
 int qrecord_set_fields(struct qrecord *r, const struct hdrs *h);
+/* The bytes the bounds count: method, target, fields, body. */
+uint64_t qrecord_bytes(const struct qrecord *r);
 void qrecord_seal(struct qrecord *r);
 /* Whether r's sum matches what it holds. */
 bool qrecord_intact(const struct qrecord *r);

@@ -152,12 +152,18 @@ digest(const struct qrecord *r, uint8_t out[32])
 	EVP_MD_CTX_free(md);
 }
 
+uint64_t
+qrecord_bytes(const struct qrecord *r)
+{
+	return (r->method != NULL ? strlen(r->method) : 0) +
+	    (r->target != NULL ? strlen(r->target) : 0) + r->fields_len +
+	    r->body_len;
+}
+
 void
 qrecord_seal(struct qrecord *r)
 {
-	r->bytes = (r->method != NULL ? strlen(r->method) : 0) +
-	    (r->target != NULL ? strlen(r->target) : 0) + r->fields_len +
-	    r->body_len;
+	r->bytes = qrecord_bytes(r);
 	digest(r, r->sum);
 }
 
