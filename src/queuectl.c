@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -179,39 +178,15 @@ ask_edge(const struct queue_args *a, const struct edge_conf *cf,
 	return rc;
 }
 
-/* No queue file: nothing was ever queued here. list says so as an
- * empty list; the others have nothing to act on. */
-static int
-no_queue(const struct queue_args *a, const char *path, json_t **res)
-{
-	if (strcmp(a->argv[0], "list") != 0)
-		return cli_fail("queue", EXIT_FAIL, "no queue at %s: nothing "
-		    "was ever queued on this edge", path);
-	*res = json_pack("{s:s, s:s, s:s, s:i, s:b, s:[]}", "kind", "queue",
-	    "command", "list", "state", a->dead ? "dead" : "waiting", "total",
-	    0, "truncated", 0, "entries");
-	return *res != NULL ? EXIT_OK : cli_fail("queue", EXIT_FAIL,
-	    "out of memory");
-}
-
-/* No edge runs: the queue file itself, as "local:USER". */
+/* No edge runs: the queue file itself, as "local:USER". With no file
+ * nothing was ever queued: list is empty, an id is no such request. */
 static int
 offline(const struct queue_args *a, const struct edge_conf *cf,
     json_t **res)
 {
-	char who[80], *path = edge_queue_path(cf);
-	struct stat sb;
+	char who[80];
 	struct err e;
-	int rc;
 
-	if (path == NULL)
-		return cli_fail("queue", EXIT_FAIL, "out of memory");
-	if (stat(path, &sb) != 0 && errno == ENOENT) {
-		rc = no_queue(a, path, res);
-		free(path);
-		return rc;
-	}
-	free(path);
 	admin_local_who(geteuid(), who, sizeof(who));
 	if (sfq_exec_offline(cf, a->argv, a->argc, who, res, &e) != 0)
 		return cli_fail("queue", EXIT_FAIL, "%s", e.msg);
