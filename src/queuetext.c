@@ -144,7 +144,7 @@ print_body(FILE *f, json_t *ent)
 	size_t n = json_string_length(body);
 
 	if (!json_is_string(body)) {
-		fprintf(f, "body: not shown (not UTF-8 text)\n");
+		fprintf(f, "body: not shown (binary: not UTF-8 text)\n");
 		return;
 	}
 	if (n == 0) {

@@ -55,7 +55,7 @@ test_commands(void **state)
 		{ { "show" }, 1, "queue show takes one request id" },
 		{ { "show", "dead" }, 2, "not --dead" },
 		{ { "show", "1", "2" }, 3, "queue show takes one request id" },
-		{ { "retry" }, 1, "queue retry takes one request id or --dead" },
+		{ { "retry" }, 1, "retry takes one request id or --dead" },
 		{ { "drop", "1", "dead" }, 3, "one request id or --dead" },
 		{ { "drop", "0" }, 2, "'0' is not a request id" },
 		{ { "drop", "all" }, 2, "'all' is not a request id" },
@@ -152,7 +152,8 @@ test_show_text(void **state)
 	free(t);
 	t = text_of("{\"kind\":\"queue\",\"command\":\"show\",\"entry\":"
 	    ENTRY(5, "/r") ",\"key\":\"k\",\"fields\":[],\"body\":null}}");
-	assert_non_null(strstr(t, "body: not shown (not UTF-8 text)\n"));
+	assert_non_null(strstr(t, "body: not shown (binary: not UTF-8 "
+	    "text)\n"));
 	free(t);
 }
 
