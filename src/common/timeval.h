@@ -1,5 +1,6 @@
 /* Time helpers: milliseconds, as configured (CONF_DURATION), to what
- * libevent takes; microseconds on the monotonic clock, for durations. */
+ * libevent takes; microseconds on the monotonic clock, for durations;
+ * milliseconds on the wall clock. */
 #ifndef ISTHMUS_TIMEVAL_H
 #define ISTHMUS_TIMEVAL_H
 
@@ -21,6 +22,16 @@ mono_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Milliseconds since the epoch, for times that are stored and shown. */
+static inline int64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 #endif

@@ -14,17 +14,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <nghttp2/nghttp2.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <sqlite3.h>
 
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/relay.h"
+#include "common/timeval.h"
 #include "common/proto.h"
 #include "edge/queue/qstore.h"
 #include "edge/queue/queue-int.h"
@@ -962,6 +971,266 @@ test_learn(void **state)
 	rig_free(&g);
 }
 
+/* --- Replay over a real HTTP/2 session (a socketpair, no TLS) -------- */
+
+#define BACKEND_MAX 16
+
+/* The cloud's side, reduced to a backend that answers from a script. */
+struct backend {
+	struct event_base *base;
+	const int *script;		/* statuses, in order; then 200 */
+	size_t nscript, seen;
+	char keys[BACKEND_MAX][64];
+	char bodies[BACKEND_MAX][64];
+	bool accepted[BACKEND_MAX];
+	int64_t at_ms[BACKEND_MAX];
+};
+
+struct exchange {
+	struct backend *b;
+	struct relay *r;
+	struct event *ev;
+	int status;
+	size_t idx;
+};
+
+static void
+ex_answer(evutil_socket_t fd, short what, void *arg)
+{
+	struct exchange *x = arg;
+	static const char text[] = "no such meter\n";
+	nghttp2_nv nv[1] = { { (uint8_t *)"retry-after", (uint8_t *)"0", 11,
+	    1, NGHTTP2_NV_FLAG_NONE } };
+
+	(void)fd;
+	(void)what;
+	if (x->r == NULL)
+		return;
+	assert_int_equal(relay_http_respond(x->r, x->status, nv,
+	    x->status == 503 ? 1 : 0, true), 0);
+	assert_int_equal(relay_body_write(x->r, text, strlen(text)), 0);
+	relay_body_end(x->r);
+}
+
+static void
+ex_body(struct relay *r, void *arg)
+{
+	struct exchange *x = arg;
+	struct evbuffer *in = relay_body_in(r);
+	size_t n = evbuffer_get_length(in);
+	char *dst = x->b->bodies[x->idx];
+	size_t have = strlen(dst);
+
+	if (have + n < sizeof(x->b->bodies[0]))
+		evbuffer_copyout(in, dst + have, n);
+	relay_body_drop(r, NULL);
+	if (relay_body_in_done(r))
+		event_active(x->ev, EV_TIMEOUT, 1);
+}
+
+static void
+ex_done(struct relay *r, bool complete, void *arg)
+{
+	struct exchange *x = arg;
+
+	(void)r;
+	(void)complete;
+	event_free(x->ev);
+	free(x);
+}
+
+static const struct relay_http_ops backend_ops = {
+	.body = ex_body,
+	.done = ex_done,
+};
+
+static void
+on_request(struct h2conn *c, struct relay *r, void *arg)
+{
+	struct backend *b = arg;
+	struct exchange *x = calloc(1, sizeof(*x));
+	const struct hdrs *h = relay_hdrs(r);
+	const char *key = hdrs_get(h, HTTP_IDEMPOTENCY_KEY);
+
+	(void)c;
+	assert_non_null(x);
+	assert_true(b->seen < BACKEND_MAX);
+	x->b = b;
+	x->r = r;
+	x->idx = b->seen++;
+	x->status = x->idx < b->nscript ? b->script[x->idx] : 200;
+	x->ev = event_new(b->base, -1, 0, ex_answer, x);
+	snprintf(b->keys[x->idx], sizeof(b->keys[0]), "%s", key != NULL ?
+	    key : "");
+	b->accepted[x->idx] = hdrs_get(h, HTTP_ACCEPTED_FIELD) != NULL;
+	b->at_ms[x->idx] = mono_us() / 1000;
+	assert_string_equal(relay_path(r), "/v1/readings");
+	assert_string_equal(relay_info(r)->authority, "telemetry");
+	assert_int_equal(relay_http_take(r, &backend_ops, x), 0);
+}
+
+static void
+h2_closed(struct h2conn *c, const char *why, void *arg)
+{
+	(void)c;
+	(void)why;
+	(void)arg;
+}
+
+static struct h2conn *tunnel;
+
+/* A TLS 1.3 pair on a socketpair, past its handshake, as h2conn wants
+ * them: a self-signed server certificate, the client trusting all. */
+struct tls_pair {
+	SSL_CTX *sctx, *cctx;
+	struct bufferevent *c, *s;
+	int up;
+};
+
+static void
+tls_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct tls_pair *p = arg;
+
+	(void)bev;
+	assert_true(what & BEV_EVENT_CONNECTED);
+	p->up++;
+}
+
+static bool
+pair_up(struct rig *g, void *arg)
+{
+	(void)g;
+	return ((struct tls_pair *)arg)->up == 2;
+}
+
+static void
+tls_pair_open(struct rig *g, struct tls_pair *p)
+{
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	X509_NAME *n;
+	int sv[2];
+
+	memset(p, 0, sizeof(*p));
+	assert_non_null(key);
+	assert_non_null(x);
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	n = X509_get_subject_name(x);
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
+	    (const unsigned char *)"cloud", -1, -1, 0);
+	X509_set_issuer_name(x, n);
+	X509_set_pubkey(x, key);
+	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+	assert_non_null(p->sctx = SSL_CTX_new(TLS_server_method()));
+	assert_non_null(p->cctx = SSL_CTX_new(TLS_client_method()));
+	assert_int_equal(SSL_CTX_use_certificate(p->sctx, x), 1);
+	assert_int_equal(SSL_CTX_use_PrivateKey(p->sctx, key), 1);
+	X509_free(x);
+	EVP_PKEY_free(key);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	evutil_make_socket_nonblocking(sv[0]);
+	evutil_make_socket_nonblocking(sv[1]);
+	p->c = bufferevent_openssl_socket_new(g->base, sv[0],
+	    SSL_new(p->cctx), BUFFEREVENT_SSL_CONNECTING,
+	    BEV_OPT_CLOSE_ON_FREE);
+	p->s = bufferevent_openssl_socket_new(g->base, sv[1],
+	    SSL_new(p->sctx), BUFFEREVENT_SSL_ACCEPTING,
+	    BEV_OPT_CLOSE_ON_FREE);
+	assert_non_null(p->c);
+	assert_non_null(p->s);
+	bufferevent_setcb(p->c, NULL, NULL, tls_event, p);
+	bufferevent_setcb(p->s, NULL, NULL, tls_event, p);
+	bufferevent_enable(p->c, EV_READ | EV_WRITE);
+	bufferevent_enable(p->s, EV_READ | EV_WRITE);
+	assert_true(turn_until(g, pair_up, p));
+}
+
+static struct h2conn *
+the_tunnel(void *arg)
+{
+	(void)arg;
+	return tunnel;
+}
+
+static bool
+replayed(struct rig *g, void *arg)
+{
+	struct sfq_stats st;
+
+	sfq_stats(g->q, &st);
+	return st.depth == 0 && st.inflight == 0 && st.replayed ==
+	    *(uint64_t *)arg;
+}
+
+static void
+test_replay(void **state)
+{
+	static const int script[] = { 503, 200, 422 };
+	struct backend b = { .script = script, .nscript = 3 };
+	struct h2conn_cbs ccbs = { .closed = h2_closed };
+	struct h2conn_cbs scbs = { .request = on_request, .closed = h2_closed };
+	struct sfq_env env;
+	struct tls_pair tp;
+	struct h2conn *server;
+	struct sfq_stats st;
+	struct answer a;
+	uint64_t want = 2;
+	struct rig g;
+	json_t *ent;
+
+	(void)state;
+	rig_init(&g, SF_ON);
+	b.base = g.base;
+	env = (struct sfq_env){ g.base, the_tunnel, NULL };
+	tunnel = NULL;
+	assert_int_equal(sfq_open(&env, &g.cf, &g.q, &(struct err){ "" }),
+	    0);
+	assert_true(turn_until(&g, is_up, NULL));
+	fill(&g, 3);		/* while the tunnel is down */
+	tls_pair_open(&g, &tp);
+	assert_int_equal(h2conn_new(tp.c, false, &ccbs, NULL, &tunnel), 0);
+	assert_int_equal(h2conn_new_server(tp.s, 100, &scbs, &b, &server),
+	    0);
+	sfq_kick(g.q);
+	assert_true(turn_until(&g, replayed, &want));
+	/* one at a time, in order: the 503 sent again after its back-off,
+	 * the 422 a dead letter, the one behind it delivered */
+	assert_int_equal(b.seen, 4);
+	assert_string_equal(b.keys[0], "\"key-1\"");
+	assert_string_equal(b.keys[1], "\"key-1\"");
+	assert_string_equal(b.keys[2], "\"key-2\"");
+	assert_string_equal(b.keys[3], "\"key-3\"");
+	assert_string_equal(b.bodies[1], "reading 1");
+	assert_string_equal(b.bodies[3], "reading 3");
+	assert_true(b.accepted[0] && b.accepted[3]);
+	assert_true(b.at_ms[1] - b.at_ms[0] >= SFQ_BACKOFF_MIN_MS - 50);
+	sfq_stats(g.q, &st);
+	assert_int_equal(st.retried, 1);
+	assert_int_equal(st.dead, 1);
+	assert_int_equal(st.dead_lettered[QR_REFUSED], 1);
+	assert_true(logged(&g, "event=queue_dead"));
+	assert_int_equal(exec2(&g, &a, "list", "dead"), 0);
+	ent = json_array_get(json_object_get(a.result, "entries"), 0);
+	assert_int_equal(json_integer_value(json_object_get(ent,
+	    "last_status")), 422);
+	assert_string_equal(json_string_value(json_object_get(ent,
+	    "last_error")), "no such meter?");
+	assert_int_equal(json_integer_value(json_object_get(ent,
+	    "attempts")), 1);
+	json_decref(a.result);
+	rig_close(&g);
+	h2conn_free(tunnel);
+	h2conn_free(server);
+	SSL_CTX_free(tp.sctx);
+	SSL_CTX_free(tp.cctx);
+	tunnel = NULL;
+	rig_free(&g);
+}
+
 int
 main(void)
 {
@@ -991,6 +1260,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_second_edge, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_learn, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replay, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

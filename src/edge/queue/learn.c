@@ -50,7 +50,7 @@ save(struct sfq *q, const struct qsvc *s)
 	}
 	j->svc.mode = s->mode;
 	j->svc.confidential = s->confidential;
-	j->when_ms = sfq_wall_ms();
+	j->when_ms = wall_ms();
 	sfq_worker_push(q, j);
 }
 

@@ -14,6 +14,8 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include "common/threadwake.h"
+#include "common/timeval.h"
 #include "edge/queue/qstore.h"
 #include "edge/queue/queue.h"
 
@@ -136,8 +138,8 @@ struct sfq {
 	struct qjob *later, *later_tail;
 	int64_t later_at;
 	/* the loop's */
-	int efd;
-	struct event *ev, *pump_ev, *expire_ev;
+	struct threadwake wake;		/* the thread's signal */
+	struct event *pump_ev, *expire_ev;
 	struct log_limit *lim;
 	bool up;
 	char error[256];
@@ -188,8 +190,6 @@ struct qlane *sfq_lane_pick(struct sfq *q, int64_t now, int64_t *wake);
  * (sfq_replay_forget tells the replay). */
 void sfq_lane_hold(struct qent *e, struct qreplay *rp);
 void sfq_lane_unhold(struct sfq *q, struct qent *e);
-int64_t sfq_mono_ms(void);
-int64_t sfq_wall_ms(void);
 
 /* replay.c */
 void sfq_pump(struct sfq *q);

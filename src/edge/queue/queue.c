@@ -11,13 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/loglimit.h"
-#include "common/timeval.h"
 
 /* queue_refused lines, which devices cause: 20 at once, then 10 a
  * second. */
@@ -192,13 +189,10 @@ on_wake(evutil_socket_t fd, short what, void *arg)
 	char error[sizeof(q->sh_error)];
 	struct qjob *list, *j;
 	struct qload *l;
-	uint64_t n;
 	bool up;
 
 	(void)what;
-	if (read(fd, &n, sizeof(n)) < 0) {
-		/* EAGAIN: another turn took the count; the lists decide */
-	}
+	threadwake_drain(fd);
 	pthread_mutex_lock(&q->mu);
 	l = q->loaded;
 	q->loaded = NULL;
@@ -243,23 +237,16 @@ on_expire(evutil_socket_t fd, short what, void *arg)
 static int
 start(struct sfq *q, const struct edge_conf *cf)
 {
-	pthread_condattr_t ca;
 	struct timeval tv;
 
 	if ((q->path = edge_queue_path(cf)) == NULL)
 		return -ENOMEM;
 	pthread_mutex_init(&q->mu, NULL);
-	/* the thread's deadlines do not move with the wall clock */
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&q->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	threadwake_cond_init(&q->cv);
 	q->want_open = queues_now(cf) || fs_exists(q->path);
 	q->lim = log_limit_new(q->env.base, SFQ_LOG_BURST, SFQ_LOG_PER_SEC);
 	tv_ms(&tv, SFQ_EXPIRE_MS);
-	q->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (q->efd < 0 || (q->ev = event_new(q->env.base, q->efd, EV_READ |
-	    EV_PERSIST, on_wake, q)) == NULL || event_add(q->ev, NULL) != 0 ||
+	if (threadwake_open(&q->wake, q->env.base, on_wake, q) != 0 ||
 	    (q->pump_ev = evtimer_new(q->env.base, on_pump, q)) == NULL ||
 	    (q->expire_ev = event_new(q->env.base, -1, EV_PERSIST, on_expire,
 	    q)) == NULL || event_add(q->expire_ev, &tv) != 0)
@@ -277,10 +264,9 @@ sfq_open(const struct sfq_env *env, const struct edge_conf *cf,
 	if (q == NULL)
 		return err_set(er, -ENOMEM, "out of memory");
 	q->env = *env;
-	q->efd = -1;
+	q->wake.efd = -1;
 	q->order = cf->replay_order;
 	configure(q, cf);
-	snprintf(q->error, sizeof(q->error), "not opened yet");
 	if (start(q, cf) != 0) {
 		sfq_close(q);
 		return err_set(er, -ENOMEM, "cannot start the queue's thread");
@@ -312,14 +298,11 @@ sfq_close(struct sfq *q)
 	free_jobs(q->done);
 	sfq_load_free(q->loaded);
 	sfq_services_free(q);
-	if (q->ev != NULL)
-		event_free(q->ev);
+	threadwake_close(&q->wake);
 	if (q->pump_ev != NULL)
 		event_free(q->pump_ev);
 	if (q->expire_ev != NULL)
 		event_free(q->expire_ev);
-	if (q->efd >= 0)
-		close(q->efd);
 	log_limit_free(q->lim);
 	if (q->path != NULL) {
 		pthread_cond_destroy(&q->cv);
@@ -392,7 +375,7 @@ record_of(const struct sfq_req *r)
 	rec->target = dup_or_empty(r->target);
 	rec->body = malloc(len > 0 ? len : 1);
 	rec->body_len = len;
-	rec->accepted_ms = sfq_wall_ms();
+	rec->accepted_ms = wall_ms();
 	if (rec->key == NULL || rec->listener == NULL ||
 	    rec->service == NULL || rec->device == NULL || rec->mac == NULL ||
 	    rec->method == NULL || rec->target == NULL || rec->body == NULL ||
@@ -547,6 +530,6 @@ sfq_stats(const struct sfq *q, struct sfq_stats *out)
 			if (e->state == QS_WAITING && (oldest == 0 ||
 			    e->accepted_ms < oldest))
 				oldest = e->accepted_ms;
-	if (oldest != 0 && sfq_wall_ms() > oldest)
-		out->oldest_ms = (uint64_t)(sfq_wall_ms() - oldest);
+	if (oldest != 0 && wall_ms() > oldest)
+		out->oldest_ms = (uint64_t)(wall_ms() - oldest);
 }

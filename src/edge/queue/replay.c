@@ -59,7 +59,7 @@ sfq_push_change(struct sfq *q, enum qjob_kind kind, int64_t id, int reason,
 	j->id = id;
 	j->reason = reason;
 	j->status = status;
-	j->when_ms = sfq_wall_ms();
+	j->when_ms = wall_ms();
 	if (alen > sizeof(j->answer))
 		alen = sizeof(j->answer);
 	if (alen > 0)
@@ -207,7 +207,7 @@ back_off(struct qlane *l, unsigned retry_after)
 	    l->backoff_ms * 2;
 	delay = retry_after > 0 ? (uint64_t)retry_after * 1000 :
 	    l->backoff_ms;
-	l->not_before = sfq_mono_ms() + (int64_t)delay;
+	l->not_before = mono_us() / 1000 + (int64_t)delay;
 }
 
 /* The backend's answer (or its absence) decides the request's fate. */
@@ -393,7 +393,7 @@ start(struct sfq *q, struct qent *e)
 void
 sfq_pump(struct sfq *q)
 {
-	int64_t now = sfq_mono_ms(), wake = 0;
+	int64_t now = mono_us() / 1000, wake = 0;
 	struct timeval tv;
 	struct qlane *l;
 
@@ -413,7 +413,7 @@ sfq_pump(struct sfq *q)
 void
 sfq_expire(struct sfq *q)
 {
-	int64_t now = sfq_wall_ms();
+	int64_t now = wall_ms();
 	struct qent *e;
 	size_t i;
 

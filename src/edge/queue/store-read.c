@@ -8,16 +8,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "common/timeval.h"
 
 /* A text column as a new string ("" for NULL); false when out of
  * memory. */
@@ -136,7 +128,7 @@ static int
 kill_corrupt(struct qstore *s, const struct qindex *v, size_t n,
     struct err *e)
 {
-	int64_t now = now_ms();
+	int64_t now = wall_ms();
 	size_t i;
 	int rc;
 
@@ -297,7 +289,7 @@ qstore_fetch(struct qstore *s, int64_t id, struct qrecord **out,
 	rc = qstore_begin(s, e);
 	if (rc == 0)
 		rc = qstore_kill(s, id, QR_CORRUPT, 0, NULL, 0, false,
-		    now_ms(), e);
+		    wall_ms(), e);
 	if (rc == 0)
 		rc = qstore_commit(s, e);
 	if (rc != 0) {

@@ -14,8 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 struct qjob *
 sfq_job_new(enum qjob_kind kind)
@@ -54,17 +52,6 @@ sfq_load_free(struct qload *l)
 	free(l);
 }
 
-/* Wakes the loop. mu held. */
-static void
-wake(struct sfq *q)
-{
-	uint64_t one = 1;
-
-	if (write(q->efd, &one, sizeof(one)) < 0) {
-		/* the counter is far from full: the loop is awake anyway */
-	}
-}
-
 static void
 append(struct qjob **head, struct qjob **tail, struct qjob *j)
 {
@@ -81,7 +68,7 @@ static void
 answer(struct sfq *q, struct qjob *j)
 {
 	append(&q->done, &q->done_tail, j);
-	wake(q);
+	threadwake_signal(&q->wake);
 }
 
 static void
@@ -94,7 +81,7 @@ set_state(struct sfq *q, bool up, const char *error, struct qload *l)
 		sfq_load_free(q->loaded);
 		q->loaded = l;
 	}
-	wake(q);
+	threadwake_signal(&q->wake);
 	pthread_mutex_unlock(&q->mu);
 }
 
@@ -258,7 +245,7 @@ flush(struct sfq *q, struct qjob *batch)
 	} else if (rc == -ENOSPC) {
 		q->later = changes;
 		q->later_tail = ctail;
-		q->later_at = sfq_mono_ms() + SFQ_LATER_MS;
+		q->later_at = mono_us() / 1000 + SFQ_LATER_MS;
 	} else {
 		settle(q, changes, 0, "");
 		went_down(q, e.msg);
@@ -348,20 +335,6 @@ work(struct sfq *q, struct qjob *list)
 	flush(q, batch);
 }
 
-/* Waits for a job, or until deadline (monotonic ms, as the condition
- * variable's clock: see sfq_open); 0: no deadline. mu held. */
-static void
-wait_until(struct sfq *q, int64_t deadline)
-{
-	struct timespec ts = { .tv_sec = deadline / 1000,
-	    .tv_nsec = (deadline % 1000) * 1000000 };
-
-	if (deadline == 0)
-		pthread_cond_wait(&q->cv, &q->mu);
-	else if (deadline > sfq_mono_ms())
-		pthread_cond_timedwait(&q->cv, &q->mu, &ts);
-}
-
 static void *
 run(void *arg)
 {
@@ -371,7 +344,7 @@ run(void *arg)
 
 	pthread_mutex_lock(&q->mu);
 	while (!q->stop) {
-		now = sfq_mono_ms();
+		now = mono_us() / 1000;
 		if (q->db == NULL && q->want_open && now >= retry_at) {
 			pthread_mutex_unlock(&q->mu);
 			try_open(q);
@@ -392,7 +365,7 @@ run(void *arg)
 		if (q->db == NULL && q->want_open && (deadline == 0 ||
 		    retry_at < deadline))
 			deadline = retry_at;
-		wait_until(q, deadline);
+		threadwake_wait(&q->cv, &q->mu, deadline);
 	}
 	/* Stopping: what must be written is written; the rest is the
 	 * loop's to free. */
