@@ -805,9 +805,12 @@ sf_refuse(struct httpdev *d, int why)
 
 	li->stats.sf_refused++;
 	li->stats.http_errors[HD_ERR_503]++;
-	log_limited(li->e->lim_device, LOG_INFO, "edge", "queue_refused",
-	    "listener=%s service=%s device=%s reason=%s", li->lc->name,
-	    d->service, d->device, known ? sfq_refusal_name(why) : "memory");
+	/* The queue logs its refusals (queue_refused); only ours here. */
+	if (!known)
+		log_limited(li->e->lim_device, LOG_INFO, "edge",
+		    "http_refused", "listener=%s service=%s device=%s "
+		    "status=%d reason=%s", li->lc->name, d->service,
+		    d->device, 503, "out of memory");
 	sf_answered(d, sfwd_refused(bufferevent_get_output(d->bev),
 	    sfq_retry_after(li->e->queue, known ? why :
 	    SFQ_REFUSED_UNAVAILABLE), known ? words[why] : "out of memory",
