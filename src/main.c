@@ -45,6 +45,8 @@ static const struct command commands[] = {
 	    manage_main, manage_usage },
 	{ "pki", "create CAs; issue, revoke, show and verify certificates",
 	    pki_main, pki_usage },
+	{ "queue", "list, retry or drop the requests an edge keeps to "
+	    "deliver", queue_main, queue_usage },
 	{ "readiness", "report the sites' network readiness tests (text, "
 	    "JSON, HTML)", readiness_main, readiness_usage },
 	{ "status", "show a running gateway's tunnels, streams and backends",

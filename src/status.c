@@ -148,21 +148,12 @@ status_main(int argc, char **argv)
 int
 status_ask(const char *cmd, const char *sock, const char *request)
 {
-	char *answer = NULL;
-	size_t len = 0;
+	char *answer;
+	size_t len;
 	struct err e;
-	FILE *f;
-	int rc;
 
-	f = open_memstream(&answer, &len);
-	if (f == NULL)
-		return cli_fail(cmd, EXIT_FAIL, "out of memory");
-	rc = admin_query(sock, request, f, &e);
-	fclose(f);
-	if (rc != 0) {
-		free(answer);
+	if (admin_query_buf(sock, request, &answer, &len, &e) != 0)
 		return cli_fail(cmd, EXIT_FAIL, "%s", e.msg);
-	}
 	if (strncmp(answer, "error: ", 7) == 0) {
 		fprintf(stderr, "isthmus %s: %s", cmd, answer + 7);
 		free(answer);

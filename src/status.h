@@ -45,6 +45,10 @@ void readiness_usage(FILE *f);
 int trust_main(int argc, char **argv);
 void trust_usage(FILE *f);
 
+/* "isthmus queue" (queuectl.c) */
+int queue_main(int argc, char **argv);
+void queue_usage(FILE *f);
+
 /* "isthmus cache" (cachectl.c) */
 int cache_main(int argc, char **argv);
 void cache_usage(FILE *f);

@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "common/admin.h"
 #include "common/cli.h"
 #include "common/config.h"
 #include "common/log.h"
@@ -161,18 +161,6 @@ store_path(const char *conf, char **path)
 	if (*path == NULL)
 		return cli_fail("trust", EXIT_FAIL, "out of memory");
 	return CLI_GO_ON;
-}
-
-/* "local:USER", who decides here. */
-static void
-local_who(char *who, size_t cap)
-{
-	struct passwd *pw = getpwuid(geteuid());
-
-	if (pw != NULL)
-		snprintf(who, cap, "local:%s", pw->pw_name);
-	else
-		snprintf(who, cap, "local:uid%u", (unsigned)geteuid());
 }
 
 /* A decision's log line, on stderr (the edge's thread logs its own). */
@@ -325,7 +313,7 @@ run(const struct trust_args *a, const char *path)
 		return no_store(a, path);
 	if (rc != 0)
 		return cli_fail("trust", EXIT_FAIL, "%s", e.msg);
-	local_who(who, sizeof(who));
+	admin_local_who(geteuid(), who, sizeof(who));
 	if (a->from != NULL) {
 		rc = approve_from(a, s, who);
 		tstore_close(s);

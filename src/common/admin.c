@@ -2,7 +2,9 @@
 #include "common/admin.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -103,6 +105,30 @@ uid_t
 admin_req_uid(const struct admin_req *req)
 {
 	return req->uid;
+}
+
+void
+admin_user_name(uid_t uid, char *buf, size_t cap)
+{
+	struct passwd pw, *res = NULL;
+	char tmp[1024];
+
+	if (uid == (uid_t)-1)
+		snprintf(buf, cap, "unknown");
+	else if (getpwuid_r(uid, &pw, tmp, sizeof(tmp), &res) == 0 &&
+	    res != NULL)
+		snprintf(buf, cap, "%s", pw.pw_name);
+	else
+		snprintf(buf, cap, "uid:%u", (unsigned)uid);
+}
+
+void
+admin_local_who(uid_t uid, char *buf, size_t cap)
+{
+	char name[64];
+
+	admin_user_name(uid, name, sizeof(name));
+	snprintf(buf, cap, "local:%s", name);
 }
 
 void
@@ -292,4 +318,26 @@ admin_query(const char *path, const char *cmd, FILE *out, struct err *e)
 		fwrite(buf, 1, (size_t)n, out);
 	close(fd);
 	return n < 0 ? err_set(e, -EIO, "read from %s failed", path) : 0;
+}
+
+int
+admin_query_buf(const char *path, const char *cmd, char **out, size_t *len,
+    struct err *e)
+{
+	FILE *f;
+	int rc;
+
+	*out = NULL;
+	*len = 0;
+	if ((f = open_memstream(out, len)) == NULL)
+		return err_set(e, -ENOMEM, "out of memory");
+	rc = admin_query(path, cmd, f, e);
+	if (fclose(f) != 0 && rc == 0)
+		rc = err_set(e, -ENOMEM, "out of memory");
+	if (rc != 0) {
+		free(*out);
+		*out = NULL;
+		*len = 0;
+	}
+	return rc;
 }

@@ -28,6 +28,12 @@ struct admin_req *admin_defer(struct admin_req *req);
 /* Who asked: the client's unix user id, from the socket (SO_PEERCRED);
  * (uid_t)-1 when the kernel did not say. */
 uid_t admin_req_uid(const struct admin_req *req);
+/* uid's user name, as the daemons record who did something ("alice");
+ * "uid:N" for a uid without one, "unknown" for (uid_t)-1. */
+void admin_user_name(uid_t uid, char *buf, size_t cap);
+/* "local:USER" for uid: a person at the edge itself, as the trust store
+ * and the queue record who decided. */
+void admin_local_who(uid_t uid, char *buf, size_t cap);
 /* The deferred answer: sent, then the connection closes (or only freed,
  * when the client went away meanwhile). Takes req. */
 void admin_answer(struct admin_req *req, const char *buf, size_t len);
@@ -38,5 +44,10 @@ void admin_close(struct admin *a);	/* also unlinks the socket */
 
 /* Client: sends cmd to the socket at path and copies the answer to out. */
 int admin_query(const char *path, const char *cmd, FILE *out, struct err *e);
+/* The same, the answer in *out (malloc'd, NUL-terminated, *len bytes).
+ * A daemon that does not run is -ENOENT (no socket) or -ECONNREFUSED
+ * (a socket left behind). */
+int admin_query_buf(const char *path, const char *cmd, char **out,
+    size_t *len, struct err *e);
 
 #endif

@@ -15,6 +15,7 @@ static const char *const kind_names[MK_COUNT] = {
 	[MK_LOGS] = MANAGE_K_LOGS,
 	[MK_READINESS] = MANAGE_K_READINESS,
 	[MK_TRUST] = MANAGE_K_TRUST,
+	[MK_QUEUE] = MANAGE_K_QUEUE,
 	[MK_UNKNOWN] = "unknown",
 };
 

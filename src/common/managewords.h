@@ -21,6 +21,7 @@ enum manage_kind {
 	MK_LOGS,
 	MK_READINESS,
 	MK_TRUST,
+	MK_QUEUE,
 	MK_UNKNOWN,		/* a kind this isthmus does not know */
 	MK_COUNT
 };

@@ -18,12 +18,13 @@
 /* The `manage` policy's words: docs/edge.md, "Management". The default
  * is what only reads (status, doctor) or only touches the cache
  * (purge-cache, prefetch); reload, logs, readiness (it moves up to
- * its byte budget on the site's link) and trust (it decides which
- * devices are believed) must be named. */
+ * its byte budget on the site's link), trust (it decides which
+ * devices are believed) and queue (its drop deletes readings the edge
+ * promised to deliver) must be named. */
 static const char *const manage_names[] = { "none", MANAGE_K_STATUS,
 	MANAGE_K_DOCTOR, MANAGE_K_PURGE_CACHE, MANAGE_K_PREFETCH,
 	MANAGE_K_RELOAD, MANAGE_K_LOGS, MANAGE_K_READINESS, MANAGE_K_TRUST,
-	NULL };
+	MANAGE_K_QUEUE, NULL };
 #define MANAGE_DEFAULT "status, doctor, purge-cache, prefetch"
 
 static const char *const trust_expired_names[] = { "accept", "refuse",

@@ -35,6 +35,7 @@
 #include "edge/manage/manage.h"
 #include "edge/metrics.h"
 #include "edge/queue/queue.h"
+#include "edge/queuecmd.h"
 #include "edge/reload.h"
 #include "edge/status.h"
 #include "edge/trust/trust.h"
@@ -190,6 +191,8 @@ on_admin(const char *cmd, FILE *f, struct admin_req *req, void *arg)
 		cache_purge(e->cache, NULL, f);
 	else if (strncmp(cmd, "cache purge ", 12) == 0)
 		cache_purge(e->cache, cmd + 12, f);
+	else if (strcmp(cmd, "queue") == 0 || strncmp(cmd, "queue ", 6) == 0)
+		queuecmd_admin(e, cmd, f, req);
 	else
 		fprintf(f, "error: unknown request '%.64s'\n", cmd);
 }

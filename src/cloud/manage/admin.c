@@ -9,7 +9,6 @@
 #include "cloud/manage/manage.h"
 
 #include <errno.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +20,7 @@
 #include "common/admin.h"
 #include "common/log.h"
 #include "common/names.h"
+#include "common/queuewords.h"
 #include "common/timefmt.h"
 #include "common/tls.h"
 
@@ -69,24 +69,6 @@ answer_error(struct admin_req *req, const char *msg)
 	}
 	admin_answer(req, buf != NULL ? buf : "", buf != NULL ? n : 0);
 	free(buf);
-}
-
-/* The operator: the unix user behind the admin socket. */
-static void
-issuer_of(struct admin_req *req, char *buf, size_t cap)
-{
-	uid_t uid = admin_req_uid(req);
-	struct passwd pw, *res = NULL;
-	char tmp[1024];
-
-	if (uid == (uid_t)-1) {
-		snprintf(buf, cap, "unknown");
-		return;
-	}
-	if (getpwuid_r(uid, &pw, tmp, sizeof(tmp), &res) == 0 && res != NULL)
-		snprintf(buf, cap, "%s", pw.pw_name);
-	else
-		snprintf(buf, cap, "uid:%u", (unsigned)uid);
 }
 
 /* The edge named, in this cloud's configuration; its tenant too when the
@@ -198,6 +180,25 @@ trust_args_ok(json_t *args, FILE *f)
 	return false;
 }
 
+/* queue list [dead] | show ID | retry ID|dead | drop ID|dead
+ * (docs/queue.md, "Operating it"): checked as isthmus queue checks
+ * them, so a mistyped id is refused before it is recorded. args_ok
+ * holds them to MANAGE_ARGS_MAX strings. */
+static bool
+queue_args_ok(json_t *args, FILE *f)
+{
+	const char *w[MANAGE_ARGS_MAX];
+	size_t n = json_array_size(args), i;
+	struct err e;
+
+	for (i = 0; i < n && i < MANAGE_ARGS_MAX; i++)
+		w[i] = json_string_value(json_array_get(args, i));
+	if (queue_words_check(w, i, &e) == 0)
+		return true;
+	say_error(f, "%s", e.msg);
+	return false;
+}
+
 /* The arguments each kind takes: how many, and what they are. */
 static bool
 args_ok(const struct cloud_conf *cf, enum manage_kind k, json_t *args,
@@ -246,6 +247,8 @@ args_ok(const struct cloud_conf *cf, enum manage_kind k, json_t *args,
 		return profile_ok(cf, args, f);
 	case MK_TRUST:
 		return trust_args_ok(args, f);
+	case MK_QUEUE:
+		return queue_args_ok(args, f);
 	default:
 		return false;
 	}
@@ -316,8 +319,8 @@ manage_admin(struct cloud *cl, const char *args, FILE *f,
 	}
 	if ((k = manage_kind_parse(kind)) == MK_UNKNOWN) {
 		say_error(f, "unknown instruction kind '%s' (status, doctor, "
-		    "purge-cache, prefetch, reload, logs, readiness, trust)",
-		    kind);
+		    "purge-cache, prefetch, reload, logs, readiness, trust, "
+		    "queue)", kind);
 		goto out;
 	}
 	if (jargs != NULL && (!json_is_array(jargs) ||
@@ -351,7 +354,9 @@ manage_admin(struct cloud *cl, const char *args, FILE *f,
 	snprintf(p->in.tenant, sizeof(p->in.tenant), "%s", ce->tenant->name);
 	snprintf(p->in.edge, sizeof(p->in.edge), "%s", ce->name);
 	snprintf(p->in.kind, sizeof(p->in.kind), "%s", kind);
-	issuer_of(req, p->in.issuer, sizeof(p->in.issuer));
+	/* the operator: the unix user behind the admin socket */
+	admin_user_name(admin_req_uid(req), p->in.issuer,
+	    sizeof(p->in.issuer));
 	p->in.issued = (int64_t)time(NULL);
 	p->in.expires = p->in.issued + (ttl > 0 ? (int64_t)ttl / 1000 :
 	    (int64_t)(cl->conf->instruction_ttl / 1000));

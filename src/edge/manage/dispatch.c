@@ -20,6 +20,7 @@ static void (*const runs[MK_UNKNOWN])(struct manage_job *) = {
 	[MK_LOGS] = run_logs,
 	[MK_READINESS] = run_readiness,
 	[MK_TRUST] = run_trust,
+	[MK_QUEUE] = run_queue,
 };
 
 /* The policy of the running configuration: a reload's `manage` line
@@ -56,7 +57,7 @@ manage_dispatch(struct manage_env *env, struct manage_instr *in,
 	if (j->kind == MK_UNKNOWN || runs[j->kind] == NULL)
 		mjob_fail(j, "unknown kind '%s': this edge knows status, "
 		    "doctor, purge-cache, prefetch, reload, logs, "
-		    "readiness and trust", j->in.kind);
+		    "readiness, trust and queue", j->in.kind);
 	else if (!manage_policy_accepts(site_policy(env), j->kind))
 		mjob_answer(j, MO_REFUSED, NULL, "refused by the site's policy");
 	else if (j->in.deadline != 0 && j->in.deadline < now)

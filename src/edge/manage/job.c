@@ -91,6 +91,24 @@ mjob_keep(struct manage_job *j, json_t *result)
 }
 
 void
+mjob_done(struct manage_job *j, int rc, json_t *result, const char *error,
+    const char *fallback)
+{
+	j->state = NULL;
+	j->cancel = NULL;
+	if (rc == 0 && result != NULL) {
+		mjob_answer(j, MO_OK, result, NULL);
+		return;
+	}
+	json_decref(result);
+	if (rc == 0)
+		mjob_fail(j, "out of memory");
+	else
+		mjob_fail(j, "%s", error != NULL && error[0] != '\0' ? error :
+		    fallback);
+}
+
+void
 mjob_fail(struct manage_job *j, const char *fmt, ...)
 {
 	char msg[MANAGE_ERROR_MAX];

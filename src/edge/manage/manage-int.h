@@ -73,6 +73,11 @@ void mjob_keep(struct manage_job *j, json_t *result);
 /* mjob_answer with outcome error and a printf-like sentence. */
 void mjob_fail(struct manage_job *j, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* The answer of an executor that ran on another thread (a store's):
+ * result (taken) when rc is 0, else error, or fallback when it says
+ * nothing. j's state and cancel are over. */
+void mjob_done(struct manage_job *j, int rc, json_t *result,
+    const char *error, const char *fallback);
 /* Every running job stops unanswered (the edge ends). */
 void mjob_cancel_all(struct manage_env *env);
 
@@ -90,5 +95,6 @@ void run_reload(struct manage_job *j);
 void run_logs(struct manage_job *j);
 void run_readiness(struct manage_job *j);
 void run_trust(struct manage_job *j);
+void run_queue(struct manage_job *j);
 
 #endif

@@ -24,17 +24,7 @@ trust_cancel(struct manage_job *j)
 static void
 trust_done(int rc, json_t *result, const char *error, void *arg)
 {
-	struct manage_job *j = arg;
-
-	j->state = NULL;
-	j->cancel = NULL;
-	if (rc == 0 && result != NULL)
-		mjob_answer(j, MO_OK, result, NULL);
-	else if (rc == 0)
-		mjob_fail(j, "out of memory");
-	else
-		mjob_fail(j, "%s", error != NULL && error[0] != '\0' ? error :
-		    "the trust store failed");
+	mjob_done(arg, rc, result, error, "the trust store failed");
 }
 
 void
