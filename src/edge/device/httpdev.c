@@ -125,21 +125,11 @@ arm(struct httpdev *d, uint64_t ms)
 
 /* Whether the queue takes requests now. A failed direct attempt goes to
  * it only then; else the device gets the failure, as it would without
- * store and forward (docs/queue.md, "A file that is not a queue").
- * *backlog: whether requests wait in it. */
+ * store and forward (docs/queue.md, "A file that is not a queue"). */
 static bool
-queue_up(const struct edge *e, bool *backlog)
+queue_up(const struct edge *e)
 {
-	struct sfq_stats st;
-
-	if (backlog != NULL)
-		*backlog = false;
-	if (e->queue == NULL)
-		return false;
-	sfq_stats(e->queue, &st);
-	if (backlog != NULL)
-		*backlog = st.up && st.depth > 0;
-	return st.up;
+	return sfq_takes(e->queue);
 }
 
 static void
@@ -316,7 +306,7 @@ on_resp_head(struct relay *r, void *arg)
 		    d->device, status, refused);
 	}
 	if (d->sfs == SFS_DIRECT) {
-		if (sfwd_retryable(status) && queue_up(d->li->e, NULL)) {
+		if (sfwd_retryable(status) && queue_up(d->li->e)) {
 			/* The device never sees this answer: the queue
 			 * takes the request from the loop. */
 			d->sfs = SFS_FAILED;
@@ -383,7 +373,7 @@ on_stream_done(struct relay *r, bool complete, void *arg)
 	if (d->sfs == SFS_DIRECT) {
 		/* Lost before its answer head. */
 		d->sfs = SFS_NONE;
-		if (queue_up(d->li->e, NULL)) {
+		if (queue_up(d->li->e)) {
 			d->sfs = SFS_FAILED;
 			arm(d, 0);
 			return;
@@ -760,7 +750,7 @@ dev_submit(struct httpdev *d)
 	rc = submit_request(d, SUBMIT_DEVICE, NULL, &dev_ops, d, &d->r);
 	if (rc != 0) {
 		d->r = NULL;
-		if (d->sfs == SFS_WHOLE && queue_up(e, NULL))
+		if (d->sfs == SFS_WHOLE && queue_up(e))
 			sf_queue(d);	/* a failed path, as a 503 is */
 		else
 			dev_fail(d, 503, "the tunnel cannot take a stream now");
@@ -850,28 +840,30 @@ sf_queue(struct httpdev *d)
 /* A store-and-forward request's next step, from the loop: always, to the
  * queue; on, straight through while the path is healthy, to the queue at
  * once while the tunnel is down (no pending_timeout wait), and to the
- * queue when the direct attempt failed. While requests wait in the
- * queue an on request goes behind them, so that a device's readings
- * reach the backend in the order it sent them. Without a queue that
+ * queue when the direct attempt failed. While requests of its lane
+ * wait in the queue (its service's, or its device's: replay_order), or
+ * the queue is still being opened at the start, an on request goes
+ * behind them, so that a device's readings reach the backend in the
+ * order it sent them. Without a queue that
  * takes requests an on request goes as it would without store and
  * forward. */
 static void
 sf_step(struct httpdev *d)
 {
 	struct edge *e = d->li->e;
-	bool backlog;
 
 	switch (d->sfs) {
 	case SFS_WHOLE:
-		if (d->sf.mode == SF_ALWAYS || (queue_up(e, &backlog) &&
-		    (backlog || uplink_h2(e->up) == NULL)))
+		if (d->sf.mode == SF_ALWAYS || (queue_up(e) &&
+		    (uplink_h2(e->up) == NULL || sfq_waiting(e->queue,
+		    d->service, d->device, d->mac))))
 			sf_queue(d);
 		else
 			dev_submit(d);
 		return;
 	case SFS_DIRECT:
 		/* No answer head within response_timeout. */
-		if (!queue_up(e, NULL)) {
+		if (!queue_up(e)) {
 			d->sfs = SFS_NONE;	/* the cloud's 504 comes */
 			return;
 		}

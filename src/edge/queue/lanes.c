@@ -8,6 +8,7 @@
 #include "edge/queue/queue-int.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,47 @@ lane_name(const struct sfq *q, const struct qent *e)
 	return asprintf(&s, "%s %s", e->service, e->dev) < 0 ? NULL : s;
 }
 
+static struct qlane *
+lane_find(const struct sfq *q, const char *name)
+{
+	struct qlane *l;
+
+	if (q->nlane_buckets == 0)
+		return NULL;
+	for (l = q->lane_buckets[name_slot(q, name)]; l != NULL; l = l->hnext)
+		if (strcmp(l->name, name) == 0)
+			return l;
+	return NULL;
+}
+
+static char *dev_key(const char *device, const char *mac);
+
+bool
+sfq_waiting(const struct sfq *q, const char *service, const char *device,
+    const char *mac)
+{
+	struct qent e = { .service = (char *)(uintptr_t)service };
+	struct qlane *l;
+	char *name;
+
+	if (q == NULL || (!q->up && !q->opening))
+		return false;
+	if (q->opening)
+		return true;
+	if (q->nlanes == 0)
+		return false;
+	/* Out of memory: behind them, to be safe. */
+	if ((e.dev = dev_key(device, mac)) == NULL)
+		return true;
+	name = lane_name(q, &e);
+	free(e.dev);
+	if (name == NULL)
+		return true;
+	l = lane_find(q, name);
+	free(name);
+	return l != NULL && l->head != NULL;
+}
+
 static int
 grow_lanes(struct sfq *q)
 {
@@ -106,11 +148,7 @@ lane_of(struct sfq *q, const struct qent *e)
 
 	if (name == NULL)
 		return NULL;
-	if (q->nlane_buckets > 0)
-		for (l = q->lane_buckets[name_slot(q, name)]; l != NULL;
-		    l = l->hnext)
-			if (strcmp(l->name, name) == 0)
-				break;
+	l = lane_find(q, name);
 	if (l != NULL || (q->nlanes >= q->nlane_buckets &&
 	    grow_lanes(q) != 0) || (l = calloc(1, sizeof(*l))) == NULL) {
 		free(name);
@@ -274,7 +312,7 @@ sfq_index_remove(struct sfq *q, struct qent *e)
 	count(q, e, -1);
 	lane_leave(q, e);
 	if (e->replay != NULL)
-		sfq_replay_forget(e->replay);
+		*e->replay = NULL;
 	free(e->service);
 	free(e->dev);
 	free(e);
@@ -290,7 +328,7 @@ sfq_index_kill(struct sfq *q, struct qent *e)
 	count(q, e, 1);
 	lane_leave(q, e);
 	if (e->replay != NULL)
-		sfq_replay_forget(e->replay);
+		*e->replay = NULL;
 	e->replay = NULL;
 }
 
@@ -313,7 +351,6 @@ sfq_index_clear(struct sfq *q)
 	struct qent *e, *next;
 	size_t i;
 
-	sfq_replays_abort(q);
 	for (i = 0; i < q->nid_buckets; i++)
 		for (e = q->ids[i]; e != NULL; e = next) {
 			next = e->hnext;
@@ -416,9 +453,9 @@ found:
 }
 
 void
-sfq_lane_hold(struct qent *e, struct qreplay *rp)
+sfq_lane_hold(struct qent *e, struct qent **held_by)
 {
-	e->replay = rp;
+	e->replay = held_by;
 	if (e->lane != NULL)
 		e->lane->busy++;
 }

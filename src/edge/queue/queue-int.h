@@ -91,7 +91,9 @@ struct qent {
 	struct qlane *lane;		/* waiting: its lane */
 	struct qent *prev, *next;	/* in the lane, by id */
 	struct qent *hnext;		/* the id table's chain */
-	struct qreplay *replay;		/* being sent */
+	/* Being sent: its replay's pointer to it, cleared when it leaves
+	 * the index first (the replay's end then touches nothing). */
+	struct qent **replay;
 };
 
 /* The requests that go one at a time, in id order: a service's, or a
@@ -142,6 +144,9 @@ struct sfq {
 	struct event *pump_ev, *expire_ev;
 	struct log_limit *lim;
 	bool up;
+	/* From the start until the thread first tried the file: requests
+	 * are taken (written once it is open) and on listeners queue. */
+	bool opening;
 	char error[256];
 	uint64_t max_size, max_age, response_timeout;
 	unsigned streams;
@@ -187,17 +192,17 @@ int sfq_index_relane(struct sfq *q);
 struct qlane *sfq_lane_pick(struct sfq *q, int64_t now, int64_t *wake);
 /* A replay of e starts (its lane waits for it), and ends. A request
  * removed or made a dead letter meanwhile lets its lane go on at once
- * (sfq_replay_forget tells the replay). */
-void sfq_lane_hold(struct qent *e, struct qreplay *rp);
+ * (and clears *held_by, the replay's pointer to it). */
+void sfq_lane_hold(struct qent *e, struct qent **held_by);
 void sfq_lane_unhold(struct sfq *q, struct qent *e);
 
 /* replay.c */
 void sfq_pump(struct sfq *q);
 void sfq_fetched(struct sfq *q, struct qjob *j);
-/* Every replay ends now, unanswered (the file went down, or close). */
+/* Every replay ends now, unanswered (the file went down, or close):
+ * before the index is cleared. */
 void sfq_replays_abort(struct sfq *q);
 void sfq_expire(struct sfq *q);
-void sfq_replay_forget(struct qreplay *rp);
 /* A change for the thread: delete, attempted, kill. */
 void sfq_push_change(struct sfq *q, enum qjob_kind kind, int64_t id,
     int reason, int status, const char *answer, size_t alen,

@@ -135,13 +135,22 @@ exec_done(struct sfq *q, struct qjob *j)
 	}
 }
 
+/* The index goes, and the replays of its requests end unanswered
+ * first (they point into it). */
+static void
+forget_index(struct sfq *q)
+{
+	sfq_replays_abort(q);
+	sfq_index_clear(q);
+}
+
 /* A fresh index from the thread: the file (re)opened. */
 static void
 install(struct sfq *q, struct qload *l)
 {
 	size_t i;
 
-	sfq_index_clear(q);
+	forget_index(q);
 	q->up = true;
 	q->error[0] = '\0';
 	if (l->torn > 0)
@@ -150,15 +159,15 @@ install(struct sfq *q, struct qload *l)
 	for (i = 0; i < l->n; i++)
 		if (sfq_index_add(q, &l->v[i]) != 0)
 			break;
+	if (i < l->n)
+		log_error("queue", "queue_index_failed", "error=%s",
+		    "out of memory");
 	for (i = 0; i < l->nbad; i++) {
 		log_error("queue", "queue_corrupt", "id=%lld service=%s",
 		    (long long)l->bad[i].id, l->bad[i].service);
 		q->st.dead_lettered[QR_CORRUPT]++;
 		(void)sfq_index_add(q, &l->bad[i]);
 	}
-	if (i < l->n)
-		log_error("queue", "queue_index_failed", "error=%s",
-		    "out of memory");
 	sfq_services_take(q, l->svcs, l->nsvcs);
 	log_info("queue", "queue_open", "path=%s waiting=%llu dead=%llu",
 	    q->path, (unsigned long long)q->st.depth,
@@ -171,7 +180,7 @@ static void
 state_taken(struct sfq *q, bool up, const char *error)
 {
 	if (!up && q->up) {
-		sfq_index_clear(q);	/* read again when it is back */
+		forget_index(q);	/* read again when it is back */
 		q->up = false;
 	}
 	if (up || strcmp(error, q->error) == 0)
@@ -201,6 +210,9 @@ on_wake(evutil_socket_t fd, short what, void *arg)
 	up = q->sh_up;
 	memcpy(error, q->sh_error, sizeof(error));
 	pthread_mutex_unlock(&q->mu);
+	/* The first try is over: its outcome says what may be queued. */
+	if (up || error[0] != '\0')
+		q->opening = false;
 	state_taken(q, up, error);
 	if (l != NULL && up)
 		install(q, l);
@@ -244,6 +256,7 @@ start(struct sfq *q, const struct edge_conf *cf)
 	pthread_mutex_init(&q->mu, NULL);
 	threadwake_cond_init(&q->cv);
 	q->want_open = queues_now(cf) || fs_exists(q->path);
+	q->opening = q->want_open;
 	q->lim = log_limit_new(q->env.base, SFQ_LOG_BURST, SFQ_LOG_PER_SEC);
 	tv_ms(&tv, SFQ_EXPIRE_MS);
 	if (threadwake_open(&q->wake, q->env.base, on_wake, q) != 0 ||
@@ -292,7 +305,7 @@ sfq_close(struct sfq *q)
 	if (q == NULL)
 		return;
 	sfq_worker_stop(q);
-	sfq_index_clear(q);
+	forget_index(q);
 	/* Owners go first: nothing is answered now. */
 	free_jobs(q->head);
 	free_jobs(q->done);
@@ -397,7 +410,7 @@ sfq_submit(struct sfq *q, const struct sfq_req *r, sfq_done_fn done,
 	*t = NULL;
 	if (q == NULL)
 		return SFQ_REFUSED_UNAVAILABLE;
-	if (!q->up)
+	if (!sfq_takes(q))
 		return refuse(q, r, SFQ_REFUSED_UNAVAILABLE);
 	if ((j = sfq_job_new(QJ_INSERT)) == NULL ||
 	    (j->ticket = calloc(1, sizeof(*j->ticket))) == NULL ||
@@ -425,6 +438,12 @@ sfq_submit(struct sfq *q, const struct sfq_req *r, sfq_done_fn done,
 	*t = j->ticket;
 	sfq_worker_push(q, j);
 	return 0;
+}
+
+bool
+sfq_takes(const struct sfq *q)
+{
+	return q != NULL && (q->up || q->opening);
 }
 
 void
@@ -523,6 +542,7 @@ sfq_stats(const struct sfq *q, struct sfq_stats *out)
 		return;
 	*out = q->st;
 	out->up = q->up;
+	out->opening = q->opening;
 	snprintf(out->error, sizeof(out->error), "%s", q->up ? "" : q->error);
 	/* a scan: status and metrics ask seldom */
 	for (i = 0; i < q->nid_buckets; i++)

@@ -116,6 +116,18 @@ void sfq_learn(struct sfq *q, const char *service, int mode,
 int sfq_mode(struct sfq *q, const struct edge_listener_conf *lc,
     const char *service);
 
+/* Whether a request of this service and device must go behind others:
+ * requests of its lane (replay_order) wait in the queue, or the file is
+ * still being opened at the start (what it holds is not known yet). An
+ * on listener then queues it rather than send it straight through, so
+ * that a device's readings reach the backend in the order it sent
+ * them. */
+bool sfq_waiting(const struct sfq *q, const char *service,
+    const char *device, const char *mac);
+/* Whether requests can be queued: the file is open, or being opened at
+ * the start (they are written once it is). */
+bool sfq_takes(const struct sfq *q);
+
 /* A person's command (docs/queue.md, "Operating it"): "list" ["dead"],
  * "show" ID, "retry" ID|"dead", "drop" ID|"dead", from who ("local",
  * "cloud:ISSUER"). done gets 0 and the result, or -errno and a
@@ -158,6 +170,7 @@ int sfq_exec_offline(const struct edge_conf *cf, const char *const *args,
 /* What status and /metrics show. */
 struct sfq_stats {
 	bool up;			/* the file is open */
+	bool opening;			/* ... or being opened at the start */
 	char error[256];		/* why not, when it was tried */
 	uint64_t depth, bytes;		/* waiting */
 	uint64_t dead, dead_bytes;	/* dead letters */

@@ -93,12 +93,6 @@ replay_free(struct sfq *q, struct qreplay *rp)
 }
 
 void
-sfq_replay_forget(struct qreplay *rp)
-{
-	rp->e = NULL;
-}
-
-void
 sfq_replays_abort(struct sfq *q)
 {
 	struct qreplay *rp;
@@ -383,7 +377,7 @@ start(struct sfq *q, struct qent *e)
 	rp->next = q->replays;
 	q->replays = rp;
 	q->st.inflight++;
-	sfq_lane_hold(e, rp);
+	sfq_lane_hold(e, &rp->e);
 	j->id = e->id;
 	j->seq = rp->seq;
 	sfq_worker_push(q, j);
