@@ -49,13 +49,15 @@ demo: deps all
 # this machine; writes bench/results/latest.md (see bench/README.md). Then
 # the state store's write rate on SQLite and PostgreSQL (storebench), and
 # what readiness tests measure against what a link imposes, and one edge
-# polling 1,000 device HTTPS APIs (collectors).
+# polling 1,000 device HTTPS APIs (collectors), and store and forward:
+# readings queued with fsync against straight through, and replayed.
 bench: all
 	@scripts/deps.sh bench
 	/usr/bin/python3 bench/bench.py --bin $(RELEASE)/isthmus
 	/usr/bin/python3 bench/storebench.py --bin $(RELEASE)/bench/storebench
 	/usr/bin/python3 bench/readiness.py --bin $(RELEASE)/isthmus
 	/usr/bin/python3 bench/collectbench.py --bin $(RELEASE)/isthmus
+	/usr/bin/python3 bench/queuebench.py --bin $(RELEASE)/isthmus
 
 install: all
 	meson install -C $(RELEASE)

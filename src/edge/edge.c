@@ -63,7 +63,9 @@ static const char usage_edge[] =
 "cloud or pin gets a new tunnel before the old one drains.\n"
 "`isthmus doctor -c FILE` checks the path to the cloud step by step;\n"
 "`isthmus status -c FILE` shows the tunnel and the listeners;\n"
-"`isthmus cache list|purge -c FILE` the cache of cache = on listeners.\n"
+"`isthmus cache list|purge -c FILE` the cache of cache = on listeners;\n"
+"`isthmus queue list|show|retry|drop -c FILE` the store-and-forward queue\n"
+"(docs/queue.md).\n"
 "The cloud's operator sends instructions down the tunnel; `manage = LIST`\n"
 "says which this site accepts (docs/edge.md, Management).\n";
 

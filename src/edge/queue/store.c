@@ -72,10 +72,14 @@ static const char schema_sql[] =
  * returns, which is what "accepted" promises. The WAL is checkpointed
  * into the file every 256 pages (1 MiB at 4 KiB pages) and cut back to
  * 4 MiB afterwards, so a small disk is not eaten by the log.
+ * secure_delete: an acknowledged request's bytes are overwritten when
+ * it is deleted, not left in a free page (docs/queue.md: bodies are
+ * deleted once acknowledged), whatever SQLite's build defaults to.
  */
 static const char pragmas_sql[] =
 "PRAGMA journal_mode = WAL;"
 "PRAGMA synchronous = FULL;"
+"PRAGMA secure_delete = ON;"
 "PRAGMA wal_autocheckpoint = 256;"
 "PRAGMA journal_size_limit = 4194304;"
 "PRAGMA foreign_keys = OFF;";
