@@ -147,6 +147,7 @@ struct edge {
 	char metrics_bound[80];
 	struct log_limit *lim_device;
 	struct event *sig_term, *sig_int, *sig_hup, *drain_timer;
+	struct event *drain_poll;	/* edge_drain_end's next look */
 };
 
 #endif

@@ -147,14 +147,11 @@ on_terminate(evutil_socket_t sig, short what, void *arg)
 		edge_tunnel_retire(e, t);
 	}
 	uplink_stop(e->up);
-	if (edge_tunnels_idle(e)) {
-		event_base_loopexit(e->base, NULL);
-		return;
-	}
 	tv_ms(&tv, e->cf->drain_timeout);
 	e->drain_timer = evtimer_new(e->base, on_drain_timeout, e);
 	if (e->drain_timer != NULL)
 		evtimer_add(e->drain_timer, &tv);
+	edge_drain_end(e);
 }
 
 static void
@@ -410,6 +407,8 @@ out:
 		event_free(e.sig_hup);
 	if (e.drain_timer != NULL)
 		event_free(e.drain_timer);
+	if (e.drain_poll != NULL)
+		event_free(e.drain_poll);
 	if (e.reap_ev != NULL)
 		event_free(e.reap_ev);
 	if (e.base != NULL)

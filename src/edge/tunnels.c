@@ -13,6 +13,7 @@
 
 #include "common/identity.h"
 #include "common/log.h"
+#include "common/timeval.h"
 #include "common/tls.h"
 #include "edge/device/pending.h"
 #include "edge/manage/manage.h"
@@ -84,6 +85,33 @@ edge_tunnels_idle(struct edge *e)
 	return true;
 }
 
+static void
+on_drain_poll(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	edge_drain_end(arg);
+}
+
+void
+edge_drain_end(struct edge *e)
+{
+	struct timeval tv;
+
+	if (!edge_tunnels_idle(e))
+		return;
+	/* A request on its way to the queue's file: its device gets its
+	 * answer (after an fsync) before the edge goes. */
+	if (!sfq_writing(e->queue) || (e->drain_poll == NULL &&
+	    (e->drain_poll = evtimer_new(e->base, on_drain_poll, e)) ==
+	    NULL)) {
+		event_base_loopexit(e->base, NULL);
+		return;
+	}
+	tv_ms(&tv, 5);
+	evtimer_add(e->drain_poll, &tv);
+}
+
 /* t carries no new stream from now on: those open finish (GOAWAY), then
  * it closes and on_reap frees it. */
 void
@@ -148,8 +176,8 @@ tunnel_closed(struct edge_tunnel *t)
 		 * the devices when it is up. */
 		tunnel_promote(e);
 	}
-	if (e->draining && edge_tunnels_idle(e))
-		event_base_loopexit(e->base, NULL);
+	if (e->draining)
+		edge_drain_end(e);
 }
 
 static void

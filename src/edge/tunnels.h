@@ -29,6 +29,10 @@ void edge_note_identity(struct edge *e);
 /* The timer that frees retired tunnels once their last stream ended. */
 int edge_tunnels_init(struct edge *e);
 bool edge_tunnels_idle(struct edge *e);
+/* Draining: the loop ends once no tunnel carries a stream and the queue
+ * writes no request whose device waits for its answer (looked at again
+ * every few ms meanwhile; drain_timeout bounds it all). */
+void edge_drain_end(struct edge *e);
 /* At the end of the loop: every tunnel stops; then all are freed. */
 void edge_tunnels_stop(struct edge *e);
 void edge_tunnels_free(struct edge *e);

@@ -441,6 +441,12 @@ sfq_submit(struct sfq *q, const struct sfq_req *r, sfq_done_fn done,
 }
 
 bool
+sfq_writing(const struct sfq *q)
+{
+	return q != NULL && q->pending_bytes > 0;
+}
+
+bool
 sfq_takes(const struct sfq *q)
 {
 	return q != NULL && (q->up || q->opening);
