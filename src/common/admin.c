@@ -22,11 +22,17 @@
  * 2 KB, JSON-escaped). The socket is owner-only. */
 #define ADMIN_LINE_MAX (64 * 1024)
 
+struct admin_req;
+
 struct admin {
 	struct evconnlistener *l;
 	char *path;
 	admin_fn fn;
 	void *arg;
+	/* Deferred requests not yet answered: freed by admin_close when
+	 * the daemon stops before their answer (a store or a queue that
+	 * drops its callbacks at the end). */
+	struct admin_req *deferred;
 };
 
 static int
@@ -64,6 +70,7 @@ struct admin_req {
 	struct bufferevent *bev;
 	bool deferred;
 	uid_t uid;		/* the client's, from SO_PEERCRED */
+	struct admin_req *next, **pprev;	/* a->deferred */
 };
 
 /* The client of a deferred request hung up: the answer finds no one. */
@@ -87,6 +94,11 @@ admin_defer(struct admin_req *req)
 	*r = *req;
 	req->deferred = true;
 	bufferevent_setcb(r->bev, NULL, NULL, deferred_event, r);
+	r->next = r->a->deferred;
+	if (r->next != NULL)
+		r->next->pprev = &r->next;
+	r->pprev = &r->a->deferred;
+	r->a->deferred = r;
 	return r;
 }
 
@@ -131,9 +143,18 @@ admin_local_who(uid_t uid, char *buf, size_t cap)
 	snprintf(buf, cap, "local:%s", name);
 }
 
+static void
+deferred_unlink(struct admin_req *r)
+{
+	*r->pprev = r->next;
+	if (r->next != NULL)
+		r->next->pprev = r->pprev;
+}
+
 void
 admin_answer(struct admin_req *req, const char *buf, size_t len)
 {
+	deferred_unlink(req);
 	if (req->bev != NULL)
 		send_answer(req->a, req->bev, buf, len);
 	free(req);
@@ -144,7 +165,7 @@ conn_read(struct bufferevent *bev, void *arg)
 {
 	struct admin *a = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
-	struct admin_req req = { a, bev, false, (uid_t)-1 };
+	struct admin_req req = { .a = a, .bev = bev, .uid = (uid_t)-1 };
 	struct ucred cred;
 	socklen_t clen = sizeof(cred);
 	char *line, *buf = NULL;
@@ -260,8 +281,16 @@ admin_listen(struct event_base *base, const char *path, admin_fn fn,
 void
 admin_close(struct admin *a)
 {
+	struct admin_req *r;
+
 	if (a == NULL)
 		return;
+	while ((r = a->deferred) != NULL) {
+		deferred_unlink(r);
+		if (r->bev != NULL)
+			bufferevent_free(r->bev);
+		free(r);
+	}
 	acceptguard_release(a->l);
 	evconnlistener_free(a->l);
 	unlink(a->path);
