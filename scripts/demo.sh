@@ -92,11 +92,13 @@ except Exception as e:
 PY
 }
 
-step "back-end servers: asrv1, asrv2 (customer A), bsrv1 (customer B); a weather station's HTTPS API on LAN A"
+step "back-end servers: asrv1, asrv2, rsrv1 (customer A), bsrv1 (customer B); a weather station's HTTPS API on LAN A"
 bg python3 scripts/demo_device.py weather-1 8443 demo/weather-1.crt demo/weather-1.key > demo/weather-1.log
 bg python3 scripts/demo_server.py asrv1 8001 > demo/asrv1.log
 bg python3 scripts/demo_server.py asrv2 8002 > demo/asrv2.log
 bg python3 scripts/demo_server.py bsrv1 8003 > demo/bsrv1.log
+bg python3 scripts/demo_server.py rsrv1 8004 > demo/rsrv1.log
+RSRV=$!
 
 step "cloud gateway and the two edges"
 run cloud -c demo/cloud.conf --check
@@ -172,6 +174,34 @@ wait_line demo/agw.log 'event=trust_mismatch'
 grep -m1 'event=trust_mismatch' demo/agw.log
 printf '  what the man in the middle received: %s requests\n' "$(grep -c 'GET' demo/mitm.log || true)"
 run trust -c demo/edge-agw.conf list --pending
+
+reading() {  # reading N: meter m1 POSTs reading N to agw's listener 9180
+    python3 - "$1" <<'PY'
+import sys, urllib.request
+body = ('{"meter": "m1", "n": %s, "kWh": %s}' % (sys.argv[1], 1200 + int(sys.argv[1]))).encode()
+req = urllib.request.Request("http://127.0.0.1:9180/readings", data=body, method="POST",
+                             headers={"Content-Type": "application/json"})
+with urllib.request.urlopen(req, timeout=15) as r:
+    print(f"  meter m1, reading {sys.argv[1]} -> {r.status} {r.reason}")
+PY
+}
+step "store and forward: meter m1 posts a reading to A's readings service (listener 9180); its server rsrv1 is up"
+reading 1
+step "rsrv1 goes down: agw writes each reading to its queue (fsynced) and answers 202; the meter never sees the failure"
+kill "$RSRV"
+sleep 0.3
+for n in 2 3 4; do reading $n; done
+run queue -c demo/edge-agw.conf list
+step "rsrv1 is back: agw replays the readings in the order it accepted them, each with its Idempotency-Key and the time it took it"
+bg python3 scripts/demo_server.py rsrv1 8004 >> demo/rsrv1.log
+i=0
+until [ "$(grep -c 'replayed' demo/rsrv1.log)" -ge 3 ]; do
+    i=$((i + 1))
+    if [ $i -gt 600 ]; then echo "timeout waiting for the replays"; cat demo/rsrv1.log; exit 1; fi
+    sleep 0.1
+done
+cat demo/rsrv1.log
+run queue -c demo/edge-agw.conf list
 
 step "what edge agw is doing (isthmus status, what the customer's IT runs)"
 run status -c demo/edge-agw.conf

@@ -40,6 +40,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                   f"..., status "
                   f"{self.headers.get('X-Isthmus-Collector-Status')}): "
                   f"{body}", flush=True)
+        elif self.headers.get("X-Isthmus-Accepted"):   # from a queue
+            print(f"{NAME}: {self.command} {self.path} {body} (replayed; "
+                  f"Idempotency-Key {self.headers.get('Idempotency-Key')}, "
+                  f"accepted {self.headers.get('X-Isthmus-Accepted')})",
+                  flush=True)
         else:
             print(f"{NAME}: {self.command} {self.path} {body}", flush=True)
         who = self.headers.get("X-Isthmus-Edge")
