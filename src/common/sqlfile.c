@@ -20,11 +20,25 @@ sqlfile_probe(const char *path, const char **why)
 	ssize_t n;
 	int fd;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return -errno;
+	/* Neither a FIFO (an open that would wait for a writer) nor a
+	 * link to a file elsewhere, perhaps one others may read. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK |
+	    O_NOFOLLOW)) < 0) {
+		if (errno != ELOOP)
+			return -errno;
+		*why = "a symbolic link, which is not followed here";
+		return -EINVAL;
+	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		*why = "not a regular file";
+		return -EINVAL;
+	}
+	/* It holds requests and their credentials: its owner's alone. */
+	if (st.st_mode & 077) {
+		close(fd);
+		*why = "others than its owner may read or write it: chmod 600 "
+		    "it if it is yours";
 		return -EINVAL;
 	}
 	n = read(fd, head, sizeof(head));

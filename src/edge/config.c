@@ -485,6 +485,15 @@ edge_conf_load(const char *path, struct edge_conf **out,
 			    "http listeners (it queues whole requests)");
 			rc = -EINVAL;
 		}
+	for (i = 0; rc == 0 && i < cf->nlisteners; i++)
+		if (cf->listeners[i]->store_forward_status == 204 ||
+		    cf->listeners[i]->store_forward_status == 205) {
+			conf_errors_add(errs, path, cf->listeners[i]->line,
+			    "store_forward_status", "204 and 205 carry no "
+			    "body; the edge's answer has one (say 200..203 "
+			    "or 206..299)");
+			rc = -EINVAL;
+		}
 	for (i = 0; rc == 0 && i < cf->ncollectors; i++)
 		rc = edge_collector_check(cf, cf->collectors[i], errs);
 	if (rc == 0)

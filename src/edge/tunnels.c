@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/timeval.h"
 #include "common/tls.h"
+#include "edge/device/httpdev.h"
 #include "edge/device/pending.h"
 #include "edge/manage/manage.h"
 #include "edge/queue/queue.h"
@@ -102,7 +103,8 @@ edge_drain_end(struct edge *e)
 		return;
 	/* A request on its way to the queue's file: its device gets its
 	 * answer (after an fsync) before the edge goes. */
-	if (!sfq_writing(e->queue) || (e->drain_poll == NULL &&
+	if ((!sfq_writing(e->queue) && !httpdev_answering(e)) ||
+	    (e->drain_poll == NULL &&
 	    (e->drain_poll = evtimer_new(e->base, on_drain_poll, e)) ==
 	    NULL)) {
 		event_base_loopexit(e->base, NULL);

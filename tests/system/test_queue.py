@@ -643,3 +643,80 @@ def test_sigterm_while_requests_are_written_answers_them_first(rig):
     assert stored <= accepted, sorted(stored - accepted)[:5]
     assert all(s in (202, 503) for s, _ in answers), \
         {s for s, _ in answers}
+
+
+@pytest.mark.parametrize("kind", ["fifo", "symlink", "mode644"])
+def test_a_queue_file_the_edge_must_not_use_is_refused_at_once(site, kind):
+    """A FIFO (whose open would wait for a writer), a symbolic link (to a
+    file elsewhere) and a file others may read are each refused with
+    their reason, left as they were, and the edge goes on: an on
+    listener's requests go straight through."""
+    be = HTTPBackend()
+    try:
+        cport = free_port()
+        cconf = site.cloud_conf({"A/telemetry": ([be], "mode = http\n"
+                                                 "health = none")})
+        cconf.write_text(cconf.read_text().replace(
+            "listen = 127.0.0.1:0", f"listen = 127.0.0.1:{cport}"))
+        site.start("cloud", cconf)
+        state = site.tmp / "state"
+        state.mkdir(mode=0o700)
+        db = state / "queue.db"
+        victim = site.tmp / "victim"
+        if kind == "fifo":
+            os.mkfifo(db, 0o600)
+        elif kind == "symlink":
+            victim.write_bytes(b"")
+            os.chmod(victim, 0o644)
+            db.symlink_to(victim)
+        else:
+            db.write_bytes(b"")
+            os.chmod(db, 0o644)
+        conf = site.edge_conf("agw", cport, {"meters": (
+            "telemetry", "mode = http\nstore_forward = on\n")},
+            extra=f"state_dir = {state}\n")
+        edge = site.start("edge", conf)
+        reason = {"fifo": "not a regular file",
+                  "symlink": "a symbolic link",
+                  "mode644": "others than its owner"}[kind]
+        edge.wait_log(r"event=queue_unavailable .*" + reason)
+        edge.wait_log(r"event=tunnel_up")
+        be.handler = lambda req: (201, b"", b"")
+        assert post(edge.port("listener.meters"), "/f", b"x").status == 201
+        if kind == "symlink":
+            assert db.is_symlink() and victim.read_bytes() == b""
+        elif kind == "mode644":
+            assert stat.S_IMODE(db.stat().st_mode) == 0o644
+            assert db.read_bytes() == b""
+        else:
+            assert stat.S_ISFIFO(db.lstat().st_mode)
+        assert not any(p.name.startswith("queue.db-")
+                       for p in state.iterdir())
+    finally:
+        be.close()
+
+
+def test_a_device_key_that_is_not_one_quoted_string_is_refused(rig):
+    r = rig()
+    r.be.handler = lambda req: (201, b"", b"")
+    for bad in (b"Idempotency-Key: \r\n", b'Idempotency-Key: ""\r\n',
+                b'Idempotency-Key: "a"\r\nIdempotency-Key: "b"\r\n',
+                b'Idempotency-Key: "a", "b"\r\n', b"Idempotency-Key: k\r\n"):
+        resp = r.post("/k", b"x", headers=bad)
+        assert resp.status == 400, bad
+        assert b"Idempotency-Key" in resp.body
+    assert r.got("/k") == []
+    resp = r.post("/k", b"x", headers=b'Idempotency-Key: "meter-7-0042"\r\n')
+    assert resp.status == 201
+    assert r.got("/k")[0].header("idempotency-key") == '"meter-7-0042"'
+
+
+def test_store_forward_status_without_a_body_is_refused_by_check(site):
+    for status in (204, 205):
+        conf = site.edge_conf("agw", 1, {"meters": (
+            "telemetry", "mode = http\nstore_forward = on\n"
+            f"store_forward_status = {status}\n")})
+        res = run("edge", "-c", conf, "--check")
+        assert res.returncode == 2, res.stderr
+        assert re.search(r"edge-agw\.conf:\d+: .*store_forward_status.*"
+                         r"carry no body", res.stderr), res.stderr

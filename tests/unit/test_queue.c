@@ -338,6 +338,9 @@ refused_unchanged(const char *why)
 	uint64_t torn;
 	struct err e;
 
+	/* Owner-only, as a queue's file must be: refused for what it is,
+	 * not for its mode. */
+	assert_int_equal(chmod(path, 0600), 0);
 	before = slurp(path, &len1);
 	assert_int_equal(qstore_open(path, true, &s, &torn, &e), -EINVAL);
 	assert_null(s);

@@ -112,7 +112,8 @@ int sfwd_mode(struct sfq *q, const struct edge_listener_conf *lc,
 /* s takes the request q (mode SF_ON or SF_ALWAYS) whose Content-Length
  * is length (0 when chunked or none): its key (the device's
  * Idempotency-Key, else a new one added to q's fields) and room for its
- * body. -E2BIG when the body is over max (queue_max_body), -ENOMEM. */
+ * body. -E2BIG when the body is over max (queue_max_body), -EINVAL
+ * for a device key that is not one non-empty quoted string, -ENOMEM. */
 int sfwd_begin(struct sfwd *s, int mode, struct devreq *q, uint64_t length,
     uint64_t max);
 /* n more body bytes; -E2BIG past max, -ENOMEM. */

@@ -582,9 +582,12 @@ sf_begin(struct httpdev *d, int mode, const http_parser *p)
 	rc = sfwd_begin(&d->sf, mode, &d->q, length,
 	    d->li->e->cf->queue_max_body);
 	if (rc != 0) {
-		d->q.error = rc == -E2BIG ? 413 : 503;
+		d->q.error = rc == -E2BIG ? 413 : rc == -EINVAL ? 400 : 503;
 		d->q.why = rc == -E2BIG ? "request body too large to be stored "
-		    "and forwarded (queue_max_body)" : "out of memory";
+		    "and forwarded (queue_max_body)" : rc == -EINVAL ?
+		    "Idempotency-Key must be one non-empty quoted string "
+		    "(draft-ietf-httpapi-idempotency-key-header)" :
+		    "out of memory";
 		return -1;
 	}
 	d->sfs = SFS_READING;
@@ -1089,6 +1092,18 @@ httpdev_drain(struct edge *e, struct edge_listener *li)
 		else
 			d->q.keepalive = false;
 	}
+}
+
+bool
+httpdev_answering(const struct edge *e)
+{
+	const struct httpdev *d;
+
+	for (d = e->httpdevs; d != NULL; d = d->next)
+		if (d->closing && d->sf.mode != SF_OFF && evbuffer_get_length(
+		    bufferevent_get_output(d->bev)) > 0)
+			return true;
+	return false;
 }
 
 void

@@ -15,6 +15,8 @@
 #ifndef ISTHMUS_EDGE_DEVICE_HTTPDEV_H
 #define ISTHMUS_EDGE_DEVICE_HTTPDEV_H
 
+#include <stdbool.h>
+
 #include <event2/bufferevent.h>
 
 struct edge;
@@ -34,6 +36,9 @@ void httpdev_drain(struct edge *e, struct edge_listener *li);
  * logged (device_revoked) and counted. */
 void httpdev_recheck_tls(struct edge *e);
 void httpdev_free_all(struct edge *e);
+/* Whether an answer the edge gave itself (a queued request's 202) is
+ * still on its way to its device: a draining edge waits for it. */
+bool httpdev_answering(const struct edge *e);
 
 /* The answers the edge gives itself, for counters. */
 enum httpdev_error {

@@ -57,6 +57,33 @@ new_key(char out[SFWD_KEY_LEN])
 	return 0;
 }
 
+/* A device's own key: exactly one field, a Structured Field string
+ * that is not empty ("..." of printable ASCII, no escapes). A backend
+ * drops what it has seen under a key: an empty or doubled one would
+ * make it drop other readings. */
+static bool
+key_ok(const struct devreq *q)
+{
+	const char *v = NULL;
+	size_t i, n = 0, len;
+
+	for (i = 0; i < q->req.n; i++)
+		if (strcmp(q->req.v[i].name, HTTP_IDEMPOTENCY_KEY) == 0) {
+			v = q->req.v[i].value;
+			n++;
+		}
+	if (n == 0)
+		return true;
+	if (n > 1 || (len = strlen(v)) < 3 || v[0] != '"' ||
+	    v[len - 1] != '"')
+		return false;
+	for (i = 1; i + 1 < len; i++)
+		if (v[i] < 0x20 || v[i] > 0x7e || v[i] == '"' ||
+		    v[i] == '\\')
+			return false;
+	return true;
+}
+
 int
 sfwd_begin(struct sfwd *s, int mode, struct devreq *q, uint64_t length,
     uint64_t max)
@@ -66,6 +93,8 @@ sfwd_begin(struct sfwd *s, int mode, struct devreq *q, uint64_t length,
 
 	if (length > max)
 		return -E2BIG;
+	if (!key_ok(q))
+		return -EINVAL;
 	/* A device's own key is the one its backend knows: kept as is. */
 	if (hdrs_get(&q->req, HTTP_IDEMPOTENCY_KEY) == NULL) {
 		if ((rc = new_key(key)) != 0)

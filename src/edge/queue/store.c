@@ -76,12 +76,15 @@ static const char schema_sql[] =
  * it is deleted, not left in a free page (docs/queue.md: bodies are
  * deleted once acknowledged), whatever SQLite's build defaults to.
  */
+#define QSTORE_WAL_LIMIT 4194304
+#define QSTORE_WAL_LIMIT_STR "4194304"
+
 static const char pragmas_sql[] =
 "PRAGMA journal_mode = WAL;"
 "PRAGMA synchronous = FULL;"
 "PRAGMA secure_delete = ON;"
 "PRAGMA wal_autocheckpoint = 256;"
-"PRAGMA journal_size_limit = 4194304;"
+"PRAGMA journal_size_limit = " QSTORE_WAL_LIMIT_STR ";"
 "PRAGMA foreign_keys = OFF;";
 
 static const char *const stmt_sql[QST_COUNT] = {
@@ -226,13 +229,15 @@ torn_tail(const char *path)
 
 	if (asprintf(&wal, "%s-wal", path) < 0)
 		return 0;
-	fd = open(wal, O_RDONLY | O_CLOEXEC);
+	fd = open(wal, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
 	free(wal);
 	if (fd < 0)
 		return 0;
 	n = fstat(fd, &st) == 0 ? read(fd, head, sizeof(head)) : -1;
 	close(fd);
-	if (n < 0 || st.st_size == 0)
+	/* A log SQLite cut back to journal_size_limit after a checkpoint
+	 * ends wherever the limit falls, on no frame: not a torn write. */
+	if (n < 0 || st.st_size == 0 || st.st_size == QSTORE_WAL_LIMIT)
 		return 0;
 	if (n < (ssize_t)sizeof(head))
 		return (uint64_t)st.st_size;	/* not even its header */
