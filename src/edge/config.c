@@ -498,6 +498,14 @@ edge_conf_load(const char *path, struct edge_conf **out,
 		rc = edge_collector_check(cf, cf->collectors[i], errs);
 	if (rc == 0)
 		rc = resolve_proxy(cf, errs);
+	if (rc == 0 && edge_conf_may_queue(cf) &&
+	    cf->queue_max_body > cf->queue_max_size) {
+		/* Such a request could never be queued, even in an empty
+		 * queue: refused for ever with "full". */
+		conf_errors_add(errs, path, 0, "queue_max_body",
+		    "must not be over queue_max_size");
+		rc = -EINVAL;
+	}
 	if (rc == 0 && cf->reconnect_max < cf->reconnect_min) {
 		conf_errors_add(errs, path, 0, "reconnect_max",
 		    "must not be below reconnect_min");

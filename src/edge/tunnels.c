@@ -107,6 +107,9 @@ edge_drain_end(struct edge *e)
 	    (e->drain_poll == NULL &&
 	    (e->drain_poll = evtimer_new(e->base, on_drain_poll, e)) ==
 	    NULL)) {
+		/* A request that reaches the queue in the loop's last turn
+		 * is refused, not written unanswered. */
+		sfq_seal(e->queue);
 		event_base_loopexit(e->base, NULL);
 		return;
 	}

@@ -363,7 +363,7 @@ def test_a_4xx_on_replay_is_a_dead_letter_never_sent_again(rig):
 
 def test_a_full_queue_answers_503_before_accepting(rig):
     r = rig(listener_opts="store_forward = always\n",
-            edge_extra="queue_max_size = 64k\n")
+            edge_extra="queue_max_size = 64k\nqueue_max_body = 32k\n")
     r.stop_cloud()
     answers = []
     for i in range(12):
@@ -720,3 +720,30 @@ def test_store_forward_status_without_a_body_is_refused_by_check(site):
         assert res.returncode == 2, res.stderr
         assert re.search(r"edge-agw\.conf:\d+: .*store_forward_status.*"
                          r"carry no body", res.stderr), res.stderr
+
+
+def test_a_head_the_tunnel_could_not_carry_is_refused_not_queued(rig):
+    """A listener may take a head larger than the tunnel carries (64 KiB
+    of fields): queued, it would wait at the head of its order until it
+    expired. It is answered 431 and nothing is kept; a large head that
+    fits goes on."""
+    r = rig(listener_opts="store_forward = always\nmax_header_size = 1m\n"
+            "max_headers = 1000\n")
+    r.be.handler = lambda req: (201, b"", b"")
+    big = b"".join(b"X-Pad-%d: %s\r\n" % (i, b"v" * 1000) for i in range(70))
+    resp = r.post("/big", b"x", headers=big)
+    assert resp.status == 431 and b"tunnel" in resp.body
+    fits = b"".join(b"X-Pad-%d: %s\r\n" % (i, b"v" * 1000) for i in range(40))
+    assert r.post("/fits", b"x", headers=fits).status == 202
+    assert eventually(lambda: len(r.got("/fits")) == 1, 20), r.edge.text()
+    assert r.got("/big") == []
+    assert r.status()["queue"]["dead"] == 0
+
+
+def test_queue_max_body_over_queue_max_size_is_refused_by_check(site):
+    conf = site.edge_conf("agw", 1, {"meters": (
+        "telemetry", "mode = http\nstore_forward = on\n")},
+        extra="queue_max_size = 64k\nqueue_max_body = 1m\n")
+    res = run("edge", "-c", conf, "--check")
+    assert res.returncode == 2, res.stderr
+    assert "queue_max_body" in res.stderr and "queue_max_size" in res.stderr

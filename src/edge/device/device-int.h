@@ -113,7 +113,8 @@ int sfwd_mode(struct sfq *q, const struct edge_listener_conf *lc,
  * is length (0 when chunked or none): its key (the device's
  * Idempotency-Key, else a new one added to q's fields) and room for its
  * body. -E2BIG when the body is over max (queue_max_body), -EINVAL
- * for a device key that is not one non-empty quoted string, -ENOMEM. */
+ * for a device key that is not one non-empty quoted string, -EMSGSIZE
+ * for a head the tunnel could not carry, -ENOMEM. */
 int sfwd_begin(struct sfwd *s, int mode, struct devreq *q, uint64_t length,
     uint64_t max);
 /* n more body bytes; -E2BIG past max, -ENOMEM. */

@@ -582,12 +582,15 @@ sf_begin(struct httpdev *d, int mode, const http_parser *p)
 	rc = sfwd_begin(&d->sf, mode, &d->q, length,
 	    d->li->e->cf->queue_max_body);
 	if (rc != 0) {
-		d->q.error = rc == -E2BIG ? 413 : rc == -EINVAL ? 400 : 503;
+		d->q.error = rc == -E2BIG ? 413 : rc == -EINVAL ? 400 :
+		    rc == -EMSGSIZE ? 431 : 503;
 		d->q.why = rc == -E2BIG ? "request body too large to be stored "
 		    "and forwarded (queue_max_body)" : rc == -EINVAL ?
 		    "Idempotency-Key must be one non-empty quoted string "
 		    "(draft-ietf-httpapi-idempotency-key-header)" :
-		    "out of memory";
+		    rc == -EMSGSIZE ? "request head too large for the tunnel "
+		    "(62 KiB of fields, 248 fields): it could never be "
+		    "delivered" : "out of memory";
 		return -1;
 	}
 	d->sfs = SFS_READING;

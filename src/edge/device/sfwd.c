@@ -84,6 +84,26 @@ key_ok(const struct devreq *q)
 	return true;
 }
 
+/* Whether the cloud can take this head (relay.h: RELAY_HEADERS_MAX
+ * bytes, RELAY_HEADERS_COUNT fields), with room for the fields the edge
+ * adds. A queued request the tunnel cannot carry would wait at the head
+ * of its order until it expired, holding back every request behind it:
+ * refused now instead. */
+#define SFWD_ADDED_BYTES 2048
+#define SFWD_ADDED_FIELDS 8
+
+static bool
+head_fits(const struct devreq *q)
+{
+	size_t i, bytes = q->url_len + SFWD_ADDED_BYTES;
+
+	if (q->req.n + SFWD_ADDED_FIELDS > RELAY_HEADERS_COUNT)
+		return false;
+	for (i = 0; i < q->req.n; i++)
+		bytes += q->req.v[i].nlen + q->req.v[i].vlen;
+	return bytes <= RELAY_HEADERS_MAX;
+}
+
 int
 sfwd_begin(struct sfwd *s, int mode, struct devreq *q, uint64_t length,
     uint64_t max)
@@ -95,6 +115,8 @@ sfwd_begin(struct sfwd *s, int mode, struct devreq *q, uint64_t length,
 		return -E2BIG;
 	if (!key_ok(q))
 		return -EINVAL;
+	if (!head_fits(q))
+		return -EMSGSIZE;
 	/* A device's own key is the one its backend knows: kept as is. */
 	if (hdrs_get(&q->req, HTTP_IDEMPOTENCY_KEY) == NULL) {
 		if ((rc = new_key(key)) != 0)

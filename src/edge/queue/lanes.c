@@ -281,6 +281,7 @@ sfq_index_add(struct sfq *q, const struct qindex *x)
 		return -ENOMEM;
 	e->id = x->id;
 	e->accepted_ms = x->accepted_ms;
+	e->seen_ms = (int64_t)(mono_us() / 1000);
 	e->bytes = x->bytes;
 	e->state = x->state;
 	e->service = strdup(x->service != NULL ? x->service : "");

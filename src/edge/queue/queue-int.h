@@ -84,6 +84,7 @@ struct sfq_ticket {
 /* A request in the index (lanes.c). */
 struct qent {
 	int64_t id, accepted_ms;
+	int64_t seen_ms;		/* monotonic: when this run met it */
 	uint64_t bytes;
 	int state;			/* enum qstate */
 	char *service;
@@ -147,6 +148,7 @@ struct sfq {
 	/* From the start until the thread first tried the file: requests
 	 * are taken (written once it is open) and on listeners queue. */
 	bool opening;
+	bool sealed;			/* sfq_seal: the edge ends */
 	char error[256];
 	uint64_t max_size, max_age, response_timeout;
 	unsigned streams;

@@ -449,7 +449,14 @@ sfq_writing(const struct sfq *q)
 bool
 sfq_takes(const struct sfq *q)
 {
-	return q != NULL && (q->up || q->opening);
+	return q != NULL && !q->sealed && (q->up || q->opening);
+}
+
+void
+sfq_seal(struct sfq *q)
+{
+	if (q != NULL)
+		q->sealed = true;
 }
 
 void

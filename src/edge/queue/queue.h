@@ -100,6 +100,9 @@ int sfq_submit(struct sfq *q, const struct sfq_req *r, sfq_done_fn done,
 /* The device is gone: done is not called (the request is still written
  * and replayed: it was whole). */
 void sfq_forget(struct sfq_ticket *t);
+/* The edge ends now: nothing more is taken (sfq_submit refuses), so
+ * no request is written whose device can no longer hear its answer. */
+void sfq_seal(struct sfq *q);
 /* Whether requests handed over are still being written (a device
  * waits for its answer): a draining edge ends after them. */
 bool sfq_writing(const struct sfq *q);

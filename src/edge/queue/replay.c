@@ -407,16 +407,21 @@ sfq_pump(struct sfq *q)
 void
 sfq_expire(struct sfq *q)
 {
-	int64_t now = wall_ms();
+	int64_t now = wall_ms(), mono = (int64_t)(mono_us() / 1000);
 	struct qent *e;
 	size_t i;
 
 	if (q->max_age == 0)
 		return;
+	/* Old by the wall clock, and for as long by this run's own clock:
+	 * a clock set forward (a site without a real-time clock getting
+	 * NTP) must not turn fresh readings into dead letters. A restart
+	 * can only make a request wait longer, never expire earlier. */
 	for (i = 0; i < q->nid_buckets; i++)
 		for (e = q->ids[i]; e != NULL; e = e->hnext) {
 			if (e->state != QS_WAITING || e->replay != NULL ||
-			    now - e->accepted_ms <= (int64_t)q->max_age)
+			    now - e->accepted_ms <= (int64_t)q->max_age ||
+			    mono - e->seen_ms <= (int64_t)q->max_age)
 				continue;
 			log_warn("queue", "queue_expired", "id=%lld service=%s "
 			    "age=%llds", (long long)e->id, e->service,
