@@ -106,6 +106,9 @@ static const struct conf_key edge_keys[] = {
 	{ "queue_max_body", CONF_SIZE,
 	    offsetof(struct edge_conf, queue_max_body), 1024,
 	    64 * 1024 * 1024, NULL, "1m", 0 },
+	{ "queue_max_memory", CONF_SIZE,
+	    offsetof(struct edge_conf, queue_max_memory), 1024,
+	    INT64_MAX, NULL, "64m", 0 },
 	{ "replay_streams", CONF_INT,
 	    offsetof(struct edge_conf, replay_streams), 1, 256, NULL, "8", 0 },
 	{ "replay_order", CONF_ENUM, offsetof(struct edge_conf, replay_order),
@@ -504,6 +507,13 @@ edge_conf_load(const char *path, struct edge_conf **out,
 		 * queue: refused for ever with "full". */
 		conf_errors_add(errs, path, 0, "queue_max_body",
 		    "must not be over queue_max_size");
+		rc = -EINVAL;
+	}
+	if (rc == 0 && edge_conf_may_queue(cf) &&
+	    cf->queue_max_body > cf->queue_max_memory) {
+		/* A body that large could never be held to be read. */
+		conf_errors_add(errs, path, 0, "queue_max_body",
+		    "must not be over queue_max_memory");
 		rc = -EINVAL;
 	}
 	if (rc == 0 && cf->reconnect_max < cf->reconnect_min) {

@@ -144,11 +144,15 @@ struct edge_conf {
 	int trust_expired;		/* enum trust_expired */
 	/* The store-and-forward queue, STATE_DIR/queue.db (docs/queue.md):
 	 * the bytes it may hold (waiting and dead letters), how long a
-	 * request may wait, the largest body it takes, the replays on the
+	 * request may wait, the largest body it takes, the bodies held in
+	 * memory, the replays on the
 	 * tunnel at once, and their order. */
 	uint64_t queue_max_size;
 	uint64_t queue_max_age;		/* ms */
 	uint64_t queue_max_body;
+	/* store-and-forward bodies in memory at once (read, sent, being
+	 * written), all devices together */
+	uint64_t queue_max_memory;
 	int64_t replay_streams;
 	int replay_order;		/* enum replay_order */
 	struct edge_listener_conf **listeners;

@@ -233,6 +233,14 @@ queue_families(FILE *f, const struct sfq *q)
 	    state[0], state[1], NULL }, st.bytes);
 	prom_sample(f, "isthmus_edge_queue_bytes", (const char *[]){
 	    state[2], state[3], NULL }, st.dead_bytes);
+	prom_family(f, "isthmus_edge_queue_memory_bytes", "gauge",
+	    "Bytes of store-and-forward bodies held in memory now (read, "
+	    "sent, being written), bounded by queue_max_memory.");
+	prom_sample(f, "isthmus_edge_queue_memory_bytes", NULL, st.held);
+	prom_family(f, "isthmus_edge_queue_unsaved", "gauge",
+	    "Changes (deletions of delivered requests, dead letters) waiting "
+	    "for room on a full disk.");
+	prom_sample(f, "isthmus_edge_queue_unsaved", NULL, st.unsaved);
 	prom_family(f, "isthmus_edge_queue_oldest_seconds", "gauge",
 	    "Age of the oldest waiting request (0: none waits).");
 	prom_sample_us(f, "isthmus_edge_queue_oldest_seconds", NULL,

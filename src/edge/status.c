@@ -252,7 +252,8 @@ queue_json(struct jw *j, const struct edge *e, const struct sfq_stats *st)
 		{ "dead", st->dead }, { "dead_bytes", st->dead_bytes },
 		{ "oldest_ms", st->oldest_ms }, { "accepted", st->accepted },
 		{ "replayed", st->replayed }, { "retries", st->retried },
-		{ "replaying", st->inflight },
+		{ "replaying", st->inflight }, { "holding", st->held },
+		{ "unsaved", st->unsaved },
 	};
 	char *path = edge_queue_path(e->cf);
 	size_t k;
@@ -311,13 +312,19 @@ queue_text(const struct edge *e, const struct sfq_stats *st, FILE *f)
 	if (st->depth > 0)
 		fprintf(f, ", oldest %llu s", (unsigned long long)
 		    (st->oldest_ms / 1000));
-	fprintf(f, "), %llu dead letter%s, %u replaying now\n",
-	    (unsigned long long)st->dead, st->dead == 1 ? "" : "s",
-	    st->inflight);
+	fprintf(f, "), %llu dead letter%s, %u replaying now, %llu bytes of "
+	    "bodies held\n", (unsigned long long)st->dead,
+	    st->dead == 1 ? "" : "s", st->inflight,
+	    (unsigned long long)st->held);
 	fprintf(f, "  %llu accepted, %llu replayed, %llu retried, %llu "
 	    "refused 503 since start\n", (unsigned long long)st->accepted,
 	    (unsigned long long)st->replayed,
 	    (unsigned long long)st->retried, (unsigned long long)refused);
+	if (st->unsaved > 0)
+		fprintf(f, "  DISK FULL: %llu change%s not yet on disk "
+		    "(deletions of delivered requests: a restart now would "
+		    "send them again)\n", (unsigned long long)st->unsaved,
+		    st->unsaved == 1 ? "" : "s");
 	if (st->dead > 0)
 		fprintf(f, "  see them: isthmus queue -c %s list --dead\n",
 		    e->cf->path);

@@ -455,11 +455,12 @@ def test_a_torn_wal_tail_is_reported_and_the_rest_replayed(rig):
 
 @pytest.fixture
 def small_fs(tmp_path):
-    """A 2 MB tmpfs (the tests run as root); skipped where mounting is not
-    permitted. Unmounted after the test."""
+    """A 4 MB tmpfs (the tests run as root; the queue keeps 2 MiB of its
+    file system free); skipped where mounting is not permitted.
+    Unmounted after the test."""
     mnt = tmp_path / "small"
     mnt.mkdir()
-    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700",
+    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700",
                           "tmpfs", str(mnt)], capture_output=True)
     if res.returncode != 0:
         pytest.skip("cannot mount a tmpfs here: " + res.stderr.decode())
@@ -747,3 +748,142 @@ def test_queue_max_body_over_queue_max_size_is_refused_by_check(site):
     res = run("edge", "-c", conf, "--check")
     assert res.returncode == 2, res.stderr
     assert "queue_max_body" in res.stderr and "queue_max_size" in res.stderr
+
+
+def slow_device(port, path, head_extra, first):
+    """A device that sends a store-and-forward request's head and the
+    first bytes of its body, then goes quiet: (socket, Conn)."""
+    s, conn = device(port)
+    s.sendall(b"POST " + path.encode() + b" HTTP/1.1\r\nHost: m\r\n"
+              + head_extra + b"\r\n" + first)
+    return s, conn
+
+
+def test_slow_devices_cannot_hold_more_than_queue_max_memory(rig):
+    """Bodies read whole are held in memory: all of them together stay
+    within queue_max_memory, a request past it is refused 503 before it
+    is read, and the slow ones get request_timeout for the whole
+    request, not per byte; then the memory is free again."""
+    r = rig(listener_opts="store_forward = always\nrequest_timeout = 3s\n",
+            edge_extra="queue_max_memory = 60k\nqueue_max_body = 16k\n")
+    slow = [slow_device(r.port, f"/slow/{i}",
+                        b"Content-Length: 16384\r\n", b"s" * 10)
+            for i in range(3)]
+    # A chunked one holds what it has read so far: 10 KiB of it.
+    chunked = slow_device(r.port, "/slow/chunked",
+                          b"Transfer-Encoding: chunked\r\n",
+                          b"2800\r\n" + b"c" * 0x2800 + b"\r\n")
+    slow.append(chunked)
+    assert eventually(lambda: r.status()["queue"]["holding"] ==
+                      3 * 16384 + 0x2800, 10)
+    assert value(r.metrics(), "isthmus_edge_queue_memory_bytes") == \
+        3 * 16384 + 0x2800
+    # A new request whose length would go past the bound: refused before
+    # its body is read, and told when to come back.
+    refused = r.post("/fast/0", b"f" * 4096)
+    assert refused.status == 503, refused.body
+    assert b"queue_max_memory" in refused.body
+    assert int(refused.header("retry-after")) > 0
+    assert refused.header("connection") == "close"
+    # The chunked one going past it mid-body (14 KiB, under
+    # queue_max_body): refused too.
+    s, conn = chunked
+    try:
+        s.sendall(b"1000\r\n" + b"c" * 0x1000 + b"\r\n")
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    assert read_response(conn).status == 503
+    r.edge.wait_log(r"event=queue_refused listener=meters .*reason=memory")
+    assert value(r.metrics(), "isthmus_edge_queue_refused_total",
+                 reason="memory") == 2
+    # A small request still fits in what is left.
+    assert r.post("/fast/1", b"tiny").status == 202
+    # The slow ones run out of time for the whole request (3 s from
+    # their first byte), however they trickle: 408, nothing kept.
+    for s, conn in slow[:3]:
+        s.sendall(b"more")
+        res = read_response(conn)
+        assert res.status == 408
+        assert b"not received whole in time" in res.body
+        s.close()
+    chunked[0].close()
+    assert eventually(lambda: r.status()["queue"]["holding"] == 0, 10)
+    assert r.post("/fast/2", b"f" * 2048).status == 202
+    assert eventually(lambda: len(r.got("/fast/")) == 2, 20)
+    assert [q.path for q in r.got("/")] == ["/fast/1", "/fast/2"]
+    assert r.status()["queue"]["refused"]["memory"] == 2
+
+
+def test_a_trickled_body_gets_request_timeout_for_the_whole_request(rig):
+    """Without store and forward a body may take as long as it keeps
+    coming; read whole, it is held in memory, so the whole request has
+    request_timeout: a device sending a byte every 0.2 s is answered 408
+    long before it is done."""
+    r = rig(listener_opts="store_forward = on\nrequest_timeout = 2s\n")
+    r.be.handler = lambda req: (200, b"ok", b"")
+    s, conn = slow_device(r.port, "/trickle", b"Content-Length: 40\r\n", b"")
+    cut = False
+    try:
+        for _ in range(40):         # 8 s of trickle
+            s.sendall(b"t")
+            time.sleep(0.2)
+    except (BrokenPipeError, ConnectionResetError):
+        cut = True
+    res = read_response(conn) if not cut else None
+    s.close()
+    if res is not None:
+        assert res.status == 408, res.status
+    r.edge.wait_log(r"event=http_refused listener=meters .*status=408 "
+                    r"reason=\"store-and-forward request not received whole")
+    assert r.got("/trickle") == []
+    # The listener goes on: a request sent at once is taken.
+    assert r.post("/after", b"ok").status == 200
+
+
+def test_queue_max_body_over_queue_max_memory_is_refused_by_check(site):
+    conf = site.edge_conf("agw", 1, {"meters": (
+        "telemetry", "mode = http\nstore_forward = on\n")},
+        extra="queue_max_memory = 512k\nqueue_max_body = 1m\n")
+    res = run("edge", "-c", conf, "--check")
+    assert res.returncode == 2, res.stderr
+    assert "queue_max_body: must not be over queue_max_memory" in \
+        res.stderr, res.stderr
+
+
+def test_a_disk_the_queue_itself_filled_drains_and_takes_again(rig, small_fs):
+    """The queue fills its own small disk (no one else's file to
+    remove): refused 503 once full; when the cloud is back every accepted
+    request is delivered once and deleted, the disk is free again, new
+    requests are taken, and a restart sends nothing twice."""
+    state = small_fs / "state"
+    r = rig(listener_opts="store_forward = always\n", state_dir=state,
+            edge_extra="queue_max_size = 64m\n")
+    r.be.handler = lambda req: (200, b"ok", b"")
+    r.stop_cloud()
+    accepted = []
+    for i in range(400):
+        a = r.post(f"/w/{i}", b"%03d" % i + b"w" * 8189)
+        if a.status != 202:
+            assert a.status == 503, a.status
+            assert b"disk" in a.body
+            break
+        accepted.append(f"/w/{i}")
+    else:
+        pytest.fail("a 4 MB disk took 400 readings of 8 KiB")
+    assert len(accepted) > 10
+    r.edge.wait_log(r"event=queue_refused .*reason=disk")
+    r.start_cloud()
+    assert eventually(lambda: len(r.got("/w/")) >= len(accepted), 60)
+    assert eventually(lambda: r.status()["queue"]["waiting"] == 0, 20)
+    # Taken again once the deletions are on disk.
+    assert eventually(lambda: r.post("/w/after", b"again").status == 202,
+                      30), r.edge.text()[-3000:]
+    assert eventually(lambda: len(r.got("/w/")) >= len(accepted) + 1, 20)
+    assert [q.path for q in r.got("/w/")] == accepted + ["/w/after"]
+    # Nothing is left in the file to be sent again.
+    r.stop_edge()
+    r.start_edge()
+    time.sleep(2)
+    st = r.status()["queue"]
+    assert st["waiting"] == 0 and st["unsaved"] == 0
+    assert len(r.got("/w/")) == len(accepted) + 1

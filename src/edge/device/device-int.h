@@ -23,6 +23,7 @@ struct h2conn;
 struct relay;
 struct relay_http_ops;
 struct sfq;
+struct sfq_req;
 struct sfq_ticket;
 
 /* A device's request as it is read. */
@@ -102,6 +103,8 @@ struct sfwd {
 	int mode;			/* enum store_forward; SF_OFF: not one */
 	struct evbuffer *body;		/* the whole body, as read */
 	struct sfq_ticket *ticket;	/* being written to the queue */
+	struct sfq *q;			/* whose sfq_hold ... */
+	uint64_t held;			/* ... holds this much for body */
 };
 
 /* The mode of a request of method to service on lc: SF_ON or SF_ALWAYS
@@ -112,21 +115,25 @@ int sfwd_mode(struct sfq *q, const struct edge_listener_conf *lc,
 /* s takes the request q (mode SF_ON or SF_ALWAYS) whose Content-Length
  * is length (0 when chunked or none): its key (the device's
  * Idempotency-Key, else a new one added to q's fields) and room for its
- * body. -E2BIG when the body is over max (queue_max_body), -EINVAL
- * for a device key that is not one non-empty quoted string, -EMSGSIZE
- * for a head the tunnel could not carry, -ENOMEM. */
-int sfwd_begin(struct sfwd *s, int mode, struct devreq *q, uint64_t length,
-    uint64_t max);
-/* n more body bytes; -E2BIG past max, -ENOMEM. */
-int sfwd_body(struct sfwd *s, const char *at, size_t n, uint64_t max);
+ * body, held in queue's memory bound (sfq_hold; who names the request
+ * in its log). -E2BIG when the body is over max (queue_max_body),
+ * -EINVAL for a device key that is not one non-empty quoted string,
+ * -EMSGSIZE for a head the tunnel could not carry, -ENOBUFS when the
+ * bodies held would go past queue_max_memory, -ENOMEM. */
+int sfwd_begin(struct sfwd *s, struct sfq *queue, const struct sfq_req *who,
+    int mode, struct devreq *q, uint64_t length, uint64_t max);
+/* n more body bytes; -E2BIG past max, -ENOBUFS past queue_max_memory,
+ * -ENOMEM. */
+int sfwd_body(struct sfwd *s, const struct sfq_req *who, const char *at,
+    size_t n, uint64_t max);
 /* The whole body on r (a direct attempt), and its end; -ENOMEM. */
 int sfwd_send(struct sfwd *s, struct relay *r);
 /* The request f to the queue (sfq_submit): 0 with done due later, a
  * refusal (enum sfq_refusal) now, or -ENOMEM. */
 int sfwd_submit(struct sfwd *s, struct sfq *q, const struct forward *f,
     const char *listener, void (*done)(void *arg, int rc), void *arg);
-/* The body and ticket go (a ticket due is forgotten: the request is
- * still written); s is ready for the next request. */
+/* The body, what it held and the ticket go (a ticket due is forgotten:
+ * the request is still written); s is ready for the next request. */
 void sfwd_reset(struct sfwd *s);
 /* Whether a direct attempt answered status goes to the queue instead of
  * the device: 502, 503, 504. */

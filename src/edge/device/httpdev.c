@@ -570,17 +570,52 @@ on_header_value(http_parser *p, const char *at, size_t n)
 	return devreq_value(&d->q, d->li->lc, at, n);
 }
 
+/* Who a store-and-forward request is, for the queue's log. */
+static void
+sf_who(const struct httpdev *d, struct sfq_req *who)
+{
+	memset(who, 0, sizeof(*who));
+	who->listener = d->li->lc->name;
+	who->service = d->service;
+	who->device = d->device;
+}
+
+/* Its body would go past queue_max_memory (the queue counted and logged
+ * it): 503 with Retry-After, and the connection ends, the rest of the
+ * body unread. Inside the parser: its caller stops it. */
+static int
+sf_no_memory(struct httpdev *d)
+{
+	struct edge_listener *li = d->li;
+
+	li->stats.sf_refused++;
+	li->stats.http_errors[HD_ERR_503]++;
+	d->q.keepalive = false;
+	if (!d->resp_head)
+		(void)sfwd_refused(bufferevent_get_output(d->bev), li->e->queue,
+		    SFQ_REFUSED_MEMORY, &d->q, d->p.http_minor);
+	d->resp_head = true;
+	dev_close(d);
+	return -1;
+}
+
 /* A store-and-forward request (mode on or always): its body is read
- * whole before it goes anywhere, so one bound more applies to it. */
+ * whole before it goes anywhere, so bounds more apply to it: its size,
+ * the memory all of them hold, and its time (the whole request within
+ * request_timeout, armed at its first byte and not again). */
 static int
 sf_begin(struct httpdev *d, int mode, const http_parser *p)
 {
 	uint64_t length = (p->flags & F_CHUNKED) ||
 	    p->content_length == ULLONG_MAX ? 0 : p->content_length;
+	struct sfq_req who;
 	int rc;
 
-	rc = sfwd_begin(&d->sf, mode, &d->q, length,
+	sf_who(d, &who);
+	rc = sfwd_begin(&d->sf, d->li->e->queue, &who, mode, &d->q, length,
 	    d->li->e->cf->queue_max_body);
+	if (rc == -ENOBUFS)
+		return sf_no_memory(d);
 	if (rc != 0) {
 		d->q.error = rc == -E2BIG ? 413 : rc == -EINVAL ? 400 :
 		    rc == -EMSGSIZE ? 431 : 503;
@@ -638,10 +673,21 @@ on_body(http_parser *p, const char *at, size_t n)
 	if (devreq_body(&d->q, d->li->lc, n) != 0)
 		return -1;
 	if (d->sfs == SFS_READING) {
-		if (sfwd_body(&d->sf, at, n, d->li->e->cf->queue_max_body) ==
-		    0)
+		struct sfq_req who;
+		int rc;
+
+		sf_who(d, &who);
+		rc = sfwd_body(&d->sf, &who, at, n,
+		    d->li->e->cf->queue_max_body);
+		if (rc == 0)
 			return 0;
-		d->q.error = 413;
+		if (rc == -ENOBUFS)
+			return sf_no_memory(d);
+		d->q.error = rc == -ENOMEM ? 503 : 413;
+		if (rc == -ENOMEM) {
+			d->q.why = "out of memory";
+			return -1;
+		}
 		d->q.why = "request body too large to be stored and forwarded "
 		    "(queue_max_body)";
 		return -1;
@@ -918,8 +964,10 @@ dev_parse(struct httpdev *d)
 			dev_fail(d, d->q.error, d->q.why);
 			return;
 		}
-		if (d->phase == P_BODY && (d->r != NULL ||
-		    d->sfs == SFS_READING))
+		/* A body going straight through may take as long as it
+		 * keeps coming; one read whole (store and forward) is held
+		 * in memory, and has its first byte's deadline. */
+		if (d->phase == P_BODY && d->r != NULL)
 			arm(d, d->li->lc->request_timeout);
 	}
 	if (d->peer_eof && !d->paused && (d->phase == P_HEAD ||
@@ -1022,7 +1070,9 @@ dev_timeout(evutil_socket_t fd, short what, void *arg)
 		dev_fail(d, 408, "request head not received in time");
 		return;
 	case P_BODY:
-		dev_fail(d, 408, "request body stalled");
+		dev_fail(d, 408, d->sfs == SFS_READING ? "store-and-forward "
+		    "request not received whole in time" :
+		    "request body stalled");
 		return;
 	case P_SENT:
 		sf_step(d);		/* the only timer of a request sent */

@@ -104,9 +104,21 @@ head_fits(const struct devreq *q)
 	return bytes <= RELAY_HEADERS_MAX;
 }
 
+/* Room for len bytes of body, held in the queue's memory bound. */
+static int
+hold(struct sfwd *s, const struct sfq_req *who, uint64_t len)
+{
+	if (len <= s->held)
+		return 0;
+	if (sfq_hold(s->q, who, len - s->held) != 0)
+		return -ENOBUFS;
+	s->held = len;
+	return 0;
+}
+
 int
-sfwd_begin(struct sfwd *s, int mode, struct devreq *q, uint64_t length,
-    uint64_t max)
+sfwd_begin(struct sfwd *s, struct sfq *queue, const struct sfq_req *who,
+    int mode, struct devreq *q, uint64_t length, uint64_t max)
 {
 	char key[SFWD_KEY_LEN];
 	int rc;
@@ -125,6 +137,11 @@ sfwd_begin(struct sfwd *s, int mode, struct devreq *q, uint64_t length,
 		    strlen(HTTP_IDEMPOTENCY_KEY), key, strlen(key))) != 0)
 			return rc;
 	}
+	/* A length said is held before a byte of it comes: a device that
+	 * would trickle it is refused while nothing is read. */
+	s->q = queue;
+	if ((rc = hold(s, who, length)) != 0)
+		return rc;
 	if (s->body == NULL && (s->body = evbuffer_new()) == NULL)
 		return -ENOMEM;
 	s->mode = mode;
@@ -132,10 +149,16 @@ sfwd_begin(struct sfwd *s, int mode, struct devreq *q, uint64_t length,
 }
 
 int
-sfwd_body(struct sfwd *s, const char *at, size_t n, uint64_t max)
+sfwd_body(struct sfwd *s, const struct sfq_req *who, const char *at,
+    size_t n, uint64_t max)
 {
-	if (evbuffer_get_length(s->body) + n > max)
+	size_t len = evbuffer_get_length(s->body) + n;
+	int rc;
+
+	if (len > max)
 		return -E2BIG;
+	if ((rc = hold(s, who, len)) != 0)
+		return rc;
 	return evbuffer_add(s->body, at, n) == 0 ? 0 : -ENOMEM;
 }
 
@@ -206,6 +229,9 @@ sfwd_reset(struct sfwd *s)
 		evbuffer_free(s->body);
 		s->body = NULL;
 	}
+	if (s->held > 0)
+		sfq_release(s->q, s->held);
+	s->held = 0;
 	s->mode = SF_OFF;
 }
 
@@ -283,6 +309,8 @@ sfwd_refused(struct evbuffer *out, const struct sfq *q, int why,
 		    "is full",
 		[SFQ_REFUSED_UNAVAILABLE] = "the store-and-forward queue is "
 		    "unavailable",
+		[SFQ_REFUSED_MEMORY] = "the edge holds as many "
+		    "store-and-forward bodies as it may (queue_max_memory)",
 	};
 	bool known = why > 0 && why < SFQ_REFUSED_COUNT;
 	char body[256], secs[16];

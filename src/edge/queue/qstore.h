@@ -124,6 +124,17 @@ int qstore_begin(struct qstore *s, struct err *e);
 int qstore_commit(struct qstore *s, struct err *e);
 void qstore_rollback(struct qstore *s);
 
+/* SQLite's page, its default: what a record takes is counted in them. */
+#define QSTORE_PAGE 4096
+
+/* The free bytes of the file system holding s (for an unprivileged
+ * process), or -1 when it cannot be told. */
+int64_t qstore_room(const struct qstore *s);
+/* Folds the write-ahead log into the file and cuts it to nothing
+ * (SQLite's TRUNCATE checkpoint): the room the log held is free again.
+ * -ENOSPC when the file could not grow to take the log, -EIO. */
+int qstore_checkpoint(struct qstore *s, struct err *e);
+
 /* Stores r (sealed: qrecord_seal), waiting; sets r->id. */
 int qstore_add(struct qstore *s, struct qrecord *r, struct err *e);
 /* The backend took it. A record already gone is no error. */

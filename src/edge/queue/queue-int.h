@@ -21,6 +21,9 @@
 
 #define SFQ_RETRY_MS 10000		/* a file that failed, tried again */
 #define SFQ_LATER_MS 1000		/* changes that found the disk full */
+/* Free bytes the queue leaves on its file system (worker.c, admit):
+ * room to delete what it delivered, up to a checkpoint of the log. */
+#define SFQ_HEADROOM (2u << 20)
 #define SFQ_EXPIRE_MS 60000		/* queue_max_age looked at */
 /* Replay's back-off (docs/queue.md): 1 s doubling to 60 s, or the
  * answer's Retry-After up to 300 s. */
@@ -133,6 +136,7 @@ struct sfq {
 	struct qload *loaded;		/* a fresh index, for the loop */
 	bool sh_up;
 	char sh_error[256];
+	size_t sh_unsaved;		/* changes kept: the disk is full */
 	bool want_open;
 	bool stop;
 	uint64_t commits;		/* transactions of the group commit */
@@ -151,6 +155,8 @@ struct sfq {
 	bool sealed;			/* sfq_seal: the edge ends */
 	char error[256];
 	uint64_t max_size, max_age, response_timeout;
+	uint64_t max_memory, held;	/* sfq_hold */
+	size_t unsaved;			/* sh_unsaved, as last logged */
 	unsigned streams;
 	int order;			/* enum replay_order */
 	/* the index */

@@ -25,7 +25,7 @@ const char *
 sfq_refusal_name(int refusal)
 {
 	static const char *const names[SFQ_REFUSED_COUNT] = { "?", "full",
-	    "disk", "unavailable" };
+	    "disk", "unavailable", "memory" };
 
 	return refusal > 0 && refusal < SFQ_REFUSED_COUNT ? names[refusal] :
 	    "?";
@@ -39,6 +39,7 @@ configure(struct sfq *q, const struct edge_conf *cf)
 	size_t i;
 
 	q->max_size = cf->queue_max_size;
+	q->max_memory = cf->queue_max_memory;
 	q->max_age = cf->queue_max_age;
 	q->streams = cf->replay_streams > 0 ? (unsigned)cf->replay_streams :
 	    1;
@@ -191,6 +192,20 @@ state_taken(struct sfq *q, bool up, const char *error)
 		    q->path, error);
 }
 
+/* Changes the full disk holds back: said when they start and when they
+ * are all on disk again. */
+static void
+unsaved_taken(struct sfq *q, size_t n)
+{
+	if (n > 0 && q->unsaved == 0)
+		log_warn("queue", "queue_disk_full", "path=%s unsaved=%zu "
+		    "reason=\"deletions of delivered requests wait for room; "
+		    "a restart now would send them again\"", q->path, n);
+	else if (n == 0 && q->unsaved > 0)
+		log_info("queue", "queue_disk_ok", "path=%s", q->path);
+	q->unsaved = n;
+}
+
 static void
 on_wake(evutil_socket_t fd, short what, void *arg)
 {
@@ -198,6 +213,7 @@ on_wake(evutil_socket_t fd, short what, void *arg)
 	char error[sizeof(q->sh_error)];
 	struct qjob *list, *j;
 	struct qload *l;
+	size_t unsaved;
 	bool up;
 
 	(void)what;
@@ -209,7 +225,9 @@ on_wake(evutil_socket_t fd, short what, void *arg)
 	q->done = q->done_tail = NULL;
 	up = q->sh_up;
 	memcpy(error, q->sh_error, sizeof(error));
+	unsaved = q->sh_unsaved;
 	pthread_mutex_unlock(&q->mu);
+	unsaved_taken(q, unsaved);
 	/* The first try is over: its outcome says what may be queued. */
 	if (up || error[0] != '\0')
 		q->opening = false;
@@ -440,6 +458,23 @@ sfq_submit(struct sfq *q, const struct sfq_req *r, sfq_done_fn done,
 	return 0;
 }
 
+int
+sfq_hold(struct sfq *q, const struct sfq_req *r, uint64_t n)
+{
+	/* What others hold now is never taken back: a request that would
+	 * go past the bound is the one refused. */
+	if (q->held + n > q->max_memory)
+		return refuse(q, r, SFQ_REFUSED_MEMORY);
+	q->held += n;
+	return 0;
+}
+
+void
+sfq_release(struct sfq *q, uint64_t n)
+{
+	q->held -= n < q->held ? n : q->held;
+}
+
 bool
 sfq_writing(const struct sfq *q)
 {
@@ -471,8 +506,10 @@ sfq_retry_after(const struct sfq *q, int refusal)
 {
 	(void)q;
 	/* Full: replay frees room at its own pace. Unavailable: the file
-	 * is tried again every SFQ_RETRY_MS. */
-	return refusal == SFQ_REFUSED_UNAVAILABLE ? SFQ_RETRY_MS / 1000 : 30;
+	 * is tried again every SFQ_RETRY_MS. Memory: bodies being read
+	 * now are done, or timed out, within request_timeout. */
+	return refusal == SFQ_REFUSED_UNAVAILABLE ? SFQ_RETRY_MS / 1000 :
+	    refusal == SFQ_REFUSED_MEMORY ? 5 : 30;
 }
 
 int
@@ -556,6 +593,8 @@ sfq_stats(const struct sfq *q, struct sfq_stats *out)
 	*out = q->st;
 	out->up = q->up;
 	out->opening = q->opening;
+	out->held = q->held;
+	out->unsaved = q->unsaved;
 	snprintf(out->error, sizeof(out->error), "%s", q->up ? "" : q->error);
 	/* a scan: status and metrics ask seldom */
 	for (i = 0; i < q->nid_buckets; i++)

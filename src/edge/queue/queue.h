@@ -85,6 +85,7 @@ enum sfq_refusal {
 	SFQ_REFUSED_FULL = 1,		/* queue_max_size reached */
 	SFQ_REFUSED_DISK,		/* the file system is full */
 	SFQ_REFUSED_UNAVAILABLE,	/* the file cannot be written */
+	SFQ_REFUSED_MEMORY,		/* queue_max_memory reached */
 	SFQ_REFUSED_COUNT
 };
 const char *sfq_refusal_name(int refusal);	/* full, disk, ... */
@@ -106,6 +107,13 @@ void sfq_seal(struct sfq *q);
 /* Whether requests handed over are still being written (a device
  * waits for its answer): a draining edge ends after them. */
 bool sfq_writing(const struct sfq *q);
+/* Bodies of store-and-forward requests are held in memory while they
+ * are read, sent and written: n more bytes held for the request r (its
+ * names for the log; its body not needed), 0, or SFQ_REFUSED_MEMORY
+ * (counted, logged) when that would go past queue_max_memory, all
+ * devices together; sfq_release gives back what was held. */
+int sfq_hold(struct sfq *q, const struct sfq_req *r, uint64_t n);
+void sfq_release(struct sfq *q, uint64_t n);
 /* Seconds a device refused is told to wait (Retry-After). */
 unsigned sfq_retry_after(const struct sfq *q, int refusal);
 
@@ -187,6 +195,11 @@ struct sfq_stats {
 	uint64_t dead_lettered[3];	/* 4xx, expired, corrupt */
 	uint64_t refused[SFQ_REFUSED_COUNT];
 	unsigned inflight;		/* replays on the tunnel now */
+	uint64_t held;			/* sfq_hold's bytes now */
+	/* Changes (deletions of delivered requests, dead letters) not yet
+	 * on disk because it is full: retried every second; until then a
+	 * restart would replay those requests again. */
+	uint64_t unsaved;
 };
 void sfq_stats(const struct sfq *q, struct sfq_stats *out);
 

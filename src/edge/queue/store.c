@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "common/fsutil.h"
@@ -397,6 +398,25 @@ int
 qstore_commit(struct qstore *s, struct err *e)
 {
 	return exec_sql(s, "COMMIT", "cannot commit", e);
+}
+
+int64_t
+qstore_room(const struct qstore *s)
+{
+	struct statvfs v;
+
+	if (statvfs(s->path, &v) != 0)
+		return -1;
+	return (int64_t)v.f_bavail * (int64_t)v.f_frsize;
+}
+
+int
+qstore_checkpoint(struct qstore *s, struct err *e)
+{
+	if (sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+	    NULL, NULL) != SQLITE_OK)
+		return qstore_db_error(s, e, "cannot checkpoint the log");
+	return 0;
 }
 
 void

@@ -196,12 +196,100 @@ settle(struct sfq *q, struct qjob *list, int rc, const char *why)
 	pthread_mutex_unlock(&q->mu);
 }
 
+/* What an insert of r may take of the file system: its pages in the
+ * log, then again in the file once the log is folded into it. */
+static uint64_t
+cost(const struct qrecord *r)
+{
+	return 2 * (r->bytes + 2 * QSTORE_PAGE);
+}
+
+/* The changes kept for later, told to the loop (it logs them). */
+static void
+set_unsaved(struct sfq *q)
+{
+	const struct qjob *j;
+	size_t n = 0;
+
+	for (j = q->later; j != NULL; j = j->next)
+		n++;
+	pthread_mutex_lock(&q->mu);
+	if (q->sh_unsaved != n) {
+		q->sh_unsaved = n;
+		threadwake_signal(&q->wake);
+	}
+	pthread_mutex_unlock(&q->mu);
+}
+
+/*
+ * The inserts of batch the file system has room for, SFQ_HEADROOM kept
+ * free: deleting a delivered request writes to the log before the file
+ * shrinks, so a queue that filled its disk to the last byte could never
+ * delete what it delivered (it would be sent again after a restart) nor
+ * take anything new. Before refusing, the log is folded into the file
+ * and cut back, which may free room. From the first insert that does
+ * not fit, every insert of the batch is refused ("disk"), so a device's
+ * requests are never taken out of order; the other changes stay.
+ */
+static struct qjob *
+admit(struct sfq *q, struct qjob *batch)
+{
+	struct qjob *keep = NULL, *ktail = NULL, *out = NULL, *otail = NULL,
+	    *j, *next;
+	uint64_t need = 0, used = 0;
+	struct err e = { "" };
+	int64_t room;
+
+	for (j = batch; j != NULL; j = j->next)
+		if (j->kind == QJ_INSERT)
+			need += cost(j->rec);
+	if (need == 0 || (room = qstore_room(q->db)) < 0 ||
+	    (uint64_t)room >= need + SFQ_HEADROOM)
+		return batch;
+	(void)qstore_checkpoint(q->db, &e);
+	if ((room = qstore_room(q->db)) < 0 ||
+	    (uint64_t)room >= need + SFQ_HEADROOM)
+		return batch;
+	for (j = batch; j != NULL; j = next) {
+		next = j->next;
+		if (j->kind == QJ_INSERT && (out != NULL ||
+		    used + cost(j->rec) + SFQ_HEADROOM > (uint64_t)room)) {
+			append(&out, &otail, j);
+			continue;
+		}
+		if (j->kind == QJ_INSERT)
+			used += cost(j->rec);
+		append(&keep, &ktail, j);
+	}
+	settle(q, out, SFQ_REFUSED_DISK, "the file system holding the queue "
+	    "is nearly full (the queue keeps 2 MiB of it free to delete "
+	    "what it delivers)");
+	return keep;
+}
+
+/* Changes that found the disk full: the log folded into the file and
+ * cut back may make room for them; 0 once committed. */
+static int
+commit_changes(struct sfq *q, struct qjob *changes, struct err *e)
+{
+	struct err ce = { "" };
+	int rc;
+
+	if ((rc = commit(q, changes, e)) != -ENOSPC)
+		return rc;
+	if (qstore_checkpoint(q->db, &ce) != 0)
+		return rc;
+	return commit(q, changes, e);
+}
+
 /*
  * The group commit: the changes left from a full disk, then every
- * insert and change that came, in one transaction. On a full disk
- * (SQLITE_FULL) the inserts are refused ("disk": nothing was accepted)
- * and the changes tried alone, then kept for SFQ_LATER_MS: a deletion
- * must not be lost, or a request the backend took is sent again.
+ * insert and change that came, in one transaction. Inserts past what
+ * the disk can take are refused first (admit). On a full disk
+ * (SQLITE_FULL) even so, the inserts are refused ("disk": nothing was
+ * accepted) and the changes tried alone, then kept for SFQ_LATER_MS: a
+ * deletion must not be lost, or a request the backend took is sent
+ * again.
  */
 static void
 flush(struct sfq *q, struct qjob *batch)
@@ -223,8 +311,13 @@ flush(struct sfq *q, struct qjob *batch)
 		    "unavailable");
 		return;
 	}
+	if ((batch = admit(q, batch)) == NULL) {
+		set_unsaved(q);
+		return;
+	}
 	if ((rc = commit(q, batch, &e)) == 0) {
 		settle(q, batch, 0, "");
+		set_unsaved(q);
 		return;
 	}
 	if (rc != -ENOSPC) {
@@ -240,7 +333,7 @@ flush(struct sfq *q, struct qjob *batch)
 			append(&changes, &ctail, j);
 	}
 	settle(q, inserts, SFQ_REFUSED_DISK, e.msg);
-	if (changes == NULL || (rc = commit(q, changes, &e)) == 0) {
+	if (changes == NULL || (rc = commit_changes(q, changes, &e)) == 0) {
 		settle(q, changes, 0, "");
 	} else if (rc == -ENOSPC) {
 		q->later = changes;
@@ -250,6 +343,7 @@ flush(struct sfq *q, struct qjob *batch)
 		settle(q, changes, 0, "");
 		went_down(q, e.msg);
 	}
+	set_unsaved(q);
 }
 
 static void
