@@ -426,17 +426,23 @@ def test_a_corrupt_record_is_reported_and_skipped(rig):
                                "'/w/1'").fetchone()
         db.execute("UPDATE entries SET body = ? WHERE id = ?",
                    (b"reading-X", victim))
+        # The sum covers whom and under which key it goes too.
+        (keyed,) = db.execute("SELECT id FROM entries WHERE target = "
+                              "'/w/3'").fetchone()
+        db.execute("UPDATE entries SET key = '\"x\"' WHERE id = ?",
+                   (keyed,))
     db.close()
     r.start_cloud()
     r.start_edge()
     r.edge.wait_log(rf"event=queue_corrupt id={victim} service=telemetry")
-    assert eventually(lambda: len(r.got("/w/")) == 3, 20), r.edge.text()
+    r.edge.wait_log(rf"event=queue_corrupt id={keyed} service=telemetry")
+    assert eventually(lambda: len(r.got("/w/")) == 2, 20), r.edge.text()
     time.sleep(1)
     got = r.got("/w/")
-    assert [q.path for q in got] == ["/w/0", "/w/2", "/w/3"]
+    assert [q.path for q in got] == ["/w/0", "/w/2"]
     assert all(b"X" not in q.body for q in got)
     st = r.status()["queue"]
-    assert st["dead"] == 1 and st["dead_letters"]["corrupt"] == 1
+    assert st["dead"] == 2 and st["dead_letters"]["corrupt"] == 2
 
 
 def test_a_torn_wal_tail_is_reported_and_the_rest_replayed(rig):
@@ -646,12 +652,12 @@ def test_sigterm_while_requests_are_written_answers_them_first(rig):
         {s for s, _ in answers}
 
 
-@pytest.mark.parametrize("kind", ["fifo", "symlink", "mode644"])
+@pytest.mark.parametrize("kind", ["fifo", "symlink", "mode644", "dir777"])
 def test_a_queue_file_the_edge_must_not_use_is_refused_at_once(site, kind):
     """A FIFO (whose open would wait for a writer), a symbolic link (to a
-    file elsewhere) and a file others may read are each refused with
-    their reason, left as they were, and the edge goes on: an on
-    listener's requests go straight through."""
+    file elsewhere), a file others may read and a state_dir others may
+    write to are each refused with their reason, left as they were, and
+    the edge goes on: an on listener's requests go straight through."""
     be = HTTPBackend()
     try:
         cport = free_port()
@@ -670,6 +676,8 @@ def test_a_queue_file_the_edge_must_not_use_is_refused_at_once(site, kind):
             victim.write_bytes(b"")
             os.chmod(victim, 0o644)
             db.symlink_to(victim)
+        elif kind == "dir777":
+            os.chmod(state, 0o777)
         else:
             db.write_bytes(b"")
             os.chmod(db, 0o644)
@@ -679,7 +687,8 @@ def test_a_queue_file_the_edge_must_not_use_is_refused_at_once(site, kind):
         edge = site.start("edge", conf)
         reason = {"fifo": "not a regular file",
                   "symlink": "a symbolic link",
-                  "mode644": "others than its owner"}[kind]
+                  "mode644": "others than its owner",
+                  "dir777": r"may be written by others .*mode 0777"}[kind]
         edge.wait_log(r"event=queue_unavailable .*" + reason)
         edge.wait_log(r"event=tunnel_up")
         be.handler = lambda req: (201, b"", b"")
@@ -689,6 +698,9 @@ def test_a_queue_file_the_edge_must_not_use_is_refused_at_once(site, kind):
         elif kind == "mode644":
             assert stat.S_IMODE(db.stat().st_mode) == 0o644
             assert db.read_bytes() == b""
+        elif kind == "dir777":
+            assert stat.S_IMODE(state.stat().st_mode) == 0o777
+            assert list(state.iterdir()) == []
         else:
             assert stat.S_ISFIFO(db.lstat().st_mode)
         assert not any(p.name.startswith("queue.db-")

@@ -123,25 +123,41 @@ qrecord_next_field(const struct qrecord *r, size_t *pos, const char **name,
 	return true;
 }
 
-/* The sum: method and target each with its NUL, the fields' length
- * (8 bytes, big-endian) so no byte can move from fields to body, the
- * fields, the body. Zeros when OpenSSL fails (then it never matches). */
 static void
-digest(const struct qrecord *r, uint8_t out[32])
+be64(uint64_t v, uint8_t out[8])
 {
-	const char *m = r->method != NULL ? r->method : "";
-	const char *t = r->target != NULL ? r->target : "";
-	uint64_t fl = r->fields_len;
-	uint8_t len[8];
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	unsigned int olen = 0;
 	int i;
 
 	for (i = 0; i < 8; i++)
-		len[i] = (uint8_t)(fl >> (56 - 8 * i));
-	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
-	    EVP_DigestUpdate(md, m, strlen(m) + 1) != 1 ||
-	    EVP_DigestUpdate(md, t, strlen(t) + 1) != 1 ||
+		out[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
+/* The sum: every text a replay uses (key, listener, service, device,
+ * MAC, method, target) each with its NUL, the time accepted and the
+ * fields' length (8 bytes each, big-endian, so no byte can move from
+ * fields to body), the fields, the body. A bit flipped anywhere a
+ * replay reads, even in whom it goes to, is found. Zeros when OpenSSL
+ * fails (then it never matches). */
+static void
+digest(const struct qrecord *r, uint8_t out[32])
+{
+	const char *texts[] = { r->key, r->listener, r->service, r->device,
+		r->mac, r->method, r->target };
+	uint8_t when[8], len[8];
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned int olen = 0;
+	bool ok;
+	size_t i;
+
+	be64((uint64_t)r->accepted_ms, when);
+	be64(r->fields_len, len);
+	ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1;
+	for (i = 0; ok && i < sizeof(texts) / sizeof(texts[0]); i++) {
+		const char *t = texts[i] != NULL ? texts[i] : "";
+
+		ok = EVP_DigestUpdate(md, t, strlen(t) + 1) == 1;
+	}
+	if (!ok || EVP_DigestUpdate(md, when, sizeof(when)) != 1 ||
 	    EVP_DigestUpdate(md, len, sizeof(len)) != 1 ||
 	    EVP_DigestUpdate(md, r->fields != NULL ? r->fields : len,
 	    r->fields_len) != 1 ||

@@ -143,6 +143,26 @@ not_ours(const char *path, const char *why, struct err *e)
 	    "then not sent)", path, why);
 }
 
+/* A state_dir others may write to could have queue.db, its log or its
+ * lock replaced under the edge: refused, as OpenSSH refuses such a
+ * home. A missing one is the caller's -ENOENT. */
+static int
+dir_private(const char *dir, struct err *e)
+{
+	struct stat st;
+
+	if (stat(dir, &st) != 0)
+		return errno == ENOENT ? 0 : err_set(e, -errno,
+		    "cannot look at %s: %s", dir, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return err_set(e, -ENOTDIR, "%s is not a directory", dir);
+	if ((st.st_mode & 022) != 0)
+		return err_set(e, -EPERM, "%s may be written by others than "
+		    "its owner (mode %04o): chmod 700 it", dir,
+		    (unsigned)(st.st_mode & 07777));
+	return 0;
+}
+
 /* STATE_DIR (made 0700 when create) and its queue.lock, flocked: one
  * process per queue. */
 static int
@@ -156,6 +176,8 @@ take_lock(const char *path, bool create, int *fd, struct err *e)
 		return err_set(e, -ENOMEM, "out of memory");
 	dir = dirname(copy);
 	if (create && (rc = fs_mkdir_p(dir, 0700, e)) != 0)
+		goto out;
+	if ((rc = dir_private(dir, e)) != 0)
 		goto out;
 	if ((lock = fs_join(dir, "queue.lock")) == NULL) {
 		rc = err_set(e, -ENOMEM, "out of memory");
