@@ -344,6 +344,29 @@ def test_a_backend_that_hangs_past_response_timeout_is_queued(rig):
     assert {q.header("idempotency-key") for q in r.got("/slow")} == {key}
 
 
+def test_a_backend_slower_than_response_timeout_gets_longer_waits(rig):
+    """A backend that always takes 1.6 s, with response_timeout = 1s:
+    each replay its lane waited for in vain waits twice as long, so the
+    second replay hears the answer and the backend is not sent the
+    request again and again."""
+    r = rig(listener_opts="store_forward = on\nresponse_timeout = 1s\n")
+    calls = []
+
+    def handler(req):
+        calls.append(req.path)
+        time.sleep(1.6)
+        return (200, b"ok", b"")
+    r.be.handler = handler
+    assert r.post("/patient", b"8").status == 202
+    assert eventually(lambda: r.status()["queue"]["waiting"] == 0, 30), \
+        (calls, r.edge.text()[-2000:])
+    # The direct attempt, one replay cut off at 1 s, one heard at 2 s.
+    assert len(calls) == 3, calls
+    time.sleep(3)
+    assert len(calls) == 3, calls
+    assert r.status()["queue"]["replayed"] == 1
+
+
 def test_a_4xx_on_replay_is_a_dead_letter_never_sent_again(rig):
     r = rig(listener_opts="store_forward = always\n")
     r.be.handler = lambda req: ((422, b"bad reading", b"")

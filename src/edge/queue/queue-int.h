@@ -29,6 +29,9 @@
  * answer's Retry-After up to 300 s. */
 #define SFQ_BACKOFF_MIN_MS 1000
 #define SFQ_BACKOFF_MAX_MS 60000
+/* A replay's wait for its answer: response_timeout, doubled after each
+ * one its lane waited for in vain, up to this. */
+#define SFQ_REPLAY_WAIT_MAX_MS 300000
 #define SFQ_RETRY_AFTER_MAX_S 300
 /* A direct attempt's bound when no listener sets response_timeout. */
 #define SFQ_RESPONSE_TIMEOUT_MS 10000
@@ -108,6 +111,9 @@ struct qlane {
 	unsigned busy;			/* replays of it under way */
 	int64_t not_before;		/* monotonic ms: its back-off */
 	uint64_t backoff_ms;
+	/* Replays of it in a row that got no answer in time: each waits
+	 * twice as long as the one before (replay.c, replay_wait). */
+	unsigned slow;
 	struct qlane *hnext;
 	struct qlane *prev, *next;	/* every lane, for turns */
 };

@@ -33,6 +33,7 @@ struct qreplay {
 	struct relay *r;
 	struct event *timer, *end_ev;
 	int status;
+	uint64_t wait_ms;		/* for its answer head, then its body */
 	bool timed_out;
 	char answer[QSTORE_ANSWER_MAX];	/* the answer's first bytes */
 	size_t alen;
@@ -132,7 +133,7 @@ on_head(struct relay *r, void *arg)
 		    SF_ALWAYS : strcmp(sf, "on") == 0 ? SF_ON : SF_OFF;
 	}
 	/* the body gets its own bound */
-	tv_ms(&tv, rp->q->response_timeout);
+	tv_ms(&tv, rp->wait_ms);
 	evtimer_add(rp->timer, &tv);
 }
 
@@ -183,6 +184,21 @@ on_timeout(evutil_socket_t fd, short what, void *arg)
 	event_active(rp->end_ev, EV_TIMEOUT, 1);
 }
 
+/* How long a replay in lane l waits for its answer: a backend slower
+ * than response_timeout would otherwise get the same request again and
+ * again, each time cut off before its answer. */
+static uint64_t
+replay_wait(const struct sfq *q, const struct qlane *l)
+{
+	uint64_t w = q->response_timeout;
+	unsigned i;
+
+	for (i = 0; l != NULL && i < l->slow && w < SFQ_REPLAY_WAIT_MAX_MS;
+	    i++)
+		w *= 2;
+	return w < SFQ_REPLAY_WAIT_MAX_MS ? w : SFQ_REPLAY_WAIT_MAX_MS;
+}
+
 static bool
 retryable(int status)
 {
@@ -215,6 +231,8 @@ judge(struct sfq *q, struct qreplay *rp)
 
 	sfq_lane_unhold(q, e);
 	rp->e = NULL;
+	if (l != NULL)
+		l->slow = rp->timed_out ? l->slow + 1 : 0;
 	if (status >= 200 && status < 400) {
 		if (l != NULL)
 			l->backoff_ms = 0;
@@ -303,7 +321,8 @@ send_record(struct sfq *q, struct qreplay *rp, struct h2conn *h2)
 			return -ENOMEM;
 		relay_body_end(rp->r);
 	}
-	tv_ms(&tv, q->response_timeout);
+	rp->wait_ms = replay_wait(q, rp->e->lane);
+	tv_ms(&tv, rp->wait_ms);
 	evtimer_add(rp->timer, &tv);
 	return 0;
 }
