@@ -147,6 +147,13 @@ edge_answer(const char *answer, size_t len, json_t **res)
 	}
 	if (!json_is_string(err = json_object_get(*res, "error")))
 		return EXIT_OK;
+	/* A file from when it queued may still be there: read as when no
+	 * edge runs, so both ways say the same. */
+	if (strcmp(json_string_value(err), SFQ_NONE) == 0) {
+		json_decref(*res);
+		*res = NULL;
+		return CLI_GO_ON;
+	}
 	rc = cli_fail("queue", EXIT_FAIL, "%s", json_string_value(err));
 	json_decref(*res);
 	*res = NULL;
@@ -154,7 +161,8 @@ edge_answer(const char *answer, size_t len, json_t **res)
 }
 
 /* The running edge's answer: EXIT_OK and *res, or the exit status after
- * saying why; CLI_GO_ON when no edge listens on the socket. */
+ * saying why; CLI_GO_ON when no edge listens on the socket, or it keeps
+ * no queue. */
 static int
 ask_edge(const struct queue_args *a, const struct edge_conf *cf,
     json_t **res)

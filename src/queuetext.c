@@ -21,18 +21,43 @@ num(json_t *o, const char *key)
 	return (long long)json_integer_value(json_object_get(o, key));
 }
 
+/* The code point of a bidirectional formatting character at p (UTF-8),
+ * or 0: U+061C, U+200E, U+200F, U+202A to U+202E, U+2066 to U+2069.
+ * Shown raw, they reorder what a person reads (a target or a body that
+ * looks like another; CVE-2021-42574's trick). *len: its bytes. */
+static unsigned
+bidi(const unsigned char *p, size_t *len)
+{
+	*len = 2;
+	if (p[0] == 0xd8 && p[1] == 0x9c)
+		return 0x61c;
+	*len = 3;
+	if (p[0] != 0xe2 || p[1] == '\0')
+		return 0;
+	if (p[1] == 0x80 && (p[2] == 0x8e || p[2] == 0x8f ||
+	    (p[2] >= 0xaa && p[2] <= 0xae)))
+		return 0x2000u | (p[2] & 0x3fu);
+	if (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9)
+		return 0x2040u | (p[2] & 0x3fu);
+	return 0;
+}
+
 /* s on f, with every byte a terminal acts on as \xNN: C0 controls (but
  * newline and tab when multiline), DEL, and the UTF-8 form of the C1
- * controls (U+0080 to U+009F, which some terminals obey). The columns
- * written. */
+ * controls (U+0080 to U+009F, which some terminals obey); and every
+ * bidirectional formatting character as \uNNNN. The columns written. */
 static size_t
 put_safe(FILE *f, const char *s, bool multiline)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t cols = 0;
+	size_t cols = 0, len;
+	unsigned cp;
 
 	for (; *p != '\0'; p++) {
-		if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+		if ((cp = bidi(p, &len)) != 0) {
+			cols += (size_t)fprintf(f, "\\u%04x", cp);
+			p += len - 1;
+		} else if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
 			cols += (size_t)fprintf(f, "\\x%02x\\x%02x", p[0],
 			    p[1]);
 			p++;

@@ -11,12 +11,12 @@
 #include <stdio.h>
 
 #include "common/admin.h"
+#include "edge/queue/queue.h"
 
 struct edge;
 
 /* What an edge without a queue (e->queue NULL) answers either way. */
-#define QUEUECMD_NONE "this edge keeps no queue: none of its mode = http " \
-	"listeners has store_forward on, always or service (docs/queue.md)"
+#define QUEUECMD_NONE SFQ_NONE
 
 /* cmd is "queue" and the command's words ("queue list dead", "queue
  * drop 17"). The answer, now on f or later through req, is one JSON

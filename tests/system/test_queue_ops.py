@@ -207,6 +207,26 @@ def test_the_local_cli_with_the_edge_running_and_without_it(site):
     queue(conf, "show", str(ids[2]), expect=1)
 
 
+def test_show_escapes_what_a_terminal_would_act_on(site):
+    """A body and a field with ESC, a C1 control and U+202E (which
+    reverses the text after it): the text form escapes each, the JSON
+    keeps them as they are."""
+    conf = edge_conf(site, dead_port())
+    edge = start_edge(site, conf)
+    body = "kwh=1\x1b[2J \u009b1m \u202e9.1=hwk \u2066x\u2069".encode()
+    res = post(edge.port("listener.meters"), "/evil", body,
+               "X-Note: a\u202eb\r\n".encode())
+    assert res.status == 202
+    (ent,) = queue_json(conf, "list")["entries"]
+    sh = queue_json(conf, "show", str(ent["id"]))["entry"]
+    assert sh["body"] == body.decode()
+    text = queue(conf, "show", str(ent["id"]), expect=0).stdout
+    for raw in ("\x1b", "\u009b", "\u202e", "\u2066", "\u2069"):
+        assert raw not in text, repr(raw)
+    assert "kwh=1\\x1b[2J \\xc2\\x9b1m \\u202e9.1=hwk \\u2066x\\u2069" in text
+    assert "x-note: a\\u202eb" in text
+
+
 def test_offline_is_refused_while_an_edge_holds_the_queue(site):
     """Another config on the same state_dir whose admin socket no edge
     serves: the CLI opens the file, and the running edge's lock says
@@ -226,11 +246,30 @@ def test_offline_is_refused_while_an_edge_holds_the_queue(site):
 
 
 def test_an_edge_without_a_queue_says_so(site):
+    """Running or not, an edge whose configuration never queues says so
+    in the same words and exit status; a file left from when it queued
+    is read either way."""
     conf = site.edge_conf("agw", dead_port(), {"t": "telemetry"},
                           extra=f"state_dir = {site.tmp}/state")
+    edge = site.start("edge", conf)
+    online = queue(conf, "list", expect=1)
+    assert "this edge keeps no queue" in online.stderr
+    edge.stop()
+    site.daemons.remove(edge)
+    offline = queue(conf, "list", expect=1)
+    assert offline.stderr == online.stderr
+    # It queued once: what waits is listed whether it runs or not.
+    qconf = edge_conf(site, dead_port())
+    edge = start_edge(site, qconf)
+    readings(edge, 2)
+    edge.stop()
+    site.daemons.remove(edge)
     site.start("edge", conf)
-    res = queue(conf, "list", expect=1)
-    assert "this edge keeps no queue" in res.stderr
+    online = queue_json(conf, "list")
+    assert online["total"] == 2
+    site.daemons[-1].stop()
+    site.daemons.pop()
+    assert queue_json(conf, "list") == online
 
 
 # -- from the cloud ----------------------------------------------------------

@@ -563,7 +563,9 @@ sfq_exec_offline(const struct edge_conf *cf, const char *const *args,
 	if (path == NULL)
 		return err_set(er, -ENOMEM, "out of memory");
 	rc = qstore_open(path, false, &s, &torn, er);
-	if (rc == -ENOENT)
+	if (rc == -ENOENT && !edge_conf_may_queue(cf))
+		rc = err_set(er, -ENOENT, "%s", SFQ_NONE);
+	else if (rc == -ENOENT)
 		rc = 0;	/* nothing was ever queued */
 	if (rc == 0 && torn > 0)
 		log_warn("queue", "queue_torn_tail", "path=%s bytes=%llu",

@@ -154,9 +154,14 @@ int sfq_exec(struct sfq *q, const char *const *args, size_t nargs,
  * not called. */
 void sfq_exec_cancel(struct sfq *q, void *arg);
 /* The same with no edge running (isthmus queue when the admin socket
- * does not answer): opens cf's queue file, holding STATE_DIR/queue.lock
- * (refused while an edge holds it), runs the command, closes. 0 and
- * *result, or -errno with er saying why. */
+ * does not answer, or the edge keeps no queue): opens cf's queue file,
+ * holding STATE_DIR/queue.lock (refused while an edge holds it), runs
+ * the command, closes. 0 and *result, or -errno with er saying why.
+ * With no file, nothing was ever queued: a list is empty, unless cf
+ * never queues (-ENOENT, SFQ_NONE). */
+#define SFQ_NONE "this edge keeps no queue: none of its mode = http " \
+	"listeners has store_forward on, always or service (docs/queue.md)"
+
 int sfq_exec_offline(const struct edge_conf *cf, const char *const *args,
     size_t nargs, const char *who, json_t **result, struct err *er);
 
