@@ -199,7 +199,6 @@ store_forward_families(FILE *f, const struct edge *e)
 static void
 queue_families(FILE *f, const struct sfq *q)
 {
-	static const char *const dead[] = { "refused", "expired", "corrupt" };
 	static const char *const state[] = { "state", "waiting", "state",
 		"dead" };
 	struct sfq_stats st;
@@ -251,9 +250,10 @@ queue_families(FILE *f, const struct sfq *q)
 	}
 	prom_family(f, "isthmus_edge_queue_dead_total", "counter",
 	    "Requests made dead letters, per reason.");
-	for (k = 0; k < sizeof(dead) / sizeof(dead[0]); k++)
-		prom_sample(f, "isthmus_edge_queue_dead_total", (const char *[]){
-		    "reason", dead[k], NULL }, st.dead_lettered[k]);
+	for (k = 0; k < SFQ_DEAD_REASONS; k++)
+		prom_sample(f, "isthmus_edge_queue_dead_total",
+		    (const char *[]){ "reason", sfq_dead_reason_name((int)k),
+		    NULL }, st.dead_lettered[k]);
 	prom_family(f, "isthmus_edge_queue_refused_total", "counter",
 	    "Requests answered 503 instead of queued, per reason.");
 	for (k = 1; k < SFQ_REFUSED_COUNT; k++)

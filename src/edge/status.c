@@ -240,10 +240,6 @@ cache_text(const struct cache_stats *cs, FILE *f)
 		    (unsigned long long)cs->write_errors);
 }
 
-/* sfq_stats.dead_lettered's reasons, in its order (docs/queue.md). */
-static const char *const dead_reasons[] = { "refused", "expired",
-	"corrupt" };
-
 static void
 queue_json(struct jw *j, const struct edge *e, const struct sfq_stats *st)
 {
@@ -273,8 +269,8 @@ queue_json(struct jw *j, const struct edge *e, const struct sfq_stats *st)
 	}
 	jw_key(j, "dead_letters");
 	jw_begin_object(j);
-	for (k = 0; k < sizeof(dead_reasons) / sizeof(dead_reasons[0]); k++) {
-		jw_key(j, dead_reasons[k]);
+	for (k = 0; k < SFQ_DEAD_REASONS; k++) {
+		jw_key(j, sfq_dead_reason_name((int)k));
 		jw_int(j, (int64_t)st->dead_lettered[k]);
 	}
 	jw_end_object(j);

@@ -582,6 +582,14 @@ sfq_exec_offline(const struct edge_conf *cf, const char *const *args,
 	return rc;
 }
 
+_Static_assert(SFQ_DEAD_REASONS == QR_COUNT, "one name per reason");
+
+const char *
+sfq_dead_reason_name(int k)
+{
+	return k < SFQ_DEAD_REASONS ? qreason_name(k) : NULL;
+}
+
 void
 sfq_stats(const struct sfq *q, struct sfq_stats *out)
 {

@@ -186,6 +186,11 @@ int sfq_exec_offline(const struct edge_conf *cf, const char *const *args,
  */
 #define SFQ_LIST_MAX 500
 
+/* Why requests became dead letters, in sfq_stats.dead_lettered's order:
+ * "refused" (a 4xx), "expired", "corrupt"; NULL past them. */
+#define SFQ_DEAD_REASONS 3
+const char *sfq_dead_reason_name(int k);
+
 /* What status and /metrics show. */
 struct sfq_stats {
 	bool up;			/* the file is open */
@@ -197,7 +202,7 @@ struct sfq_stats {
 	uint64_t accepted;		/* since start */
 	uint64_t replayed;		/* taken by the backend */
 	uint64_t retried;		/* a replay answered 5xx or lost */
-	uint64_t dead_lettered[3];	/* 4xx, expired, corrupt */
+	uint64_t dead_lettered[SFQ_DEAD_REASONS];
 	uint64_t refused[SFQ_REFUSED_COUNT];
 	unsigned inflight;		/* replays on the tunnel now */
 	uint64_t held;			/* sfq_hold's bytes now */
