@@ -8,7 +8,7 @@ FUZZ    := $(BUILD)/fuzz
 # `make fuzz`: seconds per harness (tests/fuzz, docs/development.md).
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps check fuzz demo bench clean install
+.PHONY: all deps deps-check check fuzz demo bench clean install
 
 all: deps $(RELEASE)/build.ninja
 	ninja -C $(RELEASE)
@@ -17,7 +17,7 @@ $(RELEASE)/build.ninja:
 	meson setup $(RELEASE) --buildtype=release -Doptimization=2 -Db_lto=false
 
 $(CHECK)/build.ninja:
-	meson setup $(CHECK) --buildtype=debug --werror \
+	meson setup $(CHECK) --buildtype=debug --werror -Dunit_tests=enabled \
 	    -Db_sanitize=address,undefined -Db_lundef=false
 
 # The libFuzzer harnesses: clang, its own build directory, so the gcc
@@ -26,19 +26,23 @@ $(FUZZ)/build.ninja:
 	CC=clang meson setup $(FUZZ) -Dfuzz=true --buildtype=debugoptimized \
 	    --werror -Db_sanitize=address,undefined -Db_lundef=false
 
+# What each purpose installs, and why: scripts/deps.sh.
 deps:
-	@scripts/deps.sh
+	@scripts/deps.sh build
+
+deps-check:
+	@scripts/deps.sh check
 
 # The harnesses run briefly here (FUZZ_CHECK_SECONDS each, from their
 # committed corpus); a harness that does not build counts as failed in
 # the summary instead of stopping the run.
-check: deps $(CHECK)/build.ninja $(FUZZ)/build.ninja
+check: deps-check $(CHECK)/build.ninja $(FUZZ)/build.ninja
 	ninja -C $(CHECK)
 	-ninja -C $(FUZZ)
 	FUZZ_BUILD=$(FUZZ) tests/run-all.sh $(CHECK)
 
 # Each harness for FUZZ_SECONDS, one after another at nice 19 (one core).
-fuzz: deps $(FUZZ)/build.ninja
+fuzz: deps-check $(FUZZ)/build.ninja
 	ninja -C $(FUZZ)
 	tests/fuzz/run.sh $(FUZZ) $(FUZZ_SECONDS)
 
