@@ -221,6 +221,23 @@ tls_fp_spki(X509 *cert, char out[TLS_FP_LEN])
 	return 0;
 }
 
+/* "sha256:AGW_SPKI_PIN": what examples/ write where a pin goes. */
+static bool
+placeholder(const char *s)
+{
+	size_t i, n = 0;
+
+	if (strncmp(s, "sha256:", 7) != 0)
+		return false;
+	for (i = 7; s[i] != '\0'; i++) {
+		if (s[i] >= 'A' && s[i] <= 'Z')
+			n++;
+		else if (s[i] != '_')
+			return false;
+	}
+	return n > 0;
+}
+
 int
 tls_pin_parse(const char *s, uint8_t out[32], struct err *e)
 {
@@ -242,6 +259,11 @@ tls_pin_parse(const char *s, uint8_t out[32], struct err *e)
 	}
 	return 0;
 bad:
+	if (placeholder(s))
+		return err_set(e, -EINVAL, "'%s' is a placeholder of the "
+		    "example configuration: put here the spki_sha256 that "
+		    "`isthmus pki show CERT` prints for the certificate to "
+		    "pin", s);
 	return err_set(e, -EINVAL, "'%s' is not a pin (expected sha256: "
 	    "followed by 64 hex digits, as printed by isthmus pki show)", s);
 }
