@@ -45,7 +45,7 @@ static const struct conf_key cloud_keys[] = {
 	{ "crl", CONF_PATH, offsetof(struct cloud_conf, crl), 0, 0, NULL, NULL,
 	    0 },
 	{ "admin_socket", CONF_PATH, offsetof(struct cloud_conf, admin_socket),
-	    0, 0, NULL, "cloud.sock", 0 },
+	    0, 0, NULL, "cloud.sock", CONF_RUN_DIR },
 	{ "state", CONF_PATH, offsetof(struct cloud_conf, state), 0, 0, NULL,
 	    NULL, 0 },
 	{ "metrics", CONF_HOSTPORT, offsetof(struct cloud_conf, metrics), 0, 0,

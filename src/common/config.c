@@ -5,12 +5,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <ini.h>
+
+#include "version.h"	/* ISTHMUS_RUN_DIR ..., with -Ddefault_paths=fhs */
 
 #include "common/log.h"
 
@@ -294,6 +297,51 @@ set_field(struct parse_state *st, const struct conf_key *key, void *storage,
 	return err_set(e, -EINVAL, "unsupported key type");
 }
 
+#ifdef ISTHMUS_RUN_DIR
+static struct conf_layout layout = { ISTHMUS_RUN_DIR, ISTHMUS_STATE_DIR,
+	ISTHMUS_CACHE_DIR };
+#else
+static struct conf_layout layout;
+#endif
+
+const struct conf_layout *
+conf_get_layout(void)
+{
+	return &layout;
+}
+
+void
+conf_set_layout(const struct conf_layout *l)
+{
+	layout = *l;
+}
+
+/* k's default in the installed layout for the file filename (CONF_RUN_DIR
+ * and friends), or NULL: the table's. */
+static char *
+layout_default(const struct conf_key *k, const char *filename)
+{
+	const char *dir = (k->flags & CONF_RUN_DIR) ? layout.run_dir :
+	    (k->flags & CONF_STATE_DIR) ? layout.state_dir :
+	    (k->flags & CONF_CACHE_DIR) ? layout.cache_dir : NULL;
+	const char *base, *ext, *tail;
+	char *out;
+	size_t stem;
+
+	if (dir == NULL || filename == NULL || k->def == NULL)
+		return NULL;
+	base = strrchr(filename, '/');
+	base = base != NULL ? base + 1 : filename;
+	ext = strrchr(base, '.');
+	stem = ext != NULL && strcmp(ext, ".conf") == 0 ?
+	    (size_t)(ext - base) : strlen(base);
+	tail = strchr(k->def, '.');	/* "edge.sock": ".sock" */
+	if (asprintf(&out, "%s/%.*s%s", dir, (int)stem, base,
+	    tail != NULL ? tail : "") < 0)
+		return NULL;
+	return out;
+}
+
 static struct instance *
 open_instance(struct parse_state *st, const struct conf_section *sec,
     const char *name, int line)
@@ -322,10 +370,13 @@ open_instance(struct parse_state *st, const struct conf_section *sec,
 	for (i = 0; i < sec->nkeys; i++) {
 		const struct conf_key *k = &sec->keys[i];
 
-		if (k->def != NULL &&
-		    set_field(st, k, in->storage, k->def, false, &e) != 0)
+		char *installed = layout_default(k, st->filename);
+
+		if (k->def != NULL && set_field(st, k, in->storage,
+		    installed != NULL ? installed : k->def, false, &e) != 0)
 			add_error(st, 0, k->name, "bad built-in default: %s",
 			    e.msg);
+		free(installed);
 	}
 	return in;
 }

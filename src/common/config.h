@@ -82,6 +82,23 @@ struct conf_every {
 #define CONF_PORT0	0x2u	/* HOSTPORT: port 0 (kernel picks) allowed */
 #define CONF_LOOPBACK	0x4u	/* HOSTPORT: only a loopback address */
 #define CONF_AUTO	0x8u	/* INT: also "auto", stored as 0 */
+/* PATH: where an installed build keeps it when the file does not say
+ * (struct conf_layout): the key's default is then DIR/STEM plus what
+ * follows the default's own stem ("edge.sock": DIR/STEM.sock; "state":
+ * DIR/STEM), STEM the config file's name without ".conf". */
+#define CONF_RUN_DIR	0x10u
+#define CONF_STATE_DIR	0x20u
+#define CONF_CACHE_DIR	0x40u
+
+/* The directories of the installed layout (meson -Ddefault_paths=fhs: /run/
+ * isthmus, /var/lib/isthmus, /var/cache/isthmus), or all NULL (a build
+ * run from its tree: defaults beside the config file, as the tables
+ * say). conf_set_layout replaces the build's (the unit tests). */
+struct conf_layout {
+	const char *run_dir, *state_dir, *cache_dir;
+};
+const struct conf_layout *conf_get_layout(void);
+void conf_set_layout(const struct conf_layout *l);
 
 struct conf_key {
 	const char *name;

@@ -26,6 +26,7 @@ struct main_sec {
 	int mode;
 	uint8_t pin[32];
 	struct strlist lines;
+	char *sock, *data, *cachedir;
 };
 
 struct tenant_sec {
@@ -65,6 +66,12 @@ static const struct conf_key main_keys[] = {
 	    0 },
 	{ "line", CONF_LINES, offsetof(struct main_sec, lines), 0, 0, NULL,
 	    NULL, 0 },
+	{ "sock", CONF_PATH, offsetof(struct main_sec, sock), 0, 0, NULL,
+	    "t.sock", CONF_RUN_DIR },
+	{ "data", CONF_PATH, offsetof(struct main_sec, data), 0, 0, NULL,
+	    "state", CONF_STATE_DIR },
+	{ "cachedir", CONF_PATH, offsetof(struct main_sec, cachedir), 0, 0,
+	    NULL, "cache", CONF_CACHE_DIR },
 };
 
 static const struct conf_key tenant_keys[] = {
@@ -252,6 +259,43 @@ test_defaults(void **state)
 	assert_string_equal(ctx.main.label, "default label");
 	assert_int_equal(ctx.main.names.n, 2);	/* from the default */
 	assert_int_equal(ctx.main.mode, 0);
+}
+
+/* Unset paths: beside the file in a build run from its tree; in the
+ * installed layout, one name per config file in its directories. What
+ * the file says is always beside it. */
+static void
+test_layout_defaults(void **state)
+{
+	static const struct conf_layout fhs = { "/run/isthmus",
+		"/var/lib/isthmus", "/var/cache/isthmus" };
+	static const struct conf_layout local;
+	const struct conf_layout saved = *conf_get_layout();
+	const char *text = "[main]\nlisten = 127.0.0.1:80\n";
+
+	(void)state;
+	conf_set_layout(&local);
+	assert_int_equal(parse(text), 0);
+	assert_string_equal(ctx.main.sock, "/etc/isthmus/t.sock");
+	assert_string_equal(ctx.main.data, "/etc/isthmus/state");
+	assert_string_equal(ctx.main.cachedir, "/etc/isthmus/cache");
+	teardown(NULL);
+
+	conf_set_layout(&fhs);
+	assert_int_equal(conf_parse_text(&schema, &ctx,
+	    "/etc/isthmus/edge-agw.conf", text, strlen(text), "/etc/isthmus",
+	    &errs), 0);
+	assert_string_equal(ctx.main.sock, "/run/isthmus/edge-agw.sock");
+	assert_string_equal(ctx.main.data, "/var/lib/isthmus/edge-agw");
+	assert_string_equal(ctx.main.cachedir, "/var/cache/isthmus/edge-agw");
+	teardown(NULL);
+	/* a name without .conf is kept whole; what the file says wins */
+	text = "[main]\nlisten = 127.0.0.1:80\nsock = run/x.sock\n";
+	assert_int_equal(conf_parse_text(&schema, &ctx, "site.ini", text,
+	    strlen(text), "/srv/gw", &errs), 0);
+	assert_string_equal(ctx.main.sock, "/srv/gw/run/x.sock");
+	assert_string_equal(ctx.main.data, "/var/lib/isthmus/site.ini");
+	conf_set_layout(&saved);
 }
 
 static void
@@ -749,6 +793,7 @@ main(void)
 		cmocka_unit_test_teardown(test_load_file, teardown),
 		cmocka_unit_test_teardown(test_file_kind, teardown),
 		cmocka_unit_test(test_cloud_readiness),
+		cmocka_unit_test_teardown(test_layout_defaults, teardown),
 		cmocka_unit_test(test_cloud_readiness_bad),
 	};
 
