@@ -54,7 +54,8 @@ demo: deps all
 # the state store's write rate on SQLite and PostgreSQL (storebench), and
 # what readiness tests measure against what a link imposes, and one edge
 # polling 1,000 device HTTPS APIs (collectors), and store and forward:
-# readings queued with fsync against straight through, and replayed.
+# readings queued with fsync against straight through, and replayed; and
+# what slow senders make a store-and-forward edge hold.
 bench: all
 	@scripts/deps.sh bench
 	/usr/bin/python3 bench/bench.py --bin $(RELEASE)/isthmus
@@ -62,6 +63,7 @@ bench: all
 	/usr/bin/python3 bench/readiness.py --bin $(RELEASE)/isthmus
 	/usr/bin/python3 bench/collectbench.py --bin $(RELEASE)/isthmus
 	/usr/bin/python3 bench/queuebench.py --bin $(RELEASE)/isthmus
+	/usr/bin/python3 bench/slowsenders.py --bin $(RELEASE)/isthmus
 
 install: all
 	meson install -C $(RELEASE)
