@@ -143,6 +143,16 @@ def conf_key_fields():
     return fields
 
 
+def conf_types():
+    """The members of enum conf_type, from common/config.h."""
+    text = strip_comments((SRC / "common" / "config.h").read_text())
+    m = re.search(r"enum conf_type \{(.*?)\};", text, re.S)
+    assert m, "enum conf_type not found in src/common/config.h"
+    types = re.findall(r"\b(CONF_[A-Z]+)\b", m.group(1))
+    assert types, "no member in enum conf_type"
+    return types
+
+
 def defines(text):
     """{NAME: replacement} of the file's #defines, object- and
     function-like ("NAME(a, b)" as key), continuation lines joined."""
@@ -194,6 +204,7 @@ def key_tables():
     `struct conf_key NAME[]` in src/; file is None for one that is not
     static (the cloud's [readiness] takes common/readiness.c's)."""
     fields = conf_key_fields()
+    types = conf_types()
     tables = {}
     for path in sorted(SRC.rglob("*.c")):
         text = strip_comments(path.read_text())
@@ -225,15 +236,15 @@ def key_tables():
                                 f"{len(fields)}")
                 f = dict(zip(fields, vals))
                 if not re.fullmatch(r'"[a-z0-9_]+"', f["name"]) or \
-                        not re.fullmatch(r"CONF_[A-Z]+", f["type"]):
+                        f["type"] not in types:
                     pytest.fail(f"{where}: cannot read the entry "
                                 f"{item[:60]!r}")
                 entries.append((f["name"].strip('"'),
                                 string_value(f["def"], defs, where),
                                 "CONF_REQUIRED" in f["flags"]))
             # The entries counted another way: a name then a type.
-            counted = len(re.findall(r'"[a-z0-9_]+"\s*,\s*CONF_[A-Z]+\s*,',
-                                     body))
+            counted = len(re.findall(
+                rf'"[a-z0-9_]+"\s*,\s*(?:{"|".join(types)})\b', body))
             assert counted == len(entries) > 0, \
                 f"{where}: read {len(entries)} entries, counted {counted}"
             ref = (str(path.relative_to(ROOT)) if h.group(1) else None,
