@@ -50,7 +50,8 @@ def scdoc_bin():
     path = shutil.which("scdoc")
     if path is None:
         pytest.fail("scdoc is not installed: the man pages are built with it "
-                    "(apt-get install scdoc; `make check` installs it)")
+                    "(apt-get install scdoc; scripts/deps.sh lists it for "
+                    "make check)")
     return path
 
 
@@ -482,6 +483,12 @@ def build_dir():
     return build, json.loads(info.read_text())
 
 
+def man_option(build):
+    opts = json.loads((build / "meson-info" / "intro-buildoptions.json")
+                      .read_text())
+    return next((o["value"] for o in opts if o["name"] == "man"), None)
+
+
 def roff_without_date(text):
     """scdoc dates its .TH line with the day it ran."""
     return re.sub(r'^\.TH .*$', ".TH", text, count=1, flags=re.M)
@@ -493,10 +500,12 @@ def test_build_makes_and_installs_every_page(tmp_path):
     by_name = {Path(f).name: t for t in targets for f in t["filename"]}
     for page in pages():
         if page not in by_name:
-            pytest.fail(f"{build} builds no {page}: meson did not find "
-                        "scdoc when it configured the build (install it, "
-                        f"then meson setup --reconfigure {build}), or "
-                        "man/meson.build does not list the page")
+            pytest.fail(f"{build} builds no {page}: " + (
+                "its man option is disabled (meson configure -Dman=auto)"
+                if man_option(build) == "disabled" else
+                "meson did not find scdoc when it configured the build "
+                f"(install it, then meson setup --reconfigure {build}), "
+                "or man/meson.build does not list the page"))
         t = by_name[page]
         built = Path(t["filename"][0])
         assert built.exists(), f"{built} not built (ninja -C {build})"
@@ -523,7 +532,7 @@ def test_page_renders_without_warnings(page, tmp_path):
     roff.write_text(res.stdout)
     for tool in ("groff", "man"):
         if shutil.which(tool) is None:
-            pytest.fail(f"{tool} is not installed (groff-base, man-db)")
+            pytest.fail(f"{tool} is not installed (Debian: groff-base, man-db)")
     g = subprocess.run(["groff", "-man", "-ww", "-z", "-Tutf8", str(roff)],
                        capture_output=True, text=True)
     assert g.returncode == 0 and g.stderr == "", \
