@@ -3,7 +3,7 @@
  * side: the table, trust_check, the answers) and worker.c (the store's
  * thread). They meet only under mu: the thread takes jobs from the
  * queue and hands back a reloaded table, answered jobs and the store's
- * state, then wakes the loop through efd.
+ * state, then wakes the loop through its threadwake.
  */
 #ifndef ISTHMUS_EDGE_TRUST_TRUST_INT_H
 #define ISTHMUS_EDGE_TRUST_TRUST_INT_H
@@ -13,6 +13,7 @@
 
 #include "edge/trust/table.h"
 #include "edge/trust/trust.h"
+#include "common/threadwake.h"
 
 /* Jobs queued at once, at most: past that a new certificate is not
  * recorded (and refused), a command not queued. */
@@ -80,8 +81,7 @@ struct trust {
 	struct tstore *db;
 	struct tjob *held, *held_tail;	/* answered once the table shows it */
 	/* the loop's */
-	int efd;
-	struct event *ev;
+	struct threadwake wake;		/* the thread's signal */
 	struct ttable *table;
 	struct trust_place *places;
 	size_t nplaces;

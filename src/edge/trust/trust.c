@@ -3,14 +3,13 @@
  * the verdict on a certificate from the table in memory, what must be
  * recorded queued to the store's thread (worker.c), and what the thread
  * hands back (a fresh table, answered commands, the store's state)
- * taken in when efd says so.
+ * taken in when its threadwake says so.
  */
 #include "edge/trust/trust-int.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -160,13 +159,10 @@ on_wake(evutil_socket_t fd, short what, void *arg)
 	char error[sizeof(t->sh_error)];
 	int64_t skip[16];
 	size_t nskip = 0;
-	uint64_t n;
 	bool up;
 
 	(void)what;
-	if (read(fd, &n, sizeof(n)) < 0) {
-		/* EAGAIN: another turn took the count; the lists decide */
-	}
+	threadwake_drain(fd);
 	pthread_mutex_lock(&t->mu);
 	fresh = t->fresh;
 	t->fresh = NULL;
@@ -204,8 +200,6 @@ trust_new(struct event_base *base, const char *path, bool expired_ok,
     struct trust **out, struct err *e)
 {
 	struct trust *t = calloc(1, sizeof(*t));
-	pthread_condattr_t ca;
-
 	*out = NULL;
 	if (t == NULL || (t->path = strdup(path)) == NULL) {
 		free(t);
@@ -213,18 +207,13 @@ trust_new(struct event_base *base, const char *path, bool expired_ok,
 	}
 	t->base = base;
 	t->expired_ok = expired_ok;
-	t->efd = -1;
+	t->wake.efd = -1;
 	snprintf(t->error, sizeof(t->error), "not opened yet");
 	pthread_mutex_init(&t->mu, NULL);
 	/* the thread's deadlines do not move with the wall clock */
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&t->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	threadwake_cond_init(&t->cv);
 	t->lim = log_limit_new(base, TRUST_LOG_BURST, TRUST_LOG_PER_SEC);
-	t->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (t->efd < 0 || (t->ev = event_new(base, t->efd, EV_READ |
-	    EV_PERSIST, on_wake, t)) == NULL || event_add(t->ev, NULL) != 0 ||
+	if (threadwake_open(&t->wake, base, on_wake, t) != 0 ||
 	    trust_worker_start(t) != 0) {
 		trust_free(t);
 		return err_set(e, -ENOMEM, "cannot start the trust store's "
@@ -274,10 +263,7 @@ trust_free(struct trust *t)
 		t->watchers = w->next;
 		free(w);
 	}
-	if (t->ev != NULL)
-		event_free(t->ev);
-	if (t->efd >= 0)
-		close(t->efd);
+	threadwake_close(&t->wake);
 	log_limit_free(t->lim);
 	pthread_cond_destroy(&t->cv);
 	pthread_mutex_destroy(&t->mu);

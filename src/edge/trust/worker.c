@@ -4,7 +4,7 @@
  * fails, never replacing the file), writes what the loop queued, runs a
  * person's commands, looks once every TRUST_POLL_MS whether another
  * process (`isthmus trust`) changed the file, and after any change hands
- * the loop a fresh table. The loop learns all of it through efd; this
+ * the loop a fresh table. The loop learns all of it through a threadwake; this
  * thread makes no libevent call.
  */
 #include "edge/trust/trust-int.h"
@@ -16,13 +16,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/timeval.h"
+
 static int64_t
 mono_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return mono_us() / 1000;
 }
 
 void
@@ -43,11 +42,7 @@ trust_job_free(struct tjob *j)
 static void
 wake(struct trust *t)
 {
-	uint64_t one = 1;
-
-	if (write(t->efd, &one, sizeof(one)) < 0) {
-		/* the counter is far from full: the loop is awake anyway */
-	}
+	threadwake_signal(&t->wake);
 }
 
 /* The list from..from_tail after head..tail. */
@@ -199,16 +194,12 @@ answer(struct trust *t, struct tjob *j, bool wrote)
 	}
 }
 
-/* Waits for a job, or until deadline (monotonic ms: the condition
- * variable runs on CLOCK_MONOTONIC, see trust_new). mu held. */
+/* Waits for a job, or until deadline (monotonic ms, never 0 here: the
+ * condition variable runs on CLOCK_MONOTONIC, see trust_new). mu held. */
 static void
 wait_until(struct trust *t, int64_t deadline)
 {
-	struct timespec ts = { .tv_sec = deadline / 1000,
-	    .tv_nsec = (deadline % 1000) * 1000000 };
-
-	if (deadline > mono_ms())
-		pthread_cond_timedwait(&t->cv, &t->mu, &ts);
+	threadwake_wait(&t->cv, &t->mu, deadline);
 }
 
 /* Work through the queue; dirty: reload once it is empty. */
