@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import platform
+import pwd
 import re
 import resource
 import shutil
@@ -990,9 +991,14 @@ def cache_report(bench):
     return lines
 
 
+# The daemons run as the bench's own user: `user = root` when it runs as
+# root, the explicit choice a daemon started as root needs.
+RUN_AS = pwd.getpwuid(os.geteuid()).pw_name
+
 CLOUD_SECTION = """\
 [cloud]
 listen = 127.0.0.1:{port}
+user = """ + RUN_AS + """
 cert = {pki}/cloudgw.crt
 key = {pki}/cloudgw.key
 ca = {pki}/ca.crt
@@ -1018,6 +1024,7 @@ mode = {mode}
 EDGE_CONF = """\
 [edge]
 cloud = 127.0.0.1:{port}
+user = """ + RUN_AS + """
 server_name = localhost
 cert = {pki}/site1.crt
 key = {pki}/site1.key

@@ -30,6 +30,7 @@
 #include "common/acceptguard.h"
 #include "common/admin.h"
 #include "common/cli.h"
+#include "common/privdrop.h"
 #include "common/filewatch.h"
 #include "common/log.h"
 #include "common/loglimit.h"
@@ -283,13 +284,46 @@ on_admin(const char *cmd, FILE *f, struct admin_req *req, void *arg)
 		fprintf(f, "error: unknown request '%.64s'\n", cmd);
 }
 
+static int open_store(struct cloud *cl);
+
+/* What only root may take is taken (the ports, the keys, the admin
+ * socket): the daemon becomes its user (privdrop.h), and what it opens
+ * from now on (the state store) is that user's. */
 static int
-serve(struct cloud_daemon *d)
+become_user(struct cloud_daemon *d, const struct privdrop *pd)
+{
+	struct err e;
+
+	if (pd->stays_root)
+		log_warn("cloud", "running_as_root", "user=root action=%s",
+		    "say user = NAME in [cloud] so that the daemon gives root "
+		    "up once bound");
+	if (privdrop_own_file(pd, d->cl.conf->admin_socket, &e) != 0 ||
+	    privdrop_apply(pd, &e) != 0) {
+		log_config_error("cloud", false, "isthmus cloud: %s", e.msg);
+		return EXIT_FAIL;
+	}
+	if (pd->drop)
+		log_info("cloud", "privileges_dropped", "user=%s uid=%u gid=%u",
+		    pd->name, (unsigned)pd->uid, (unsigned)pd->gid);
+	if (open_store(&d->cl) != 0)
+		return EXIT_USAGE;
+	if (cloud_manage_init(&d->cl, &e) != 0 ||
+	    manage_schedule_start(&d->cl, &e) != 0) {
+		log_config_error("cloud", false, "isthmus cloud: %s", e.msg);
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+static int
+serve(struct cloud_daemon *d, const struct privdrop *pd)
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen;
 	char bound[80];
 	struct err e;
+	int rc;
 
 	if (net_resolve(&d->cl.conf->listen, &ss, &sslen, &e) != 0) {
 		log_config_error("cloud", false, "isthmus cloud: %s", e.msg);
@@ -332,6 +366,8 @@ serve(struct cloud_daemon *d)
 		log_config_error("cloud", false, "isthmus cloud: %s", e.msg);
 		return EXIT_FAIL;
 	}
+	if ((rc = become_user(d, pd)) != EXIT_OK)
+		return rc;
 	if (health_start(d->cl.base, d->cl.conf, &d->health) != 0 ||
 	    watch_crl(d) != 0)
 		return EXIT_FAIL;
@@ -400,6 +436,7 @@ int
 cloud_main(int argc, char **argv)
 {
 	struct cloud_daemon d;
+	struct privdrop pd;
 	bool check = false;
 	struct err e;
 	int rc;
@@ -416,6 +453,11 @@ cloud_main(int argc, char **argv)
 		rc = EXIT_OK;
 		goto out;
 	}
+	if (privdrop_plan(d.cl.conf->user, "cloud", "cloud", &pd, &e) != 0) {
+		log_config_error("cloud", false, "%s", e.msg);
+		rc = EXIT_USAGE;
+		goto out;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	d.cl.base = event_base_new();
 	if (d.cl.base == NULL) {
@@ -423,10 +465,6 @@ cloud_main(int argc, char **argv)
 		goto out;
 	}
 	d.cl.started = time(NULL);
-	if (open_store(&d.cl) != 0) {
-		rc = EXIT_USAGE;
-		goto out;
-	}
 	tunnel_init();
 	if (workers_init(&d.cl, worker_count(d.cl.conf), PEER_LOG_BURST,
 	    PEER_LOG_PER_SEC) != 0) {
@@ -441,13 +479,7 @@ cloud_main(int argc, char **argv)
 		rc = EXIT_FAIL;
 		goto out;
 	}
-	if (cloud_manage_init(&d.cl, &e) != 0 ||
-	    manage_schedule_start(&d.cl, &e) != 0) {
-		log_config_error("cloud", false, "isthmus cloud: %s", e.msg);
-		rc = EXIT_FAIL;
-		goto out;
-	}
-	rc = serve(&d);
+	rc = serve(&d, &pd);
 out:
 	workers_stop(&d.cl);
 	store_close(d.cl.store);	/* writes the tunnels' last downs */

@@ -1,6 +1,7 @@
 /* cloud.conf: the names of its settings and reasons, loading it into a
  * fresh struct cloud_conf and cross-checking it (config.h). */
 #include "cloud/config.h"
+#include "common/privdrop.h"
 #include "common/proto.h"
 
 #include <errno.h>
@@ -46,6 +47,8 @@ static const struct conf_key cloud_keys[] = {
 	    0 },
 	{ "admin_socket", CONF_PATH, offsetof(struct cloud_conf, admin_socket),
 	    0, 0, NULL, "cloud.sock", CONF_RUN_DIR },
+	{ "user", CONF_STRING, offsetof(struct cloud_conf, user), 0, 0, NULL,
+	    NULL, 0 },
 	{ "state", CONF_PATH, offsetof(struct cloud_conf, state), 0, 0, NULL,
 	    NULL, 0 },
 	{ "metrics", CONF_HOSTPORT, offsetof(struct cloud_conf, metrics), 0, 0,
@@ -481,6 +484,16 @@ check_readiness(struct cloud_conf *cf, struct conf_errors *errs)
 		    "longer than a DNS name");
 }
 
+/* user names someone this system knows (privdrop.h). */
+static void
+check_user(const struct cloud_conf *cf, struct conf_errors *errs)
+{
+	struct err e;
+
+	if (cf->user != NULL && privdrop_known(cf->user, &e) != 0)
+		conf_errors_add(errs, cf->path, 0, "user", "%s", e.msg);
+}
+
 /* `state` is a file, resolved against the config's directory like every
  * path, or a PostgreSQL URI (cloud/store/store.h), taken as written:
  * undoes the resolution, "DIR/postgresql://..." back to the URI. */
@@ -533,6 +546,7 @@ cloud_conf_load(const char *path, struct cloud_conf **out,
 		check_edges(cf, errs);
 		check_services(cf, errs);
 		check_readiness(cf, errs);
+		check_user(cf, errs);
 		if (errs->total > 0)
 			rc = -EINVAL;
 	}

@@ -124,6 +124,7 @@ struct cloud_conf {
 	struct hostport listen;
 	char *cert, *key, *ca, *crl;
 	char *admin_socket;
+	char *user;		/* whom a daemon started as root becomes */
 	char *state;		/* the state store's file, or NULL */
 	struct hostport metrics;	/* host "" when not served */
 	uint64_t handshake_timeout;

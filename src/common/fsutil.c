@@ -197,6 +197,16 @@ group_name(gid_t gid, char *out, size_t cap)
  * exception, for packaging (root:isthmus 0640): the group may read it when
  * it is the daemon's own group, and nothing more.
  */
+static bool daemon_group_set;
+static gid_t daemon_group;
+
+void
+fs_set_daemon_group(gid_t gid)
+{
+	daemon_group = gid;
+	daemon_group_set = true;
+}
+
 static int
 check_secret_mode(const char *path, const struct stat *sb, struct err *e)
 {
@@ -212,7 +222,8 @@ check_secret_mode(const char *path, const struct stat *sb, struct err *e)
 		return err_set(e, -EPERM, "%s: private key is writable or "
 		    "executable by its group (mode %04o); run: chmod 600 %s",
 		    path, mode, path);
-	if (sb->st_gid == getegid())
+	if (sb->st_gid == getegid() ||
+	    (daemon_group_set && sb->st_gid == daemon_group))
 		return 0;
 	group_name(sb->st_gid, grp, sizeof(grp));
 	return err_set(e, -EPERM, "%s: private key is readable by group %s "

@@ -41,6 +41,10 @@ int fs_read_secret(const char *path, size_t max, char **out, size_t *len,
     struct err *e);
 /* Creates dir (and parents) with mode if missing. */
 int fs_mkdir_p(const char *dir, mode_t mode, struct err *e);
+/* The group a daemon started as root becomes (privdrop.h, the config's
+ * user): a private key its group may read (0640) is the daemon's when
+ * that group is this one, as when it is the process's own. */
+void fs_set_daemon_group(gid_t gid);
 bool fs_exists(const char *path);
 /* "dir/name" into a new string, or NULL when out of memory. */
 char *fs_join(const char *dir, const char *name);

@@ -12,6 +12,7 @@
 #include "common/fsutil.h"
 #include "common/mac.h"
 #include "common/netutil.h"
+#include "common/privdrop.h"
 #include "common/proto.h"
 #include "common/readiness.h"
 
@@ -75,6 +76,8 @@ static const struct conf_key edge_keys[] = {
 	    NULL, "2h", 0 },
 	{ "admin_socket", CONF_PATH, offsetof(struct edge_conf, admin_socket),
 	    0, 0, NULL, "edge.sock", CONF_RUN_DIR },
+	{ "user", CONF_STRING, offsetof(struct edge_conf, user), 0, 0, NULL,
+	    NULL, 0 },
 	{ "metrics", CONF_HOSTPORT, offsetof(struct edge_conf, metrics), 0, 0,
 	    NULL, NULL, CONF_PORT0 | CONF_LOOPBACK },
 	{ "proxy", CONF_STRING, offsetof(struct edge_conf, proxy_url), 0, 0,
@@ -450,6 +453,7 @@ edge_conf_load(const char *path, struct edge_conf **out,
     struct conf_errors *errs)
 {
 	struct edge_conf *cf = calloc(1, sizeof(*cf));
+	struct err pe;
 	size_t i;
 	int rc;
 
@@ -507,6 +511,11 @@ edge_conf_load(const char *path, struct edge_conf **out,
 		 * queue: refused for ever with "full". */
 		conf_errors_add(errs, path, 0, "queue_max_body",
 		    "must not be over queue_max_size");
+		rc = -EINVAL;
+	}
+	if (rc == 0 && cf->user != NULL &&
+	    privdrop_known(cf->user, &pe) != 0) {
+		conf_errors_add(errs, path, 0, "user", "%s", pe.msg);
 		rc = -EINVAL;
 	}
 	if (rc == 0 && edge_conf_may_queue(cf) &&

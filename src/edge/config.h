@@ -123,6 +123,7 @@ struct edge_conf {
 	uint64_t pending_timeout, handshake_timeout, drain_timeout;
 	uint64_t stream_idle_timeout;	/* TCP streams; 0: none */
 	char *admin_socket;
+	char *user;		/* whom a daemon started as root becomes */
 	struct hostport metrics;	/* host "" when not served */
 	/* the site's HTTP proxy towards the cloud (proxy.h): from the
 	 * config's proxy, else https_proxy; "none" for a direct line */

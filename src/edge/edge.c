@@ -22,6 +22,7 @@
 #include "common/loglimit.h"
 #include "common/logring.h"
 #include "common/metrics_http.h"
+#include "common/privdrop.h"
 #include "common/timeval.h"
 #include "edge/cache/cache.h"
 #include "edge/collect/collect.h"
@@ -275,16 +276,50 @@ first_tunnel(struct edge *e, SSL_CTX *ctx)
 	return 0;
 }
 
+/* What only root may take is taken (the listeners' ports, the keys, the
+ * admin socket): the edge becomes its user (privdrop.h). Its state and
+ * cache directories are made for that user first when missing, and what
+ * it opens from now on (the cache, the trust store, the queue) is that
+ * user's. */
 static int
-serve(struct edge *e, SSL_CTX *ctx, struct devtls **dt)
+become_user(struct edge *e, const struct privdrop *pd)
+{
+	struct err er;
+	bool cache = false;
+	size_t i;
+
+	for (i = 0; i < e->cf->nlisteners; i++)
+		cache |= e->cf->listeners[i]->cache;
+	if (pd->stays_root)
+		log_warn("edge", "running_as_root", "user=root action=%s",
+		    "say user = NAME in [edge] so that the daemon gives root "
+		    "up once bound");
+	if (privdrop_own_file(pd, e->cf->admin_socket, &er) != 0 ||
+	    ((edge_conf_uses_trust(e->cf) || edge_conf_may_queue(e->cf)) &&
+	    privdrop_own_dir(pd, e->cf->state_dir, &er) != 0) ||
+	    (cache && privdrop_own_dir(pd, e->cf->cache_dir, &er) != 0) ||
+	    privdrop_apply(pd, &er) != 0) {
+		log_config_error("edge", false, "isthmus edge: %s", er.msg);
+		return -EPERM;
+	}
+	if (pd->drop)
+		log_info("edge", "privileges_dropped", "user=%s uid=%u gid=%u",
+		    pd->name, (unsigned)pd->uid, (unsigned)pd->gid);
+	return 0;
+}
+
+static int
+serve(struct edge *e, SSL_CTX *ctx, struct devtls **dt,
+    const struct privdrop *pd)
 {
 	char ready[1024] = "";
 	size_t n;
 
-	if (first_tunnel(e, ctx) != 0 || open_cache(e) != 0 ||
-	    open_trust(e) != 0 || edge_queue_open(e) != 0 ||
+	if (first_tunnel(e, ctx) != 0 ||
 	    bind_listeners(e, dt, ready, sizeof(ready)) != 0 ||
-	    serve_admin(e) != 0)
+	    serve_admin(e) != 0 || become_user(e, pd) != 0 ||
+	    open_cache(e) != 0 || open_trust(e) != 0 ||
+	    edge_queue_open(e) != 0)
 		return EXIT_FAIL;
 	n = strlen(ready);
 	snprintf(ready + n, sizeof(ready) - n, " admin=%s",
@@ -352,8 +387,10 @@ edge_main(int argc, char **argv)
 	struct edge e;
 	struct devtls **dt = NULL;
 	const char *path = NULL;
+	struct privdrop pd;
 	SSL_CTX *ctx = NULL;
 	bool check = false;
+	struct err er;
 	int rc;
 
 	memset(&e, 0, sizeof(e));
@@ -371,6 +408,11 @@ edge_main(int argc, char **argv)
 		rc = EXIT_OK;
 		goto out;
 	}
+	if (privdrop_plan(e.cf->user, "edge", "edge", &pd, &er) != 0) {
+		log_config_error("edge", false, "%s", er.msg);
+		rc = EXIT_USAGE;
+		goto out;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	logring_enable(LOG_RING_BYTES);
 	e.base = event_base_new();
@@ -382,7 +424,7 @@ edge_main(int argc, char **argv)
 	if (e.base == NULL) {
 		rc = EXIT_FAIL;
 	} else {
-		rc = serve(&e, ctx, dt);
+		rc = serve(&e, ctx, dt, &pd);
 		ctx = NULL;	/* the tunnel's, even on failure */
 	}
 out:

@@ -340,6 +340,9 @@ reload_carry(const struct edge *e, struct edge_conf *cf)
 	if (strcmp(e->cf->admin_socket, cf->admin_socket) != 0)
 		n += (size_t)snprintf(keys + n, sizeof(keys) - n,
 		    ",admin_socket");
+	if ((e->cf->user == NULL) != (cf->user == NULL) || (cf->user != NULL &&
+	    strcmp(e->cf->user, cf->user) != 0))
+		n += (size_t)snprintf(keys + n, sizeof(keys) - n, ",user");
 	if (strcmp(e->cf->metrics.host, cf->metrics.host) != 0 ||
 	    e->cf->metrics.port != cf->metrics.port)
 		n += (size_t)snprintf(keys + n, sizeof(keys) - n, ",metrics");
@@ -358,6 +361,12 @@ reload_carry(const struct edge *e, struct edge_conf *cf)
 	if ((tmp = strdup(e->cf->cache_dir)) != NULL) {
 		free(cf->cache_dir);
 		cf->cache_dir = tmp;
+	}
+	/* whom it became at start: said in status as it runs */
+	tmp = e->cf->user != NULL ? strdup(e->cf->user) : NULL;
+	if (e->cf->user == NULL || tmp != NULL) {
+		free(cf->user);
+		cf->user = tmp;
 	}
 	cf->metrics = e->cf->metrics;
 	cf->cache_max_size = e->cf->cache_max_size;

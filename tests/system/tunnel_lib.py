@@ -8,6 +8,8 @@ Topology built by `two_customers` (the seeds' proof of concept):
 """
 
 import json
+import os
+import pwd
 import shlex
 import re
 import signal
@@ -229,6 +231,13 @@ def exchange(port, payload=b"", timeout=10):
     return bytes(got)
 
 
+# Whom the daemons run as: the tests' own user. As root that is `user =
+# root`, the explicit choice a daemon started as root needs (privdrop.h):
+# the test directories are root's alone, so a daemon that became another
+# user could not reach them. test_privdrop.py gives root up for real.
+RUN_AS = pwd.getpwuid(os.geteuid()).pw_name
+
+
 class Site:
     """The PKI and configs of a two-customer deployment in tmp."""
 
@@ -263,7 +272,7 @@ class Site:
         tenants = {}
         for name, (tenant, _) in edges.items():
             tenants.setdefault(tenant, []).append(name)
-        lines = ["[cloud]", "listen = 127.0.0.1:0",
+        lines = ["[cloud]", "listen = 127.0.0.1:0", f"user = {RUN_AS}",
                  f"cert = {self.pki}/cloudgw.crt",
                  f"key = {self.pki}/cloudgw.key",
                  f"ca = {self.pki}/ca.crt", f"crl = {self.pki}/crl.pem",
@@ -288,6 +297,7 @@ class Site:
         """listeners: {name: service} or {name: (service, "key = v\n...")}."""
         cert = cert or self.pki / edge
         lines = ["[edge]", f"cloud = 127.0.0.1:{cloud_port}",
+                 f"user = {RUN_AS}",
                  "server_name = localhost", f"cert = {cert}.crt",
                  f"key = {cert}.key", f"ca = {self.pki}/ca.crt",
                  f"cloud_pin = {pin or spki(self.pki / 'cloudgw.crt')}",
