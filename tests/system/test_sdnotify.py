@@ -90,8 +90,17 @@ class Manager:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def linked_with_libsystemd():
+    res = subprocess.run(["ldd", str(BIN)], capture_output=True, text=True)
+    return "libsystemd.so" in res.stdout
+
+
 @pytest.fixture
 def manager():
+    if not linked_with_libsystemd():
+        pytest.fail(f"{BIN} was built without libsystemd (no libsystemd-dev "
+                    "at meson setup, or -Dsystemd=disabled): the daemons "
+                    "cannot tell systemd anything")
     made = []
 
     def make():
