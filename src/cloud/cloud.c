@@ -36,6 +36,7 @@
 #include "common/loglimit.h"
 #include "common/metrics_http.h"
 #include "common/netutil.h"
+#include "common/sdnotify.h"
 #include "common/stat.h"
 #include "common/tlsctx.h"
 #include "common/timeval.h"
@@ -71,6 +72,7 @@ struct cloud_daemon {
 	struct evconnlistener *listener;
 	struct event *sig_hup, *sig_term, *sig_int, *drain_timer;
 	struct filewatch *crl_watch;
+	struct sdnotify *sd;		/* WATCHDOG=1, when systemd asks */
 };
 
 /* "auto": one loop per CPU this process may run on. */
@@ -190,19 +192,18 @@ watch_crl(struct cloud_daemon *d)
 	return 0;
 }
 
-static void
-on_reload(evutil_socket_t sig, short what, void *arg)
+/* Loads the configuration again and swaps it in if all of it is good;
+ * -EINVAL (logged) keeps the running one. */
+static int
+reload(struct cloud_daemon *d)
 {
-	struct cloud_daemon *d = arg;
 	struct cloud_conf *cf;
 	SSL_CTX *ctx;
 
-	(void)sig;
-	(void)what;
 	if (load(d->path, true, &cf, &ctx) != 0) {
 		log_error("cloud", "reload_failed", "config=%s action=%s",
 		    d->path, "keeping the running configuration");
-		return;
+		return -EINVAL;
 	}
 	/* The listen address and the workers stay: rebinding would drop
 	 * the socket. */
@@ -225,6 +226,30 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 		log_error("cloud", "crl_watch_failed", "reason=%s",
 		    "out of memory");
 	log_info("cloud", "reloaded", "config=%s", d->path);
+	return 0;
+}
+
+/* SIGHUP. systemd hears that a reload runs and when it has ended, either
+ * way; not once a drain has begun: then it is stopping us. */
+static void
+on_reload(evutil_socket_t sig, short what, void *arg)
+{
+	struct cloud_daemon *d = arg;
+	bool tell = !d->cl.draining;
+	int rc;
+
+	(void)sig;
+	(void)what;
+	if (tell)
+		sdnotify_reloading();
+	rc = reload(d);
+	if (!tell)
+		return;
+	if (rc == 0)
+		sdnotify_ready("reloaded; serving on %s", d->bound);
+	else
+		sdnotify_ready("reload refused, running configuration kept "
+		    "(see the log); serving on %s", d->bound);
 }
 
 static void
@@ -250,6 +275,7 @@ on_terminate(evutil_socket_t sig, short what, void *arg)
 		return;
 	STAT_SET(d->cl.draining, true);
 	log_info("cloud", "draining", "signal=%d", (int)sig);
+	sdnotify_stopping("draining");
 	acceptguard_release(d->listener);	/* a pause must not end it */
 	evconnlistener_disable(d->listener);
 	for (i = 0; i < d->cl.nworkers; i++)
@@ -398,6 +424,13 @@ serve(struct cloud_daemon *d, const struct privdrop *pd)
 		printf(" readiness_udp=%s", d->ready_bound);
 	printf("\n");
 	fflush(stdout);
+	if (sdnotify_new(d->cl.base, &d->sd) != 0) {
+		log_config_error("cloud", false,
+		    "isthmus cloud: out of memory");
+		return EXIT_FAIL;
+	}
+	/* Every listener is up and the workers run. */
+	sdnotify_ready("serving on %s", bound);
 	event_base_dispatch(d->cl.base);
 	workers_stop(&d->cl);
 	log_info("cloud", "stopped", "listen=%s", bound);
@@ -502,6 +535,7 @@ out:
 		event_free(d.sig_int);
 	if (d.drain_timer != NULL)
 		event_free(d.drain_timer);
+	sdnotify_free(d.sd);
 	if (d.cl.base != NULL)
 		event_base_free(d.cl.base);
 	SSL_CTX_free(d.cl.ssl_ctx);

@@ -54,6 +54,7 @@ struct collectors;
 struct edge;
 struct log_limit;
 struct manage;
+struct sdnotify;
 struct sfq;
 struct trust;
 
@@ -138,6 +139,9 @@ struct edge {
 	void (*pong)(const uint8_t opaque[8], void *arg);
 	void *pong_arg;
 	bool draining;
+	/* READY=1 was sent: the first admission attempt has ended */
+	bool sd_ready;
+	struct sdnotify *sd;		/* WATCHDOG=1, when systemd asks */
 	time_t started;
 	/* who we are, from our certificate */
 	char name[NAME_MAX_LEN + 1], tenant[NAME_MAX_LEN + 1];

@@ -23,6 +23,7 @@
 #include "common/logring.h"
 #include "common/metrics_http.h"
 #include "common/privdrop.h"
+#include "common/sdnotify.h"
 #include "common/timeval.h"
 #include "edge/cache/cache.h"
 #include "edge/collect/collect.h"
@@ -135,6 +136,7 @@ on_terminate(evutil_socket_t sig, short what, void *arg)
 		return;
 	e->draining = true;
 	log_info("edge", "draining", "signal=%d", (int)sig);
+	sdnotify_stopping("draining");
 	for (i = 0; i < e->nlisteners; i++) {
 		acceptguard_release(e->listeners[i]->l);	/* no resume */
 		evconnlistener_disable(e->listeners[i]->l);
@@ -344,6 +346,12 @@ serve(struct edge *e, SSL_CTX *ctx, struct devtls **dt,
 	evsignal_add(e->sig_term, NULL);
 	evsignal_add(e->sig_int, NULL);
 	evsignal_add(e->sig_hup, NULL);
+	if (sdnotify_new(e->base, &e->sd) != 0)
+		return EXIT_FAIL;
+	/* READY=1 waits for the first attempt's end (tunnels.c): a unit
+	 * ordered after this one finds the edge admitted, or knows why not. */
+	sdnotify_status("listening; connecting to %s:%u", e->cf->cloud.host,
+	    e->cf->cloud.port);
 	uplink_start(e->up);
 	log_listening(e);
 	log_info("edge", "ready", "edge=%s tenant=%s cloud=%s:%u listeners=%zu "
@@ -449,6 +457,7 @@ out:
 		event_free(e.sig_hup);
 	if (e.drain_timer != NULL)
 		event_free(e.drain_timer);
+	sdnotify_free(e.sd);
 	if (e.drain_poll != NULL)
 		event_free(e.drain_poll);
 	if (e.reap_ev != NULL)

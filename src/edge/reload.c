@@ -22,6 +22,7 @@
 
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "common/sdnotify.h"
 #include "common/tlsctx.h"
 #include "edge/collect/collect.h"
 #include "edge/daemon.h"
@@ -472,8 +473,6 @@ reload_failed(struct edge *e)
 	    "keeping the running configuration");
 }
 
-/* SIGHUP, as the cloud does it: parse and load everything into fresh
- * storage and swap it in only when all of it is good. */
 /* The same collectors, in the same order, with the same settings. */
 static bool
 collectors_same(const struct edge_conf *a, const struct edge_conf *b)
@@ -489,8 +488,10 @@ collectors_same(const struct edge_conf *a, const struct edge_conf *b)
 	return true;
 }
 
-int
-edge_reload(struct edge *e, struct err *why)
+/* SIGHUP, as the cloud does it: parse and load everything into fresh
+ * storage and swap it in only when all of it is good. */
+static int
+reload_apply(struct edge *e, struct err *why)
 {
 	struct edge_conf *cf = NULL;
 	struct devtls **dt = NULL;
@@ -560,4 +561,29 @@ fail:
 	edge_conf_free(cf);
 	reload_failed(e);
 	return -EINVAL;
+}
+
+/* systemd hears that a reload runs and when it has ended, either way;
+ * only once the edge was READY=1 (else this READY=1 would come before
+ * the first attempt to reach the cloud has ended) and not in a drain
+ * (then systemd is stopping us). */
+int
+edge_reload(struct edge *e, struct err *why)
+{
+	char status[SDNOTIFY_STATUS_MAX + 1];
+	bool tell = e->sd_ready && !e->draining;
+	int rc;
+
+	if (tell)
+		sdnotify_reloading();
+	rc = reload_apply(e, why);
+	if (!tell)
+		return rc;
+	edge_tunnel_status(e, status, sizeof(status));
+	if (rc == 0)
+		sdnotify_ready("reloaded; %s", status);
+	else
+		sdnotify_ready("reload refused, running configuration kept "
+		    "(see the log); %s", status);
+	return rc;
 }

@@ -13,6 +13,7 @@
 
 #include "common/identity.h"
 #include "common/log.h"
+#include "common/sdnotify.h"
 #include "common/timeval.h"
 #include "common/tls.h"
 #include "edge/device/httpdev.h"
@@ -185,6 +186,53 @@ tunnel_closed(struct edge_tunnel *t)
 		edge_drain_end(e);
 }
 
+void
+edge_tunnel_status(const struct edge *e, char *buf, size_t cap)
+{
+	const struct edge_conf *cf = e->tun->cf;
+	struct uplink_info ui;
+
+	uplink_info(e->up, &ui);
+	if (ui.state == UPLINK_UP)
+		snprintf(buf, cap, "admitted to %s:%u", cf->cloud.host,
+		    cf->cloud.port);
+	else if (ui.state == UPLINK_WAITING)
+		snprintf(buf, cap, "cloud unreachable (%s:%u): %s; retrying",
+		    cf->cloud.host, cf->cloud.port, ui.last_error);
+	else
+		snprintf(buf, cap, "connecting to %s:%u", cf->cloud.host,
+		    cf->cloud.port);
+}
+
+/* The serving tunnel's attempt ended: admitted, refused or unreachable.
+ * The first one makes the edge READY=1 either way (a site whose cloud is
+ * down still takes devices: they wait, or queue); the status says which.
+ * A drain says "draining" until the end. */
+static void
+tunnel_notify(struct edge *e)
+{
+	char status[SDNOTIFY_STATUS_MAX + 1];
+
+	if (e->draining)
+		return;
+	edge_tunnel_status(e, status, sizeof(status));
+	if (e->sd_ready) {
+		sdnotify_status("%s", status);
+		return;
+	}
+	e->sd_ready = true;
+	sdnotify_ready("%s", status);
+}
+
+static void
+on_retry(void *arg)
+{
+	struct edge_tunnel *t = arg;
+
+	if (t == t->e->tun)
+		tunnel_notify(t->e);
+}
+
 static void
 on_state(struct h2conn *h2, void *arg)
 {
@@ -201,6 +249,7 @@ on_state(struct h2conn *h2, void *arg)
 		tunnel_promote(e);
 	if (t != e->tun)
 		return;
+	tunnel_notify(e);
 	manage_tunnel(e->manage, h2);
 	pending_tunnel_up(e);
 	if (e->queue != NULL)
@@ -237,6 +286,7 @@ edge_tunnel_new(struct edge *e, struct edge_conf *cf, SSL_CTX *ctx,
 		return -ENOMEM;
 	}
 	uplink_set_pong(t->up, on_pong);
+	uplink_set_retry(t->up, on_retry);
 	*out = t;
 	return 0;
 }

@@ -7,6 +7,7 @@
 #define ISTHMUS_EDGE_TUNNELS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <openssl/ssl.h>
@@ -26,6 +27,9 @@ void edge_tunnel_free(struct edge_tunnel *t);
 /* Who we are, for status and metrics: from the serving tunnel's
  * certificate. */
 void edge_note_identity(struct edge *e);
+/* One line on the serving tunnel for systemd's STATUS= ("admitted to
+ * HOST:PORT", "cloud unreachable (HOST:PORT): why; retrying"). */
+void edge_tunnel_status(const struct edge *e, char *buf, size_t cap);
 /* The timer that frees retired tunnels once their last stream ended. */
 int edge_tunnels_init(struct edge *e);
 bool edge_tunnels_idle(struct edge *e);

@@ -38,6 +38,10 @@ def _env(extra=None):
     for var in ("https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY",
                 "http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
         env.pop(var, None)
+    # Tests run under systemd (a CI unit, a user session) must not tell
+    # it that a daemon under test is ready: test_sdnotify.py says where.
+    for var in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"):
+        env.pop(var, None)
     env.update(extra or {})
     # A test may add sanitizer options; these are always there.
     env["ASAN_OPTIONS"] = ":".join(

@@ -123,10 +123,11 @@ class Daemon:
     report in the log. netns: run it in that network namespace (ip netns
     exec replaces itself with the daemon: the PID is the daemon's).
     resolv_conf, hosts: the files it sees as /etc/resolv.conf and
-    /etc/hosts."""
+    /etc/hosts. wrap: a command prefix that execs the daemon (its PID
+    stays). wait=False: returns at once; wait_ready() reads the line."""
 
     def __init__(self, kind, conf, tmp, env=None, netns=None,
-                 resolv_conf=None, hosts=None):
+                 resolv_conf=None, hosts=None, wrap=None, wait=True):
         self.kind = kind
         self.conf = conf
         self.log_path = Path(tmp) / f"{kind}-{conf.stem}.log"
@@ -134,11 +135,16 @@ class Daemon:
         prefix = ["ip", "netns", "exec", netns] if netns else []
         if resolv_conf or hosts:
             prefix += with_etc(resolv_conf, hosts)
+        prefix += wrap or []
         self.proc = subprocess.Popen(
             prefix + [str(BIN), kind, "-c", str(conf), "-v"],
             stdout=subprocess.PIPE, stderr=self.log, text=True,
             env=_env(env), stdin=subprocess.DEVNULL)
+        self.ready = self.wait_ready() if wait else None
+
+    def wait_ready(self):
         self.ready = self._wait_ready()
+        return self.ready
 
     def _wait_ready(self):
         deadline = time.time() + READY_TIMEOUT
@@ -316,8 +322,9 @@ class Site:
         return path
 
     def start(self, kind, conf, env=None, netns=None, resolv_conf=None,
-              hosts=None):
-        d = Daemon(kind, conf, self.tmp, env, netns, resolv_conf, hosts)
+              hosts=None, wrap=None, wait=True):
+        d = Daemon(kind, conf, self.tmp, env, netns, resolv_conf, hosts,
+                   wrap, wait)
         self.daemons.append(d)
         return d
 

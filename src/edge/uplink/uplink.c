@@ -39,6 +39,7 @@ struct uplink {
 	SSL_CTX *ctx;
 	uplink_state_fn state;
 	uplink_pong_fn pong;		/* others' PINGs; with arg */
+	uplink_retry_fn retry;		/* with arg */
 	void *arg;
 	struct dialer *tcp;		/* connecting to the cloud or proxy */
 	struct proxy_dial *pdial;	/* asking the site's proxy */
@@ -155,6 +156,8 @@ schedule_retry(struct uplink *u)
 	evtimer_add(u->retry_ev, &tv);
 	set_state(u, UPLINK_WAITING);
 	u->retry_at = mono_us() + (int64_t)delay * 1000;
+	if (u->retry != NULL)
+		u->retry(u->arg);
 }
 
 /* The TLS handshake finished but the cloud never spoke HTTP/2 to us: in
@@ -590,6 +593,12 @@ void
 uplink_set_pong(struct uplink *u, uplink_pong_fn fn)
 {
 	u->pong = fn;
+}
+
+void
+uplink_set_retry(struct uplink *u, uplink_retry_fn fn)
+{
+	u->retry = fn;
 }
 
 void

@@ -78,9 +78,15 @@ typedef void (*uplink_state_fn)(struct h2conn *h2, void *arg);
  * the session: take the time and return. */
 typedef void (*uplink_pong_fn)(const uint8_t opaque[8], void *arg);
 
+/* Called when an attempt ended without a tunnel, or the tunnel was lost,
+ * and the next attempt is scheduled (uplink_info says why and when);
+ * with uplink_new's arg. */
+typedef void (*uplink_retry_fn)(void *arg);
+
 int uplink_new(struct event_base *base, const struct edge_conf *cf,
     SSL_CTX *ctx, uplink_state_fn state, void *arg, struct uplink **out);
 void uplink_set_pong(struct uplink *u, uplink_pong_fn fn);
+void uplink_set_retry(struct uplink *u, uplink_retry_fn fn);
 void uplink_start(struct uplink *u);
 /* GOAWAY and no reconnection: for a draining edge. */
 void uplink_stop(struct uplink *u);
