@@ -22,9 +22,10 @@
 set -eu
 
 # Compiling (meson, gcc) and linking against the libraries SPEC names;
-# scdoc for the man pages; openssl and python3 for the demo (its
-# certificates for a device that speaks TLS, its servers and devices).
-BUILD="build-essential pkg-config meson ninja-build scdoc
+# libsystemd for sd_notify (the units' Type=notify); scdoc for the man
+# pages; openssl and python3 for the demo (its certificates for a device
+# that speaks TLS, its servers and devices).
+BUILD="build-essential pkg-config meson ninja-build scdoc libsystemd-dev
 libssl-dev libevent-dev libnghttp2-dev libhttp-parser-dev libinih-dev
 libsqlite3-dev libjansson-dev libpq-dev
 libcairo2-dev libfontconfig-dev fonts-dejavu-core
@@ -35,12 +36,13 @@ openssl python3"
 # as a corporate proxy, sslsplit as an interceptor, nftables and iproute2
 # for loss and namespaces, faketime for clocks, nginx, haproxy and h2 as
 # backends, chromium to open the readiness report, groff and man-db to
-# render the man pages), clang for the fuzz harnesses.
+# render the man pages, systemd for systemd-analyze on the units), clang
+# for the fuzz harnesses.
 CHECK="libcmocka-dev
 python3-pytest python3-pytest-xdist python3-cryptography
 python3-prometheus-client python3-pil python3-jsonschema python3-h2
 postgresql tinyproxy sslsplit nftables iproute2 faketime
-nginx-light haproxy chromium groff-base man-db
+nginx-light haproxy chromium groff-base man-db systemd
 clang libclang-rt-14-dev"
 
 # make bench: the peers (HAProxy, stunnel, nginx as the backend),
