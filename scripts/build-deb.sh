@@ -3,7 +3,8 @@
 # dpkg-buildpackage, in a copy of the tree under build/deb/ so the tree
 # itself gets no debian/isthmus/, obj-*/ or debian/files. The copy is the
 # working tree as git sees it (tracked files and new ones not ignored),
-# so uncommitted changes are packaged too. Then lintian on the .deb.
+# so uncommitted changes are packaged too (outside git: all but build/).
+# Then lintian on the .deb.
 set -eu
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 OUT=$TOP/build
@@ -21,8 +22,13 @@ fi
 rm -rf "$WORK"
 mkdir -p "$WORK/isthmus"
 cd "$TOP"
-git ls-files -z --cached --others --exclude-standard |
-    tar --null -T - -cf - | tar -xf - -C "$WORK/isthmus"
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    git ls-files -z --cached --others --exclude-standard |
+        tar --null -T - -cf - | tar -xf - -C "$WORK/isthmus"
+else
+    # Not a git checkout (an unpacked tarball): all of it but build/.
+    tar --exclude=./build --exclude=./.git -cf - . | tar -xf - -C "$WORK/isthmus"
+fi
 
 # The build dependencies debian/control names, checked before compiling.
 cd "$WORK/isthmus"
