@@ -8,7 +8,7 @@ FUZZ    := $(BUILD)/fuzz
 # `make fuzz`: seconds per harness (tests/fuzz, docs/development.md).
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps deps-check check fuzz demo bench clean install
+.PHONY: all deps deps-check check fuzz demo bench clean install deb package-test
 
 all: deps $(RELEASE)/build.ninja
 	ninja -C $(RELEASE)
@@ -67,6 +67,20 @@ bench: all
 
 install: all
 	meson install -C $(RELEASE)
+
+# The Debian package, build/isthmus_VERSION_ARCH.deb, built from debian/
+# in a copy of the tree under build/deb/, then checked by lintian
+# (docs/packaging.md).
+deb:
+	@scripts/deps.sh build
+	scripts/build-deb.sh
+
+# Installs that package into a fresh Debian 12 root (debootstrap, cached in
+# build/debootstrap-cache), runs it there, purges it and checks what is
+# left. Root only; builds the package first if build/ has none.
+package-test:
+	@ls build/isthmus_*.deb >/dev/null 2>&1 || $(MAKE) deb
+	scripts/package-test.sh
 
 clean:
 	rm -rf $(BUILD)
