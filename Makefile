@@ -72,13 +72,14 @@ install: all
 # in a copy of the tree under build/deb/, then checked by lintian
 # (docs/packaging.md).
 deb:
-	@scripts/deps.sh build
+	@scripts/deps.sh deb
 	scripts/build-deb.sh
 
 # Installs that package into a fresh Debian 12 root (debootstrap, cached in
 # build/debootstrap-cache), runs it there, purges it and checks what is
 # left. Root only; builds the package first if build/ has none.
 package-test:
+	@scripts/deps.sh deb
 	@ls build/isthmus_*.deb >/dev/null 2>&1 || $(MAKE) deb
 	scripts/package-test.sh
 

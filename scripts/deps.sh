@@ -9,6 +9,9 @@
 #                             tools and servers
 #   scripts/deps.sh bench     make bench: build, plus the peer gateways and
 #                             load generators measured against
+#   scripts/deps.sh deb       make deb, make package-test: build, plus
+#                             debhelper, lintian, cmocka (the unit tests
+#                             run in the package build) and debootstrap
 #   scripts/deps.sh list PURPOSE
 #                             prints the packages of PURPOSE, installs
 #                             nothing
@@ -51,22 +54,27 @@ clang libclang-rt-14-dev"
 BENCH="nginx-light haproxy stunnel4 iperf3 wrk postgresql python3-h2
 python3-pytest"
 
+# make deb and make package-test (docs/packaging.md).
+DEB="debhelper lintian libcmocka-dev debootstrap"
+
 purpose=${1:-build}
 case "$purpose" in
 build) PKGS=$BUILD ;;
 check) PKGS="$BUILD $CHECK" ;;
 bench) PKGS="$BUILD $BENCH" ;;
+deb) PKGS="$BUILD $DEB" ;;
 list)
     case "${2:-build}" in
     build) echo $BUILD ;;
     check) echo $BUILD $CHECK ;;
     bench) echo $BUILD $BENCH ;;
-    *) echo "deps: list build|check|bench" >&2; exit 2 ;;
+    deb) echo $BUILD $DEB ;;
+    *) echo "deps: list build|check|bench|deb" >&2; exit 2 ;;
     esac
     exit 0
     ;;
 *)
-    echo "usage: scripts/deps.sh [build|check|bench|list PURPOSE]" >&2
+    echo "usage: scripts/deps.sh [build|check|bench|deb|list PURPOSE]" >&2
     exit 2
     ;;
 esac

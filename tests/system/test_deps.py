@@ -34,10 +34,12 @@ def test_check_and_bench_add_to_what_building_needs():
     assert {"tinyproxy", "postgresql", "libcmocka-dev"} <= check
     assert {"haproxy", "stunnel4", "wrk", "iperf3"} <= bench
     assert "stunnel4" not in check     # the tests do not use it
+    deb = listed("deb")
+    assert build < deb and {"debhelper", "lintian", "debootstrap"} <= deb
 
 
 def test_every_package_listed_is_one_debian_has():
-    pkgs = sorted(listed("check") | listed("bench"))
+    pkgs = sorted(listed("check") | listed("bench") | listed("deb"))
     res = subprocess.run(["apt-cache", "policy", *pkgs], capture_output=True,
                          text=True, timeout=120)
     assert res.returncode == 0, res.stderr
