@@ -94,6 +94,23 @@ privdrop_own_dir(const struct privdrop *p, const char *dir, struct err *e)
 }
 
 int
+privdrop_not_owned(const struct privdrop *p, const char *dir, char *why,
+    size_t cap)
+{
+	struct passwd pw, *owner = NULL;
+	char buf[4096];
+	struct stat st;
+
+	if (!p->drop || stat(dir, &st) != 0 || st.st_uid == p->uid)
+		return 0;
+	getpwuid_r(st.st_uid, &pw, buf, sizeof(buf), &owner);
+	snprintf(why, cap, "%s belongs to %s, not to %s, who the daemon "
+	    "becomes: chown -R %s %s", dir, owner != NULL ? owner->pw_name :
+	    "another user", p->name, p->name, dir);
+	return 1;
+}
+
+int
 privdrop_own_file(const struct privdrop *p, const char *path, struct err *e)
 {
 	if (p->drop && lchown(path, p->uid, p->gid) != 0)

@@ -11,6 +11,7 @@
 #define ISTHMUS_PRIVDROP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #include "common/err.h"
@@ -40,6 +41,11 @@ int privdrop_plan(const char *user, const char *daemon, const char *section,
  * Nothing when p does not drop. -errno with e. */
 int privdrop_own_dir(const struct privdrop *p, const char *dir,
     struct err *e);
+/* An existing dir the daemon will keep files in once it is p's user, but
+ * which that user does not own: 1 and why (for a warning: the store
+ * there will be unavailable, or the cache refused), else 0. */
+int privdrop_not_owned(const struct privdrop *p, const char *dir,
+    char *why, size_t cap);
 /* A file root made for the daemon (its admin socket) goes to p's user;
  * nothing when p does not drop. -errno with e. */
 int privdrop_own_file(const struct privdrop *p, const char *path,

@@ -278,6 +278,27 @@ first_tunnel(struct edge *e, SSL_CTX *ctx)
 	return 0;
 }
 
+/* Directories it found, not made, that its user cannot write: said
+ * before their stores fail on them. */
+static void
+warn_not_owned(struct edge *e, const struct privdrop *pd)
+{
+	char why[PATH_MAX + 128];
+	bool cache = false;
+	size_t i;
+
+	for (i = 0; i < e->cf->nlisteners; i++)
+		cache |= e->cf->listeners[i]->cache;
+	if ((edge_conf_uses_trust(e->cf) || edge_conf_may_queue(e->cf)) &&
+	    privdrop_not_owned(pd, e->cf->state_dir, why, sizeof(why)))
+		log_warn("edge", "dir_not_owned", "key=state_dir reason=%s",
+		    why);
+	if (cache && privdrop_not_owned(pd, e->cf->cache_dir, why,
+	    sizeof(why)))
+		log_warn("edge", "dir_not_owned", "key=cache_dir reason=%s",
+		    why);
+}
+
 /* What only root may take is taken (the listeners' ports, the keys, the
  * admin socket): the edge becomes its user (privdrop.h). Its state and
  * cache directories are made for that user first when missing, and what
@@ -292,6 +313,7 @@ become_user(struct edge *e, const struct privdrop *pd)
 
 	for (i = 0; i < e->cf->nlisteners; i++)
 		cache |= e->cf->listeners[i]->cache;
+	warn_not_owned(e, pd);
 	if (pd->stays_root)
 		log_warn("edge", "running_as_root", "user=root action=%s",
 		    "say user = NAME in [edge] so that the daemon gives root "

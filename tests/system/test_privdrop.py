@@ -164,3 +164,33 @@ def test_root_is_given_up_after_binding_and_reload_still_works(open_site):
     edge.wait_log(r"event=reload_failed")
     assert "Permission denied" in edge.text()
     assert get(edge.port("listener.web"), "/r2").status == 200
+
+
+@needs_root
+def test_a_state_dir_its_user_does_not_own_is_named(open_site):
+    """A state_dir left from a run as root: the edge says whose it is and
+    what to run, its queue is unavailable, and devices still pass."""
+    s = open_site
+    be = HTTPBackend()
+    s.backends.append(be)
+    be.handler = lambda req: (201, b"", b"")
+    cloud = s.start("cloud", with_user(
+        s.cloud_conf({"A/web": ([be], "mode = http")}), "nobody"))
+    state = s.tmp / "rootstate"
+    state.mkdir(mode=0o700)
+    econf = with_user(s.edge_conf(
+        "agw", cloud.port("listen"),
+        {"web": ("web", "mode = http\nstore_forward = on\n")},
+        extra=f"state_dir = {state}\n"), "nobody")
+    edge = s.start("edge", econf)
+    edge.wait_log(rf"event=dir_not_owned key=state_dir reason=\"{state} "
+                  rf"belongs to root, not to nobody, who the daemon "
+                  rf"becomes: chown -R nobody {state}\"")
+    edge.wait_log(r"event=queue_unavailable")
+    edge.wait_log(r"event=tunnel_up")
+    from http_lib import device, read_response
+    sock, conn = device(edge.port("listener.web"))
+    sock.sendall(b"POST /r HTTP/1.1\r\nHost: m\r\nContent-Length: 1\r\n\r\nx")
+    assert read_response(conn).status == 201
+    sock.close()
+    assert state.stat().st_uid == 0 and list(state.iterdir()) == []

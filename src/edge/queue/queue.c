@@ -199,8 +199,8 @@ unsaved_taken(struct sfq *q, size_t n)
 {
 	if (n > 0 && q->unsaved == 0)
 		log_warn("queue", "queue_disk_full", "path=%s unsaved=%zu "
-		    "reason=\"deletions of delivered requests wait for room; "
-		    "a restart now would send them again\"", q->path, n);
+		    "reason=%s", q->path, n, "deletions of delivered requests "
+		    "wait for room; a restart now would send them again");
 	else if (n == 0 && q->unsaved > 0)
 		log_info("queue", "queue_disk_ok", "path=%s", q->path);
 	q->unsaved = n;
