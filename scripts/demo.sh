@@ -49,11 +49,12 @@ step "configs from examples/, with the pins filled in"
 me=$(id -un)
 sed -e "s/AGW_SPKI_PIN/$(pin $PKI/agw.crt)/" -e "s/BGW_SPKI_PIN/$(pin $PKI/bgw.crt)/" -e "s/^listen = 0.0.0.0:7443/listen = 127.0.0.1:7443/" \
     -e "s/^readiness_udp = 0.0.0.0:7444/readiness_udp = 127.0.0.1:7444/" \
-    -e "s/^#user = isthmus$/user = $me/" \
+    -e "s/^#user = isthmus$/user = $me/" -e "s/^#admin_socket = /admin_socket = /" \
+    -e "s|^state = /var/lib/isthmus/cloud-state.db|state = cloud-state.db|" \
     examples/cloud.conf > demo/cloud.conf
 for e in agw bgw; do
     sed -e "s/CLOUD_SPKI_PIN/$(pin $PKI/cloudgw.crt)/" -e "s/^#user = isthmus$/user = $me/" \
-        examples/edge-$e.conf > demo/edge-$e.conf
+        -e "s/^#admin_socket = /admin_socket = /" examples/edge-$e.conf > demo/edge-$e.conf
 done
 # agw's site lets the cloud run readiness tests (not in the default policy)
 sed -i -e 's/^#manage = status, doctor, purge-cache, prefetch, reload, logs, readiness$/manage = status, doctor, purge-cache, prefetch, readiness/' demo/edge-agw.conf
