@@ -10,9 +10,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "common/log.h"
+#include "common/timeval.h"
 
 /* The only place that knows whether libsystemd is there. */
 #if ISTHMUS_SYSTEMD
@@ -94,12 +94,8 @@ sdnotify_status(const char *fmt, ...)
 void
 sdnotify_reloading(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
 	(void)sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=%s",
-	    (unsigned long long)ts.tv_sec * 1000000ull +
-	    (unsigned long long)ts.tv_nsec / 1000, "reloading");
+	    (unsigned long long)mono_us(), "reloading");
 }
 
 static void
@@ -132,8 +128,7 @@ sdnotify_new(struct event_base *base, struct sdnotify **out)
 	}
 	/* Half the interval: one late turn of the loop is no restart. */
 	usec /= 2;
-	tv.tv_sec = (time_t)(usec / 1000000);
-	tv.tv_usec = (suseconds_t)(usec % 1000000);
+	tv_ms(&tv, usec / 1000 > 0 ? usec / 1000 : 1);
 	event_add(sd->watchdog, &tv);
 	(void)sd_notify(0, "WATCHDOG=1");
 	log_info("sdnotify", "watchdog", "interval_ms=%llu",
